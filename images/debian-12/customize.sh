@@ -1,0 +1,89 @@
+#!/bin/sh
+# mmdebstrap customize hook for the debian-12 recipe.
+#   $1  the finished root file system (mmdebstrap's chroot)
+#   $2  the output folder: disk.raw (file system written at 1 MiB), core.img, boot.img, vmlinuz,
+#       initrd.img, kernel-version
+#   $3  the ext4 file system's size in KiB
+#   $4  the disk identifier (8 hex digits) the partition UUID is derived from
+#   $5  the kernel command line (without root=)
+# In unshare mode mmdebstrap runs this inside its user namespace, so ownership stays right
+# without real root.
+set -eu
+root="$1" out="$2" fs_kib="$3" disk_id="$4" cmdline="$5"
+step() { echo "kvmci-step: $*"; }
+
+step "configuring the guest"
+# cloud-init writes a fresh host key per run; keys made at build time would be shared by every guest.
+rm -f "$root"/etc/ssh/ssh_host_*
+: > "$root/etc/machine-id"
+rm -f "$root/var/lib/dbus/machine-id"
+
+cat > "$root/etc/cloud/cloud.cfg.d/90-kvmci.cfg" <<'CFG'
+# Only NoCloud: probing other datasources costs seconds under emulation.
+datasource_list: [NoCloud, None]
+# kvmci injects an ed25519 host key per run; generating RSA keys costs ~20 s under emulation.
+ssh_genkeytypes: []
+# The modules a test guest needs. Left out on purpose: locale (fails on a minimal image),
+# apt and package updates, timezone, ntp, keyboard, grub-dpkg.
+cloud_init_modules: [seed_random, bootcmd, write_files, growpart, resizefs, set_hostname, update_hostname, update_etc_hosts, users_groups, ssh]
+cloud_config_modules: [ssh_import_id, runcmd]
+cloud_final_modules: [package_update_upgrade_install, scripts_per_once, scripts_per_boot, scripts_per_instance, scripts_user, final_message]
+CFG
+
+# A DHCP network that works on the first boot even if cloud-init's rendering is skipped.
+cat > "$root/etc/systemd/network/80-kvmci-dhcp.network" <<'NET'
+[Match]
+Name=en* eth*
+
+[Network]
+DHCP=ipv4
+NET
+# Waiting for every link delays boot for links nobody uses.
+mkdir -p "$root/etc/systemd/system/systemd-networkd-wait-online.service.d"
+cat > "$root/etc/systemd/system/systemd-networkd-wait-online.service.d/kvmci.conf" <<'WAIT'
+[Service]
+ExecStart=
+ExecStart=/lib/systemd/systemd-networkd-wait-online --any --timeout=60
+WAIT
+chroot "$root" systemctl enable systemd-networkd.service systemd-resolved.service >/dev/null 2>&1
+# Periodic jobs only compete with the test for two emulated CPUs.
+chroot "$root" systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer man-db.timer >/dev/null 2>&1 || true
+
+echo "PARTUUID=${disk_id}-01 / ext4 rw,discard,errors=remount-ro 0 1" > "$root/etc/fstab"
+
+kernel=$(cd "$root/boot" && ls vmlinuz-* | sort -V | tail -n 1)
+version=${kernel#vmlinuz-}
+mkdir -p "$root/boot/grub"
+cat > "$root/boot/grub/grub.cfg" <<GRUB
+set timeout=0
+linux /boot/vmlinuz-$version root=PARTUUID=${disk_id}-01 $cmdline
+initrd /boot/initrd.img-$version
+boot
+GRUB
+
+step "making the bootloader"
+# The core image finds its own partition and reads grub.cfg from it, as grub-install would
+# arrange; we embed it by hand so that no loop device (and no root) is needed.
+cat > "$root/tmp/kvmci-early.cfg" <<'EARLY'
+set root=(hd0,msdos1)
+set prefix=($root)/boot/grub
+configfile $prefix/grub.cfg
+EARLY
+chroot "$root" grub-mkimage -O i386-pc -o /tmp/kvmci-core.img -c /tmp/kvmci-early.cfg \
+  -p '(hd0,msdos1)/boot/grub' biosdisk part_msdos ext2 linux normal configfile echo test
+cp "$root/tmp/kvmci-core.img" "$out/core.img"
+cp "$root/usr/lib/grub/i386-pc/boot.img" "$out/boot.img"
+rm -f "$root/tmp/kvmci-core.img" "$root/tmp/kvmci-early.cfg"
+cp "$root/boot/vmlinuz-$version" "$out/vmlinuz"
+cp "$root/boot/initrd.img-$version" "$out/initrd.img"
+echo "$version" > "$out/kernel-version"
+
+step "making the file system"
+# mmdebstrap still has /dev, /proc and /sys mounted in the root; copy without them first.
+staging="$out/staging"
+mkdir "$staging"
+tar -C "$root" --one-file-system --exclude=./var/cache/apt/archives/*.deb -cf - . | tar -C "$staging" -xpf -
+rm -rf "$staging"/var/lib/apt/lists/* "$staging"/var/log/*.log
+# The partition starts at 1 MiB; kvmci writes the partition table and bootloader in front of it.
+mke2fs -q -t ext4 -L root -E offset=1048576 -d "$staging" "$out/disk.raw" "${fs_kib}k"
+rm -rf "$staging"

@@ -1,0 +1,92 @@
+import { loadRunConfig } from "../../config/load.js";
+import type { RunSettingsInput } from "../../config/schema.js";
+import { KvmciError } from "../../errors.js";
+import { resolveCacheDir } from "../../image/cache.js";
+import { buildJsonReport, writeJsonReport } from "../../report/json.js";
+import type { TerminalReporter } from "../../report/terminal.js";
+import { run } from "../../run/run.js";
+import type { Process } from "../main.js";
+import { formatOptions, parseOptions, runOptions } from "../options.js";
+
+const exitCodes = `Exit codes:
+  0-255  the command's own exit code, when it ran to the end
+  64     bad usage or configuration (nothing was started)
+  65     the image could not be found, built or used
+  66     the guest failed to boot or become ready (the console tail is shown)
+  67     the guest died or became unreachable while in use
+  69     the host lacks something needed (QEMU, mmdebstrap, a usable /dev/kvm with --accel kvm)
+  70     internal error in kvmci (please report it)
+  124    the command ran past --timeout
+  130    interrupted (Ctrl-C); 143: terminated (SIGTERM). The guest is torn down either way.`;
+
+export const runHelp = `Usage: kvmci run [options] [-- COMMAND...]
+
+Boots a throwaway guest, copies this folder into it, runs COMMAND there (or \`run:\` from
+kvmci.yml), streams its output, copies artifacts back and deletes the guest.
+
+Options (each can also be set in kvmci.yml under the same name; flags win):
+${formatOptions(runOptions)}
+
+${exitCodes}`;
+
+export async function runCommand(argv: string[], proc: Process, signal: AbortSignal, reporter: TerminalReporter): Promise<number> {
+  const parsed = parseOptions(argv, runOptions);
+  if (parsed.values.help) {
+    proc.stdout.write(`${runHelp}\n`);
+    return 0;
+  }
+  const problems = [...parsed.problems];
+  if (parsed.positionals.length > 0) {
+    problems.push(`unexpected ${JSON.stringify(parsed.positionals[0])}: put the command after \`--\`, as in kvmci run -- ${parsed.positionals.join(" ")}`);
+  }
+  if (problems.length > 0) {
+    throw new KvmciError("usage", problems.length === 1 ? `Invalid usage: ${problems[0]}` : `Invalid usage (${problems.length} problems)`, {
+      details: problems.length === 1 ? [] : problems,
+      hint: "Run `kvmci run --help` for every option.",
+    });
+  }
+  const v = parsed.values;
+  const flags: RunSettingsInput = {
+    image: str(v.image),
+    cpus: str(v.cpus),
+    memory: str(v.memory),
+    disk: str(v.disk),
+    accel: str(v.accel) as RunSettingsInput["accel"],
+    boot: str(v.boot) as RunSettingsInput["boot"],
+    "boot-timeout": str(v["boot-timeout"]),
+    timeout: str(v.timeout),
+    workdir: str(v.workdir),
+    sync: v["no-sync"] ? false : undefined,
+    exclude: list(v.exclude),
+    env: list(v.env),
+    artifact: list(v.artifact),
+    "artifacts-dir": str(v["artifacts-dir"]),
+    "console-log": str(v["console-log"]),
+    "user-data": str(v["user-data"]),
+    json: str(v.json),
+    mirror: str(v.mirror),
+  };
+  const config = await loadRunConfig({
+    flags: Object.fromEntries(Object.entries(flags).filter(([, value]) => value !== undefined)),
+    argv: parsed.rest,
+    configPath: str(v.config),
+    cwd: proc.cwd(),
+  });
+  const startedAt = new Date();
+  const result = await run(
+    config,
+    { cacheDir: resolveCacheDir(proc.env), isRoot: proc.getuid?.() === 0, signal, now: () => new Date() },
+    reporter.onEvent,
+  );
+  reporter.summary(result);
+  if (config.json) await writeJsonReport(config.json, buildJsonReport(config, result, startedAt));
+  return result.exitCode;
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === "string" ? value : undefined;
+}
+
+function list(value: unknown): string[] | undefined {
+  return Array.isArray(value) && value.length > 0 ? value.map(String) : undefined;
+}

@@ -1,0 +1,74 @@
+import { readFileSync } from "node:fs";
+import { ExitCode, KvmciError, isKvmciError } from "../errors.js";
+import { TerminalReporter } from "../report/terminal.js";
+
+export interface Process {
+  env: NodeJS.ProcessEnv;
+  cwd(): string;
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  getuid?: () => number;
+  on(event: "SIGINT" | "SIGTERM", listener: () => void): unknown;
+  off(event: "SIGINT" | "SIGTERM", listener: () => void): unknown;
+}
+
+const usage = `Usage: kvmci <command> [options]
+
+Commands:
+  run [options] [-- COMMAND...]   run a command in a throwaway guest
+  image build [NAME]              build an image from its recipe (default debian-12)
+  image ls                        list cached images
+  doctor                          check this host and say how to fix what is missing
+
+Run \`kvmci <command> --help\` for its options. Exit codes are listed in \`kvmci run --help\`.`;
+
+/** The CLI entry point: argv in, exit code out. The only place errors become exit codes. */
+export async function main(argv: string[], proc: Process): Promise<number> {
+  const [command, ...rest] = argv;
+  const reporter = new TerminalReporter({ stdout: proc.stdout, stderr: proc.stderr });
+  // Ctrl-C and SIGTERM abort whatever is running; teardown still runs, then we exit 130/143.
+  const controller = new AbortController();
+  const onInt = () => controller.abort("SIGINT");
+  const onTerm = () => controller.abort("SIGTERM");
+  proc.on("SIGINT", onInt);
+  proc.on("SIGTERM", onTerm);
+  try {
+    switch (command) {
+      case "run":
+        return await (await import("./commands/run.js")).runCommand(rest, proc, controller.signal, reporter);
+      case "image":
+        return await (await import("./commands/image.js")).imageCommand(rest, proc, controller.signal, reporter);
+      case "doctor":
+        return await (await import("./commands/doctor.js")).doctorCommand(rest, proc);
+      case "--version":
+      case "version":
+        proc.stdout.write(`${version()}\n`);
+        return 0;
+      case undefined:
+      case "help":
+      case "--help":
+      case "-h":
+        proc.stdout.write(`${usage}\n`);
+        return command === undefined ? ExitCode.usage : 0;
+      default:
+        throw new KvmciError("usage", `Unknown command ${JSON.stringify(command)}`, { hint: "Commands: run, image, doctor. `kvmci --help` shows them." });
+    }
+  } catch (error) {
+    if (controller.signal.aborted) return controller.signal.reason === "SIGTERM" ? ExitCode.sigterm : ExitCode.sigint;
+    if (isKvmciError(error)) {
+      reporter.error(error);
+      return error.exitCode;
+    }
+    // A bug, not a user mistake: the stack helps whoever reports it.
+    proc.stderr.write(`kvmci: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return ExitCode.internal;
+  } finally {
+    proc.off("SIGINT", onInt);
+    proc.off("SIGTERM", onTerm);
+  }
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  return pkg.version;
+}

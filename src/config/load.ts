@@ -1,0 +1,162 @@
+import { readFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
+import { resolve } from "node:path";
+import yaml from "js-yaml";
+import type { z } from "zod";
+import type { CloudConfig } from "../cloud-init/user-data.js";
+import { KvmciError } from "../errors.js";
+import type { GuestCommand } from "../guest/command-line.js";
+import type { AccelRequest } from "../qemu/accel.js";
+import { runSettingsSchema, type RunSettingsInput, type RunSettingsParsed } from "./schema.js";
+
+/** Everything `kvmci run` needs, validated, with defaults applied. Read-only once made. */
+export interface RunConfig {
+  image: string;
+  cpus: number;
+  memoryBytes: number;
+  diskBytes: number | undefined;
+  accel: AccelRequest;
+  boot: "auto" | "firmware" | "kernel";
+  /** undefined: pick by accel (see defaultBootTimeoutMs). */
+  bootTimeoutMs: number | undefined;
+  timeoutMs: number | undefined;
+  workdir: string;
+  sync: boolean;
+  exclude: string[];
+  env: Record<string, string>;
+  artifacts: string[];
+  artifactsDir: string;
+  consoleLog: string | undefined;
+  userData: CloudConfig | undefined;
+  json: string | undefined;
+  mirror: string | undefined;
+  command: GuestCommand;
+  /** The folder synced into the guest. */
+  cwd: string;
+}
+
+export const defaultConfigFile = "kvmci.yml";
+
+export function defaultBootTimeoutMs(accel: "kvm" | "tcg"): number {
+  return accel === "kvm" ? 180_000 : 600_000;
+}
+
+export interface LoadInput {
+  /** Settings from flags, as strings/arrays the way the command line gave them. */
+  flags: RunSettingsInput;
+  /** Words after `--`, if any. */
+  argv: string[];
+  /** `--config FILE`; otherwise kvmci.yml in cwd is used if present. */
+  configPath: string | undefined;
+  cwd: string;
+}
+
+/** Reads kvmci.yml, merges the flags over it, validates all of it, and reports every problem at once. */
+export async function loadRunConfig(input: LoadInput): Promise<RunConfig> {
+  const problems: string[] = [];
+  const configPath = input.configPath ? resolve(input.cwd, input.configPath) : resolve(input.cwd, defaultConfigFile);
+  let fileSettings: RunSettingsParsed = {};
+  const fileText = await readOptional(configPath);
+  if (fileText === undefined && input.configPath) {
+    problems.push(`--config: cannot read ${configPath}`);
+  } else if (fileText !== undefined) {
+    fileSettings = parseSettings(parseYaml(fileText, configPath, problems), `${relativeName(configPath, input.cwd)}: `, problems);
+  }
+  const flagSettings = parseSettings(input.flags, "--", problems);
+  const merged: RunSettingsParsed = { ...fileSettings, ...dropUndefined(flagSettings) };
+
+  let command: GuestCommand | undefined;
+  if (input.argv.length > 0) command = { argv: input.argv };
+  else if (typeof merged.run === "string") command = { script: merged.run };
+  else if (Array.isArray(merged.run)) command = { argv: merged.run };
+  else problems.push(`no command: give one after \`--\` (kvmci run -- npm test) or set \`run:\` in ${defaultConfigFile}`);
+
+  let userData: CloudConfig | undefined;
+  if (merged["user-data"]) {
+    const path = resolve(input.cwd, merged["user-data"]);
+    const text = await readOptional(path);
+    if (text === undefined) problems.push(`user-data: cannot read ${path}`);
+    else {
+      const parsed = parseYaml(text, path, problems);
+      if (parsed !== undefined && (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))) {
+        problems.push(`user-data: ${path} must be a cloud-config mapping (#cloud-config followed by keys)`);
+      } else userData = parsed as CloudConfig | undefined;
+    }
+  }
+
+  if (problems.length > 0 || !command) {
+    throw new KvmciError("usage", problems.length === 1 ? `Invalid configuration: ${problems[0]}` : `Invalid configuration (${problems.length} problems)`, {
+      details: problems.length === 1 ? [] : problems,
+      hint: "Run `kvmci run --help` for every option.",
+    });
+  }
+
+  return Object.freeze({
+    image: merged.image ?? "debian-12",
+    cpus: merged.cpus ?? Math.min(2, availableParallelism()),
+    memoryBytes: merged.memory ?? 2 * 1024 ** 3,
+    diskBytes: merged.disk,
+    accel: merged.accel ?? "auto",
+    boot: merged.boot ?? "auto",
+    bootTimeoutMs: merged["boot-timeout"],
+    timeoutMs: merged.timeout,
+    workdir: merged.workdir ?? "/work",
+    sync: merged.sync ?? true,
+    exclude: merged.exclude ?? [],
+    env: merged.env ?? {},
+    artifacts: merged.artifact ?? [],
+    artifactsDir: resolve(input.cwd, merged["artifacts-dir"] ?? "kvmci-artifacts"),
+    consoleLog: merged["console-log"] ? resolve(input.cwd, merged["console-log"]) : undefined,
+    userData,
+    json: merged.json ? resolve(input.cwd, merged.json) : undefined,
+    mirror: merged.mirror,
+    command,
+    cwd: input.cwd,
+  });
+}
+
+function parseSettings(raw: unknown, prefix: string, problems: string[]): RunSettingsParsed {
+  if (raw === undefined || raw === null) return {};
+  const result = runSettingsSchema.safeParse(raw);
+  if (result.success) return result.data;
+  for (const issue of result.error.issues) problems.push(`${prefix}${formatIssue(issue)}`);
+  return {};
+}
+
+function formatIssue(issue: z.core.$ZodIssue): string {
+  const path = formatPath(issue.path);
+  if (issue.code === "unrecognized_keys") {
+    return issue.keys.map((key) => `${path ? `${path}.` : ""}${key}: unknown setting`).join("; ");
+  }
+  return `${path || "(top level)"}: ${issue.message}`;
+}
+
+/** `["guests", 1, "memory"]` → `guests[1].memory`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((out, part) => (typeof part === "number" ? `${out}[${part}]` : out ? `${out}.${String(part)}` : String(part)), "");
+}
+
+function parseYaml(text: string, path: string, problems: string[]): unknown {
+  try {
+    return yaml.load(text, { filename: path });
+  } catch (error) {
+    problems.push(`${path}: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`);
+    return undefined;
+  }
+}
+
+async function readOptional(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+function relativeName(path: string, cwd: string): string {
+  return path.startsWith(`${cwd}/`) ? path.slice(cwd.length + 1) : path;
+}
+
+function dropUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,101 @@
+import { z } from "zod";
+import { parseDuration } from "./duration.js";
+import { parseSize } from "./size.js";
+
+const size = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const bytes = typeof value === "number" ? value : parseSize(value);
+  if (bytes === undefined || !Number.isFinite(bytes) || bytes <= 0) {
+    ctx.addIssue({ code: "custom", message: `expected a size like 2G or 512M, got ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }
+  return bytes;
+});
+
+const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const ms = typeof value === "number" ? value * 1000 : parseDuration(value);
+  if (ms === undefined || !Number.isFinite(ms) || ms <= 0) {
+    ctx.addIssue({ code: "custom", message: `expected a duration like 90s, 10m or 1h, got ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const count = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const n = typeof value === "number" ? value : Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 64) {
+    ctx.addIssue({ code: "custom", message: `expected a whole number from 1 to 64, got ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }
+  return n;
+});
+
+function choice<const T extends readonly [string, ...string[]]>(values: T) {
+  return z.enum(values, {
+    error: (issue) => `expected one of ${values.join(", ")}, got ${JSON.stringify(issue.input)}`,
+  });
+}
+
+const envName = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** `KEY=VALUE` strings (flags, YAML lists) or a YAML mapping. */
+const env = z
+  .union([z.array(z.string()), z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]))])
+  .transform((value, ctx) => {
+    const entries: [string, string][] = [];
+    if (Array.isArray(value)) {
+      for (const item of value) {
+        const at = item.indexOf("=");
+        if (at <= 0) {
+          ctx.addIssue({ code: "custom", message: `expected KEY=VALUE, got ${JSON.stringify(item)}` });
+          continue;
+        }
+        entries.push([item.slice(0, at), item.slice(at + 1)]);
+      }
+    } else {
+      for (const [key, item] of Object.entries(value)) entries.push([key, String(item)]);
+    }
+    for (const [key] of entries) {
+      if (!envName.test(key)) {
+        ctx.addIssue({ code: "custom", message: `${JSON.stringify(key)} is not a valid environment variable name` });
+      }
+    }
+    return Object.fromEntries(entries);
+  });
+
+const stringList = z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v : [v]));
+
+const absolutePath = z.string().refine((p) => p.startsWith("/") && !p.includes("\0") && !/[\n']/.test(p), {
+  message: "expected an absolute path in the guest, like /work",
+});
+
+/**
+ * Every setting of `kvmci run`, as written in `kvmci.yml` (kebab-case keys) or on the command
+ * line. All optional here; defaults are applied after the file and the flags are merged.
+ */
+export const runSettingsSchema = z
+  .object({
+    image: z.string().min(1),
+    cpus: count,
+    memory: size,
+    disk: size,
+    accel: choice(["auto", "kvm", "tcg"]),
+    boot: choice(["auto", "firmware", "kernel"]),
+    "boot-timeout": duration,
+    timeout: duration,
+    workdir: absolutePath,
+    sync: z.boolean(),
+    exclude: stringList,
+    env,
+    artifact: stringList,
+    "artifacts-dir": z.string().min(1),
+    "console-log": z.string().min(1),
+    "user-data": z.string().min(1),
+    json: z.string().min(1),
+    run: z.union([z.string().min(1), z.array(z.string()).min(1)]),
+    mirror: z.string().url(),
+  })
+  .partial()
+  .strict();
+
+export type RunSettingsInput = z.input<typeof runSettingsSchema>;
+export type RunSettingsParsed = z.output<typeof runSettingsSchema>;

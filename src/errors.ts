@@ -1,0 +1,55 @@
+/**
+ * Exit codes kvmci uses for its own failures. A completed run exits with the
+ * guest command's own code instead; these are chosen outside the range most
+ * test runners use (0, 1, 2) and match conventions where one exists.
+ */
+export const ExitCode = {
+  usage: 64,
+  image: 65,
+  guestBoot: 66,
+  guestLost: 67,
+  hostRequirement: 69,
+  internal: 70,
+  timeout: 124,
+  sigint: 130,
+  sigterm: 143,
+} as const;
+
+export type ExitCodeName = keyof typeof ExitCode;
+
+export interface KvmciErrorOptions {
+  /** What the user can do about it, one or two sentences. */
+  hint?: string;
+  /** Extra lines shown under the message (a console tail, stderr tail, a list of problems). */
+  details?: string[];
+  cause?: unknown;
+}
+
+/** The one error family: a message, an actionable hint, and the exit code it maps to. */
+export class KvmciError extends Error {
+  readonly code: ExitCodeName;
+  readonly hint: string | undefined;
+  readonly details: string[];
+
+  constructor(code: ExitCodeName, message: string, options: KvmciErrorOptions = {}) {
+    super(message, { cause: options.cause });
+    this.name = "KvmciError";
+    this.code = code;
+    this.hint = options.hint;
+    this.details = options.details ?? [];
+  }
+
+  get exitCode(): number {
+    return ExitCode[this.code];
+  }
+}
+
+export function isKvmciError(error: unknown): error is KvmciError {
+  return error instanceof KvmciError;
+}
+
+/** Last `count` non-empty lines of a text, for console and stderr tails. */
+export function tailLines(text: string, count: number): string[] {
+  const lines = text.split(/\r?\n/).filter((line) => line.trim() !== "");
+  return lines.slice(-count);
+}

@@ -1,0 +1,253 @@
+import { copyFile, readFile } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
+import { join } from "node:path";
+import { writeSeed } from "../cloud-init/seed.js";
+import type { CloudConfig } from "../cloud-init/user-data.js";
+import { createOverlay } from "../disk/overlay.js";
+import { KvmciError, tailLines } from "../errors.js";
+import { findFreePort } from "../host/port.js";
+import type { CachedImage } from "../image/cache.js";
+import { buildQemuArgs, type Accel, type BootMethod } from "../qemu/args.js";
+import { QemuProcess, type QemuExit } from "../qemu/process.js";
+import { generateKeyPair, type KeyPair } from "../ssh/keys.js";
+import { HostKeyMismatchError, SshSession, type ExecIo, type ExecResult } from "../ssh/session.js";
+import { createRunFolder, RunFiles, type RunFolder } from "./run-folder.js";
+
+export interface GuestSpec {
+  /** Shown in messages and used as QEMU's name, e.g. `debian-12`. */
+  name: string;
+  image: CachedImage;
+  accel: Accel;
+  cpus: number;
+  memoryBytes: number;
+  /** Virtual size of the overlay; the guest grows its root file system to fill it. */
+  diskBytes?: number;
+  boot: "firmware" | "kernel";
+  extraUserData?: CloudConfig;
+  /** Where to keep a copy of the serial console after teardown. */
+  consoleLogCopy?: string;
+}
+
+const consoleTailLines = 30;
+const sshAttemptTimeoutMs = 8000;
+
+/**
+ * One throwaway virtual machine and everything it owns: run folder, overlay, seed, QEMU
+ * process, SSH session. Disposing it releases all of them, whatever state it is in.
+ */
+export class Guest implements AsyncDisposable {
+  private qemu: QemuProcess | undefined;
+  private ssh: SshSession | undefined;
+  private sshPort = 0;
+  private readonly clientKey: KeyPair;
+  private readonly hostKey: KeyPair;
+  readonly id: string;
+
+  private constructor(
+    readonly spec: GuestSpec,
+    readonly folder: RunFolder,
+  ) {
+    this.id = folder.path.slice(-8).replace(/[^a-zA-Z0-9]/g, "x").toLowerCase();
+    this.clientKey = generateKeyPair(`kvmci-client-${this.id}`);
+    this.hostKey = generateKeyPair(`kvmci-host-${this.id}`);
+  }
+
+  static async create(spec: GuestSpec, tmpdir?: string): Promise<Guest> {
+    return new Guest(spec, await createRunFolder(tmpdir));
+  }
+
+  get consolePath(): string {
+    return this.folder.file(RunFiles.console);
+  }
+
+  get user(): string {
+    return this.spec.image.info.user;
+  }
+
+  get qemuPid(): number | undefined {
+    return this.qemu?.pid;
+  }
+
+  async createOverlay(signal?: AbortSignal): Promise<void> {
+    await createOverlay({ backingFile: this.spec.image.diskPath, overlayPath: this.folder.file(RunFiles.overlay), sizeBytes: this.spec.diskBytes }, signal);
+  }
+
+  async writeSeed(now: Date): Promise<void> {
+    await writeSeed(
+      this.folder.file(RunFiles.seed),
+      {
+        instanceId: `kvmci-${this.id}-${now.getTime()}`,
+        hostname: `kvmci-${this.id}`,
+        user: this.user,
+        authorizedKey: this.clientKey.publicKey,
+        hostKey: this.hostKey,
+        extra: this.spec.extraUserData,
+      },
+      now,
+    );
+  }
+
+  bootMethod(): BootMethod {
+    const { info, dir } = this.spec.image;
+    if (this.spec.boot === "kernel" && info.boot.kernel && info.boot.initrd && info.boot.cmdline) {
+      return { kind: "kernel", kernel: join(dir, info.boot.kernel), initrd: join(dir, info.boot.initrd), cmdline: info.boot.cmdline };
+    }
+    return { kind: "firmware" };
+  }
+
+  /** Launches QEMU. A port taken between choosing it and QEMU binding it is retried. */
+  async launch(signal?: AbortSignal): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      this.sshPort = await findFreePort();
+      const argv = buildQemuArgs({
+        name: `kvmci-${this.spec.name}-${this.id}`,
+        accel: this.spec.accel,
+        cpus: this.spec.cpus,
+        memoryMiB: Math.round(this.spec.memoryBytes / (1024 * 1024)),
+        overlayPath: this.folder.file(RunFiles.overlay),
+        seedPath: this.folder.file(RunFiles.seed),
+        consolePath: this.consolePath,
+        sshPort: this.sshPort,
+        boot: this.bootMethod(),
+      });
+      this.qemu = await QemuProcess.start(argv);
+      // QEMU fails at start-up (a bad option, a taken port) within a moment, or not at all.
+      const early = await Promise.race([this.qemu.exited, sleep(300, undefined, { signal })]);
+      if (!early) return;
+      if (/host forwarding rule/i.test(early.stderr) && attempt < 5) continue;
+      throw await this.failure("guestBoot", `QEMU exited at start-up${exitSummary(early)}`, early);
+    }
+  }
+
+  /**
+   * Waits until SSH answers with the pinned host key (`onSsh` is called then) and cloud-init has
+   * finished. Gives up at the deadline, or at once if QEMU exits.
+   */
+  async waitReady(deadline: number, signal: AbortSignal, onSsh?: () => void): Promise<{ cloudInitErrors: string[] }> {
+    const qemu = this.requireQemu();
+    let lastError = "no answer yet";
+    let stage = `waiting for SSH on 127.0.0.1:${this.sshPort}`;
+    const started = Date.now();
+    while (!this.ssh) {
+      signal.throwIfAborted();
+      if (qemu.hasExited) throw await this.failure("guestBoot", `The guest stopped during boot${exitSummary(await qemu.exited)}`, await qemu.exited);
+      if (Date.now() >= deadline) throw await this.timeoutFailure(stage, lastError, started);
+      try {
+        const budget = Math.max(1000, Math.min(sshAttemptTimeoutMs, deadline - Date.now()));
+        this.ssh = await SshSession.connect(
+          { host: "127.0.0.1", port: this.sshPort, user: this.user, privateKey: this.clientKey.privateKey, hostPublicKey: this.hostKey.publicKey },
+          budget,
+        );
+      } catch (error) {
+        if (error instanceof HostKeyMismatchError) throw error;
+        lastError = error instanceof Error ? error.message : String(error);
+        await sleep(500, undefined, { signal });
+      }
+    }
+    onSsh?.();
+    stage = "SSH answered; waiting for cloud-init to finish";
+    for (;;) {
+      signal.throwIfAborted();
+      if (qemu.hasExited) throw await this.failure("guestBoot", `The guest stopped while cloud-init ran${exitSummary(await qemu.exited)}`, await qemu.exited);
+      if (Date.now() >= deadline) throw await this.timeoutFailure(stage, lastError, started);
+      try {
+        const text = await this.ssh.capture("cat /run/cloud-init/result.json 2>/dev/null || true", signal);
+        if (text.trim()) return { cloudInitErrors: parseCloudInitErrors(text) };
+      } catch (error) {
+        lastError = error instanceof Error ? error.message : String(error);
+      }
+      await sleep(500, undefined, { signal });
+    }
+  }
+
+  /** Runs a command over the guest's SSH session. */
+  exec(command: string, io: ExecIo = {}): Promise<ExecResult> {
+    if (!this.ssh) throw new Error("The guest is not ready");
+    return this.ssh.exec(command, io);
+  }
+
+  /** Explains why the session ended if the guest went away, for errors during exec. */
+  async lostFailure(cause: unknown): Promise<KvmciError> {
+    const qemu = this.requireQemu();
+    const exit = await Promise.race([qemu.exited, sleep(1000).then(() => undefined)]);
+    const what = exit ? `The guest stopped${exitSummary(exit)}` : "The SSH connection to the guest was lost";
+    return this.failure("guestLost", what, exit, cause);
+  }
+
+  async consoleTail(lines = consoleTailLines): Promise<string[]> {
+    try {
+      return tailLines(stripAnsi(await readFile(this.consolePath, "utf8")), lines);
+    } catch {
+      return [];
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    const problems: unknown[] = [];
+    const attempt = async (step: () => PromiseLike<unknown>) => {
+      try {
+        await step();
+      } catch (error) {
+        problems.push(error);
+      }
+    };
+    if (this.ssh) await attempt(() => this.ssh![Symbol.asyncDispose]());
+    if (this.qemu) await attempt(() => this.qemu!.stop());
+    if (this.spec.consoleLogCopy) await attempt(() => copyFile(this.consolePath, this.spec.consoleLogCopy!));
+    await attempt(() => this.folder[Symbol.asyncDispose]());
+    if (problems.length > 0) {
+      throw new AggregateError(problems, `Teardown of guest ${this.spec.name} was incomplete`);
+    }
+  }
+
+  private requireQemu(): QemuProcess {
+    if (!this.qemu) throw new Error("QEMU was not launched");
+    return this.qemu;
+  }
+
+  private async failure(code: "guestBoot" | "guestLost", message: string, exit?: QemuExit, cause?: unknown): Promise<KvmciError> {
+    const qemuLines = exit ? tailLines(exit.stderr, 5).map((l) => `qemu: ${l}`) : [];
+    const consoleLines = await this.consoleTail();
+    return new KvmciError(code, message, {
+      hint: this.consoleHint(),
+      details: [...qemuLines, ...(consoleLines.length ? ["last lines of the guest console:", ...consoleLines.map((l) => `  ${l}`)] : ["the guest console is empty"])],
+      cause,
+    });
+  }
+
+  private async timeoutFailure(stage: string, lastError: string, started: number): Promise<KvmciError> {
+    const waited = Math.round((Date.now() - started) / 1000);
+    const error = await this.failure("guestBoot", `The guest was not ready after ${waited}s: ${stage} (last attempt: ${lastError})`);
+    return new KvmciError("guestBoot", error.message, {
+      hint: `Raise --boot-timeout if this host is slow (${this.spec.accel === "tcg" ? "software emulation is 10-30x slower than KVM" : "KVM is in use"}). ${this.consoleHint()}`,
+      details: error.details,
+    });
+  }
+
+  private consoleHint(): string {
+    return this.spec.consoleLogCopy
+      ? `The whole console log is kept at ${this.spec.consoleLogCopy}.`
+      : "Run again with --console-log FILE to keep the whole console log.";
+  }
+}
+
+function exitSummary(exit: QemuExit): string {
+  if (exit.signal) return ` (QEMU ended by ${exit.signal})`;
+  return exit.code !== undefined ? ` (QEMU exit code ${exit.code})` : "";
+}
+
+/** cloud-init's result.json lists module failures under v1.errors. Pure. */
+export function parseCloudInitErrors(text: string): string[] {
+  try {
+    const parsed = JSON.parse(text) as { v1?: { errors?: unknown } };
+    const errors = parsed.v1?.errors;
+    return Array.isArray(errors) ? errors.map(String) : [];
+  } catch {
+    return [`unreadable /run/cloud-init/result.json: ${text.slice(0, 200)}`];
+  }
+}
+
+export function stripAnsi(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").replace(/\r/g, "");
+}

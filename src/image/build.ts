@@ -1,0 +1,151 @@
+import { randomInt } from "node:crypto";
+import { open, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { KvmciError } from "../errors.js";
+import { formatCommand, runCommand } from "../host/command.js";
+import { buildDiskHeader, formatDiskId } from "./mbr.js";
+import {
+  commitEntry,
+  createPartialEntry,
+  imageEntryName,
+  ImageFiles,
+  readCachedImage,
+  sha256File,
+  type CachedImage,
+  type ImageInfo,
+} from "./cache.js";
+import type { Recipe } from "./recipe.js";
+
+export interface BuildOptions {
+  cacheDir: string;
+  mirror: string;
+  /** `root` when running as root, else `unshare` (user namespaces, no root needed). */
+  mode: "root" | "unshare";
+  signal?: AbortSignal;
+  /** Called when the build moves to a new step, with a short description. */
+  onStep?: (step: string) => void;
+  now?: () => Date;
+}
+
+/** The mmdebstrap command line for a recipe, as data. */
+export function buildMmdebstrapArgs(recipe: Recipe, o: { mode: string; mirror: string; outDir: string; diskId: string }): string[] {
+  const fsKib = Math.floor(recipe.sizeBytes / 1024) - 1024;
+  const hook = ["sh", recipe.customizeScript, '"$1"', o.outDir, String(fsKib), o.diskId, recipe.kernelCmdline]
+    .map((part) => (part === '"$1"' ? part : `'${part.replace(/'/g, `'\\''`)}'`))
+    .join(" ");
+  return [
+    "mmdebstrap",
+    `--mode=${o.mode}`,
+    `--variant=${recipe.variant}`,
+    `--components=${recipe.components.join(",")}`,
+    `--include=${recipe.packages.join(",")}`,
+    "--format=null",
+    `--customize-hook=${hook}`,
+    recipe.suite,
+    "/dev/null",
+    o.mirror,
+  ];
+}
+
+const mmdebstrapSteps: [RegExp, string][] = [
+  [/^I: (?:downloading|running apt-get update)/, "downloading packages"],
+  [/^I: extracting archives/, "extracting packages"],
+  [/^I: installing essential packages/, "installing essential packages"],
+  [/^I: installing remaining packages/, "installing packages"],
+  [/^kvmci-step: (.+)$/, "$1"],
+];
+
+/** Maps one line of mmdebstrap's output to a build step, if it starts one. Pure. */
+export function stepFromLine(line: string): string | undefined {
+  for (const [pattern, step] of mmdebstrapSteps) {
+    const match = pattern.exec(line);
+    if (match) return step === "$1" ? match[1] : step;
+  }
+  return undefined;
+}
+
+/**
+ * Builds a recipe into the cache: mmdebstrap makes the root file system (the recipe's hook
+ * writes it straight into a raw disk at the partition's offset), kvmci writes the partition
+ * table and bootloader in front, converts to qcow2 and records the digest. Nothing appears
+ * under the entry's real name until it is complete.
+ */
+export async function buildRecipeImage(recipe: Recipe, options: BuildOptions): Promise<CachedImage> {
+  const entryName = imageEntryName(recipe.name, recipe.key);
+  const partial = await createPartialEntry(options.cacheDir, entryName);
+  const log: string[] = [];
+  try {
+    const diskId = randomInt(1, 2 ** 32 - 1);
+    const raw = join(partial, "disk.raw");
+    const handle = await open(raw, "w", 0o644);
+    await handle.truncate(recipe.sizeBytes);
+    await handle.close();
+
+    options.onStep?.("starting mmdebstrap");
+    const argv = buildMmdebstrapArgs(recipe, { mode: options.mode, mirror: options.mirror, outDir: partial, diskId: formatDiskId(diskId) });
+    await runCommand(argv, {
+      signal: options.signal,
+      failureCode: "image",
+      hint: mmdebstrapHint(options.mode),
+      onLine: (line) => {
+        log.push(line);
+        const step = stepFromLine(line);
+        if (step) options.onStep?.(step);
+      },
+    });
+
+    options.onStep?.("writing the partition table and bootloader");
+    const header = buildDiskHeader({
+      bootCode: await readFile(join(partial, "boot.img")),
+      coreImage: await readFile(join(partial, "core.img")),
+      diskId,
+      diskBytes: recipe.sizeBytes,
+    });
+    const disk = await open(raw, "r+");
+    await disk.write(header, 0, header.length, 0);
+    await disk.close();
+
+    options.onStep?.("converting to qcow2");
+    await runCommand(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, join(partial, ImageFiles.disk)], {
+      signal: options.signal,
+      failureCode: "image",
+    });
+    const kernelVersion = (await readFile(join(partial, "kernel-version"), "utf8")).trim();
+    for (const leftover of ["disk.raw", "boot.img", "core.img", "kernel-version"]) await rm(join(partial, leftover), { force: true });
+
+    options.onStep?.("computing the digest");
+    const info: ImageInfo = {
+      name: recipe.name,
+      arch: recipe.arch,
+      digest: await sha256File(join(partial, ImageFiles.disk), options.signal),
+      format: "qcow2",
+      user: recipe.user,
+      virtualSize: recipe.sizeBytes,
+      source: { kind: "recipe", key: recipe.key },
+      boot: {
+        firmware: "bios",
+        kernel: ImageFiles.kernel,
+        initrd: ImageFiles.initrd,
+        cmdline: `root=PARTUUID=${formatDiskId(diskId)}-01 ${recipe.kernelCmdline}`,
+      },
+      builtAt: (options.now?.() ?? new Date()).toISOString(),
+    };
+    await writeFile(join(partial, "build.log"), `${formatCommand(argv)}\n${log.join("\n")}\nkernel ${kernelVersion}\n`);
+    await writeFile(join(partial, ImageFiles.info), `${JSON.stringify(info, null, 2)}\n`);
+    const finalDir = await commitEntry(partial, options.cacheDir, entryName);
+    const image = await readCachedImage(finalDir);
+    if (!image) throw new KvmciError("image", `The built image at ${finalDir} could not be read back`);
+    return image;
+  } catch (error) {
+    await rm(partial, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+function mmdebstrapHint(mode: "root" | "unshare"): string {
+  return mode === "root"
+    ? "Check that the Debian mirror is reachable (--mirror URL to use another) and that there is free space in the cache folder."
+    : "Building without root uses unprivileged user namespaces: they must be enabled (sysctl kernel.unprivileged_userns_clone=1) " +
+        "and your user needs ranges in /etc/subuid and /etc/subgid (see `man mmdebstrap`, UNSHARE MODE). Or build once as root: " +
+        "sudo KVMCI_CACHE_DIR=<your cache folder> kvmci image build debian-12.";
+}

@@ -1,0 +1,105 @@
+import { formatDuration } from "../config/duration.js";
+import type { KvmciError } from "../errors.js";
+import type { RunEvent } from "../run/events.js";
+import type { RunResult } from "../run/run.js";
+
+export interface TerminalStreams {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+const prefix = "kvmci";
+
+/**
+ * Renders run events for a person: phase lines on stderr, the guest's output untouched on
+ * stdout/stderr. On a terminal, long phases show a live status line (step and elapsed time);
+ * elsewhere that line is left out so logs stay clean.
+ */
+export class TerminalReporter {
+  private status: { phase: string; message: string; since: number } | undefined;
+  private ticker: NodeJS.Timeout | undefined;
+  private readonly tty: boolean;
+
+  constructor(private readonly streams: TerminalStreams) {
+    this.tty = Boolean(streams.stderr.isTTY);
+  }
+
+  readonly onEvent = (event: RunEvent): void => {
+    switch (event.type) {
+      case "phase-start":
+        this.clearStatus();
+        this.status = { phase: event.phase, message: "", since: Date.now() };
+        if (event.phase === "command") this.line(`${prefix} › command output follows`);
+        else if (this.tty) this.startTicker();
+        break;
+      case "phase-end":
+        this.clearStatus();
+        this.stopTicker();
+        this.line(`${prefix} ${event.ok ? "✓" : "✗"} ${event.phase.padEnd(9)} ${formatDuration(event.ms)}`);
+        break;
+      case "progress":
+        if (this.status) this.status.message = event.message;
+        this.renderStatus();
+        break;
+      case "output":
+        this.clearStatus();
+        (event.stream === "stdout" ? this.streams.stdout : this.streams.stderr).write(event.chunk);
+        break;
+      case "note":
+        this.line(`${prefix} › ${event.message}`);
+        break;
+      case "warning":
+        this.line(`${prefix} ! ${event.message}`);
+        break;
+    }
+  };
+
+  summary(result: RunResult): void {
+    this.stopTicker();
+    this.clearStatus();
+    const parts = result.phases.map((p) => `${p.phase} ${formatDuration(p.ms)}`);
+    const total = result.phases.reduce((sum, p) => sum + p.ms, 0);
+    const what = {
+      passed: "passed",
+      failed: `failed with exit code ${result.exitCode}`,
+      timeout: "timed out",
+      error: "could not complete",
+      interrupted: "interrupted",
+    }[result.outcome];
+    this.line(`${prefix} ${result.outcome === "passed" ? "✓" : "✗"} ${what} in ${formatDuration(total)}${result.accel ? ` (${result.accel.name})` : ""}: ${parts.join(", ")}`);
+    if (result.error) this.error(result.error);
+  }
+
+  error(error: KvmciError): void {
+    this.line(`${prefix}: error: ${error.message}`);
+    for (const detail of error.details) this.line(`  ${detail}`);
+    if (error.hint) this.line(`${prefix}: hint: ${error.hint}`);
+  }
+
+  private line(text: string): void {
+    this.clearStatus();
+    this.streams.stderr.write(`${text}\n`);
+    this.renderStatus();
+  }
+
+  private startTicker(): void {
+    this.stopTicker();
+    this.ticker = setInterval(() => this.renderStatus(), 1000);
+    this.ticker.unref();
+  }
+
+  private stopTicker(): void {
+    if (this.ticker) clearInterval(this.ticker);
+    this.ticker = undefined;
+  }
+
+  private renderStatus(): void {
+    if (!this.tty || !this.status || this.status.phase === "command") return;
+    const elapsed = formatDuration(Date.now() - this.status.since);
+    this.streams.stderr.write(`\r\x1b[K${prefix} … ${this.status.phase} ${elapsed}${this.status.message ? `: ${this.status.message}` : ""}`);
+  }
+
+  private clearStatus(): void {
+    if (this.tty && this.status && this.status.phase !== "command") this.streams.stderr.write("\r\x1b[K");
+  }
+}

@@ -1,0 +1,19 @@
+export const phases = ["image", "overlay", "seed", "boot", "ready", "sync", "command", "artifacts", "teardown"] as const;
+export type Phase = (typeof phases)[number];
+
+/** What the orchestrator reports; reporters decide how it looks. The core never prints. */
+export type RunEvent =
+  | { type: "phase-start"; phase: Phase }
+  | { type: "phase-end"; phase: Phase; ms: number; ok: boolean }
+  | { type: "progress"; phase: Phase; message: string }
+  | { type: "output"; stream: "stdout" | "stderr"; chunk: Buffer }
+  | { type: "note"; message: string }
+  | { type: "warning"; message: string };
+
+export type Emit = (event: RunEvent) => void;
+
+export interface PhaseRecord {
+  phase: Phase;
+  ms: number;
+  ok: boolean;
+}

@@ -1,0 +1,187 @@
+import { defaultBootTimeoutMs, type RunConfig } from "../config/load.js";
+import { formatDuration } from "../config/duration.js";
+import { KvmciError, isKvmciError } from "../errors.js";
+import { buildGuestCommandLine } from "../guest/command-line.js";
+import { Guest } from "../guest/guest.js";
+import type { CachedImage } from "../image/cache.js";
+import { requireTools, resolveImage } from "../image/resolve.js";
+import { decideAccel, type AccelDecision } from "../qemu/accel.js";
+import { buildWorkdirCommand } from "../sync/tar-args.js";
+import { collectArtifacts, syncWorkspace } from "../sync/transfer.js";
+import type { Emit, PhaseRecord } from "./events.js";
+import { PhaseClock } from "./phase-clock.js";
+
+export interface RunDeps {
+  cacheDir: string;
+  isRoot: boolean;
+  /** Aborted on Ctrl-C / SIGTERM; its reason is the signal name. */
+  signal: AbortSignal;
+  now: () => Date;
+  /** Where run folders go (the OS temp folder by default). */
+  tmpdir?: string;
+}
+
+export type Outcome = "passed" | "failed" | "timeout" | "error" | "interrupted";
+
+export interface RunResult {
+  outcome: Outcome;
+  /** The command's exit code, or kvmci's own code for timeouts and failures. */
+  exitCode: number;
+  image: { name: string; digest: string; built: boolean } | undefined;
+  accel: { name: string; reason: string } | undefined;
+  boot: string | undefined;
+  phases: PhaseRecord[];
+  artifacts: string[];
+  cloudInitErrors: string[];
+  error: KvmciError | undefined;
+}
+
+/**
+ * One `kvmci run`: image → overlay → seed → boot → ready → sync → command → artifacts →
+ * teardown. Never prints: everything goes out as events. Teardown runs on every path.
+ */
+export async function run(config: RunConfig, deps: RunDeps, emit: Emit): Promise<RunResult> {
+  const clock = new PhaseClock(emit);
+  const result: RunResult = {
+    outcome: "error",
+    exitCode: 0,
+    image: undefined,
+    accel: undefined,
+    boot: undefined,
+    phases: clock.records,
+    artifacts: [],
+    cloudInitErrors: [],
+    error: undefined,
+  };
+  const { signal } = deps;
+  try {
+    await requireTools(["qemu-system-x86_64", "qemu-img", "tar"], "to run a guest");
+    const image = await clock.time("image", async () => {
+      const { image, built } = await resolveImage(config.image, {
+        cacheDir: deps.cacheDir,
+        mirror: config.mirror,
+        isRoot: deps.isRoot,
+        signal,
+        onBuild: () => emit({ type: "note", message: `${config.image} is not cached yet; building it (once)` }),
+        onStep: (message) => emit({ type: "progress", phase: "image", message }),
+      });
+      result.image = { name: image.info.name, digest: image.info.digest, built };
+      return image;
+    });
+    const accel = await decide(config, image, signal, emit);
+    result.accel = { name: accel.accel, reason: accel.reason };
+    await runGuest(config, deps, image, accel, clock, result, emit);
+  } catch (error) {
+    clock.end(false);
+    if (signal.aborted) {
+      result.outcome = "interrupted";
+      result.exitCode = signal.reason === "SIGTERM" ? 143 : 130;
+    } else {
+      const failure = isKvmciError(error) ? error : new KvmciError("internal", error instanceof Error ? error.message : String(error), { cause: error });
+      result.outcome = "error";
+      result.error = failure;
+      result.exitCode = failure.exitCode;
+    }
+  }
+  return result;
+}
+
+async function decide(config: RunConfig, image: CachedImage, signal: AbortSignal, emit: Emit): Promise<AccelDecision> {
+  const kernel = image.info.boot.kernel ? `${image.dir}/${image.info.boot.kernel}` : undefined;
+  const decision = await decideAccel(config.accel, { kernel, signal });
+  if (decision.kvmProblem && config.accel === "kvm") {
+    throw new KvmciError("hostRequirement", `--accel kvm was requested, but ${decision.kvmProblem.message}`, { hint: decision.kvmProblem.hint });
+  }
+  if (decision.kvmProblem) {
+    emit({ type: "warning", message: `KVM is not usable here (${decision.kvmProblem.message}); using software emulation, which is much slower. ${decision.kvmProblem.hint}` });
+  } else {
+    emit({ type: "note", message: `accel: ${decision.accel} (${decision.reason})` });
+  }
+  return decision;
+}
+
+async function runGuest(config: RunConfig, deps: RunDeps, image: CachedImage, accel: AccelDecision, clock: PhaseClock, result: RunResult, emit: Emit): Promise<void> {
+  const { signal } = deps;
+  const boot = config.boot === "firmware" || (config.boot === "auto" && !image.info.boot.kernel) ? "firmware" : "kernel";
+  result.boot = boot;
+  const guest = await Guest.create(
+    {
+      name: image.info.name,
+      image,
+      accel: accel.accel,
+      cpus: config.cpus,
+      memoryBytes: config.memoryBytes,
+      diskBytes: config.diskBytes,
+      boot,
+      extraUserData: config.userData,
+      consoleLogCopy: config.consoleLog,
+    },
+    deps.tmpdir,
+  );
+  try {
+    await clock.time("overlay", () => guest.createOverlay(signal));
+    await clock.time("seed", () => guest.writeSeed(deps.now()));
+
+    const bootTimeout = config.bootTimeoutMs ?? defaultBootTimeoutMs(accel.accel);
+    clock.start("boot");
+    const deadline = Date.now() + bootTimeout;
+    await guest.launch(signal);
+    const ready = await guest.waitReady(deadline, signal, () => clock.start("ready"));
+    clock.end(true);
+    result.cloudInitErrors = ready.cloudInitErrors;
+    for (const problem of ready.cloudInitErrors) emit({ type: "warning", message: `cloud-init reported: ${problem}` });
+
+    if (config.sync) {
+      const synced = await clock.time("sync", () =>
+        syncWorkspace(guest, { cwd: config.cwd, workdir: config.workdir, excludes: config.exclude, artifactsDir: config.artifactsDir }, signal),
+      );
+      emit({ type: "note", message: synced.mode === "git" ? `synced ${synced.files} files (git: tracked and untracked, not ignored)` : "synced the folder" });
+    } else {
+      await guest.exec(buildWorkdirCommand(config.workdir), { signal });
+    }
+
+    const commandOutcome = await clock.time("command", () => runCommand(guest, config, signal, emit));
+    result.exitCode = commandOutcome.exitCode;
+    result.outcome = commandOutcome.outcome;
+
+    if (config.artifacts.length > 0) {
+      result.artifacts = await clock.time("artifacts", () => collectArtifacts(guest, { workdir: config.workdir, globs: config.artifacts, dir: config.artifactsDir }, signal));
+      emit({
+        type: "note",
+        message: result.artifacts.length ? `${result.artifacts.length} artifact file(s) copied to ${config.artifactsDir}` : `no files matched ${config.artifacts.join(", ")}`,
+      });
+    }
+  } finally {
+    clock.start("teardown");
+    try {
+      await guest[Symbol.asyncDispose]();
+      clock.end(true);
+    } catch (error) {
+      clock.end(false);
+      // A cleanup failure is reported, never allowed to hide the run's own result or error.
+      emit({ type: "warning", message: `teardown: ${error instanceof Error ? error.message : String(error)}` });
+    }
+  }
+}
+
+async function runCommand(guest: Guest, config: RunConfig, signal: AbortSignal, emit: Emit): Promise<{ exitCode: number; outcome: Outcome }> {
+  const timeout = config.timeoutMs === undefined ? undefined : AbortSignal.timeout(config.timeoutMs);
+  const combined = timeout ? AbortSignal.any([signal, timeout]) : signal;
+  const commandLine = buildGuestCommandLine(config.command, { workdir: config.workdir, env: config.env });
+  let exit;
+  try {
+    exit = await guest.exec(commandLine, {
+      onStdout: (chunk) => emit({ type: "output", stream: "stdout", chunk }),
+      onStderr: (chunk) => emit({ type: "output", stream: "stderr", chunk }),
+      signal: combined,
+    });
+  } catch (error) {
+    throw await guest.lostFailure(error);
+  }
+  signal.throwIfAborted();
+  if (timeout?.aborted) {
+    emit({ type: "warning", message: `the command was stopped after --timeout ${formatDuration(config.timeoutMs ?? 0)}` });
+    return { exitCode: 124, outcome: "timeout" };
+  }
+  return { exitCode: exit.code, outcome: exit.code === 0 ? "passed" : "failed" };
+}

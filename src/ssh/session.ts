@@ -1,0 +1,135 @@
+import ssh2, { type ClientChannel, type ConnectConfig } from "ssh2";
+import { KvmciError } from "../errors.js";
+import { publicKeyBlob } from "./keys.js";
+
+const { Client } = ssh2;
+type Client = InstanceType<typeof Client>;
+
+export interface SshTarget {
+  host: string;
+  port: number;
+  user: string;
+  privateKey: string;
+  /** The only host key accepted: kvmci injected it, so anything else is not our guest. */
+  hostPublicKey: string;
+}
+
+export class HostKeyMismatchError extends KvmciError {
+  constructor(port: number) {
+    super("guestBoot", `The SSH server on port ${port} presented a host key other than the one kvmci gave the guest; refusing to connect`, {
+      hint: "Another process may be listening on that port, or the image ignored cloud-init's ssh_keys. Nothing was sent to it.",
+    });
+  }
+}
+
+/** One SSH connection to a guest. */
+export class SshSession implements AsyncDisposable {
+  private constructor(private readonly client: Client) {}
+
+  /** One connection attempt, with the host key pinned. Rejects on any failure. */
+  static connect(target: SshTarget, timeoutMs: number): Promise<SshSession> {
+    const expected = publicKeyBlob(target.hostPublicKey);
+    let mismatch = false;
+    return new Promise((resolve, reject) => {
+      const client = new Client();
+      const config: ConnectConfig = {
+        host: target.host,
+        port: target.port,
+        username: target.user,
+        privateKey: target.privateKey,
+        readyTimeout: timeoutMs,
+        keepaliveInterval: 5000,
+        keepaliveCountMax: 3,
+        hostVerifier: (key: Buffer) => {
+          mismatch = !key.equals(expected);
+          return !mismatch;
+        },
+        // Only the key we made; never a password or an agent.
+        tryKeyboard: false,
+        agent: undefined,
+      };
+      client.once("ready", () => resolve(new SshSession(client)));
+      // ssh2 can emit several errors for one failed attempt; the first one decides.
+      client.on("error", (error) => {
+        client.end();
+        reject(mismatch ? new HostKeyMismatchError(target.port) : error);
+      });
+      client.connect(config);
+    });
+  }
+
+  /** Whether the connection is still open. */
+  closed = false;
+
+  /** Runs a command; resolves with its exit code (or the signal that ended it, as 128+n). */
+  exec(command: string, io: ExecIo = {}): Promise<ExecResult> {
+    return new Promise((resolve, reject) => {
+      this.client.exec(command, (error, channel) => {
+        if (error) return reject(error);
+        attach(channel, io, resolve, reject);
+      });
+    });
+  }
+
+  /** Runs a command and collects its stdout; rejects when it exits non-zero. */
+  async capture(command: string, signal?: AbortSignal): Promise<string> {
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const result = await this.exec(command, { onStdout: (c) => out.push(c), onStderr: (c) => err.push(c), signal });
+    if (result.code !== 0) {
+      throw new Error(`guest command failed with code ${result.code}: ${Buffer.concat(err).toString().trim().slice(-500)}`);
+    }
+    return Buffer.concat(out).toString();
+  }
+
+  onClose(listener: () => void): void {
+    this.client.once("close", listener);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.closed = true;
+    this.client.end();
+    await Promise.resolve();
+  }
+}
+
+export interface ExecIo {
+  stdin?: NodeJS.ReadableStream;
+  onStdout?: (chunk: Buffer) => void;
+  onStderr?: (chunk: Buffer) => void;
+  /** Aborting closes the channel; the promise then resolves with code 137 (killed). */
+  signal?: AbortSignal;
+}
+
+export interface ExecResult {
+  code: number;
+  signal?: string;
+}
+
+const signalNumbers: Record<string, number> = { HUP: 1, INT: 2, QUIT: 3, KILL: 9, TERM: 15, SEGV: 11, ABRT: 6, PIPE: 13 };
+
+function attach(channel: ClientChannel, io: ExecIo, resolve: (r: ExecResult) => void, reject: (e: unknown) => void): void {
+  let code: number | undefined;
+  let signalName: string | undefined;
+  channel.on("exit", (exitCode: number | null, name?: string) => {
+    if (typeof exitCode === "number") code = exitCode;
+    if (name) signalName = name;
+  });
+  channel.on("data", (chunk: Buffer) => io.onStdout?.(chunk));
+  channel.stderr.on("data", (chunk: Buffer) => io.onStderr?.(chunk));
+  const onAbort = () => {
+    // OpenSSH forwards the signal to the command; closing the channel makes sure we stop waiting.
+    channel.signal("KILL");
+    channel.close();
+  };
+  io.signal?.addEventListener("abort", onAbort, { once: true });
+  channel.on("close", () => {
+    io.signal?.removeEventListener("abort", onAbort);
+    if (code !== undefined) return resolve({ code });
+    if (signalName) return resolve({ code: 128 + (signalNumbers[signalName] ?? 1), signal: signalName });
+    if (io.signal?.aborted) return resolve({ code: 137, signal: "KILL" });
+    reject(new Error("The SSH channel closed without an exit status (the guest may have gone away)"));
+  });
+  if (io.stdin) io.stdin.pipe(channel);
+  else channel.end();
+}
