@@ -1,5 +1,6 @@
 import { constants } from "node:fs";
-import { access, stat } from "node:fs/promises";
+import { access, readFile, stat } from "node:fs/promises";
+import { which } from "../host/which.js";
 import { execa } from "execa";
 import { cpuModel, type Accel } from "./args.js";
 
@@ -20,6 +21,11 @@ export interface KvmProblem {
 
 export interface KvmProbeOptions {
   devicePath?: string;
+  /**
+   * Remembers the kernel-boot proof for this host boot (keyed by boot id, QEMU binary and
+   * kernel), so that a host whose KVM hangs costs the probe's timeout once, not every run.
+   */
+  memo?: ProbeMemo;
   /** A 64-bit Linux kernel to boot as the proof; the image's own kernel. */
   kernel?: string;
   timeoutMs?: number;
@@ -62,7 +68,34 @@ export async function probeKvm(options: KvmProbeOptions): Promise<KvmProblem | u
     };
   }
   if (!options.kernel) return undefined;
-  return bootProbeKernel(options.kernel, options.timeoutMs ?? 10_000, options.signal);
+  const kernel = options.kernel;
+  const key = options.memo ? await probeKey(kernel) : undefined;
+  if (options.memo && key) {
+    const remembered = await options.memo.get(key);
+    if (remembered !== undefined) return remembered ?? undefined;
+  }
+  const problem = await bootProbeKernel(kernel, options.timeoutMs ?? 10_000, options.signal);
+  options.signal?.throwIfAborted();
+  if (options.memo && key) await options.memo.set(key, problem ?? null);
+  return problem;
+}
+
+/** Where probe outcomes are remembered; `null` means "KVM worked". */
+export interface ProbeMemo {
+  get(key: string): Promise<KvmProblem | null | undefined>;
+  set(key: string, value: KvmProblem | null): Promise<void>;
+}
+
+async function probeKey(kernel: string): Promise<string | undefined> {
+  try {
+    const bootId = (await readFile("/proc/sys/kernel/random/boot_id", "utf8")).trim();
+    const qemu = await which("qemu-system-x86_64");
+    if (!qemu) return undefined;
+    const [q, k] = await Promise.all([stat(qemu), stat(kernel)]);
+    return [bootId, qemu, q.size, q.mtimeMs, kernel, k.size, k.mtimeMs].join("|");
+  } catch {
+    return undefined;
+  }
 }
 
 /** The probe's command line: boot the kernel with no disk; it must get as far as panicking. */

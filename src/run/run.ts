@@ -6,6 +6,7 @@ import { Guest } from "../guest/guest.js";
 import type { CachedImage } from "../image/cache.js";
 import { requireTools, resolveImage } from "../image/resolve.js";
 import { decideAccel, type AccelDecision } from "../qemu/accel.js";
+import { fileProbeMemo } from "../qemu/probe-memo.js";
 import { buildWorkdirCommand } from "../sync/tar-args.js";
 import { collectArtifacts, syncWorkspace } from "../sync/transfer.js";
 import type { Emit, PhaseRecord } from "./events.js";
@@ -68,7 +69,7 @@ export async function run(config: RunConfig, deps: RunDeps, emit: Emit): Promise
       result.image = { name: image.info.name, digest: image.info.digest, built };
       return image;
     });
-    const accel = await decide(config, image, signal, emit);
+    const accel = await decide(config, image, deps.cacheDir, signal, emit);
     result.accel = { name: accel.accel, reason: accel.reason };
     await runGuest(config, deps, image, accel, clock, result, emit);
   } catch (error) {
@@ -86,9 +87,9 @@ export async function run(config: RunConfig, deps: RunDeps, emit: Emit): Promise
   return result;
 }
 
-async function decide(config: RunConfig, image: CachedImage, signal: AbortSignal, emit: Emit): Promise<AccelDecision> {
+async function decide(config: RunConfig, image: CachedImage, cacheDir: string, signal: AbortSignal, emit: Emit): Promise<AccelDecision> {
   const kernel = image.info.boot.kernel ? `${image.dir}/${image.info.boot.kernel}` : undefined;
-  const decision = await decideAccel(config.accel, { kernel, signal });
+  const decision = await decideAccel(config.accel, { kernel, signal, memo: fileProbeMemo(cacheDir) });
   if (decision.kvmProblem && config.accel === "kvm") {
     throw new KvmciError("hostRequirement", `--accel kvm was requested, but ${decision.kvmProblem.message}`, { hint: decision.kvmProblem.hint });
   }

@@ -1,0 +1,64 @@
+import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa } from "execa";
+import { describe, expect, it } from "vitest";
+import { buildArtifactPackCommand, buildPackArgs, quoteGlob } from "../../src/sync/tar-args.js";
+import { listWorkspace } from "../../src/sync/workspace.js";
+
+describe("workspace packing", () => {
+  it("packs the whole folder outside git, minus excludes", () => {
+    expect(buildPackArgs({ dir: "/p", fromList: false, excludes: ["node_modules"] })).toEqual(["tar", "-c", "-f", "-", "-C", "/p", "--exclude=node_modules", "."]);
+  });
+
+  it("packs exactly the listed files in git mode", () => {
+    expect(buildPackArgs({ dir: "/p", fromList: true, excludes: [] })).toEqual(["tar", "-c", "-f", "-", "-C", "/p", "--null", "--no-recursion", "-T", "-"]);
+  });
+
+  it("lists tracked and untracked files but not ignored or deleted ones in a git work tree", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "kvmci-ws-test-"));
+    try {
+      const git = (...args: string[]) => execa("git", ["-c", "user.name=t", "-c", "user.email=t@t", ...args], { cwd: dir });
+      await git("init", "-q");
+      await writeFile(join(dir, ".gitignore"), "ignored.txt\n");
+      await writeFile(join(dir, "tracked.txt"), "t");
+      await writeFile(join(dir, "gone.txt"), "g");
+      await git("add", ".");
+      await git("commit", "-qm", "x");
+      await rm(join(dir, "gone.txt"));
+      await writeFile(join(dir, "ignored.txt"), "i");
+      await mkdir(join(dir, "sub"));
+      await writeFile(join(dir, "sub", "new.txt"), "n");
+      const listing = await listWorkspace(dir);
+      expect(listing.mode).toBe("git");
+      expect(listing.files.sort()).toEqual([".gitignore", "sub/new.txt", "tracked.txt"]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("artifact globs", () => {
+  it("keeps glob characters active and quotes the rest", () => {
+    expect(quoteGlob("out/*.xml")).toBe("out/*.xml");
+    expect(quoteGlob("my dir/**/[ab].txt")).toBe("'my dir/'**/[ab].txt");
+    expect(quoteGlob("$(reboot)*")).toBe("'$(reboot)'*");
+  });
+
+  it("expands in bash to matching files only, and packs nothing when nothing matches", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "kvmci-glob-test-"));
+    try {
+      await mkdir(join(dir, "reports", "deep"), { recursive: true });
+      await writeFile(join(dir, "reports", "deep", "a.xml"), "<a/>");
+      await writeFile(join(dir, "reports", "b.txt"), "b");
+      const command = buildArtifactPackCommand(dir, ["reports/**/*.xml", "missing/*"]);
+      const packed = await execa("sh", ["-c", command], { encoding: "buffer" });
+      const listed = await execa("tar", ["-t", "-f", "-"], { input: packed.stdout });
+      expect(listed.stdout.trim().split("\n")).toEqual(["reports/deep/a.xml"]);
+      const none = await execa("sh", ["-c", buildArtifactPackCommand(dir, ["nothing/*"])], { encoding: "buffer" });
+      expect(none.stdout.length).toBe(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
