@@ -26,9 +26,16 @@ ssh_genkeytypes: []
 # The modules a test guest needs. Left out on purpose: locale (fails on a minimal image),
 # apt and package updates, timezone, ntp, keyboard, grub-dpkg.
 cloud_init_modules: [seed_random, bootcmd, write_files, growpart, resizefs, set_hostname, update_hostname, update_etc_hosts, users_groups, ssh]
-cloud_config_modules: [ssh_import_id, runcmd]
+cloud_config_modules: [ssh_import_id, set_passwords, runcmd]
 cloud_final_modules: [package_update_upgrade_install, scripts_per_once, scripts_per_boot, scripts_per_instance, scripts_user, final_message]
 CFG
+
+# Keys only, whatever the user-data says: a throwaway guest has no passwords worth guessing.
+cat > "$root/etc/ssh/sshd_config.d/10-kvmci.conf" <<'SSHD'
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin no
+SSHD
 
 # A DHCP network that works on the first boot even if cloud-init's rendering is skipped.
 cat > "$root/etc/systemd/network/80-kvmci-dhcp.network" <<'NET'

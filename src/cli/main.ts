@@ -35,9 +35,13 @@ export async function main(argv: string[], proc: Process): Promise<number> {
   try {
     switch (command) {
       case "run":
-        return await (await import("./commands/run.js")).runCommand(rest, proc, controller.signal, reporter);
+        return await (
+          await import("./commands/run.js")
+        ).runCommand(rest, proc, controller.signal, reporter);
       case "image":
-        return await (await import("./commands/image.js")).imageCommand(rest, proc, controller.signal, reporter);
+        return await (
+          await import("./commands/image.js")
+        ).imageCommand(rest, proc, controller.signal, reporter);
       case "doctor":
         return await (await import("./commands/doctor.js")).doctorCommand(rest, proc);
       case "--version":
@@ -51,16 +55,21 @@ export async function main(argv: string[], proc: Process): Promise<number> {
         proc.stdout.write(`${usage}\n`);
         return command === undefined ? ExitCode.usage : 0;
       default:
-        throw new KvmciError("usage", `Unknown command ${JSON.stringify(command)}`, { hint: "Commands: run, image, doctor. `kvmci --help` shows them." });
+        throw new KvmciError("usage", `Unknown command ${JSON.stringify(command)}`, {
+          hint: "Commands: run, image, doctor. `kvmci --help` shows them.",
+        });
     }
   } catch (error) {
-    if (controller.signal.aborted) return controller.signal.reason === "SIGTERM" ? ExitCode.sigterm : ExitCode.sigint;
+    if (controller.signal.aborted)
+      return controller.signal.reason === "SIGTERM" ? ExitCode.sigterm : ExitCode.sigint;
     if (isKvmciError(error)) {
       reporter.error(error);
       return error.exitCode;
     }
     // A bug, not a user mistake: the stack helps whoever reports it.
-    proc.stderr.write(`kvmci: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    proc.stderr.write(
+      `kvmci: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
     return ExitCode.internal;
   } finally {
     proc.off("SIGINT", onInt);
@@ -69,6 +78,8 @@ export async function main(argv: string[], proc: Process): Promise<number> {
 }
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+    version: string;
+  };
   return pkg.version;
 }

@@ -10,30 +10,118 @@ export interface OptionSpec {
 
 /** `kvmci run` flags. The same names are the keys of kvmci.yml. */
 export const runOptions: OptionSpec[] = [
-  { name: "image", type: "string", value: "NAME", help: "image to boot (default debian-12; see `kvmci image ls --available`)" },
-  { name: "cpus", type: "string", value: "N", help: "virtual CPUs (default: 2, or fewer if the host has fewer)" },
+  {
+    name: "image",
+    type: "string",
+    value: "NAME",
+    help: "image to boot (default debian-12; see `kvmci image ls --available`)",
+  },
+  {
+    name: "cpus",
+    type: "string",
+    value: "N",
+    help: "virtual CPUs (default: 2, or fewer if the host has fewer)",
+  },
   { name: "memory", type: "string", value: "SIZE", help: "guest memory, e.g. 2G (default 2G)" },
-  { name: "disk", type: "string", value: "SIZE", help: "disk size; the root file system grows to it (default: the image's, 3G)" },
-  { name: "accel", type: "string", value: "auto|kvm|tcg", help: "auto (default) uses KVM only after proving it works" },
-  { name: "boot", type: "string", value: "auto|firmware|kernel", help: "firmware: BIOS and the image's bootloader; kernel: direct kernel boot (auto: kernel when the image has one)" },
-  { name: "boot-timeout", type: "string", value: "DURATION", help: "give up if the guest is not ready by then (default 3m with KVM, 10m without)" },
-  { name: "timeout", type: "string", value: "DURATION", help: "stop the command after this long and exit 124 (default: none)" },
-  { name: "workdir", type: "string", value: "PATH", help: "folder in the guest the workspace goes to and the command runs in (default /work)" },
+  {
+    name: "disk",
+    type: "string",
+    value: "SIZE",
+    help: "disk size; the root file system grows to it (default: the image's, 3G)",
+  },
+  {
+    name: "accel",
+    type: "string",
+    value: "auto|kvm|tcg",
+    help: "auto (default) uses KVM only after proving it works",
+  },
+  {
+    name: "boot",
+    type: "string",
+    value: "auto|firmware|kernel",
+    help: "firmware: BIOS and the image's bootloader; kernel: direct kernel boot (auto: kernel when the image has one)",
+  },
+  {
+    name: "boot-timeout",
+    type: "string",
+    value: "DURATION",
+    help: "give up if the guest is not ready by then (default 3m with KVM, 10m without)",
+  },
+  {
+    name: "timeout",
+    type: "string",
+    value: "DURATION",
+    help: "stop the command after this long and exit 124 (default: none)",
+  },
+  {
+    name: "workdir",
+    type: "string",
+    value: "PATH",
+    help: "folder in the guest the workspace goes to and the command runs in (default /work)",
+  },
   { name: "no-sync", type: "boolean", help: "do not copy the workspace into the guest" },
-  { name: "exclude", type: "string", multiple: true, value: "PATTERN", help: "leave matching paths out of the sync (tar pattern; repeatable)" },
-  { name: "env", type: "string", multiple: true, value: "KEY=VALUE", help: "set a variable for the command (repeatable)" },
-  { name: "artifact", type: "string", multiple: true, value: "GLOB", help: "copy matching files (relative to the workdir, ** allowed) back after the command (repeatable)" },
-  { name: "artifacts-dir", type: "string", value: "DIR", help: "where artifacts go (default ./kvmci-artifacts)" },
-  { name: "console-log", type: "string", value: "FILE", help: "keep a copy of the guest's serial console" },
-  { name: "user-data", type: "string", value: "FILE", help: "extra cloud-config merged into kvmci's" },
+  {
+    name: "exclude",
+    type: "string",
+    multiple: true,
+    value: "PATTERN",
+    help: "leave matching paths out of the sync (tar pattern; repeatable)",
+  },
+  {
+    name: "env",
+    type: "string",
+    multiple: true,
+    value: "KEY=VALUE",
+    help: "set a variable for the command (repeatable)",
+  },
+  {
+    name: "artifact",
+    type: "string",
+    multiple: true,
+    value: "GLOB",
+    help: "copy matching files (relative to the workdir, ** allowed) back after the command (repeatable)",
+  },
+  {
+    name: "artifacts-dir",
+    type: "string",
+    value: "DIR",
+    help: "where artifacts go (default ./kvmci-artifacts)",
+  },
+  {
+    name: "console-log",
+    type: "string",
+    value: "FILE",
+    help: "keep a copy of the guest's serial console",
+  },
+  {
+    name: "user-data",
+    type: "string",
+    value: "FILE",
+    help: "extra cloud-config merged into kvmci's",
+  },
   { name: "json", type: "string", value: "FILE", help: "write a machine-readable report" },
-  { name: "config", type: "string", value: "FILE", help: "read settings from FILE instead of ./kvmci.yml" },
-  { name: "mirror", type: "string", value: "URL", help: "Debian mirror for building the image (default: the host's)" },
+  {
+    name: "config",
+    type: "string",
+    value: "FILE",
+    help: "read settings from FILE instead of ./kvmci.yml",
+  },
+  {
+    name: "mirror",
+    type: "string",
+    value: "URL",
+    help: "Debian mirror for building the image (default: the host's)",
+  },
   { name: "help", type: "boolean", help: "show this help" },
 ];
 
 export const imageBuildOptions: OptionSpec[] = [
-  { name: "mirror", type: "string", value: "URL", help: "Debian mirror to build from (default: the host's APT mirror)" },
+  {
+    name: "mirror",
+    type: "string",
+    value: "URL",
+    help: "Debian mirror to build from (default: the host's APT mirror)",
+  },
   { name: "force", type: "boolean", help: "build again even if the image is cached" },
   { name: "help", type: "boolean", help: "show this help" },
 ];
@@ -53,8 +141,16 @@ export function parseOptions(argv: string[], spec: OptionSpec[]): ParsedOptions 
   const dashDash = argv.indexOf("--");
   const own = dashDash === -1 ? argv : argv.slice(0, dashDash);
   const rest = dashDash === -1 ? [] : argv.slice(dashDash + 1);
-  const options = Object.fromEntries(spec.map((o) => [o.name, { type: o.type, multiple: o.multiple ?? false }]));
-  const { values, positionals, tokens } = parseArgs({ args: own, options, strict: false, allowPositionals: true, tokens: true });
+  const options = Object.fromEntries(
+    spec.map((o) => [o.name, { type: o.type, multiple: o.multiple ?? false }]),
+  );
+  const { values, positionals, tokens } = parseArgs({
+    args: own,
+    options,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
   const problems: string[] = [];
   const known = new Map(spec.map((o) => [o.name, o]));
   for (const token of tokens) {
@@ -68,7 +164,7 @@ export function parseOptions(argv: string[], spec: OptionSpec[]): ParsedOptions 
       problems.push(`${token.rawName}: takes no value`);
     }
   }
-  return { values: values as ParsedOptions["values"], positionals, rest, problems };
+  return { values, positionals, rest, problems };
 }
 
 export function formatOptions(spec: OptionSpec[]): string {

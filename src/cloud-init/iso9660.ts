@@ -46,14 +46,31 @@ export function buildIso9660(options: IsoOptions): Buffer {
   const image = Buffer.alloc(totalSectors * sector);
 
   const primaryNames = shortNames(placed.map((p) => p.file.name));
-  const primaryDir = directory(primaryRoot, placed, (p, i) => Buffer.from(`${primaryNames[i]};1`, "ascii"), options.date);
+  const primaryDir = directory(
+    primaryRoot,
+    placed,
+    (p, i) => Buffer.from(`${primaryNames[i]};1`, "ascii"),
+    options.date,
+  );
   const jolietDir = directory(jolietRoot, placed, (p) => ucs2(p.file.name), options.date);
   primaryDir.copy(image, primaryRoot * sector);
   jolietDir.copy(image, jolietRoot * sector);
 
   const common = { totalSectors, date: options.date, volumeId: options.volumeId };
-  volumeDescriptor({ ...common, type: 1, rootExtent: primaryRoot, rootSize: primaryDir.length, tables: [pathTables.primaryL, pathTables.primaryM] }).copy(image, 16 * sector);
-  volumeDescriptor({ ...common, type: 2, rootExtent: jolietRoot, rootSize: jolietDir.length, tables: [pathTables.jolietL, pathTables.jolietM] }).copy(image, 17 * sector);
+  volumeDescriptor({
+    ...common,
+    type: 1,
+    rootExtent: primaryRoot,
+    rootSize: primaryDir.length,
+    tables: [pathTables.primaryL, pathTables.primaryM],
+  }).copy(image, 16 * sector);
+  volumeDescriptor({
+    ...common,
+    type: 2,
+    rootExtent: jolietRoot,
+    rootSize: jolietDir.length,
+    tables: [pathTables.jolietL, pathTables.jolietM],
+  }).copy(image, 17 * sector);
   const terminator = image.subarray(18 * sector);
   terminator[0] = 255;
   terminator.write("CD001", 1, "ascii");
@@ -77,7 +94,8 @@ function shortNames(names: string[]): string[] {
     const base = clean(dot > 0 ? name.slice(0, dot) : name).slice(0, 8);
     const ext = dot > 0 ? clean(name.slice(dot + 1)).slice(0, 3) : "";
     let candidate = `${base}.${ext}`;
-    for (let n = 1; used.has(candidate); n++) candidate = `${base.slice(0, 8 - String(n).length)}${n}.${ext}`;
+    for (let n = 1; used.has(candidate); n++)
+      candidate = `${base.slice(0, 8 - String(n).length)}${n}.${ext}`;
     used.add(candidate);
     return candidate;
   });
@@ -99,7 +117,13 @@ function bothEndian16(buf: Buffer, offset: number, value: number): void {
   buf.writeUInt16BE(value, offset + 2);
 }
 
-function directoryRecord(id: Buffer, extent: number, size: number, isDir: boolean, date: Date): Buffer {
+function directoryRecord(
+  id: Buffer,
+  extent: number,
+  size: number,
+  isDir: boolean,
+  date: Date,
+): Buffer {
   const length = 33 + id.length + (id.length % 2 === 0 ? 1 : 0);
   const rec = Buffer.alloc(length);
   rec[0] = length;
@@ -119,7 +143,12 @@ function directoryRecord(id: Buffer, extent: number, size: number, isDir: boolea
   return rec;
 }
 
-function directory(self: number, placed: Placed[], idOf: (p: Placed, i: number) => Buffer, date: Date): Buffer {
+function directory(
+  self: number,
+  placed: Placed[],
+  idOf: (p: Placed, i: number) => Buffer,
+  date: Date,
+): Buffer {
   const records = [
     directoryRecord(Buffer.from([0]), self, sector, true, date),
     directoryRecord(Buffer.from([1]), self, sector, true, date),

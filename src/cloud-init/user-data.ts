@@ -40,7 +40,13 @@ export function buildCloudConfig(spec: SeedSpec): CloudConfig {
 
 // Keys kvmci owns: a user's extra cloud-config may add to the guest but must not weaken access
 // control or replace the keys kvmci pins.
-const ownedKeys = new Set(["disable_root", "ssh_pwauth", "ssh_deletekeys", "ssh_genkeytypes", "ssh_keys"]);
+const ownedKeys = new Set([
+  "disable_root",
+  "ssh_pwauth",
+  "ssh_deletekeys",
+  "ssh_genkeytypes",
+  "ssh_keys",
+]);
 
 /** Merges a user's cloud-config under kvmci's: lists are concatenated (ours first), maps merged. */
 export function mergeCloudConfig(ours: CloudConfig, extra: CloudConfig | undefined): CloudConfig {
@@ -49,7 +55,8 @@ export function mergeCloudConfig(ours: CloudConfig, extra: CloudConfig | undefin
   for (const [key, value] of Object.entries(ours)) {
     const theirs = extra[key];
     if (ownedKeys.has(key) || theirs === undefined) merged[key] = value;
-    else if (Array.isArray(value) && Array.isArray(theirs)) merged[key] = [...value, ...(theirs as unknown[])];
+    else if (Array.isArray(value) && Array.isArray(theirs))
+      merged[key] = [...(value as unknown[]), ...(theirs as unknown[])];
     else if (isMap(value) && isMap(theirs)) merged[key] = mergeCloudConfig(value, theirs);
     else merged[key] = value;
   }

@@ -54,13 +54,19 @@ export interface LoadInput {
 /** Reads kvmci.yml, merges the flags over it, validates all of it, and reports every problem at once. */
 export async function loadRunConfig(input: LoadInput): Promise<RunConfig> {
   const problems: string[] = [];
-  const configPath = input.configPath ? resolve(input.cwd, input.configPath) : resolve(input.cwd, defaultConfigFile);
+  const configPath = input.configPath
+    ? resolve(input.cwd, input.configPath)
+    : resolve(input.cwd, defaultConfigFile);
   let fileSettings: RunSettingsParsed = {};
   const fileText = await readOptional(configPath);
   if (fileText === undefined && input.configPath) {
     problems.push(`--config: cannot read ${configPath}`);
   } else if (fileText !== undefined) {
-    fileSettings = parseSettings(parseYaml(fileText, configPath, problems), `${relativeName(configPath, input.cwd)}: `, problems);
+    fileSettings = parseSettings(
+      parseYaml(fileText, configPath, problems),
+      `${relativeName(configPath, input.cwd)}: `,
+      problems,
+    );
   }
   const flagSettings = parseSettings(input.flags, "--", problems);
   const merged: RunSettingsParsed = { ...fileSettings, ...dropUndefined(flagSettings) };
@@ -69,7 +75,10 @@ export async function loadRunConfig(input: LoadInput): Promise<RunConfig> {
   if (input.argv.length > 0) command = { argv: input.argv };
   else if (typeof merged.run === "string") command = { script: merged.run };
   else if (Array.isArray(merged.run)) command = { argv: merged.run };
-  else problems.push(`no command: give one after \`--\` (kvmci run -- npm test) or set \`run:\` in ${defaultConfigFile}`);
+  else
+    problems.push(
+      `no command: give one after \`--\` (kvmci run -- npm test) or set \`run:\` in ${defaultConfigFile}`,
+    );
 
   let userData: CloudConfig | undefined;
   if (merged["user-data"]) {
@@ -78,17 +87,28 @@ export async function loadRunConfig(input: LoadInput): Promise<RunConfig> {
     if (text === undefined) problems.push(`user-data: cannot read ${path}`);
     else {
       const parsed = parseYaml(text, path, problems);
-      if (parsed !== undefined && (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))) {
-        problems.push(`user-data: ${path} must be a cloud-config mapping (#cloud-config followed by keys)`);
+      if (
+        parsed !== undefined &&
+        (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+      ) {
+        problems.push(
+          `user-data: ${path} must be a cloud-config mapping (#cloud-config followed by keys)`,
+        );
       } else userData = parsed as CloudConfig | undefined;
     }
   }
 
   if (problems.length > 0 || !command) {
-    throw new KvmciError("usage", problems.length === 1 ? `Invalid configuration: ${problems[0]}` : `Invalid configuration (${problems.length} problems)`, {
-      details: problems.length === 1 ? [] : problems,
-      hint: "Run `kvmci run --help` for every option.",
-    });
+    throw new KvmciError(
+      "usage",
+      problems.length === 1
+        ? `Invalid configuration: ${problems[0]}`
+        : `Invalid configuration (${problems.length} problems)`,
+      {
+        details: problems.length === 1 ? [] : problems,
+        hint: "Run `kvmci run --help` for every option.",
+      },
+    );
   }
 
   return Object.freeze({
@@ -133,14 +153,20 @@ function formatIssue(issue: z.core.$ZodIssue): string {
 
 /** `["guests", 1, "memory"]` → `guests[1].memory`. */
 export function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((out, part) => (typeof part === "number" ? `${out}[${part}]` : out ? `${out}.${String(part)}` : String(part)), "");
+  return path.reduce<string>(
+    (out, part) =>
+      typeof part === "number" ? `${out}[${part}]` : out ? `${out}.${String(part)}` : String(part),
+    "",
+  );
 }
 
 function parseYaml(text: string, path: string, problems: string[]): unknown {
   try {
     return yaml.load(text, { filename: path });
   } catch (error) {
-    problems.push(`${path}: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`);
+    problems.push(
+      `${path}: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`,
+    );
     return undefined;
   }
 }

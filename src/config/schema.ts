@@ -5,7 +5,10 @@ import { parseSize } from "./size.js";
 const size = z.union([z.string(), z.number()]).transform((value, ctx) => {
   const bytes = typeof value === "number" ? value : parseSize(value);
   if (bytes === undefined || !Number.isFinite(bytes) || bytes <= 0) {
-    ctx.addIssue({ code: "custom", message: `expected a size like 2G or 512M, got ${JSON.stringify(value)}` });
+    ctx.addIssue({
+      code: "custom",
+      message: `expected a size like 2G or 512M, got ${JSON.stringify(value)}`,
+    });
     return z.NEVER;
   }
   return bytes;
@@ -14,7 +17,10 @@ const size = z.union([z.string(), z.number()]).transform((value, ctx) => {
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   const ms = typeof value === "number" ? value * 1000 : parseDuration(value);
   if (ms === undefined || !Number.isFinite(ms) || ms <= 0) {
-    ctx.addIssue({ code: "custom", message: `expected a duration like 90s, 10m or 1h, got ${JSON.stringify(value)}` });
+    ctx.addIssue({
+      code: "custom",
+      message: `expected a duration like 90s, 10m or 1h, got ${JSON.stringify(value)}`,
+    });
     return z.NEVER;
   }
   return ms;
@@ -23,7 +29,10 @@ const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
 const count = z.union([z.string(), z.number()]).transform((value, ctx) => {
   const n = typeof value === "number" ? value : Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 64) {
-    ctx.addIssue({ code: "custom", message: `expected a whole number from 1 to 64, got ${JSON.stringify(value)}` });
+    ctx.addIssue({
+      code: "custom",
+      message: `expected a whole number from 1 to 64, got ${JSON.stringify(value)}`,
+    });
     return z.NEVER;
   }
   return n;
@@ -39,14 +48,20 @@ const envName = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** `KEY=VALUE` strings (flags, YAML lists) or a YAML mapping. */
 const env = z
-  .union([z.array(z.string()), z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]))])
+  .union([
+    z.array(z.string()),
+    z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+  ])
   .transform((value, ctx) => {
     const entries: [string, string][] = [];
     if (Array.isArray(value)) {
       for (const item of value) {
         const at = item.indexOf("=");
         if (at <= 0) {
-          ctx.addIssue({ code: "custom", message: `expected KEY=VALUE, got ${JSON.stringify(item)}` });
+          ctx.addIssue({
+            code: "custom",
+            message: `expected KEY=VALUE, got ${JSON.stringify(item)}`,
+          });
           continue;
         }
         entries.push([item.slice(0, at), item.slice(at + 1)]);
@@ -56,17 +71,24 @@ const env = z
     }
     for (const [key] of entries) {
       if (!envName.test(key)) {
-        ctx.addIssue({ code: "custom", message: `${JSON.stringify(key)} is not a valid environment variable name` });
+        ctx.addIssue({
+          code: "custom",
+          message: `${JSON.stringify(key)} is not a valid environment variable name`,
+        });
       }
     }
     return Object.fromEntries(entries);
   });
 
-const stringList = z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v : [v]));
+const stringList = z
+  .union([z.string(), z.array(z.string())])
+  .transform((v) => (Array.isArray(v) ? v : [v]));
 
-const absolutePath = z.string().refine((p) => p.startsWith("/") && !p.includes("\0") && !/[\n']/.test(p), {
-  message: "expected an absolute path in the guest, like /work",
-});
+const absolutePath = z
+  .string()
+  .refine((p) => p.startsWith("/") && !p.includes("\0") && !/[\n']/.test(p), {
+    message: "expected an absolute path in the guest, like /work",
+  });
 
 /**
  * Every setting of `kvmci run`, as written in `kvmci.yml` (kebab-case keys) or on the command

@@ -14,8 +14,13 @@ export interface CommandContext {
  * through. Pure.
  */
 export function buildGuestCommandLine(command: GuestCommand, context: CommandContext): string {
-  const exports = Object.entries(context.env).map(([key, value]) => `export ${key}=${shellQuote(value)}`);
-  const run = "argv" in command ? `exec ${shellJoin(command.argv)}` : `exec bash -c ${shellQuote(command.script)}`;
+  const exports = Object.entries(context.env).map(
+    ([key, value]) => `export ${key}=${shellQuote(value)}`,
+  );
+  const run =
+    "argv" in command
+      ? `exec ${shellJoin(command.argv)}`
+      : `exec bash -c ${shellQuote(command.script)}`;
   return [`cd ${shellQuote(context.workdir)}`, ...exports, run].join(" && ");
 }
 

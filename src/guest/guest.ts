@@ -47,7 +47,10 @@ export class Guest implements AsyncDisposable {
     readonly spec: GuestSpec,
     readonly folder: RunFolder,
   ) {
-    this.id = folder.path.slice(-8).replace(/[^a-zA-Z0-9]/g, "x").toLowerCase();
+    this.id = folder.path
+      .slice(-8)
+      .replace(/[^a-zA-Z0-9]/g, "x")
+      .toLowerCase();
     this.clientKey = generateKeyPair(`kvmci-client-${this.id}`);
     this.hostKey = generateKeyPair(`kvmci-host-${this.id}`);
   }
@@ -69,7 +72,14 @@ export class Guest implements AsyncDisposable {
   }
 
   async createOverlay(signal?: AbortSignal): Promise<void> {
-    await createOverlay({ backingFile: this.spec.image.diskPath, overlayPath: this.folder.file(RunFiles.overlay), sizeBytes: this.spec.diskBytes }, signal);
+    await createOverlay(
+      {
+        backingFile: this.spec.image.diskPath,
+        overlayPath: this.folder.file(RunFiles.overlay),
+        sizeBytes: this.spec.diskBytes,
+      },
+      signal,
+    );
   }
 
   async writeSeed(now: Date): Promise<void> {
@@ -90,7 +100,12 @@ export class Guest implements AsyncDisposable {
   bootMethod(): BootMethod {
     const { info, dir } = this.spec.image;
     if (this.spec.boot === "kernel" && info.boot.kernel && info.boot.initrd && info.boot.cmdline) {
-      return { kind: "kernel", kernel: join(dir, info.boot.kernel), initrd: join(dir, info.boot.initrd), cmdline: info.boot.cmdline };
+      return {
+        kind: "kernel",
+        kernel: join(dir, info.boot.kernel),
+        initrd: join(dir, info.boot.initrd),
+        cmdline: info.boot.cmdline,
+      };
     }
     return { kind: "firmware" };
   }
@@ -123,19 +138,34 @@ export class Guest implements AsyncDisposable {
    * Waits until SSH answers with the pinned host key (`onSsh` is called then) and cloud-init has
    * finished. Gives up at the deadline, or at once if QEMU exits.
    */
-  async waitReady(deadline: number, signal: AbortSignal, onSsh?: () => void): Promise<{ cloudInitErrors: string[] }> {
+  async waitReady(
+    deadline: number,
+    signal: AbortSignal,
+    onSsh?: () => void,
+  ): Promise<{ cloudInitErrors: string[] }> {
     const qemu = this.requireQemu();
     let lastError = "no answer yet";
     let stage = `waiting for SSH on 127.0.0.1:${this.sshPort}`;
     const started = Date.now();
     while (!this.ssh) {
       signal.throwIfAborted();
-      if (qemu.hasExited) throw await this.failure("guestBoot", `The guest stopped during boot${exitSummary(await qemu.exited)}`, await qemu.exited);
+      if (qemu.hasExited)
+        throw await this.failure(
+          "guestBoot",
+          `The guest stopped during boot${exitSummary(await qemu.exited)}`,
+          await qemu.exited,
+        );
       if (Date.now() >= deadline) throw await this.timeoutFailure(stage, lastError, started);
       try {
         const budget = Math.max(1000, Math.min(sshAttemptTimeoutMs, deadline - Date.now()));
         this.ssh = await SshSession.connect(
-          { host: "127.0.0.1", port: this.sshPort, user: this.user, privateKey: this.clientKey.privateKey, hostPublicKey: this.hostKey.publicKey },
+          {
+            host: "127.0.0.1",
+            port: this.sshPort,
+            user: this.user,
+            privateKey: this.clientKey.privateKey,
+            hostPublicKey: this.hostKey.publicKey,
+          },
           budget,
         );
       } catch (error) {
@@ -148,10 +178,18 @@ export class Guest implements AsyncDisposable {
     stage = "SSH answered; waiting for cloud-init to finish";
     for (;;) {
       signal.throwIfAborted();
-      if (qemu.hasExited) throw await this.failure("guestBoot", `The guest stopped while cloud-init ran${exitSummary(await qemu.exited)}`, await qemu.exited);
+      if (qemu.hasExited)
+        throw await this.failure(
+          "guestBoot",
+          `The guest stopped while cloud-init ran${exitSummary(await qemu.exited)}`,
+          await qemu.exited,
+        );
       if (Date.now() >= deadline) throw await this.timeoutFailure(stage, lastError, started);
       try {
-        const text = await this.ssh.capture("cat /run/cloud-init/result.json 2>/dev/null || true", signal);
+        const text = await this.ssh.capture(
+          "cat /run/cloud-init/result.json 2>/dev/null || true",
+          signal,
+        );
         if (text.trim()) return { cloudInitErrors: parseCloudInitErrors(text) };
       } catch (error) {
         lastError = error instanceof Error ? error.message : String(error);
@@ -170,7 +208,9 @@ export class Guest implements AsyncDisposable {
   async lostFailure(cause: unknown): Promise<KvmciError> {
     const qemu = this.requireQemu();
     const exit = await Promise.race([qemu.exited, sleep(1000).then(() => undefined)]);
-    const what = exit ? `The guest stopped${exitSummary(exit)}` : "The SSH connection to the guest was lost";
+    const what = exit
+      ? `The guest stopped${exitSummary(exit)}`
+      : "The SSH connection to the guest was lost";
     return this.failure("guestLost", what, exit, cause);
   }
 
@@ -193,7 +233,8 @@ export class Guest implements AsyncDisposable {
     };
     if (this.ssh) await attempt(() => this.ssh![Symbol.asyncDispose]());
     if (this.qemu) await attempt(() => this.qemu!.stop());
-    if (this.spec.consoleLogCopy) await attempt(() => copyFile(this.consolePath, this.spec.consoleLogCopy!));
+    if (this.spec.consoleLogCopy)
+      await attempt(() => copyFile(this.consolePath, this.spec.consoleLogCopy!));
     await attempt(() => this.folder[Symbol.asyncDispose]());
     if (problems.length > 0) {
       throw new AggregateError(problems, `Teardown of guest ${this.spec.name} was incomplete`);
@@ -205,19 +246,36 @@ export class Guest implements AsyncDisposable {
     return this.qemu;
   }
 
-  private async failure(code: "guestBoot" | "guestLost", message: string, exit?: QemuExit, cause?: unknown): Promise<KvmciError> {
+  private async failure(
+    code: "guestBoot" | "guestLost",
+    message: string,
+    exit?: QemuExit,
+    cause?: unknown,
+  ): Promise<KvmciError> {
     const qemuLines = exit ? tailLines(exit.stderr, 5).map((l) => `qemu: ${l}`) : [];
     const consoleLines = await this.consoleTail();
     return new KvmciError(code, message, {
       hint: this.consoleHint(),
-      details: [...qemuLines, ...(consoleLines.length ? ["last lines of the guest console:", ...consoleLines.map((l) => `  ${l}`)] : ["the guest console is empty"])],
+      details: [
+        ...qemuLines,
+        ...(consoleLines.length
+          ? ["last lines of the guest console:", ...consoleLines.map((l) => `  ${l}`)]
+          : ["the guest console is empty"]),
+      ],
       cause,
     });
   }
 
-  private async timeoutFailure(stage: string, lastError: string, started: number): Promise<KvmciError> {
+  private async timeoutFailure(
+    stage: string,
+    lastError: string,
+    started: number,
+  ): Promise<KvmciError> {
     const waited = Math.round((Date.now() - started) / 1000);
-    const error = await this.failure("guestBoot", `The guest was not ready after ${waited}s: ${stage} (last attempt: ${lastError})`);
+    const error = await this.failure(
+      "guestBoot",
+      `The guest was not ready after ${waited}s: ${stage} (last attempt: ${lastError})`,
+    );
     return new KvmciError("guestBoot", error.message, {
       hint: `Raise --boot-timeout if this host is slow (${this.spec.accel === "tcg" ? "software emulation is 10-30x slower than KVM" : "KVM is in use"}). ${this.consoleHint()}`,
       details: error.details,

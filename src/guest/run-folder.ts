@@ -21,7 +21,11 @@ export interface RunFolder extends AsyncDisposable {
 /** A private (0700) folder for one guest, deleted with everything in it on dispose. */
 export async function createRunFolder(tmpdir?: string): Promise<RunFolder> {
   const folder = await dir({ prefix: runFolderPrefix, mode: 0o700, unsafeCleanup: true, tmpdir });
-  await writeFile(join(folder.path, RunFiles.owner), JSON.stringify({ pid: process.pid, startedAt: new Date().toISOString() }), { mode: 0o600 });
+  await writeFile(
+    join(folder.path, RunFiles.owner),
+    JSON.stringify({ pid: process.pid, startedAt: new Date().toISOString() }),
+    { mode: 0o600 },
+  );
   return {
     path: folder.path,
     file: (name) => join(folder.path, name),

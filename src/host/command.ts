@@ -16,7 +16,10 @@ export interface CommandOptions {
  * Runs a host tool given as data (`[file, ...args]`). A failure becomes a KvmciError that shows
  * the command, its exit code and the tail of its output.
  */
-export async function runCommand(argv: readonly string[], options: CommandOptions = {}): Promise<string> {
+export async function runCommand(
+  argv: readonly string[],
+  options: CommandOptions = {},
+): Promise<string> {
   const [file, ...args] = argv;
   if (!file) throw new Error("runCommand needs a command");
   const child: ResultPromise = execa(file, args, {
@@ -40,11 +43,16 @@ export async function runCommand(argv: readonly string[], options: CommandOption
   }
   const result = await child;
   if (result.isCanceled) {
-    throw new KvmciError(options.failureCode ?? "internal", `${file} was cancelled`, { cause: result });
+    throw new KvmciError(options.failureCode ?? "internal", `${file} was cancelled`, {
+      cause: result,
+    });
   }
   if (result.failed) {
     const output = typeof result.all === "string" ? result.all : "";
-    const why = result.exitCode !== undefined ? `exited with code ${result.exitCode}` : (result.shortMessage ?? "failed");
+    const why =
+      result.exitCode !== undefined
+        ? `exited with code ${result.exitCode}`
+        : (result.shortMessage ?? "failed");
     throw new KvmciError(options.failureCode ?? "internal", `${formatCommand(argv)} ${why}`, {
       hint: options.hint,
       details: tailLines(output, 20),
@@ -56,5 +64,7 @@ export async function runCommand(argv: readonly string[], options: CommandOption
 
 /** A command line as a person would type it, for messages. */
 export function formatCommand(argv: readonly string[]): string {
-  return argv.map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`)).join(" ");
+  return argv
+    .map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`))
+    .join(" ");
 }

@@ -28,9 +28,20 @@ export interface BuildOptions {
 }
 
 /** The mmdebstrap command line for a recipe, as data. */
-export function buildMmdebstrapArgs(recipe: Recipe, o: { mode: string; mirror: string; outDir: string; diskId: string }): string[] {
+export function buildMmdebstrapArgs(
+  recipe: Recipe,
+  o: { mode: string; mirror: string; outDir: string; diskId: string },
+): string[] {
   const fsKib = Math.floor(recipe.sizeBytes / 1024) - 1024;
-  const hook = ["sh", recipe.customizeScript, '"$1"', o.outDir, String(fsKib), o.diskId, recipe.kernelCmdline]
+  const hook = [
+    "sh",
+    recipe.customizeScript,
+    '"$1"',
+    o.outDir,
+    String(fsKib),
+    o.diskId,
+    recipe.kernelCmdline,
+  ]
     .map((part) => (part === '"$1"' ? part : `'${part.replace(/'/g, `'\\''`)}'`))
     .join(" ");
   return [
@@ -70,7 +81,10 @@ export function stepFromLine(line: string): string | undefined {
  * table and bootloader in front, converts to qcow2 and records the digest. Nothing appears
  * under the entry's real name until it is complete.
  */
-export async function buildRecipeImage(recipe: Recipe, options: BuildOptions): Promise<CachedImage> {
+export async function buildRecipeImage(
+  recipe: Recipe,
+  options: BuildOptions,
+): Promise<CachedImage> {
   const entryName = imageEntryName(recipe.name, recipe.key);
   const partial = await createPartialEntry(options.cacheDir, entryName);
   const log: string[] = [];
@@ -82,7 +96,12 @@ export async function buildRecipeImage(recipe: Recipe, options: BuildOptions): P
     await handle.close();
 
     options.onStep?.("starting mmdebstrap");
-    const argv = buildMmdebstrapArgs(recipe, { mode: options.mode, mirror: options.mirror, outDir: partial, diskId: formatDiskId(diskId) });
+    const argv = buildMmdebstrapArgs(recipe, {
+      mode: options.mode,
+      mirror: options.mirror,
+      outDir: partial,
+      diskId: formatDiskId(diskId),
+    });
     await runCommand(argv, {
       signal: options.signal,
       failureCode: "image",
@@ -106,12 +125,16 @@ export async function buildRecipeImage(recipe: Recipe, options: BuildOptions): P
     await disk.close();
 
     options.onStep?.("converting to qcow2");
-    await runCommand(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, join(partial, ImageFiles.disk)], {
-      signal: options.signal,
-      failureCode: "image",
-    });
+    await runCommand(
+      ["qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, join(partial, ImageFiles.disk)],
+      {
+        signal: options.signal,
+        failureCode: "image",
+      },
+    );
     const kernelVersion = (await readFile(join(partial, "kernel-version"), "utf8")).trim();
-    for (const leftover of ["disk.raw", "boot.img", "core.img", "kernel-version"]) await rm(join(partial, leftover), { force: true });
+    for (const leftover of ["disk.raw", "boot.img", "core.img", "kernel-version"])
+      await rm(join(partial, leftover), { force: true });
 
     options.onStep?.("computing the digest");
     const info: ImageInfo = {
@@ -130,11 +153,15 @@ export async function buildRecipeImage(recipe: Recipe, options: BuildOptions): P
       },
       builtAt: (options.now?.() ?? new Date()).toISOString(),
     };
-    await writeFile(join(partial, "build.log"), `${formatCommand(argv)}\n${log.join("\n")}\nkernel ${kernelVersion}\n`);
+    await writeFile(
+      join(partial, "build.log"),
+      `${formatCommand(argv)}\n${log.join("\n")}\nkernel ${kernelVersion}\n`,
+    );
     await writeFile(join(partial, ImageFiles.info), `${JSON.stringify(info, null, 2)}\n`);
     const finalDir = await commitEntry(partial, options.cacheDir, entryName);
     const image = await readCachedImage(finalDir);
-    if (!image) throw new KvmciError("image", `The built image at ${finalDir} could not be read back`);
+    if (!image)
+      throw new KvmciError("image", `The built image at ${finalDir} could not be read back`);
     return image;
   } catch (error) {
     await rm(partial, { recursive: true, force: true });

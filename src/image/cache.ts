@@ -47,7 +47,10 @@ export interface CachedImage {
 /** `KVMCI_CACHE_DIR`, else `$XDG_CACHE_HOME/kvmci`, else `~/.cache/kvmci`. */
 export function resolveCacheDir(env: NodeJS.ProcessEnv, home = homedir()): string {
   if (env.KVMCI_CACHE_DIR) return env.KVMCI_CACHE_DIR;
-  const xdg = env.XDG_CACHE_HOME && env.XDG_CACHE_HOME.startsWith("/") ? env.XDG_CACHE_HOME : join(home, ".cache");
+  const xdg =
+    env.XDG_CACHE_HOME && env.XDG_CACHE_HOME.startsWith("/")
+      ? env.XDG_CACHE_HOME
+      : join(home, ".cache");
   return join(xdg, "kvmci");
 }
 
@@ -77,7 +80,11 @@ export async function readCachedImage(dir: string): Promise<CachedImage | undefi
   return { info: parsed.data, dir, diskPath, sizeOnDisk: await folderSize(dir) };
 }
 
-export async function findCachedRecipeImage(cacheDir: string, name: string, key: string): Promise<CachedImage | undefined> {
+export async function findCachedRecipeImage(
+  cacheDir: string,
+  name: string,
+  key: string,
+): Promise<CachedImage | undefined> {
   return readCachedImage(join(imagesDir(cacheDir), imageEntryName(name, key)));
 }
 
@@ -99,7 +106,10 @@ export async function listCachedImages(cacheDir: string): Promise<CachedImage[]>
 
 /** A private folder for an entry being written; only `commitEntry` makes it visible. */
 export async function createPartialEntry(cacheDir: string, entryName: string): Promise<string> {
-  const dir = join(imagesDir(cacheDir), `${partialPrefix}${entryName}-${process.pid}-${Date.now()}`);
+  const dir = join(
+    imagesDir(cacheDir),
+    `${partialPrefix}${entryName}-${process.pid}-${Date.now()}`,
+  );
   await mkdir(dir, { recursive: true, mode: 0o700 });
   return dir;
 }
@@ -108,14 +118,22 @@ export async function createPartialEntry(cacheDir: string, entryName: string): P
  * Moves a finished partial folder into place with one rename. If another process finished the
  * same entry first, ours is dropped and theirs is kept.
  */
-export async function commitEntry(partialDir: string, cacheDir: string, entryName: string): Promise<string> {
+export async function commitEntry(
+  partialDir: string,
+  cacheDir: string,
+  entryName: string,
+): Promise<string> {
   const finalDir = join(imagesDir(cacheDir), entryName);
   // A folder without image.json at the final name is debris from an older kvmci; clear it.
   if (!(await readCachedImage(finalDir))) await rm(finalDir, { recursive: true, force: true });
   try {
     await rename(partialDir, finalDir);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOTEMPTY" && (error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    if (
+      (error as NodeJS.ErrnoException).code !== "ENOTEMPTY" &&
+      (error as NodeJS.ErrnoException).code !== "EEXIST"
+    )
+      throw error;
     await rm(partialDir, { recursive: true, force: true });
   }
   return finalDir;
@@ -123,7 +141,8 @@ export async function commitEntry(partialDir: string, cacheDir: string, entryNam
 
 export async function sha256File(path: string, signal?: AbortSignal): Promise<string> {
   const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20, signal })) hash.update(chunk as Buffer);
+  for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20, signal }))
+    hash.update(chunk as Buffer);
   return `sha256:${hash.digest("hex")}`;
 }
 

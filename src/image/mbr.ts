@@ -19,7 +19,8 @@ export interface MbrSpec {
 }
 
 export function buildDiskHeader(spec: MbrSpec): Buffer {
-  if (spec.bootCode.length < 440) throw new Error(`boot.img is ${spec.bootCode.length} bytes, expected 512`);
+  if (spec.bootCode.length < 440)
+    throw new Error(`boot.img is ${spec.bootCode.length} bytes, expected 512`);
   if (spec.coreImage.length > headerBytes - sectorSize) {
     throw new Error(`core.img is ${spec.coreImage.length} bytes; it must fit in the first MiB`);
   }

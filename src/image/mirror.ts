@@ -6,7 +6,9 @@
 export function findDebianMirror(files: { name: string; text: string }[]): string | undefined {
   for (const { name, text } of files) {
     const uris = name.endsWith(".sources") ? deb822Uris(text) : oneLineUris(text);
-    const found = uris.find((u) => /\/debian\/?$/.test(u.uri) && !u.suites.some((s) => s.endsWith("-security")));
+    const found = uris.find(
+      (u) => /\/debian\/?$/.test(u.uri) && !u.suites.some((s) => s.endsWith("-security")),
+    );
     if (found) return found.uri.replace(/\/$/, "");
   }
   return undefined;
@@ -42,7 +44,8 @@ function deb822Uris(text: string): Source[] {
     const types = (fields.get("types") ?? "").split(/\s+/);
     if (!types.includes("deb") || fields.get("enabled") === "no") continue;
     const suites = (fields.get("suites") ?? "").split(/\s+/).filter(Boolean);
-    for (const uri of (fields.get("uris") ?? "").split(/\s+/).filter(Boolean)) out.push({ uri, suites });
+    for (const uri of (fields.get("uris") ?? "").split(/\s+/).filter(Boolean))
+      out.push({ uri, suites });
   }
   return out;
 }

@@ -47,7 +47,10 @@ export interface Recipe {
 export async function listRecipeNames(dir = catalogDir): Promise<string[]> {
   const { readdir } = await import("node:fs/promises");
   const entries = await readdir(dir);
-  return entries.filter((e) => e.endsWith(".yml")).map((e) => e.slice(0, -4)).sort();
+  return entries
+    .filter((e) => e.endsWith(".yml"))
+    .map((e) => e.slice(0, -4))
+    .sort();
 }
 
 export async function loadRecipe(name: string, dir = catalogDir): Promise<Recipe | undefined> {
@@ -73,7 +76,13 @@ export function parseRecipe(text: string, customize: string, customizeScript: st
     });
   }
   const r = parsed.data;
-  const key = createHash("sha256").update(buildFormat).update("\0").update(text).update("\0").update(customize).digest("hex");
+  const key = createHash("sha256")
+    .update(buildFormat)
+    .update("\0")
+    .update(text)
+    .update("\0")
+    .update(customize)
+    .digest("hex");
   return {
     name: r.name,
     description: r.description,

@@ -19,13 +19,18 @@ export interface ResolveOptions {
 }
 
 /** A cached image for a catalog name, building it first if it is not cached. */
-export async function resolveImage(name: string, options: ResolveOptions): Promise<{ image: CachedImage; built: boolean }> {
+export async function resolveImage(
+  name: string,
+  options: ResolveOptions,
+): Promise<{ image: CachedImage; built: boolean }> {
   const recipe = await loadRecipe(name);
   if (!recipe) {
     const known = await listRecipeNames();
     const close = closestNames(name, known);
     throw new KvmciError("image", `Unknown image ${JSON.stringify(name)}`, {
-      hint: close.length ? `Did you mean ${close.join(" or ")}? Known images: ${known.join(", ")}.` : `Known images: ${known.join(", ")}.`,
+      hint: close.length
+        ? `Did you mean ${close.join(" or ")}? Known images: ${known.join(", ")}.`
+        : `Known images: ${known.join(", ")}.`,
     });
   }
   const cached = await findCachedRecipeImage(options.cacheDir, recipe.name, recipe.key);
@@ -43,7 +48,10 @@ export async function resolveImage(name: string, options: ResolveOptions): Promi
 }
 
 /** Builds even if cached (for `kvmci image build --force`) or when missing. */
-export async function buildImageByName(name: string, options: ResolveOptions & { force: boolean }): Promise<CachedImage> {
+export async function buildImageByName(
+  name: string,
+  options: ResolveOptions & { force: boolean },
+): Promise<CachedImage> {
   const recipe = await loadRecipe(name);
   if (!recipe) return (await resolveImage(name, options)).image;
   if (!options.force) {
@@ -73,9 +81,13 @@ export async function requireTools(tools: string[], purpose: string): Promise<vo
   for (const tool of tools) if (!(await which(tool))) missing.push(tool);
   if (missing.length === 0) return;
   const packages = [...new Set(missing.map((t) => packageOf[t] ?? t))];
-  throw new KvmciError("hostRequirement", `${missing.join(" and ")} ${missing.length === 1 ? "is" : "are"} needed ${purpose} but not installed`, {
-    hint: `Install with: sudo apt-get install ${packages.join(" ")}  (then \`kvmci doctor\` checks the rest)`,
-  });
+  throw new KvmciError(
+    "hostRequirement",
+    `${missing.join(" and ")} ${missing.length === 1 ? "is" : "are"} needed ${purpose} but not installed`,
+    {
+      hint: `Install with: sudo apt-get install ${packages.join(" ")}  (then \`kvmci doctor\` checks the rest)`,
+    },
+  );
 }
 
 async function hostDebianMirror(): Promise<string> {
@@ -90,7 +102,8 @@ async function hostDebianMirror(): Promise<string> {
   try {
     const dir = "/etc/apt/sources.list.d";
     for (const entry of (await readdir(dir)).sort()) {
-      if (entry.endsWith(".list") || entry.endsWith(".sources")) files.push({ name: entry, text: await readFile(join(dir, entry), "utf8") });
+      if (entry.endsWith(".list") || entry.endsWith(".sources"))
+        files.push({ name: entry, text: await readFile(join(dir, entry), "utf8") });
     }
   } catch {
     // no sources.list.d

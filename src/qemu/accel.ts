@@ -37,11 +37,18 @@ export interface KvmProbeOptions {
  * `/dev/kvm` can exist and still be unusable (no permission, or a host whose nested
  * virtualisation runs firmware but hangs 64-bit kernels).
  */
-export async function decideAccel(request: AccelRequest, probe: KvmProbeOptions): Promise<AccelDecision> {
+export async function decideAccel(
+  request: AccelRequest,
+  probe: KvmProbeOptions,
+): Promise<AccelDecision> {
   if (request === "tcg") return { accel: "tcg", reason: "requested with --accel tcg" };
   const problem = await probeKvm(probe);
   if (!problem) return { accel: "kvm", reason: "KVM is usable: a 64-bit kernel booted under it" };
-  return { accel: "tcg", reason: `software emulation (TCG), because ${problem.message}`, kvmProblem: problem };
+  return {
+    accel: "tcg",
+    reason: `software emulation (TCG), because ${problem.message}`,
+    kvmProblem: problem,
+  };
 }
 
 /** Returns what is wrong with KVM on this host, or undefined when it works. */
@@ -102,27 +109,45 @@ async function probeKey(kernel: string): Promise<string | undefined> {
 export function buildKvmProbeArgs(kernel: string): string[] {
   return [
     "qemu-system-x86_64",
-    "-machine", "q35",
-    "-accel", "kvm",
-    "-cpu", cpuModel("kvm"),
-    "-m", "256M",
+    "-machine",
+    "q35",
+    "-accel",
+    "kvm",
+    "-cpu",
+    cpuModel("kvm"),
+    "-m",
+    "256M",
     "-nodefaults",
     "-no-user-config",
-    "-display", "none",
+    "-display",
+    "none",
     "-no-reboot",
-    "-serial", "stdio",
-    "-kernel", kernel,
-    "-append", "console=ttyS0 panic=-1 loglevel=4",
+    "-serial",
+    "stdio",
+    "-kernel",
+    kernel,
+    "-append",
+    "console=ttyS0 panic=-1 loglevel=4",
   ];
 }
 
-async function bootProbeKernel(kernel: string, timeoutMs: number, signal?: AbortSignal): Promise<KvmProblem | undefined> {
+async function bootProbeKernel(
+  kernel: string,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<KvmProblem | undefined> {
   const [file, ...args] = buildKvmProbeArgs(kernel);
   let output = "";
   const controller = new AbortController();
   const onAbort = () => controller.abort();
   signal?.addEventListener("abort", onAbort, { once: true });
-  const child = execa(file ?? "qemu-system-x86_64", args, { reject: false, all: true, stdin: "ignore", cancelSignal: controller.signal, forceKillAfterDelay: 1000 });
+  const child = execa(file ?? "qemu-system-x86_64", args, {
+    reject: false,
+    all: true,
+    stdin: "ignore",
+    cancelSignal: controller.signal,
+    forceKillAfterDelay: 1000,
+  });
   // The kernel has nothing to mount, so it panics; reaching that means it ran in 64-bit mode.
   const reached = new Promise<boolean>((resolve) => {
     child.all?.on("data", (chunk: Buffer) => {
@@ -131,13 +156,18 @@ async function bootProbeKernel(kernel: string, timeoutMs: number, signal?: Abort
     });
     void child.then(() => resolve(/Kernel panic|VFS: Unable to mount root/.test(output)));
   });
-  const timer = new Promise<false>((resolve) => setTimeout(() => resolve(false), timeoutMs).unref());
+  const timer = new Promise<false>((resolve) =>
+    setTimeout(() => resolve(false), timeoutMs).unref(),
+  );
   const ok = await Promise.race([reached, timer]);
   controller.abort();
   const result = await child;
   signal?.removeEventListener("abort", onAbort);
   if (ok) return undefined;
-  const lastLine = output.split("\n").filter((l) => l.trim()).pop();
+  const lastLine = output
+    .split("\n")
+    .filter((l) => l.trim())
+    .pop();
   if (result.exitCode !== undefined && result.exitCode !== 0 && !result.isCanceled) {
     return {
       message: `QEMU could not start a KVM guest (${lastLine ?? `exit ${result.exitCode}`})`,

@@ -20,7 +20,9 @@ export function fileProbeMemo(cacheDir: string): ProbeMemo {
     async set(key, value) {
       // Only the current host boot matters; older keys are dropped.
       const bootId = key.split("|")[0] ?? "";
-      const kept = Object.fromEntries(Object.entries(await read()).filter(([k]) => k.startsWith(`${bootId}|`)));
+      const kept = Object.fromEntries(
+        Object.entries(await read()).filter(([k]) => k.startsWith(`${bootId}|`)),
+      );
       kept[key] = value;
       await mkdir(dirname(path), { recursive: true });
       const temporary = `${path}.${process.pid}.tmp`;

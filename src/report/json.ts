@@ -14,15 +14,30 @@ export function buildJsonReport(config: RunConfig, result: RunResult, startedAt:
     image: result.image ?? { name: config.image },
     accel: result.accel,
     boot: result.boot,
-    guest: { cpus: config.cpus, memoryBytes: config.memoryBytes, diskBytes: config.diskBytes, workdir: config.workdir },
+    guest: {
+      cpus: config.cpus,
+      memoryBytes: config.memoryBytes,
+      diskBytes: config.diskBytes,
+      workdir: config.workdir,
+    },
     env: Object.keys(config.env),
     phases: result.phases,
     artifacts: result.artifacts,
     cloudInitErrors: result.cloudInitErrors,
-    error: result.error ? { code: result.error.code, message: result.error.message, hint: result.error.hint, details: result.error.details } : undefined,
+    error: result.error
+      ? {
+          code: result.error.code,
+          message: result.error.message,
+          hint: result.error.hint,
+          details: result.error.details,
+        }
+      : undefined,
   };
 }
 
-export async function writeJsonReport(path: string, report: ReturnType<typeof buildJsonReport>): Promise<void> {
+export async function writeJsonReport(
+  path: string,
+  report: ReturnType<typeof buildJsonReport>,
+): Promise<void> {
   await writeFile(path, `${JSON.stringify(report, null, 2)}\n`);
 }

@@ -35,7 +35,9 @@ export class TerminalReporter {
       case "phase-end":
         this.clearStatus();
         this.stopTicker();
-        this.line(`${prefix} ${event.ok ? "✓" : "✗"} ${event.phase.padEnd(9)} ${formatDuration(event.ms)}`);
+        this.line(
+          `${prefix} ${event.ok ? "✓" : "✗"} ${event.phase.padEnd(9)} ${formatDuration(event.ms)}`,
+        );
         break;
       case "progress":
         if (this.status) this.status.message = event.message;
@@ -66,7 +68,9 @@ export class TerminalReporter {
       error: "could not complete",
       interrupted: "interrupted",
     }[result.outcome];
-    this.line(`${prefix} ${result.outcome === "passed" ? "✓" : "✗"} ${what} in ${formatDuration(total)}${result.accel ? ` (${result.accel.name})` : ""}: ${parts.join(", ")}`);
+    this.line(
+      `${prefix} ${result.outcome === "passed" ? "✓" : "✗"} ${what} in ${formatDuration(total)}${result.accel ? ` (${result.accel.name})` : ""}: ${parts.join(", ")}`,
+    );
     if (result.error) this.error(result.error);
   }
 
@@ -96,10 +100,13 @@ export class TerminalReporter {
   private renderStatus(): void {
     if (!this.tty || !this.status || this.status.phase === "command") return;
     const elapsed = formatDuration(Date.now() - this.status.since);
-    this.streams.stderr.write(`\r\x1b[K${prefix} … ${this.status.phase} ${elapsed}${this.status.message ? `: ${this.status.message}` : ""}`);
+    this.streams.stderr.write(
+      `\r\x1b[K${prefix} … ${this.status.phase} ${elapsed}${this.status.message ? `: ${this.status.message}` : ""}`,
+    );
   }
 
   private clearStatus(): void {
-    if (this.tty && this.status && this.status.phase !== "command") this.streams.stderr.write("\r\x1b[K");
+    if (this.tty && this.status && this.status.phase !== "command")
+      this.streams.stderr.write("\r\x1b[K");
   }
 }

@@ -1,4 +1,14 @@
-export const phases = ["image", "overlay", "seed", "boot", "ready", "sync", "command", "artifacts", "teardown"] as const;
+export const phases = [
+  "image",
+  "overlay",
+  "seed",
+  "boot",
+  "ready",
+  "sync",
+  "command",
+  "artifacts",
+  "teardown",
+] as const;
 export type Phase = (typeof phases)[number];
 
 /** What the orchestrator reports; reporters decide how it looks. The core never prints. */

@@ -63,7 +63,8 @@ export async function run(config: RunConfig, deps: RunDeps, emit: Emit): Promise
         mirror: config.mirror,
         isRoot: deps.isRoot,
         signal,
-        onBuild: () => emit({ type: "note", message: `${config.image} is not cached yet; building it (once)` }),
+        onBuild: () =>
+          emit({ type: "note", message: `${config.image} is not cached yet; building it (once)` }),
         onStep: (message) => emit({ type: "progress", phase: "image", message }),
       });
       result.image = { name: image.info.name, digest: image.info.digest, built };
@@ -78,7 +79,11 @@ export async function run(config: RunConfig, deps: RunDeps, emit: Emit): Promise
       result.outcome = "interrupted";
       result.exitCode = signal.reason === "SIGTERM" ? 143 : 130;
     } else {
-      const failure = isKvmciError(error) ? error : new KvmciError("internal", error instanceof Error ? error.message : String(error), { cause: error });
+      const failure = isKvmciError(error)
+        ? error
+        : new KvmciError("internal", error instanceof Error ? error.message : String(error), {
+            cause: error,
+          });
       result.outcome = "error";
       result.error = failure;
       result.exitCode = failure.exitCode;
@@ -87,23 +92,51 @@ export async function run(config: RunConfig, deps: RunDeps, emit: Emit): Promise
   return result;
 }
 
-async function decide(config: RunConfig, image: CachedImage, cacheDir: string, signal: AbortSignal, emit: Emit): Promise<AccelDecision> {
+async function decide(
+  config: RunConfig,
+  image: CachedImage,
+  cacheDir: string,
+  signal: AbortSignal,
+  emit: Emit,
+): Promise<AccelDecision> {
   const kernel = image.info.boot.kernel ? `${image.dir}/${image.info.boot.kernel}` : undefined;
-  const decision = await decideAccel(config.accel, { kernel, signal, memo: fileProbeMemo(cacheDir) });
+  const decision = await decideAccel(config.accel, {
+    kernel,
+    signal,
+    memo: fileProbeMemo(cacheDir),
+  });
   if (decision.kvmProblem && config.accel === "kvm") {
-    throw new KvmciError("hostRequirement", `--accel kvm was requested, but ${decision.kvmProblem.message}`, { hint: decision.kvmProblem.hint });
+    throw new KvmciError(
+      "hostRequirement",
+      `--accel kvm was requested, but ${decision.kvmProblem.message}`,
+      { hint: decision.kvmProblem.hint },
+    );
   }
   if (decision.kvmProblem) {
-    emit({ type: "warning", message: `KVM is not usable here (${decision.kvmProblem.message}); using software emulation, which is much slower. ${decision.kvmProblem.hint}` });
+    emit({
+      type: "warning",
+      message: `KVM is not usable here (${decision.kvmProblem.message}); using software emulation, which is much slower. ${decision.kvmProblem.hint}`,
+    });
   } else {
     emit({ type: "note", message: `accel: ${decision.accel} (${decision.reason})` });
   }
   return decision;
 }
 
-async function runGuest(config: RunConfig, deps: RunDeps, image: CachedImage, accel: AccelDecision, clock: PhaseClock, result: RunResult, emit: Emit): Promise<void> {
+async function runGuest(
+  config: RunConfig,
+  deps: RunDeps,
+  image: CachedImage,
+  accel: AccelDecision,
+  clock: PhaseClock,
+  result: RunResult,
+  emit: Emit,
+): Promise<void> {
   const { signal } = deps;
-  const boot = config.boot === "firmware" || (config.boot === "auto" && !image.info.boot.kernel) ? "firmware" : "kernel";
+  const boot =
+    config.boot === "firmware" || (config.boot === "auto" && !image.info.boot.kernel)
+      ? "firmware"
+      : "kernel";
   result.boot = boot;
   const guest = await Guest.create(
     {
@@ -130,26 +163,52 @@ async function runGuest(config: RunConfig, deps: RunDeps, image: CachedImage, ac
     const ready = await guest.waitReady(deadline, signal, () => clock.start("ready"));
     clock.end(true);
     result.cloudInitErrors = ready.cloudInitErrors;
-    for (const problem of ready.cloudInitErrors) emit({ type: "warning", message: `cloud-init reported: ${problem}` });
+    for (const problem of ready.cloudInitErrors)
+      emit({ type: "warning", message: `cloud-init reported: ${problem}` });
 
     if (config.sync) {
       const synced = await clock.time("sync", () =>
-        syncWorkspace(guest, { cwd: config.cwd, workdir: config.workdir, excludes: config.exclude, artifactsDir: config.artifactsDir }, signal),
+        syncWorkspace(
+          guest,
+          {
+            cwd: config.cwd,
+            workdir: config.workdir,
+            excludes: config.exclude,
+            artifactsDir: config.artifactsDir,
+          },
+          signal,
+        ),
       );
-      emit({ type: "note", message: synced.mode === "git" ? `synced ${synced.files} files (git: tracked and untracked, not ignored)` : "synced the folder" });
+      emit({
+        type: "note",
+        message:
+          synced.mode === "git"
+            ? `synced ${synced.files} files (git: tracked and untracked, not ignored)`
+            : "synced the folder",
+      });
     } else {
       await guest.exec(buildWorkdirCommand(config.workdir), { signal });
     }
 
-    const commandOutcome = await clock.time("command", () => runCommand(guest, config, signal, emit));
+    const commandOutcome = await clock.time("command", () =>
+      runCommand(guest, config, signal, emit),
+    );
     result.exitCode = commandOutcome.exitCode;
     result.outcome = commandOutcome.outcome;
 
     if (config.artifacts.length > 0) {
-      result.artifacts = await clock.time("artifacts", () => collectArtifacts(guest, { workdir: config.workdir, globs: config.artifacts, dir: config.artifactsDir }, signal));
+      result.artifacts = await clock.time("artifacts", () =>
+        collectArtifacts(
+          guest,
+          { workdir: config.workdir, globs: config.artifacts, dir: config.artifactsDir },
+          signal,
+        ),
+      );
       emit({
         type: "note",
-        message: result.artifacts.length ? `${result.artifacts.length} artifact file(s) copied to ${config.artifactsDir}` : `no files matched ${config.artifacts.join(", ")}`,
+        message: result.artifacts.length
+          ? `${result.artifacts.length} artifact file(s) copied to ${config.artifactsDir}`
+          : `no files matched ${config.artifacts.join(", ")}`,
       });
     }
   } finally {
@@ -160,15 +219,27 @@ async function runGuest(config: RunConfig, deps: RunDeps, image: CachedImage, ac
     } catch (error) {
       clock.end(false);
       // A cleanup failure is reported, never allowed to hide the run's own result or error.
-      emit({ type: "warning", message: `teardown: ${error instanceof Error ? error.message : String(error)}` });
+      emit({
+        type: "warning",
+        message: `teardown: ${error instanceof Error ? error.message : String(error)}`,
+      });
     }
   }
 }
 
-async function runCommand(guest: Guest, config: RunConfig, signal: AbortSignal, emit: Emit): Promise<{ exitCode: number; outcome: Outcome }> {
-  const timeout = config.timeoutMs === undefined ? undefined : AbortSignal.timeout(config.timeoutMs);
+async function runCommand(
+  guest: Guest,
+  config: RunConfig,
+  signal: AbortSignal,
+  emit: Emit,
+): Promise<{ exitCode: number; outcome: Outcome }> {
+  const timeout =
+    config.timeoutMs === undefined ? undefined : AbortSignal.timeout(config.timeoutMs);
   const combined = timeout ? AbortSignal.any([signal, timeout]) : signal;
-  const commandLine = buildGuestCommandLine(config.command, { workdir: config.workdir, env: config.env });
+  const commandLine = buildGuestCommandLine(config.command, {
+    workdir: config.workdir,
+    env: config.env,
+  });
   let exit;
   try {
     exit = await guest.exec(commandLine, {
@@ -181,7 +252,10 @@ async function runCommand(guest: Guest, config: RunConfig, signal: AbortSignal, 
   }
   signal.throwIfAborted();
   if (timeout?.aborted) {
-    emit({ type: "warning", message: `the command was stopped after --timeout ${formatDuration(config.timeoutMs ?? 0)}` });
+    emit({
+      type: "warning",
+      message: `the command was stopped after --timeout ${formatDuration(config.timeoutMs ?? 0)}`,
+    });
     return { exitCode: 124, outcome: "timeout" };
   }
   return { exitCode: exit.code, outcome: exit.code === 0 ? "passed" : "failed" };

@@ -16,9 +16,13 @@ export interface SshTarget {
 
 export class HostKeyMismatchError extends KvmciError {
   constructor(port: number) {
-    super("guestBoot", `The SSH server on port ${port} presented a host key other than the one kvmci gave the guest; refusing to connect`, {
-      hint: "Another process may be listening on that port, or the image ignored cloud-init's ssh_keys. Nothing was sent to it.",
-    });
+    super(
+      "guestBoot",
+      `The SSH server on port ${port} presented a host key other than the one kvmci gave the guest; refusing to connect`,
+      {
+        hint: "Another process may be listening on that port, or the image ignored cloud-init's ssh_keys. Nothing was sent to it.",
+      },
+    );
   }
 }
 
@@ -75,9 +79,15 @@ export class SshSession implements AsyncDisposable {
   async capture(command: string, signal?: AbortSignal): Promise<string> {
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    const result = await this.exec(command, { onStdout: (c) => out.push(c), onStderr: (c) => err.push(c), signal });
+    const result = await this.exec(command, {
+      onStdout: (c) => out.push(c),
+      onStderr: (c) => err.push(c),
+      signal,
+    });
     if (result.code !== 0) {
-      throw new Error(`guest command failed with code ${result.code}: ${Buffer.concat(err).toString().trim().slice(-500)}`);
+      throw new Error(
+        `guest command failed with code ${result.code}: ${Buffer.concat(err).toString().trim().slice(-500)}`,
+      );
     }
     return Buffer.concat(out).toString();
   }
@@ -106,30 +116,57 @@ export interface ExecResult {
   signal?: string;
 }
 
-const signalNumbers: Record<string, number> = { HUP: 1, INT: 2, QUIT: 3, KILL: 9, TERM: 15, SEGV: 11, ABRT: 6, PIPE: 13 };
+const signalNumbers: Record<string, number> = {
+  HUP: 1,
+  INT: 2,
+  QUIT: 3,
+  KILL: 9,
+  TERM: 15,
+  SEGV: 11,
+  ABRT: 6,
+  PIPE: 13,
+};
 
-function attach(channel: ClientChannel, io: ExecIo, resolve: (r: ExecResult) => void, reject: (e: unknown) => void): void {
+function attach(
+  channel: ClientChannel,
+  io: ExecIo,
+  resolve: (r: ExecResult) => void,
+  reject: (e: unknown) => void,
+): void {
   let code: number | undefined;
   let signalName: string | undefined;
+  let settled = false;
+  const settle = (outcome: () => void) => {
+    if (settled) return;
+    settled = true;
+    io.signal?.removeEventListener("abort", onAbort);
+    outcome();
+  };
   channel.on("exit", (exitCode: number | null, name?: string) => {
     if (typeof exitCode === "number") code = exitCode;
     if (name) signalName = name;
   });
   channel.on("data", (chunk: Buffer) => io.onStdout?.(chunk));
   channel.stderr.on("data", (chunk: Buffer) => io.onStderr?.(chunk));
-  const onAbort = () => {
-    // OpenSSH forwards the signal to the command; closing the channel makes sure we stop waiting.
+  // Ask the server to kill the command and stop waiting at once: sshd may hold the channel open
+  // while the command's children live on, and the guest is torn down afterwards anyway.
+  function onAbort() {
     channel.signal("KILL");
     channel.close();
-  };
+    settle(() => resolve({ code: 137, signal: "KILL" }));
+  }
+  if (io.signal?.aborted) return onAbort();
   io.signal?.addEventListener("abort", onAbort, { once: true });
-  channel.on("close", () => {
-    io.signal?.removeEventListener("abort", onAbort);
-    if (code !== undefined) return resolve({ code });
-    if (signalName) return resolve({ code: 128 + (signalNumbers[signalName] ?? 1), signal: signalName });
-    if (io.signal?.aborted) return resolve({ code: 137, signal: "KILL" });
-    reject(new Error("The SSH channel closed without an exit status (the guest may have gone away)"));
-  });
+  channel.on("close", () =>
+    settle(() => {
+      if (code !== undefined) return resolve({ code });
+      if (signalName)
+        return resolve({ code: 128 + (signalNumbers[signalName] ?? 1), signal: signalName });
+      reject(
+        new Error("The SSH channel closed without an exit status (the guest may have gone away)"),
+      );
+    }),
+  );
   if (io.stdin) io.stdin.pipe(channel);
   else channel.end();
 }

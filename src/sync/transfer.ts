@@ -4,7 +4,12 @@ import { PassThrough } from "node:stream";
 import { execa } from "execa";
 import { KvmciError, tailLines } from "../errors.js";
 import type { Guest } from "../guest/guest.js";
-import { buildArtifactPackCommand, buildArtifactUnpackArgs, buildPackArgs, buildUnpackCommand } from "./tar-args.js";
+import {
+  buildArtifactPackCommand,
+  buildArtifactUnpackArgs,
+  buildPackArgs,
+  buildUnpackCommand,
+} from "./tar-args.js";
 import { listWorkspace } from "./workspace.js";
 
 export interface SyncResult {
@@ -22,7 +27,8 @@ export async function syncWorkspace(
   const excludes = [...o.excludes];
   // Artifacts of an earlier run are output, not input; leave them on the host.
   const artifactsRel = relative(o.cwd, o.artifactsDir);
-  if (artifactsRel && !artifactsRel.startsWith("..") && !isAbsolute(artifactsRel)) excludes.push(`./${artifactsRel}`, artifactsRel);
+  if (artifactsRel && !artifactsRel.startsWith("..") && !isAbsolute(artifactsRel))
+    excludes.push(`./${artifactsRel}`, artifactsRel);
   const [file, ...args] = buildPackArgs({ dir: o.cwd, fromList: listing.mode === "git", excludes });
   const tar = execa(file ?? "tar", args, {
     input: listing.mode === "git" ? listing.files.join("\0") : undefined,
@@ -45,22 +51,34 @@ export async function syncWorkspace(
   });
   const local = await tar;
   if (local.exitCode !== 0) {
-    throw new KvmciError("internal", `Packing the workspace failed: tar exited with code ${local.exitCode}`, {
-      details: tailLines(String(local.stderr ?? ""), 10),
-      hint: "Check that every file in the workspace is readable, or leave unreadable ones out with --exclude.",
-    });
+    throw new KvmciError(
+      "internal",
+      `Packing the workspace failed: tar exited with code ${local.exitCode}`,
+      {
+        details: tailLines(String(local.stderr ?? ""), 10),
+        hint: "Check that every file in the workspace is readable, or leave unreadable ones out with --exclude.",
+      },
+    );
   }
   if (remote.code !== 0) {
-    throw new KvmciError("guestLost", `Unpacking the workspace in the guest failed (exit code ${remote.code})`, {
-      details: tailLines(Buffer.concat(stderr).toString(), 10),
-      hint: "The guest's disk may be full: use --disk to give it more room.",
-    });
+    throw new KvmciError(
+      "guestLost",
+      `Unpacking the workspace in the guest failed (exit code ${remote.code})`,
+      {
+        details: tailLines(Buffer.concat(stderr).toString(), 10),
+        hint: "The guest's disk may be full: use --disk to give it more room.",
+      },
+    );
   }
   return { mode: listing.mode, files: listing.mode === "git" ? listing.files.length : undefined };
 }
 
 /** Copies files matching the globs from the guest's workdir into a host folder. Returns their paths. */
-export async function collectArtifacts(guest: Guest, o: { workdir: string; globs: string[]; dir: string }, signal: AbortSignal): Promise<string[]> {
+export async function collectArtifacts(
+  guest: Guest,
+  o: { workdir: string; globs: string[]; dir: string },
+  signal: AbortSignal,
+): Promise<string[]> {
   let unpack: ReturnType<typeof startUnpack> | undefined;
   const stderr: Buffer[] = [];
   const remote = await guest.exec(buildArtifactPackCommand(o.workdir, o.globs), {
@@ -73,9 +91,13 @@ export async function collectArtifacts(guest: Guest, o: { workdir: string; globs
     signal,
   });
   if (remote.code !== 0) {
-    throw new KvmciError("guestLost", `Packing artifacts in the guest failed (exit code ${remote.code})`, {
-      details: tailLines(Buffer.concat(stderr).toString(), 10),
-    });
+    throw new KvmciError(
+      "guestLost",
+      `Packing artifacts in the guest failed (exit code ${remote.code})`,
+      {
+        details: tailLines(Buffer.concat(stderr).toString(), 10),
+      },
+    );
   }
   if (!unpack) return [];
   return unpack.finish();
@@ -101,11 +123,17 @@ function startUnpack(dir: string, signal: AbortSignal) {
       child.stdin?.end();
       const result = await child;
       if (result.exitCode !== 0) {
-        throw new KvmciError("internal", `Unpacking artifacts into ${dir} failed (tar exit code ${result.exitCode})`, {
-          details: tailLines(String(result.stderr ?? ""), 10),
-        });
+        throw new KvmciError(
+          "internal",
+          `Unpacking artifacts into ${dir} failed (tar exit code ${result.exitCode})`,
+          {
+            details: tailLines(String(result.stderr ?? ""), 10),
+          },
+        );
       }
-      return String(result.stdout ?? "").split("\n").filter((l) => l && !l.endsWith("/"));
+      return String(result.stdout ?? "")
+        .split("\n")
+        .filter((l) => l && !l.endsWith("/"));
     },
   };
 }

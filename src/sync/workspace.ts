@@ -14,9 +14,18 @@ export interface WorkspaceListing {
  * (deleted tracked files are skipped); elsewhere the whole folder.
  */
 export async function listWorkspace(dir: string): Promise<WorkspaceListing> {
-  const inside = await execa("git", ["rev-parse", "--is-inside-work-tree"], { cwd: dir, reject: false, stdin: "ignore" });
-  if (inside.exitCode !== 0 || inside.stdout.trim() !== "true") return { mode: "folder", files: [] };
-  const listed = await execa("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: dir, stdin: "ignore" });
+  const inside = await execa("git", ["rev-parse", "--is-inside-work-tree"], {
+    cwd: dir,
+    reject: false,
+    stdin: "ignore",
+  });
+  if (inside.exitCode !== 0 || inside.stdout.trim() !== "true")
+    return { mode: "folder", files: [] };
+  const listed = await execa(
+    "git",
+    ["ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+    { cwd: dir, stdin: "ignore" },
+  );
   const unique = [...new Set(listed.stdout.split("\0").filter(Boolean))];
   const present: string[] = [];
   for (const file of unique) {

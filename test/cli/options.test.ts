@@ -3,7 +3,10 @@ import { parseOptions, runOptions } from "../../src/cli/options.js";
 
 describe("parseOptions", () => {
   it("splits kvmci's options from the command after --", () => {
-    const parsed = parseOptions(["--memory", "1G", "--env", "A=1", "--env", "B=2", "--", "npm", "test", "--", "-x"], runOptions);
+    const parsed = parseOptions(
+      ["--memory", "1G", "--env", "A=1", "--env", "B=2", "--", "npm", "test", "--", "-x"],
+      runOptions,
+    );
     expect(parsed.values.memory).toBe("1G");
     expect(parsed.values.env).toEqual(["A=1", "B=2"]);
     expect(parsed.rest).toEqual(["npm", "test", "--", "-x"]);
@@ -12,6 +15,10 @@ describe("parseOptions", () => {
 
   it("collects every unknown or incomplete option", () => {
     const parsed = parseOptions(["--memroy", "1G", "--bogus", "--image"], runOptions);
-    expect(parsed.problems).toEqual(["--memroy: unknown option", "--bogus: unknown option", "--image: expected a value (NAME)"]);
+    expect(parsed.problems).toEqual([
+      "--memroy: unknown option",
+      "--bogus: unknown option",
+      "--image: expected a value (NAME)",
+    ]);
   });
 });

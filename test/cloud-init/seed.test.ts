@@ -35,7 +35,8 @@ describe("cidata seed image", () => {
 
   it("lists the three NoCloud files under their Joliet names", async () => {
     const { stdout } = await execa("isoinfo", ["-J", "-l", "-i", path]);
-    for (const name of ["user-data", "meta-data", "network-config"]) expect(stdout).toMatch(new RegExp(` ${name}\\s*$`, "m"));
+    for (const name of ["user-data", "meta-data", "network-config"])
+      expect(stdout).toMatch(new RegExp(` ${name}\\s*$`, "m"));
   });
 
   it("holds user-data that is cloud-config with the user, key and pinned host key", async () => {
@@ -43,13 +44,25 @@ describe("cidata seed image", () => {
     expect(stdout.startsWith("#cloud-config\n")).toBe(true);
     const config = yaml.load(stdout) as Record<string, unknown>;
     expect(config.ssh_pwauth).toBe(false);
-    expect(config.ssh_keys).toEqual({ ed25519_private: spec.hostKey.privateKey, ed25519_public: spec.hostKey.publicKey });
-    expect(config.users).toEqual([expect.objectContaining({ name: "debian", lock_passwd: true, ssh_authorized_keys: [spec.authorizedKey] })]);
+    expect(config.ssh_keys).toEqual({
+      ed25519_private: spec.hostKey.privateKey,
+      ed25519_public: spec.hostKey.publicKey,
+    });
+    expect(config.users).toEqual([
+      expect.objectContaining({
+        name: "debian",
+        lock_passwd: true,
+        ssh_authorized_keys: [spec.authorizedKey],
+      }),
+    ]);
   });
 
   it("holds meta-data with the instance id and hostname", async () => {
     const { stdout } = await execa("isoinfo", ["-J", "-x", "/meta-data", "-i", path]);
-    expect(yaml.load(stdout)).toEqual({ "instance-id": "kvmci-test-1", "local-hostname": "kvmci-abc" });
+    expect(yaml.load(stdout)).toEqual({
+      "instance-id": "kvmci-test-1",
+      "local-hostname": "kvmci-abc",
+    });
   });
 
   it("keeps 8.3 names in the primary tree for readers without Joliet", async () => {

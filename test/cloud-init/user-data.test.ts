@@ -1,6 +1,10 @@
 import yaml from "js-yaml";
 import { describe, expect, it } from "vitest";
-import { mergeCloudConfig, renderNetworkConfig, renderUserData } from "../../src/cloud-init/user-data.js";
+import {
+  mergeCloudConfig,
+  renderNetworkConfig,
+  renderUserData,
+} from "../../src/cloud-init/user-data.js";
 
 const spec = {
   instanceId: "i",
@@ -16,7 +20,12 @@ describe("user-data", () => {
       { users: [{ name: "debian" }], ssh_pwauth: false, ssh_keys: { a: 1 } },
       { users: [{ name: "extra" }], ssh_pwauth: true, ssh_keys: { b: 2 }, packages: ["jq"] },
     );
-    expect(merged).toEqual({ users: [{ name: "debian" }, { name: "extra" }], ssh_pwauth: false, ssh_keys: { a: 1 }, packages: ["jq"] });
+    expect(merged).toEqual({
+      users: [{ name: "debian" }, { name: "extra" }],
+      ssh_pwauth: false,
+      ssh_keys: { a: 1 },
+      packages: ["jq"],
+    });
   });
 
   it("renders valid YAML after the #cloud-config header, extras included", () => {
@@ -28,8 +37,15 @@ describe("user-data", () => {
   });
 
   it("asks for DHCP on both interface naming schemes", () => {
-    const network = yaml.load(renderNetworkConfig()) as { version: number; ethernets: Record<string, { match: { name: string } }> };
+    const network = yaml.load(renderNetworkConfig()) as {
+      version: number;
+      ethernets: Record<string, { match: { name: string } }>;
+    };
     expect(network.version).toBe(2);
-    expect(Object.values(network.ethernets).map((e) => e.match.name).sort()).toEqual(["en*", "eth*"]);
+    expect(
+      Object.values(network.ethernets)
+        .map((e) => e.match.name)
+        .sort(),
+    ).toEqual(["en*", "eth*"]);
   });
 });

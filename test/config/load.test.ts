@@ -11,11 +11,14 @@ beforeEach(async () => {
 });
 afterEach(() => rm(cwd, { recursive: true, force: true }));
 
-async function problemsOf(promise: Promise<unknown>): Promise<{ message: string; details: string[]; exitCode: number }> {
+async function problemsOf(
+  promise: Promise<unknown>,
+): Promise<{ message: string; details: string[]; exitCode: number }> {
   try {
     await promise;
   } catch (error) {
-    if (error instanceof KvmciError) return { message: error.message, details: error.details, exitCode: error.exitCode };
+    if (error instanceof KvmciError)
+      return { message: error.message, details: error.details, exitCode: error.exitCode };
     throw error;
   }
   throw new Error("expected the config to be rejected");
@@ -24,13 +27,25 @@ async function problemsOf(promise: Promise<unknown>): Promise<{ message: string;
 describe("loadRunConfig", () => {
   it("applies defaults", async () => {
     const config = await loadRunConfig({ flags: {}, argv: ["true"], configPath: undefined, cwd });
-    expect(config).toMatchObject({ image: "debian-12", accel: "auto", workdir: "/work", sync: true, memoryBytes: 2 * 1024 ** 3, command: { argv: ["true"] } });
+    expect(config).toMatchObject({
+      image: "debian-12",
+      accel: "auto",
+      workdir: "/work",
+      sync: true,
+      memoryBytes: 2 * 1024 ** 3,
+      command: { argv: ["true"] },
+    });
     expect(config.artifactsDir).toBe(join(cwd, "kvmci-artifacts"));
   });
 
   it("reads kvmci.yml, and flags win over it", async () => {
     await writeFile(join(cwd, "kvmci.yml"), "memory: 1G\ncpus: 1\nrun: make test\nenv:\n  A: 1\n");
-    const config = await loadRunConfig({ flags: { memory: "3G" }, argv: [], configPath: undefined, cwd });
+    const config = await loadRunConfig({
+      flags: { memory: "3G" },
+      argv: [],
+      configPath: undefined,
+      cwd,
+    });
     expect(config.memoryBytes).toBe(3 * 1024 ** 3);
     expect(config.cpus).toBe(1);
     expect(config.command).toEqual({ script: "make test" });
@@ -40,7 +55,12 @@ describe("loadRunConfig", () => {
   it("reports every problem at once, each with where it came from", async () => {
     await writeFile(join(cwd, "kvmci.yml"), "memory: lots\naccel: fast\nbogus: 1\n");
     const { details, exitCode } = await problemsOf(
-      loadRunConfig({ flags: { cpus: "zero", env: ["NOEQUALS"], timeout: "soon" }, argv: ["true"], configPath: undefined, cwd }),
+      loadRunConfig({
+        flags: { cpus: "zero", env: ["NOEQUALS"], timeout: "soon" },
+        argv: ["true"],
+        configPath: undefined,
+        cwd,
+      }),
     );
     expect(exitCode).toBe(64);
     expect(details).toEqual(
@@ -57,20 +77,41 @@ describe("loadRunConfig", () => {
   });
 
   it("asks for a command when there is none", async () => {
-    const { message } = await problemsOf(loadRunConfig({ flags: {}, argv: [], configPath: undefined, cwd }));
+    const { message } = await problemsOf(
+      loadRunConfig({ flags: {}, argv: [], configPath: undefined, cwd }),
+    );
     expect(message).toContain("no command");
   });
 
   it("rejects a missing --config file and a user-data file that is not a mapping", async () => {
     await writeFile(join(cwd, "ud.yml"), "- just\n- a list\n");
-    const { details } = await problemsOf(loadRunConfig({ flags: { "user-data": "ud.yml" }, argv: ["true"], configPath: "nope.yml", cwd }));
+    const { details } = await problemsOf(
+      loadRunConfig({
+        flags: { "user-data": "ud.yml" },
+        argv: ["true"],
+        configPath: "nope.yml",
+        cwd,
+      }),
+    );
     expect(details.some((d) => d.startsWith("--config: cannot read"))).toBe(true);
     expect(details.some((d) => d.includes("must be a cloud-config mapping"))).toBe(true);
   });
 
   it("rejects a relative workdir and bad environment names", async () => {
-    const { details } = await problemsOf(loadRunConfig({ flags: { workdir: "work", env: ["1A=x"] }, argv: ["true"], configPath: undefined, cwd }));
-    expect(details).toEqual(expect.arrayContaining(["--workdir: expected an absolute path in the guest, like /work", '--env: "1A" is not a valid environment variable name']));
+    const { details } = await problemsOf(
+      loadRunConfig({
+        flags: { workdir: "work", env: ["1A=x"] },
+        argv: ["true"],
+        configPath: undefined,
+        cwd,
+      }),
+    );
+    expect(details).toEqual(
+      expect.arrayContaining([
+        "--workdir: expected an absolute path in the guest, like /work",
+        '--env: "1A" is not a valid environment variable name',
+      ]),
+    );
   });
 
   it("formats nested paths the way users read them", () => {

@@ -10,7 +10,9 @@ describe("sizes and durations", () => {
     ["4096", 4096],
   ])("parses %s", (text, bytes) => expect(parseSize(text)).toBe(bytes));
 
-  it.each(["lots", "", "-1G", "0", "2X"])("rejects %j", (text) => expect(parseSize(text)).toBeUndefined());
+  it.each(["lots", "", "-1G", "0", "2X"])("rejects %j", (text) =>
+    expect(parseSize(text)).toBeUndefined(),
+  );
 
   it.each([
     ["90s", 90_000],

@@ -6,15 +6,28 @@ import { shellJoin } from "../../src/ssh/shell-quote.js";
 
 describe("guest command line", () => {
   it("runs an argv exactly, with awkward characters intact, in the workdir with the env", async () => {
-    const line = buildGuestCommandLine({ argv: ["printf", "%s|%s|%s", "a b", "it's", "$HOME"] }, { workdir: "/tmp", env: { GREETING: "hi there" } });
+    const line = buildGuestCommandLine(
+      { argv: ["printf", "%s|%s|%s", "a b", "it's", "$HOME"] },
+      { workdir: "/tmp", env: { GREETING: "hi there" } },
+    );
     const { stdout } = await execa("sh", ["-c", `${line}; echo never`]);
     expect(stdout).toBe("a b|it's|$HOME");
-    const env = await execa("sh", ["-c", buildGuestCommandLine({ script: 'echo "$GREETING from $(pwd)"' }, { workdir: "/tmp", env: { GREETING: "hi there" } })]);
+    const env = await execa("sh", [
+      "-c",
+      buildGuestCommandLine(
+        { script: 'echo "$GREETING from $(pwd)"' },
+        { workdir: "/tmp", env: { GREETING: "hi there" } },
+      ),
+    ]);
     expect(env.stdout).toBe("hi there from /tmp");
   });
 
   it("passes the exit code through", async () => {
-    const result = await execa("sh", ["-c", buildGuestCommandLine({ script: "exit 7" }, { workdir: "/", env: {} })], { reject: false });
+    const result = await execa(
+      "sh",
+      ["-c", buildGuestCommandLine({ script: "exit 7" }, { workdir: "/", env: {} })],
+      { reject: false },
+    );
     expect(result.exitCode).toBe(7);
   });
 
@@ -26,7 +39,9 @@ describe("guest command line", () => {
 describe("cloud-init results", () => {
   it("reads module errors from result.json", () => {
     expect(parseCloudInitErrors('{"v1": {"datasource": "NoCloud", "errors": []}}')).toEqual([]);
-    expect(parseCloudInitErrors('{"v1": {"errors": ["module x failed"]}}')).toEqual(["module x failed"]);
+    expect(parseCloudInitErrors('{"v1": {"errors": ["module x failed"]}}')).toEqual([
+      "module x failed",
+    ]);
     expect(parseCloudInitErrors("garbage")[0]).toMatch(/unreadable/);
   });
 

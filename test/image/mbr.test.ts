@@ -10,21 +10,46 @@ describe("disk header", () => {
     const dir = await mkdtemp(join(tmpdir(), "kvmci-mbr-test-"));
     try {
       const diskBytes = 64 * 1024 * 1024;
-      const header = buildDiskHeader({ bootCode: Buffer.alloc(512, 0x90), coreImage: Buffer.alloc(30_000, 1), diskId: 0x6b766d63, diskBytes });
+      const header = buildDiskHeader({
+        bootCode: Buffer.alloc(512, 0x90),
+        coreImage: Buffer.alloc(30_000, 1),
+        diskId: 0x6b766d63,
+        diskBytes,
+      });
       const path = join(dir, "disk.raw");
       await writeFile(path, Buffer.concat([header, Buffer.alloc(diskBytes - header.length)]));
       const { stdout } = await execa("sfdisk", ["--json", path]);
-      const table = (JSON.parse(stdout) as { partitiontable: { label: string; id: string; partitions: { start: number; size: number; type: string; bootable?: boolean }[] } }).partitiontable;
+      const table = (
+        JSON.parse(stdout) as {
+          partitiontable: {
+            label: string;
+            id: string;
+            partitions: { start: number; size: number; type: string; bootable?: boolean }[];
+          };
+        }
+      ).partitiontable;
       expect(table.label).toBe("dos");
       expect(table.id).toBe("0x6b766d63");
-      expect(table.partitions).toEqual([expect.objectContaining({ start: 2048, size: diskBytes / 512 - 2048, type: "83", bootable: true })]);
+      expect(table.partitions).toEqual([
+        expect.objectContaining({
+          start: 2048,
+          size: diskBytes / 512 - 2048,
+          type: "83",
+          bootable: true,
+        }),
+      ]);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
   });
 
   it("puts the boot code first and the core image at sector 1", () => {
-    const header = buildDiskHeader({ bootCode: Buffer.alloc(512, 0x90), coreImage: Buffer.from("CORE"), diskId: 1, diskBytes: 1 << 30 });
+    const header = buildDiskHeader({
+      bootCode: Buffer.alloc(512, 0x90),
+      coreImage: Buffer.from("CORE"),
+      diskId: 1,
+      diskBytes: 1 << 30,
+    });
     expect(header.length).toBe(headerBytes);
     expect(header[0]).toBe(0x90);
     expect(header.subarray(512, 516).toString()).toBe("CORE");
@@ -32,7 +57,14 @@ describe("disk header", () => {
   });
 
   it("refuses a core image that does not fit before the partition", () => {
-    expect(() => buildDiskHeader({ bootCode: Buffer.alloc(512), coreImage: Buffer.alloc(headerBytes), diskId: 1, diskBytes: 1 << 30 })).toThrow(/first MiB/);
+    expect(() =>
+      buildDiskHeader({
+        bootCode: Buffer.alloc(512),
+        coreImage: Buffer.alloc(headerBytes),
+        diskId: 1,
+        diskBytes: 1 << 30,
+      }),
+    ).toThrow(/first MiB/);
   });
 
   it("formats disk ids the way PARTUUIDs show them", () => {

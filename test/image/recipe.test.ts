@@ -7,7 +7,9 @@ import { closestNames } from "../../src/image/resolve.js";
 describe("debian-12 recipe", () => {
   it("loads, with what a test guest needs", async () => {
     const recipe = await loadRecipe("debian-12");
-    expect(recipe?.packages).toEqual(expect.arrayContaining(["cloud-init", "openssh-server", "sudo", "tar", "cloud-guest-utils"]));
+    expect(recipe?.packages).toEqual(
+      expect.arrayContaining(["cloud-init", "openssh-server", "sudo", "tar", "cloud-guest-utils"]),
+    );
     expect(recipe?.user).toBe("debian");
   });
 
@@ -21,7 +23,12 @@ describe("debian-12 recipe", () => {
 
   it("builds the mmdebstrap command with the hook's arguments quoted", async () => {
     const recipe = (await loadRecipe("debian-12"))!;
-    const args = buildMmdebstrapArgs(recipe, { mode: "unshare", mirror: "http://m/debian", outDir: "/c/it's", diskId: "0000abcd" });
+    const args = buildMmdebstrapArgs(recipe, {
+      mode: "unshare",
+      mirror: "http://m/debian",
+      outDir: "/c/it's",
+      diskId: "0000abcd",
+    });
     expect(args.slice(0, 3)).toEqual(["mmdebstrap", "--mode=unshare", "--variant=apt"]);
     expect(args.slice(-3)).toEqual(["bookworm", "/dev/null", "http://m/debian"]);
     const hook = args.find((a) => a.startsWith("--customize-hook="));
@@ -29,7 +36,9 @@ describe("debian-12 recipe", () => {
   });
 
   it("turns mmdebstrap and hook lines into steps", () => {
-    expect(stepFromLine("I: installing remaining packages inside the chroot...")).toBe("installing packages");
+    expect(stepFromLine("I: installing remaining packages inside the chroot...")).toBe(
+      "installing packages",
+    );
     expect(stepFromLine("kvmci-step: making the bootloader")).toBe("making the bootloader");
     expect(stepFromLine("Setting up sudo")).toBeUndefined();
   });

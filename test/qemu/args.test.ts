@@ -27,19 +27,31 @@ describe("buildQemuArgs", () => {
   });
 
   it("forwards SSH from loopback only", () => {
-    expect(valueOf(buildQemuArgs(base), "-netdev")).toEqual(["user,id=net0,hostfwd=tcp:127.0.0.1:40022-:22"]);
+    expect(valueOf(buildQemuArgs(base), "-netdev")).toEqual([
+      "user,id=net0,hostfwd=tcp:127.0.0.1:40022-:22",
+    ]);
   });
 
   it("attaches the overlay and a read-only seed, and sends the serial console to a file", () => {
     const drives = valueOf(buildQemuArgs(base), "-drive");
     expect(drives[0]).toMatch(/^file=\/run\/x\/overlay\.qcow2,if=virtio,format=qcow2/);
     expect(drives[1]).toBe("file=/run/x/seed.iso,if=virtio,format=raw,readonly=on");
-    expect(valueOf(buildQemuArgs(base), "-chardev")).toEqual(["file,id=console,path=/run/x/console.log"]);
+    expect(valueOf(buildQemuArgs(base), "-chardev")).toEqual([
+      "file,id=console,path=/run/x/console.log",
+    ]);
   });
 
   it("boots the kernel directly only when asked", () => {
     expect(buildQemuArgs(base)).not.toContain("-kernel");
-    const args = buildQemuArgs({ ...base, boot: { kind: "kernel", kernel: "/i/vmlinuz", initrd: "/i/initrd.img", cmdline: "root=PARTUUID=x-01 rw" } });
+    const args = buildQemuArgs({
+      ...base,
+      boot: {
+        kind: "kernel",
+        kernel: "/i/vmlinuz",
+        initrd: "/i/initrd.img",
+        cmdline: "root=PARTUUID=x-01 rw",
+      },
+    });
     expect(valueOf(args, "-kernel")).toEqual(["/i/vmlinuz"]);
     expect(valueOf(args, "-initrd")).toEqual(["/i/initrd.img"]);
     expect(valueOf(args, "-append")).toEqual(["root=PARTUUID=x-01 rw"]);

@@ -8,17 +8,38 @@ import { listWorkspace } from "../../src/sync/workspace.js";
 
 describe("workspace packing", () => {
   it("packs the whole folder outside git, minus excludes", () => {
-    expect(buildPackArgs({ dir: "/p", fromList: false, excludes: ["node_modules"] })).toEqual(["tar", "-c", "-f", "-", "-C", "/p", "--exclude=node_modules", "."]);
+    expect(buildPackArgs({ dir: "/p", fromList: false, excludes: ["node_modules"] })).toEqual([
+      "tar",
+      "-c",
+      "-f",
+      "-",
+      "-C",
+      "/p",
+      "--exclude=node_modules",
+      ".",
+    ]);
   });
 
   it("packs exactly the listed files in git mode", () => {
-    expect(buildPackArgs({ dir: "/p", fromList: true, excludes: [] })).toEqual(["tar", "-c", "-f", "-", "-C", "/p", "--null", "--no-recursion", "-T", "-"]);
+    expect(buildPackArgs({ dir: "/p", fromList: true, excludes: [] })).toEqual([
+      "tar",
+      "-c",
+      "-f",
+      "-",
+      "-C",
+      "/p",
+      "--null",
+      "--no-recursion",
+      "-T",
+      "-",
+    ]);
   });
 
   it("lists tracked and untracked files but not ignored or deleted ones in a git work tree", async () => {
     const dir = await mkdtemp(join(tmpdir(), "kvmci-ws-test-"));
     try {
-      const git = (...args: string[]) => execa("git", ["-c", "user.name=t", "-c", "user.email=t@t", ...args], { cwd: dir });
+      const git = (...args: string[]) =>
+        execa("git", ["-c", "user.name=t", "-c", "user.email=t@t", ...args], { cwd: dir });
       await git("init", "-q");
       await writeFile(join(dir, ".gitignore"), "ignored.txt\n");
       await writeFile(join(dir, "tracked.txt"), "t");
@@ -55,7 +76,9 @@ describe("artifact globs", () => {
       const packed = await execa("sh", ["-c", command], { encoding: "buffer" });
       const listed = await execa("tar", ["-t", "-f", "-"], { input: packed.stdout });
       expect(listed.stdout.trim().split("\n")).toEqual(["reports/deep/a.xml"]);
-      const none = await execa("sh", ["-c", buildArtifactPackCommand(dir, ["nothing/*"])], { encoding: "buffer" });
+      const none = await execa("sh", ["-c", buildArtifactPackCommand(dir, ["nothing/*"])], {
+        encoding: "buffer",
+      });
       expect(none.stdout.length).toBe(0);
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -7,10 +7,13 @@ import { helpOnly, parseOptions } from "../options.js";
 export async function doctorCommand(argv: string[], proc: Process): Promise<number> {
   const parsed = parseOptions(argv, helpOnly);
   if (parsed.values.help) {
-    proc.stdout.write("Usage: kvmci doctor\n\nChecks QEMU, qemu-img, /dev/kvm (present, permitted, really usable), mmdebstrap and the cache folder, and prints the fix for each failing check.\n");
+    proc.stdout.write(
+      "Usage: kvmci doctor\n\nChecks QEMU, qemu-img, /dev/kvm (present, permitted, really usable), mmdebstrap and the cache folder, and prints the fix for each failing check.\n",
+    );
     return 0;
   }
-  if (parsed.problems.length) throw new KvmciError("usage", `Invalid usage: ${parsed.problems.join("; ")}`);
+  if (parsed.problems.length)
+    throw new KvmciError("usage", `Invalid usage: ${parsed.problems.join("; ")}`);
   const checks = await runDoctor({ cacheDir: resolveCacheDir(proc.env) });
   for (const check of checks) {
     const mark = check.status === "ok" ? "✓" : check.status === "warn" ? "!" : "✗";

@@ -14,7 +14,12 @@ const imageHelp = `Usage:
 Options for build:
 ${formatOptions(imageBuildOptions)}`;
 
-export async function imageCommand(argv: string[], proc: Process, signal: AbortSignal, reporter: TerminalReporter): Promise<number> {
+export async function imageCommand(
+  argv: string[],
+  proc: Process,
+  signal: AbortSignal,
+  reporter: TerminalReporter,
+): Promise<number> {
   const [sub, ...rest] = argv;
   const cacheDir = resolveCacheDir(proc.env);
   switch (sub) {
@@ -22,8 +27,12 @@ export async function imageCommand(argv: string[], proc: Process, signal: AbortS
       const parsed = parseOptions(rest, imageBuildOptions);
       if (parsed.values.help) return help(proc);
       const problems = [...parsed.problems];
-      if (parsed.positionals.length > 1) problems.push(`expected one image name, got ${parsed.positionals.join(" ")}`);
-      if (problems.length) throw new KvmciError("usage", `Invalid usage: ${problems.join("; ")}`, { hint: "Run `kvmci image --help`." });
+      if (parsed.positionals.length > 1)
+        problems.push(`expected one image name, got ${parsed.positionals.join(" ")}`);
+      if (problems.length)
+        throw new KvmciError("usage", `Invalid usage: ${problems.join("; ")}`, {
+          hint: "Run `kvmci image --help`.",
+        });
       const name = parsed.positionals[0] ?? "debian-12";
       const clock = new PhaseClock(reporter.onEvent);
       const image = await clock.time("image", () =>
@@ -42,15 +51,32 @@ export async function imageCommand(argv: string[], proc: Process, signal: AbortS
     case "ls": {
       const parsed = parseOptions(rest, helpOnly);
       if (parsed.values.help) return help(proc);
-      if (parsed.problems.length) throw new KvmciError("usage", `Invalid usage: ${parsed.problems.join("; ")}`);
+      if (parsed.problems.length)
+        throw new KvmciError("usage", `Invalid usage: ${parsed.problems.join("; ")}`);
       const images = await listCachedImages(cacheDir);
       if (images.length === 0) {
-        proc.stdout.write(`No images cached in ${cacheDir}. \`kvmci image build debian-12\` builds the default one.\n`);
+        proc.stdout.write(
+          `No images cached in ${cacheDir}. \`kvmci image build debian-12\` builds the default one.\n`,
+        );
         return 0;
       }
-      const rows = [["NAME", "SIZE", "DIGEST", "BUILT"], ...images.map((i) => [i.info.name, formatSize(i.sizeOnDisk), i.info.digest.slice(0, 19), i.info.builtAt.replace(/\.\d+Z$/, "Z")])];
+      const rows = [
+        ["NAME", "SIZE", "DIGEST", "BUILT"],
+        ...images.map((i) => [
+          i.info.name,
+          formatSize(i.sizeOnDisk),
+          i.info.digest.slice(0, 19),
+          i.info.builtAt.replace(/\.\d+Z$/, "Z"),
+        ]),
+      ];
       const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => (r[col] ?? "").length)));
-      for (const row of rows) proc.stdout.write(`${row.map((cell, col) => cell.padEnd(widths[col] ?? 0)).join("  ").trimEnd()}\n`);
+      for (const row of rows)
+        proc.stdout.write(
+          `${row
+            .map((cell, col) => cell.padEnd(widths[col] ?? 0))
+            .join("  ")
+            .trimEnd()}\n`,
+        );
       return 0;
     }
     case undefined:
@@ -58,7 +84,9 @@ export async function imageCommand(argv: string[], proc: Process, signal: AbortS
     case "help":
       return help(proc);
     default:
-      throw new KvmciError("usage", `Unknown image command ${JSON.stringify(sub)}`, { hint: "Use `kvmci image build` or `kvmci image ls`." });
+      throw new KvmciError("usage", `Unknown image command ${JSON.stringify(sub)}`, {
+        hint: "Use `kvmci image build` or `kvmci image ls`.",
+      });
   }
 }
 

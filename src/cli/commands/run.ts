@@ -29,7 +29,12 @@ ${formatOptions(runOptions)}
 
 ${exitCodes}`;
 
-export async function runCommand(argv: string[], proc: Process, signal: AbortSignal, reporter: TerminalReporter): Promise<number> {
+export async function runCommand(
+  argv: string[],
+  proc: Process,
+  signal: AbortSignal,
+  reporter: TerminalReporter,
+): Promise<number> {
   const parsed = parseOptions(argv, runOptions);
   if (parsed.values.help) {
     proc.stdout.write(`${runHelp}\n`);
@@ -37,13 +42,21 @@ export async function runCommand(argv: string[], proc: Process, signal: AbortSig
   }
   const problems = [...parsed.problems];
   if (parsed.positionals.length > 0) {
-    problems.push(`unexpected ${JSON.stringify(parsed.positionals[0])}: put the command after \`--\`, as in kvmci run -- ${parsed.positionals.join(" ")}`);
+    problems.push(
+      `unexpected ${JSON.stringify(parsed.positionals[0])}: put the command after \`--\`, as in kvmci run -- ${parsed.positionals.join(" ")}`,
+    );
   }
   if (problems.length > 0) {
-    throw new KvmciError("usage", problems.length === 1 ? `Invalid usage: ${problems[0]}` : `Invalid usage (${problems.length} problems)`, {
-      details: problems.length === 1 ? [] : problems,
-      hint: "Run `kvmci run --help` for every option.",
-    });
+    throw new KvmciError(
+      "usage",
+      problems.length === 1
+        ? `Invalid usage: ${problems[0]}`
+        : `Invalid usage (${problems.length} problems)`,
+      {
+        details: problems.length === 1 ? [] : problems,
+        hint: "Run `kvmci run --help` for every option.",
+      },
+    );
   }
   const v = parsed.values;
   const flags: RunSettingsInput = {
@@ -75,7 +88,12 @@ export async function runCommand(argv: string[], proc: Process, signal: AbortSig
   const startedAt = new Date();
   const result = await run(
     config,
-    { cacheDir: resolveCacheDir(proc.env), isRoot: proc.getuid?.() === 0, signal, now: () => new Date() },
+    {
+      cacheDir: resolveCacheDir(proc.env),
+      isRoot: proc.getuid?.() === 0,
+      signal,
+      now: () => new Date(),
+    },
     reporter.onEvent,
   );
   reporter.summary(result);

@@ -1,0 +1,88 @@
+// npm run bench: a cold `kvmci run -- true` against bench/by-hand.sh on the same image, in the
+// same run, interleaved so that both see the same machine. Prints the ratio (target <= 0.8),
+// kvmci's phase breakdown and its peak memory while a guest runs (target < 150 MB RSS).
+import { spawn } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("../", import.meta.url));
+const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
+const work = await mkdtemp(join(tmpdir(), "kvmci-bench-"));
+
+function run(cmd, args, { watchPid = false } = {}) {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(cmd, args, { cwd: work, stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    let peakKiB = 0;
+    child.stderr.on("data", (c) => (stderr += c));
+    const timer = watchPid
+      ? setInterval(async () => {
+          try {
+            const status = await readFile(`/proc/${child.pid}/status`, "utf8");
+            const hwm = /VmHWM:\s+(\d+) kB/.exec(status);
+            if (hwm) peakKiB = Math.max(peakKiB, Number(hwm[1]));
+          } catch {
+            /* exited */
+          }
+        }, 250)
+      : undefined;
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (timer) clearInterval(timer);
+      const ms = performance.now() - started;
+      if (code !== 0)
+        reject(new Error(`${cmd} ${args.join(" ")} exited ${code}\n${stderr.slice(-2000)}`));
+      else resolve({ ms, peakKiB });
+    });
+  });
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const kvmci = [];
+const byHand = [];
+let report;
+try {
+  // Warm-up: builds the image if needed and settles the KVM probe (doctor records it), so
+  // neither side pays for those.
+  await run("node", [join(root, "bin/kvmci.js"), "doctor"]);
+  const ls = await new Promise((resolve) => {
+    const c = spawn("node", [join(root, "bin/kvmci.js"), "image", "build", "debian-12"], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    c.stdout.on("data", (d) => (out += d));
+    c.on("close", () => resolve(out.trim().split(" ")));
+  });
+  const disk = ls[2];
+  for (let i = 0; i < rounds; i++) {
+    const k = await run(
+      "node",
+      [join(root, "bin/kvmci.js"), "run", "--no-sync", "--json", "report.json", "--", "true"],
+      { watchPid: true },
+    );
+    kvmci.push(k);
+    report = JSON.parse(await readFile(join(work, "report.json"), "utf8"));
+    const h = await run(join(root, "bench/by-hand.sh"), [disk, report.accel.name]);
+    byHand.push(h);
+    console.log(
+      `round ${i + 1}: kvmci ${(k.ms / 1000).toFixed(1)}s, by hand ${(h.ms / 1000).toFixed(1)}s, kvmci peak RSS ${(k.peakKiB / 1024).toFixed(0)} MiB`,
+    );
+  }
+  const k = median(kvmci.map((r) => r.ms));
+  const h = median(byHand.map((r) => r.ms));
+  console.log(`\naccel: ${report.accel.name} (${report.accel.reason})`);
+  console.log(
+    `cold run, median of ${rounds}: kvmci ${(k / 1000).toFixed(1)}s, by hand ${(h / 1000).toFixed(1)}s, ratio ${(k / h).toFixed(2)} (target <= 0.80)`,
+  );
+  console.log(
+    `kvmci phases (last round): ${report.phases.map((p) => `${p.phase} ${(p.ms / 1000).toFixed(2)}s`).join(", ")}`,
+  );
+  console.log(
+    `kvmci peak RSS: ${(Math.max(...kvmci.map((r) => r.peakKiB)) / 1024).toFixed(0)} MiB (target < 150)`,
+  );
+} finally {
+  await rm(work, { recursive: true, force: true });
+}

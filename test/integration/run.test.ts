@@ -1,0 +1,174 @@
+import { readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createFixtureProject, createSandbox, waitForOutput, type Sandbox } from "./harness.js";
+
+// Each test boots at most one real guest from the real debian-12 image, with real cloud-init and
+// real SSH, under whatever accel this host really has (TCG on the development machine).
+let sandbox: Sandbox;
+beforeEach(async () => {
+  sandbox = await createSandbox();
+});
+afterEach(async () => {
+  const left = await sandbox.leftovers();
+  await sandbox.dispose();
+  expect(left, "no run folder and no QEMU may outlive a run").toEqual({ runFolders: [], qemu: [] });
+});
+
+describe("kvmci run against a real guest", () => {
+  it("runs the fixture project's suite in the guest and brings results back", async () => {
+    const project = await createFixtureProject(sandbox);
+    const result = await sandbox.start(
+      [
+        "run",
+        "--artifact",
+        "reports/*",
+        "--console-log",
+        "console.log",
+        "--json",
+        "report.json",
+        "--env",
+        "FIXTURE_GREETING=hello from the host",
+        "--",
+        "./run-tests.sh",
+      ],
+      project,
+    );
+    expect(result.all).toContain("6 passed, 0 failed");
+    expect(result.exitCode, result.all).toBe(0);
+    expect(await readFile(join(project, "kvmci-artifacts", "reports", "summary.txt"), "utf8")).toBe(
+      "6 passed, 0 failed\n",
+    );
+    expect(
+      await readFile(join(project, "kvmci-artifacts", "reports", "junit.xml"), "utf8"),
+    ).toContain('failures="0"');
+    expect(await readFile(join(project, "console.log"), "utf8")).toMatch(/Linux version/);
+    const report = JSON.parse(await readFile(join(project, "report.json"), "utf8")) as Record<
+      string,
+      unknown
+    >;
+    expect(report).toMatchObject({
+      outcome: "passed",
+      exitCode: 0,
+      boot: "kernel",
+      image: { name: "debian-12" },
+      env: ["FIXTURE_GREETING"],
+    });
+    expect((report.image as { digest: string }).digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect((report.phases as { phase: string }[]).map((p) => p.phase)).toEqual([
+      "image",
+      "overlay",
+      "seed",
+      "boot",
+      "ready",
+      "sync",
+      "command",
+      "artifacts",
+      "teardown",
+    ]);
+    // The value of --env is a secret as far as the report is concerned.
+    expect(JSON.stringify(report)).not.toContain("hello from the host");
+  });
+
+  it("boots through firmware and the bootloader, grows the disk, and passes the exit code through", async () => {
+    const project = await createFixtureProject(sandbox);
+    const result = await sandbox.start(
+      [
+        "run",
+        "--boot",
+        "firmware",
+        "--disk",
+        "5G",
+        "--no-sync",
+        "--",
+        "sh",
+        "-c",
+        "df --output=size -BM / | tail -n 1; ls /work | wc -l; exit 3",
+      ],
+      project,
+    );
+    expect(result.exitCode, result.all).toBe(3);
+    const [size, files] = result.stdout.trim().split("\n");
+    expect(Number.parseInt(size ?? "0", 10), "root file system grown to about 5G").toBeGreaterThan(
+      4500,
+    );
+    expect(files?.trim(), "--no-sync leaves the workdir empty").toBe("0");
+    expect(result.stderr).toMatch(/failed with exit code 3/);
+  });
+
+  it("stops a command at --timeout, says so, and exits 124", async () => {
+    const project = await createFixtureProject(sandbox);
+    const started = Date.now();
+    const result = await sandbox.start(
+      ["run", "--no-sync", "--timeout", "3s", "--", "sleep", "600"],
+      project,
+    );
+    expect(result.exitCode, result.all).toBe(124);
+    expect(result.stderr).toContain("stopped after --timeout 3.0s");
+    expect(Date.now() - started).toBeLessThan(600_000);
+  });
+
+  it("tears everything down on SIGTERM during the command and exits 143", async () => {
+    const project = await createFixtureProject(sandbox);
+    const child = sandbox.start(
+      ["run", "--no-sync", "--", "sh", "-c", "echo command-started; sleep 600"],
+      project,
+    );
+    await waitForOutput(child, /command-started/, 900_000);
+    const signalled = Date.now();
+    child.kill("SIGTERM");
+    const result = await child;
+    expect(result.exitCode, result.all).toBe(143);
+    expect(Date.now() - signalled).toBeLessThan(10_000);
+  });
+
+  it("tears everything down on Ctrl-C during boot and exits 130", async () => {
+    const project = await createFixtureProject(sandbox);
+    const child = sandbox.start(["run", "--", "true"], project);
+    await waitForOutput(child, /✓ seed/, 120_000);
+    await new Promise((r) => setTimeout(r, 2000));
+    child.kill("SIGINT");
+    const result = await child;
+    expect(result.exitCode, result.all).toBe(130);
+  });
+
+  it("gives up at the boot deadline, naming the phase and showing the console tail", async () => {
+    const project = await createFixtureProject(sandbox);
+    const result = await sandbox.start(
+      ["run", "--boot-timeout", "6s", "--console-log", "console.log", "--", "true"],
+      project,
+    );
+    expect(result.exitCode, result.all).toBe(66);
+    expect(result.stderr).toMatch(/The guest was not ready after \d+s: waiting for SSH/);
+    expect(result.stderr).toContain("last lines of the guest console:");
+    expect(result.stderr).toContain("--boot-timeout");
+    expect((await stat(join(project, "console.log"))).size).toBeGreaterThan(0);
+  });
+});
+
+describe("kvmci run input errors", () => {
+  it("reports every usage problem at once with exit 64 and no stack trace", async () => {
+    const project = await createFixtureProject(sandbox);
+    const result = await sandbox.start(
+      ["run", "--memory", "lots", "--accel", "fast", "--bogus", "--", "true"],
+      project,
+    );
+    expect(result.exitCode).toBe(64);
+    expect(result.stderr).toContain("--bogus: unknown option");
+    const again = await sandbox.start(
+      ["run", "--memory", "lots", "--accel", "fast", "--", "true"],
+      project,
+    );
+    expect(again.exitCode).toBe(64);
+    expect(again.stderr).toContain('--memory: expected a size like 2G or 512M, got "lots"');
+    expect(again.stderr).toContain('--accel: expected one of auto, kvm, tcg, got "fast"');
+    expect(again.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("names close matches for an unknown image", async () => {
+    const project = await createFixtureProject(sandbox);
+    const result = await sandbox.start(["run", "--image", "debain-12", "--", "true"], project);
+    expect(result.exitCode).toBe(65);
+    expect(result.stderr).toContain("Did you mean debian-12?");
+  });
+});
