@@ -53,3 +53,17 @@ export function tailLines(text: string, count: number): string[] {
   const lines = text.split(/\r?\n/).filter((line) => line.trim() !== "");
   return lines.slice(-count);
 }
+
+/**
+ * A usage error listing every problem found: one problem reads as a sentence, several as a list.
+ * `what` names what was wrong ("usage", "configuration").
+ */
+export function problemsError(what: string, problems: string[], hint: string): KvmciError {
+  return new KvmciError(
+    "usage",
+    problems.length === 1
+      ? `Invalid ${what}: ${problems[0]}`
+      : `Invalid ${what} (${problems.length} problems)`,
+    { details: problems.length === 1 ? [] : problems, hint },
+  );
+}

@@ -4,7 +4,7 @@ import { resolve } from "node:path";
 import yaml from "js-yaml";
 import type { z } from "zod";
 import type { CloudConfig } from "../cloud-init/user-data.js";
-import { KvmciError } from "../errors.js";
+import { problemsError } from "../errors.js";
 import type { GuestCommand } from "../guest/command-line.js";
 import type { AccelRequest } from "../qemu/accel.js";
 import { runSettingsSchema, type RunSettingsInput, type RunSettingsParsed } from "./schema.js";
@@ -99,16 +99,7 @@ export async function loadRunConfig(input: LoadInput): Promise<RunConfig> {
   }
 
   if (problems.length > 0 || !command) {
-    throw new KvmciError(
-      "usage",
-      problems.length === 1
-        ? `Invalid configuration: ${problems[0]}`
-        : `Invalid configuration (${problems.length} problems)`,
-      {
-        details: problems.length === 1 ? [] : problems,
-        hint: "Run `kvmci run --help` for every option.",
-      },
-    );
+    throw problemsError("configuration", problems, "Run `kvmci run --help` for every option.");
   }
 
   return Object.freeze({

@@ -3,6 +3,8 @@ import { KvmciError, tailLines, type ExitCodeName } from "../errors.js";
 
 export interface CommandOptions {
   cwd?: string;
+  /** Extra environment variables, on top of kvmci's own. */
+  env?: Record<string, string>;
   signal?: AbortSignal;
   /** Called with each line of stdout and stderr as it arrives. */
   onLine?: (line: string) => void;
@@ -24,6 +26,7 @@ export async function runCommand(
   if (!file) throw new Error("runCommand needs a command");
   const child: ResultPromise = execa(file, args, {
     cwd: options.cwd,
+    env: options.env,
     cancelSignal: options.signal,
     all: true,
     reject: false,

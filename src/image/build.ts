@@ -1,8 +1,9 @@
 import { randomInt } from "node:crypto";
-import { open, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, open, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { KvmciError } from "../errors.js";
 import { formatCommand, runCommand } from "../host/command.js";
+import { removeTree } from "../host/remove-tree.js";
 import { buildDiskHeader, formatDiskId } from "./mbr.js";
 import {
   commitEntry,
@@ -95,6 +96,9 @@ export async function buildRecipeImage(
     await handle.truncate(recipe.sizeBytes);
     await handle.close();
 
+    // mmdebstrap's own temporary files go inside the partial entry, so they go with it.
+    const scratch = join(partial, "tmp");
+    await mkdir(scratch, { mode: 0o700 });
     options.onStep?.("starting mmdebstrap");
     const argv = buildMmdebstrapArgs(recipe, {
       mode: options.mode,
@@ -103,6 +107,7 @@ export async function buildRecipeImage(
       diskId: formatDiskId(diskId),
     });
     await runCommand(argv, {
+      env: { TMPDIR: scratch },
       signal: options.signal,
       failureCode: "image",
       hint: mmdebstrapHint(options.mode),
@@ -135,6 +140,7 @@ export async function buildRecipeImage(
     const kernelVersion = (await readFile(join(partial, "kernel-version"), "utf8")).trim();
     for (const leftover of ["disk.raw", "boot.img", "core.img", "kernel-version"])
       await rm(join(partial, leftover), { force: true });
+    await removeTree(scratch);
 
     options.onStep?.("computing the digest");
     const info: ImageInfo = {
@@ -164,7 +170,13 @@ export async function buildRecipeImage(
       throw new KvmciError("image", `The built image at ${finalDir} could not be read back`);
     return image;
   } catch (error) {
-    await rm(partial, { recursive: true, force: true });
+    await removeTree(partial).catch((cleanup: unknown) => {
+      throw new KvmciError(
+        "image",
+        `The image build failed and its folder could not be cleaned up`,
+        { details: [String(cleanup)], cause: error },
+      );
+    });
     throw error;
   }
 }

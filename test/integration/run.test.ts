@@ -1,5 +1,6 @@
-import { readFile, stat } from "node:fs/promises";
+import { readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { phases } from "../../src/run/events.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createFixtureProject, createSandbox, waitForOutput, type Sandbox } from "./harness.js";
 
@@ -29,15 +30,17 @@ describe("kvmci run against a real guest", () => {
         "report.json",
         "--env",
         "FIXTURE_GREETING=hello from the host",
+        "--user-data",
+        "fixture-user-data.yml",
         "--",
         "./run-tests.sh",
       ],
       project,
     );
-    expect(result.all).toContain("6 passed, 0 failed");
+    expect(result.all).toContain("7 passed, 0 failed");
     expect(result.exitCode, result.all).toBe(0);
     expect(await readFile(join(project, "kvmci-artifacts", "reports", "summary.txt"), "utf8")).toBe(
-      "6 passed, 0 failed\n",
+      "7 passed, 0 failed\n",
     );
     expect(
       await readFile(join(project, "kvmci-artifacts", "reports", "junit.xml"), "utf8"),
@@ -55,45 +58,36 @@ describe("kvmci run against a real guest", () => {
       env: ["FIXTURE_GREETING"],
     });
     expect((report.image as { digest: string }).digest).toMatch(/^sha256:[0-9a-f]{64}$/);
-    expect((report.phases as { phase: string }[]).map((p) => p.phase)).toEqual([
-      "image",
-      "overlay",
-      "seed",
-      "boot",
-      "ready",
-      "sync",
-      "command",
-      "artifacts",
-      "teardown",
-    ]);
+    expect((report.phases as { phase: string }[]).map((p) => p.phase)).toEqual([...phases]);
     // The value of --env is a secret as far as the report is concerned.
     expect(JSON.stringify(report)).not.toContain("hello from the host");
   });
 
-  it("boots through firmware and the bootloader, grows the disk, and passes the exit code through", async () => {
+  it("boots through firmware with settings from kvmci.yml, grows the disk, and passes the exit code through", async () => {
     const project = await createFixtureProject(sandbox);
-    const result = await sandbox.start(
+    await writeFile(
+      join(project, "kvmci.yml"),
       [
-        "run",
-        "--boot",
-        "firmware",
-        "--disk",
-        "5G",
-        "--no-sync",
-        "--",
-        "sh",
-        "-c",
-        "df --output=size -BM / | tail -n 1; ls /work | wc -l; exit 3",
-      ],
-      project,
+        "boot: firmware",
+        "disk: 5G",
+        "sync: false",
+        "run: df --output=size -BM / | tail -n 1; ls /work | wc -l; exit 3",
+        "",
+      ].join("\n"),
     );
+    const result = await sandbox.start(["run", "--json", "report.json"], project);
     expect(result.exitCode, result.all).toBe(3);
     const [size, files] = result.stdout.trim().split("\n");
     expect(Number.parseInt(size ?? "0", 10), "root file system grown to about 5G").toBeGreaterThan(
       4500,
     );
-    expect(files?.trim(), "--no-sync leaves the workdir empty").toBe("0");
+    expect(files?.trim(), "sync: false leaves the workdir empty").toBe("0");
     expect(result.stderr).toMatch(/failed with exit code 3/);
+    const report = JSON.parse(await readFile(join(project, "report.json"), "utf8")) as Record<
+      string,
+      unknown
+    >;
+    expect(report).toMatchObject({ outcome: "failed", exitCode: 3, boot: "firmware" });
   });
 
   it("stops a command at --timeout, says so, and exits 124", async () => {
@@ -170,5 +164,22 @@ describe("kvmci run input errors", () => {
     const result = await sandbox.start(["run", "--image", "debain-12", "--", "true"], project);
     expect(result.exitCode).toBe(65);
     expect(result.stderr).toContain("Did you mean debian-12?");
+  });
+
+  it("checks the host with doctor, and refuses --accel kvm with the fix where KVM cannot run guests", async (context) => {
+    const project = await createFixtureProject(sandbox);
+    const doctor = await sandbox.start(["doctor"], project);
+    expect(doctor.exitCode, doctor.all).toBe(0);
+    expect(doctor.stdout).toMatch(/^✓ qemu-system-x86_64: QEMU emulator version/m);
+    expect(doctor.stdout).toMatch(/^✓ qemu-img: qemu-img version/m);
+    expect(doctor.stdout).toMatch(/^[✓!] kvm: /m);
+    if (/^✓ kvm/m.test(doctor.stdout)) context.skip("KVM works on this host");
+    const started = Date.now();
+    const result = await sandbox.start(["run", "--accel", "kvm", "--", "true"], project);
+    expect(result.exitCode, result.all).toBe(69);
+    expect(result.stderr).toContain("--accel kvm was requested, but");
+    expect(result.stderr).toMatch(/hint: .*(--accel tcg|nested virtualisation|usermod)/);
+    // doctor recorded the probe, so the refusal is immediate.
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 });

@@ -1,6 +1,6 @@
 import { loadRunConfig } from "../../config/load.js";
 import type { RunSettingsInput } from "../../config/schema.js";
-import { KvmciError } from "../../errors.js";
+import { problemsError } from "../../errors.js";
 import { resolveCacheDir } from "../../image/cache.js";
 import { buildJsonReport, writeJsonReport } from "../../report/json.js";
 import type { TerminalReporter } from "../../report/terminal.js";
@@ -47,16 +47,7 @@ export async function runCommand(
     );
   }
   if (problems.length > 0) {
-    throw new KvmciError(
-      "usage",
-      problems.length === 1
-        ? `Invalid usage: ${problems[0]}`
-        : `Invalid usage (${problems.length} problems)`,
-      {
-        details: problems.length === 1 ? [] : problems,
-        hint: "Run `kvmci run --help` for every option.",
-      },
-    );
+    throw problemsError("usage", problems, "Run `kvmci run --help` for every option.");
   }
   const v = parsed.values;
   const flags: RunSettingsInput = {

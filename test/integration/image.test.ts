@@ -1,0 +1,39 @@
+import { mkdir, readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createSandbox, type Sandbox } from "./harness.js";
+
+let sandbox: Sandbox;
+beforeEach(async () => {
+  sandbox = await createSandbox();
+});
+afterEach(() => sandbox.dispose());
+
+describe("kvmci image", () => {
+  it("lists the cached default image with its size, digest and build time", async () => {
+    const result = await sandbox.start(["image", "ls"], sandbox.root);
+    expect(result.exitCode, result.all).toBe(0);
+    expect(result.stdout).toMatch(/^NAME\s+SIZE\s+DIGEST\s+BUILT$/m);
+    expect(result.stdout).toMatch(
+      /^debian-12\s+\d+(\.\d)? [MG]iB\s+sha256:[0-9a-f]{12}\s+\d{4}-\d\d-\d\dT/m,
+    );
+  });
+
+  it("leaves nothing that looks usable when a build is interrupted", async () => {
+    const cache = join(sandbox.root, "cache");
+    await mkdir(cache);
+    const child = sandbox.start(["image", "build", "debian-12"], sandbox.root, {
+      KVMCI_CACHE_DIR: cache,
+    });
+    // Long enough for mmdebstrap to be downloading or installing, far from done.
+    await new Promise((resolve) => setTimeout(resolve, 8000));
+    child.kill("SIGINT");
+    const result = await child;
+    expect(result.exitCode, result.all).toBe(130);
+    expect(await readdir(join(cache, "images"))).toEqual([]);
+    const list = await sandbox.start(["image", "ls"], sandbox.root, { KVMCI_CACHE_DIR: cache });
+    expect(list.stdout).toContain("No images cached");
+    // mmdebstrap's own temporary root went away with it.
+    expect(await readdir(sandbox.tmp)).toEqual([]);
+  });
+});
