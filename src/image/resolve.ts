@@ -6,6 +6,7 @@ import { buildRecipeImage } from "./build.js";
 import { findCachedRecipeImage, type CachedImage } from "./cache.js";
 import { defaultDebianMirror, findDebianMirror } from "./mirror.js";
 import { listRecipeNames, loadRecipe } from "./recipe.js";
+import { requireUnshareMode } from "./unshare.js";
 
 export interface ResolveOptions {
   cacheDir: string;
@@ -37,6 +38,7 @@ export async function resolveImage(
   if (cached) return { image: cached, built: false };
   options.onBuild?.();
   await requireTools(["mmdebstrap", "qemu-img"], "to build the image");
+  if (!options.isRoot) await requireUnshareMode();
   const image = await buildRecipeImage(recipe, {
     cacheDir: options.cacheDir,
     mirror: options.mirror ?? (await hostDebianMirror()),
@@ -59,6 +61,7 @@ export async function buildImageByName(
     if (cached) return cached;
   }
   await requireTools(["mmdebstrap", "qemu-img"], "to build the image");
+  if (!options.isRoot) await requireUnshareMode();
   return buildRecipeImage(recipe, {
     cacheDir: options.cacheDir,
     mirror: options.mirror ?? (await hostDebianMirror()),

@@ -47,3 +47,13 @@ describe("debian-12 recipe", () => {
     expect(closestNames("debain-12", ["debian-12", "ubuntu-24.04"])).toEqual(["debian-12"]);
   });
 });
+
+describe("unshare mode prerequisites", () => {
+  it("finds a subordinate id range by user name or id", async () => {
+    const { hasRange } = await import("../../src/image/unshare.js");
+    expect(hasRange("alice:100000:65536\n", "alice", 1000)).toBe(true);
+    expect(hasRange("1000:100000:65536\n", "alice", 1000)).toBe(true);
+    expect(hasRange("bob:100000:65536\n", "alice", 1000)).toBe(false);
+    expect(hasRange("", "alice", 1000)).toBe(false);
+  });
+});
