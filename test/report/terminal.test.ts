@@ -1,0 +1,70 @@
+import { Writable } from "node:stream";
+import { describe, expect, it } from "vitest";
+import { loadRunConfig } from "../../src/config/load.js";
+import { buildJsonReport } from "../../src/report/json.js";
+import { TerminalReporter } from "../../src/report/terminal.js";
+import type { RunResult } from "../../src/run/run.js";
+
+function sink(isTTY: boolean) {
+  let text = "";
+  const stream = Object.assign(
+    new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        text += chunk.toString();
+        done();
+      },
+    }),
+    { isTTY },
+  );
+  return { stream, text: () => text };
+}
+
+describe("terminal reporter", () => {
+  it("shows build progress on a terminal and stays quiet in a log", () => {
+    for (const tty of [true, false]) {
+      const err = sink(tty);
+      const out = sink(false);
+      const reporter = new TerminalReporter({ stdout: out.stream, stderr: err.stream });
+      reporter.onEvent({ type: "phase-start", phase: "image" });
+      reporter.onEvent({ type: "progress", phase: "image", message: "installing packages" });
+      reporter.onEvent({ type: "phase-end", phase: "image", ms: 42_000, ok: true });
+      if (tty) expect(err.text()).toMatch(/image \d+ms: installing packages/);
+      else expect(err.text()).toBe("kvmci ✓ image     42.0s\n");
+    }
+  });
+
+  it("passes guest output through untouched", () => {
+    const err = sink(false);
+    const out = sink(false);
+    const reporter = new TerminalReporter({ stdout: out.stream, stderr: err.stream });
+    reporter.onEvent({ type: "output", stream: "stdout", chunk: Buffer.from("no newline") });
+    reporter.onEvent({ type: "output", stream: "stderr", chunk: Buffer.from("warn\n") });
+    expect(out.text()).toBe("no newline");
+    expect(err.text()).toBe("warn\n");
+  });
+});
+
+describe("JSON report", () => {
+  it("names the --env keys but never their values", async () => {
+    const config = await loadRunConfig({
+      flags: { env: ["TOKEN=s3cret"] },
+      argv: ["true"],
+      configPath: undefined,
+      cwd: "/tmp",
+    });
+    const result: RunResult = {
+      outcome: "passed",
+      exitCode: 0,
+      image: { name: "debian-12", digest: "sha256:x", built: false },
+      accel: { name: "tcg", reason: "r" },
+      boot: "kernel",
+      phases: [{ phase: "command", ms: 5, ok: true }],
+      artifacts: [],
+      cloudInitErrors: [],
+      error: undefined,
+    };
+    const report = buildJsonReport(config, result, new Date(0));
+    expect(report.env).toEqual(["TOKEN"]);
+    expect(JSON.stringify(report)).not.toContain("s3cret");
+  });
+});
