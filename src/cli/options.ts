@@ -14,7 +14,7 @@ export const runOptions: OptionSpec[] = [
     name: "image",
     type: "string",
     value: "NAME",
-    help: "image to boot (default debian-12; see `kvmci image ls --available`)",
+    help: "image to boot (default debian-12; the recipes in images/)",
   },
   {
     name: "cpus",
