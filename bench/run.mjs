@@ -45,9 +45,8 @@ const kvmci = [];
 const byHand = [];
 let report;
 try {
-  // Warm-up: builds the image if needed and settles the KVM probe (doctor records it), so
-  // neither side pays for those.
-  await run("node", [join(root, "bin/kvmci.js"), "doctor"]);
+  // Warm-up: build the image if needed, then settle the KVM probe for its kernel (doctor
+  // records it), so that neither side pays for those.
   const ls = await new Promise((resolve) => {
     const c = spawn("node", [join(root, "bin/kvmci.js"), "image", "build", "debian-12"], {
       stdio: ["ignore", "pipe", "inherit"],
@@ -57,6 +56,7 @@ try {
     c.on("close", () => resolve(out.trim().split(" ")));
   });
   const disk = ls[2];
+  await run("node", [join(root, "bin/kvmci.js"), "doctor"]);
   for (let i = 0; i < rounds; i++) {
     const k = await run(
       "node",

@@ -24,7 +24,7 @@ export const runHelp = `Usage: kvmci run [options] [-- COMMAND...]
 Boots a throwaway guest, copies this folder into it, runs COMMAND there (or \`run:\` from
 kvmci.yml), streams its output, copies artifacts back and deletes the guest.
 
-Options (each can also be set in kvmci.yml under the same name, --no-sync as `sync: false`;
+Options (each can also be set in kvmci.yml under the same name, --no-sync as sync: false;
 flags win):
 ${formatOptions(runOptions)}
 
