@@ -10,6 +10,7 @@ import type { CachedImage } from "../image/cache.js";
 import { buildQemuArgs, type Accel, type BootMethod } from "../qemu/args.js";
 import { QemuProcess, type QemuExit } from "../qemu/process.js";
 import { generateKeyPair, type KeyPair } from "../ssh/keys.js";
+import { sshBannerSeen } from "../ssh/banner.js";
 import { HostKeyMismatchError, SshSession, type ExecIo, type ExecResult } from "../ssh/session.js";
 import { createRunFolder, RunFiles, type RunFolder } from "./run-folder.js";
 
@@ -29,7 +30,9 @@ export interface GuestSpec {
 }
 
 const consoleTailLines = 30;
-const sshAttemptTimeoutMs = 8000;
+const bannerTimeoutMs = 1500;
+const sshHandshakeTimeoutMs = 30_000;
+const pollMs = 250;
 
 /**
  * One throwaway virtual machine and everything it owns: run folder, overlay, seed, QEMU
@@ -156,8 +159,13 @@ export class Guest implements AsyncDisposable {
           await qemu.exited,
         );
       if (Date.now() >= deadline) throw await this.timeoutFailure(stage, lastError, started);
+      const banner = await sshBannerSeen(this.sshPort, bannerTimeoutMs, signal);
+      if (!banner.ok) {
+        lastError = banner.reason;
+        await sleep(pollMs, undefined, { signal });
+        continue;
+      }
       try {
-        const budget = Math.max(1000, Math.min(sshAttemptTimeoutMs, deadline - Date.now()));
         this.ssh = await SshSession.connect(
           {
             host: "127.0.0.1",
@@ -166,17 +174,26 @@ export class Guest implements AsyncDisposable {
             privateKey: this.clientKey.privateKey,
             hostPublicKey: this.hostKey.publicKey,
           },
-          budget,
+          Math.max(1000, Math.min(sshHandshakeTimeoutMs, deadline - Date.now())),
         );
       } catch (error) {
         if (error instanceof HostKeyMismatchError) throw error;
         lastError = error instanceof Error ? error.message : String(error);
-        await sleep(500, undefined, { signal });
+        await sleep(pollMs, undefined, { signal });
       }
     }
     onSsh?.();
     stage = "SSH answered; waiting for cloud-init to finish";
-    for (;;) {
+    // One command that waits inside the guest: no new SSH session (and shell) per poll.
+    const remaining = Math.max(1, deadline - Date.now());
+    const waiting = AbortSignal.any([signal, AbortSignal.timeout(remaining)]);
+    try {
+      const text = await this.ssh.capture(
+        "until [ -e /run/cloud-init/result.json ]; do sleep 0.2; done; sleep 0.1; cat /run/cloud-init/result.json",
+        waiting,
+      );
+      return { cloudInitErrors: parseCloudInitErrors(text) };
+    } catch (error) {
       signal.throwIfAborted();
       if (qemu.hasExited)
         throw await this.failure(
@@ -184,17 +201,15 @@ export class Guest implements AsyncDisposable {
           `The guest stopped while cloud-init ran${exitSummary(await qemu.exited)}`,
           await qemu.exited,
         );
-      if (Date.now() >= deadline) throw await this.timeoutFailure(stage, lastError, started);
-      try {
-        const text = await this.ssh.capture(
-          "cat /run/cloud-init/result.json 2>/dev/null || true",
-          signal,
-        );
-        if (text.trim()) return { cloudInitErrors: parseCloudInitErrors(text) };
-      } catch (error) {
-        lastError = error instanceof Error ? error.message : String(error);
-      }
-      await sleep(500, undefined, { signal });
+      lastError = error instanceof Error ? error.message : String(error);
+      if (waiting.aborted)
+        throw await this.timeoutFailure(stage, "cloud-init had not written its result", started);
+      throw await this.failure(
+        "guestBoot",
+        `Waiting for cloud-init failed: ${lastError}`,
+        undefined,
+        error,
+      );
     }
   }
 
