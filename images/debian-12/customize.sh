@@ -97,9 +97,13 @@ echo "$version" > "$out/kernel-version"
 
 step "making the file system"
 # mmdebstrap still has /dev, /proc and /sys mounted in the root; copy without them first.
+# Device nodes are left out: systemd mounts devtmpfs over /dev at boot, and in unshare mode they
+# could not be created anyway.
 staging="$out/staging"
 mkdir "$staging"
-tar -C "$root" --one-file-system --exclude=./var/cache/apt/archives/*.deb -cf - . | tar -C "$staging" -xpf -
+# In unshare mode only this namespace can delete what it wrote: clean up here on every exit.
+trap 'rm -rf "$staging"' EXIT
+tar -C "$root" --one-file-system --exclude='./dev/*' --exclude='./var/cache/apt/archives/*.deb' -cf - . | tar -C "$staging" -xpf -
 rm -rf "$staging"/var/lib/apt/lists/* "$staging"/var/log/*.log
 # The partition starts at 1 MiB; kvmci writes the partition table and bootloader in front of it.
 mke2fs -q -t ext4 -L root -E offset=1048576 -d "$staging" "$out/disk.raw" "${fs_kib}k"

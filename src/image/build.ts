@@ -1,5 +1,6 @@
 import { randomInt } from "node:crypto";
-import { mkdir, open, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, copyFile, mkdir, mkdtemp, open, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KvmciError } from "../errors.js";
 import { formatCommand, runCommand } from "../host/command.js";
@@ -89,21 +90,28 @@ export async function buildRecipeImage(
   const entryName = imageEntryName(recipe.name, recipe.key);
   const partial = await createPartialEntry(options.cacheDir, entryName);
   const log: string[] = [];
+  let work: string | undefined;
   try {
+    work = await createWorkDir(partial, options.mode);
     const diskId = randomInt(1, 2 ** 32 - 1);
-    const raw = join(partial, "disk.raw");
+    const raw = join(work, "disk.raw");
     const handle = await open(raw, "w", 0o644);
     await handle.truncate(recipe.sizeBytes);
     await handle.close();
+    // mmdebstrap's own temporary files go inside the work folder, so they go with it.
+    const scratch = join(work, "tmp");
+    await mkdir(scratch);
+    if (options.mode === "unshare") {
+      // In unshare mode the hook runs as the namespace's root, a subordinate uid on the host.
+      await chmod(raw, 0o666);
+      await chmod(scratch, 0o777);
+    }
 
-    // mmdebstrap's own temporary files go inside the partial entry, so they go with it.
-    const scratch = join(partial, "tmp");
-    await mkdir(scratch, { mode: 0o700 });
     options.onStep?.("starting mmdebstrap");
     const argv = buildMmdebstrapArgs(recipe, {
       mode: options.mode,
       mirror: options.mirror,
-      outDir: partial,
+      outDir: work,
       diskId: formatDiskId(diskId),
     });
     await runCommand(argv, {
@@ -120,8 +128,8 @@ export async function buildRecipeImage(
 
     options.onStep?.("writing the partition table and bootloader");
     const header = buildDiskHeader({
-      bootCode: await readFile(join(partial, "boot.img")),
-      coreImage: await readFile(join(partial, "core.img")),
+      bootCode: await readFile(join(work, "boot.img")),
+      coreImage: await readFile(join(work, "core.img")),
       diskId,
       diskBytes: recipe.sizeBytes,
     });
@@ -132,15 +140,13 @@ export async function buildRecipeImage(
     options.onStep?.("converting to qcow2");
     await runCommand(
       ["qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, join(partial, ImageFiles.disk)],
-      {
-        signal: options.signal,
-        failureCode: "image",
-      },
+      { signal: options.signal, failureCode: "image" },
     );
-    const kernelVersion = (await readFile(join(partial, "kernel-version"), "utf8")).trim();
-    for (const leftover of ["disk.raw", "boot.img", "core.img", "kernel-version"])
-      await rm(join(partial, leftover), { force: true });
-    await removeTree(scratch);
+    await copyFile(join(work, "vmlinuz"), join(partial, ImageFiles.kernel));
+    await copyFile(join(work, "initrd.img"), join(partial, ImageFiles.initrd));
+    const kernelVersion = (await readFile(join(work, "kernel-version"), "utf8")).trim();
+    await removeTree(work);
+    work = undefined;
 
     options.onStep?.("computing the digest");
     const info: ImageInfo = {
@@ -170,15 +176,32 @@ export async function buildRecipeImage(
       throw new KvmciError("image", `The built image at ${finalDir} could not be read back`);
     return image;
   } catch (error) {
-    await removeTree(partial).catch((cleanup: unknown) => {
-      throw new KvmciError(
-        "image",
-        `The image build failed and its folder could not be cleaned up`,
-        { details: [String(cleanup)], cause: error },
-      );
-    });
+    // A cleanup failure is added to the build's own error, never put in its place.
+    for (const dir of [work, partial]) {
+      if (!dir) continue;
+      await removeTree(dir).catch((cleanup: unknown) => {
+        if (error instanceof KvmciError)
+          error.details.push(`also: could not clean up ${dir}: ${String(cleanup)}`);
+      });
+    }
     throw error;
   }
+}
+
+/**
+ * Where mmdebstrap and the recipe's hook write. As root: inside the partial entry. In unshare
+ * mode the hook runs as a subordinate uid that cannot enter the user's private cache, so the
+ * work folder is a fresh, randomly named one under the temporary folder that it may write to.
+ */
+async function createWorkDir(partial: string, mode: "root" | "unshare"): Promise<string> {
+  if (mode === "root") {
+    const work = join(partial, "work");
+    await mkdir(work, { mode: 0o700 });
+    return work;
+  }
+  const work = await mkdtemp(join(tmpdir(), "kvmci-build-"));
+  await chmod(work, 0o777);
+  return work;
 }
 
 function mmdebstrapHint(mode: "root" | "unshare"): string {

@@ -1,5 +1,6 @@
 import { defaultBootTimeoutMs, type RunConfig } from "../config/load.js";
 import { formatDuration } from "../config/duration.js";
+import { formatSize } from "../config/size.js";
 import { KvmciError, isKvmciError } from "../errors.js";
 import { buildGuestCommandLine } from "../guest/command-line.js";
 import { Guest } from "../guest/guest.js";
@@ -179,12 +180,13 @@ async function runGuest(
           signal,
         ),
       );
+      const size = formatSize(synced.bytes);
       emit({
         type: "note",
         message:
           synced.mode === "git"
-            ? `synced ${synced.files} files (git: tracked and untracked, not ignored)`
-            : "synced the folder",
+            ? `synced ${synced.files} files, ${size} (git: tracked and untracked, not ignored)`
+            : `synced the folder, ${size} (not a git work tree: everything in it; --exclude leaves things out)`,
       });
     } else {
       await guest.exec(buildWorkdirCommand(config.workdir), { signal });

@@ -15,6 +15,8 @@ import { listWorkspace } from "./workspace.js";
 export interface SyncResult {
   mode: "git" | "folder";
   files: number | undefined;
+  /** Size of the tar stream sent. */
+  bytes: number;
 }
 
 /** Streams the workspace into the guest's workdir as one tar stream over SSH. */
@@ -42,6 +44,8 @@ export async function syncWorkspace(
   // Hold tar's output (with back-pressure) until the SSH channel opens; left alone, the stream
   // would be drained before anyone reads it.
   const archive = new PassThrough();
+  let bytes = 0;
+  archive.on("data", (chunk: Buffer) => (bytes += chunk.length));
   tar.stdout?.pipe(archive);
   const stderr: Buffer[] = [];
   const remote = await guest.exec(buildUnpackCommand(o.workdir), {
@@ -70,7 +74,11 @@ export async function syncWorkspace(
       },
     );
   }
-  return { mode: listing.mode, files: listing.mode === "git" ? listing.files.length : undefined };
+  return {
+    mode: listing.mode,
+    files: listing.mode === "git" ? listing.files.length : undefined,
+    bytes,
+  };
 }
 
 /** Copies files matching the globs from the guest's workdir into a host folder. Returns their paths. */
