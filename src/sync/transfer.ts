@@ -45,8 +45,10 @@ export async function syncWorkspace(
   // would be drained before anyone reads it.
   const archive = new PassThrough();
   let bytes = 0;
-  archive.on("data", (chunk: Buffer) => (bytes += chunk.length));
   tar.stdout?.pipe(archive);
+  // Counted on tar's side: a "data" listener on the holding stream would start it flowing
+  // before the channel is there to read it.
+  tar.stdout?.on("data", (chunk: Buffer) => (bytes += chunk.length));
   const stderr: Buffer[] = [];
   const remote = await guest.exec(buildUnpackCommand(o.workdir), {
     stdin: archive,
