@@ -83,8 +83,12 @@ export async function loadRunConfig(input: LoadInput): Promise<RunConfig> {
   let userData: CloudConfig | undefined;
   if (merged["user-data"]) {
     const path = resolve(input.cwd, merged["user-data"]);
+    // Say where the setting came from, like every other problem.
+    const where = flagSettings["user-data"]
+      ? "--user-data"
+      : `${relativeName(configPath, input.cwd)}: user-data`;
     const text = await readOptional(path);
-    if (text === undefined) problems.push(`user-data: cannot read ${path}`);
+    if (text === undefined) problems.push(`${where}: cannot read ${path}`);
     else {
       const parsed = parseYaml(text, path, problems);
       if (
@@ -92,7 +96,7 @@ export async function loadRunConfig(input: LoadInput): Promise<RunConfig> {
         (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
       ) {
         problems.push(
-          `user-data: ${path} must be a cloud-config mapping (#cloud-config followed by keys)`,
+          `${where}: ${path} must be a cloud-config mapping (#cloud-config followed by keys)`,
         );
       } else userData = parsed as CloudConfig | undefined;
     }

@@ -66,12 +66,13 @@ export class Guest implements AsyncDisposable {
     return this.folder.file(RunFiles.console);
   }
 
-  get user(): string {
-    return this.spec.image.info.user;
+  /** Whether QEMU was started (and so there is a console and an exit to report). */
+  get launched(): boolean {
+    return this.qemu !== undefined;
   }
 
-  get qemuPid(): number | undefined {
-    return this.qemu?.pid;
+  get user(): string {
+    return this.spec.image.info.user;
   }
 
   async createOverlay(signal?: AbortSignal): Promise<void> {
@@ -101,16 +102,17 @@ export class Guest implements AsyncDisposable {
   }
 
   bootMethod(): BootMethod {
+    if (this.spec.boot === "firmware") return { kind: "firmware" };
     const { info, dir } = this.spec.image;
-    if (this.spec.boot === "kernel" && info.boot.kernel && info.boot.initrd && info.boot.cmdline) {
-      return {
-        kind: "kernel",
-        kernel: join(dir, info.boot.kernel),
-        initrd: join(dir, info.boot.initrd),
-        cmdline: info.boot.cmdline,
-      };
+    if (!info.boot.kernel || !info.boot.initrd || !info.boot.cmdline) {
+      throw new Error(`The image ${info.name} has no kernel for direct boot`);
     }
-    return { kind: "firmware" };
+    return {
+      kind: "kernel",
+      kernel: join(dir, info.boot.kernel),
+      initrd: join(dir, info.boot.initrd),
+      cmdline: info.boot.cmdline,
+    };
   }
 
   /** Launches QEMU. A port taken between choosing it and QEMU binding it is retried. */
@@ -133,7 +135,9 @@ export class Guest implements AsyncDisposable {
       const early = await Promise.race([this.qemu.exited, sleep(300, undefined, { signal })]);
       if (!early) return;
       if (/host forwarding rule/i.test(early.stderr) && attempt < 5) continue;
-      throw await this.failure("guestBoot", `QEMU exited at start-up${exitSummary(early)}`, early);
+      throw await this.failure("guestBoot", `QEMU exited at start-up${exitSummary(early)}`, {
+        exit: early,
+      });
     }
   }
 
@@ -152,12 +156,7 @@ export class Guest implements AsyncDisposable {
     const started = Date.now();
     while (!this.ssh) {
       signal.throwIfAborted();
-      if (qemu.hasExited)
-        throw await this.failure(
-          "guestBoot",
-          `The guest stopped during boot${exitSummary(await qemu.exited)}`,
-          await qemu.exited,
-        );
+      if (qemu.hasExited) throw await this.stoppedFailure("during boot");
       if (Date.now() >= deadline) throw await this.timeoutFailure(stage, lastError, started);
       const banner = await sshBannerSeen(this.sshPort, bannerTimeoutMs, signal);
       if (!banner.ok) {
@@ -195,21 +194,14 @@ export class Guest implements AsyncDisposable {
       return { cloudInitErrors: parseCloudInitErrors(text) };
     } catch (error) {
       signal.throwIfAborted();
-      if (qemu.hasExited)
-        throw await this.failure(
-          "guestBoot",
-          `The guest stopped while cloud-init ran${exitSummary(await qemu.exited)}`,
-          await qemu.exited,
-        );
-      lastError = error instanceof Error ? error.message : String(error);
       if (waiting.aborted)
         throw await this.timeoutFailure(stage, "cloud-init had not written its result", started);
-      throw await this.failure(
-        "guestBoot",
-        `Waiting for cloud-init failed: ${lastError}`,
-        undefined,
-        error,
-      );
+      // The connection usually drops a moment before QEMU's exit is seen: give it that moment.
+      if (await this.exitedWithin(1000)) throw await this.stoppedFailure("while cloud-init ran");
+      const reason = error instanceof Error ? error.message : String(error);
+      throw await this.failure("guestBoot", `Waiting for cloud-init failed: ${reason}`, {
+        cause: error,
+      });
     }
   }
 
@@ -221,12 +213,11 @@ export class Guest implements AsyncDisposable {
 
   /** Explains why the session ended if the guest went away, for errors during exec. */
   async lostFailure(cause: unknown): Promise<KvmciError> {
-    const qemu = this.requireQemu();
-    const exit = await Promise.race([qemu.exited, sleep(1000).then(() => undefined)]);
+    const exit = await this.exitedWithin(1000);
     const what = exit
       ? `The guest stopped${exitSummary(exit)}`
       : "The SSH connection to the guest was lost";
-    return this.failure("guestLost", what, exit, cause);
+    return this.failure("guestLost", what, { exit, cause });
   }
 
   async consoleTail(lines = consoleTailLines): Promise<string[]> {
@@ -261,23 +252,32 @@ export class Guest implements AsyncDisposable {
     return this.qemu;
   }
 
+  private async exitedWithin(ms: number): Promise<QemuExit | undefined> {
+    return Promise.race([this.requireQemu().exited, sleep(ms).then(() => undefined)]);
+  }
+
+  private async stoppedFailure(when: string): Promise<KvmciError> {
+    const exit = await this.requireQemu().exited;
+    return this.failure("guestBoot", `The guest stopped ${when}${exitSummary(exit)}`, { exit });
+  }
+
+  /** An error with QEMU's last words, the console tail, and what to do next. */
   private async failure(
     code: "guestBoot" | "guestLost",
     message: string,
-    exit?: QemuExit,
-    cause?: unknown,
+    o: { exit?: QemuExit; cause?: unknown; hint?: string } = {},
   ): Promise<KvmciError> {
-    const qemuLines = exit ? tailLines(exit.stderr, 5).map((l) => `qemu: ${l}`) : [];
+    const qemuLines = o.exit ? tailLines(o.exit.stderr, 5).map((l) => `qemu: ${l}`) : [];
     const consoleLines = await this.consoleTail();
     return new KvmciError(code, message, {
-      hint: this.consoleHint(),
+      hint: o.hint ?? this.consoleHint(),
       details: [
         ...qemuLines,
         ...(consoleLines.length
           ? ["last lines of the guest console:", ...consoleLines.map((l) => `  ${l}`)]
           : ["the guest console is empty"]),
       ],
-      cause,
+      cause: o.cause,
     });
   }
 
@@ -287,14 +287,13 @@ export class Guest implements AsyncDisposable {
     started: number,
   ): Promise<KvmciError> {
     const waited = Math.round((Date.now() - started) / 1000);
-    const error = await this.failure(
+    const slow =
+      this.spec.accel === "tcg" ? "software emulation is much slower than KVM" : "KVM is in use";
+    return this.failure(
       "guestBoot",
       `The guest was not ready after ${waited}s: ${stage} (last attempt: ${lastError})`,
+      { hint: `Raise --boot-timeout if this host is slow (${slow}). ${this.consoleHint()}` },
     );
-    return new KvmciError("guestBoot", error.message, {
-      hint: `Raise --boot-timeout if this host is slow (${this.spec.accel === "tcg" ? "software emulation is 10-30x slower than KVM" : "KVM is in use"}). ${this.consoleHint()}`,
-      details: error.details,
-    });
   }
 
   private consoleHint(): string {

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import yaml from "js-yaml";
 import { z } from "zod";
@@ -45,7 +45,6 @@ export interface Recipe {
 }
 
 export async function listRecipeNames(dir = catalogDir): Promise<string[]> {
-  const { readdir } = await import("node:fs/promises");
   const entries = await readdir(dir);
   return entries
     .filter((e) => e.endsWith(".yml"))

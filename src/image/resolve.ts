@@ -19,10 +19,13 @@ export interface ResolveOptions {
   onBuild?: () => void;
 }
 
-/** A cached image for a catalog name, building it first if it is not cached. */
+/**
+ * A cached image for a catalog name, built first when it is not cached (or always, with
+ * `force`, for `kvmci image build --force`).
+ */
 export async function resolveImage(
   name: string,
-  options: ResolveOptions,
+  options: ResolveOptions & { force?: boolean },
 ): Promise<{ image: CachedImage; built: boolean }> {
   const recipe = await loadRecipe(name);
   if (!recipe) {
@@ -34,8 +37,10 @@ export async function resolveImage(
         : `Known images: ${known.join(", ")}.`,
     });
   }
-  const cached = await findCachedRecipeImage(options.cacheDir, recipe.name, recipe.key);
-  if (cached) return { image: cached, built: false };
+  if (!options.force) {
+    const cached = await findCachedRecipeImage(options.cacheDir, recipe.name, recipe.key);
+    if (cached) return { image: cached, built: false };
+  }
   options.onBuild?.();
   await requireTools(["mmdebstrap", "qemu-img"], "to build the image");
   if (!options.isRoot) await requireUnshareMode();
@@ -47,28 +52,6 @@ export async function resolveImage(
     onStep: options.onStep,
   });
   return { image, built: true };
-}
-
-/** Builds even if cached (for `kvmci image build --force`) or when missing. */
-export async function buildImageByName(
-  name: string,
-  options: ResolveOptions & { force: boolean },
-): Promise<CachedImage> {
-  const recipe = await loadRecipe(name);
-  if (!recipe) return (await resolveImage(name, options)).image;
-  if (!options.force) {
-    const cached = await findCachedRecipeImage(options.cacheDir, recipe.name, recipe.key);
-    if (cached) return cached;
-  }
-  await requireTools(["mmdebstrap", "qemu-img"], "to build the image");
-  if (!options.isRoot) await requireUnshareMode();
-  return buildRecipeImage(recipe, {
-    cacheDir: options.cacheDir,
-    mirror: options.mirror ?? (await hostDebianMirror()),
-    mode: options.isRoot ? "root" : "unshare",
-    signal: options.signal,
-    onStep: options.onStep,
-  });
 }
 
 const packageOf: Record<string, string> = {

@@ -134,10 +134,19 @@ async function runGuest(
   emit: Emit,
 ): Promise<void> {
   const { signal } = deps;
-  const boot =
-    config.boot === "firmware" || (config.boot === "auto" && !image.info.boot.kernel)
-      ? "firmware"
-      : "kernel";
+  const hasKernel = Boolean(
+    image.info.boot.kernel && image.info.boot.initrd && image.info.boot.cmdline,
+  );
+  if (config.boot === "kernel" && !hasKernel) {
+    throw new KvmciError(
+      "image",
+      `--boot kernel: the image ${image.info.name} has no kernel stored beside it`,
+      {
+        hint: "Use --boot firmware (or auto) for this image.",
+      },
+    );
+  }
+  const boot = config.boot === "firmware" || !hasKernel ? "firmware" : "kernel";
   result.boot = boot;
   const guest = await Guest.create(
     {
@@ -189,7 +198,13 @@ async function runGuest(
             : `synced the folder, ${size} (not a git work tree: everything in it; --exclude leaves things out)`,
       });
     } else {
-      await guest.exec(buildWorkdirCommand(config.workdir), { signal });
+      const made = await guest.exec(buildWorkdirCommand(config.workdir), { signal });
+      if (made.code !== 0) {
+        throw new KvmciError(
+          "guestLost",
+          `Creating ${config.workdir} in the guest failed (exit code ${made.code})`,
+        );
+      }
     }
 
     const commandOutcome = await clock.time("command", () =>
@@ -213,6 +228,12 @@ async function runGuest(
           : `no files matched ${config.artifacts.join(", ")}`,
       });
     }
+  } catch (error) {
+    // Anything but our own errors once the guest runs (an SSH channel closing without a status,
+    // a dropped connection) means the guest went away or stopped answering: say which.
+    if (!isKvmciError(error) && !signal.aborted && guest.launched)
+      throw await guest.lostFailure(error);
+    throw error;
   } finally {
     clock.start("teardown");
     try {
@@ -242,16 +263,11 @@ async function runCommand(
     workdir: config.workdir,
     env: config.env,
   });
-  let exit;
-  try {
-    exit = await guest.exec(commandLine, {
-      onStdout: (chunk) => emit({ type: "output", stream: "stdout", chunk }),
-      onStderr: (chunk) => emit({ type: "output", stream: "stderr", chunk }),
-      signal: combined,
-    });
-  } catch (error) {
-    throw await guest.lostFailure(error);
-  }
+  const exit = await guest.exec(commandLine, {
+    onStdout: (chunk) => emit({ type: "output", stream: "stdout", chunk }),
+    onStderr: (chunk) => emit({ type: "output", stream: "stderr", chunk }),
+    signal: combined,
+  });
   signal.throwIfAborted();
   if (timeout?.aborted) {
     emit({

@@ -62,9 +62,6 @@ export class SshSession implements AsyncDisposable {
     });
   }
 
-  /** Whether the connection is still open. */
-  closed = false;
-
   /** Runs a command; resolves with its exit code (or the signal that ended it, as 128+n). */
   exec(command: string, io: ExecIo = {}): Promise<ExecResult> {
     return new Promise((resolve, reject) => {
@@ -92,12 +89,7 @@ export class SshSession implements AsyncDisposable {
     return Buffer.concat(out).toString();
   }
 
-  onClose(listener: () => void): void {
-    this.client.once("close", listener);
-  }
-
   async [Symbol.asyncDispose](): Promise<void> {
-    this.closed = true;
     this.client.end();
     await Promise.resolve();
   }

@@ -1,7 +1,7 @@
 import { formatSize } from "../../config/size.js";
 import { KvmciError } from "../../errors.js";
 import { listCachedImages, resolveCacheDir } from "../../image/cache.js";
-import { buildImageByName } from "../../image/resolve.js";
+import { resolveImage } from "../../image/resolve.js";
 import type { TerminalReporter } from "../../report/terminal.js";
 import { PhaseClock } from "../../run/phase-clock.js";
 import type { Process } from "../main.js";
@@ -35,8 +35,8 @@ export async function imageCommand(
         });
       const name = parsed.positionals[0] ?? "debian-12";
       const clock = new PhaseClock(reporter.onEvent);
-      const image = await clock.time("image", () =>
-        buildImageByName(name, {
+      const { image } = await clock.time("image", () =>
+        resolveImage(name, {
           cacheDir,
           mirror: typeof parsed.values.mirror === "string" ? parsed.values.mirror : undefined,
           force: parsed.values.force === true,
