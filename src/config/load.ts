@@ -2,11 +2,11 @@ import { readFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import yaml from "js-yaml";
-import type { z } from "zod";
 import type { CloudConfig } from "../cloud-init/user-data.js";
 import { problemsError } from "../errors.js";
 import type { GuestCommand } from "../guest/command-line.js";
 import type { AccelRequest } from "../qemu/accel.js";
+import { formatIssue } from "./issues.js";
 import { runSettingsSchema, type RunSettingsInput, type RunSettingsParsed } from "./schema.js";
 
 /** Everything `kvmci run` needs, validated, with defaults applied. Read-only once made. */
@@ -136,23 +136,6 @@ function parseSettings(raw: unknown, prefix: string, problems: string[]): RunSet
   if (result.success) return result.data;
   for (const issue of result.error.issues) problems.push(`${prefix}${formatIssue(issue)}`);
   return {};
-}
-
-function formatIssue(issue: z.core.$ZodIssue): string {
-  const path = formatPath(issue.path);
-  if (issue.code === "unrecognized_keys") {
-    return issue.keys.map((key) => `${path ? `${path}.` : ""}${key}: unknown setting`).join("; ");
-  }
-  return `${path || "(top level)"}: ${issue.message}`;
-}
-
-/** `["guests", 1, "memory"]` → `guests[1].memory`. */
-export function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>(
-    (out, part) =>
-      typeof part === "number" ? `${out}[${part}]` : out ? `${out}.${String(part)}` : String(part),
-    "",
-  );
 }
 
 function parseYaml(text: string, path: string, problems: string[]): unknown {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseImageReference } from "../image/reference.js";
 import { parseDuration } from "./duration.js";
 import { parseSize } from "./size.js";
 
@@ -96,7 +97,14 @@ const absolutePath = z
  */
 export const runSettingsSchema = z
   .object({
-    image: z.string().min(1),
+    image: z
+      .string()
+      .min(1)
+      .superRefine((value, ctx) => {
+        // Paths are checked when the image is resolved; a URL's form can be checked now.
+        const reference = parseImageReference(value, "/", "/");
+        if ("problem" in reference) ctx.addIssue({ code: "custom", message: reference.problem });
+      }),
     cpus: count,
     memory: size,
     disk: size,

@@ -1,19 +1,15 @@
 import { createHash } from "node:crypto";
-import { readdir, readFile } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
 import yaml from "js-yaml";
 import { z } from "zod";
 import { parseSize } from "../config/size.js";
-import { KvmciError } from "../errors.js";
+import { formatIssue } from "../config/issues.js";
 
 /** Bumped when the way kvmci turns a recipe into a disk changes, so old cache entries are rebuilt. */
 const buildFormat = "kvmci-recipe-build-1";
 
-/** The `images/` folder shipped with kvmci. */
-export const catalogDir = fileURLToPath(new URL("../../images/", import.meta.url));
-
 const recipeSchema = z
   .object({
+    kind: z.literal("recipe"),
     name: z.string().regex(/^[a-z0-9][a-z0-9.-]*$/),
     description: z.string(),
     arch: z.literal("x86_64"),
@@ -28,6 +24,7 @@ const recipeSchema = z
   .strict();
 
 export interface Recipe {
+  kind: "recipe";
   name: string;
   description: string;
   arch: "x86_64";
@@ -44,36 +41,17 @@ export interface Recipe {
   key: string;
 }
 
-export async function listRecipeNames(dir = catalogDir): Promise<string[]> {
-  const entries = await readdir(dir);
-  return entries
-    .filter((e) => e.endsWith(".yml"))
-    .map((e) => e.slice(0, -4))
-    .sort();
-}
-
-export async function loadRecipe(name: string, dir = catalogDir): Promise<Recipe | undefined> {
-  if (!/^[a-z0-9][a-z0-9.-]*$/.test(name)) return undefined;
-  const file = `${dir}/${name}.yml`;
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch {
-    return undefined;
-  }
-  const customizeFile = `${dir}/${name}/customize.sh`;
-  const customize = await readFile(customizeFile, "utf8");
-  return parseRecipe(text, customize, customizeFile);
-}
-
-/** Pure: recipe text and hook text in, a validated recipe with its cache key out. */
-export function parseRecipe(text: string, customize: string, customizeScript: string): Recipe {
+/**
+ * Pure: recipe text and hook text in, a validated recipe with its cache key out, or the list of
+ * problems (`path: message`).
+ */
+export function parseRecipe(
+  text: string,
+  customize: string,
+  customizeScript: string,
+): Recipe | { problems: string[] } {
   const parsed = recipeSchema.safeParse(yaml.load(text));
-  if (!parsed.success) {
-    throw new KvmciError("internal", "The image recipe is invalid", {
-      details: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`),
-    });
-  }
+  if (!parsed.success) return { problems: parsed.error.issues.map(formatIssue) };
   const r = parsed.data;
   const key = createHash("sha256")
     .update(buildFormat)
@@ -83,6 +61,7 @@ export function parseRecipe(text: string, customize: string, customizeScript: st
     .update(customize)
     .digest("hex");
   return {
+    kind: "recipe",
     name: r.name,
     description: r.description,
     arch: r.arch,

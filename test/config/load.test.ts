@@ -2,7 +2,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { formatPath, loadRunConfig } from "../../src/config/load.js";
+import { formatPath } from "../../src/config/issues.js";
+import { loadRunConfig } from "../../src/config/load.js";
 import { KvmciError } from "../../src/errors.js";
 
 let cwd: string;

@@ -1,28 +1,40 @@
 import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
 import { buildMmdebstrapArgs, stepFromLine } from "../../src/image/build.js";
-import { catalogDir, loadRecipe, parseRecipe } from "../../src/image/recipe.js";
+import { builtinCatalogDir, loadCatalogEntry } from "../../src/image/catalog.js";
+import { parseRecipe, type Recipe } from "../../src/image/recipe.js";
 import { closestNames } from "../../src/image/resolve.js";
+
+async function loadRecipe(name: string): Promise<Recipe> {
+  const entry = await loadCatalogEntry(name, [builtinCatalogDir]);
+  if (entry?.kind !== "recipe") throw new Error(`${name} is not a recipe`);
+  return entry;
+}
+
+function key(result: Recipe | { problems: string[] }): string {
+  if ("problems" in result) throw new Error(result.problems.join("; "));
+  return result.key;
+}
 
 describe("debian-12 recipe", () => {
   it("loads, with what a test guest needs", async () => {
     const recipe = await loadRecipe("debian-12");
-    expect(recipe?.packages).toEqual(
+    expect(recipe.packages).toEqual(
       expect.arrayContaining(["cloud-init", "openssh-server", "sudo", "tar", "cloud-guest-utils"]),
     );
-    expect(recipe?.user).toBe("debian");
+    expect(recipe.user).toBe("debian");
   });
 
   it("changes its key when the hook changes", async () => {
-    const text = await readFile(`${catalogDir}/debian-12.yml`, "utf8");
-    const a = parseRecipe(text, "echo a", "/x.sh");
-    const b = parseRecipe(text, "echo b", "/x.sh");
-    expect(a.key).not.toBe(b.key);
-    expect(parseRecipe(text, "echo a", "/y.sh").key).toBe(a.key);
+    const text = await readFile(`${builtinCatalogDir}/debian-12.yml`, "utf8");
+    const a = key(parseRecipe(text, "echo a", "/x.sh"));
+    const b = key(parseRecipe(text, "echo b", "/x.sh"));
+    expect(a).not.toBe(b);
+    expect(key(parseRecipe(text, "echo a", "/y.sh"))).toBe(a);
   });
 
   it("builds the mmdebstrap command with the hook's arguments quoted", async () => {
-    const recipe = (await loadRecipe("debian-12"))!;
+    const recipe = await loadRecipe("debian-12");
     const args = buildMmdebstrapArgs(recipe, {
       mode: "unshare",
       mirror: "http://m/debian",
@@ -55,5 +67,18 @@ describe("unshare mode prerequisites", () => {
     expect(hasRange("1000:100000:65536\n", "alice", 1000)).toBe(true);
     expect(hasRange("bob:100000:65536\n", "alice", 1000)).toBe(false);
     expect(hasRange("", "alice", 1000)).toBe(false);
+  });
+});
+
+describe("recipe problems", () => {
+  it("lists every problem with its path instead of throwing", () => {
+    const result = parseRecipe("kind: recipe\nname: Bad Name\nsize: lots\n", "", "/x.sh");
+    expect("problems" in result && result.problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^name: /),
+        expect.stringMatching(/^size: expected a size like 3G/),
+        expect.stringMatching(/^suite: /),
+      ]),
+    );
   });
 });

@@ -1,0 +1,46 @@
+import { createHash, type Hash } from "node:crypto";
+import { createReadStream } from "node:fs";
+
+export type DigestAlgorithm = "sha256" | "sha512";
+
+/** A content digest as kvmci writes it everywhere: `sha256:<hex>` or `sha512:<hex>`. */
+export interface Digest {
+  algorithm: DigestAlgorithm;
+  hex: string;
+}
+
+const hexLength: Record<DigestAlgorithm, number> = { sha256: 64, sha512: 128 };
+
+export function formatDigest(d: Digest): string {
+  return `${d.algorithm}:${d.hex}`;
+}
+
+/** Pure: `sha256:<hex>` (or `sha256=<hex>`, as in a URL fragment) into a digest, or undefined. */
+export function parseDigest(text: string): Digest | undefined {
+  const match = /^(sha256|sha512)[:=]([0-9a-fA-F]+)$/.exec(text.trim());
+  if (!match) return undefined;
+  const algorithm = match[1] as DigestAlgorithm;
+  const hex = match[2]!.toLowerCase();
+  return hex.length === hexLength[algorithm] ? { algorithm, hex } : undefined;
+}
+
+/** The algorithm a bare hex digest of this length comes from. */
+export function algorithmForHex(hex: string): DigestAlgorithm | undefined {
+  if (!/^[0-9a-fA-F]+$/.test(hex)) return undefined;
+  return hex.length === 64 ? "sha256" : hex.length === 128 ? "sha512" : undefined;
+}
+
+export function createDigestHash(algorithm: DigestAlgorithm): Hash {
+  return createHash(algorithm);
+}
+
+export async function digestFile(
+  path: string,
+  algorithm: DigestAlgorithm,
+  signal?: AbortSignal,
+): Promise<Digest> {
+  const hash = createHash(algorithm);
+  for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20, signal }))
+    hash.update(chunk as Buffer);
+  return { algorithm, hex: hash.digest("hex") };
+}
