@@ -10,6 +10,16 @@ export const ExitCode = {
   guestLost: 67,
   hostRequirement: 69,
   internal: 70,
+  /** No catalog entry, local file or cached download by that name. */
+  imageUnknown: 71,
+  /** A file that `qemu-img info` does not recognise as a usable disk image. */
+  imageNotDisk: 72,
+  /** The cache's file system is full (or the user's quota is). */
+  cacheFull: 73,
+  /** A download failed: HTTP 4xx, 5xx or network errors after the retries ran out. */
+  download: 74,
+  /** A downloaded file's digest differs from the published or pinned one. */
+  digestMismatch: 75,
   timeout: 124,
   sigint: 130,
   sigterm: 143,

@@ -16,8 +16,11 @@ const usage = `Usage: kvmci <command> [options]
 
 Commands:
   run [options] [-- COMMAND...]   run a command in a throwaway guest
+  image pull NAME|URL#sha256=…   download an image into the cache ahead of time
   image build [NAME]              build an image from its recipe (default debian-12)
-  image ls                        list cached images
+  image ls [--available]          list cached images, or the catalog
+  image rm NAME...                remove cached images
+  gc [--max-size SIZE]            clean the cache (least recently used images first)
   doctor                          check this host and say how to fix what is missing
 
 Run \`kvmci <command> --help\` for its options. Exit codes are listed in \`kvmci run --help\`.`;
@@ -42,6 +45,8 @@ export async function main(argv: string[], proc: Process): Promise<number> {
         return await (
           await import("./commands/image.js")
         ).imageCommand(rest, proc, controller.signal, reporter);
+      case "gc":
+        return await (await import("./commands/gc.js")).gcCommand(rest, proc);
       case "doctor":
         return await (await import("./commands/doctor.js")).doctorCommand(rest, proc);
       case "--version":
@@ -56,7 +61,7 @@ export async function main(argv: string[], proc: Process): Promise<number> {
         return command === undefined ? ExitCode.usage : 0;
       default:
         throw new KvmciError("usage", `Unknown command ${JSON.stringify(command)}`, {
-          hint: "Commands: run, image, doctor. `kvmci --help` shows them.",
+          hint: "Commands: run, image, gc, doctor. `kvmci --help` shows them.",
         });
     }
   } catch (error) {

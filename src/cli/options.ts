@@ -14,7 +14,7 @@ export const runOptions: OptionSpec[] = [
     name: "image",
     type: "string",
     value: "NAME",
-    help: "image to boot (default debian-12; the recipes in images/)",
+    help: "image to boot: a catalog name (default debian-12; `kvmci image ls --available`), a qcow2/raw file, or https://…#sha256=DIGEST",
   },
   {
     name: "cpus",
@@ -123,6 +123,22 @@ export const imageBuildOptions: OptionSpec[] = [
     help: "Debian mirror to build from (default: the host's APT mirror)",
   },
   { name: "force", type: "boolean", help: "build again even if the image is cached" },
+  { name: "help", type: "boolean", help: "show this help" },
+];
+
+export const imageListOptions: OptionSpec[] = [
+  { name: "available", type: "boolean", help: "list the catalog instead of the cache" },
+  { name: "help", type: "boolean", help: "show this help" },
+];
+
+export const gcOptions: OptionSpec[] = [
+  {
+    name: "max-size",
+    type: "string",
+    value: "SIZE",
+    help: "also remove least recently used images until the cache is at most SIZE (e.g. 10G)",
+  },
+  { name: "dry-run", type: "boolean", help: "say what would be removed, remove nothing" },
   { name: "help", type: "boolean", help: "show this help" },
 ];
 

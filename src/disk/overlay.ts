@@ -1,11 +1,15 @@
 import { runCommand } from "../host/command.js";
 
-/** `qemu-img create` for a qcow2 overlay whose backing file is the image. Pure. */
-export function buildOverlayArgs(o: {
+export interface OverlaySpec {
   backingFile: string;
+  /** Always given: qemu-img must never guess a backing file's format. */
+  backingFormat: "qcow2" | "raw";
   overlayPath: string;
   sizeBytes?: number;
-}): string[] {
+}
+
+/** `qemu-img create` for a qcow2 overlay whose backing file is the image. Pure. */
+export function buildOverlayArgs(o: OverlaySpec): string[] {
   const args = [
     "qemu-img",
     "create",
@@ -13,7 +17,7 @@ export function buildOverlayArgs(o: {
     "-f",
     "qcow2",
     "-F",
-    "qcow2",
+    o.backingFormat,
     "-b",
     o.backingFile,
     o.overlayPath,
@@ -22,13 +26,10 @@ export function buildOverlayArgs(o: {
   return args;
 }
 
-export async function createOverlay(
-  o: { backingFile: string; overlayPath: string; sizeBytes?: number },
-  signal?: AbortSignal,
-): Promise<void> {
+export async function createOverlay(o: OverlaySpec, signal?: AbortSignal): Promise<void> {
   await runCommand(buildOverlayArgs(o), {
     signal,
     failureCode: "image",
-    hint: "The cached image may be missing or damaged: `kvmci image ls` shows it; `kvmci image build debian-12` rebuilds it.",
+    hint: "The image may be missing or damaged: `kvmci image ls` shows the cache; `kvmci image rm NAME` and a new run fetch or build it again.",
   });
 }

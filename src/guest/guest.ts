@@ -79,6 +79,7 @@ export class Guest implements AsyncDisposable {
     await createOverlay(
       {
         backingFile: this.spec.image.diskPath,
+        backingFormat: this.spec.image.info.format,
         overlayPath: this.folder.file(RunFiles.overlay),
         sizeBytes: this.spec.diskBytes,
       },

@@ -11,11 +11,10 @@ import {
   createPartialEntry,
   imageEntryName,
   ImageFiles,
-  readCachedImage,
-  sha256File,
   type CachedImage,
   type ImageInfo,
 } from "./cache.js";
+import { digestFile, formatDigest } from "./digest.js";
 import type { Recipe } from "./recipe.js";
 
 export interface BuildOptions {
@@ -152,7 +151,9 @@ export async function buildRecipeImage(
     const info: ImageInfo = {
       name: recipe.name,
       arch: recipe.arch,
-      digest: await sha256File(join(partial, ImageFiles.disk), options.signal),
+      digest: formatDigest(
+        await digestFile(join(partial, ImageFiles.disk), "sha256", options.signal),
+      ),
       format: "qcow2",
       user: recipe.user,
       virtualSize: recipe.sizeBytes,
@@ -163,18 +164,13 @@ export async function buildRecipeImage(
         initrd: ImageFiles.initrd,
         cmdline: `root=PARTUUID=${formatDiskId(diskId)}-01 ${recipe.kernelCmdline}`,
       },
-      builtAt: (options.now?.() ?? new Date()).toISOString(),
+      createdAt: (options.now?.() ?? new Date()).toISOString(),
     };
     await writeFile(
       join(partial, "build.log"),
       `${formatCommand(argv)}\n${log.join("\n")}\nkernel ${kernelVersion}\n`,
     );
-    await writeFile(join(partial, ImageFiles.info), `${JSON.stringify(info, null, 2)}\n`);
-    const finalDir = await commitEntry(partial, options.cacheDir, entryName);
-    const image = await readCachedImage(finalDir);
-    if (!image)
-      throw new KvmciError("image", `The built image at ${finalDir} could not be read back`);
-    return image;
+    return await commitEntry(partial, options.cacheDir, entryName, info);
   } catch (error) {
     // A cleanup failure is added to the build's own error, never put in its place.
     for (const dir of [work, partial]) {

@@ -1,47 +1,66 @@
-import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { mkdir, readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
+import { cachePath } from "../cache/layout.js";
 
 /** Files inside one cached image folder. */
 export const ImageFiles = {
   disk: "disk.qcow2",
   kernel: "vmlinuz",
   initrd: "initrd.img",
+  /** Touched each time a run uses the image: `gc` removes the least recently used first. */
+  lastUsed: "last-used",
   /** Written last: a folder without it is an incomplete entry. */
   info: "image.json",
 } as const;
 
+/** The disk's file name in an entry: raw images keep their format, and say so. */
+export function diskFileName(format: "qcow2" | "raw"): string {
+  return format === "raw" ? "disk.raw" : ImageFiles.disk;
+}
+
 const partialPrefix = ".partial-";
+
+const digestText = z.string().regex(/^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$/);
 
 const imageInfoSchema = z.object({
   name: z.string(),
   arch: z.string(),
-  digest: z.string().regex(/^sha256:[0-9a-f]{64}$/),
-  format: z.literal("qcow2"),
+  /** Of the disk file as stored: for downloads, the published (or pinned) digest it matched. */
+  digest: digestText,
+  format: z.enum(["qcow2", "raw"]),
   user: z.string(),
   virtualSize: z.number(),
-  source: z.object({ kind: z.literal("recipe"), key: z.string() }),
+  source: z.discriminatedUnion("kind", [
+    z.object({ kind: z.literal("recipe"), key: z.string() }),
+    z.object({ kind: z.literal("catalog"), url: z.string(), checksums: z.string() }),
+    z.object({ kind: z.literal("url"), url: z.string() }),
+    z.object({ kind: z.literal("file"), path: z.string() }),
+  ]),
   boot: z.object({
     firmware: z.literal("bios"),
     kernel: z.string().optional(),
     initrd: z.string().optional(),
     cmdline: z.string().optional(),
   }),
-  builtAt: z.string(),
+  createdAt: z.string(),
 });
 
 export type ImageInfo = z.infer<typeof imageInfoSchema>;
 
-/** An image in the cache, ready to be used as a backing file. */
+/** An image ready to be used as a backing file: a cache entry, or a user's own file. */
 export interface CachedImage {
   info: ImageInfo;
+  /** The folder holding the disk (and kernel, if any). */
   dir: string;
   diskPath: string;
+  /** The cache entry's folder name under images/; undefined for a user's own file. */
+  entry: string | undefined;
   /** Bytes on the host's disk for the whole folder. */
   sizeOnDisk: number;
+  /** When a run last used it (or when it was made). */
+  lastUsed: Date;
 }
 
 /** `KVMCI_CACHE_DIR`, else `$XDG_CACHE_HOME/kvmci`, else `~/.cache/kvmci`. */
@@ -55,11 +74,13 @@ export function resolveCacheDir(env: NodeJS.ProcessEnv, home = homedir()): strin
 }
 
 export function imagesDir(cacheDir: string): string {
-  return join(cacheDir, "images");
+  return cachePath(cacheDir, "images");
 }
 
-export function imageEntryName(name: string, key: string): string {
-  return `${name}-${key.slice(0, 16)}`;
+/** `<name>-<first 16 hex digits of the key or digest>`: one folder per content. */
+export function imageEntryName(name: string, keyOrDigest: string): string {
+  const hex = keyOrDigest.replace(/^sha(256|512):/, "");
+  return `${name}-${hex.slice(0, 16)}`;
 }
 
 export async function readCachedImage(dir: string): Promise<CachedImage | undefined> {
@@ -69,39 +90,76 @@ export async function readCachedImage(dir: string): Promise<CachedImage | undefi
   } catch {
     return undefined;
   }
-  const parsed = imageInfoSchema.safeParse(JSON.parse(text));
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const parsed = imageInfoSchema.safeParse(data);
   if (!parsed.success) return undefined;
-  const diskPath = join(dir, ImageFiles.disk);
+  const diskPath = join(dir, diskFileName(parsed.data.format));
   try {
     await stat(diskPath);
   } catch {
     return undefined;
   }
-  return { info: parsed.data, dir, diskPath, sizeOnDisk: await folderSize(dir) };
+  const lastUsed = await stat(join(dir, ImageFiles.lastUsed)).then(
+    (s) => s.mtime,
+    () => new Date(parsed.data.createdAt),
+  );
+  return {
+    info: parsed.data,
+    dir,
+    diskPath,
+    entry: dir.split("/").pop(),
+    sizeOnDisk: await folderSize(dir),
+    lastUsed,
+  };
 }
 
-export async function findCachedRecipeImage(
+export async function findCachedEntry(
   cacheDir: string,
-  name: string,
-  key: string,
+  entry: string,
 ): Promise<CachedImage | undefined> {
-  return readCachedImage(join(imagesDir(cacheDir), imageEntryName(name, key)));
+  return readCachedImage(join(imagesDir(cacheDir), entry));
 }
 
-export async function listCachedImages(cacheDir: string): Promise<CachedImage[]> {
+/** Complete entries, sorted by folder name, and the names of folders that are not. */
+export async function scanCache(
+  cacheDir: string,
+): Promise<{ images: CachedImage[]; broken: string[]; partial: string[] }> {
   let entries: string[];
   try {
     entries = await readdir(imagesDir(cacheDir));
   } catch {
-    return [];
+    return { images: [], broken: [], partial: [] };
   }
   const images: CachedImage[] = [];
+  const broken: string[] = [];
+  const partial: string[] = [];
   for (const entry of entries.sort()) {
-    if (entry.startsWith(partialPrefix)) continue;
+    if (entry.startsWith(partialPrefix)) {
+      partial.push(entry);
+      continue;
+    }
     const image = await readCachedImage(join(imagesDir(cacheDir), entry));
     if (image) images.push(image);
+    else broken.push(entry);
   }
-  return images;
+  return { images, broken, partial };
+}
+
+export async function listCachedImages(cacheDir: string): Promise<CachedImage[]> {
+  return (await scanCache(cacheDir)).images;
+}
+
+/** Marks an entry as used now, for least-recently-used clean-up. */
+export async function touchLastUsed(image: CachedImage): Promise<void> {
+  if (!image.entry) return;
+  const path = join(image.dir, ImageFiles.lastUsed);
+  const now = new Date();
+  await utimes(path, now, now).catch(() => writeFile(path, ""));
 }
 
 /** A private folder for an entry being written; only `commitEntry` makes it visible. */
@@ -114,36 +172,36 @@ export async function createPartialEntry(cacheDir: string, entryName: string): P
   return dir;
 }
 
+/** Pure: the pid that wrote a partial folder, from its name. */
+export function partialOwnerPid(folder: string): number | undefined {
+  const match = /-(\d+)-\d+$/.exec(folder);
+  return folder.startsWith(partialPrefix) && match ? Number(match[1]) : undefined;
+}
+
 /**
- * Moves a finished partial folder into place with one rename. If another process finished the
- * same entry first, ours is dropped and theirs is kept.
+ * Writes image.json into a finished partial folder and moves it into place with one rename. If
+ * another process finished the same entry first, ours is dropped and theirs is kept.
  */
 export async function commitEntry(
   partialDir: string,
   cacheDir: string,
   entryName: string,
-): Promise<string> {
+  info: ImageInfo,
+): Promise<CachedImage> {
+  await writeFile(join(partialDir, ImageFiles.info), `${JSON.stringify(info, null, 2)}\n`);
   const finalDir = join(imagesDir(cacheDir), entryName);
-  // A folder without image.json at the final name is debris from an older kvmci; clear it.
+  // A folder without a valid image.json at the final name is debris; clear it.
   if (!(await readCachedImage(finalDir))) await rm(finalDir, { recursive: true, force: true });
   try {
     await rename(partialDir, finalDir);
   } catch (error) {
-    if (
-      (error as NodeJS.ErrnoException).code !== "ENOTEMPTY" &&
-      (error as NodeJS.ErrnoException).code !== "EEXIST"
-    )
-      throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== "ENOTEMPTY" && code !== "EEXIST") throw error;
     await rm(partialDir, { recursive: true, force: true });
   }
-  return finalDir;
-}
-
-export async function sha256File(path: string, signal?: AbortSignal): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20, signal }))
-    hash.update(chunk as Buffer);
-  return `sha256:${hash.digest("hex")}`;
+  const image = await readCachedImage(finalDir);
+  if (!image) throw new Error(`The cache entry ${finalDir} could not be read back`);
+  return image;
 }
 
 async function folderSize(dir: string): Promise<number> {

@@ -1,57 +1,141 @@
 import { readdir, readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { KvmciError } from "../errors.js";
+import type { HttpGet } from "../host/http.js";
 import { which } from "../host/which.js";
 import { buildRecipeImage } from "./build.js";
-import { findCachedRecipeImage, type CachedImage } from "./cache.js";
+import { findCachedEntry, imageEntryName, listCachedImages, type CachedImage } from "./cache.js";
+import { listCatalogNames, loadCatalogEntry, type DownloadEntry } from "./catalog.js";
+import type { TransferProgress } from "./download.js";
+import { localFileImage } from "./local-file.js";
 import { defaultDebianMirror, findDebianMirror } from "./mirror.js";
-import { listRecipeNames, loadRecipe } from "./recipe.js";
+import { pullCatalogImage, pullUrlImage } from "./pull.js";
+import type { Recipe } from "./recipe.js";
+import { parseImageReference } from "./reference.js";
 import { requireUnshareMode } from "./unshare.js";
+import { withEntryLock } from "./entry-lock.js";
 
-export interface ResolveOptions {
+/** What the image phase tells the person waiting. */
+export interface ImageEvents {
+  /** A step of a long operation (a build step), for a status line. */
+  onStep?: (step: string) => void;
+  /** Something worth a line in the log: a build or download starting, a wait for a lock. */
+  onNote?: (message: string) => void;
+  onTransfer?: (what: string, progress: TransferProgress) => void;
+}
+
+export interface ResolveOptions extends ImageEvents {
   cacheDir: string;
-  /** Overrides the host's configured Debian mirror. */
+  catalogDirs: string[];
+  http: HttpGet;
+  cwd: string;
+  home: string;
+  /** Overrides the host's configured Debian mirror for recipe builds. */
   mirror: string | undefined;
   isRoot: boolean;
   signal?: AbortSignal;
-  onStep?: (step: string) => void;
-  /** Called once when the image has to be built, before the build starts. */
-  onBuild?: () => void;
+  /** `kvmci image pull`: ask the catalog's checksum list again even when an image is cached. */
+  refresh?: boolean;
+  /** `kvmci image build --force`: build a recipe again even when cached. */
+  force?: boolean;
 }
 
+export type ImageOrigin = "cached" | "built" | "downloaded" | "file";
+
 /**
- * A cached image for a catalog name, built first when it is not cached (or always, with
- * `force`, for `kvmci image build --force`).
+ * Turns `--image` into an image ready to boot: a catalog name (downloaded or built once, then
+ * cached), a URL with a pinned digest (downloaded once), or a local qcow2/raw file (used in
+ * place). Nothing is downloaded when the cache already has it.
  */
 export async function resolveImage(
-  name: string,
-  options: ResolveOptions & { force?: boolean },
-): Promise<{ image: CachedImage; built: boolean }> {
-  const recipe = await loadRecipe(name);
-  if (!recipe) {
-    const known = await listRecipeNames();
-    const close = closestNames(name, known);
-    throw new KvmciError("image", `Unknown image ${JSON.stringify(name)}`, {
-      hint: close.length
-        ? `Did you mean ${close.join(" or ")}? Known images: ${known.join(", ")}.`
-        : `Known images: ${known.join(", ")}.`,
+  text: string,
+  options: ResolveOptions,
+): Promise<{ image: CachedImage; origin: ImageOrigin }> {
+  const reference = parseImageReference(text, options.cwd, options.home);
+  if ("problem" in reference)
+    throw new KvmciError("usage", `Invalid --image: ${reference.problem}`, {
+      hint: reference.hint,
     });
+  switch (reference.kind) {
+    case "file":
+      return { image: await localFileImage(reference.path, options), origin: "file" };
+    case "url":
+      return pullUrlImage(reference.url, reference.digest, options);
+    case "name": {
+      const entry = await loadCatalogEntry(reference.name, options.catalogDirs);
+      if (entry?.kind === "download") return resolveDownload(entry, options);
+      if (entry?.kind === "recipe") return resolveRecipe(entry, options);
+      // A bare file name in the working folder, when no catalog entry has that name.
+      const asFile = await localFileImage(join(options.cwd, reference.name), options).catch(
+        (error: unknown) => {
+          if (error instanceof KvmciError && error.code === "imageUnknown") return undefined;
+          throw error;
+        },
+      );
+      if (asFile) return { image: asFile, origin: "file" };
+      throw await unknownImage(reference.name, options);
+    }
   }
+}
+
+async function resolveDownload(
+  entry: DownloadEntry,
+  options: ResolveOptions,
+): Promise<{ image: CachedImage; origin: ImageOrigin }> {
+  if (!options.refresh) {
+    const cached = await newestCatalogDownload(options.cacheDir, entry.name);
+    if (cached) return { image: cached, origin: "cached" };
+  }
+  return pullCatalogImage(entry, options);
+}
+
+/** The most recently pulled copy of a catalog image, if any. */
+export async function newestCatalogDownload(
+  cacheDir: string,
+  name: string,
+): Promise<CachedImage | undefined> {
+  const copies = (await listCachedImages(cacheDir)).filter(
+    (i) => i.info.source.kind === "catalog" && i.info.name === name,
+  );
+  return copies.sort((a, b) => b.info.createdAt.localeCompare(a.info.createdAt))[0];
+}
+
+async function resolveRecipe(
+  recipe: Recipe,
+  options: ResolveOptions,
+): Promise<{ image: CachedImage; origin: ImageOrigin }> {
+  const entryName = imageEntryName(recipe.name, recipe.key);
   if (!options.force) {
-    const cached = await findCachedRecipeImage(options.cacheDir, recipe.name, recipe.key);
-    if (cached) return { image: cached, built: false };
+    const cached = await findCachedEntry(options.cacheDir, entryName);
+    if (cached) return { image: cached, origin: "cached" };
   }
-  options.onBuild?.();
   await requireTools(["mmdebstrap", "qemu-img"], "to build the image");
   if (!options.isRoot) await requireUnshareMode();
-  const image = await buildRecipeImage(recipe, {
-    cacheDir: options.cacheDir,
-    mirror: options.mirror ?? (await hostDebianMirror()),
-    mode: options.isRoot ? "root" : "unshare",
-    signal: options.signal,
-    onStep: options.onStep,
+  return withEntryLock(options, entryName, async () => {
+    // Another kvmci may have built it while we waited for the lock.
+    const cached = options.force ? undefined : await findCachedEntry(options.cacheDir, entryName);
+    if (cached) return { image: cached, origin: "cached" };
+    options.onNote?.(`${recipe.name} is not cached yet; building it from packages (once)`);
+    const image = await buildRecipeImage(recipe, {
+      cacheDir: options.cacheDir,
+      mirror: options.mirror ?? (await hostDebianMirror()),
+      mode: options.isRoot ? "root" : "unshare",
+      signal: options.signal,
+      onStep: options.onStep,
+    });
+    return { image, origin: "built" };
   });
-  return { image, built: true };
+}
+
+async function unknownImage(name: string, options: ResolveOptions): Promise<KvmciError> {
+  const known = await listCatalogNames(options.catalogDirs);
+  const close = closestNames(name, known);
+  return new KvmciError("imageUnknown", `Unknown image ${JSON.stringify(name)}`, {
+    hint:
+      (close.length ? `Did you mean ${close.join(" or ")}? ` : "") +
+      `Known images: ${known.join(", ")} (\`kvmci image ls --available\`). ` +
+      "--image also takes a path to a qcow2 or raw file, or an https:// URL with #sha256=<digest>.",
+  });
 }
 
 const packageOf: Record<string, string> = {
@@ -89,7 +173,7 @@ async function hostDebianMirror(): Promise<string> {
     const dir = "/etc/apt/sources.list.d";
     for (const entry of (await readdir(dir)).sort()) {
       if (entry.endsWith(".list") || entry.endsWith(".sources"))
-        files.push({ name: entry, text: await readFile(join(dir, entry), "utf8") });
+        files.push({ name: basename(entry), text: await readFile(join(dir, entry), "utf8") });
     }
   } catch {
     // no sources.list.d

@@ -2,6 +2,7 @@ import { formatDuration } from "../config/duration.js";
 import type { KvmciError } from "../errors.js";
 import type { RunEvent } from "../run/events.js";
 import type { RunResult } from "../run/run.js";
+import { formatTransfer } from "./transfer.js";
 
 export interface TerminalStreams {
   stdout: NodeJS.WritableStream;
@@ -9,6 +10,7 @@ export interface TerminalStreams {
 }
 
 const prefix = "kvmci";
+const plainProgressEveryMs = 5_000;
 
 /**
  * Renders run events for a person: phase lines on stderr, the guest's output untouched on
@@ -19,6 +21,8 @@ export class TerminalReporter {
   private status: { phase: string; message: string; since: number } | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private readonly tty: boolean;
+  /** When a plain (non-terminal) progress line was last printed for a transfer. */
+  private lastTransferLine = 0;
 
   constructor(private readonly streams: TerminalStreams) {
     this.tty = Boolean(streams.stderr.isTTY);
@@ -43,6 +47,18 @@ export class TerminalReporter {
         if (this.status) this.status.message = event.message;
         this.renderStatus();
         break;
+      case "transfer": {
+        const text = `downloading ${event.what}: ${formatTransfer(event.progress, Date.now())}`;
+        if (this.tty) {
+          if (this.status) this.status.message = text;
+          this.renderStatus();
+        } else if (Date.now() - this.lastTransferLine >= plainProgressEveryMs) {
+          // In CI logs a line every few seconds, not a redrawn bar.
+          this.lastTransferLine = Date.now();
+          this.line(`${prefix} › ${text}`);
+        }
+        break;
+      }
       case "output":
         this.clearStatus();
         (event.stream === "stdout" ? this.streams.stdout : this.streams.stderr).write(event.chunk);

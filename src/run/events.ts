@@ -1,3 +1,5 @@
+import type { TransferProgress } from "../image/download.js";
+
 export const phases = [
   "image",
   "overlay",
@@ -16,6 +18,7 @@ export type RunEvent =
   | { type: "phase-start"; phase: Phase }
   | { type: "phase-end"; phase: Phase; ms: number; ok: boolean }
   | { type: "progress"; phase: Phase; message: string }
+  | { type: "transfer"; phase: Phase; what: string; progress: TransferProgress }
   | { type: "output"; stream: "stdout" | "stderr"; chunk: Buffer }
   | { type: "note"; message: string }
   | { type: "warning"; message: string };

@@ -5,7 +5,19 @@ import { KvmciError, isKvmciError } from "../errors.js";
 import { buildGuestCommandLine } from "../guest/command-line.js";
 import { Guest } from "../guest/guest.js";
 import type { CachedImage } from "../image/cache.js";
-import { requireTools, resolveImage } from "../image/resolve.js";
+import { markInUse } from "../cache/in-use.js";
+import type { HttpGet } from "../host/http.js";
+import { constants } from "node:fs";
+import { access } from "node:fs/promises";
+import { release } from "node:os";
+import { join } from "node:path";
+import { findCachedEntry, listCachedImages, touchLastUsed } from "../image/cache.js";
+import {
+  requireTools,
+  resolveImage,
+  type ImageOrigin,
+  type ResolveOptions,
+} from "../image/resolve.js";
 import { decideAccel, type AccelDecision } from "../qemu/accel.js";
 import { fileProbeMemo } from "../qemu/probe-memo.js";
 import { buildWorkdirCommand } from "../sync/tar-args.js";
@@ -15,6 +27,10 @@ import { PhaseClock } from "./phase-clock.js";
 
 export interface RunDeps {
   cacheDir: string;
+  /** Folders of catalog entries, the user's first (see `catalogDirs`). */
+  catalogDirs: string[];
+  http: HttpGet;
+  home: string;
   isRoot: boolean;
   /** Aborted on Ctrl-C / SIGTERM; its reason is the signal name. */
   signal: AbortSignal;
@@ -29,7 +45,7 @@ export interface RunResult {
   outcome: Outcome;
   /** The command's exit code, or kvmci's own code for timeouts and failures. */
   exitCode: number;
-  image: { name: string; digest: string; built: boolean } | undefined;
+  image: { name: string; digest: string; origin: ImageOrigin } | undefined;
   accel: { name: string; reason: string } | undefined;
   boot: string | undefined;
   phases: PhaseRecord[];
@@ -58,19 +74,35 @@ export async function run(config: RunConfig, deps: RunDeps, emit: Emit): Promise
   const { signal } = deps;
   try {
     await requireTools(["qemu-system-x86_64", "qemu-img", "tar"], "to run a guest");
-    const image = await clock.time("image", async () => {
-      const { image, built } = await resolveImage(config.image, {
+    const { image, inUse } = await clock.time("image", async () => {
+      const resolveOptions: ResolveOptions = {
         cacheDir: deps.cacheDir,
+        catalogDirs: deps.catalogDirs,
+        http: deps.http,
+        cwd: config.cwd,
+        home: deps.home,
         mirror: config.mirror,
         isRoot: deps.isRoot,
         signal,
-        onBuild: () =>
-          emit({ type: "note", message: `${config.image} is not cached yet; building it (once)` }),
+        onNote: (message) => emit({ type: "note", message }),
         onStep: (message) => emit({ type: "progress", phase: "image", message }),
-      });
-      result.image = { name: image.info.name, digest: image.info.digest, built };
-      return image;
+        onTransfer: (what, progress) => emit({ type: "transfer", phase: "image", what, progress }),
+      };
+      for (;;) {
+        const { image, origin } = await resolveImage(config.image, resolveOptions);
+        result.image = { name: image.info.name, digest: image.info.digest, origin };
+        if (!image.entry) return { image, inUse: undefined };
+        // Recorded before the guest starts, so `kvmci gc` elsewhere leaves this image alone;
+        // if a gc removed it just before, resolve it again.
+        const inUse = await markInUse(deps.cacheDir, image.entry);
+        if (await findCachedEntry(deps.cacheDir, image.entry)) {
+          await touchLastUsed(image);
+          return { image, inUse };
+        }
+        await inUse[Symbol.asyncDispose]();
+      }
     });
+    await using _inUse = inUse;
     const accel = await decide(config, image, deps.cacheDir, signal, emit);
     result.accel = { name: accel.accel, reason: accel.reason };
     await runGuest(config, deps, image, accel, clock, result, emit);
@@ -100,7 +132,7 @@ async function decide(
   signal: AbortSignal,
   emit: Emit,
 ): Promise<AccelDecision> {
-  const kernel = image.info.boot.kernel ? `${image.dir}/${image.info.boot.kernel}` : undefined;
+  const kernel = await probeKernel(image, cacheDir);
   const decision = await decideAccel(config.accel, {
     kernel,
     signal,
@@ -122,6 +154,31 @@ async function decide(
     emit({ type: "note", message: `accel: ${decision.accel} (${decision.reason})` });
   }
   return decision;
+}
+
+/**
+ * A 64-bit kernel to prove KVM with: the image's own, else one stored with any cached image,
+ * else the host's running kernel when this user may read it. Cloud images keep theirs inside
+ * the disk, where the probe cannot reach it.
+ */
+async function probeKernel(image: CachedImage, cacheDir: string): Promise<string | undefined> {
+  const own = (i: CachedImage) =>
+    i.info.boot.kernel ? join(i.dir, i.info.boot.kernel) : undefined;
+  const candidates = [
+    own(image),
+    ...(await listCachedImages(cacheDir)).map(own),
+    `/boot/vmlinuz-${release()}`,
+  ];
+  for (const candidate of candidates) {
+    if (!candidate) continue;
+    try {
+      await access(candidate, constants.R_OK);
+      return candidate;
+    } catch {
+      // not readable by this user; try the next
+    }
+  }
+  return undefined;
 }
 
 async function runGuest(

@@ -55,7 +55,7 @@ describe("JSON report", () => {
     const result: RunResult = {
       outcome: "passed",
       exitCode: 0,
-      image: { name: "debian-12", digest: "sha256:x", built: false },
+      image: { name: "debian-12", digest: "sha256:x", origin: "cached" },
       accel: { name: "tcg", reason: "r" },
       boot: "kernel",
       phases: [{ phase: "command", ms: 5, ok: true }],

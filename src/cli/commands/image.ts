@@ -1,15 +1,32 @@
+import { homedir } from "node:os";
+import { rm } from "node:fs/promises";
+import { entriesInUse } from "../../cache/in-use.js";
 import { formatSize } from "../../config/size.js";
 import { KvmciError } from "../../errors.js";
-import { listCachedImages, resolveCacheDir } from "../../image/cache.js";
-import { resolveImage } from "../../image/resolve.js";
+import { createHttpGet } from "../../host/http.js";
+import { listCachedImages, resolveCacheDir, type CachedImage } from "../../image/cache.js";
+import { catalogDirs, listCatalog } from "../../image/catalog.js";
+import { resolveImage, type ResolveOptions } from "../../image/resolve.js";
+import { formatTable } from "../../report/table.js";
 import type { TerminalReporter } from "../../report/terminal.js";
 import { PhaseClock } from "../../run/phase-clock.js";
 import type { Process } from "../main.js";
-import { formatOptions, helpOnly, imageBuildOptions, parseOptions } from "../options.js";
+import {
+  formatOptions,
+  helpOnly,
+  imageBuildOptions,
+  imageListOptions,
+  parseOptions,
+  type OptionSpec,
+} from "../options.js";
 
 const imageHelp = `Usage:
-  kvmci image build [NAME] [options]   build an image from its recipe in images/ (default debian-12)
-  kvmci image ls                       list cached images: name, size, digest, when built
+  kvmci image pull NAME|URL#sha256=DIGEST   download (or build) an image into the cache now;
+                                            for a catalog image, check its published checksum
+                                            again and fetch a newer release if there is one
+  kvmci image build [NAME] [options]        build an image from its recipe (default debian-12)
+  kvmci image ls [--available]              list cached images (--available: the catalog)
+  kvmci image rm NAME|ENTRY|DIGEST...       remove cached images (not those a guest is using)
 
 Options for build:
 ${formatOptions(imageBuildOptions)}`;
@@ -23,60 +40,56 @@ export async function imageCommand(
   const [sub, ...rest] = argv;
   const cacheDir = resolveCacheDir(proc.env);
   switch (sub) {
-    case "build": {
-      const parsed = parseOptions(rest, imageBuildOptions);
+    case "build":
+    case "pull": {
+      const spec = sub === "build" ? imageBuildOptions : helpOnly;
+      const parsed = parseSub(rest, spec);
       if (parsed.values.help) return help(proc);
-      const problems = [...parsed.problems];
       if (parsed.positionals.length > 1)
-        problems.push(`expected one image name, got ${parsed.positionals.join(" ")}`);
-      if (problems.length)
-        throw new KvmciError("usage", `Invalid usage: ${problems.join("; ")}`, {
-          hint: "Run `kvmci image --help`.",
-        });
-      const name = parsed.positionals[0] ?? "debian-12";
+        throw usage(`expected one image, got ${parsed.positionals.join(" ")}`);
+      const name = parsed.positionals[0] ?? (sub === "build" ? "debian-12" : undefined);
+      if (!name)
+        throw usage("expected an image name or URL, as in `kvmci image pull ubuntu-24.04`");
       const clock = new PhaseClock(reporter.onEvent);
-      const { image } = await clock.time("image", () =>
-        resolveImage(name, {
-          cacheDir,
-          mirror: typeof parsed.values.mirror === "string" ? parsed.values.mirror : undefined,
-          force: parsed.values.force === true,
-          isRoot: proc.getuid?.() === 0,
-          signal,
-          onStep: (message) => reporter.onEvent({ type: "progress", phase: "image", message }),
-        }),
-      );
+      const options: ResolveOptions = {
+        cacheDir,
+        catalogDirs: catalogDirs(proc.env),
+        http: createHttpGet(),
+        cwd: proc.cwd(),
+        home: homedir(),
+        mirror: typeof parsed.values.mirror === "string" ? parsed.values.mirror : undefined,
+        force: parsed.values.force === true,
+        refresh: sub === "pull",
+        isRoot: proc.getuid?.() === 0,
+        signal,
+        onNote: (message) => reporter.onEvent({ type: "note", message }),
+        onStep: (message) => reporter.onEvent({ type: "progress", phase: "image", message }),
+        onTransfer: (what, progress) =>
+          reporter.onEvent({ type: "transfer", phase: "image", what, progress }),
+      };
+      const { image, origin } = await clock.time("image", () => resolveImage(name, options));
+      if (origin === "cached")
+        reporter.onEvent({ type: "note", message: `${name} is up to date in the cache` });
       proc.stdout.write(`${image.info.name} ${image.info.digest} ${image.diskPath}\n`);
       return 0;
     }
     case "ls": {
-      const parsed = parseOptions(rest, helpOnly);
+      const parsed = parseSub(rest, imageListOptions);
       if (parsed.values.help) return help(proc);
-      if (parsed.problems.length)
-        throw new KvmciError("usage", `Invalid usage: ${parsed.problems.join("; ")}`);
-      const images = await listCachedImages(cacheDir);
-      if (images.length === 0) {
-        proc.stdout.write(
-          `No images cached in ${cacheDir}. \`kvmci image build debian-12\` builds the default one.\n`,
-        );
+      if (parsed.positionals.length) throw usage(`unexpected ${parsed.positionals.join(" ")}`);
+      if (parsed.values.available) {
+        await listAvailable(proc, cacheDir);
         return 0;
       }
-      const rows = [
-        ["NAME", "SIZE", "DIGEST", "BUILT"],
-        ...images.map((i) => [
-          i.info.name,
-          formatSize(i.sizeOnDisk),
-          i.info.digest.slice(0, 19),
-          i.info.builtAt.replace(/\.\d+Z$/, "Z"),
-        ]),
-      ];
-      const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => (r[col] ?? "").length)));
-      for (const row of rows)
-        proc.stdout.write(
-          `${row
-            .map((cell, col) => cell.padEnd(widths[col] ?? 0))
-            .join("  ")
-            .trimEnd()}\n`,
-        );
+      await listCached(proc, cacheDir);
+      return 0;
+    }
+    case "rm": {
+      const parsed = parseSub(rest, helpOnly);
+      if (parsed.values.help) return help(proc);
+      if (parsed.positionals.length === 0)
+        throw usage("expected what to remove, as in `kvmci image rm ubuntu-24.04`");
+      await removeImages(proc, cacheDir, parsed.positionals);
       return 0;
     }
     case undefined:
@@ -85,9 +98,111 @@ export async function imageCommand(
       return help(proc);
     default:
       throw new KvmciError("usage", `Unknown image command ${JSON.stringify(sub)}`, {
-        hint: "Use `kvmci image build` or `kvmci image ls`.",
+        hint: "Use `kvmci image pull`, `build`, `ls` or `rm` (`kvmci image --help`).",
       });
   }
+}
+
+async function listCached(proc: Process, cacheDir: string): Promise<void> {
+  const images = await listCachedImages(cacheDir);
+  if (images.length === 0) {
+    proc.stdout.write(
+      `No images cached in ${cacheDir}. \`kvmci image pull NAME\` fetches one; \`kvmci image ls --available\` lists them.\n`,
+    );
+    return;
+  }
+  const inUse = await entriesInUse(cacheDir);
+  const rows = [
+    ["NAME", "SOURCE", "SIZE", "DIGEST", "CREATED", "LAST USED", "ENTRY"],
+    ...images.map((i) => [
+      i.info.name,
+      i.info.source.kind === "catalog" ? "download" : i.info.source.kind,
+      formatSize(i.sizeOnDisk),
+      i.info.digest.slice(0, 19),
+      shortTime(new Date(i.info.createdAt)),
+      i.entry && inUse.has(i.entry) ? "in use now" : shortTime(i.lastUsed),
+      i.entry ?? "",
+    ]),
+  ];
+  proc.stdout.write(formatTable(rows));
+  const total = images.reduce((sum, i) => sum + i.sizeOnDisk, 0);
+  proc.stdout.write(`${images.length} images, ${formatSize(total)} in ${cacheDir}\n`);
+}
+
+async function listAvailable(proc: Process, cacheDir: string): Promise<void> {
+  const cached = await listCachedImages(cacheDir);
+  const entries = await listCatalog(catalogDirs(proc.env));
+  const rows = [
+    ["NAME", "KIND", "USER", "CACHED", "DESCRIPTION"],
+    ...entries.map((e) => [
+      e.name,
+      e.kind,
+      e.user,
+      cached.some((c) => c.info.name === e.name && c.info.source.kind !== "url") ? "yes" : "no",
+      e.description,
+    ]),
+  ];
+  proc.stdout.write(formatTable(rows));
+}
+
+/** Removes every cached image matching each word: a name, an entry folder or a digest prefix. */
+async function removeImages(proc: Process, cacheDir: string, words: string[]): Promise<void> {
+  const images = await listCachedImages(cacheDir);
+  const inUse = await entriesInUse(cacheDir);
+  const missing: string[] = [];
+  const busy: string[] = [];
+  const chosen = new Set<CachedImage>();
+  for (const word of words) {
+    const matches = images.filter((i) => matchesImage(i, word));
+    if (matches.length === 0) missing.push(word);
+    for (const m of matches) chosen.add(m);
+  }
+  if (missing.length)
+    throw new KvmciError("imageUnknown", `Not in the cache: ${missing.join(", ")}`, {
+      hint: "`kvmci image ls` lists cached images by name, digest and entry.",
+    });
+  for (const image of chosen) {
+    const pids = image.entry ? inUse.get(image.entry) : undefined;
+    if (pids) {
+      busy.push(`${image.entry} (used by pid ${pids.join(", ")})`);
+      continue;
+    }
+    await rm(image.dir, { recursive: true, force: true });
+    proc.stdout.write(`removed ${image.entry} (${formatSize(image.sizeOnDisk)})\n`);
+  }
+  if (busy.length)
+    throw new KvmciError("image", `In use by a running guest, not removed: ${busy.join(", ")}`, {
+      hint: "Run the command again after those runs end.",
+    });
+}
+
+function matchesImage(image: CachedImage, word: string): boolean {
+  const hex = word.replace(/^sha(256|512):/, "");
+  const digestHex = image.info.digest.replace(/^sha(256|512):/, "");
+  return (
+    image.info.name === word ||
+    image.entry === word ||
+    (/^[0-9a-f]{8,}$/.test(hex) && digestHex.startsWith(hex))
+  );
+}
+
+function shortTime(date: Date): string {
+  return date
+    .toISOString()
+    .replace(/:\d\d(\.\d+)?Z$/, "Z")
+    .replace("T", " ");
+}
+
+function parseSub(argv: string[], spec: OptionSpec[]) {
+  const parsed = parseOptions(argv, spec);
+  if (parsed.problems.length) throw usage(parsed.problems.join("; "));
+  return parsed;
+}
+
+function usage(problem: string): KvmciError {
+  return new KvmciError("usage", `Invalid usage: ${problem}`, {
+    hint: "Run `kvmci image --help`.",
+  });
 }
 
 function help(proc: Process): number {

@@ -1,7 +1,10 @@
 import { loadRunConfig } from "../../config/load.js";
 import type { RunSettingsInput } from "../../config/schema.js";
 import { problemsError } from "../../errors.js";
+import { homedir } from "node:os";
+import { createHttpGet } from "../../host/http.js";
 import { resolveCacheDir } from "../../image/cache.js";
+import { catalogDirs } from "../../image/catalog.js";
 import { buildJsonReport, writeJsonReport } from "../../report/json.js";
 import type { TerminalReporter } from "../../report/terminal.js";
 import { run } from "../../run/run.js";
@@ -11,11 +14,16 @@ import { formatOptions, parseOptions, runOptions } from "../options.js";
 const exitCodes = `Exit codes:
   0-255  the command's own exit code, when it ran to the end
   64     bad usage or configuration (nothing was started)
-  65     the image could not be found, built or used
+  65     the image could not be built or used
   66     the guest failed to boot or become ready (the console tail is shown)
   67     the guest died or became unreachable while in use
   69     the host lacks something needed (QEMU, mmdebstrap, a usable /dev/kvm with --accel kvm)
   70     internal error in kvmci (please report it)
+  71     unknown image: no catalog entry, file or cached image by that name
+  72     the file given as an image is not a disk image kvmci can use
+  73     the cache's file system is full (nothing half-written is kept)
+  74     an image download failed (HTTP error, or the network after retries)
+  75     a downloaded image does not match its published or pinned digest
   124    the command ran past --timeout
   130    interrupted (Ctrl-C); 143: terminated (SIGTERM). The guest is torn down either way.`;
 
@@ -82,6 +90,9 @@ export async function runCommand(
     config,
     {
       cacheDir: resolveCacheDir(proc.env),
+      catalogDirs: catalogDirs(proc.env),
+      http: createHttpGet(),
+      home: homedir(),
       isRoot: proc.getuid?.() === 0,
       signal,
       now: () => new Date(),

@@ -1,0 +1,56 @@
+import { collectGarbage } from "../../cache/gc.js";
+import { formatSize, parseSize } from "../../config/size.js";
+import { KvmciError } from "../../errors.js";
+import { resolveCacheDir } from "../../image/cache.js";
+import type { Process } from "../main.js";
+import { formatOptions, gcOptions, parseOptions } from "../options.js";
+
+const gcHelp = `Usage: kvmci gc [options]
+
+Cleans the cache: what killed runs left (unfinished builds and downloads, unreadable entries),
+and with --max-size whole images, least recently used first. Images a running guest uses are
+never removed.
+
+Options:
+${formatOptions(gcOptions)}`;
+
+export async function gcCommand(argv: string[], proc: Process): Promise<number> {
+  const parsed = parseOptions(argv, gcOptions);
+  if (parsed.values.help) {
+    proc.stdout.write(`${gcHelp}\n`);
+    return 0;
+  }
+  const problems = [...parsed.problems];
+  const maxSizeText = parsed.values["max-size"];
+  const maxBytes =
+    typeof maxSizeText === "string"
+      ? maxSizeText === "0"
+        ? 0
+        : parseSize(maxSizeText)
+      : undefined;
+  if (typeof maxSizeText === "string" && maxBytes === undefined)
+    problems.push(
+      `--max-size: expected a size like 10G or 500M, got ${JSON.stringify(maxSizeText)}`,
+    );
+  if (parsed.positionals.length) problems.push(`unexpected ${parsed.positionals.join(" ")}`);
+  if (problems.length)
+    throw new KvmciError("usage", `Invalid usage: ${problems.join("; ")}`, {
+      hint: "Run `kvmci gc --help`.",
+    });
+  const cacheDir = resolveCacheDir(proc.env);
+  const dryRun = parsed.values["dry-run"] === true;
+  const report = await collectGarbage(cacheDir, { maxBytes, dryRun });
+  const verb = dryRun ? "would remove" : "removed";
+  for (const r of report.removed)
+    proc.stdout.write(`${verb} ${r.what} (${formatSize(r.bytes)}): ${r.why}\n`);
+  for (const k of report.keptInUse)
+    proc.stdout.write(`kept ${k.entry}: in use by pid ${k.pids.join(", ")}\n`);
+  proc.stdout.write(
+    `cache ${cacheDir}: ${formatSize(report.bytesBefore)} → ${formatSize(report.bytesAfter)}${
+      maxBytes !== undefined ? ` (limit ${formatSize(maxBytes)})` : ""
+    }${report.removed.length === 0 ? ", nothing to remove" : ""}\n`,
+  );
+  if (maxBytes !== undefined && report.bytesAfter > maxBytes && report.keptInUse.length)
+    proc.stdout.write("still above the limit: the rest is in use by running guests\n");
+  return 0;
+}
