@@ -22,6 +22,9 @@ export function createHttpGet(): HttpGet {
   const dispatcher: Dispatcher = new EnvHttpProxyAgent({
     headersTimeout: 60_000,
     bodyTimeout: 60_000,
+    // http:// through an http proxy as a plain forward request, as curl does; many proxies
+    // allow CONNECT only to port 443. https:// still tunnels.
+    proxyTunnel: false,
   }).compose(interceptors.redirect({ maxRedirections: 10 }));
   return async (url, options) => {
     const response = await request(url, {

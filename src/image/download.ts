@@ -2,6 +2,7 @@ import type { Hash } from "node:crypto";
 import { open, readFile, rm, writeFile, type FileHandle } from "node:fs/promises";
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { formatDuration } from "../config/duration.js";
 import { KvmciError } from "../errors.js";
 import type { HttpGet } from "../host/http.js";
 import { createDigestHash, formatDigest, type Digest, type DigestAlgorithm } from "./digest.js";
@@ -61,15 +62,16 @@ export async function downloadVerified(
         signal: options.signal,
         onRetry: ({ error, waitMs }) =>
           options.onRetry?.(
-            `download of ${url} failed (${describe(error)}); retrying in ${Math.ceil(waitMs / 1000)} s from byte ${state.size}`,
+            `download of ${url} failed (${describe(error)}); retrying in ${formatDuration(waitMs)} from byte ${state.size}`,
           ),
       },
     ).catch((error: unknown) => {
-      throw downloadError(url, error);
+      throw options.signal?.aborted ? error : downloadError(url, error);
     });
   } catch (error) {
     await state.close();
-    if (error instanceof KvmciError && error.code === "cacheFull")
+    // Keep what arrived for the next attempt to resume, unless nothing did or the disk is full.
+    if (state.size === 0 || (error instanceof KvmciError && error.code === "cacheFull"))
       await discard(partPath, metaPath);
     throw error;
   }
@@ -275,11 +277,11 @@ export async function fetchText(url: string, options: DownloadOptions): Promise<
       signal: options.signal,
       onRetry: ({ error, waitMs }) =>
         options.onRetry?.(
-          `fetching ${url} failed (${describe(error)}); retrying in ${Math.ceil(waitMs / 1000)} s`,
+          `fetching ${url} failed (${describe(error)}); retrying in ${formatDuration(waitMs)}`,
         ),
     },
   ).catch((error: unknown) => {
-    throw downloadError(url, error);
+    throw options.signal?.aborted ? error : downloadError(url, error);
   });
   return text;
 }
@@ -299,7 +301,6 @@ function describe(error: unknown): string {
 /** Any failure of a download as the error a user sees. */
 function downloadError(url: string, error: unknown): unknown {
   if (error instanceof KvmciError) return error;
-  if (error instanceof Error && error.name === "AbortError") return error;
   const code = (error as NodeJS.ErrnoException).code;
   if (code === "ENOSPC" || code === "EDQUOT") {
     return new KvmciError("cacheFull", `No space left in the cache while downloading ${url}`, {
@@ -320,8 +321,11 @@ function downloadError(url: string, error: unknown): unknown {
       },
     );
   }
+  const viaProxy = error instanceof Error && /proxy/i.test(error.message);
   return new KvmciError("download", `Could not download ${url}: ${describe(error)}`, {
-    hint: "Check the network (and HTTPS_PROXY/NO_PROXY if you need a proxy). What arrived so far is kept; the next attempt resumes it.",
+    hint: viaProxy
+      ? "The proxy from HTTPS_PROXY/HTTP_PROXY refused the connection: check it, or add the host to NO_PROXY."
+      : "Check the network (and HTTPS_PROXY/NO_PROXY if you need a proxy). What arrived so far is kept; the next attempt resumes it.",
     cause: error,
   });
 }

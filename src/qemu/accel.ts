@@ -43,6 +43,12 @@ export async function decideAccel(
 ): Promise<AccelDecision> {
   if (request === "tcg") return { accel: "tcg", reason: "requested with --accel tcg" };
   const problem = await probeKvm(probe);
+  if (!problem && !probe.kernel)
+    return {
+      accel: "kvm",
+      reason:
+        "/dev/kvm is usable; no kernel was at hand to prove a 64-bit guest runs under it (if the boot hangs, use --accel tcg)",
+    };
   if (!problem) return { accel: "kvm", reason: "KVM is usable: a 64-bit kernel booted under it" };
   return {
     accel: "tcg",
