@@ -142,18 +142,23 @@ async function fetchOnce(
   };
   let lastReport = 0;
   options.onProgress?.(progress);
-  await pipeline(
-    response.body,
-    file.appender((size) => {
-      progress.received = size;
-      const now = Date.now();
-      if (now - lastReport >= 200) {
-        lastReport = now;
-        options.onProgress?.(progress);
-      }
-    }),
-    { signal: options.signal },
-  );
+  try {
+    await pipeline(
+      response.body,
+      file.appender((size) => {
+        progress.received = size;
+        const now = Date.now();
+        if (now - lastReport >= 200) {
+          lastReport = now;
+          options.onProgress?.(progress);
+        }
+      }),
+      { signal: options.signal },
+    );
+  } finally {
+    // A failed pipeline can leave a write in flight; the next attempt starts after it.
+    await file.settled();
+  }
   options.onProgress?.({ ...progress, received: file.size });
   if (total !== undefined && file.size < total)
     throw new TruncatedTransfer(`the connection ended at byte ${file.size} of ${total}`);
@@ -198,6 +203,13 @@ class HashedFile {
     this.size = 0;
   }
 
+  private inFlight: Promise<void> = Promise.resolve();
+
+  /** Resolves when no write is in progress. */
+  async settled(): Promise<void> {
+    await this.inFlight.catch(() => undefined);
+  }
+
   /** A stream that appends to the file and hashes each chunk once it is written. */
   appender(onWritten: (size: number) => void): Writable {
     const write = async (chunks: Buffer[]) => {
@@ -219,7 +231,8 @@ class HashedFile {
     return new Writable({
       highWaterMark: 1 << 20,
       writev: (chunks, callback) => {
-        write(chunks.map((c) => c.chunk as Buffer)).then(() => callback(), callback);
+        this.inFlight = write(chunks.map((c) => c.chunk as Buffer));
+        this.inFlight.then(() => callback(), callback);
       },
     });
   }

@@ -164,11 +164,12 @@ describe("kvmci image pull", () => {
     const result = await kvmci(["image", "pull", "loop-debian"]);
     expect(result.exitCode, result.all).toBe(0);
     const gets = server.downloads("/debian/disk.qcow2");
-    expect(gets.map((g) => [g.status, g.range])).toEqual([
-      [200, undefined],
-      [206, `bytes=${cut}-`],
-    ]);
-    expect(result.stderr).toMatch(/retrying in \d\.\ds from byte 104857600/);
+    expect(gets.map((g) => g.status)).toEqual([200, 206]);
+    // The server dropped the connection at about `cut`; kvmci asks for exactly what it lacks.
+    const from = Number(/^bytes=(\d+)-$/.exec(gets[1]?.range ?? "")?.[1]);
+    expect(from).toBeGreaterThan(cut / 2);
+    expect(from).toBeLessThanOrEqual(cut);
+    expect(result.stderr).toContain(`from byte ${from}`);
   });
 
   it("retries a 500, and waits as long as a 429's Retry-After says", async () => {

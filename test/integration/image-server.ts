@@ -124,8 +124,9 @@ export class ImageServer {
       ? pipeline(body, throttle(this.bytesPerSecond), res)
       : pipeline(body, res);
     await done.catch(() => undefined);
-    // A truncated answer: the client was promised more bytes than it got.
-    if (fault?.kind === "truncate") res.socket?.destroy();
+    // A truncated answer: the client was promised more bytes than it got. (res.socket is
+    // gone once the response finishes; the request keeps hold of the connection.)
+    if (fault?.kind === "truncate") req.socket.destroy();
   }
 }
 
