@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream";
-import { EnvHttpProxyAgent, interceptors, request, type Dispatcher } from "undici";
+import type { Dispatcher } from "undici";
 
 export interface HttpResponse {
   status: number;
@@ -19,14 +19,22 @@ export type HttpGet = (
  * sends nothing for a minute fails, so a stalled download is retried instead of hanging.
  */
 export function createHttpGet(): HttpGet {
-  const dispatcher: Dispatcher = new EnvHttpProxyAgent({
-    headersTimeout: 60_000,
-    bodyTimeout: 60_000,
-    // http:// through an http proxy as a plain forward request, as curl does; many proxies
-    // allow CONNECT only to port 443. https:// still tunnels.
-    proxyTunnel: false,
-  }).compose(interceptors.redirect({ maxRedirections: 10 }));
+  // undici is loaded on the first request: most commands (a run with a cached image) make none.
+  let client: Promise<{ request: typeof import("undici").request; dispatcher: Dispatcher }>;
+  const load = async () => {
+    const { EnvHttpProxyAgent, interceptors, request } = await import("undici");
+    const dispatcher = new EnvHttpProxyAgent({
+      headersTimeout: 60_000,
+      bodyTimeout: 60_000,
+      // http:// through an http proxy as a plain forward request, as curl does; many proxies
+      // allow CONNECT only to port 443. https:// still tunnels.
+      proxyTunnel: false,
+    }).compose(interceptors.redirect({ maxRedirections: 10 }));
+    return { request, dispatcher };
+  };
   return async (url, options) => {
+    client ??= load();
+    const { request, dispatcher } = await client;
     const response = await request(url, {
       method: "GET",
       dispatcher,

@@ -210,28 +210,27 @@ class HashedFile {
     await this.inFlight.catch(() => undefined);
   }
 
-  /** A stream that appends to the file and hashes each chunk once it is written. */
+  /**
+   * A stream that appends to the file and hashes what it appends. Each batch is written by the
+   * thread pool while this thread hashes it; the size and hash move on only once the write
+   * succeeded, so they always describe exactly the bytes on disk.
+   */
   appender(onWritten: (size: number) => void): Writable {
-    const write = async (chunks: Buffer[]) => {
-      const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-      let offset = 0;
-      while (offset < data.length) {
-        const { bytesWritten } = await this.handle.write(
-          data,
-          offset,
-          data.length - offset,
-          this.size + offset,
-        );
-        offset += bytesWritten;
-      }
-      this.hash.update(data);
-      this.size += data.length;
+    const append = async (buffers: Buffer[]) => {
+      const hash = this.hash;
+      const total = buffers.reduce((sum, b) => sum + b.length, 0);
+      const writing = writeAll(this.handle, buffers, this.size);
+      const copy = hash.copy();
+      for (const buffer of buffers) copy.update(buffer);
+      await writing;
+      this.hash = copy;
+      this.size += total;
       onWritten(this.size);
     };
     return new Writable({
-      highWaterMark: 1 << 20,
+      highWaterMark: 8 << 20,
       writev: (chunks, callback) => {
-        this.inFlight = write(chunks.map((c) => c.chunk as Buffer));
+        this.inFlight = append(chunks.map((c) => c.chunk as Buffer));
         this.inFlight.then(() => callback(), callback);
       },
     });
@@ -244,6 +243,25 @@ class HashedFile {
 
   async close(): Promise<void> {
     await this.handle.close().catch(() => undefined);
+  }
+}
+
+/** Writes buffers at a position, however many calls the kernel needs. */
+async function writeAll(handle: FileHandle, buffers: Buffer[], position: number): Promise<void> {
+  let pending = buffers;
+  let at = position;
+  while (pending.length > 0) {
+    let { bytesWritten } = await handle.writev(pending, at);
+    at += bytesWritten;
+    const rest: Buffer[] = [];
+    for (const buffer of pending) {
+      if (bytesWritten >= buffer.length) bytesWritten -= buffer.length;
+      else {
+        rest.push(buffer.subarray(bytesWritten));
+        bytesWritten = 0;
+      }
+    }
+    pending = rest;
   }
 }
 
