@@ -32,7 +32,8 @@ function timed(cmd, args, env = {}) {
     child.on("error", reject);
     child.on("close", (code) => {
       const ms = performance.now() - started;
-      if (code !== 0) reject(new Error(`${cmd} ${args.join(" ")} exited ${code}\n${out.slice(-2000)}`));
+      if (code !== 0)
+        reject(new Error(`${cmd} ${args.join(" ")} exited ${code}\n${out.slice(-2000)}`));
       else resolve({ ms, out });
     });
   });
@@ -87,7 +88,12 @@ try {
     const curl = [];
     const kvmci = [];
     for (let i = 0; i < rounds; i++) {
-      const fetched = await timed("curl", ["-sSf", "-o", join(work, "curl.qcow2"), `${origin}/disk.qcow2`]);
+      const fetched = await timed("curl", [
+        "-sSf",
+        "-o",
+        join(work, "curl.qcow2"),
+        `${origin}/disk.qcow2`,
+      ]);
       await rm(join(work, "curl.qcow2"));
       curl.push(fetched.ms);
       if (lastCache) await rm(lastCache, { recursive: true });
@@ -115,7 +121,19 @@ try {
   for (let i = 0; i < 2; i++) {
     await timed(
       "node",
-      [cli, "run", "--image", "bench-sha256", "--accel", process.env.BENCH_ACCEL ?? "tcg", "--no-sync", "--json", "report.json", "--", "true"],
+      [
+        cli,
+        "run",
+        "--image",
+        "bench-sha256",
+        "--accel",
+        process.env.BENCH_ACCEL ?? "tcg",
+        "--no-sync",
+        "--json",
+        "report.json",
+        "--",
+        "true",
+      ],
       { KVMCI_CACHE_DIR: cache, KVMCI_CATALOG: catalog },
     );
     const report = JSON.parse(await readFile(join(work, "report.json"), "utf8"));
