@@ -288,12 +288,14 @@ export class Guest implements AsyncDisposable {
     started: number,
   ): Promise<KvmciError> {
     const waited = Math.round((Date.now() - started) / 1000);
-    const slow =
-      this.spec.accel === "tcg" ? "software emulation is much slower than KVM" : "KVM is in use";
+    const hint =
+      this.spec.accel === "tcg"
+        ? "Raise --boot-timeout if this host is slow (software emulation is much slower than KVM)."
+        : "KVM is in use: on some hosts (nested virtualisation) /dev/kvm opens but 64-bit guests hang; if the console below stops early, try --accel tcg, or raise --boot-timeout if this host is just slow.";
     return this.failure(
       "guestBoot",
       `The guest was not ready after ${waited}s: ${stage} (last attempt: ${lastError})`,
-      { hint: `Raise --boot-timeout if this host is slow (${slow}). ${this.consoleHint()}` },
+      { hint: `${hint} ${this.consoleHint()}` },
     );
   }
 

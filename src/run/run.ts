@@ -4,6 +4,7 @@ import { formatSize } from "../config/size.js";
 import { KvmciError, isKvmciError } from "../errors.js";
 import { buildGuestCommandLine } from "../guest/command-line.js";
 import { Guest } from "../guest/guest.js";
+import { removeStaleRunFolders } from "../guest/run-folder.js";
 import type { CachedImage } from "../image/cache.js";
 import { markInUse } from "../cache/in-use.js";
 import type { HttpGet } from "../host/http.js";
@@ -74,6 +75,8 @@ export async function run(config: RunConfig, deps: RunDeps, emit: Emit): Promise
   const { signal } = deps;
   try {
     await requireTools(["qemu-system-x86_64", "qemu-img", "tar"], "to run a guest");
+    for (const folder of await removeStaleRunFolders(deps.tmpdir))
+      emit({ type: "note", message: `removed ${folder}, left by a kvmci that was killed` });
     const { image, inUse } = await clock.time("image", async () => {
       const resolveOptions: ResolveOptions = {
         cacheDir: deps.cacheDir,

@@ -1,9 +1,9 @@
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { acquireLock } from "../../src/cache/lock.js";
 
 // The holders are separate node processes running the built code (npm run build first).
@@ -12,6 +12,7 @@ const holder = fileURLToPath(new URL("../../fixtures/lock/hold-lock.mjs", import
 
 async function scratch() {
   const dir = await mkdtemp(join(tmpdir(), "kvmci-lock-test-"));
+  onTestFinished(() => rm(dir, { recursive: true, force: true }));
   return { lock: join(dir, "locks", "entry.lock"), log: join(dir, "log") };
 }
 

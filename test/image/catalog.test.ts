@@ -1,7 +1,7 @@
-import { mkdtemp, mkdir, writeFile } from "node:fs/promises";
+import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import {
   builtinCatalogDir,
   catalogDirs,
@@ -45,6 +45,7 @@ describe("the built-in catalog", () => {
 describe("a user's catalog folder", () => {
   it("comes first, and a broken entry is a usage error listing every problem", async () => {
     const dir = await mkdtemp(join(tmpdir(), "kvmci-catalog-test-"));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
     await writeFile(
       join(dir, "ubuntu-24.04.yml"),
       "kind: download\nname: ubuntu-24.04\ndescription: mirror\narch: x86_64\nurl: http://mirror.local/u.img\nchecksums: http://mirror.local/SHA256SUMS\nformat: qcow2\nuser: ubuntu\nboot: bios\n",

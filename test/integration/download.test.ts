@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -12,6 +13,7 @@ import { ImageServer, startProxy } from "./image-server.js";
 // CHECKSUM, and some broken publications. Each test gets an empty cache of its own.
 
 let server: ImageServer;
+let published: string;
 let fixtures: string;
 let catalog: string;
 let smallSha256: string;
@@ -45,9 +47,9 @@ beforeAll(async () => {
     "debian-12",
   ]);
   const path = built.stdout.trim().split(" ")[2]!;
-  const sandboxRoot = (await execa("mktemp", ["-d", "/tmp/kvmci-dl-XXXXXX"])).stdout;
-  fixtures = join(sandboxRoot, "published");
-  catalog = join(sandboxRoot, "catalog");
+  published = await mkdtemp(join(tmpdir(), "kvmci-dl-"));
+  fixtures = join(published, "files");
+  catalog = join(published, "catalog");
   await mkdir(fixtures);
   await mkdir(catalog);
   const small = join(fixtures, "small.qcow2");
@@ -97,6 +99,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.close();
+  if (published) await rm(published, { recursive: true, force: true });
 });
 
 let sandbox: Sandbox;

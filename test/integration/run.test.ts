@@ -116,6 +116,31 @@ describe("kvmci run against a real guest", () => {
     expect(Date.now() - signalled).toBeLessThan(10_000);
   });
 
+  it("after a kill -9, QEMU exits by itself, and gc removes the run folder left behind", async () => {
+    const project = await createFixtureProject(sandbox);
+    const child = sandbox.start(
+      ["run", "--no-sync", "--", "sh", "-c", "echo command-started; sleep 600"],
+      project,
+    );
+    await waitForOutput(child, /command-started/, 900_000);
+    child.kill("SIGKILL");
+    await child;
+    const killed = Date.now();
+    let left = await sandbox.leftovers();
+    while (left.qemu.length > 0 && Date.now() - killed < 5000) {
+      await new Promise((r) => setTimeout(r, 100));
+      left = await sandbox.leftovers();
+    }
+    expect(left.qemu).toEqual([]);
+    expect(left.runFolders).toHaveLength(1);
+    const gc = await sandbox.start(["gc"], project);
+    expect(gc.exitCode, gc.all).toBe(0);
+    expect(gc.stdout).toContain(
+      `removed ${join(sandbox.tmp, left.runFolders[0]!)}: run folder of a kvmci that was killed`,
+    );
+    expect(await sandbox.leftovers()).toEqual({ runFolders: [], qemu: [] });
+  });
+
   it("tears everything down on Ctrl-C during boot and exits 130", async () => {
     const project = await createFixtureProject(sandbox);
     const child = sandbox.start(["run", "--", "true"], project);
@@ -162,7 +187,7 @@ describe("kvmci run input errors", () => {
   it("names close matches for an unknown image", async () => {
     const project = await createFixtureProject(sandbox);
     const result = await sandbox.start(["run", "--image", "debain-12", "--", "true"], project);
-    expect(result.exitCode).toBe(65);
+    expect(result.exitCode).toBe(71);
     expect(result.stderr).toContain("Did you mean debian-12?");
   });
 

@@ -1,15 +1,16 @@
 import { collectGarbage } from "../../cache/gc.js";
 import { formatSize, parseSize } from "../../config/size.js";
 import { KvmciError } from "../../errors.js";
+import { removeStaleRunFolders } from "../../guest/run-folder.js";
 import { resolveCacheDir } from "../../image/cache.js";
 import type { Process } from "../main.js";
 import { formatOptions, gcOptions, parseOptions } from "../options.js";
 
 const gcHelp = `Usage: kvmci gc [options]
 
-Cleans the cache: what killed runs left (unfinished builds and downloads, unreadable entries),
-and with --max-size whole images, least recently used first. Images a running guest uses are
-never removed.
+Cleans what killed runs left (run folders in the temporary folder, unfinished builds and
+downloads, unreadable cache entries), and with --max-size whole images, least recently used
+first. Images a running guest uses are never removed.
 
 Options:
 ${formatOptions(gcOptions)}`;
@@ -41,6 +42,9 @@ export async function gcCommand(argv: string[], proc: Process): Promise<number> 
   const dryRun = parsed.values["dry-run"] === true;
   const report = await collectGarbage(cacheDir, { maxBytes, dryRun });
   const verb = dryRun ? "would remove" : "removed";
+  if (!dryRun)
+    for (const folder of await removeStaleRunFolders())
+      proc.stdout.write(`removed ${folder}: run folder of a kvmci that was killed\n`);
   for (const r of report.removed)
     proc.stdout.write(`${verb} ${r.what} (${formatSize(r.bytes)}): ${r.why}\n`);
   for (const k of report.keptInUse)
