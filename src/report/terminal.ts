@@ -39,6 +39,8 @@ export class TerminalReporter {
       case "phase-end":
         this.clearStatus();
         this.stopTicker();
+        // The phase's live line is done; printing its result must not draw it again.
+        this.status = undefined;
         this.line(
           `${prefix} ${event.ok ? "✓" : "✗"} ${event.phase.padEnd(9)} ${formatDuration(event.ms)}`,
         );

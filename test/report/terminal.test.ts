@@ -28,8 +28,29 @@ describe("terminal reporter", () => {
       reporter.onEvent({ type: "phase-start", phase: "image" });
       reporter.onEvent({ type: "progress", phase: "image", message: "installing packages" });
       reporter.onEvent({ type: "phase-end", phase: "image", ms: 42_000, ok: true });
-      if (tty) expect(err.text()).toMatch(/image \d+ms: installing packages/);
-      else expect(err.text()).toBe("kvmci ✓ image     42.0s\n");
+      if (tty) {
+        expect(err.text()).toMatch(/image \d+ms: installing packages/);
+        // The live line is cleared and the result printed last, with nothing drawn after it.
+        expect(err.text().endsWith("\r\x1b[Kkvmci ✓ image     42.0s\n")).toBe(true);
+      } else expect(err.text()).toBe("kvmci ✓ image     42.0s\n");
+    }
+  });
+
+  it("shows a download's progress live on a terminal, and every few seconds in a log", () => {
+    const progress = { received: 1 << 20, total: 4 << 20, resumedFrom: 0, startedAt: Date.now() };
+    for (const tty of [true, false]) {
+      const err = sink(tty);
+      const reporter = new TerminalReporter({ stdout: sink(false).stream, stderr: err.stream });
+      reporter.onEvent({ type: "phase-start", phase: "image" });
+      for (let i = 0; i < 3; i++)
+        reporter.onEvent({ type: "transfer", phase: "image", what: "ubuntu-24.04", progress });
+      const lines = err
+        .text()
+        .split(/\r\x1b\[K|\n/)
+        .filter((l) => l.includes("downloading"));
+      expect(lines[0]).toContain("downloading ubuntu-24.04: 1.0 MiB / 4.0 MiB (25%)");
+      // On a terminal each event redraws the line; in a log only the first within 5 s is printed.
+      expect(lines).toHaveLength(tty ? 3 : 1);
     }
   });
 
