@@ -234,7 +234,7 @@ describe("kvmci image pull", () => {
     expect(await cacheContents()).toMatchObject({ downloads: [] });
   });
 
-  it("goes through the proxy named in HTTP_PROXY", async () => {
+  it("goes through the proxy named in HTTP_PROXY, except for hosts in NO_PROXY", async () => {
     const proxy = await startProxy();
     try {
       const result = await kvmci(["image", "pull", "loop-small"], {
@@ -242,6 +242,14 @@ describe("kvmci image pull", () => {
         http_proxy: proxy.url,
       });
       expect(result.exitCode, result.all).toBe(0);
+      expect(proxy.count()).toBe(2);
+      // A host named in NO_PROXY is reached directly.
+      const direct = await kvmci(["image", "pull", "loop-small"], {
+        HTTP_PROXY: proxy.url,
+        http_proxy: proxy.url,
+        NO_PROXY: "localhost,127.0.0.1",
+      });
+      expect(direct.exitCode, direct.all).toBe(0);
       expect(proxy.count()).toBe(2);
     } finally {
       await proxy.close();
