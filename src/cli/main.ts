@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { ExitCode, KvmciError, isKvmciError } from "../errors.js";
 import { TerminalReporter } from "../report/terminal.js";
+import { Interrupts } from "./interrupts.js";
 
 export interface Process {
   env: NodeJS.ProcessEnv;
@@ -31,22 +32,13 @@ Run \`kvmci <command> --help\` for its options. Exit codes are listed in \`kvmci
 export async function main(argv: string[], proc: Process): Promise<number> {
   const [command, ...rest] = argv;
   const reporter = new TerminalReporter({ stdout: proc.stdout, stderr: proc.stderr });
-  // Ctrl-C and SIGTERM abort whatever is running; teardown still runs, then we exit 130/143.
-  // Should anything ignore the abort (a library stuck on a dead connection), a second signal,
-  // or a deadline, ends the process anyway: QEMU dies with it (parent-death signal) and the
-  // next run removes the run folder left behind.
-  const controller = new AbortController();
-  const interrupt = (name: "SIGINT" | "SIGTERM") => {
-    const code = name === "SIGTERM" ? ExitCode.sigterm : ExitCode.sigint;
-    if (controller.signal.aborted) forceExit(proc, code, `a second ${name}`);
-    controller.abort(name);
-    setTimeout(
-      () => forceExit(proc, code, `${teardownDeadlineMs / 1000} s`),
-      teardownDeadlineMs,
-    ).unref();
-  };
-  const onInt = () => interrupt("SIGINT");
-  const onTerm = () => interrupt("SIGTERM");
+  const interrupts = new Interrupts({
+    exit: (code) => proc.exit(code),
+    warn: (message) => proc.stderr.write(message),
+  });
+  const controller = interrupts.controller;
+  const onInt = () => interrupts.onSignal("SIGINT");
+  const onTerm = () => interrupts.onSignal("SIGTERM");
   proc.on("SIGINT", onInt);
   proc.on("SIGTERM", onTerm);
   try {
@@ -94,17 +86,6 @@ export async function main(argv: string[], proc: Process): Promise<number> {
     proc.off("SIGINT", onInt);
     proc.off("SIGTERM", onTerm);
   }
-}
-
-/**
- * How long teardown may take after Ctrl-C or SIGTERM before kvmci exits regardless. Generous,
- * because an interrupted image build waits for mmdebstrap to unmount and clean up (~40 s).
- */
-const teardownDeadlineMs = 60_000;
-
-function forceExit(proc: Process, code: number, after: string): never {
-  proc.stderr.write(`kvmci: teardown did not finish (${after}); exiting now\n`);
-  return proc.exit(code);
 }
 
 function version(): string {
