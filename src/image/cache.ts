@@ -154,12 +154,17 @@ export async function listCachedImages(cacheDir: string): Promise<CachedImage[]>
   return (await scanCache(cacheDir)).images;
 }
 
-/** Marks an entry as used now, for least-recently-used clean-up. */
+/**
+ * Marks an entry as used now, for least-recently-used clean-up. Best effort: a cache shared
+ * read-only (another user's) still boots, it only ages as if unused.
+ */
 export async function touchLastUsed(image: CachedImage): Promise<void> {
   if (!image.entry) return;
   const path = join(image.dir, ImageFiles.lastUsed);
   const now = new Date();
-  await utimes(path, now, now).catch(() => writeFile(path, ""));
+  await utimes(path, now, now)
+    .catch(() => writeFile(path, ""))
+    .catch(() => undefined);
 }
 
 /** A private folder for an entry being written; only `commitEntry` makes it visible. */
