@@ -33,6 +33,8 @@ const consoleTailLines = 30;
 const bannerTimeoutMs = 1500;
 const sshHandshakeTimeoutMs = 30_000;
 const pollMs = 250;
+/** A wait for cloud-init that delivers nothing (not even its heartbeat) for this long stalled. */
+const stallAfterMs = 15_000;
 
 /**
  * One throwaway virtual machine and everything it owns: run folder, overlay, seed, QEMU
@@ -152,57 +154,100 @@ export class Guest implements AsyncDisposable {
     onSsh?: () => void,
   ): Promise<{ cloudInitErrors: string[] }> {
     const qemu = this.requireQemu();
-    let lastError = "no answer yet";
-    let stage = `waiting for SSH on 127.0.0.1:${this.sshPort}`;
     const started = Date.now();
-    while (!this.ssh) {
-      signal.throwIfAborted();
-      if (qemu.hasExited) throw await this.stoppedFailure("during boot");
-      if (Date.now() >= deadline) throw await this.timeoutFailure(stage, lastError, started);
-      const banner = await sshBannerSeen(this.sshPort, bannerTimeoutMs, signal);
-      if (!banner.ok) {
-        lastError = banner.reason;
-        await sleep(pollMs, undefined, { signal });
-        continue;
+    let lastError = "no answer yet";
+    for (;;) {
+      let stage = `waiting for SSH on 127.0.0.1:${this.sshPort}`;
+      while (!this.ssh) {
+        signal.throwIfAborted();
+        if (qemu.hasExited) throw await this.stoppedFailure("during boot");
+        if (Date.now() >= deadline) throw await this.timeoutFailure(stage, lastError, started);
+        const banner = await sshBannerSeen(this.sshPort, bannerTimeoutMs, signal);
+        if (!banner.ok) {
+          lastError = banner.reason;
+          await sleep(pollMs, undefined, { signal });
+          continue;
+        }
+        try {
+          this.ssh = await SshSession.connect(
+            {
+              host: "127.0.0.1",
+              port: this.sshPort,
+              user: this.user,
+              privateKey: this.clientKey.privateKey,
+              hostPublicKey: this.hostKey.publicKey,
+            },
+            Math.max(1000, Math.min(sshHandshakeTimeoutMs, deadline - Date.now())),
+          );
+        } catch (error) {
+          if (error instanceof HostKeyMismatchError) throw error;
+          lastError = error instanceof Error ? error.message : String(error);
+          await sleep(pollMs, undefined, { signal });
+        }
       }
-      try {
-        this.ssh = await SshSession.connect(
-          {
-            host: "127.0.0.1",
-            port: this.sshPort,
-            user: this.user,
-            privateKey: this.clientKey.privateKey,
-            hostPublicKey: this.hostKey.publicKey,
-          },
-          Math.max(1000, Math.min(sshHandshakeTimeoutMs, deadline - Date.now())),
-        );
-      } catch (error) {
-        if (error instanceof HostKeyMismatchError) throw error;
-        lastError = error instanceof Error ? error.message : String(error);
-        await sleep(pollMs, undefined, { signal });
-      }
+      onSsh?.();
+      stage = "SSH answered; waiting for cloud-init to finish";
+      const result = await this.waitForCloudInit(deadline, signal);
+      if (result.kind === "done") return { cloudInitErrors: parseCloudInitErrors(result.text) };
+      if (result.kind === "timeout")
+        throw await this.timeoutFailure(stage, "cloud-init had not written its result", started);
+      // The session went quiet (cloud-init restarts sshd on some images): open a new one.
+      lastError = "the SSH session stalled while waiting for cloud-init";
+      await this.ssh?.[Symbol.asyncDispose]();
+      this.ssh = undefined;
     }
-    onSsh?.();
-    stage = "SSH answered; waiting for cloud-init to finish";
-    // One command that waits inside the guest: no new SSH session (and shell) per poll.
-    const remaining = Math.max(1, deadline - Date.now());
-    const waiting = AbortSignal.any([signal, AbortSignal.timeout(remaining)]);
+  }
+
+  /**
+   * Waits for cloud-init's result with one command inside the guest (no new session and shell
+   * per poll). The command prints a dot every two seconds while it waits, so a session that
+   * stops delivering anything for 15 s is known to be stalled rather than merely waiting.
+   */
+  private async waitForCloudInit(
+    deadline: number,
+    signal: AbortSignal,
+  ): Promise<{ kind: "done"; text: string } | { kind: "timeout" } | { kind: "stalled" }> {
+    const ssh = this.ssh!;
+    const stall = new AbortController();
+    let quietTimer = setTimeout(() => stall.abort(), stallAfterMs);
+    const heard = () => {
+      clearTimeout(quietTimer);
+      quietTimer = setTimeout(() => stall.abort(), stallAfterMs);
+    };
+    const timeout = AbortSignal.timeout(Math.max(1, deadline - Date.now()));
+    const out: Buffer[] = [];
     try {
-      const text = await this.ssh.capture(
-        "until [ -e /run/cloud-init/result.json ]; do sleep 0.2; done; sleep 0.1; cat /run/cloud-init/result.json",
-        waiting,
+      const result = await ssh.exec(
+        "n=0; until [ -e /run/cloud-init/result.json ]; do sleep 0.2; n=$((n+1)); " +
+          "[ $((n % 10)) -eq 0 ] && printf .; done; sleep 0.1; printf '\\n'; cat /run/cloud-init/result.json",
+        {
+          onStdout: (chunk) => {
+            heard();
+            out.push(chunk);
+          },
+          onStderr: heard,
+          signal: AbortSignal.any([signal, timeout, stall.signal]),
+        },
       );
-      return { cloudInitErrors: parseCloudInitErrors(text) };
+      signal.throwIfAborted();
+      if (timeout.aborted) return { kind: "timeout" };
+      if (stall.signal.aborted) return { kind: "stalled" };
+      if (result.code !== 0)
+        throw new Error(
+          `the wait ended with code ${result.code}${result.signal ? ` (${result.signal})` : ""}`,
+        );
+      const text = Buffer.concat(out).toString();
+      return { kind: "done", text: text.slice(text.indexOf("\n") + 1) };
     } catch (error) {
       signal.throwIfAborted();
-      if (waiting.aborted)
-        throw await this.timeoutFailure(stage, "cloud-init had not written its result", started);
       // The connection usually drops a moment before QEMU's exit is seen: give it that moment.
       if (await this.exitedWithin(1000)) throw await this.stoppedFailure("while cloud-init ran");
       const reason = error instanceof Error ? error.message : String(error);
       throw await this.failure("guestBoot", `Waiting for cloud-init failed: ${reason}`, {
         cause: error,
       });
+    } finally {
+      clearTimeout(quietTimer);
     }
   }
 

@@ -65,7 +65,21 @@ export class SshSession implements AsyncDisposable {
   /** Runs a command; resolves with its exit code (or the signal that ended it, as 128+n). */
   exec(command: string, io: ExecIo = {}): Promise<ExecResult> {
     return new Promise((resolve, reject) => {
+      // The abort must work before the channel opens too: an open request that sshd never
+      // answers (it restarted under us) would otherwise wait forever.
+      let abandoned = false;
+      const onAbortBeforeOpen = () => {
+        abandoned = true;
+        resolve({ code: 137, signal: "KILL" });
+      };
+      if (io.signal?.aborted) return onAbortBeforeOpen();
+      io.signal?.addEventListener("abort", onAbortBeforeOpen, { once: true });
       this.client.exec(command, (error, channel) => {
+        io.signal?.removeEventListener("abort", onAbortBeforeOpen);
+        if (abandoned) {
+          channel?.close();
+          return;
+        }
         if (error) return reject(error);
         attach(channel, io, resolve, reject);
       });

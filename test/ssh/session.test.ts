@@ -1,0 +1,48 @@
+import type { AddressInfo } from "node:net";
+import ssh2 from "ssh2";
+import { afterEach, describe, expect, it } from "vitest";
+import { SshSession } from "../../src/ssh/session.js";
+import { generateKeyPair } from "../../src/ssh/keys.js";
+
+const { Server } = ssh2;
+
+// A real SSH server (ssh2's own) standing in for an sshd that accepts the login and then never
+// answers a request to open a channel, as happens when sshd restarts under a new session.
+let server: InstanceType<typeof Server> | undefined;
+afterEach(() => {
+  server?.close();
+  server = undefined;
+});
+
+async function silentServer() {
+  const hostKey = generateKeyPair("host");
+  const clientKey = generateKeyPair("client");
+  server = new Server({ hostKeys: [hostKey.privateKey] }, (client) => {
+    client.on("authentication", (ctx) => ctx.accept());
+    client.on("error", () => undefined);
+    // "session" requests are neither accepted nor rejected.
+    client.on("session", () => undefined);
+  });
+  await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  return SshSession.connect(
+    {
+      host: "127.0.0.1",
+      port,
+      user: "u",
+      privateKey: clientKey.privateKey,
+      hostPublicKey: hostKey.publicKey,
+    },
+    5000,
+  );
+}
+
+describe("SSH session", () => {
+  it("gives up on a channel that never opens when its signal aborts", async () => {
+    await using session = await silentServer();
+    const started = Date.now();
+    const result = await session.exec("true", { signal: AbortSignal.timeout(300) });
+    expect(result).toEqual({ code: 137, signal: "KILL" });
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+});
