@@ -25,13 +25,19 @@ export interface GcReport {
 
 /**
  * Cleans the cache: always the debris of killed runs (unfinished builds, abandoned downloads,
- * unreadable entries, in-use records of dead processes); with `maxBytes`, also whole images,
+ * unreadable entries, in-use records of dead processes) and images nothing can reach any more
+ * (`unreachable`); with `maxBytes`, also whole images,
  * least recently used first, until the cache fits. An image a running guest uses is never
  * removed.
  */
 export async function collectGarbage(
   cacheDir: string,
-  options: { maxBytes?: number; dryRun?: boolean } = {},
+  options: {
+    maxBytes?: number;
+    dryRun?: boolean;
+    /** Says why an image can no longer be reached (a build from an older recipe), if so. */
+    unreachable?: (image: CachedImage) => string | undefined;
+  } = {},
 ): Promise<GcReport> {
   const removed: Removal[] = [];
   const remove = async (path: string, what: string, bytes: number, why: string) => {
@@ -67,10 +73,18 @@ export async function collectGarbage(
     await rm(`${download.path}.json`, { force: true });
   }
 
+  const remaining: CachedImage[] = [];
+  for (const image of images) {
+    const why = options.unreachable?.(image);
+    if (why && image.entry && !inUse.has(image.entry))
+      await remove(image.dir, image.entry, image.sizeOnDisk, why);
+    else remaining.push(image);
+  }
+
   const keptInUse: GcReport["keptInUse"] = [];
   let total = bytesBefore - removed.reduce((sum, r) => sum + r.bytes, 0);
   if (options.maxBytes !== undefined) {
-    const byAge = [...images].sort((a, b) => a.lastUsed.getTime() - b.lastUsed.getTime());
+    const byAge = [...remaining].sort((a, b) => a.lastUsed.getTime() - b.lastUsed.getTime());
     for (const image of byAge) {
       if (total <= options.maxBytes) break;
       const entry = image.entry!;

@@ -319,14 +319,36 @@ describe("kvmci gc and image rm", () => {
   it("removes the least recently used images first, down to --max-size", async () => {
     expect((await kvmci(["image", "pull", "loop-debian"])).exitCode).toBe(0);
     expect((await kvmci(["image", "pull", "loop-small"])).exitCode).toBe(0);
+    // A build of the debian-12 recipe as it used to be: no run of this kvmci can choose it.
+    const old = join(cache, "images", `debian-12-${"0".repeat(16)}`);
+    await mkdir(old);
+    await execa("qemu-img", ["create", "-q", "-f", "qcow2", join(old, "disk.qcow2"), "16M"]);
+    await writeFile(
+      join(old, "image.json"),
+      JSON.stringify({
+        name: "debian-12",
+        arch: "x86_64",
+        digest: `sha256:${"0".repeat(64)}`,
+        format: "qcow2",
+        user: "debian",
+        virtualSize: 16 << 20,
+        source: { kind: "recipe", key: "0".repeat(64) },
+        boot: { firmware: "bios" },
+        createdAt: new Date(0).toISOString(),
+      }),
+    );
     const dry = await kvmci(["gc", "--max-size", "100M", "--dry-run"]);
+    expect(dry.stdout).toMatch(
+      /^would remove debian-12-0{16} \(.+\): built from an older version of its recipe$/m,
+    );
     expect(dry.stdout).toMatch(
       /^would remove loop-debian-[0-9a-f]{16} \(\d+ MiB\): least recently used/m,
     );
-    expect((await cacheContents()).images).toHaveLength(2);
+    expect((await cacheContents()).images).toHaveLength(3);
     const gc = await kvmci(["gc", "--max-size", "100M"]);
     expect(gc.exitCode, gc.all).toBe(0);
     expect(gc.stdout).toMatch(/^removed loop-debian-/m);
+    expect(gc.stdout).toMatch(/^removed debian-12-0{16} /m);
     expect(gc.stdout).not.toContain("loop-small");
     expect((await cacheContents()).images).toEqual([expect.stringMatching(/^loop-small-/)]);
     const rm = await kvmci(["image", "rm", "loop-small"]);

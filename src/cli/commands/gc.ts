@@ -3,14 +3,16 @@ import { formatSize, parseSize } from "../../config/size.js";
 import { KvmciError } from "../../errors.js";
 import { removeStaleRunFolders } from "../../guest/run-folder.js";
 import { resolveCacheDir } from "../../image/cache.js";
+import { catalogDirs, listCatalog } from "../../image/catalog.js";
 import type { Process } from "../main.js";
 import { formatOptions, gcOptions, parseOptions } from "../options.js";
 
 const gcHelp = `Usage: kvmci gc [options]
 
 Cleans what killed runs left (run folders in the temporary folder, unfinished builds and
-downloads, unreadable cache entries), and with --max-size whole images, least recently used
-first. Images a running guest uses are never removed.
+downloads, unreadable cache entries) and images built from older versions of their recipe,
+and with --max-size whole images, least recently used first. Images a running guest uses are
+never removed.
 
 Options:
 ${formatOptions(gcOptions)}`;
@@ -40,7 +42,18 @@ export async function gcCommand(argv: string[], proc: Process): Promise<number> 
     });
   const cacheDir = resolveCacheDir(proc.env);
   const dryRun = parsed.values["dry-run"] === true;
-  const report = await collectGarbage(cacheDir, { maxBytes, dryRun });
+  // A build from a recipe as it no longer is cannot be chosen by any run of this kvmci.
+  const recipeKeys = new Set(
+    (await listCatalog(catalogDirs(proc.env))).flatMap((e) => (e.kind === "recipe" ? [e.key] : [])),
+  );
+  const report = await collectGarbage(cacheDir, {
+    maxBytes,
+    dryRun,
+    unreachable: (image) =>
+      image.info.source.kind === "recipe" && !recipeKeys.has(image.info.source.key)
+        ? "built from an older version of its recipe"
+        : undefined,
+  });
   const verb = dryRun ? "would remove" : "removed";
   if (!dryRun)
     for (const folder of await removeStaleRunFolders())
