@@ -126,7 +126,9 @@ async function listCached(proc: Process, cacheDir: string): Promise<void> {
   ];
   proc.stdout.write(formatTable(rows));
   const total = images.reduce((sum, i) => sum + i.sizeOnDisk, 0);
-  proc.stdout.write(`${images.length} images, ${formatSize(total)} in ${cacheDir}\n`);
+  proc.stdout.write(
+    `${images.length} image${images.length === 1 ? "" : "s"}, ${formatSize(total)} in ${cacheDir}\n`,
+  );
 }
 
 async function listAvailable(proc: Process, cacheDir: string): Promise<void> {
