@@ -42,6 +42,12 @@ export const runOptions: OptionSpec[] = [
     help: "firmware: BIOS and the image's bootloader; kernel: direct kernel boot (auto: kernel when the image has one)",
   },
   {
+    name: "network",
+    type: "string",
+    value: "user|none",
+    help: "user (default): the guest reaches what the host can; none: nothing in or out but kvmci's SSH",
+  },
+  {
     name: "boot-timeout",
     type: "string",
     value: "DURATION",

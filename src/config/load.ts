@@ -17,6 +17,8 @@ export interface RunConfig {
   diskBytes: number | undefined;
   accel: AccelRequest;
   boot: "auto" | "firmware" | "kernel";
+  /** `none`: the guest reaches nothing, and nothing reaches it but kvmci's SSH forward. */
+  network: "user" | "none";
   /** undefined: pick by accel (see defaultBootTimeoutMs). */
   bootTimeoutMs: number | undefined;
   timeoutMs: number | undefined;
@@ -113,6 +115,7 @@ export async function loadRunConfig(input: LoadInput): Promise<RunConfig> {
     diskBytes: merged.disk,
     accel: merged.accel ?? "auto",
     boot: merged.boot ?? "auto",
+    network: merged.network ?? "user",
     bootTimeoutMs: merged["boot-timeout"],
     timeoutMs: merged.timeout,
     workdir: merged.workdir ?? "/work",

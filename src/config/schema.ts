@@ -110,6 +110,7 @@ export const runSettingsSchema = z
     disk: size,
     accel: choice(["auto", "kvm", "tcg"]),
     boot: choice(["auto", "firmware", "kernel"]),
+    network: choice(["user", "none"]),
     "boot-timeout": duration,
     timeout: duration,
     workdir: absolutePath,

@@ -24,6 +24,7 @@ export interface GuestSpec {
   /** Virtual size of the overlay; the guest grows its root file system to fill it. */
   diskBytes?: number;
   boot: "firmware" | "kernel";
+  network: "user" | "none";
   extraUserData?: CloudConfig;
   /** Where to keep a copy of the serial console after teardown. */
   consoleLogCopy?: string;
@@ -132,6 +133,7 @@ export class Guest implements AsyncDisposable {
         consolePath: this.consolePath,
         sshPort: this.sshPort,
         boot: this.bootMethod(),
+        network: this.spec.network,
       });
       this.qemu = await QemuProcess.start(argv);
       // QEMU fails at start-up (a bad option, a taken port) within a moment, or not at all.

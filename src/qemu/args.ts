@@ -13,6 +13,11 @@ export interface QemuSpec {
   consolePath: string;
   sshPort: number;
   boot: BootMethod;
+  /**
+   * `user`: QEMU's user-mode network, through which the guest reaches whatever the host can.
+   * `none`: the same device with `restrict=on`: nothing in or out but kvmci's SSH forward.
+   */
+  network: "user" | "none";
 }
 
 /**
@@ -58,7 +63,7 @@ export function buildQemuArgs(spec: QemuSpec): string[] {
     "-drive",
     `file=${spec.seedPath},if=virtio,format=raw,readonly=on`,
     "-netdev",
-    `user,id=net0,hostfwd=tcp:127.0.0.1:${spec.sshPort}-:22`,
+    `user,id=net0${spec.network === "none" ? ",restrict=on" : ""},hostfwd=tcp:127.0.0.1:${spec.sshPort}-:22`,
     "-device",
     "virtio-net-pci,netdev=net0",
     // Entropy early in boot: without it, services that need randomness wait.

@@ -217,6 +217,7 @@ async function runGuest(
       memoryBytes: config.memoryBytes,
       diskBytes: config.diskBytes,
       boot,
+      network: config.network,
       extraUserData: config.userData,
       consoleLogCopy: config.consoleLog,
     },

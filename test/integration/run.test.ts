@@ -1,4 +1,5 @@
 import { readFile, stat, writeFile } from "node:fs/promises";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { phases } from "../../src/run/events.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -114,6 +115,29 @@ describe("kvmci run against a real guest", () => {
     const result = await child;
     expect(result.exitCode, result.all).toBe(143);
     expect(Date.now() - signalled).toBeLessThan(10_000);
+  });
+
+  it("with --network none the guest reaches nothing, and with the default it reaches the host", async () => {
+    // A service on the host's loopback, which QEMU's user network shows the guest as 10.0.2.2.
+    const service = createServer((socket) => socket.end("hello from the host\n"));
+    await new Promise<void>((resolve) => service.listen(0, "127.0.0.1", resolve));
+    const port = (service.address() as AddressInfo).port;
+    const probe = `if timeout 5 bash -c 'cat < /dev/tcp/10.0.2.2/${port}'; then echo REACHED; else echo BLOCKED; fi`;
+    try {
+      const project = await createFixtureProject(sandbox);
+      const isolated = await sandbox.start(
+        ["run", "--no-sync", "--network", "none", "--", "bash", "-c", probe],
+        project,
+      );
+      expect(isolated.exitCode, isolated.all).toBe(0);
+      expect(isolated.stdout).toContain("BLOCKED");
+      const open = await sandbox.start(["run", "--no-sync", "--", "bash", "-c", probe], project);
+      expect(open.exitCode, open.all).toBe(0);
+      expect(open.stdout).toContain("hello from the host");
+      expect(open.stdout).toContain("REACHED");
+    } finally {
+      service.close();
+    }
   });
 
   it("after a kill -9, QEMU exits by itself, and gc removes the run folder left behind", async () => {

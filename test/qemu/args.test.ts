@@ -12,6 +12,7 @@ const base: QemuSpec = {
   consolePath: "/run/x/console.log",
   sshPort: 40022,
   boot: { kind: "firmware" },
+  network: "user",
 };
 
 function valueOf(args: string[], flag: string): string[] {
@@ -29,6 +30,12 @@ describe("buildQemuArgs", () => {
   it("forwards SSH from loopback only", () => {
     expect(valueOf(buildQemuArgs(base), "-netdev")).toEqual([
       "user,id=net0,hostfwd=tcp:127.0.0.1:40022-:22",
+    ]);
+  });
+
+  it("with --network none, restricts the guest to kvmci's SSH forward", () => {
+    expect(valueOf(buildQemuArgs({ ...base, network: "none" }), "-netdev")).toEqual([
+      "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:40022-:22",
     ]);
   });
 

@@ -66,6 +66,7 @@ export async function runCommand(
     disk: str(v.disk),
     accel: str(v.accel) as RunSettingsInput["accel"],
     boot: str(v.boot) as RunSettingsInput["boot"],
+    network: str(v.network) as RunSettingsInput["network"],
     "boot-timeout": str(v["boot-timeout"]),
     timeout: str(v.timeout),
     workdir: str(v.workdir),
