@@ -4,7 +4,7 @@ import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { formatDuration } from "../config/duration.js";
 import { KvmciError } from "../errors.js";
-import type { HttpGet } from "../host/http.js";
+import type { HttpGet, HttpResponse } from "../host/http.js";
 import { createDigestHash, formatDigest, type Digest, type DigestAlgorithm } from "./digest.js";
 import {
   isRetryableStatus,
@@ -108,9 +108,7 @@ async function fetchOnce(
     await file.truncate();
     throw new TruncatedTransfer("the server's copy is shorter than ours; starting over");
   }
-  if (isRetryableStatus(status))
-    throw new RetryableStatus(status, parseRetryAfter(response.headers["retry-after"], Date.now()));
-  if (status !== 200 && status !== 206) throw new HttpStatusError(status);
+  if (status !== 200 && status !== 206) throw statusError(response);
 
   let start = 0;
   if (status === 206) {
@@ -162,6 +160,16 @@ async function fetchOnce(
   options.onProgress?.({ ...progress, received: file.size });
   if (total !== undefined && file.size < total)
     throw new TruncatedTransfer(`the connection ended at byte ${file.size} of ${total}`);
+}
+
+/** An answer other than the one asked for: worth retrying (408, 429, 5xx) or final. */
+function statusError(response: HttpResponse): Error {
+  return isRetryableStatus(response.status)
+    ? new RetryableStatus(
+        response.status,
+        parseRetryAfter(response.headers["retry-after"], Date.now()),
+      )
+    : new HttpStatusError(response.status);
 }
 
 export class HttpStatusError extends Error {
@@ -295,12 +303,7 @@ export async function fetchText(url: string, options: DownloadOptions): Promise<
         return Buffer.concat(chunks).toString("utf8");
       }
       response.body.resume();
-      if (isRetryableStatus(response.status))
-        throw new RetryableStatus(
-          response.status,
-          parseRetryAfter(response.headers["retry-after"], Date.now()),
-        );
-      throw new HttpStatusError(response.status);
+      throw statusError(response);
     },
     {
       attempts: options.attempts ?? 6,
