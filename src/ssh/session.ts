@@ -52,12 +52,22 @@ export class SshSession implements AsyncDisposable {
         tryKeyboard: false,
         agent: undefined,
       };
-      client.once("ready", () => resolve(new SshSession(client)));
-      // ssh2 can emit several errors for one failed attempt; the first one decides.
-      client.on("error", (error) => {
-        client.end();
+      // ssh2 reports a connection closed mid-handshake with "close" and no error, and clears
+      // its own ready timer then; QEMU's forward does exactly that while the guest's sshd
+      // restarts. So every way out settles the attempt, and a timer of our own bounds it.
+      const timer = setTimeout(() => fail(new Error("SSH handshake timed out")), timeoutMs + 1000);
+      const fail = (error: Error) => {
+        clearTimeout(timer);
+        client.destroy();
         reject(mismatch ? new HostKeyMismatchError(target.port) : error);
+      };
+      client.once("ready", () => {
+        clearTimeout(timer);
+        resolve(new SshSession(client));
       });
+      // ssh2 can emit several errors for one failed attempt; the first one decides.
+      client.on("error", fail);
+      client.once("close", () => fail(new Error("the connection closed during the SSH handshake")));
       client.connect(config);
     });
   }

@@ -46,3 +46,32 @@ describe("SSH session", () => {
     expect(Date.now() - started).toBeLessThan(3000);
   });
 });
+
+describe("SSH connect", () => {
+  it("fails within its timeout when the connection closes mid-handshake or stays silent", async () => {
+    const { createServer } = await import("node:net");
+    const key = generateKeyPair("k");
+    for (const behaviour of ["close", "silent"] as const) {
+      const tcp = createServer((socket) => {
+        if (behaviour === "close") socket.destroy();
+      });
+      await new Promise<void>((resolve) => tcp.listen(0, "127.0.0.1", resolve));
+      const port = (tcp.address() as AddressInfo).port;
+      const started = Date.now();
+      await expect(
+        SshSession.connect(
+          {
+            host: "127.0.0.1",
+            port,
+            user: "u",
+            privateKey: key.privateKey,
+            hostPublicKey: key.publicKey,
+          },
+          500,
+        ),
+      ).rejects.toThrow();
+      expect(Date.now() - started).toBeLessThan(3000);
+      tcp.close();
+    }
+  });
+});
