@@ -7,6 +7,8 @@ import { join } from "node:path";
 export const CacheFolders = {
   /** Complete images: one folder each, built, downloaded or prepared. */
   images: "images",
+  /** Saved ready guests: memory state, the disk saved with it, and what they were made from. */
+  snapshots: "snapshots",
   /** Downloads in progress or interrupted, resumable: `<entry>.part` and `<entry>.part.json`. */
   downloads: "downloads",
   /** One lock file per entry being built or downloaded. */

@@ -67,6 +67,11 @@ export const runOptions: OptionSpec[] = [
   },
   { name: "no-sync", type: "boolean", help: "do not copy the workspace into the guest" },
   {
+    name: "no-snapshot",
+    type: "boolean",
+    help: "boot cold: neither start from a warm snapshot nor save one",
+  },
+  {
     name: "exclude",
     type: "string",
     multiple: true,

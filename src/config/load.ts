@@ -24,6 +24,8 @@ export interface RunConfig {
   timeoutMs: number | undefined;
   workdir: string;
   sync: boolean;
+  /** Start from a warm snapshot when one matches; save one when none does. */
+  snapshot: boolean;
   exclude: string[];
   env: Record<string, string>;
   artifacts: string[];
@@ -120,6 +122,7 @@ export async function loadRunConfig(input: LoadInput): Promise<RunConfig> {
     timeoutMs: merged.timeout,
     workdir: merged.workdir ?? "/work",
     sync: merged.sync ?? true,
+    snapshot: merged.snapshot ?? true,
     exclude: merged.exclude ?? [],
     env: merged.env ?? {},
     artifacts: merged.artifact ?? [],

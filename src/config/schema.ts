@@ -115,6 +115,7 @@ export const runSettingsSchema = z
     timeout: duration,
     workdir: absolutePath,
     sync: z.boolean(),
+    snapshot: z.boolean(),
     exclude: stringList,
     env,
     artifact: stringList,

@@ -1,4 +1,7 @@
-import { copyFile, readFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { constants } from "node:fs";
+import { copyFile, readFile, rm } from "node:fs/promises";
+import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { join } from "node:path";
 import { writeSeed } from "../cloud-init/seed.js";
@@ -9,10 +12,13 @@ import { findFreePort } from "../host/port.js";
 import type { CachedImage } from "../image/cache.js";
 import { buildQemuArgs, type Accel, type BootMethod } from "../qemu/args.js";
 import { QemuProcess, type QemuExit } from "../qemu/process.js";
+import { QmpClient } from "../qemu/qmp.js";
 import { generateKeyPair, type KeyPair } from "../ssh/keys.js";
 import { sshBannerSeen } from "../ssh/banner.js";
+import { shellQuote } from "../ssh/shell-quote.js";
 import { HostKeyMismatchError, SshSession, type ExecIo, type ExecResult } from "../ssh/session.js";
 import { createRunFolder, RunFiles, type RunFolder } from "./run-folder.js";
+import { buildStartAgentCommand, buildWakeLine, WakeChannel, wakeAgentScript } from "./wake.js";
 
 export interface GuestSpec {
   /** Shown in messages and used as QEMU's name, e.g. `debian-12`. */
@@ -36,6 +42,20 @@ const sshHandshakeTimeoutMs = 30_000;
 const pollMs = 250;
 /** A wait for cloud-init that delivers nothing (not even its heartbeat) for this long stalled. */
 const stallAfterMs = 15_000;
+/** QEMU makes its QMP socket at start-up; it is there within this long or something is wrong. */
+const qmpConnectTimeoutMs = 10_000;
+/** The wake agent arms (SSH gone, disk synced) and wakes (keys written) within this long. */
+const wakeTimeoutMs = 20_000;
+const migrationPollMs = 50;
+
+/** Where a snapshot's state comes from, for `restore`. */
+export interface SavedState {
+  memoryPath: string;
+  /** The saved guest's host key, which every guest restored from it presents. */
+  hostPublicKey: string;
+  /** Settles with what is wrong with the saved files, or undefined when they are intact. */
+  verified: Promise<string | undefined>;
+}
 
 /**
  * One throwaway virtual machine and everything it owns: run folder, overlay, seed, QEMU
@@ -44,7 +64,11 @@ const stallAfterMs = 15_000;
 export class Guest implements AsyncDisposable {
   private qemu: QemuProcess | undefined;
   private ssh: SshSession | undefined;
+  private qmp: QmpClient | undefined;
+  private wake: WakeChannel | undefined;
   private sshPort = 0;
+  /** The host key SSH must present: this run's own, or a restored snapshot's. */
+  private pinnedHostKey: string;
   private readonly clientKey: KeyPair;
   private readonly hostKey: KeyPair;
   readonly id: string;
@@ -59,6 +83,7 @@ export class Guest implements AsyncDisposable {
       .toLowerCase();
     this.clientKey = generateKeyPair(`kvmci-client-${this.id}`);
     this.hostKey = generateKeyPair(`kvmci-host-${this.id}`);
+    this.pinnedHostKey = this.hostKey.publicKey;
   }
 
   static async create(spec: GuestSpec, tmpdir?: string): Promise<Guest> {
@@ -74,15 +99,36 @@ export class Guest implements AsyncDisposable {
     return this.qemu !== undefined;
   }
 
+  /** QEMU was started and has not exited. */
+  get running(): boolean {
+    return this.qemu !== undefined && !this.qemu.hasExited;
+  }
+
   get user(): string {
     return this.spec.image.info.user;
   }
 
-  async createOverlay(signal?: AbortSignal): Promise<void> {
+  /** The public half of the host key this guest presents (for a snapshot's record). */
+  get hostPublicKey(): string {
+    return this.pinnedHostKey;
+  }
+
+  get overlayPath(): string {
+    return this.folder.file(RunFiles.overlay);
+  }
+
+  /** The run's overlay, over the image, or over a snapshot's saved disk. */
+  async createOverlay(
+    signal?: AbortSignal,
+    backing: { path: string; format: "qcow2" | "raw" } = {
+      path: this.spec.image.diskPath,
+      format: this.spec.image.info.format,
+    },
+  ): Promise<void> {
     await createOverlay(
       {
-        backingFile: this.spec.image.diskPath,
-        backingFormat: this.spec.image.info.format,
+        backingFile: backing.path,
+        backingFormat: backing.format,
         overlayPath: this.folder.file(RunFiles.overlay),
         sizeBytes: this.spec.diskBytes,
       },
@@ -119,30 +165,148 @@ export class Guest implements AsyncDisposable {
     };
   }
 
-  /** Launches QEMU. A port taken between choosing it and QEMU binding it is retried. */
-  async launch(signal?: AbortSignal): Promise<void> {
+  /** The parts of QEMU's command line that a saved state depends on. */
+  machineSpec() {
+    return {
+      accel: this.spec.accel,
+      cpus: this.spec.cpus,
+      memoryMiB: Math.round(this.spec.memoryBytes / (1024 * 1024)),
+      boot: this.bootMethod(),
+      network: this.spec.network,
+    };
+  }
+
+  /**
+   * Launches QEMU and connects to its QMP socket. A port taken between choosing it and QEMU
+   * binding it is retried. `incoming`: start paused, waiting for a saved state.
+   */
+  async launch(signal?: AbortSignal, options: { incoming?: boolean } = {}): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       this.sshPort = await findFreePort();
       const argv = buildQemuArgs({
+        ...this.machineSpec(),
         name: `kvmci-${this.spec.name}-${this.id}`,
-        accel: this.spec.accel,
-        cpus: this.spec.cpus,
-        memoryMiB: Math.round(this.spec.memoryBytes / (1024 * 1024)),
-        overlayPath: this.folder.file(RunFiles.overlay),
+        overlayPath: this.overlayPath,
         seedPath: this.folder.file(RunFiles.seed),
         consolePath: this.consolePath,
         sshPort: this.sshPort,
-        boot: this.bootMethod(),
-        network: this.spec.network,
+        qmpPath: this.folder.file(RunFiles.qmp),
+        wakePath: this.folder.file(RunFiles.wake),
+        incoming: options.incoming,
       });
-      this.qemu = await QemuProcess.start(argv);
+      const qemu = await QemuProcess.start(argv);
+      this.qemu = qemu;
       // QEMU fails at start-up (a bad option, a taken port) within a moment, or not at all.
-      const early = await Promise.race([this.qemu.exited, sleep(300, undefined, { signal })]);
-      if (!early) return;
-      if (/host forwarding rule/i.test(early.stderr) && attempt < 5) continue;
-      throw await this.failure("guestBoot", `QEMU exited at start-up${exitSummary(early)}`, {
-        exit: early,
+      const early = await Promise.race([qemu.exited, sleep(300, undefined, { signal })]);
+      if (!early) {
+        this.qmp = await Promise.race([
+          QmpClient.connect(this.folder.file(RunFiles.qmp), {
+            timeoutMs: qmpConnectTimeoutMs,
+            signal,
+          }),
+          qemu.exited.then(() => undefined),
+        ]);
+        if (this.qmp) return;
+      }
+      const exit = await qemu.exited;
+      if (/host forwarding rule/i.test(exit.stderr) && attempt < 5) continue;
+      throw await this.failure("guestBoot", `QEMU exited at start-up${exitSummary(exit)}`, {
+        exit,
       });
+    }
+  }
+
+  /**
+   * Saves the ready guest into `dir` (memory state and a copy of its disk), then lets it go on
+   * as before. The SSH session is closed first, and the wake agent removes this run's key, so
+   * the saved state holds neither; the guest is then woken like a restored one.
+   */
+  async saveState(
+    dir: string,
+    deadline: number,
+    signal: AbortSignal,
+  ): Promise<{ memoryPath: string; diskPath: string }> {
+    const qmp = this.requireQmp();
+    const started = await this.exec(buildStartAgentCommand(this.user), {
+      stdin: Readable.from([wakeAgentScript]),
+      signal,
+    });
+    if (started.code !== 0)
+      throw new Error(`the wake agent did not start (exit code ${started.code})`);
+    await this.ssh?.[Symbol.asyncDispose]();
+    this.ssh = undefined;
+    const wake = await this.wakeChannel(signal);
+    await wake.waitFor("armed", wakeTimeoutMs, signal);
+    await qmp.execute("stop");
+    const memoryPath = join(dir, "memory.bin");
+    const diskPath = join(dir, "disk.qcow2");
+    await qmp.execute("migrate-set-parameters", { "max-bandwidth": 64 * 1024 ** 3 });
+    await qmp.execute("migrate", { uri: `exec:cat > ${shellQuote(memoryPath)}` });
+    await this.waitForMigration("save", signal);
+    // The migration flushed and released the disk: the overlay is complete and still.
+    await copyFile(this.overlayPath, diskPath, constants.COPYFILE_FICLONE);
+    await this.resume(deadline, signal);
+    return { memoryPath, diskPath };
+  }
+
+  /**
+   * Starts QEMU from a saved state instead of booting: the overlay must already be over the
+   * saved disk. Ready when SSH answers; rejects (QEMU stopped) if the state cannot be loaded.
+   */
+  async restore(state: SavedState, deadline: number, signal: AbortSignal): Promise<void> {
+    await this.launch(signal, { incoming: true });
+    const problem = await state.verified;
+    if (problem) throw new Error(problem);
+    await this.requireQmp().execute("migrate-incoming", {
+      uri: `exec:cat ${shellQuote(state.memoryPath)}`,
+    });
+    await this.waitForMigration("restore", signal);
+    this.pinnedHostKey = state.hostPublicKey;
+    await this.resume(deadline, signal);
+  }
+
+  /** Stops QEMU and starts over with a fresh overlay over the image (after a failed restore). */
+  async reset(signal?: AbortSignal): Promise<void> {
+    await this.closeConnections();
+    await this.qemu?.stop();
+    this.qemu = undefined;
+    this.pinnedHostKey = this.hostKey.publicKey;
+    await rm(this.overlayPath, { force: true });
+    await this.createOverlay(signal);
+  }
+
+  /** Continues a stopped guest, wakes it with this run's clock, name, randomness and key. */
+  private async resume(deadline: number, signal: AbortSignal): Promise<void> {
+    const wake = await this.wakeChannel(signal);
+    await this.requireQmp().execute("cont");
+    wake.send(
+      buildWakeLine({
+        now: new Date(),
+        hostname: `kvmci-${this.id}`,
+        seed: randomBytes(32).toString("hex"),
+        authorizedKey: this.clientKey.publicKey,
+      }),
+    );
+    await wake.waitFor("awake", wakeTimeoutMs, signal);
+    await this.connectSsh(deadline, signal, Date.now());
+  }
+
+  private async wakeChannel(signal: AbortSignal): Promise<WakeChannel> {
+    this.wake ??= await WakeChannel.connect(this.folder.file(RunFiles.wake), signal);
+    return this.wake;
+  }
+
+  private async waitForMigration(what: "save" | "restore", signal: AbortSignal): Promise<void> {
+    const qmp = this.requireQmp();
+    for (;;) {
+      signal.throwIfAborted();
+      const info = await qmp.execute<{ status?: string; "error-desc"?: string }>("query-migrate");
+      if (info.status === "completed") return;
+      if (info.status === "failed" || info.status === "cancelled")
+        throw new Error(
+          `QEMU could not ${what} the guest's state: ${info["error-desc"] ?? info.status}`,
+        );
+      await sleep(migrationPollMs, undefined, { signal });
     }
   }
 
@@ -155,48 +319,55 @@ export class Guest implements AsyncDisposable {
     signal: AbortSignal,
     onSsh?: () => void,
   ): Promise<{ cloudInitErrors: string[] }> {
-    const qemu = this.requireQemu();
     const started = Date.now();
-    let lastError = "no answer yet";
     for (;;) {
-      let stage = `waiting for SSH on 127.0.0.1:${this.sshPort}`;
-      while (!this.ssh) {
-        signal.throwIfAborted();
-        if (qemu.hasExited) throw await this.stoppedFailure("during boot");
-        if (Date.now() >= deadline) throw await this.timeoutFailure(stage, lastError, started);
-        const banner = await sshBannerSeen(this.sshPort, bannerTimeoutMs, signal);
-        if (!banner.ok) {
-          lastError = banner.reason;
-          await sleep(pollMs, undefined, { signal });
-          continue;
-        }
-        try {
-          this.ssh = await SshSession.connect(
-            {
-              host: "127.0.0.1",
-              port: this.sshPort,
-              user: this.user,
-              privateKey: this.clientKey.privateKey,
-              hostPublicKey: this.hostKey.publicKey,
-            },
-            Math.max(1000, Math.min(sshHandshakeTimeoutMs, deadline - Date.now())),
-          );
-        } catch (error) {
-          if (error instanceof HostKeyMismatchError) throw error;
-          lastError = error instanceof Error ? error.message : String(error);
-          await sleep(pollMs, undefined, { signal });
-        }
-      }
+      await this.connectSsh(deadline, signal, started);
       onSsh?.();
-      stage = "SSH answered; waiting for cloud-init to finish";
       const result = await this.waitForCloudInit(deadline, signal);
       if (result.kind === "done") return { cloudInitErrors: parseCloudInitErrors(result.text) };
       if (result.kind === "timeout")
-        throw await this.timeoutFailure(stage, "cloud-init had not written its result", started);
+        throw await this.timeoutFailure(
+          "SSH answered; waiting for cloud-init to finish",
+          "cloud-init had not written its result",
+          started,
+        );
       // The session went quiet (cloud-init restarts sshd on some images): open a new one.
-      lastError = "the SSH session stalled while waiting for cloud-init";
       await this.ssh?.[Symbol.asyncDispose]();
       this.ssh = undefined;
+    }
+  }
+
+  /** Connects SSH with the pinned host key, retrying until the deadline or QEMU's exit. */
+  private async connectSsh(deadline: number, signal: AbortSignal, started: number): Promise<void> {
+    const qemu = this.requireQemu();
+    const stage = `waiting for SSH on 127.0.0.1:${this.sshPort}`;
+    let lastError = "no answer yet";
+    while (!this.ssh) {
+      signal.throwIfAborted();
+      if (qemu.hasExited) throw await this.stoppedFailure("during boot");
+      if (Date.now() >= deadline) throw await this.timeoutFailure(stage, lastError, started);
+      const banner = await sshBannerSeen(this.sshPort, bannerTimeoutMs, signal);
+      if (!banner.ok) {
+        lastError = banner.reason;
+        await sleep(pollMs, undefined, { signal });
+        continue;
+      }
+      try {
+        this.ssh = await SshSession.connect(
+          {
+            host: "127.0.0.1",
+            port: this.sshPort,
+            user: this.user,
+            privateKey: this.clientKey.privateKey,
+            hostPublicKey: this.pinnedHostKey,
+          },
+          Math.max(1000, Math.min(sshHandshakeTimeoutMs, deadline - Date.now())),
+        );
+      } catch (error) {
+        if (error instanceof HostKeyMismatchError) throw error;
+        lastError = error instanceof Error ? error.message : String(error);
+        await sleep(pollMs, undefined, { signal });
+      }
     }
   }
 
@@ -285,7 +456,7 @@ export class Guest implements AsyncDisposable {
         problems.push(error);
       }
     };
-    if (this.ssh) await attempt(() => this.ssh![Symbol.asyncDispose]());
+    await attempt(() => this.closeConnections());
     if (this.qemu) await attempt(() => this.qemu!.stop());
     if (this.spec.consoleLogCopy)
       await attempt(() => copyFile(this.consolePath, this.spec.consoleLogCopy!));
@@ -293,6 +464,20 @@ export class Guest implements AsyncDisposable {
     if (problems.length > 0) {
       throw new AggregateError(problems, `Teardown of guest ${this.spec.name} was incomplete`);
     }
+  }
+
+  private async closeConnections(): Promise<void> {
+    await this.ssh?.[Symbol.asyncDispose]();
+    await this.wake?.[Symbol.asyncDispose]();
+    await this.qmp?.[Symbol.asyncDispose]();
+    this.ssh = undefined;
+    this.wake = undefined;
+    this.qmp = undefined;
+  }
+
+  private requireQmp(): QmpClient {
+    if (!this.qmp) throw new Error("QEMU was not launched");
+    return this.qmp;
   }
 
   private requireQemu(): QemuProcess {

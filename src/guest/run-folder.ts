@@ -13,6 +13,10 @@ export const RunFiles = {
   overlay: "overlay.qcow2",
   seed: "seed.iso",
   console: "console.log",
+  /** QEMU's machine protocol socket. */
+  qmp: "qmp.sock",
+  /** The host end of the wake channel. */
+  wake: "wake.sock",
   /** Who owns the folder: lets a later kvmci recognise folders left by a killed run. */
   owner: "owner.json",
 } as const;

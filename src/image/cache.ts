@@ -20,7 +20,7 @@ export function diskFileName(format: "qcow2" | "raw"): string {
   return format === "raw" ? "disk.raw" : ImageFiles.disk;
 }
 
-const partialPrefix = ".partial-";
+export const partialPrefix = ".partial-";
 
 const digestText = z.string().regex(/^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$/);
 
@@ -159,20 +159,17 @@ export async function listCachedImages(cacheDir: string): Promise<CachedImage[]>
  * read-only (another user's) still boots, it only ages as if unused.
  */
 export async function touchLastUsed(image: CachedImage): Promise<void> {
-  if (!image.entry) return;
-  const path = join(image.dir, ImageFiles.lastUsed);
-  const now = new Date();
-  await utimes(path, now, now)
-    .catch(() => writeFile(path, ""))
-    .catch(() => undefined);
+  if (image.entry) await touchFolder(image.dir);
 }
 
 /** A private folder for an entry being written; only `commitEntry` makes it visible. */
 export async function createPartialEntry(cacheDir: string, entryName: string): Promise<string> {
-  const dir = join(
-    imagesDir(cacheDir),
-    `${partialPrefix}${entryName}-${process.pid}-${Date.now()}`,
-  );
+  return createPartialFolder(imagesDir(cacheDir), entryName);
+}
+
+/** A private folder under `parent` that `gc` recognises as unfinished work of this process. */
+export async function createPartialFolder(parent: string, entryName: string): Promise<string> {
+  const dir = join(parent, `${partialPrefix}${entryName}-${process.pid}-${Date.now()}`);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   return dir;
 }
@@ -194,9 +191,20 @@ export async function commitEntry(
   info: ImageInfo,
 ): Promise<CachedImage> {
   await writeFile(join(partialDir, ImageFiles.info), `${JSON.stringify(info, null, 2)}\n`);
-  const finalDir = join(imagesDir(cacheDir), entryName);
-  // A folder without a valid image.json at the final name is debris; clear it.
-  if (!(await readCachedImage(finalDir))) await rm(finalDir, { recursive: true, force: true });
+  return publishEntry(partialDir, join(imagesDir(cacheDir), entryName), readCachedImage);
+}
+
+/**
+ * Moves a finished partial folder to its final name with one rename. If another process
+ * finished the same entry first, ours is dropped and theirs is kept; a folder at the final
+ * name that `readBack` cannot read is debris and is replaced.
+ */
+export async function publishEntry<T>(
+  partialDir: string,
+  finalDir: string,
+  readBack: (dir: string) => Promise<T | undefined>,
+): Promise<T> {
+  if (!(await readBack(finalDir))) await rm(finalDir, { recursive: true, force: true });
   try {
     await rename(partialDir, finalDir);
   } catch (error) {
@@ -204,12 +212,21 @@ export async function commitEntry(
     if (code !== "ENOTEMPTY" && code !== "EEXIST") throw error;
     await rm(partialDir, { recursive: true, force: true });
   }
-  const image = await readCachedImage(finalDir);
-  if (!image) throw new Error(`The cache entry ${finalDir} could not be read back`);
-  return image;
+  const entry = await readBack(finalDir);
+  if (!entry) throw new Error(`The cache entry ${finalDir} could not be read back`);
+  return entry;
 }
 
-async function folderSize(dir: string): Promise<number> {
+/** Marks a cache folder as used now (its `last-used` file). Best effort, like touchLastUsed. */
+export async function touchFolder(dir: string): Promise<void> {
+  const path = join(dir, ImageFiles.lastUsed);
+  const now = new Date();
+  await utimes(path, now, now)
+    .catch(() => writeFile(path, ""))
+    .catch(() => undefined);
+}
+
+export async function folderSize(dir: string): Promise<number> {
   let total = 0;
   for (const entry of await readdir(dir)) {
     const s = await stat(join(dir, entry));

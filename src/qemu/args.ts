@@ -1,5 +1,8 @@
 export type Accel = "kvm" | "tcg";
 
+/** The guest sees the wake channel as /dev/virtio-ports/<this name>. */
+export const wakePortName = "org.kvmci.wake";
+
 export type BootMethod =
   { kind: "firmware" } | { kind: "kernel"; kernel: string; initrd: string; cmdline: string };
 
@@ -18,6 +21,12 @@ export interface QemuSpec {
    * `none`: the same device with `restrict=on`: nothing in or out but kvmci's SSH forward.
    */
   network: "user" | "none";
+  /** QEMU's machine protocol socket: saving and restoring snapshots go through it. */
+  qmpPath: string;
+  /** The host end of the wake channel (see guest/wake.ts). */
+  wakePath: string;
+  /** Start paused, waiting for a snapshot's state (`migrate-incoming` over QMP). */
+  incoming?: boolean;
 }
 
 /**
@@ -69,7 +78,21 @@ export function buildQemuArgs(spec: QemuSpec): string[] {
     // Entropy early in boot: without it, services that need randomness wait.
     "-device",
     "virtio-rng-pci",
+    // A new generation id on every QEMU start: a guest restored from a snapshot reseeds its
+    // random number generator instead of repeating the saved guest's sequence.
+    "-device",
+    "vmgenid,guid=auto",
+    // The wake channel: a restored guest learns its key, name and clock through it.
+    "-device",
+    "virtio-serial-pci,id=serial0",
+    "-chardev",
+    `socket,id=wake,path=${spec.wakePath},server=on,wait=off`,
+    "-device",
+    `virtserialport,bus=serial0.0,chardev=wake,name=${wakePortName}`,
+    "-qmp",
+    `unix:${spec.qmpPath},server=on,wait=off`,
   ];
+  if (spec.incoming) args.push("-incoming", "defer");
   if (spec.boot.kind === "kernel") {
     args.push(
       "-kernel",

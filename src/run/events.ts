@@ -2,10 +2,13 @@ import type { TransferProgress } from "../image/download.js";
 
 export const phases = [
   "image",
+  "prepare",
   "overlay",
   "seed",
   "boot",
   "ready",
+  "restore",
+  "snapshot",
   "sync",
   "command",
   "artifacts",

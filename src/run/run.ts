@@ -12,7 +12,7 @@ import { constants } from "node:fs";
 import { access } from "node:fs/promises";
 import { release } from "node:os";
 import { join } from "node:path";
-import { findCachedEntry, listCachedImages, touchLastUsed } from "../image/cache.js";
+import { findCachedEntry, listCachedImages, touchFolder, touchLastUsed } from "../image/cache.js";
 import {
   requireTools,
   resolveImage,
@@ -25,6 +25,7 @@ import { buildWorkdirCommand } from "../sync/tar-args.js";
 import { collectArtifacts, syncWorkspace } from "../sync/transfer.js";
 import type { Emit, PhaseRecord } from "./events.js";
 import { PhaseClock } from "./phase-clock.js";
+import { discardSnapshot, planSnapshot, restoreSnapshot, saveSnapshot } from "./warm.js";
 
 export interface RunDeps {
   cacheDir: string;
@@ -52,6 +53,8 @@ export interface RunResult {
   phases: PhaseRecord[];
   artifacts: string[];
   cloudInitErrors: string[];
+  /** The warm snapshot this run started from, or saved; undefined with --no-snapshot. */
+  snapshot: { entry: string; use: "restored" | "saved" } | undefined;
   error: KvmciError | undefined;
 }
 
@@ -70,6 +73,7 @@ export async function run(config: RunConfig, deps: RunDeps, emit: Emit): Promise
     phases: clock.records,
     artifacts: [],
     cloudInitErrors: [],
+    snapshot: undefined,
     error: undefined,
   };
   const { signal } = deps;
@@ -224,18 +228,83 @@ async function runGuest(
     deps.tmpdir,
   );
   try {
-    await clock.time("overlay", () => guest.createOverlay(signal));
+    const plan = config.snapshot
+      ? await planSnapshot(guest, image, config.userData, deps.cacheDir)
+      : undefined;
+    const snapshot = plan?.existing;
+    await clock.time("overlay", () =>
+      guest.createOverlay(
+        signal,
+        snapshot ? { path: snapshot.diskPath, format: "qcow2" } : undefined,
+      ),
+    );
     await clock.time("seed", () => guest.writeSeed(deps.now()));
 
     const bootTimeout = config.bootTimeoutMs ?? defaultBootTimeoutMs(accel.accel);
-    clock.start("boot");
-    const deadline = Date.now() + bootTimeout;
-    await guest.launch(signal);
-    const ready = await guest.waitReady(deadline, signal, () => clock.start("ready"));
-    clock.end(true);
-    result.cloudInitErrors = ready.cloudInitErrors;
-    for (const problem of ready.cloudInitErrors)
-      emit({ type: "warning", message: `cloud-init reported: ${problem}` });
+    const bootCold = async () => {
+      clock.start("boot");
+      await guest.launch(signal);
+      const ready = await guest.waitReady(Date.now() + bootTimeout, signal, () =>
+        clock.start("ready"),
+      );
+      clock.end(true);
+      result.cloudInitErrors = ready.cloudInitErrors;
+      for (const problem of ready.cloudInitErrors)
+        emit({ type: "warning", message: `cloud-init reported: ${problem}` });
+    };
+
+    await using _snapshotInUse = snapshot
+      ? await markInUse(deps.cacheDir, snapshot.entry)
+      : undefined;
+    let restored = false;
+    if (snapshot) {
+      clock.start("restore");
+      try {
+        await restoreSnapshot(guest, snapshot, Date.now() + bootTimeout, signal);
+        clock.end(true);
+        restored = true;
+        result.snapshot = { entry: snapshot.entry, use: "restored" };
+        await touchFolder(snapshot.dir);
+        emit({ type: "note", message: `started from snapshot ${snapshot.entry}` });
+      } catch (error) {
+        clock.end(false);
+        if (signal.aborted) throw error;
+        const reason = error instanceof Error ? error.message : String(error);
+        emit({
+          type: "note",
+          message: `snapshot ${snapshot.entry} could not be restored (${reason}); booting cold and saving a new one`,
+        });
+        await discardSnapshot(snapshot);
+        await guest.reset(signal);
+      }
+    }
+    if (!restored) {
+      await bootCold();
+      if (plan) {
+        try {
+          const saved = await clock.time("snapshot", () =>
+            saveSnapshot(guest, image, plan, {
+              cacheDir: deps.cacheDir,
+              deadline: Date.now() + bootTimeout,
+              signal,
+              emit,
+              now: deps.now,
+            }),
+          );
+          if (saved) result.snapshot = { entry: saved.entry, use: "saved" };
+        } catch (error) {
+          if (signal.aborted || isKvmciError(error)) throw error;
+          if (!guest.running) throw await guest.lostFailure(error);
+          // The guest may be stopped half-way through the save: start it over, without saving.
+          emit({
+            type: "warning",
+            message: `saving a snapshot failed (${error instanceof Error ? error.message : String(error)}); booting again without one`,
+          });
+          await guest.reset(signal);
+          await bootCold();
+        }
+      }
+    }
 
     if (config.sync) {
       const synced = await clock.time("sync", () =>

@@ -13,6 +13,8 @@ const base: QemuSpec = {
   sshPort: 40022,
   boot: { kind: "firmware" },
   network: "user",
+  qmpPath: "/run/x/qmp.sock",
+  wakePath: "/run/x/wake.sock",
 };
 
 function valueOf(args: string[], flag: string): string[] {
@@ -45,6 +47,7 @@ describe("buildQemuArgs", () => {
     expect(drives[1]).toBe("file=/run/x/seed.iso,if=virtio,format=raw,readonly=on");
     expect(valueOf(buildQemuArgs(base), "-chardev")).toEqual([
       "file,id=console,path=/run/x/console.log",
+      "socket,id=wake,path=/run/x/wake.sock,server=on,wait=off",
     ]);
   });
 
@@ -75,5 +78,16 @@ describe("buildQemuArgs", () => {
     expect(valueOf(args, "-cpu")).toEqual(["host"]);
     expect(args).toContain("-no-reboot");
     expect(valueOf(args, "-append")[0]).toContain("panic=-1");
+  });
+
+  it("has a QMP socket and the wake channel, and waits for a saved state only when asked", () => {
+    const args = buildQemuArgs(base);
+    expect(valueOf(args, "-qmp")).toEqual(["unix:/run/x/qmp.sock,server=on,wait=off"]);
+    expect(valueOf(args, "-device")).toContain(
+      "virtserialport,bus=serial0.0,chardev=wake,name=org.kvmci.wake",
+    );
+    expect(valueOf(args, "-device")).toContain("vmgenid,guid=auto");
+    expect(args).not.toContain("-incoming");
+    expect(valueOf(buildQemuArgs({ ...base, incoming: true }), "-incoming")).toEqual(["defer"]);
   });
 });

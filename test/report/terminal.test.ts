@@ -82,6 +82,7 @@ describe("JSON report", () => {
       phases: [{ phase: "command", ms: 5, ok: true }],
       artifacts: [],
       cloudInitErrors: [],
+      snapshot: undefined,
       error: undefined,
     };
     const report = buildJsonReport(config, result, new Date(0));

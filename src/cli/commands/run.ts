@@ -32,8 +32,8 @@ export const runHelp = `Usage: kvmci run [options] [-- COMMAND...]
 Boots a throwaway guest, copies this folder into it, runs COMMAND there (or \`run:\` from
 kvmci.yml), streams its output, copies artifacts back and deletes the guest.
 
-Options (each can also be set in kvmci.yml under the same name, --no-sync as sync: false;
-flags win):
+Options (each can also be set in kvmci.yml under the same name, --no-sync as sync: false,
+--no-snapshot as snapshot: false; flags win):
 ${formatOptions(runOptions)}
 
 ${exitCodes}`;
@@ -71,6 +71,7 @@ export async function runCommand(
     timeout: str(v.timeout),
     workdir: str(v.workdir),
     sync: v["no-sync"] ? false : undefined,
+    snapshot: v["no-snapshot"] ? false : undefined,
     exclude: list(v.exclude),
     env: list(v.env),
     artifact: list(v.artifact),

@@ -1,0 +1,154 @@
+import type { Socket } from "node:net";
+import { openUnixSocket } from "../host/unix-socket.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import { wakePortName } from "../qemu/args.js";
+
+/**
+ * The wake agent: a shell script started in the guest (as root, detached) just before its state
+ * is saved. It removes what belongs to the saving run (its authorized key, cloud-init's copies of
+ * the user-data holding it), waits until no SSH connection is left, says `armed`, and then waits
+ * on the wake channel. Each guest restored from the snapshot (and the saving guest itself) is
+ * sent one `wake` line with its own clock, host name, randomness and client key; the agent
+ * applies them, says `awake` and exits. Nothing of it stays on disk but the files it changed.
+ *
+ * Arguments: the login user.
+ */
+export const wakeAgentScript = `#!/bin/sh
+set -u
+user=$1
+home=$(getent passwd "$user" | cut -d: -f6)
+port=/dev/virtio-ports/${wakePortName}
+exec 3<>"$port" || exit 1
+rm -f "$home/.ssh/authorized_keys" /var/lib/cloud/instance/user-data.txt \\
+  /var/lib/cloud/instance/user-data.txt.i /var/lib/cloud/instance/cloud-config.txt \\
+  /var/lib/cloud/instance/obj.pkl
+# Established connections to port 22 (0x0016, state 01); give them 10 s to go.
+n=0
+while [ $n -lt 100 ] && cat /proc/net/tcp /proc/net/tcp6 2>/dev/null |
+  awk '$2 ~ /:0016$/ && $4 == "01" { found = 1 } END { exit !found }'; do
+  sleep 0.1
+  n=$((n + 1))
+done
+sync
+echo armed >&3
+while :; do
+  # A read fails while no host end is connected (between the save and a restore): wait.
+  if ! read -r word time name seed keytype key <&3; then sleep 0.05; continue; fi
+  [ "$word" = wake ] || continue
+  date -u -s "@$time" >/dev/null
+  old=$(hostname)
+  if [ "$name" != "$old" ]; then
+    hostname "$name"
+    echo "$name" >/etc/hostname
+    sed -i "s/\\([[:space:]]\\)$old\\([[:space:]]\\|\\$\\)/\\1$name\\2/g" /etc/hosts
+  fi
+  printf '%s' "$seed" >/dev/urandom
+  mkdir -p "$home/.ssh"
+  printf '%s %s\\n' "$keytype" "$key" >"$home/.ssh/authorized_keys"
+  chown "$user:" "$home/.ssh" "$home/.ssh/authorized_keys"
+  chmod 700 "$home/.ssh"
+  chmod 600 "$home/.ssh/authorized_keys"
+  echo awake >&3
+  exit 0
+done
+`;
+
+/** Where the agent lives in the guest: a tmpfs, so it is in the saved memory, not on disk. */
+export const wakeAgentPath = "/run/kvmci-wake";
+
+/** The command that installs the agent from stdin and starts it detached from the session. */
+export function buildStartAgentCommand(user: string): string {
+  return `sudo sh -c 'cat > ${wakeAgentPath} && setsid -f sh ${wakeAgentPath} ${user} </dev/null >/dev/null 2>&1'`;
+}
+
+export interface WakeMessage {
+  now: Date;
+  hostname: string;
+  /** Hex; mixed into the guest's random pool. */
+  seed: string;
+  /** OpenSSH public key line: type, base64 and (ignored) comment. */
+  authorizedKey: string;
+}
+
+/** The one line a waiting agent acts on. Pure. */
+export function buildWakeLine(m: WakeMessage): string {
+  const [type, key] = m.authorizedKey.trim().split(/\s+/);
+  if (!type || !key) throw new Error("The authorized key is not an OpenSSH public key line");
+  for (const word of [m.hostname, m.seed]) {
+    if (!/^[A-Za-z0-9.-]+$/.test(word)) throw new Error(`Unsafe word in a wake line: ${word}`);
+  }
+  const ms = m.now.getTime();
+  const time = `${Math.floor(ms / 1000)}.${String(ms % 1000).padStart(3, "0")}`;
+  return `wake ${time} ${m.hostname} ${m.seed} ${type} ${key}\n`;
+}
+
+/** The host end of the wake channel: QEMU's chardev socket, read a line at a time. */
+export class WakeChannel implements AsyncDisposable {
+  private buffered = "";
+  private readonly lines: string[] = [];
+  private notify: (() => void) | undefined;
+  private closed = false;
+
+  private constructor(private readonly socket: Socket) {
+    socket.setEncoding("utf8");
+    socket.on("data", (text: string) => {
+      this.buffered += text;
+      for (let end = this.buffered.indexOf("\n"); end !== -1; end = this.buffered.indexOf("\n")) {
+        this.lines.push(this.buffered.slice(0, end).trim());
+        this.buffered = this.buffered.slice(end + 1);
+      }
+      this.notify?.();
+    });
+    socket.on("error", () => undefined);
+    socket.on("close", () => {
+      this.closed = true;
+      this.notify?.();
+    });
+  }
+
+  static async connect(path: string, signal?: AbortSignal): Promise<WakeChannel> {
+    for (let attempt = 0; ; attempt++) {
+      signal?.throwIfAborted();
+      try {
+        return new WakeChannel(await openUnixSocket(path));
+      } catch (error) {
+        if (attempt >= 100) throw error;
+        await sleep(20, undefined, { signal });
+      }
+    }
+  }
+
+  send(line: string): void {
+    this.socket.write(line);
+  }
+
+  /** Waits for a line that is exactly `word`; rejects at the deadline or when QEMU closes it. */
+  async waitFor(word: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      signal?.throwIfAborted();
+      const at = this.lines.indexOf(word);
+      if (at !== -1) {
+        this.lines.splice(0, at + 1);
+        return;
+      }
+      if (this.closed) throw new Error(`the wake channel closed before the guest said ${word}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`the guest did not say ${word} within ${timeoutMs / 1000}s`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, Math.min(left, 250));
+        function done() {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.notify = done;
+      });
+      this.notify = undefined;
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.socket.destroy();
+    await Promise.resolve();
+  }
+}

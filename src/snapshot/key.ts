@@ -1,0 +1,97 @@
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { execa } from "execa";
+import { buildQemuArgs, type QemuSpec } from "../qemu/args.js";
+
+/** Bumped whenever what a snapshot holds, or how it is restored, changes. */
+export const snapshotFormat = 1;
+
+/** Everything a saved guest state depends on; any difference means another snapshot. */
+export interface SnapshotKeyParts {
+  /** Of the image the guest booted from (a prepared image's own digest). */
+  imageDigest: string;
+  /** `qemu-system-x86_64 --version`, first line. */
+  qemuVersion: string;
+  /** The guest's whole QEMU command line with per-run paths, ports and names left out. */
+  machine: string[];
+  /** Under KVM with `-cpu host`: the host CPU's identity (see hostCpuIdentity). */
+  hostCpu: string | undefined;
+  /** The user's extra cloud-config: it ran during the saved boot. */
+  userData: unknown;
+}
+
+/** The spec fields that differ per run and must not enter a key. */
+type PerRun =
+  "name" | "overlayPath" | "seedPath" | "consolePath" | "sshPort" | "qmpPath" | "wakePath";
+
+/** The command line a snapshot's machine is made of, without what changes per run. Pure. */
+export function machineArgs(spec: Omit<QemuSpec, PerRun | "incoming">): string[] {
+  return buildQemuArgs({
+    ...spec,
+    name: "NAME",
+    overlayPath: "OVERLAY",
+    seedPath: "SEED",
+    consolePath: "CONSOLE",
+    sshPort: 0,
+    qmpPath: "QMP",
+    wakePath: "WAKE",
+  });
+}
+
+/** A stable hash of the parts. Pure. */
+export function snapshotKey(parts: SnapshotKeyParts): string {
+  const canonical = JSON.stringify([
+    snapshotFormat,
+    parts.imageDigest,
+    parts.qemuVersion,
+    parts.machine,
+    parts.hostCpu ?? null,
+    canonicalJson(parts.userData ?? null),
+  ]);
+  return createHash("sha256").update(canonical).digest("hex");
+}
+
+/** JSON with object keys sorted, so equal settings give equal text. Pure. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}
+
+let versionMemo: Promise<string> | undefined;
+
+export function qemuVersion(): Promise<string> {
+  versionMemo ??= execa("qemu-system-x86_64", ["--version"]).then(
+    (r) => r.stdout.split("\n")[0]?.trim() ?? "",
+  );
+  return versionMemo;
+}
+
+/**
+ * The host CPU as a guest with `-cpu host` sees it: vendor, family, model, stepping and the
+ * feature flags. A snapshot saved on one CI runner is only restored on a runner whose CPU
+ * matches, since the saved guest may use any feature its CPU had.
+ */
+export async function hostCpuIdentity(cpuinfo?: string): Promise<string> {
+  const text = cpuinfo ?? (await readFile("/proc/cpuinfo", "utf8"));
+  return parseCpuIdentity(text);
+}
+
+/** Pure: the identity from /proc/cpuinfo's first processor. */
+export function parseCpuIdentity(cpuinfo: string): string {
+  const first = cpuinfo.split(/\n\s*\n/)[0] ?? "";
+  const field = (name: string) =>
+    new RegExp(`^${name}\\s*:\\s*(.*)$`, "m").exec(first)?.[1]?.trim() ?? "?";
+  const flags = field("flags").split(/\s+/).sort().join(" ");
+  const flagsHash = createHash("sha256").update(flags).digest("hex").slice(0, 16);
+  return [
+    field("vendor_id"),
+    `family ${field("cpu family")}`,
+    `model ${field("model")}`,
+    `stepping ${field("stepping")}`,
+    field("model name"),
+    `flags ${flagsHash}`,
+  ].join(", ");
+}

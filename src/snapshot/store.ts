@@ -1,0 +1,185 @@
+import { readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { z } from "zod";
+import { cachePath } from "../cache/layout.js";
+import { digestFile } from "../image/digest.js";
+import {
+  createPartialFolder,
+  folderSize,
+  ImageFiles,
+  partialPrefix,
+  publishEntry,
+} from "../image/cache.js";
+
+/** Files inside one snapshot folder. */
+export const SnapshotFiles = {
+  /** QEMU's migration stream of the stopped guest. */
+  memory: "memory.bin",
+  /** The guest's disk as it was when the memory was saved: a qcow2 over the image. */
+  disk: "disk.qcow2",
+  lastUsed: ImageFiles.lastUsed,
+  /** Written last. */
+  info: "snapshot.json",
+} as const;
+
+const fileRecord = z.object({ bytes: z.number(), sha256: z.string().regex(/^[0-9a-f]{64}$/) });
+
+const snapshotInfoSchema = z.object({
+  key: z.string(),
+  image: z.object({ name: z.string(), entry: z.string().optional(), digest: z.string() }),
+  /** What the key was made from, for people: `kvmci image ls` shows it. */
+  made: z.object({
+    accel: z.enum(["kvm", "tcg"]),
+    cpus: z.number(),
+    memoryBytes: z.number(),
+    diskBytes: z.number().optional(),
+    boot: z.enum(["firmware", "kernel"]),
+    network: z.enum(["user", "none"]),
+    qemuVersion: z.string(),
+    hostCpu: z.string().optional(),
+  }),
+  user: z.string(),
+  /** The saved guest's SSH host key: every restored guest presents it. */
+  hostPublicKey: z.string(),
+  files: z.object({ memory: fileRecord, disk: fileRecord }),
+  saveMs: z.number(),
+  createdAt: z.string(),
+});
+
+export type SnapshotInfo = z.infer<typeof snapshotInfoSchema>;
+
+export interface CachedSnapshot {
+  info: SnapshotInfo;
+  dir: string;
+  entry: string;
+  memoryPath: string;
+  diskPath: string;
+  sizeOnDisk: number;
+  lastUsed: Date;
+}
+
+export function snapshotsDir(cacheDir: string): string {
+  return cachePath(cacheDir, "snapshots");
+}
+
+/** `<image name>-snapshot-<first 16 hex digits of the key>`. */
+export function snapshotEntryName(imageName: string, key: string): string {
+  return `${imageName}-snapshot-${key.slice(0, 16)}`;
+}
+
+export async function readSnapshot(dir: string): Promise<CachedSnapshot | undefined> {
+  let info: SnapshotInfo;
+  try {
+    const parsed = snapshotInfoSchema.safeParse(
+      JSON.parse(await readFile(join(dir, SnapshotFiles.info), "utf8")),
+    );
+    if (!parsed.success) return undefined;
+    info = parsed.data;
+  } catch {
+    return undefined;
+  }
+  const memoryPath = join(dir, SnapshotFiles.memory);
+  const diskPath = join(dir, SnapshotFiles.disk);
+  try {
+    await stat(memoryPath);
+    await stat(diskPath);
+  } catch {
+    return undefined;
+  }
+  const lastUsed = await stat(join(dir, SnapshotFiles.lastUsed)).then(
+    (s) => s.mtime,
+    () => new Date(info.createdAt),
+  );
+  return {
+    info,
+    dir,
+    entry: dir.split("/").pop() ?? dir,
+    memoryPath,
+    diskPath,
+    sizeOnDisk: await folderSize(dir),
+    lastUsed,
+  };
+}
+
+export async function findSnapshot(
+  cacheDir: string,
+  entry: string,
+): Promise<CachedSnapshot | undefined> {
+  return readSnapshot(join(snapshotsDir(cacheDir), entry));
+}
+
+/** Complete snapshots, and the folder names of unreadable and unfinished ones. */
+export async function scanSnapshots(
+  cacheDir: string,
+): Promise<{ snapshots: CachedSnapshot[]; broken: string[]; partial: string[] }> {
+  let entries: string[];
+  try {
+    entries = await readdir(snapshotsDir(cacheDir));
+  } catch {
+    return { snapshots: [], broken: [], partial: [] };
+  }
+  const snapshots: CachedSnapshot[] = [];
+  const broken: string[] = [];
+  const partial: string[] = [];
+  for (const entry of entries.sort()) {
+    if (entry.startsWith(partialPrefix)) {
+      partial.push(entry);
+      continue;
+    }
+    const snapshot = await readSnapshot(join(snapshotsDir(cacheDir), entry));
+    if (snapshot) snapshots.push(snapshot);
+    else broken.push(entry);
+  }
+  return { snapshots, broken, partial };
+}
+
+export function createPartialSnapshot(cacheDir: string, entry: string): Promise<string> {
+  return createPartialFolder(snapshotsDir(cacheDir), entry);
+}
+
+/** Records the digests of the saved files, writes snapshot.json and moves it into place. */
+export async function commitSnapshot(
+  partialDir: string,
+  cacheDir: string,
+  entry: string,
+  info: Omit<SnapshotInfo, "files">,
+): Promise<CachedSnapshot> {
+  const files = {
+    memory: await fileRecordOf(join(partialDir, SnapshotFiles.memory)),
+    disk: await fileRecordOf(join(partialDir, SnapshotFiles.disk)),
+  };
+  const full: SnapshotInfo = { ...info, files };
+  await writeFile(join(partialDir, SnapshotFiles.info), `${JSON.stringify(full, null, 2)}\n`);
+  return publishEntry(partialDir, join(snapshotsDir(cacheDir), entry), readSnapshot);
+}
+
+/**
+ * Checks both files against the digests recorded when they were saved: QEMU would load a
+ * damaged memory file without noticing, and the guest would then run on corrupt memory.
+ * Returns what is wrong, or undefined.
+ */
+export async function verifySnapshot(
+  snapshot: CachedSnapshot,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
+  for (const [name, path] of [
+    ["memory", snapshot.memoryPath],
+    ["disk", snapshot.diskPath],
+  ] as const) {
+    const expected = snapshot.info.files[name];
+    const actual = await fileRecordOf(path, signal).catch(() => undefined);
+    if (!actual) return `its ${name} file cannot be read`;
+    if (actual.bytes !== expected.bytes || actual.sha256 !== expected.sha256)
+      return `its ${name} file does not match the digest recorded when it was saved`;
+  }
+  return undefined;
+}
+
+async function fileRecordOf(
+  path: string,
+  signal?: AbortSignal,
+): Promise<{ bytes: number; sha256: string }> {
+  const { size } = await stat(path);
+  const digest = await digestFile(path, "sha256", signal);
+  return { bytes: size, sha256: digest.hex };
+}
