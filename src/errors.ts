@@ -20,6 +20,8 @@ export const ExitCode = {
   download: 74,
   /** A downloaded file's digest differs from the published or pinned one. */
   digestMismatch: 75,
+  /** The provisioning (packages, script) failed in the guest; nothing was cached. */
+  provision: 76,
   timeout: 124,
   sigint: 130,
   sigterm: 143,

@@ -110,6 +110,19 @@ export const runOptions: OptionSpec[] = [
     value: "FILE",
     help: "extra cloud-config merged into kvmci's",
   },
+  {
+    name: "provision-script",
+    type: "string",
+    value: "FILE",
+    help: "shell script run once as root; the result is cached as a prepared image (see provision: in kvmci.yml)",
+  },
+  {
+    name: "provision-package",
+    type: "string",
+    multiple: true,
+    value: "NAME",
+    help: "package installed in the prepared image (repeatable)",
+  },
   { name: "json", type: "string", value: "FILE", help: "write a machine-readable report" },
   {
     name: "config",

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import yaml from "js-yaml";
 import type { CloudConfig } from "../cloud-init/user-data.js";
 import { problemsError } from "../errors.js";
@@ -34,9 +34,20 @@ export interface RunConfig {
   userData: CloudConfig | undefined;
   json: string | undefined;
   mirror: string | undefined;
+  /** Undefined when there is nothing to provision. */
+  provision: Provision | undefined;
   command: GuestCommand;
   /** The folder synced into the guest. */
   cwd: string;
+}
+
+/** What `provision:` asks for, with the script read from its file. */
+export interface Provision {
+  packages: string[];
+  script: string | undefined;
+  /** Where the script came from, for messages: `kvmci.yml`, or the file's path. */
+  scriptSource: string | undefined;
+  cloudConfig: CloudConfig | undefined;
 }
 
 export const defaultConfigFile = "kvmci.yml";
@@ -106,6 +117,13 @@ export async function loadRunConfig(input: LoadInput): Promise<RunConfig> {
     }
   }
 
+  const provision = await loadProvision(
+    fileSettings.provision,
+    flagSettings,
+    { configPath, cwd: input.cwd },
+    problems,
+  );
+
   if (problems.length > 0 || !command) {
     throw problemsError("configuration", problems, "Run `kvmci run --help` for every option.");
   }
@@ -131,9 +149,45 @@ export async function loadRunConfig(input: LoadInput): Promise<RunConfig> {
     userData,
     json: merged.json ? resolve(input.cwd, merged.json) : undefined,
     mirror: merged.mirror,
+    provision,
     command,
     cwd: input.cwd,
   });
+}
+
+/**
+ * The file's `provision:` with the flags over it: --provision-script replaces the script,
+ * --provision-package adds packages. Script files are read now, so a missing one is reported
+ * with every other problem.
+ */
+async function loadProvision(
+  fromFile: RunSettingsParsed["provision"],
+  flags: RunSettingsParsed,
+  where: { configPath: string; cwd: string },
+  problems: string[],
+): Promise<Provision | undefined> {
+  const packages = [...(fromFile?.packages ?? []), ...(flags["provision-package"] ?? [])];
+  let script = fromFile?.script;
+  let scriptSource: string | undefined = script
+    ? `${relativeName(where.configPath, where.cwd)}: provision.script`
+    : undefined;
+  const scriptFile = flags["provision-script"]
+    ? { path: resolve(where.cwd, flags["provision-script"]), setting: "--provision-script" }
+    : fromFile?.["script-file"]
+      ? {
+          path: resolve(dirname(where.configPath), fromFile["script-file"]),
+          setting: `${relativeName(where.configPath, where.cwd)}: provision.script-file`,
+        }
+      : undefined;
+  if (scriptFile) {
+    script = await readOptional(scriptFile.path);
+    scriptSource = scriptFile.path;
+    if (script === undefined)
+      problems.push(`${scriptFile.setting}: cannot read ${scriptFile.path}`);
+  }
+  const cloudConfig = fromFile?.["cloud-config"];
+  if (packages.length === 0 && !script && !cloudConfig) return undefined;
+  return { packages: [...new Set(packages)], script, scriptSource, cloudConfig };
 }
 
 function parseSettings(raw: unknown, prefix: string, problems: string[]): RunSettingsParsed {

@@ -91,6 +91,29 @@ const absolutePath = z
     message: "expected an absolute path in the guest, like /work",
   });
 
+const packageName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9+.:~=_-]*$/, "expected a package name like curl or python3-pytest");
+
+/** `provision:` — applied once to a booted guest and cached as a prepared image. */
+const provision = z
+  .object({
+    packages: z
+      .union([packageName, z.array(packageName)])
+      .transform((v) => (Array.isArray(v) ? v : [v])),
+    /** A shell script, run as root. */
+    script: z.string().min(1),
+    /** The same, from a file (relative to kvmci.yml). */
+    "script-file": z.string().min(1),
+    /** Extra cloud-config for the provisioning boot only. */
+    "cloud-config": z.record(z.string(), z.unknown()),
+  })
+  .partial()
+  .strict()
+  .refine((p) => !(p.script && p["script-file"]), {
+    message: "give script or script-file, not both",
+  });
+
 /**
  * Every setting of `kvmci run`, as written in `kvmci.yml` (kebab-case keys) or on the command
  * line. All optional here; defaults are applied after the file and the flags are merged.
@@ -125,6 +148,10 @@ export const runSettingsSchema = z
     json: z.string().min(1),
     run: z.union([z.string().min(1), z.array(z.string()).min(1)]),
     mirror: z.string().url(),
+    provision,
+    /** Flag-only shortcuts for provision.script-file and provision.packages. */
+    "provision-script": z.string().min(1),
+    "provision-package": z.array(packageName),
   })
   .partial()
   .strict();

@@ -265,6 +265,27 @@ export class Guest implements AsyncDisposable {
     await this.resume(deadline, signal);
   }
 
+  /** Powers the guest off from inside (file systems synced) and waits for QEMU to exit. */
+  async shutdown(timeoutMs: number, signal: AbortSignal): Promise<void> {
+    const qemu = this.requireQemu();
+    // The connection drops as the guest goes down: the command's own result does not matter.
+    await this.exec("sudo systemctl poweroff || sudo poweroff", {
+      signal: AbortSignal.any([signal, AbortSignal.timeout(5000)]),
+    }).catch(() => undefined);
+    await this.closeConnections();
+    // The timer must end with the wait, or it would keep kvmci alive after the run.
+    const waited = new AbortController();
+    try {
+      const exit = await Promise.race([
+        qemu.exited,
+        sleep(timeoutMs, undefined, { signal: AbortSignal.any([signal, waited.signal]) }),
+      ]);
+      if (!exit) throw new Error(`the guest did not power off within ${timeoutMs / 1000}s`);
+    } finally {
+      waited.abort();
+    }
+  }
+
   /** Stops QEMU and starts over with a fresh overlay over the image (after a failed restore). */
   async reset(signal?: AbortSignal): Promise<void> {
     await this.closeConnections();

@@ -37,6 +37,14 @@ const imageInfoSchema = z.object({
     z.object({ kind: z.literal("catalog"), url: z.string(), checksums: z.string() }),
     z.object({ kind: z.literal("url"), url: z.string() }),
     z.object({ kind: z.literal("file"), path: z.string() }),
+    /** An image with a project's provisioning applied; its disk is a qcow2 over `base`. */
+    z.object({
+      kind: z.literal("prepared"),
+      key: z.string(),
+      base: z.string(),
+      baseDigest: z.string(),
+      packages: z.array(z.string()),
+    }),
   ]),
   boot: z.object({
     firmware: z.literal("bios"),

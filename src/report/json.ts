@@ -24,6 +24,7 @@ export function buildJsonReport(config: RunConfig, result: RunResult, startedAt:
     phases: result.phases,
     artifacts: result.artifacts,
     cloudInitErrors: result.cloudInitErrors,
+    prepared: result.prepared,
     snapshot: result.snapshot,
     error: result.error
       ? {

@@ -25,6 +25,7 @@ import { buildWorkdirCommand } from "../sync/tar-args.js";
 import { collectArtifacts, syncWorkspace } from "../sync/transfer.js";
 import type { Emit, PhaseRecord } from "./events.js";
 import { PhaseClock } from "./phase-clock.js";
+import { prepareImage } from "./prepare.js";
 import { discardSnapshot, planSnapshot, restoreSnapshot, saveSnapshot } from "./warm.js";
 
 export interface RunDeps {
@@ -53,6 +54,8 @@ export interface RunResult {
   phases: PhaseRecord[];
   artifacts: string[];
   cloudInitErrors: string[];
+  /** The prepared image the guest used, when the run provisions. */
+  prepared: { entry: string; reused: boolean } | undefined;
   /** The warm snapshot this run started from, or saved; undefined with --no-snapshot. */
   snapshot: { entry: string; use: "restored" | "saved" } | undefined;
   error: KvmciError | undefined;
@@ -73,6 +76,7 @@ export async function run(config: RunConfig, deps: RunDeps, emit: Emit): Promise
     phases: clock.records,
     artifacts: [],
     cloudInitErrors: [],
+    prepared: undefined,
     snapshot: undefined,
     error: undefined,
   };
@@ -112,7 +116,37 @@ export async function run(config: RunConfig, deps: RunDeps, emit: Emit): Promise
     await using _inUse = inUse;
     const accel = await decide(config, image, deps.cacheDir, signal, emit);
     result.accel = { name: accel.accel, reason: accel.reason };
-    await runGuest(config, deps, image, accel, clock, result, emit);
+    let guestImage = image;
+    await using _preparedInUse = config.provision
+      ? await clock.time("prepare", async () => {
+          const prepared = await prepareImage(image, config.provision!, {
+            cacheDir: deps.cacheDir,
+            accel: accel.accel,
+            cpus: config.cpus,
+            memoryBytes: config.memoryBytes,
+            diskBytes: config.diskBytes,
+            boot: bootMethodFor(config, image),
+            bootTimeoutMs: config.bootTimeoutMs ?? defaultBootTimeoutMs(accel.accel),
+            consoleLog: config.consoleLog,
+            tmpdir: deps.tmpdir,
+            signal,
+            emit,
+            now: deps.now,
+          });
+          guestImage = prepared.image;
+          result.prepared = { entry: prepared.image.entry!, reused: prepared.reused };
+          emit({
+            type: "note",
+            message: prepared.reused
+              ? `using prepared image ${prepared.image.entry} (provisioning unchanged)`
+              : `saved prepared image ${prepared.image.entry}; later runs skip provisioning until it changes`,
+          });
+          const inUse = await markInUse(deps.cacheDir, prepared.image.entry!);
+          await touchLastUsed(prepared.image);
+          return inUse;
+        })
+      : undefined;
+    await runGuest(config, deps, guestImage, accel, clock, result, emit);
   } catch (error) {
     clock.end(false);
     if (signal.aborted) {
@@ -188,16 +222,8 @@ async function probeKernel(image: CachedImage, cacheDir: string): Promise<string
   return undefined;
 }
 
-async function runGuest(
-  config: RunConfig,
-  deps: RunDeps,
-  image: CachedImage,
-  accel: AccelDecision,
-  clock: PhaseClock,
-  result: RunResult,
-  emit: Emit,
-): Promise<void> {
-  const { signal } = deps;
+/** Direct kernel boot when the image has a kernel beside it (unless firmware was asked for). */
+function bootMethodFor(config: RunConfig, image: CachedImage): "firmware" | "kernel" {
   const hasKernel = Boolean(
     image.info.boot.kernel && image.info.boot.initrd && image.info.boot.cmdline,
   );
@@ -210,7 +236,20 @@ async function runGuest(
       },
     );
   }
-  const boot = config.boot === "firmware" || !hasKernel ? "firmware" : "kernel";
+  return config.boot === "firmware" || !hasKernel ? "firmware" : "kernel";
+}
+
+async function runGuest(
+  config: RunConfig,
+  deps: RunDeps,
+  image: CachedImage,
+  accel: AccelDecision,
+  clock: PhaseClock,
+  result: RunResult,
+  emit: Emit,
+): Promise<void> {
+  const { signal } = deps;
+  const boot = bootMethodFor(config, image);
   result.boot = boot;
   const guest = await Guest.create(
     {

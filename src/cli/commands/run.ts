@@ -80,6 +80,8 @@ export async function runCommand(
     "user-data": str(v["user-data"]),
     json: str(v.json),
     mirror: str(v.mirror),
+    "provision-script": str(v["provision-script"]),
+    "provision-package": list(v["provision-package"]),
   };
   const config = await loadRunConfig({
     flags: Object.fromEntries(Object.entries(flags).filter(([, value]) => value !== undefined)),

@@ -1,0 +1,194 @@
+import { copyFile, rm } from "node:fs/promises";
+import { join, relative } from "node:path";
+import { Readable } from "node:stream";
+import type { Provision } from "../config/load.js";
+import { rebaseOverlay } from "../disk/overlay.js";
+import { KvmciError, isKvmciError } from "../errors.js";
+import { Guest } from "../guest/guest.js";
+import {
+  buildCleanupCommand,
+  buildInstallCommand,
+  prepareKey,
+  runScriptCommand,
+} from "../guest/provision.js";
+import {
+  commitEntry,
+  createPartialEntry,
+  findCachedEntry,
+  ImageFiles,
+  imageEntryName,
+  imagesDir,
+  type CachedImage,
+  type ImageInfo,
+} from "../image/cache.js";
+import { formatDigest, digestFile } from "../image/digest.js";
+import { withEntryLock } from "../image/entry-lock.js";
+import type { Accel } from "../qemu/args.js";
+import type { Emit } from "./events.js";
+
+export interface PrepareOptions {
+  cacheDir: string;
+  accel: Accel;
+  cpus: number;
+  memoryBytes: number;
+  diskBytes: number | undefined;
+  boot: "firmware" | "kernel";
+  bootTimeoutMs: number;
+  consoleLog: string | undefined;
+  tmpdir: string | undefined;
+  signal: AbortSignal;
+  emit: Emit;
+  now: () => Date;
+}
+
+/** The prepared image's cache entry name: `<base name>-prepared-<key>`. */
+export function preparedEntryName(base: CachedImage, key: string): string {
+  return imageEntryName(`${base.info.name}-prepared`, key);
+}
+
+/**
+ * The base image with the provisioning applied: from the cache when it was made before, else
+ * made now (once, even when several kvmci need it at the same time) and cached.
+ */
+export async function prepareImage(
+  base: CachedImage,
+  provision: Provision,
+  o: PrepareOptions,
+): Promise<{ image: CachedImage; reused: boolean }> {
+  const key = prepareKey(base.info.digest, provision, o.diskBytes);
+  const entry = preparedEntryName(base, key);
+  const cached = await findCachedEntry(o.cacheDir, entry);
+  if (cached) return { image: cached, reused: true };
+  return withEntryLock(
+    {
+      cacheDir: o.cacheDir,
+      signal: o.signal,
+      onNote: (message) => o.emit({ type: "note", message }),
+    },
+    entry,
+    async () => {
+      const again = await findCachedEntry(o.cacheDir, entry);
+      if (again) return { image: again, reused: true };
+      return { image: await provisionAndSave(base, provision, key, entry, o), reused: false };
+    },
+  );
+}
+
+async function provisionAndSave(
+  base: CachedImage,
+  provision: Provision,
+  key: string,
+  entry: string,
+  o: PrepareOptions,
+): Promise<CachedImage> {
+  const { signal, emit } = o;
+  const progress = (message: string) => emit({ type: "progress", phase: "prepare", message });
+  const output = (stream: "stdout" | "stderr") => (chunk: Buffer) =>
+    emit({ type: "output", stream, chunk });
+  await using guest = await Guest.create(
+    {
+      name: base.info.name,
+      image: base,
+      accel: o.accel,
+      cpus: o.cpus,
+      memoryBytes: o.memoryBytes,
+      diskBytes: o.diskBytes,
+      boot: o.boot,
+      network: "user",
+      extraUserData: provision.cloudConfig,
+      consoleLogCopy: o.consoleLog,
+    },
+    o.tmpdir,
+  );
+  await guest.createOverlay(signal);
+  await guest.writeSeed(o.now());
+  progress("booting the image to provision it");
+  await guest.launch(signal);
+  const ready = await guest.waitReady(Date.now() + o.bootTimeoutMs, signal);
+  for (const problem of ready.cloudInitErrors)
+    emit({ type: "warning", message: `cloud-init reported (provisioning boot): ${problem}` });
+
+  const step = async (what: string, command: string, stdin?: string) => {
+    progress(what);
+    emit({ type: "note", message: `provisioning: ${what}` });
+    let result;
+    try {
+      result = await guest.exec(command, {
+        stdin: stdin === undefined ? undefined : Readable.from([stdin]),
+        onStdout: output("stdout"),
+        onStderr: output("stderr"),
+        signal,
+      });
+    } catch (error) {
+      signal.throwIfAborted();
+      throw await guest.lostFailure(error);
+    }
+    signal.throwIfAborted();
+    if (result.code !== 0) {
+      throw new KvmciError(
+        "provision",
+        `Provisioning failed: ${what} exited with code ${result.code}`,
+        {
+          hint: "Its output is above. Nothing was cached; fix the provisioning and run again.",
+        },
+      );
+    }
+  };
+  if (provision.packages.length > 0)
+    await step(
+      `installing ${provision.packages.join(", ")}`,
+      buildInstallCommand(provision.packages),
+    );
+  if (provision.script !== undefined)
+    await step(
+      `running the script from ${provision.scriptSource ?? "kvmci.yml"}`,
+      runScriptCommand,
+      provision.script,
+    );
+  await step("cleaning what each guest must have of its own", buildCleanupCommand(guest.user));
+  progress("powering off");
+  try {
+    await guest.shutdown(120_000, signal);
+  } catch (error) {
+    if (isKvmciError(error) || signal.aborted) throw error;
+    throw new KvmciError("provision", `Provisioning failed: ${(error as Error).message}`);
+  }
+
+  progress("saving the prepared image");
+  const partial = await createPartialEntry(o.cacheDir, entry);
+  try {
+    const disk = join(partial, ImageFiles.disk);
+    await copyFile(guest.overlayPath, disk);
+    await rebaseOverlay(
+      {
+        path: disk,
+        backingFile: base.entry
+          ? relative(join(imagesDir(o.cacheDir), entry), base.diskPath)
+          : base.diskPath,
+        backingFormat: base.info.format,
+      },
+      signal,
+    );
+    // Direct kernel boot uses the base's kernel: the prepared image keeps its own copy.
+    for (const file of [base.info.boot.kernel, base.info.boot.initrd])
+      if (file) await copyFile(join(base.dir, file), join(partial, file));
+    const info: ImageInfo = {
+      ...base.info,
+      digest: formatDigest(await digestFile(disk, "sha256", signal)),
+      format: "qcow2",
+      virtualSize: o.diskBytes ?? base.info.virtualSize,
+      source: {
+        kind: "prepared",
+        key,
+        base: base.entry ?? base.diskPath,
+        baseDigest: base.info.digest,
+        packages: provision.packages,
+      },
+      createdAt: o.now().toISOString(),
+    };
+    return await commitEntry(partial, o.cacheDir, entry, info);
+  } catch (error) {
+    await rm(partial, { recursive: true, force: true });
+    throw error;
+  }
+}
