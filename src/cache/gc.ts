@@ -1,12 +1,13 @@
 import { readdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { imagesDir, partialOwnerPid, scanCache, type CachedImage } from "../image/cache.js";
+import { partialOwnerPid, type CachedImage } from "../image/cache.js";
 import {
   identifyProcess,
   isProcessRunning,
   type ProcessIdentity,
 } from "../host/process-identity.js";
 import { entriesInUse } from "./in-use.js";
+import { lastUsedInTree, scanCacheItems, withDependents, type CacheItem } from "./items.js";
 import { cachePath } from "./layout.js";
 
 export interface Removal {
@@ -45,27 +46,24 @@ export async function collectGarbage(
     removed.push({ what, bytes, why });
   };
   const inUse = await entriesInUse(cacheDir, !options.dryRun);
-  const { images, broken, partial } = await scanCache(cacheDir);
+  const scan = await scanCacheItems(cacheDir);
   const downloads = await listDownloads(cacheDir);
+  const folderOf = (f: { folder: "images" | "snapshots"; name: string }) =>
+    cachePath(cacheDir, f.folder, f.name);
   const bytesBefore =
-    images.reduce((sum, i) => sum + i.sizeOnDisk, 0) +
+    scan.items.reduce((sum, i) => sum + i.sizeOnDisk, 0) +
     downloads.reduce((sum, d) => sum + d.bytes, 0) +
-    (await sumSizes(imagesDir(cacheDir), [...broken, ...partial]));
+    (await sumSizes([...scan.broken, ...scan.partial].map(folderOf)));
 
-  for (const folder of partial) {
-    const pid = partialOwnerPid(folder);
+  for (const folder of scan.partial) {
+    const pid = partialOwnerPid(folder.name);
     if (pid !== undefined && (await pidExists(pid))) continue;
-    const path = join(imagesDir(cacheDir), folder);
-    await remove(
-      path,
-      folder,
-      await treeSize(path),
-      "an unfinished build or download of a run that ended",
-    );
+    const path = folderOf(folder);
+    await remove(path, folder.name, await treeSize(path), "unfinished work of a run that ended");
   }
-  for (const folder of broken) {
-    const path = join(imagesDir(cacheDir), folder);
-    await remove(path, folder, await treeSize(path), "incomplete or unreadable entry");
+  for (const folder of scan.broken) {
+    const path = folderOf(folder);
+    await remove(path, folder.name, await treeSize(path), "incomplete or unreadable entry");
   }
   for (const download of downloads) {
     if (await lockHeldByLiveProcess(cacheDir, download.entry)) continue;
@@ -73,35 +71,65 @@ export async function collectGarbage(
     await rm(`${download.path}.json`, { force: true });
   }
 
-  const remaining: CachedImage[] = [];
-  for (const image of images) {
+  // Removing an entry removes what is layered over it too (a prepared image over its base, a
+  // snapshot over its image); nothing in such a tree goes while a guest uses any of it.
+  let remaining = [...scan.items];
+  const removeTree = async (entry: string, why: string): Promise<number[] | undefined> => {
+    const tree = withDependents(remaining, entry);
+    const pids = tree.flatMap((i) => inUse.get(i.entry) ?? []);
+    if (pids.length) return pids;
+    for (const item of tree)
+      await remove(
+        item.dir,
+        item.entry,
+        item.sizeOnDisk,
+        item.entry === entry ? why : `layered over ${entry}, which goes`,
+      );
+    remaining = remaining.filter((i) => !tree.includes(i));
+    return undefined;
+  };
+  for (const item of scan.items)
+    if (item.orphaned && remaining.includes(item)) await removeTree(item.entry, item.orphaned);
+  for (const image of scan.images) {
     const why = options.unreachable?.(image);
-    if (why && image.entry && !inUse.has(image.entry))
-      await remove(image.dir, image.entry, image.sizeOnDisk, why);
-    else remaining.push(image);
+    const item = remaining.find((i) => i.dir === image.dir);
+    if (why && item) await removeTree(item.entry, why);
   }
 
   const keptInUse: GcReport["keptInUse"] = [];
   let total = bytesBefore - removed.reduce((sum, r) => sum + r.bytes, 0);
   if (options.maxBytes !== undefined) {
-    const byAge = [...remaining].sort((a, b) => a.lastUsed.getTime() - b.lastUsed.getTime());
-    for (const image of byAge) {
+    const skipped = new Set<string>();
+    for (;;) {
       if (total <= options.maxBytes) break;
-      const entry = image.entry!;
-      const pids = inUse.get(entry);
+      // Oldest use anywhere in its tree first; within a tree, what is layered on top first.
+      const next = remaining
+        .filter((i) => !skipped.has(i.entry))
+        .map((i) => ({ item: i, used: lastUsedInTree(remaining, i.entry), depth: depthOf(i) }))
+        .sort((a, b) => a.used - b.used || b.depth - a.depth)[0]?.item;
+      if (!next) break;
+      const before = removed.length;
+      const pids = await removeTree(next.entry, leastRecentlyUsed(next));
       if (pids) {
-        keptInUse.push({ entry, pids });
+        skipped.add(next.entry);
+        keptInUse.push({ entry: next.entry, pids });
         continue;
       }
-      await remove(image.dir, entry, image.sizeOnDisk, leastRecentlyUsed(image));
-      total -= image.sizeOnDisk;
+      total -= removed.slice(before).reduce((sum, r) => sum + r.bytes, 0);
     }
   }
   return { removed, keptInUse, bytesBefore, bytesAfter: total };
+
+  function depthOf(item: CacheItem): number {
+    let depth = 0;
+    for (let i: CacheItem | undefined = item; i?.parent; depth++)
+      i = remaining.find((r) => r.entry === i!.parent);
+    return depth;
+  }
 }
 
-function leastRecentlyUsed(image: CachedImage): string {
-  return `least recently used (${image.lastUsed.toISOString().replace(/\.\d+Z$/, "Z")})`;
+function leastRecentlyUsed(item: CacheItem): string {
+  return `least recently used (${item.lastUsed.toISOString().replace(/\.\d+Z$/, "Z")})`;
 }
 
 async function listDownloads(
@@ -141,9 +169,9 @@ async function pidExists(pid: number): Promise<boolean> {
   );
 }
 
-async function sumSizes(dir: string, names: string[]): Promise<number> {
+async function sumSizes(paths: string[]): Promise<number> {
   let total = 0;
-  for (const name of names) total += await treeSize(join(dir, name));
+  for (const path of paths) total += await treeSize(path);
   return total;
 }
 

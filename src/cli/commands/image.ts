@@ -1,5 +1,6 @@
 import { homedir } from "node:os";
 import { rm } from "node:fs/promises";
+import { scanCacheItems, withDependents } from "../../cache/items.js";
 import { entriesInUse } from "../../cache/in-use.js";
 import { formatSize } from "../../config/size.js";
 import { KvmciError } from "../../errors.js";
@@ -104,30 +105,81 @@ export async function imageCommand(
 }
 
 async function listCached(proc: Process, cacheDir: string): Promise<void> {
-  const images = await listCachedImages(cacheDir);
-  if (images.length === 0) {
+  const { items, images, snapshots } = await scanCacheItems(cacheDir);
+  if (items.length === 0) {
     proc.stdout.write(
       `No images cached in ${cacheDir}. \`kvmci image pull NAME\` fetches one; \`kvmci image ls --available\` lists them.\n`,
     );
     return;
   }
   const inUse = await entriesInUse(cacheDir);
-  const rows = [
-    ["NAME", "SOURCE", "SIZE", "DIGEST", "CREATED", "LAST USED", "ENTRY"],
-    ...images.map((i) => [
-      i.info.name,
-      i.info.source.kind === "catalog" ? "download" : i.info.source.kind,
-      formatSize(i.sizeOnDisk),
-      i.info.digest.slice(0, 19),
-      shortTime(new Date(i.info.createdAt)),
-      i.entry && inUse.has(i.entry) ? "in use now" : shortTime(i.lastUsed),
-      i.entry ?? "",
-    ]),
+  const lastUsed = (entry: string | undefined, date: Date) =>
+    entry && inUse.has(entry) ? "in use now" : shortTime(date);
+  if (images.length) {
+    proc.stdout.write(
+      formatTable([
+        ["NAME", "SOURCE", "SIZE", "DIGEST", "CREATED", "LAST USED", "ENTRY"],
+        ...images.map((i) => [
+          i.info.name,
+          i.info.source.kind === "catalog" ? "download" : i.info.source.kind,
+          formatSize(i.sizeOnDisk),
+          i.info.digest.slice(0, 19),
+          shortTime(new Date(i.info.createdAt)),
+          lastUsed(i.entry, i.lastUsed),
+          i.entry ?? "",
+        ]),
+      ]),
+    );
+  }
+  if (snapshots.length) {
+    if (images.length) proc.stdout.write("\n");
+    proc.stdout.write(
+      formatTable([
+        ["SNAPSHOT OF", "SIZE", "CREATED", "LAST USED", "ENTRY"],
+        ...snapshots.map((s) => [
+          s.info.image.name,
+          formatSize(s.sizeOnDisk),
+          shortTime(new Date(s.info.createdAt)),
+          lastUsed(s.entry, s.lastUsed),
+          s.entry,
+        ]),
+      ]),
+    );
+  }
+  const madeFrom = [
+    ...images.flatMap((i) => {
+      const source = i.info.source;
+      if (source.kind !== "prepared") return [];
+      const what = [
+        source.packages.length ? `packages ${source.packages.join(" ")}` : "",
+        `provisioning ${source.key.slice(0, 12)}`,
+      ].filter(Boolean);
+      return [[i.entry ?? i.dir, `${source.base} + ${what.join(", ")}`]];
+    }),
+    ...snapshots.map((s) => {
+      const m = s.info.made;
+      return [
+        s.entry,
+        [
+          s.info.image.entry ?? s.info.image.name,
+          `${m.accel}, ${m.cpus} CPU${m.cpus === 1 ? "" : "s"}, ${formatSize(m.memoryBytes)} memory`,
+          m.diskBytes ? `${formatSize(m.diskBytes)} disk` : "",
+          `network ${m.network}, ${m.boot} boot, ${m.qemuVersion.replace(/^QEMU emulator version /, "QEMU ")}`,
+          m.hostCpu ? `host CPU ${m.hostCpu}` : "",
+        ]
+          .filter(Boolean)
+          .join(", "),
+      ];
+    }),
   ];
-  proc.stdout.write(formatTable(rows));
-  const total = images.reduce((sum, i) => sum + i.sizeOnDisk, 0);
+  if (madeFrom.length) {
+    proc.stdout.write("\n");
+    proc.stdout.write(formatTable([["ENTRY", "MADE FROM"], ...madeFrom]));
+  }
+  const total = items.reduce((sum, i) => sum + i.sizeOnDisk, 0);
+  const count = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
   proc.stdout.write(
-    `${images.length} image${images.length === 1 ? "" : "s"}, ${formatSize(total)} in ${cacheDir}\n`,
+    `${count(images.length, "image")}, ${count(snapshots.length, "snapshot")}, ${formatSize(total)} in ${cacheDir}\n`,
   );
 }
 
@@ -147,30 +199,44 @@ async function listAvailable(proc: Process, cacheDir: string): Promise<void> {
   proc.stdout.write(formatTable(rows));
 }
 
-/** Removes every cached image matching each word: a name, an entry folder or a digest prefix. */
+/**
+ * Removes every cached image or snapshot matching each word (a name, an entry folder or a
+ * digest prefix), with whatever is layered over it (prepared images, snapshots).
+ */
 async function removeImages(proc: Process, cacheDir: string, words: string[]): Promise<void> {
-  const images = await listCachedImages(cacheDir);
+  const { items, images } = await scanCacheItems(cacheDir);
   const inUse = await entriesInUse(cacheDir);
   const missing: string[] = [];
-  const busy: string[] = [];
-  const chosen = new Set<CachedImage>();
+  const chosen = new Set<string>();
   for (const word of words) {
-    const matches = images.filter((i) => matchesImage(i, word));
+    const matches = [
+      ...images.filter((i) => matchesImage(i, word)).map((i) => i.entry ?? i.dir),
+      ...items.filter((i) => i.kind === "snapshot" && i.entry === word).map((i) => i.entry),
+    ];
     if (matches.length === 0) missing.push(word);
     for (const m of matches) chosen.add(m);
   }
   if (missing.length)
     throw new KvmciError("imageUnknown", `Not in the cache: ${missing.join(", ")}`, {
-      hint: "`kvmci image ls` lists cached images by name, digest and entry.",
+      hint: "`kvmci image ls` lists cached images and snapshots by name, digest and entry.",
     });
-  for (const image of chosen) {
-    const pids = image.entry ? inUse.get(image.entry) : undefined;
-    if (pids) {
-      busy.push(`${image.entry} (used by pid ${pids.join(", ")})`);
+  const busy: string[] = [];
+  const gone = new Set<string>();
+  for (const entry of chosen) {
+    const tree = withDependents(items, entry).filter((i) => !gone.has(i.entry));
+    const used = tree.filter((i) => inUse.has(i.entry));
+    if (used.length) {
+      busy.push(
+        ...used.map((i) => `${i.entry} (used by pid ${(inUse.get(i.entry) ?? []).join(", ")})`),
+      );
       continue;
     }
-    await rm(image.dir, { recursive: true, force: true });
-    proc.stdout.write(`removed ${image.entry} (${formatSize(image.sizeOnDisk)})\n`);
+    for (const item of tree) {
+      await rm(item.dir, { recursive: true, force: true });
+      gone.add(item.entry);
+      const over = item.entry === entry ? "" : `, layered over ${entry}`;
+      proc.stdout.write(`removed ${item.entry} (${formatSize(item.sizeOnDisk)}${over})\n`);
+    }
   }
   if (busy.length)
     throw new KvmciError("image", `In use by a running guest, not removed: ${busy.join(", ")}`, {
