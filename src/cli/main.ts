@@ -19,11 +19,12 @@ const usage = `Usage: kvmci <command> [options]
 
 Commands:
   run [options] [-- COMMAND...]   run a command in a throwaway guest
+  prepare [options]               make the prepared image and warm snapshot a run starts from
   image pull NAME|URL#sha256=…   download an image into the cache ahead of time
   image build [NAME]              build an image from its recipe (default debian-12)
   image ls [--available]          list cached images, or the catalog
-  image rm NAME...                remove cached images
-  gc [--max-size SIZE]            clean the cache (least recently used images first)
+  image rm NAME|ENTRY...          remove cached images and snapshots
+  gc [--max-size SIZE]            clean the cache (least recently used first)
   doctor                          check this host and say how to fix what is missing
 
 Run \`kvmci <command> --help\` for its options. Exit codes are listed in \`kvmci run --help\`.`;
@@ -47,6 +48,10 @@ export async function main(argv: string[], proc: Process): Promise<number> {
         return await (
           await import("./commands/run.js")
         ).runCommand(rest, proc, controller.signal, reporter);
+      case "prepare":
+        return await (
+          await import("./commands/run.js")
+        ).prepareCommand(rest, proc, controller.signal, reporter);
       case "image":
         return await (
           await import("./commands/image.js")
@@ -67,7 +72,7 @@ export async function main(argv: string[], proc: Process): Promise<number> {
         return command === undefined ? ExitCode.usage : 0;
       default:
         throw new KvmciError("usage", `Unknown command ${JSON.stringify(command)}`, {
-          hint: "Commands: run, image, gc, doctor. `kvmci --help` shows them.",
+          hint: "Commands: run, prepare, image, gc, doctor. `kvmci --help` shows them.",
         });
     }
   } catch (error) {

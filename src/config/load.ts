@@ -64,6 +64,8 @@ export interface LoadInput {
   /** `--config FILE`; otherwise kvmci.yml in cwd is used if present. */
   configPath: string | undefined;
   cwd: string;
+  /** `kvmci prepare` runs no command: a missing one is not a problem there. */
+  commandOptional?: boolean;
 }
 
 /** Reads kvmci.yml, merges the flags over it, validates all of it, and reports every problem at once. */
@@ -90,6 +92,7 @@ export async function loadRunConfig(input: LoadInput): Promise<RunConfig> {
   if (input.argv.length > 0) command = { argv: input.argv };
   else if (typeof merged.run === "string") command = { script: merged.run };
   else if (Array.isArray(merged.run)) command = { argv: merged.run };
+  else if (input.commandOptional) command = { argv: ["true"] };
   else
     problems.push(
       `no command: give one after \`--\` (kvmci run -- npm test) or set \`run:\` in ${defaultConfigFile}`,

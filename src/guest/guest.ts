@@ -69,7 +69,8 @@ export class Guest implements AsyncDisposable {
   private sshPort = 0;
   /** The host key SSH must present: this run's own, or a restored snapshot's. */
   private pinnedHostKey: string;
-  private readonly clientKey: KeyPair;
+  /** Replaced when the guest is saved: the saved state holds only a key nobody has any more. */
+  private clientKey: KeyPair;
   private readonly hostKey: KeyPair;
   readonly id: string;
 
@@ -218,8 +219,8 @@ export class Guest implements AsyncDisposable {
 
   /**
    * Saves the ready guest into `dir` (memory state and a copy of its disk), then lets it go on
-   * as before. The SSH session is closed first, and the wake agent removes this run's key, so
-   * the saved state holds neither; the guest is then woken like a restored one.
+   * as before. The SSH session is closed first and the wake agent removes the authorized key;
+   * the guest is then woken like a restored one, with a new key for the rest of the run.
    */
   async saveState(
     dir: string,
@@ -245,6 +246,9 @@ export class Guest implements AsyncDisposable {
     await this.waitForMigration("save", signal);
     // The migration flushed and released the disk: the overlay is complete and still.
     await copyFile(this.overlayPath, diskPath, constants.COPYFILE_FICLONE);
+    // The saved memory and disk may still hold the public half of the key used so far (freed
+    // pages, unused blocks): drop its private half and go on with a new key.
+    this.clientKey = generateKeyPair(`kvmci-client-${this.id}`);
     await this.resume(deadline, signal);
     return { memoryPath, diskPath };
   }

@@ -40,6 +40,11 @@ export interface RunDeps {
   now: () => Date;
   /** Where run folders go (the OS temp folder by default). */
   tmpdir?: string;
+  /**
+   * `kvmci prepare`: make the prepared image and the warm snapshot a run with this
+   * configuration would use, and stop there (no sync, no command).
+   */
+  prepareOnly?: boolean;
 }
 
 export type Outcome = "passed" | "failed" | "timeout" | "error" | "interrupted";
@@ -57,7 +62,7 @@ export interface RunResult {
   /** The prepared image the guest used, when the run provisions. */
   prepared: { entry: string; reused: boolean } | undefined;
   /** The warm snapshot this run started from, or saved; undefined with --no-snapshot. */
-  snapshot: { entry: string; use: "restored" | "saved" } | undefined;
+  snapshot: { entry: string; use: "restored" | "saved" | "cached" } | undefined;
   error: KvmciError | undefined;
 }
 
@@ -271,6 +276,14 @@ async function runGuest(
       ? await planSnapshot(guest, image, config.userData, deps.cacheDir)
       : undefined;
     const snapshot = plan?.existing;
+    if (deps.prepareOnly && (snapshot || !plan)) {
+      result.outcome = "passed";
+      if (snapshot) {
+        result.snapshot = { entry: snapshot.entry, use: "cached" };
+        emit({ type: "note", message: `snapshot ${snapshot.entry} is already cached` });
+      }
+      return;
+    }
     await clock.time("overlay", () =>
       guest.createOverlay(
         signal,
@@ -343,6 +356,11 @@ async function runGuest(
           await bootCold();
         }
       }
+    }
+
+    if (deps.prepareOnly) {
+      result.outcome = "passed";
+      return;
     }
 
     if (config.sync) {

@@ -377,6 +377,7 @@ describe("kvmci gc and image rm", () => {
       "--accel",
       "tcg",
       "--no-sync",
+      "--no-snapshot",
       "--json",
       report,
       "--",

@@ -38,7 +38,36 @@ ${formatOptions(runOptions)}
 
 ${exitCodes}`;
 
-export async function runCommand(
+export const prepareHelp = `Usage: kvmci prepare [options]
+
+Makes, ahead of time, what \`kvmci run\` with the same options and kvmci.yml starts from: the
+image (downloaded or built), the prepared image when provisioning is set, and the warm
+snapshot (unless --no-snapshot). A later run then starts in seconds. Takes the options of
+\`kvmci run\`; a command is not needed.
+
+Options:
+${formatOptions(runOptions)}`;
+
+export function runCommand(
+  argv: string[],
+  proc: Process,
+  signal: AbortSignal,
+  reporter: TerminalReporter,
+): Promise<number> {
+  return runOrPrepare("run", argv, proc, signal, reporter);
+}
+
+export function prepareCommand(
+  argv: string[],
+  proc: Process,
+  signal: AbortSignal,
+  reporter: TerminalReporter,
+): Promise<number> {
+  return runOrPrepare("prepare", argv, proc, signal, reporter);
+}
+
+async function runOrPrepare(
+  mode: "run" | "prepare",
   argv: string[],
   proc: Process,
   signal: AbortSignal,
@@ -46,7 +75,7 @@ export async function runCommand(
 ): Promise<number> {
   const parsed = parseOptions(argv, runOptions);
   if (parsed.values.help) {
-    proc.stdout.write(`${runHelp}\n`);
+    proc.stdout.write(`${mode === "run" ? runHelp : prepareHelp}\n`);
     return 0;
   }
   const problems = [...parsed.problems];
@@ -55,8 +84,10 @@ export async function runCommand(
       `unexpected ${JSON.stringify(parsed.positionals[0])}: put the command after \`--\`, as in kvmci run -- ${parsed.positionals.join(" ")}`,
     );
   }
+  if (mode === "prepare" && parsed.rest.length > 0)
+    problems.push("kvmci prepare runs no command: drop what follows `--`");
   if (problems.length > 0) {
-    throw problemsError("usage", problems, "Run `kvmci run --help` for every option.");
+    throw problemsError("usage", problems, `Run \`kvmci ${mode} --help\` for every option.`);
   }
   const v = parsed.values;
   const flags: RunSettingsInput = {
@@ -88,6 +119,7 @@ export async function runCommand(
     argv: parsed.rest,
     configPath: str(v.config),
     cwd: proc.cwd(),
+    commandOptional: mode === "prepare",
   });
   const startedAt = new Date();
   const result = await run(
@@ -100,6 +132,7 @@ export async function runCommand(
       isRoot: proc.getuid?.() === 0,
       signal,
       now: () => new Date(),
+      prepareOnly: mode === "prepare",
     },
     reporter.onEvent,
   );

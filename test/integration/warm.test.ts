@@ -1,0 +1,197 @@
+import { randomUUID } from "node:crypto";
+import { open, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { resolveCacheDir } from "../../src/image/cache.js";
+import { createFixtureProject, createSandbox, type Sandbox } from "./harness.js";
+
+// Provisioning, prepared images and warm snapshots on real guests. The tests run in order and
+// build on each other: the first makes the prepared image and the snapshot the others use.
+// A nonce in the provisioning script makes this file's prepared image (and so its snapshots)
+// new on every run; the last step removes them from the shared cache again.
+
+interface Report {
+  outcome: string;
+  prepared?: { entry: string; reused: boolean };
+  snapshot?: { entry: string; use: string };
+  phases: { phase: string }[];
+}
+
+let sandbox: Sandbox;
+let project: string;
+const cacheDir = resolveCacheDir(process.env);
+const nonce = randomUUID();
+const secret = `s3cr3t-${randomUUID()}`;
+let first: { report: Report; hostname: string; key: string };
+
+beforeAll(async () => {
+  sandbox = await createSandbox();
+  project = await createFixtureProject(sandbox);
+  await writeFile(
+    join(project, "kvmci.yml"),
+    [
+      "memory: 1G",
+      "provision:",
+      "  packages: [hello]",
+      "  script: |",
+      `    # ${nonce}`,
+      '    echo "provisioned" > /etc/kvmci-provisioned',
+      "",
+    ].join("\n"),
+  );
+});
+
+afterAll(async () => {
+  if (first?.report.prepared) {
+    // Removes the prepared image and every snapshot layered over it.
+    await sandbox.start(["image", "rm", first.report.prepared.entry], project);
+  }
+  const left = await sandbox.leftovers();
+  await sandbox.dispose();
+  expect(left, "no run folder and no QEMU may outlive a run").toEqual({ runFolders: [], qemu: [] });
+});
+
+async function run(name: string, command: string, extra: string[] = []) {
+  const reportPath = join(sandbox.root, `${name}.json`);
+  const result = await sandbox.start(
+    ["run", "--json", reportPath, ...extra, "--", "bash", "-c", command],
+    project,
+  );
+  const report = JSON.parse(await readFile(reportPath, "utf8")) as Report;
+  return { result, report, phases: report.phases.map((p) => p.phase) };
+}
+
+/** Every file under a folder, read whole (a snapshot's memory file is a few hundred MiB). */
+async function filesContaining(dir: string, needle: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const path = join(entry.parentPath, entry.name);
+    if ((await readFile(path)).includes(needle)) found.push(path);
+  }
+  return found;
+}
+
+function lines(text: string): Record<string, string> {
+  return Object.fromEntries(
+    text
+      .split("\n")
+      .filter((l) => l.includes("="))
+      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+  );
+}
+
+describe("prepared images and warm snapshots", () => {
+  it("provisions once (the package is there for the command) and saves the ready guest", async () => {
+    const { result, report, phases } = await run(
+      "first",
+      'hello; echo "hostname=$(hostname)"; echo "key=$(cat ~/.ssh/authorized_keys)"; touch /work/from-first-run',
+      ["--env", `KVMCI_SECRET=${secret}`],
+    );
+    expect(result.exitCode, result.all).toBe(0);
+    expect(result.stdout).toContain("Hello, world!");
+    expect(report.prepared).toMatchObject({ reused: false });
+    expect(report.snapshot).toMatchObject({ use: "saved" });
+    expect(phases).toEqual(expect.arrayContaining(["prepare", "boot", "ready", "snapshot"]));
+    const out = lines(result.stdout);
+    first = { report, hostname: out.hostname!, key: out.key! };
+    expect(first.key).toMatch(/^ssh-ed25519 /);
+
+    // Neither the command's secret nor this run's key is in anything saved for later runs.
+    const snapshotDir = join(cacheDir, "snapshots", report.snapshot!.entry);
+    const preparedDir = join(cacheDir, "images", report.prepared!.entry);
+    const keyBlob = first.key.split(" ")[1]!;
+    for (const dir of [snapshotDir, preparedDir]) {
+      expect(await filesContaining(dir, secret)).toEqual([]);
+      expect(await filesContaining(dir, keyBlob)).toEqual([]);
+    }
+    const list = await sandbox.start(["image", "ls"], project);
+    expect(list.stdout).toContain(report.prepared!.entry);
+    expect(list.stdout).toMatch(
+      new RegExp(
+        `${report.snapshot!.entry}\\s+${report.prepared!.entry}, \\w+, 2 CPUs, 1\\.0 GiB memory`,
+      ),
+    );
+  });
+
+  it("does not use a snapshot made with other memory settings", async () => {
+    const { result, report, phases } = await run("other-memory", "free -m | head -2", [
+      "--memory",
+      "1280M",
+      "--no-sync",
+    ]);
+    expect(result.exitCode, result.all).toBe(0);
+    expect(report.prepared).toMatchObject({ reused: true });
+    expect(phases).not.toContain("restore");
+    expect(phases).toContain("boot");
+    expect(report.snapshot?.entry).not.toBe(first.report.snapshot!.entry);
+  });
+
+  it("restores the snapshot: own clock, host name, key and an empty workdir from its own sync", async () => {
+    // The saved clock must be visibly stale for the check below to mean anything.
+    const saved = JSON.parse(
+      await readFile(
+        join(cacheDir, "snapshots", first.report.snapshot!.entry, "snapshot.json"),
+        "utf8",
+      ),
+    ) as { createdAt: string };
+    const age = Date.now() - new Date(saved.createdAt).getTime();
+    if (age < 20_000) await new Promise((r) => setTimeout(r, 20_000 - age));
+
+    const { result, report, phases } = await run(
+      "warm",
+      'hello; echo "clock=$(date +%s)"; echo "hostname=$(hostname)"; echo "key=$(cat ~/.ssh/authorized_keys)"; echo "keys=$(wc -l < ~/.ssh/authorized_keys)"; echo "work=$(ls -A /work | sort | tr "\\n" " ")"',
+    );
+    const hostNow = Date.now() / 1000;
+    expect(result.exitCode, result.all).toBe(0);
+    expect(report.prepared).toMatchObject({ reused: true });
+    expect(report.snapshot).toEqual({ entry: first.report.snapshot!.entry, use: "restored" });
+    expect(phases).toContain("restore");
+    expect(phases).not.toContain("boot");
+    const out = lines(result.stdout);
+    expect(Math.abs(Number(out.clock) - hostNow)).toBeLessThan(5);
+    expect(out.hostname).toMatch(/^kvmci-/);
+    expect(out.hostname).not.toBe(first.hostname);
+    expect(out.keys).toBe("1");
+    expect(out.key).toMatch(/^ssh-ed25519 /);
+    expect(out.key).not.toBe(first.key);
+    expect(out.work).toContain("run-tests.sh");
+    expect(out.work).not.toContain("from-first-run");
+  });
+
+  it("restores the same snapshot twice at once; neither guest sees the other's writes", async () => {
+    const command = (me: string) =>
+      `echo ${me} > /var/tmp/who; sync; sleep 3; echo "who=$(cat /var/tmp/who)"; ls /var/tmp`;
+    const [a, b] = await Promise.all([
+      run("twin-a", command("a"), ["--no-sync"]),
+      run("twin-b", command("b"), ["--no-sync"]),
+    ]);
+    for (const [twin, me] of [
+      [a, "a"],
+      [b, "b"],
+    ] as const) {
+      expect(twin.result.exitCode, twin.result.all).toBe(0);
+      expect(twin.report.snapshot).toMatchObject({ use: "restored" });
+      expect(lines(twin.result.stdout).who).toBe(me);
+    }
+  });
+
+  it("boots cold, saying why, when the snapshot's memory file is damaged, and saves a good one", async () => {
+    const entry = first.report.snapshot!.entry;
+    const memory = join(cacheDir, "snapshots", entry, "memory.bin");
+    const { size } = await stat(memory);
+    const file = await open(memory, "r+");
+    await file.write(Buffer.from("damaged by the test"), 0, undefined, Math.floor(size / 2));
+    await file.close();
+
+    const { result, report, phases } = await run("damaged", "hello", ["--no-sync"]);
+    expect(result.exitCode, result.all).toBe(0);
+    expect(result.stderr).toContain(`snapshot ${entry} could not be restored`);
+    expect(result.stderr).toContain("does not match the digest recorded when it was saved");
+    expect(phases).toEqual(expect.arrayContaining(["restore", "boot", "ready", "snapshot"]));
+    expect(report.snapshot).toEqual({ entry, use: "saved" });
+
+    const again = await run("after-damage", "hello", ["--no-sync"]);
+    expect(again.report.snapshot).toEqual({ entry, use: "restored" });
+  });
+});
