@@ -1,4 +1,4 @@
-// npm run bench: a cold `kvmci run -- true` against bench/by-hand.sh on the same image, in the
+// npm run bench: a cold `kvmci run --no-snapshot -- true` against bench/by-hand.sh on the same image, in the
 // same run, interleaved so that both see the same machine. Prints the ratio (target <= 0.8),
 // kvmci's phase breakdown and its peak memory while a guest runs (target < 150 MB RSS).
 import { spawn } from "node:child_process";
@@ -60,7 +60,16 @@ try {
   for (let i = 0; i < rounds; i++) {
     const k = await run(
       "node",
-      [join(root, "bin/kvmci.js"), "run", "--no-sync", "--json", "report.json", "--", "true"],
+      [
+        join(root, "bin/kvmci.js"),
+        "run",
+        "--no-sync",
+        "--no-snapshot",
+        "--json",
+        "report.json",
+        "--",
+        "true",
+      ],
       { watchPid: true },
     );
     kvmci.push(k);

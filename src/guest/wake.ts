@@ -36,9 +36,9 @@ while :; do
   if ! read -r word time name seed keytype key <&3; then sleep 0.05; continue; fi
   [ "$word" = wake ] || continue
   date -u -s "@$time" >/dev/null
-  old=$(hostname)
+  old=$(cat /proc/sys/kernel/hostname)
   if [ "$name" != "$old" ]; then
-    hostname "$name"
+    echo "$name" >/proc/sys/kernel/hostname
     echo "$name" >/etc/hostname
     sed -i "s/\\([[:space:]]\\)$old\\([[:space:]]\\|\\$\\)/\\1$name\\2/g" /etc/hosts
   fi
