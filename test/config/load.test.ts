@@ -119,3 +119,59 @@ describe("loadRunConfig", () => {
     expect(formatPath(["guests", 1, "memory"])).toBe("guests[1].memory");
   });
 });
+
+describe("provision", () => {
+  it("reads packages, a script file beside kvmci.yml and cloud-config; flags add and replace", async () => {
+    await writeFile(
+      join(cwd, "kvmci.yml"),
+      "provision:\n  packages: [curl, hello]\n  script-file: setup.sh\n  cloud-config:\n    timezone: UTC\n",
+    );
+    await writeFile(join(cwd, "setup.sh"), "#!/bin/sh\necho from file\n");
+    await writeFile(join(cwd, "other.sh"), "echo from flag\n");
+    const fromFile = await loadRunConfig({ flags: {}, argv: ["true"], configPath: undefined, cwd });
+    expect(fromFile.provision).toEqual({
+      packages: ["curl", "hello"],
+      script: "#!/bin/sh\necho from file\n",
+      scriptSource: join(cwd, "setup.sh"),
+      cloudConfig: { timezone: "UTC" },
+    });
+    const withFlags = await loadRunConfig({
+      flags: { "provision-script": "other.sh", "provision-package": ["hello", "jq"] },
+      argv: ["true"],
+      configPath: undefined,
+      cwd,
+    });
+    expect(withFlags.provision).toMatchObject({
+      packages: ["curl", "hello", "jq"],
+      script: "echo from flag\n",
+    });
+  });
+
+  it("is undefined when nothing is provisioned", async () => {
+    await writeFile(join(cwd, "kvmci.yml"), "provision: {}\n");
+    const config = await loadRunConfig({ flags: {}, argv: ["true"], configPath: undefined, cwd });
+    expect(config.provision).toBeUndefined();
+  });
+
+  it("reports a bad package name, script and script-file together, and an unreadable file", async () => {
+    await writeFile(
+      join(cwd, "kvmci.yml"),
+      "provision:\n  packages: ['curl; rm -rf /']\n  script: echo\n  script-file: x.sh\n",
+    );
+    const bad = await problemsOf(
+      loadRunConfig({ flags: {}, argv: ["true"], configPath: undefined, cwd }),
+    );
+    expect(bad.exitCode).toBe(64);
+    expect(bad.details.join("\n")).toContain("expected a package name like curl");
+    expect(bad.details.join("\n")).toContain("give script or script-file, not both");
+    const missing = await problemsOf(
+      loadRunConfig({
+        flags: { "provision-script": "nope.sh" },
+        argv: ["true"],
+        configPath: undefined,
+        cwd,
+      }),
+    );
+    expect(missing.details).toContain(`--provision-script: cannot read ${join(cwd, "nope.sh")}`);
+  });
+});
