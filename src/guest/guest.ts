@@ -243,7 +243,7 @@ export class Guest implements AsyncDisposable {
     const diskPath = join(dir, "disk.qcow2");
     await qmp.execute("migrate-set-parameters", { "max-bandwidth": 64 * 1024 ** 3 });
     await qmp.execute("migrate", { uri: `exec:cat > ${shellQuote(memoryPath)}` });
-    await this.waitForMigration("save", signal);
+    await this.waitForMigration("save", deadline, signal);
     // The migration flushed and released the disk: the overlay is complete and still.
     await copyFile(this.overlayPath, diskPath, constants.COPYFILE_FICLONE);
     // The saved memory and disk may still hold the public half of the key used so far (freed
@@ -264,7 +264,7 @@ export class Guest implements AsyncDisposable {
     await this.requireQmp().execute("migrate-incoming", {
       uri: `exec:cat ${shellQuote(state.memoryPath)}`,
     });
-    await this.waitForMigration("restore", signal);
+    await this.waitForMigration("restore", deadline, signal);
     this.pinnedHostKey = state.hostPublicKey;
     await this.resume(deadline, signal);
   }
@@ -321,10 +321,16 @@ export class Guest implements AsyncDisposable {
     return this.wake;
   }
 
-  private async waitForMigration(what: "save" | "restore", signal: AbortSignal): Promise<void> {
+  private async waitForMigration(
+    what: "save" | "restore",
+    deadline: number,
+    signal: AbortSignal,
+  ): Promise<void> {
     const qmp = this.requireQmp();
     for (;;) {
       signal.throwIfAborted();
+      if (Date.now() >= deadline)
+        throw new Error(`QEMU did not ${what} the guest's state before the boot deadline`);
       const info = await qmp.execute<{ status?: string; "error-desc"?: string }>("query-migrate");
       if (info.status === "completed") return;
       if (info.status === "failed" || info.status === "cancelled")

@@ -24,6 +24,7 @@ const exitCodes = `Exit codes:
   73     the cache's file system is full (nothing half-written is kept)
   74     an image download failed (HTTP error, or the network after retries)
   75     a downloaded image does not match its published or pinned digest
+  76     provisioning failed (a package or the script); nothing was cached
   124    the command ran past --timeout
   130    interrupted (Ctrl-C); 143: terminated (SIGTERM). The guest is torn down either way.`;
 
