@@ -193,6 +193,7 @@ export class Guest implements AsyncDisposable {
         sshPort: this.sshPort,
         qmpPath: this.folder.file(RunFiles.qmp),
         wakePath: this.folder.file(RunFiles.wake),
+        pidPath: this.folder.file(RunFiles.qemuPid),
         incoming: options.incoming,
       });
       const qemu = await QemuProcess.start(argv);

@@ -17,6 +17,8 @@ export const RunFiles = {
   qmp: "qmp.sock",
   /** The host end of the wake channel. */
   wake: "wake.sock",
+  /** QEMU's pid, written by QEMU itself. */
+  qemuPid: "qemu.pid",
   /** Who owns the folder: lets a later kvmci recognise folders left by a killed run. */
   owner: "owner.json",
 } as const;

@@ -25,6 +25,8 @@ export interface QemuSpec {
   qmpPath: string;
   /** The host end of the wake channel (see guest/wake.ts). */
   wakePath: string;
+  /** QEMU writes its pid here: the Action's post step stops a QEMU its main step left. */
+  pidPath: string;
   /** Start paused, waiting for a snapshot's state (`migrate-incoming` over QMP). */
   incoming?: boolean;
 }
@@ -91,6 +93,8 @@ export function buildQemuArgs(spec: QemuSpec): string[] {
     `virtserialport,bus=serial0.0,chardev=wake,name=${wakePortName}`,
     "-qmp",
     `unix:${spec.qmpPath},server=on,wait=off`,
+    "-pidfile",
+    spec.pidPath,
   ];
   if (spec.incoming) args.push("-incoming", "defer");
   if (spec.boot.kind === "kernel") {

@@ -22,7 +22,14 @@ export interface SnapshotKeyParts {
 
 /** The spec fields that differ per run and must not enter a key. */
 type PerRun =
-  "name" | "overlayPath" | "seedPath" | "consolePath" | "sshPort" | "qmpPath" | "wakePath";
+  | "name"
+  | "overlayPath"
+  | "seedPath"
+  | "consolePath"
+  | "sshPort"
+  | "qmpPath"
+  | "wakePath"
+  | "pidPath";
 
 /** The command line a snapshot's machine is made of, without what changes per run. Pure. */
 export function machineArgs(spec: Omit<QemuSpec, PerRun | "incoming">): string[] {
@@ -35,6 +42,7 @@ export function machineArgs(spec: Omit<QemuSpec, PerRun | "incoming">): string[]
     sshPort: 0,
     qmpPath: "QMP",
     wakePath: "WAKE",
+    pidPath: "PID",
   });
 }
 

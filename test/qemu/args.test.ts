@@ -15,6 +15,7 @@ const base: QemuSpec = {
   network: "user",
   qmpPath: "/run/x/qmp.sock",
   wakePath: "/run/x/wake.sock",
+  pidPath: "/run/x/qemu.pid",
 };
 
 function valueOf(args: string[], flag: string): string[] {
