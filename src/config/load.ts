@@ -66,11 +66,18 @@ export interface LoadInput {
   cwd: string;
   /** `kvmci prepare` runs no command: a missing one is not a problem there. */
   commandOptional?: boolean;
+  /** How a flag's name is shown in problems: `--` on the command line, `input ` in the Action. */
+  flagPrefix?: string;
+  /** Problems found before (in the Action's own inputs), reported with the rest. */
+  problems?: string[];
+  /** How the Action says what the CLI says with `--` and `--help`. */
+  wording?: { noCommand: string; hint: string };
 }
 
 /** Reads kvmci.yml, merges the flags over it, validates all of it, and reports every problem at once. */
 export async function loadRunConfig(input: LoadInput): Promise<RunConfig> {
-  const problems: string[] = [];
+  const problems: string[] = [...(input.problems ?? [])];
+  const flagPrefix = input.flagPrefix ?? "--";
   const configPath = input.configPath
     ? resolve(input.cwd, input.configPath)
     : resolve(input.cwd, defaultConfigFile);
@@ -85,7 +92,7 @@ export async function loadRunConfig(input: LoadInput): Promise<RunConfig> {
       problems,
     );
   }
-  const flagSettings = parseSettings(input.flags, "--", problems);
+  const flagSettings = parseSettings(input.flags, flagPrefix, problems);
   const merged: RunSettingsParsed = { ...fileSettings, ...dropUndefined(flagSettings) };
 
   let command: GuestCommand | undefined;
@@ -95,7 +102,8 @@ export async function loadRunConfig(input: LoadInput): Promise<RunConfig> {
   else if (input.commandOptional) command = { argv: ["true"] };
   else
     problems.push(
-      `no command: give one after \`--\` (kvmci run -- npm test) or set \`run:\` in ${defaultConfigFile}`,
+      input.wording?.noCommand ??
+        `no command: give one after \`--\` (kvmci run -- npm test) or set \`run:\` in ${defaultConfigFile}`,
     );
 
   let userData: CloudConfig | undefined;
@@ -103,7 +111,7 @@ export async function loadRunConfig(input: LoadInput): Promise<RunConfig> {
     const path = resolve(input.cwd, merged["user-data"]);
     // Say where the setting came from, like every other problem.
     const where = flagSettings["user-data"]
-      ? "--user-data"
+      ? `${flagPrefix}user-data`
       : `${relativeName(configPath, input.cwd)}: user-data`;
     const text = await readOptional(path);
     if (text === undefined) problems.push(`${where}: cannot read ${path}`);
@@ -121,14 +129,18 @@ export async function loadRunConfig(input: LoadInput): Promise<RunConfig> {
   }
 
   const provision = await loadProvision(
-    fileSettings.provision,
+    merged.provision,
     flagSettings,
-    { configPath, cwd: input.cwd },
+    { configPath, cwd: input.cwd, flagPrefix },
     problems,
   );
 
   if (problems.length > 0 || !command) {
-    throw problemsError("configuration", problems, "Run `kvmci run --help` for every option.");
+    throw problemsError(
+      "configuration",
+      problems,
+      input.wording?.hint ?? "Run `kvmci run --help` for every option.",
+    );
   }
 
   return Object.freeze({
@@ -164,21 +176,24 @@ export async function loadRunConfig(input: LoadInput): Promise<RunConfig> {
  * with every other problem.
  */
 async function loadProvision(
-  fromFile: RunSettingsParsed["provision"],
+  settings: RunSettingsParsed["provision"],
   flags: RunSettingsParsed,
-  where: { configPath: string; cwd: string },
+  where: { configPath: string; cwd: string; flagPrefix: string },
   problems: string[],
 ): Promise<Provision | undefined> {
-  const packages = [...(fromFile?.packages ?? []), ...(flags["provision-package"] ?? [])];
-  let script = fromFile?.script;
+  const packages = [...(settings?.packages ?? []), ...(flags["provision-package"] ?? [])];
+  let script = settings?.script;
   let scriptSource: string | undefined = script
     ? `${relativeName(where.configPath, where.cwd)}: provision.script`
     : undefined;
   const scriptFile = flags["provision-script"]
-    ? { path: resolve(where.cwd, flags["provision-script"]), setting: "--provision-script" }
-    : fromFile?.["script-file"]
+    ? {
+        path: resolve(where.cwd, flags["provision-script"]),
+        setting: `${where.flagPrefix}provision-script`,
+      }
+    : settings?.["script-file"]
       ? {
-          path: resolve(dirname(where.configPath), fromFile["script-file"]),
+          path: resolve(dirname(where.configPath), settings["script-file"]),
           setting: `${relativeName(where.configPath, where.cwd)}: provision.script-file`,
         }
       : undefined;
@@ -188,7 +203,7 @@ async function loadProvision(
     if (script === undefined)
       problems.push(`${scriptFile.setting}: cannot read ${scriptFile.path}`);
   }
-  const cloudConfig = fromFile?.["cloud-config"];
+  const cloudConfig = settings?.["cloud-config"];
   if (packages.length === 0 && !script && !cloudConfig) return undefined;
   return { packages: [...new Set(packages)], script, scriptSource, cloudConfig };
 }

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -8,7 +9,12 @@ import { KvmciError } from "../errors.js";
 import { parseRecipe, type Recipe } from "./recipe.js";
 
 /** The `images/` folder shipped with kvmci. */
-export const builtinCatalogDir = fileURLToPath(new URL("../../images/", import.meta.url));
+// From build/image/catalog.js (the CLI) or from dist/main.js (the bundled GitHub Action).
+export const builtinCatalogDir =
+  ["../../images/", "../images/"]
+    .map((relative) => fileURLToPath(new URL(relative, import.meta.url)))
+    .find((dir) => existsSync(join(dir, "debian-12.yml"))) ??
+  fileURLToPath(new URL("../../images/", import.meta.url));
 
 const namePattern = /^[a-z0-9][a-z0-9.-]*$/;
 

@@ -146,11 +146,18 @@ const packageOf: Record<string, string> = {
   git: "git",
 };
 
-export async function requireTools(tools: string[], purpose: string): Promise<void> {
+/** The tools not on PATH, and the Debian packages that provide them. */
+export async function missingTools(
+  tools: string[],
+): Promise<{ missing: string[]; packages: string[] }> {
   const missing: string[] = [];
   for (const tool of tools) if (!(await which(tool))) missing.push(tool);
+  return { missing, packages: [...new Set(missing.map((t) => packageOf[t] ?? t))] };
+}
+
+export async function requireTools(tools: string[], purpose: string): Promise<void> {
+  const { missing, packages } = await missingTools(tools);
   if (missing.length === 0) return;
-  const packages = [...new Set(missing.map((t) => packageOf[t] ?? t))];
   throw new KvmciError(
     "hostRequirement",
     `${missing.join(" and ")} ${missing.length === 1 ? "is" : "are"} needed ${purpose} but not installed`,

@@ -40,10 +40,10 @@ describe("kvmci run against a real guest", () => {
       ],
       project,
     );
-    expect(result.all).toContain("7 passed, 0 failed");
+    expect(result.all).toContain("8 passed, 0 failed");
     expect(result.exitCode, result.all).toBe(0);
     expect(await readFile(join(project, "kvmci-artifacts", "reports", "summary.txt"), "utf8")).toBe(
-      "7 passed, 0 failed\n",
+      "8 passed, 0 failed\n",
     );
     expect(
       await readFile(join(project, "kvmci-artifacts", "reports", "junit.xml"), "utf8"),

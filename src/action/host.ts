@@ -1,0 +1,103 @@
+import { constants } from "node:fs";
+import { access } from "node:fs/promises";
+import { formatDuration } from "../config/duration.js";
+import { KvmciError } from "../errors.js";
+import { runCommand } from "../host/command.js";
+import { missingTools } from "../image/resolve.js";
+
+export type Log = (line: string) => void;
+
+/** `sudo -n` unless already root: a hosted runner's user may sudo without a password. */
+function asRoot(argv: string[], isRoot: boolean): string[] {
+  return isRoot ? argv : ["sudo", "-n", ...argv];
+}
+
+/**
+ * Installs QEMU (and mmdebstrap when an image must be built) with apt when missing, and says
+ * how long that took. A runner without apt or sudo gets the packages named in the error.
+ */
+export async function ensureHostTools(
+  o: { needBuild: boolean; isRoot: boolean; signal: AbortSignal },
+  log: Log,
+): Promise<void> {
+  const tools = ["qemu-system-x86_64", "qemu-img", ...(o.needBuild ? ["mmdebstrap"] : [])];
+  const { missing, packages } = await missingTools(tools);
+  if (missing.length === 0) {
+    log(`host tools: ${tools.join(", ")} present`);
+    return;
+  }
+  log(`host tools: installing ${packages.join(" ")} with apt (missing: ${missing.join(", ")})`);
+  const started = Date.now();
+  const env = { DEBIAN_FRONTEND: "noninteractive" };
+  const hint = `Install them in an earlier step: sudo apt-get install -y ${packages.join(" ")}`;
+  await runCommand(asRoot(["apt-get", "update", "-q"], o.isRoot), {
+    env,
+    signal: o.signal,
+    failureCode: "hostRequirement",
+    hint,
+  });
+  await runCommand(
+    asRoot(["apt-get", "install", "-y", "-q", "--no-install-recommends", ...packages], o.isRoot),
+    { env, signal: o.signal, failureCode: "hostRequirement", hint },
+  );
+  log(`host tools: installed ${packages.join(" ")} in ${formatDuration(Date.now() - started)}`);
+}
+
+const udevRule = 'KERNEL=="kvm", GROUP="kvm", MODE="0666", OPTIONS+="static_node=kvm"';
+const udevRulePath = "/etc/udev/rules.d/99-kvmci-kvm.rules";
+
+/**
+ * Makes /dev/kvm usable for the runner's user when it exists but is not (GitHub's hosted Linux
+ * runners: root:kvm 0660): a udev rule, with sudo. Says what it found and did; whether KVM
+ * then really runs guests is for `--accel auto` to prove.
+ */
+export async function enableKvm(
+  o: { isRoot: boolean; signal: AbortSignal; device?: string },
+  log: Log,
+): Promise<void> {
+  const device = o.device ?? "/dev/kvm";
+  const usable = () =>
+    access(device, constants.R_OK | constants.W_OK).then(
+      () => true,
+      () => false,
+    );
+  if (
+    !(await access(device).then(
+      () => true,
+      () => false,
+    ))
+  ) {
+    log(
+      `kvm: ${device} does not exist on this runner; guests run under software emulation (slower)`,
+    );
+    return;
+  }
+  if (await usable()) {
+    log(`kvm: ${device} is usable by this user`);
+    return;
+  }
+  try {
+    await runCommand(
+      asRoot(
+        [
+          "sh",
+          "-c",
+          `echo '${udevRule}' > ${udevRulePath} && udevadm control --reload-rules && udevadm trigger --name-match=kvm`,
+        ],
+        o.isRoot,
+      ),
+      { signal: o.signal },
+    );
+  } catch (error) {
+    log(
+      `kvm: ${device} exists but this user may not use it, and a udev rule could not be added (${error instanceof KvmciError ? error.message : String(error)})`,
+    );
+    return;
+  }
+  for (let i = 0; i < 20 && !(await usable()); i++) await new Promise((r) => setTimeout(r, 100));
+  log(
+    (await usable())
+      ? `kvm: made ${device} usable for this user with a udev rule (${udevRulePath})`
+      : `kvm: added a udev rule, but ${device} is still not usable by this user`,
+  );
+}

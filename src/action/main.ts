@@ -1,0 +1,210 @@
+import { mkdir, readFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join, relative } from "node:path";
+import * as core from "@actions/core";
+import * as actionsCache from "@actions/cache";
+import { Interrupts } from "../cli/interrupts.js";
+import { loadRunConfig, type RunConfig } from "../config/load.js";
+import { formatDuration } from "../config/duration.js";
+import { isKvmciError, KvmciError } from "../errors.js";
+import { stripAnsi } from "../guest/guest.js";
+import { createHttpGet } from "../host/http.js";
+import { listCachedImages, resolveCacheDir } from "../image/cache.js";
+import { catalogDirs, loadCatalogEntry } from "../image/catalog.js";
+import { tailLines } from "../errors.js";
+import { buildJsonReport, writeJsonReport } from "../report/json.js";
+import { GithubLogReporter, renderJobSummary, type SummaryInput } from "../report/github.js";
+import { parseJunit } from "../report/junit.js";
+import { run, type RunResult } from "../run/run.js";
+import { cacheKeyPrefix, restoreKvmciCache, saveKvmciCache, type CacheService } from "./cache.js";
+import { enableKvm, ensureHostTools } from "./host.js";
+import { readActionInputs } from "./inputs.js";
+import { ActionState } from "./state.js";
+
+/**
+ * The Action's main step: inputs → host (QEMU, KVM) → cache → `kvmci run` → JUnit → outputs,
+ * job summary and annotations. A failed run fails the step; cache trouble is only a warning.
+ */
+export async function runAction(
+  env: NodeJS.ProcessEnv = process.env,
+  cacheService: CacheService = actionsCache,
+): Promise<void> {
+  const started = Date.now();
+  const runnerTemp = env.RUNNER_TEMP ?? join(homedir(), ".cache", "kvmci-action");
+  // Everything of this step in one folder, recorded first: the post step cleans it up even
+  // when this process is killed in the middle of a boot.
+  const folder = join(runnerTemp, `kvmci-${process.pid}-${Date.now()}`);
+  await mkdir(join(folder, "tmp"), { recursive: true, mode: 0o700 });
+  core.saveState(ActionState.folder, folder);
+  const files = { report: join(folder, "report.json"), consoleLog: join(folder, "console.log") };
+
+  const interrupts = new Interrupts({
+    exit: (code) => process.exit(code),
+    warn: (message) => process.stderr.write(message),
+  });
+  const { signal } = interrupts.controller;
+  const onInt = () => interrupts.onSignal("SIGINT");
+  const onTerm = () => interrupts.onSignal("SIGTERM");
+  process.on("SIGINT", onInt);
+  process.on("SIGTERM", onTerm);
+  const reporter = new GithubLogReporter(process.stdout, core);
+  const log = (line: string) => reporter.line(`kvmci › ${line}`);
+  const warn = (line: string) => core.warning(line, { title: "kvmci" });
+  try {
+    const workspace = env.GITHUB_WORKSPACE ?? process.cwd();
+    const settings = readActionInputs((name) => core.getInput(name), { workspace, files });
+    let config: RunConfig;
+    try {
+      config = await loadRunConfig(settings.load);
+    } catch (error) {
+      if (!isKvmciError(error)) throw error;
+      return fail(error, "Invalid inputs");
+    }
+    const isRoot = process.getuid?.() === 0;
+    const cacheDir = resolveCacheDir(env);
+
+    reporter.line("::group::kvmci: host");
+    const prefix = cacheKeyPrefix(config, env);
+    const restoredKey = settings.cache
+      ? await restoreKvmciCache(cacheService, { cacheDir, prefix }, log, warn)
+      : undefined;
+    await ensureHostTools(
+      { needBuild: await mustBuild(config, cacheDir, env), isRoot, signal },
+      log,
+    );
+    await enableKvm({ isRoot, signal }, log);
+    reporter.line("::endgroup::");
+
+    const result = await run(
+      config,
+      {
+        cacheDir,
+        catalogDirs: catalogDirs(env),
+        http: createHttpGet(),
+        home: homedir(),
+        isRoot,
+        signal,
+        now: () => new Date(),
+        tmpdir: join(folder, "tmp"),
+      },
+      reporter.onEvent,
+    );
+    await writeJsonReport(files.report, buildJsonReport(config, result, new Date(started)));
+    const junit = settings.junit ? await readJunit(config, settings.junit) : undefined;
+    const consoleTail = await readFile(files.consoleLog, "utf8").then(
+      (text) => tailLines(stripAnsi(text), 30),
+      () => [],
+    );
+    const durationMs = Date.now() - started;
+
+    core.setOutput("exit-code", String(result.exitCode));
+    core.setOutput("duration", (durationMs / 1000).toFixed(1));
+    core.setOutput("accel", result.accel?.name ?? "");
+    core.setOutput("console-log", files.consoleLog);
+    core.setOutput("report", files.report);
+    annotate(result, junit, consoleTail, {
+      projectDir: relative(workspace, config.cwd),
+      workdir: config.workdir,
+    });
+    await writeSummary({ result, junit, consoleTail, durationMs });
+
+    if (settings.cache && result.image)
+      await saveKvmciCache(cacheService, { cacheDir, prefix, restoredKey }, log, warn);
+    if (result.outcome !== "passed") core.setFailed(verdict(result, durationMs));
+  } catch (error) {
+    if (signal.aborted) {
+      core.setFailed(`kvmci: interrupted (${String(signal.reason)}); the guest was torn down`);
+      return;
+    }
+    if (isKvmciError(error)) return fail(error, error.message);
+    core.setFailed(
+      `kvmci: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    );
+  } finally {
+    process.off("SIGINT", onInt);
+    process.off("SIGTERM", onTerm);
+  }
+
+  function fail(error: KvmciError, title: string): void {
+    core.setOutput("exit-code", String(error.exitCode));
+    const body = [error.message, ...error.details, ...(error.hint ? [error.hint] : [])].join("\n");
+    core.error(body, { title: `kvmci: ${title}` });
+    core.setFailed(`kvmci: ${error.message}`);
+  }
+}
+
+/** Whether the image is a recipe that is not cached, so mmdebstrap is needed to build it. */
+async function mustBuild(config: RunConfig, cacheDir: string, env: NodeJS.ProcessEnv) {
+  const entry = await loadCatalogEntry(config.image, catalogDirs(env)).catch(() => undefined);
+  if (entry?.kind !== "recipe") return false;
+  const cached = await listCachedImages(cacheDir);
+  return !cached.some((i) => i.info.source.kind === "recipe" && i.info.name === config.image);
+}
+
+async function readJunit(config: RunConfig, path: string): Promise<SummaryInput["junit"]> {
+  const file = join(config.artifactsDir, path);
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch {
+    return { path, problem: `${path} was not written in the guest (nothing copied back)` };
+  }
+  const report = parseJunit(text);
+  if (report.totals.tests === 0) return { path, problem: `${path} holds no test cases` };
+  return { path, report };
+}
+
+/** Error annotations: each JUnit failure at its file and line, a failed boot with the console. */
+function annotate(
+  result: RunResult,
+  junit: SummaryInput["junit"],
+  consoleTail: string[],
+  paths: { projectDir: string; workdir: string },
+): void {
+  if (result.error) {
+    const body = [result.error.message, ...(result.error.hint ? [result.error.hint] : [])];
+    if (consoleTail.length && ["guestBoot", "guestLost"].includes(result.error.code))
+      body.push("", "Last lines of the guest console:", ...consoleTail.slice(-15));
+    core.error(body.join("\n"), { title: `kvmci: ${result.error.message.split(":")[0]}` });
+  }
+  if (!junit || "problem" in junit) {
+    if (junit) core.warning(junit.problem, { title: "kvmci: JUnit" });
+    return;
+  }
+  for (const failure of junit.report.failures) {
+    // Paths in the XML are relative to the workdir in the guest (or inside it): make them
+    // relative to the repository, as annotations need.
+    const inWorkdir = failure.file?.startsWith(`${paths.workdir}/`)
+      ? failure.file.slice(paths.workdir.length + 1)
+      : failure.file;
+    const file = inWorkdir ? join(paths.projectDir, inWorkdir) : undefined;
+    core.error(failure.details || failure.message, {
+      title: `${failure.suite} › ${failure.test}: ${failure.message.split("\n")[0]}`,
+      file,
+      startLine: failure.line,
+    });
+  }
+}
+
+async function writeSummary(input: SummaryInput): Promise<void> {
+  try {
+    await core.summary.addRaw(renderJobSummary(input)).write();
+  } catch (error) {
+    // No GITHUB_STEP_SUMMARY (a local run): the log has it all.
+    core.debug(`no job summary: ${(error as Error).message}`);
+  }
+}
+
+function verdict(result: RunResult, durationMs: number): string {
+  const after = `after ${formatDuration(durationMs)}`;
+  switch (result.outcome) {
+    case "failed":
+      return `kvmci: the command failed with exit code ${result.exitCode} ${after}`;
+    case "timeout":
+      return `kvmci: the command ran past its timeout (exit code 124) ${after}`;
+    case "interrupted":
+      return `kvmci: interrupted; the guest was torn down`;
+    default:
+      return `kvmci: ${result.error?.message ?? "the run could not complete"} (exit code ${result.exitCode})`;
+  }
+}

@@ -1,0 +1,188 @@
+import { randomUUID } from "node:crypto";
+import { formatDuration } from "../config/duration.js";
+import type { KvmciError } from "../errors.js";
+import type { RunEvent } from "../run/events.js";
+import type { RunResult } from "../run/run.js";
+import type { JunitReport } from "./junit.js";
+import { formatTransfer } from "./transfer.js";
+
+/** What the GitHub log reporter needs of @actions/core (injected, so tests can watch it). */
+export interface Annotator {
+  warning(message: string, properties?: { title?: string }): void;
+}
+
+const plainProgressEveryMs = 5_000;
+
+/**
+ * Renders run events into a GitHub Actions log: one collapsible group per phase ending with its
+ * result and duration, the guest's output live, warnings as annotations. The guest's output
+ * is fenced with `::stop-commands::`, so nothing a test prints can act as a workflow command.
+ */
+export class GithubLogReporter {
+  private fence: string | undefined;
+  private atLineStart = true;
+  private lastTransferLine = 0;
+
+  constructor(
+    private readonly out: NodeJS.WritableStream,
+    private readonly annotate: Annotator,
+  ) {}
+
+  readonly onEvent = (event: RunEvent): void => {
+    switch (event.type) {
+      case "phase-start":
+        this.line(`::group::kvmci: ${event.phase}`);
+        break;
+      case "phase-end":
+        this.endFence();
+        this.line(`kvmci ${event.ok ? "✓" : "✗"} ${event.phase} ${formatDuration(event.ms)}`);
+        this.line("::endgroup::");
+        break;
+      case "output":
+        if (!this.fence) {
+          this.fence = randomUUID();
+          this.line(`::stop-commands::${this.fence}`);
+        }
+        this.out.write(event.chunk);
+        this.atLineStart = event.chunk.length === 0 || event.chunk.at(-1) === 0x0a;
+        break;
+      case "progress":
+        this.line(`kvmci › ${event.message}`);
+        break;
+      case "transfer":
+        if (Date.now() - this.lastTransferLine >= plainProgressEveryMs) {
+          this.lastTransferLine = Date.now();
+          this.line(
+            `kvmci › downloading ${event.what}: ${formatTransfer(event.progress, Date.now())}`,
+          );
+        }
+        break;
+      case "note":
+        this.line(`kvmci › ${event.message}`);
+        break;
+      case "warning":
+        this.endFence();
+        this.newline();
+        this.annotate.warning(event.message, { title: "kvmci" });
+        break;
+    }
+  };
+
+  /** Writes a line of kvmci's own, on a line of its own. */
+  line(text: string): void {
+    this.newline();
+    this.out.write(`${text}\n`);
+    this.atLineStart = true;
+  }
+
+  private newline(): void {
+    if (!this.atLineStart) this.out.write("\n");
+    this.atLineStart = true;
+  }
+
+  private endFence(): void {
+    if (!this.fence) return;
+    this.line(`::${this.fence}::`);
+    this.fence = undefined;
+  }
+}
+
+export interface SummaryInput {
+  result: RunResult;
+  junit: { path: string; report: JunitReport } | { path: string; problem: string } | undefined;
+  consoleTail: string[];
+  durationMs: number;
+}
+
+const maxFailuresShown = 30;
+const maxDetailChars = 2_000;
+
+/** The job summary, as Markdown: outcome, image, accel, phases, JUnit results, console tail. Pure. */
+export function renderJobSummary(s: SummaryInput): string {
+  const { result } = s;
+  const out: string[] = [];
+  const verdict = {
+    passed: "✅ passed",
+    failed: `❌ failed (exit code ${result.exitCode})`,
+    timeout: "⏱️ timed out (exit code 124)",
+    error: `❌ could not complete (exit code ${result.exitCode})`,
+    interrupted: "⏹️ interrupted",
+  }[result.outcome];
+  out.push(`## kvmci: ${verdict}`, "");
+  const image = result.image
+    ? `${result.image.name} (${result.image.origin}${result.prepared ? `, prepared: ${result.prepared.reused ? "reused" : "made now"}` : ""})`
+    : "—";
+  const start = result.snapshot
+    ? result.snapshot.use === "restored"
+      ? "restored from a warm snapshot"
+      : "cold boot (snapshot saved)"
+    : "cold boot";
+  out.push(
+    "| image | accel | start | duration |",
+    "| --- | --- | --- | --- |",
+    `| ${cell(image)} | ${cell(result.accel ? `${result.accel.name} (${result.accel.reason})` : "—")} | ${start} | ${formatDuration(s.durationMs)} |`,
+    "",
+  );
+  if (result.phases.length) {
+    out.push(
+      `| ${result.phases.map((p) => p.phase).join(" | ")} |`,
+      `|${result.phases.map(() => " --- ").join("|")}|`,
+      `| ${result.phases.map((p) => `${p.ok ? "" : "✗ "}${formatDuration(p.ms)}`).join(" | ")} |`,
+      "",
+    );
+  }
+  if (result.error) out.push(...errorBlock(result.error), "");
+  if (s.junit && "problem" in s.junit) {
+    out.push(`JUnit: ${cell(s.junit.problem)}`, "");
+  } else if (s.junit) {
+    const { report } = s.junit;
+    const t = report.totals;
+    out.push(
+      `### Tests: ${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped`,
+      "",
+      "| suite | passed | failed | skipped |",
+      "| --- | ---: | ---: | ---: |",
+      ...report.suites.map(
+        (suite) => `| ${cell(suite.name)} | ${suite.passed} | ${suite.failed} | ${suite.skipped} |`,
+      ),
+      "",
+    );
+    for (const failure of report.failures.slice(0, maxFailuresShown)) {
+      const where = failure.file
+        ? ` — \`${failure.file}${failure.line ? `:${failure.line}` : ""}\``
+        : "";
+      out.push(
+        `#### ❌ ${cell(failure.suite)} › ${cell(failure.test)}${where}`,
+        "",
+        fence(failure.details || failure.message),
+        "",
+      );
+    }
+    if (report.failures.length > maxFailuresShown)
+      out.push(`…and ${report.failures.length - maxFailuresShown} more failures.`, "");
+  }
+  if (result.outcome !== "passed" && s.consoleTail.length) {
+    out.push(
+      "<details><summary>Last lines of the guest console</summary>",
+      "",
+      fence(s.consoleTail.join("\n")),
+      "",
+      "</details>",
+      "",
+    );
+  }
+  return out.join("\n");
+}
+
+function errorBlock(error: KvmciError): string[] {
+  return [`**${cell(error.message)}**`, ...(error.hint ? ["", cell(error.hint)] : [])];
+}
+
+function cell(text: string): string {
+  return text.replace(/\|/g, "\\|").replace(/\n/g, " ");
+}
+
+function fence(text: string): string {
+  const body = text.length > maxDetailChars ? `${text.slice(0, maxDetailChars)}\n…` : text;
+  return `\`\`\`\n${body.replace(/```/g, "ʼʼʼ")}\n\`\`\``;
+}

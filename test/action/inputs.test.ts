@@ -1,0 +1,55 @@
+import { describe, expect, it } from "vitest";
+import { readActionInputs, type ActionInputName } from "../../src/action/inputs.js";
+import { loadRunConfig } from "../../src/config/load.js";
+import { KvmciError } from "../../src/errors.js";
+
+const files = { report: "/t/report.json", consoleLog: "/t/console.log" };
+const read = (inputs: Partial<Record<ActionInputName, string>>) =>
+  readActionInputs((name) => inputs[name] ?? "", { workspace: "/ws", files });
+
+describe("readActionInputs", () => {
+  it("maps inputs onto the settings of kvmci run", async () => {
+    const settings = read({
+      image: "ubuntu-24.04",
+      run: "npm test",
+      memory: "4G",
+      env: "A=1\n# a comment\n\nB=two words",
+      artifacts: "reports/**/*.xml\ncoverage/lcov.info",
+      junit: "junit.xml",
+      provision: "packages: [hello]\nscript: echo hi\n",
+      "working-directory": "app",
+      snapshot: "false",
+    });
+    expect(settings.junit).toBe("junit.xml");
+    expect(settings.cache).toBe(true);
+    expect(settings.load.cwd).toBe("/ws/app");
+    const config = await loadRunConfig({ ...settings.load, cwd: "/nonexistent-kvmci-test" });
+    expect(config).toMatchObject({
+      image: "ubuntu-24.04",
+      command: { script: "npm test" },
+      memoryBytes: 4 * 1024 ** 3,
+      env: { A: "1", B: "two words" },
+      artifacts: ["reports/**/*.xml", "coverage/lcov.info", "junit.xml"],
+      snapshot: false,
+      json: files.report,
+      consoleLog: files.consoleLog,
+      provision: { packages: ["hello"], script: "echo hi" },
+    });
+  });
+
+  it("reports the inputs' own problems together with the configuration's, named as inputs", async () => {
+    const settings = read({ cache: "maybe", memory: "lots", junit: "../x.xml", provision: "[" });
+    const error = await loadRunConfig(settings.load).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(KvmciError);
+    const { details, exitCode, hint } = error as KvmciError;
+    expect(exitCode).toBe(64);
+    expect(details).toEqual([
+      expect.stringMatching(/^input provision: /),
+      'input junit: expected a path relative to the working directory in the guest, got "../x.xml"',
+      'input cache: expected true or false, got "maybe"',
+      'input memory: expected a size like 2G or 512M, got "lots"',
+      "no command: set the input run, or run: in kvmci.yml",
+    ]);
+    expect(hint).toContain("action.yml");
+  });
+});

@@ -1,0 +1,213 @@
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  createFixtureProject,
+  createSandbox,
+  repoRoot,
+  waitForOutput,
+  type Sandbox,
+} from "./harness.js";
+
+// The bundled Action (dist/) run the way the Actions runner runs it: inputs as INPUT_*
+// variables, GITHUB_OUTPUT, GITHUB_STATE, GITHUB_STEP_SUMMARY and GITHUB_ENV as real files, the
+// post step as a second process with the main step's state, against real guests.
+
+let sandbox: Sandbox;
+let project: string;
+
+beforeAll(async () => {
+  sandbox = await createSandbox();
+  project = await createFixtureProject(sandbox);
+  // The fixture suite checks that extra user-data reached the guest.
+  await writeFile(join(project, "kvmci.yml"), "user-data: fixture-user-data.yml\n");
+});
+
+afterAll(async () => {
+  const left = await leftovers();
+  await sandbox.dispose();
+  expect(left, "no run folder and no QEMU may outlive the Action").toEqual({
+    runFolders: [],
+    qemu: [],
+  });
+});
+
+interface StepResult {
+  exitCode: number | undefined;
+  log: string;
+  outputs: Record<string, string>;
+  state: Record<string, string>;
+  summary: string;
+}
+
+let steps = 0;
+
+async function step(
+  entry: "main" | "post",
+  inputs: Record<string, string>,
+  o: { state?: Record<string, string> } = {},
+) {
+  const dir = join(sandbox.root, `step-${++steps}`);
+  const files = {
+    GITHUB_OUTPUT: join(dir, "output"),
+    GITHUB_STATE: join(dir, "state"),
+    GITHUB_STEP_SUMMARY: join(dir, "summary"),
+    GITHUB_ENV: join(dir, "env"),
+  };
+  const env: NodeJS.ProcessEnv = {
+    ...sandbox.env,
+    ...files,
+    GITHUB_WORKSPACE: sandbox.root,
+    RUNNER_TEMP: join(sandbox.root, "runner-temp"),
+    GITHUB_ACTIONS: "true",
+    ...Object.fromEntries(Object.entries(inputs).map(([k, v]) => [`INPUT_${k.toUpperCase()}`, v])),
+    ...Object.fromEntries(Object.entries(o.state ?? {}).map(([k, v]) => [`STATE_${k}`, v])),
+  };
+  await mkdir(dir, { recursive: true });
+  await mkdir(env.RUNNER_TEMP!, { recursive: true });
+  for (const file of Object.values(files)) await writeFile(file, "");
+  const child = execa("node", [join(repoRoot, "dist", `${entry}.js`)], {
+    cwd: sandbox.root,
+    env,
+    extendEnv: false,
+    reject: false,
+    all: true,
+    stdin: "ignore",
+  });
+  const result = child.then(async (r): Promise<StepResult> => ({
+    exitCode: r.exitCode,
+    log: r.all ?? "",
+    outputs: parseCommandFile(await readFile(files.GITHUB_OUTPUT, "utf8")),
+    state: parseCommandFile(await readFile(files.GITHUB_STATE, "utf8")),
+    summary: await readFile(files.GITHUB_STEP_SUMMARY, "utf8"),
+  }));
+  return { child, result };
+}
+
+/** `name<<delimiter\nvalue\ndelimiter` records, as @actions/core writes them. */
+function parseCommandFile(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const pattern = /^(.+?)<<(\S+)\n([\s\S]*?)\n\2$/gm;
+  for (const match of text.matchAll(pattern)) out[match[1]!] = match[3]!;
+  return out;
+}
+
+async function leftovers(): Promise<{ runFolders: string[]; qemu: string[] }> {
+  const temp = join(sandbox.root, "runner-temp");
+  const runFolders: string[] = [];
+  for (const entry of await readdir(temp, { recursive: true }).catch(() => [] as string[]))
+    if (entry.split("/").pop()!.startsWith("kvmci-run-")) runFolders.push(entry);
+  const ps = await execa("ps", ["-eo", "pid,args"]);
+  const qemu = ps.stdout.split("\n").filter((l) => l.includes("qemu-system") && l.includes(temp));
+  return { runFolders, qemu };
+}
+
+const suite = {
+  "working-directory": "project",
+  run: "./run-tests.sh",
+  junit: "reports/junit.xml",
+  artifacts: "reports/summary.txt",
+};
+
+describe("the GitHub Action (dist/)", () => {
+  it("runs a passing suite: outputs, groups, a job summary with the JUnit results", async () => {
+    const { result } = await step("main", {
+      ...suite,
+      env: "FIXTURE_GREETING=hello from the host",
+    });
+    const r = await result;
+    expect(r.exitCode, r.log).toBe(0);
+    expect(r.outputs["exit-code"]).toBe("0");
+    expect(r.outputs.accel).toMatch(/^(kvm|tcg)$/);
+    expect(Number(r.outputs.duration)).toBeGreaterThan(0);
+    expect(JSON.parse(await readFile(r.outputs.report!, "utf8"))).toMatchObject({
+      outcome: "passed",
+    });
+    expect(await readFile(r.outputs["console-log"]!, "utf8")).not.toBe("");
+    expect(r.log).toMatch(/^::group::kvmci: (boot|restore)$/m);
+    expect(r.log).toMatch(/^::endgroup::$/m);
+    // The guest's output is fenced: it cannot issue workflow commands.
+    expect(r.log).toMatch(/^::stop-commands::[0-9a-f-]{36}$/m);
+    expect(r.log).toContain("8 passed, 0 failed");
+    expect(r.summary).toContain("## kvmci: ✅ passed");
+    expect(r.summary).toContain("### Tests: 8 passed, 0 failed, 0 skipped");
+    expect(r.summary).toContain("| fixture | 8 | 0 | 0 |");
+    expect(r.summary).not.toContain("hello from the host");
+    expect(await readFile(join(project, "kvmci-artifacts", "reports", "summary.txt"), "utf8")).toBe(
+      "8 passed, 0 failed\n",
+    );
+  });
+
+  it("runs a failing suite: the step fails, each JUnit failure is annotated at its file and line", async () => {
+    const { result } = await step("main", { ...suite, env: "FIXTURE_GREETING=hello from the host\nFIXTURE_FAIL=1" });
+    const r = await result;
+    expect(r.exitCode, r.log).toBe(1);
+    expect(r.outputs["exit-code"]).toBe("1");
+    expect(r.log).toMatch(
+      /^::error title=fixture › on-request%3A on-request failed,file=project\/tests\/on-request\.sh,line=4::tests\/on-request\.sh:4: expected the answer to be 42, got 41$/m,
+    );
+    expect(r.log).toContain("::error::kvmci: the command failed with exit code 1");
+    expect(r.summary).toContain("## kvmci: ❌ failed (exit code 1)");
+    expect(r.summary).toContain("### Tests: 7 passed, 1 failed, 0 skipped");
+    expect(r.summary).toContain("#### ❌ fixture › on-request — `tests/on-request.sh:4`");
+  });
+
+  it("stops a command at its timeout: exit code 124, the step fails", async () => {
+    const { result } = await step("main", {
+      "working-directory": "project",
+      run: "sleep 600",
+      timeout: "3s",
+    });
+    const r = await result;
+    expect(r.exitCode, r.log).toBe(1);
+    expect(r.outputs["exit-code"]).toBe("124");
+    expect(r.summary).toContain("timed out");
+  });
+
+  it("reports every bad input at once, before starting anything", async () => {
+    const { result } = await step("main", {
+      memory: "lots",
+      accel: "fast",
+      cache: "maybe",
+      junit: "/abs/junit.xml",
+      provision: "packages: [",
+      run: "true",
+    });
+    const r = await result;
+    expect(r.exitCode).toBe(1);
+    expect(r.outputs["exit-code"]).toBe("64");
+    const error = r.log
+      .split("\n")
+      .find((l) => l.startsWith("::error title=kvmci%3A Invalid inputs::"));
+    for (const problem of [
+      "input memory: expected a size like 2G",
+      "input accel: expected one of auto, kvm, tcg",
+      "input cache: expected true or false",
+      "input junit: expected a path relative",
+      "input provision:",
+    ])
+      expect(error).toContain(problem);
+    expect(r.log).not.toMatch(/at .*\.js:\d+/);
+    expect(r.log).not.toContain("::group::kvmci: boot");
+  });
+
+  it("when the main step is killed mid-boot, the post step leaves no QEMU and no run folder", async () => {
+    const main = await step("main", {
+      "working-directory": "project",
+      run: "true",
+      snapshot: "false",
+    });
+    await waitForOutput(main.child, /^::group::kvmci: boot$/m, 10 * 60_000);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect((await leftovers()).runFolders).toHaveLength(1);
+    main.child.kill("SIGKILL");
+    const killed = await main.result;
+    expect(killed.state.folder).toBeDefined();
+
+    const post = await (await step("post", {}, { state: killed.state })).result;
+    expect(post.exitCode, post.log).toBe(0);
+    expect(post.log).toMatch(/removed .*kvmci-run-.*, left by the main step/);
+    expect(await leftovers()).toEqual({ runFolders: [], qemu: [] });
+  });
+});
