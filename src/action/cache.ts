@@ -45,8 +45,8 @@ export function cacheKeyPrefix(config: RunConfig, env: NodeJS.ProcessEnv): strin
  */
 export async function cacheKey(prefix: string, cacheDir: string): Promise<string> {
   const names: string[] = [];
-  for (const folder of cachedFolders(cacheDir)) {
-    const entries = await readdir(folder).catch(() => [] as string[]);
+  for (const folder of ["images", "snapshots"] as const) {
+    const entries = await readdir(cachePath(cacheDir, folder)).catch(() => [] as string[]);
     names.push(...entries.filter((e) => !e.startsWith(partialPrefix)).map((e) => `${folder}/${e}`));
   }
   return `${prefix}${createHash("sha256").update(names.sort().join("\n")).digest("hex").slice(0, 16)}`;

@@ -140,7 +140,10 @@ describe("the GitHub Action (dist/)", () => {
   });
 
   it("runs a failing suite: the step fails, each JUnit failure is annotated at its file and line", async () => {
-    const { result } = await step("main", { ...suite, env: "FIXTURE_GREETING=hello from the host\nFIXTURE_FAIL=1" });
+    const { result } = await step("main", {
+      ...suite,
+      env: "FIXTURE_GREETING=hello from the host\nFIXTURE_FAIL=1",
+    });
     const r = await result;
     expect(r.exitCode, r.log).toBe(1);
     expect(r.outputs["exit-code"]).toBe("1");
@@ -163,6 +166,24 @@ describe("the GitHub Action (dist/)", () => {
     expect(r.exitCode, r.log).toBe(1);
     expect(r.outputs["exit-code"]).toBe("124");
     expect(r.summary).toContain("timed out");
+  });
+
+  it("annotates a guest that fails to boot with the console's last lines", async () => {
+    const { result } = await step("main", {
+      "working-directory": "project",
+      run: "true",
+      snapshot: "false",
+      "boot-timeout": "6s",
+    });
+    const r = await result;
+    expect(r.exitCode, r.log).toBe(1);
+    expect(r.outputs["exit-code"]).toBe("66");
+    const annotation = r.log
+      .split("\n")
+      .find((l) => l.startsWith("::error title=kvmci%3A The guest was not ready"));
+    expect(annotation, r.log).toContain("Last lines of the guest console:");
+    expect(r.summary).toContain("## kvmci: ❌ could not complete (exit code 66)");
+    expect(r.summary).toContain("Last lines of the guest console");
   });
 
   it("reports every bad input at once, before starting anything", async () => {
