@@ -22,6 +22,8 @@ export const ExitCode = {
   digestMismatch: 75,
   /** The provisioning (packages, script) failed in the guest; nothing was cached. */
   provision: 76,
+  /** Several guests ran (a matrix) and at least one did not pass. */
+  someGuestsFailed: 77,
   timeout: 124,
   sigint: 130,
   sigterm: 143,

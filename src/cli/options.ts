@@ -13,8 +13,9 @@ export const runOptions: OptionSpec[] = [
   {
     name: "image",
     type: "string",
+    multiple: true,
     value: "NAME",
-    help: "image to boot: a catalog name (default debian-12; `kvmci image ls --available`), a qcow2/raw file, or https://…#sha256=DIGEST",
+    help: "image to boot: a catalog name (default debian-12; `kvmci image ls --available`), a qcow2/raw file, or https://…#sha256=DIGEST; repeat it for one guest per image, in parallel",
   },
   {
     name: "cpus",
@@ -135,6 +136,25 @@ export const runOptions: OptionSpec[] = [
     type: "string",
     value: "URL",
     help: "Debian mirror for building the image (default: the host's)",
+  },
+  {
+    name: "parallel",
+    type: "string",
+    value: "N",
+    help: "guests at once with several images (default: as many as the host's CPUs and free memory allow; the rest wait)",
+  },
+  {
+    name: "output",
+    type: "string",
+    value: "prefixed|grouped",
+    help: "several guests: each line prefixed with [guest] as it comes (default), or each guest's lines together when it ends",
+  },
+  { name: "fail-fast", type: "boolean", help: "several guests: stop the others when one fails" },
+  {
+    name: "shard",
+    type: "string",
+    value: "I/N",
+    help: "run the I-th of N parts of the matrix; guests get KVMCI_SHARD_INDEX and KVMCI_SHARD_TOTAL",
   },
   { name: "help", type: "boolean", help: "show this help" },
 ];

@@ -9,9 +9,27 @@ import type { AccelRequest } from "../qemu/accel.js";
 import { formatIssue } from "./issues.js";
 import { runSettingsSchema, type RunSettingsInput, type RunSettingsParsed } from "./schema.js";
 
+/** One guest of a matrix: what it changes from the run's settings. */
+export interface MatrixEntry {
+  /** Shown as `[name]` before its lines and in the table. */
+  name: string;
+  image: string;
+  cpus?: number;
+  memoryBytes?: number;
+  env?: Record<string, string>;
+}
+
 /** Everything `kvmci run` needs, validated, with defaults applied. Read-only once made. */
 export interface RunConfig {
+  /** The image of a single guest (the first entry's when there are several). */
   image: string;
+  /** One entry per guest: `--image A --image B`, `image: [A, B]` or `matrix:`. */
+  matrix: MatrixEntry[];
+  /** Guests at once; undefined: as many as the host's CPUs and free memory allow. */
+  parallel: number | undefined;
+  output: "prefixed" | "grouped";
+  failFast: boolean;
+  shard: { index: number; total: number } | undefined;
   cpus: number;
   memoryBytes: number;
   diskBytes: number | undefined;
@@ -135,6 +153,8 @@ export async function loadRunConfig(input: LoadInput): Promise<RunConfig> {
     problems,
   );
 
+  const matrix = buildMatrix(merged, problems);
+
   if (problems.length > 0 || !command) {
     throw problemsError(
       "configuration",
@@ -144,7 +164,12 @@ export async function loadRunConfig(input: LoadInput): Promise<RunConfig> {
   }
 
   return Object.freeze({
-    image: merged.image ?? "debian-12",
+    image: matrix[0]?.image ?? "debian-12",
+    matrix,
+    parallel: merged.parallel,
+    output: merged.output ?? "prefixed",
+    failFast: merged["fail-fast"] ?? false,
+    shard: merged.shard,
     cpus: merged.cpus ?? Math.min(2, availableParallelism()),
     memoryBytes: merged.memory ?? 2 * 1024 ** 3,
     diskBytes: merged.disk,
@@ -168,6 +193,39 @@ export async function loadRunConfig(input: LoadInput): Promise<RunConfig> {
     command,
     cwd: input.cwd,
   });
+}
+
+/** The guests: `matrix:` entries, else one per image. Names are unique. */
+function buildMatrix(merged: RunSettingsParsed, problems: string[]): MatrixEntry[] {
+  const images =
+    merged.image === undefined ? [] : Array.isArray(merged.image) ? merged.image : [merged.image];
+  if (merged.matrix && images.length > 1) {
+    problems.push("give several images with image: [A, B] or with matrix:, not both");
+    return [];
+  }
+  const fallbackImage = images[0] ?? "debian-12";
+  const entries: (Omit<MatrixEntry, "name"> & { name?: string })[] = merged.matrix
+    ? merged.matrix.map((m) => ({
+        name: m.name,
+        image: m.image ?? fallbackImage,
+        cpus: m.cpus,
+        memoryBytes: m.memory,
+        env: m.env,
+      }))
+    : (images.length ? images : [fallbackImage]).map((image) => ({ image }));
+  const seen = new Map<string, number>();
+  return entries.map((entry) => {
+    const base = entry.name ?? shortImageName(entry.image);
+    const count = (seen.get(base) ?? 0) + 1;
+    seen.set(base, count);
+    return { ...entry, name: count === 1 ? base : `${base}-${count}` };
+  });
+}
+
+/** A file or URL image is named by its file name, without the extension. */
+function shortImageName(image: string): string {
+  const last = image.replace(/#.*$/, "").split("/").pop() ?? image;
+  return image.includes("/") ? last.replace(/\.(qcow2|img|raw)$/, "") : image;
 }
 
 /**

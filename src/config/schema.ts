@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { parseImageReference } from "../image/reference.js";
 import { parseDuration } from "./duration.js";
+import { parseShard } from "../run/schedule.js";
 import { parseSize } from "./size.js";
 
 const size = z.union([z.string(), z.number()]).transform((value, ctx) => {
@@ -91,6 +92,15 @@ const absolutePath = z
     message: "expected an absolute path in the guest, like /work",
   });
 
+const imageName = z
+  .string()
+  .min(1)
+  .superRefine((value, ctx) => {
+    // Paths are checked when the image is resolved; a URL's form can be checked now.
+    const reference = parseImageReference(value, "/", "/");
+    if ("problem" in reference) ctx.addIssue({ code: "custom", message: reference.problem });
+  });
+
 const packageName = z
   .string()
   .regex(/^[a-z0-9][a-z0-9+.:~=_-]*$/, "expected a package name like curl or python3-pytest");
@@ -120,14 +130,7 @@ const provision = z
  */
 export const runSettingsSchema = z
   .object({
-    image: z
-      .string()
-      .min(1)
-      .superRefine((value, ctx) => {
-        // Paths are checked when the image is resolved; a URL's form can be checked now.
-        const reference = parseImageReference(value, "/", "/");
-        if ("problem" in reference) ctx.addIssue({ code: "custom", message: reference.problem });
-      }),
+    image: z.union([imageName, z.array(imageName).min(1)]),
     cpus: count,
     memory: size,
     disk: size,
@@ -149,6 +152,34 @@ export const runSettingsSchema = z
     run: z.union([z.string().min(1), z.array(z.string()).min(1)]),
     mirror: z.string().url(),
     provision,
+    /** Guests that differ in more than the image: each entry may set these. */
+    matrix: z
+      .array(
+        z
+          .object({
+            name: z
+              .string()
+              .regex(/^[A-Za-z0-9._-]+$/, "expected a short name: letters, digits, . _ -"),
+            image: imageName,
+            cpus: count,
+            memory: size,
+            env,
+          })
+          .partial()
+          .strict(),
+      )
+      .min(1),
+    parallel: count,
+    output: choice(["prefixed", "grouped"]),
+    "fail-fast": z.boolean(),
+    shard: z.string().transform((value, ctx) => {
+      const shard = parseShard(value);
+      if ("problem" in shard) {
+        ctx.addIssue({ code: "custom", message: shard.problem });
+        return z.NEVER;
+      }
+      return shard;
+    }),
     /** Flag-only shortcuts for provision.script-file and provision.packages. */
     "provision-script": z.string().min(1),
     "provision-package": z.array(packageName),

@@ -1,7 +1,9 @@
 import { writeFile } from "node:fs/promises";
 import type { RunConfig } from "../config/load.js";
 import { describeCommand } from "../guest/command-line.js";
+import type { GuestOutcome } from "../run/matrix.js";
 import type { RunResult } from "../run/run.js";
+import { guestVerdict } from "./matrix.js";
 
 /** The machine-readable report (`--json FILE`). Values of --env never appear in it. Pure. */
 export function buildJsonReport(config: RunConfig, result: RunResult, startedAt: Date) {
@@ -37,9 +39,23 @@ export function buildJsonReport(config: RunConfig, result: RunResult, startedAt:
   };
 }
 
-export async function writeJsonReport(
-  path: string,
-  report: ReturnType<typeof buildJsonReport>,
-): Promise<void> {
+/** The report of a matrix run: the overall outcome, and each guest's own report. Pure. */
+export function buildMatrixReport(outcomes: GuestOutcome[], startedAt: Date) {
+  const passed = outcomes.every((o) => o.result?.outcome === "passed");
+  return {
+    version: 1,
+    startedAt: startedAt.toISOString(),
+    outcome: passed ? "passed" : "failed",
+    guests: outcomes.map((o) => ({
+      name: o.name,
+      verdict: guestVerdict(o),
+      ...(o.result
+        ? buildJsonReport(o.config, o.result, startedAt)
+        : { image: { name: o.config.image } }),
+    })),
+  };
+}
+
+export async function writeJsonReport(path: string, report: object): Promise<void> {
   await writeFile(path, `${JSON.stringify(report, null, 2)}\n`);
 }

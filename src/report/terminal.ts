@@ -4,9 +4,15 @@ import type { RunEvent } from "../run/events.js";
 import type { RunResult } from "../run/run.js";
 import { formatTransfer } from "./transfer.js";
 
+/** Where a reporter writes: a process's streams, or one guest's share of them in a matrix. */
+export interface TextSink {
+  write(chunk: string | Buffer): unknown;
+  isTTY?: boolean;
+}
+
 export interface TerminalStreams {
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  stdout: TextSink;
+  stderr: TextSink;
 }
 
 const prefix = "kvmci";

@@ -1,13 +1,23 @@
-import { loadRunConfig } from "../../config/load.js";
+import { loadRunConfig, type RunConfig } from "../../config/load.js";
 import type { RunSettingsInput } from "../../config/schema.js";
-import { problemsError } from "../../errors.js";
+import { ExitCode, problemsError } from "../../errors.js";
 import { homedir } from "node:os";
 import { createHttpGet } from "../../host/http.js";
 import { resolveCacheDir } from "../../image/cache.js";
 import { catalogDirs } from "../../image/catalog.js";
-import { buildJsonReport, writeJsonReport } from "../../report/json.js";
-import type { TerminalReporter } from "../../report/terminal.js";
-import { run } from "../../run/run.js";
+import { buildJsonReport, buildMatrixReport, writeJsonReport } from "../../report/json.js";
+import { run, type RunDeps } from "../../run/run.js";
+import {
+  hostLimits,
+  planGuests,
+  runMatrix,
+  type GuestOutcome,
+  type GuestRun,
+} from "../../run/matrix.js";
+import { formatMatrixTable } from "../../report/matrix.js";
+import { GuestLines } from "../../report/prefix.js";
+import { TerminalReporter } from "../../report/terminal.js";
+import { formatDuration } from "../../config/duration.js";
 import type { Process } from "../main.js";
 import { formatOptions, parseOptions, runOptions } from "../options.js";
 
@@ -25,6 +35,7 @@ const exitCodes = `Exit codes:
   74     an image download failed (HTTP error, or the network after retries)
   75     a downloaded image does not match its published or pinned digest
   76     provisioning failed (a package or the script); nothing was cached
+  77     several guests ran and not all of them passed (the table says which)
   124    the command ran past --timeout
   130    interrupted (Ctrl-C); 143: terminated (SIGTERM). The guest is torn down either way.`;
 
@@ -92,7 +103,7 @@ async function runOrPrepare(
   }
   const v = parsed.values;
   const flags: RunSettingsInput = {
-    image: str(v.image),
+    image: list(v.image),
     cpus: str(v.cpus),
     memory: str(v.memory),
     disk: str(v.disk),
@@ -114,6 +125,10 @@ async function runOrPrepare(
     mirror: str(v.mirror),
     "provision-script": str(v["provision-script"]),
     "provision-package": list(v["provision-package"]),
+    parallel: str(v.parallel),
+    output: str(v.output) as RunSettingsInput["output"],
+    "fail-fast": v["fail-fast"] ? true : undefined,
+    shard: str(v.shard),
   };
   const config = await loadRunConfig({
     flags: Object.fromEntries(Object.entries(flags).filter(([, value]) => value !== undefined)),
@@ -123,23 +138,85 @@ async function runOrPrepare(
     commandOptional: mode === "prepare",
   });
   const startedAt = new Date();
-  const result = await run(
-    config,
-    {
-      cacheDir: resolveCacheDir(proc.env),
-      catalogDirs: catalogDirs(proc.env),
-      http: createHttpGet(),
-      home: homedir(),
-      isRoot: proc.getuid?.() === 0,
-      signal,
-      now: () => new Date(),
-      prepareOnly: mode === "prepare",
-    },
-    reporter.onEvent,
-  );
+  const deps: RunDeps = {
+    cacheDir: resolveCacheDir(proc.env),
+    catalogDirs: catalogDirs(proc.env),
+    http: createHttpGet(),
+    home: homedir(),
+    isRoot: proc.getuid?.() === 0,
+    signal,
+    now: () => new Date(),
+    prepareOnly: mode === "prepare",
+  };
+  const guests = planGuests(config);
+  if (guests.length > 1) return runMany(guests, config, deps, proc, startedAt);
+  const single = guests[0]?.config ?? config;
+  const result = await run(single, deps, reporter.onEvent);
   reporter.summary(result);
-  if (config.json) await writeJsonReport(config.json, buildJsonReport(config, result, startedAt));
+  if (config.json) await writeJsonReport(config.json, buildJsonReport(single, result, startedAt));
   return result.exitCode;
+}
+
+/**
+ * Several guests at once: each one's lines prefixed with its name (or grouped), a table at the
+ * end, exit 0 only when every guest passed.
+ */
+async function runMany(
+  guests: GuestRun[],
+  config: RunConfig,
+  deps: RunDeps,
+  proc: Process,
+  startedAt: Date,
+): Promise<number> {
+  const limits = await hostLimits(config.parallel);
+  const err = (text: string) => proc.stderr.write(text);
+  err(
+    `kvmci › ${guests.length} guests (${guests.map((g) => g.name).join(", ")}), up to ${Math.min(limits.maxGuests, guests.length)} at once\n`,
+  );
+  const streams = new Map(
+    guests.map((g) => [
+      g.name,
+      {
+        stdout: new GuestLines(proc.stdout, g.name, config.output),
+        stderr: new GuestLines(proc.stderr, g.name, config.output),
+      },
+    ]),
+  );
+  const reporters = new Map(
+    guests.map((g) => [g.name, new TerminalReporter(streams.get(g.name)!)]),
+  );
+  const outcomes = await runMatrix(guests, deps, {
+    limits,
+    failFast: config.failFast,
+    emitFor: (name) => reporters.get(name)!.onEvent,
+    onGuestEnd: (outcome) => {
+      if (outcome.result) reporters.get(outcome.name)!.summary(outcome.result);
+      streams.get(outcome.name)!.stdout.flush();
+      streams.get(outcome.name)!.stderr.flush();
+    },
+  });
+  const exitCode = matrixExitCode(outcomes, deps.signal);
+  err(`\n${formatMatrixTable(outcomes)}`);
+  const failed = outcomes.filter((o) => o.result?.outcome !== "passed");
+  const seconds = formatDuration(Date.now() - startedAt.getTime());
+  err(
+    failed.length === 0
+      ? `kvmci ✓ all ${outcomes.length} guests passed in ${seconds}\n`
+      : `kvmci ✗ ${failed.length} of ${outcomes.length} guests did not pass (${failed.map((o) => o.name).join(", ")}) in ${seconds}\n`,
+  );
+  if (config.json) {
+    await writeJsonReport(config.json, {
+      ...buildMatrixReport(outcomes, startedAt),
+      exitCode,
+    });
+  }
+  return exitCode;
+}
+
+/** 0 when every guest passed; 130/143 when interrupted; else "some guests failed". */
+export function matrixExitCode(outcomes: GuestOutcome[], signal: AbortSignal): number {
+  if (signal.aborted) return signal.reason === "SIGTERM" ? ExitCode.sigterm : ExitCode.sigint;
+  return outcomes.every((o) => o.result?.outcome === "passed") ? 0 : ExitCode.someGuestsFailed;
 }
 
 function str(value: unknown): string | undefined {

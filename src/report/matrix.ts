@@ -1,0 +1,42 @@
+import { formatDuration } from "../config/duration.js";
+import type { GuestOutcome } from "../run/matrix.js";
+import { phases } from "../run/events.js";
+import { formatTable } from "./table.js";
+
+/** One line per guest: image, accel, result, exit code and each phase's duration. Pure. */
+export function formatMatrixTable(outcomes: GuestOutcome[]): string {
+  const used = phases.filter((phase) =>
+    outcomes.some((o) => o.result?.phases.some((p) => p.phase === phase)),
+  );
+  const rows = outcomes.map((o) => {
+    const r = o.result;
+    const phaseCells = used.map((phase) => {
+      const record = r?.phases.find((p) => p.phase === phase);
+      return record ? `${record.ok ? "" : "✗"}${formatDuration(record.ms)}` : "-";
+    });
+    return [
+      o.name,
+      r?.image?.name ?? o.config.image,
+      r?.accel?.name ?? "-",
+      guestVerdict(o),
+      r && o.stoppedBy === undefined ? String(r.exitCode) : "-",
+      ...phaseCells,
+    ];
+  });
+  return formatTable([
+    ["GUEST", "IMAGE", "ACCEL", "RESULT", "EXIT", ...used.map((p) => p.toUpperCase())],
+    ...rows,
+  ]);
+}
+
+export function guestVerdict(o: GuestOutcome): string {
+  if (o.stoppedBy === "fail-fast") return o.result ? "stopped (fail-fast)" : "not run (fail-fast)";
+  if (!o.result) return "not run";
+  return {
+    passed: "passed",
+    failed: "failed",
+    timeout: "timed out",
+    error: "error",
+    interrupted: "interrupted",
+  }[o.result.outcome];
+}
