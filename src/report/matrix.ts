@@ -24,7 +24,8 @@ export function formatMatrixTable(outcomes: GuestOutcome[]): string {
     ];
   });
   return formatTable([
-    ["GUEST", "IMAGE", "ACCEL", "RESULT", "EXIT", ...used.map((p) => p.toUpperCase())],
+    // Phase columns keep their lower-case names: "image" the phase is not "IMAGE" the name.
+    ["GUEST", "IMAGE", "ACCEL", "RESULT", "EXIT", ...used],
     ...rows,
   ]);
 }
