@@ -70,15 +70,31 @@ export async function restoreSnapshot(
     {
       memoryPath: snapshot.memoryPath,
       hostPublicKey: snapshot.info.hostPublicKey,
-      verified: verifySnapshot(snapshot, signal),
+      verified: verifyOnce(snapshot, signal),
     },
     deadline,
     signal,
   );
 }
 
+// Guests of one matrix run that restore the same snapshot check its files once.
+const verifications = new Map<string, Promise<string | undefined>>();
+
+function verifyOnce(snapshot: CachedSnapshot, signal: AbortSignal): Promise<string | undefined> {
+  const key = `${snapshot.dir}\n${snapshot.info.createdAt}`;
+  let verification = verifications.get(key);
+  if (!verification) {
+    verification = verifySnapshot(snapshot, signal);
+    verifications.set(key, verification);
+    // A check that was interrupted proves nothing: the next guest checks again.
+    verification.catch(() => verifications.delete(key));
+  }
+  return verification;
+}
+
 /** A snapshot that could not be restored is removed, so that this run saves a good one. */
 export async function discardSnapshot(snapshot: CachedSnapshot): Promise<void> {
+  verifications.delete(`${snapshot.dir}\n${snapshot.info.createdAt}`);
   await rm(snapshot.dir, { recursive: true, force: true });
 }
 
