@@ -78,7 +78,11 @@ export function readActionInputs(
   const artifacts = [...(lines("artifacts") ?? []), ...(junit ? [junit] : [])];
   const snapshot = boolean("snapshot", true);
   const flags: RunSettingsInput = {
-    image: text("image"),
+    // One image per line: one guest each, at once (see planGuests).
+    image: (() => {
+      const images = lines("image");
+      return images && images.length > 1 ? images : images?.[0];
+    })(),
     run: text("run"),
     provision: provision as RunSettingsInput["provision"],
     cpus: text("cpus"),

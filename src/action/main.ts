@@ -12,10 +12,27 @@ import { createHttpGet } from "../host/http.js";
 import { listCachedImages, resolveCacheDir } from "../image/cache.js";
 import { catalogDirs, loadCatalogEntry } from "../image/catalog.js";
 import { tailLines } from "../errors.js";
-import { buildJsonReport, writeJsonReport } from "../report/json.js";
-import { GithubLogReporter, renderJobSummary, type SummaryInput } from "../report/github.js";
+import { buildJsonReport, buildMatrixReport, writeJsonReport } from "../report/json.js";
+import {
+  GithubLogReporter,
+  renderJobSummary,
+  renderMatrixSummary,
+  type SummaryInput,
+} from "../report/github.js";
 import { parseJunit } from "../report/junit.js";
-import { run, type RunResult } from "../run/run.js";
+import { run, type RunDeps, type RunResult } from "../run/run.js";
+import {
+  hostLimits,
+  matrixExitCode,
+  planGuests,
+  runMatrix,
+  type GuestOutcome,
+  type GuestRun,
+} from "../run/matrix.js";
+import { guestVerdict } from "../report/matrix.js";
+import { GuestLines } from "../report/prefix.js";
+import { TerminalReporter } from "../report/terminal.js";
+import { randomUUID } from "node:crypto";
 import { cacheKeyPrefix, restoreKvmciCache, saveKvmciCache, type CacheService } from "./cache.js";
 import { enableKvm, ensureHostTools } from "./host.js";
 import { readActionInputs } from "./inputs.js";
@@ -75,42 +92,86 @@ export async function runAction(
     await enableKvm({ isRoot, signal }, log);
     reporter.line("::endgroup::");
 
-    const result = await run(
-      config,
-      {
-        cacheDir,
-        catalogDirs: catalogDirs(env),
-        http: createHttpGet(),
-        home: homedir(),
-        isRoot,
-        signal,
-        now: () => new Date(),
-        tmpdir: join(folder, "tmp"),
-      },
-      reporter.onEvent,
-    );
-    await writeJsonReport(files.report, buildJsonReport(config, result, new Date(started)));
-    const junit = settings.junit ? await readJunit(config, settings.junit) : undefined;
-    const consoleTail = await readFile(files.consoleLog, "utf8").then(
-      (text) => tailLines(stripAnsi(text), 30),
-      () => [],
-    );
+    const deps: RunDeps = {
+      cacheDir,
+      catalogDirs: catalogDirs(env),
+      http: createHttpGet(),
+      home: homedir(),
+      isRoot,
+      signal,
+      now: () => new Date(),
+      tmpdir: join(folder, "tmp"),
+    };
+    const guests = planGuests(config);
+    const outcomes: GuestOutcome[] =
+      guests.length === 1
+        ? [
+            {
+              ...guests[0]!,
+              result: await run(guests[0]!.config, deps, reporter.onEvent),
+              stoppedBy: undefined,
+            },
+          ]
+        : await runGuestsGrouped(guests, config, deps);
     const durationMs = Date.now() - started;
 
-    core.setOutput("exit-code", String(result.exitCode));
+    const sections: SummaryInput[] = [];
+    for (const outcome of outcomes) {
+      const junit =
+        settings.junit && outcome.result
+          ? await readJunit(outcome.config, settings.junit)
+          : undefined;
+      const consoleTail = outcome.config.consoleLog
+        ? await readFile(outcome.config.consoleLog, "utf8").then(
+            (text) => tailLines(stripAnsi(text), 30),
+            () => [],
+          )
+        : [];
+      if (!outcome.result) continue;
+      annotate(outcome.result, junit, consoleTail, {
+        projectDir: relative(workspace, config.cwd),
+        workdir: config.workdir,
+        guest: guests.length > 1 ? outcome.name : undefined,
+      });
+      sections.push({
+        result: outcome.result,
+        junit,
+        consoleTail,
+        durationMs,
+        heading: guests.length > 1 ? `### ${outcome.name}` : undefined,
+      });
+    }
+    const single = guests.length === 1 ? outcomes[0]!.result : undefined;
+    const exitCode = single ? single.exitCode : matrixExitCode(outcomes, signal);
+    await writeJsonReport(
+      files.report,
+      single
+        ? buildJsonReport(outcomes[0]!.config, single, new Date(started))
+        : { ...buildMatrixReport(outcomes, new Date(started)), exitCode },
+    );
+    core.setOutput("exit-code", String(exitCode));
     core.setOutput("duration", (durationMs / 1000).toFixed(1));
-    core.setOutput("accel", result.accel?.name ?? "");
-    core.setOutput("console-log", files.consoleLog);
+    core.setOutput("accel", outcomes.find((o) => o.result?.accel)?.result?.accel?.name ?? "");
+    core.setOutput(
+      "console-log",
+      outcomes.flatMap((o) => (o.config.consoleLog ? [o.config.consoleLog] : [])).join("\n"),
+    );
     core.setOutput("report", files.report);
-    annotate(result, junit, consoleTail, {
-      projectDir: relative(workspace, config.cwd),
-      workdir: config.workdir,
-    });
-    await writeSummary({ result, junit, consoleTail, durationMs });
+    await writeSummary(
+      single
+        ? renderJobSummary(sections[0]!)
+        : [renderMatrixSummary(outcomes, durationMs), ...sections.map(renderJobSummary)].join("\n"),
+    );
 
-    if (settings.cache && result.image)
+    if (settings.cache && outcomes.some((o) => o.result?.image))
       await saveKvmciCache(cacheService, { cacheDir, prefix, restoredKey }, log, warn);
-    if (result.outcome !== "passed") core.setFailed(verdict(result, durationMs));
+    if (single && single.outcome !== "passed") core.setFailed(verdict(single, durationMs));
+    if (!single && exitCode !== 0) {
+      const failed = outcomes.filter((o) => o.result?.outcome !== "passed").map((o) => o.name);
+      core.setFailed(
+        `kvmci: ${failed.length} of ${outcomes.length} guests did not pass (${failed.join(", ")})`,
+      );
+    }
   } catch (error) {
     if (signal.aborted) {
       core.setFailed(`kvmci: interrupted (${String(signal.reason)}); the guest was torn down`);
@@ -131,6 +192,56 @@ export async function runAction(
     core.error(body, { title: `kvmci: ${title}` });
     core.setFailed(`kvmci: ${error.message}`);
   }
+}
+
+/**
+ * Several guests in one step: they run at once, and each one's log is one collapsible group,
+ * written when it ends (groups cannot interleave), its output fenced like a single guest's.
+ */
+async function runGuestsGrouped(
+  guests: GuestRun[],
+  config: RunConfig,
+  deps: RunDeps,
+): Promise<GuestOutcome[]> {
+  const held = new Map<string, string[]>();
+  const lines = new Map(
+    guests.map((g) => {
+      held.set(g.name, []);
+      return [
+        g.name,
+        new GuestLines({ write: (t) => held.get(g.name)!.push(t) }, g.name, "grouped"),
+      ];
+    }),
+  );
+  const reporters = new Map(
+    guests.map((g) => {
+      const sink = lines.get(g.name)!;
+      return [g.name, new TerminalReporter({ stdout: sink, stderr: sink })];
+    }),
+  );
+  process.stdout.write(
+    `kvmci › ${guests.length} guests: ${guests.map((g) => g.name).join(", ")}\n`,
+  );
+  return runMatrix(guests, deps, {
+    limits: await hostLimits(config.parallel),
+    failFast: config.failFast,
+    emitFor: (name) => reporters.get(name)!.onEvent,
+    onGuestEnd: (outcome) => {
+      if (outcome.result) reporters.get(outcome.name)!.summary(outcome.result);
+      lines.get(outcome.name)!.flush();
+      const fence = randomUUID();
+      process.stdout.write(
+        [
+          `::group::kvmci [${outcome.name}]: ${guestVerdict(outcome)}`,
+          `::stop-commands::${fence}`,
+          held.get(outcome.name)!.join("").replace(/\n$/, ""),
+          `::${fence}::`,
+          "::endgroup::",
+          "",
+        ].join("\n"),
+      );
+    },
+  });
 }
 
 /** Whether the image is a recipe that is not cached, so mmdebstrap is needed to build it. */
@@ -159,16 +270,19 @@ function annotate(
   result: RunResult,
   junit: SummaryInput["junit"],
   consoleTail: string[],
-  paths: { projectDir: string; workdir: string },
+  paths: { projectDir: string; workdir: string; guest: string | undefined },
 ): void {
+  const guest = paths.guest ? `[${paths.guest}] ` : "";
   if (result.error) {
     const body = [result.error.message, ...(result.error.hint ? [result.error.hint] : [])];
     if (consoleTail.length && ["guestBoot", "guestLost"].includes(result.error.code))
       body.push("", "Last lines of the guest console:", ...consoleTail.slice(-15));
-    core.error(body.join("\n"), { title: `kvmci: ${result.error.message.split(":")[0]}` });
+    core.error(body.join("\n"), {
+      title: `kvmci: ${guest}${result.error.message.split(":")[0]}`,
+    });
   }
   if (!junit || "problem" in junit) {
-    if (junit) core.warning(junit.problem, { title: "kvmci: JUnit" });
+    if (junit) core.warning(junit.problem, { title: `kvmci: ${guest}JUnit` });
     return;
   }
   for (const failure of junit.report.failures) {
@@ -179,16 +293,16 @@ function annotate(
       : failure.file;
     const file = inWorkdir ? join(paths.projectDir, inWorkdir) : undefined;
     core.error(failure.details || failure.message, {
-      title: `${failure.suite} › ${failure.test}: ${failure.message.split("\n")[0]}`,
+      title: `${guest}${failure.suite} › ${failure.test}: ${failure.message.split("\n")[0]}`,
       file,
       startLine: failure.line,
     });
   }
 }
 
-async function writeSummary(input: SummaryInput): Promise<void> {
+async function writeSummary(markdown: string): Promise<void> {
   try {
-    await core.summary.addRaw(renderJobSummary(input)).write();
+    await core.summary.addRaw(markdown).write();
   } catch (error) {
     // No GITHUB_STEP_SUMMARY (a local run): the log has it all.
     core.debug(`no job summary: ${(error as Error).message}`);

@@ -2,7 +2,9 @@ import { randomUUID } from "node:crypto";
 import { formatDuration } from "../config/duration.js";
 import type { KvmciError } from "../errors.js";
 import type { RunEvent } from "../run/events.js";
+import type { GuestOutcome } from "../run/matrix.js";
 import type { RunResult } from "../run/run.js";
+import { guestVerdict } from "./matrix.js";
 import type { JunitReport } from "./junit.js";
 import { formatTransfer } from "./transfer.js";
 
@@ -88,6 +90,8 @@ export class GithubLogReporter {
 }
 
 export interface SummaryInput {
+  /** `## kvmci` for a single guest; `### <guest>` under a matrix summary. */
+  heading?: string;
   result: RunResult;
   junit: { path: string; report: JunitReport } | { path: string; problem: string } | undefined;
   consoleTail: string[];
@@ -108,7 +112,7 @@ export function renderJobSummary(s: SummaryInput): string {
     error: `❌ could not complete (exit code ${result.exitCode})`,
     interrupted: "⏹️ interrupted",
   }[result.outcome];
-  out.push(`## kvmci: ${verdict}`, "");
+  out.push(`${s.heading ?? "## kvmci"}: ${verdict}`, "");
   const image = result.image
     ? `${result.image.name} (${result.image.origin}${result.prepared ? `, prepared: ${result.prepared.reused ? "reused" : "made now"}` : ""})`
     : "—";
@@ -172,6 +176,23 @@ export function renderJobSummary(s: SummaryInput): string {
     );
   }
   return out.join("\n");
+}
+
+/** The top of a matrix run's summary: one row per guest. Pure. */
+export function renderMatrixSummary(outcomes: GuestOutcome[], durationMs: number): string {
+  const passed = outcomes.filter((o) => o.result?.outcome === "passed").length;
+  const mark = passed === outcomes.length ? "✅" : "❌";
+  return [
+    `## kvmci: ${mark} ${passed} of ${outcomes.length} guests passed in ${formatDuration(durationMs)}`,
+    "",
+    "| guest | image | accel | result | exit code |",
+    "| --- | --- | --- | --- | ---: |",
+    ...outcomes.map(
+      (o) =>
+        `| ${cell(o.name)} | ${cell(o.result?.image?.name ?? o.config.image)} | ${o.result?.accel?.name ?? "—"} | ${guestVerdict(o)} | ${o.result && !o.stoppedBy ? o.result.exitCode : "—"} |`,
+    ),
+    "",
+  ].join("\n");
 }
 
 function errorBlock(error: KvmciError): string[] {

@@ -2,6 +2,7 @@ import { freemem, availableParallelism } from "node:os";
 import { readFile } from "node:fs/promises";
 import { extname, join } from "node:path";
 import type { RunConfig } from "../config/load.js";
+import { ExitCode } from "../errors.js";
 import { run, type RunDeps, type RunResult } from "./run.js";
 import type { Emit } from "./events.js";
 import { mayStart, selectShard, type HostLimits } from "./schedule.js";
@@ -138,4 +139,10 @@ export async function runMatrix(
     pump();
   });
   return outcomes;
+}
+
+/** 0 when every guest passed; 130/143 when interrupted; else "some guests failed". */
+export function matrixExitCode(outcomes: GuestOutcome[], signal: AbortSignal): number {
+  if (signal.aborted) return signal.reason === "SIGTERM" ? ExitCode.sigterm : ExitCode.sigint;
+  return outcomes.every((o) => o.result?.outcome === "passed") ? 0 : ExitCode.someGuestsFailed;
 }

@@ -186,6 +186,27 @@ describe("the GitHub Action (dist/)", () => {
     expect(r.summary).toContain("Last lines of the guest console");
   });
 
+  it("runs one guest per image line at once: a group per guest, all of them in the summary", async () => {
+    const { result } = await step("main", {
+      "working-directory": "project",
+      image: "debian-12\ndebian-12",
+      run: 'echo "guest $(hostname)"',
+    });
+    const r = await result;
+    expect(r.exitCode, r.log).toBe(0);
+    expect(r.outputs["exit-code"]).toBe("0");
+    expect(r.log).toMatch(/^::group::kvmci \[debian-12\]: passed$/m);
+    expect(r.log).toMatch(/^::group::kvmci \[debian-12-2\]: passed$/m);
+    expect(r.log).toMatch(/^\[debian-12-2\] guest kvmci-/m);
+    expect(r.summary).toContain("## kvmci: ✅ 2 of 2 guests passed");
+    expect(r.summary).toContain("### debian-12-2: ✅ passed");
+    const report = JSON.parse(await readFile(r.outputs.report!, "utf8")) as {
+      guests: { name: string }[];
+    };
+    expect(report.guests.map((g) => g.name)).toEqual(["debian-12", "debian-12-2"]);
+    expect(r.outputs["console-log"]!.split("\n")).toHaveLength(2);
+  });
+
   it("reports every bad input at once, before starting anything", async () => {
     const { result } = await step("main", {
       memory: "lots",

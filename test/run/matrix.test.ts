@@ -1,8 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { loadRunConfig } from "../../src/config/load.js";
-import { planGuests, runMatrix } from "../../src/run/matrix.js";
+import { matrixExitCode, planGuests, runMatrix } from "../../src/run/matrix.js";
 import type { RunDeps, RunResult } from "../../src/run/run.js";
-import { matrixExitCode } from "../../src/cli/commands/run.js";
 
 const cwd = "/nonexistent-kvmci-test";
 const G = 1024 ** 3;

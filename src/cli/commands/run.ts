@@ -1,6 +1,6 @@
 import { loadRunConfig, type RunConfig } from "../../config/load.js";
 import type { RunSettingsInput } from "../../config/schema.js";
-import { ExitCode, problemsError } from "../../errors.js";
+import { problemsError } from "../../errors.js";
 import { homedir } from "node:os";
 import { createHttpGet } from "../../host/http.js";
 import { resolveCacheDir } from "../../image/cache.js";
@@ -9,9 +9,9 @@ import { buildJsonReport, buildMatrixReport, writeJsonReport } from "../../repor
 import { run, type RunDeps } from "../../run/run.js";
 import {
   hostLimits,
+  matrixExitCode,
   planGuests,
   runMatrix,
-  type GuestOutcome,
   type GuestRun,
 } from "../../run/matrix.js";
 import { formatMatrixTable } from "../../report/matrix.js";
@@ -211,12 +211,6 @@ async function runMany(
     });
   }
   return exitCode;
-}
-
-/** 0 when every guest passed; 130/143 when interrupted; else "some guests failed". */
-export function matrixExitCode(outcomes: GuestOutcome[], signal: AbortSignal): number {
-  if (signal.aborted) return signal.reason === "SIGTERM" ? ExitCode.sigterm : ExitCode.sigint;
-  return outcomes.every((o) => o.result?.outcome === "passed") ? 0 : ExitCode.someGuestsFailed;
 }
 
 function str(value: unknown): string | undefined {
