@@ -61,6 +61,12 @@ export const runOptions: OptionSpec[] = [
     help: "stop the command after this long and exit 124 (default: none)",
   },
   {
+    name: "idle-timeout",
+    type: "string",
+    value: "DURATION",
+    help: "stop the command when it prints nothing for this long and exit 124 (default: none)",
+  },
+  {
     name: "workdir",
     type: "string",
     value: "PATH",

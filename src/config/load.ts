@@ -40,6 +40,8 @@ export interface RunConfig {
   /** undefined: pick by accel (see defaultBootTimeoutMs). */
   bootTimeoutMs: number | undefined;
   timeoutMs: number | undefined;
+  /** Stop the command when it prints nothing for this long. */
+  idleTimeoutMs: number | undefined;
   workdir: string;
   sync: boolean;
   /** Start from a warm snapshot when one matches; save one when none does. */
@@ -178,6 +180,7 @@ export async function loadRunConfig(input: LoadInput): Promise<RunConfig> {
     network: merged.network ?? "user",
     bootTimeoutMs: merged["boot-timeout"],
     timeoutMs: merged.timeout,
+    idleTimeoutMs: merged["idle-timeout"],
     workdir: merged.workdir ?? "/work",
     sync: merged.sync ?? true,
     snapshot: merged.snapshot ?? true,

@@ -139,6 +139,7 @@ export const runSettingsSchema = z
     network: choice(["user", "none"]),
     "boot-timeout": duration,
     timeout: duration,
+    "idle-timeout": duration,
     workdir: absolutePath,
     sync: z.boolean(),
     snapshot: z.boolean(),

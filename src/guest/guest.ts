@@ -465,10 +465,19 @@ export class Guest implements AsyncDisposable {
   /** Explains why the session ended if the guest went away, for errors during exec. */
   async lostFailure(cause: unknown): Promise<KvmciError> {
     const exit = await this.exitedWithin(1000);
-    const what = exit
-      ? `The guest stopped${exitSummary(exit)}`
-      : "The SSH connection to the guest was lost";
-    return this.failure("guestLost", what, { exit, cause });
+    const panicLine = (await this.consoleTail(200)).find((l) =>
+      l.includes("Kernel panic - not syncing"),
+    );
+    const what = panicLine
+      ? "The guest's kernel panicked (the console below says why)"
+      : exit
+        ? `The guest stopped${exitSummary(exit)}`
+        : "The SSH connection to the guest was lost";
+    return this.failure("guestLost", what, {
+      exit,
+      cause,
+      lead: panicLine ? [`the panic: ${panicLine.trim()}`] : [],
+    });
   }
 
   async consoleTail(lines = consoleTailLines): Promise<string[]> {
@@ -530,13 +539,14 @@ export class Guest implements AsyncDisposable {
   private async failure(
     code: "guestBoot" | "guestLost",
     message: string,
-    o: { exit?: QemuExit; cause?: unknown; hint?: string } = {},
+    o: { exit?: QemuExit; cause?: unknown; hint?: string; lead?: string[] } = {},
   ): Promise<KvmciError> {
     const qemuLines = o.exit ? tailLines(o.exit.stderr, 5).map((l) => `qemu: ${l}`) : [];
     const consoleLines = await this.consoleTail();
     return new KvmciError(code, message, {
       hint: o.hint ?? this.consoleHint(),
       details: [
+        ...(o.lead ?? []),
         ...qemuLines,
         ...(consoleLines.length
           ? ["last lines of the guest console:", ...consoleLines.map((l) => `  ${l}`)]

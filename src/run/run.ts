@@ -445,21 +445,48 @@ async function runCommand(
 ): Promise<{ exitCode: number; outcome: Outcome }> {
   const timeout =
     config.timeoutMs === undefined ? undefined : AbortSignal.timeout(config.timeoutMs);
-  const combined = timeout ? AbortSignal.any([signal, timeout]) : signal;
+  // --idle-timeout: a command that prints nothing for that long is taken to hang.
+  const idle = new AbortController();
+  let idleTimer: NodeJS.Timeout | undefined;
+  const heard = () => {
+    if (config.idleTimeoutMs === undefined) return;
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(() => idle.abort(), config.idleTimeoutMs);
+  };
+  heard();
+  const combined = AbortSignal.any([signal, idle.signal, ...(timeout ? [timeout] : [])]);
   const commandLine = buildGuestCommandLine(config.command, {
     workdir: config.workdir,
     env: config.env,
   });
-  const exit = await guest.exec(commandLine, {
-    onStdout: (chunk) => emit({ type: "output", stream: "stdout", chunk }),
-    onStderr: (chunk) => emit({ type: "output", stream: "stderr", chunk }),
-    signal: combined,
-  });
+  let exit;
+  try {
+    exit = await guest.exec(commandLine, {
+      onStdout: (chunk) => {
+        heard();
+        emit({ type: "output", stream: "stdout", chunk });
+      },
+      onStderr: (chunk) => {
+        heard();
+        emit({ type: "output", stream: "stderr", chunk });
+      },
+      signal: combined,
+    });
+  } finally {
+    clearTimeout(idleTimer);
+  }
   signal.throwIfAborted();
   if (timeout?.aborted) {
     emit({
       type: "warning",
       message: `the command was stopped after --timeout ${formatDuration(config.timeoutMs ?? 0)}`,
+    });
+    return { exitCode: 124, outcome: "timeout" };
+  }
+  if (idle.signal.aborted) {
+    emit({
+      type: "warning",
+      message: `the command printed nothing for --idle-timeout ${formatDuration(config.idleTimeoutMs ?? 0)} and was stopped`,
     });
     return { exitCode: 124, outcome: "timeout" };
   }

@@ -108,6 +108,48 @@ describe("kvmci run against a real guest", () => {
     expect(Date.now() - started).toBeLessThan(600_000);
   });
 
+  it("stops a command that prints nothing for --idle-timeout, but not one that keeps talking", async () => {
+    const project = await createFixtureProject(sandbox);
+    const result = await sandbox.start(
+      [
+        "run",
+        "--no-sync",
+        "--idle-timeout",
+        "3s",
+        "--",
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo tick $i; sleep 2; done; sleep 600",
+      ],
+      project,
+    );
+    expect(result.exitCode, result.all).toBe(124);
+    // Each tick came within 3 s of the last: only the silence after the third one stopped it.
+    expect(result.stdout).toContain("tick 3");
+    expect(result.stderr).toContain("printed nothing for --idle-timeout 3.0s");
+  });
+
+  it("reports a guest that panics or powers off during the command at once, with the console", async () => {
+    const project = await createFixtureProject(sandbox);
+    const crash = 'echo started; sudo sh -c "echo c > /proc/sysrq-trigger"; sleep 600';
+    let started = Date.now();
+    const panicked = await sandbox.start(["run", "--no-sync", "--", "sh", "-c", crash], project);
+    expect(panicked.exitCode, panicked.all).toBe(67);
+    expect(panicked.stderr).toContain("The guest's kernel panicked");
+    expect(panicked.stderr).toContain("Kernel panic - not syncing");
+    expect(Date.now() - started).toBeLessThan(120_000);
+    started = Date.now();
+    const off = await sandbox.start(
+      ["run", "--no-sync", "--", "sh", "-c", "sudo poweroff; sleep 600"],
+      project,
+    );
+    expect(off.exitCode, off.all).toBe(67);
+    expect(off.stderr).toMatch(
+      /The guest stopped \(QEMU exit code 0\)|The SSH connection to the guest was lost/,
+    );
+    expect(off.stderr).toContain("last lines of the guest console:");
+  });
+
   it("tears everything down on SIGTERM during the command and exits 143", async () => {
     const project = await createFixtureProject(sandbox);
     const child = sandbox.start(

@@ -36,7 +36,7 @@ const exitCodes = `Exit codes:
   75     a downloaded image does not match its published or pinned digest
   76     provisioning failed (a package or the script); nothing was cached
   77     several guests ran and not all of them passed (the table says which)
-  124    the command ran past --timeout
+  124    the command ran past --timeout, or printed nothing for --idle-timeout
   130    interrupted (Ctrl-C); 143: terminated (SIGTERM). The guest is torn down either way.`;
 
 export const runHelp = `Usage: kvmci run [options] [-- COMMAND...]
@@ -112,6 +112,7 @@ async function runOrPrepare(
     network: str(v.network) as RunSettingsInput["network"],
     "boot-timeout": str(v["boot-timeout"]),
     timeout: str(v.timeout),
+    "idle-timeout": str(v["idle-timeout"]),
     workdir: str(v.workdir),
     sync: v["no-sync"] ? false : undefined,
     snapshot: v["no-snapshot"] ? false : undefined,
