@@ -6,7 +6,9 @@ export function formatIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === "unrecognized_keys") {
     return issue.keys.map((key) => `${path ? `${path}.` : ""}${key}: unknown setting`).join("; ");
   }
-  return `${path || "(top level)"}: ${issue.message}`;
+  // zod's own wording ("Invalid input: expected string, received object") without its prefix.
+  const message = issue.message.replace(/^Invalid input: /, "").replace(/, received /, ", got ");
+  return `${path || "(top level)"}: ${message}`;
 }
 
 /** `["guests", 1, "memory"]` → `guests[1].memory`. */

@@ -4,41 +4,47 @@ import { parseDuration } from "./duration.js";
 import { parseShard } from "../run/schedule.js";
 import { parseSize } from "./size.js";
 
-const size = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  const bytes = typeof value === "number" ? value : parseSize(value);
-  if (bytes === undefined || !Number.isFinite(bytes) || bytes <= 0) {
-    ctx.addIssue({
-      code: "custom",
-      message: `expected a size like 2G or 512M, got ${JSON.stringify(value)}`,
-    });
-    return z.NEVER;
-  }
-  return bytes;
-});
+const size = z
+  .union([z.string(), z.number()], { error: "expected a size like 2G or 512M" })
+  .transform((value, ctx) => {
+    const bytes = typeof value === "number" ? value : parseSize(value);
+    if (bytes === undefined || !Number.isFinite(bytes) || bytes <= 0) {
+      ctx.addIssue({
+        code: "custom",
+        message: `expected a size like 2G or 512M, got ${JSON.stringify(value)}`,
+      });
+      return z.NEVER;
+    }
+    return bytes;
+  });
 
-const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  const ms = typeof value === "number" ? value * 1000 : parseDuration(value);
-  if (ms === undefined || !Number.isFinite(ms) || ms <= 0) {
-    ctx.addIssue({
-      code: "custom",
-      message: `expected a duration like 90s, 10m or 1h, got ${JSON.stringify(value)}`,
-    });
-    return z.NEVER;
-  }
-  return ms;
-});
+const duration = z
+  .union([z.string(), z.number()], { error: "expected a duration like 90s, 10m or 1h" })
+  .transform((value, ctx) => {
+    const ms = typeof value === "number" ? value * 1000 : parseDuration(value);
+    if (ms === undefined || !Number.isFinite(ms) || ms <= 0) {
+      ctx.addIssue({
+        code: "custom",
+        message: `expected a duration like 90s, 10m or 1h, got ${JSON.stringify(value)}`,
+      });
+      return z.NEVER;
+    }
+    return ms;
+  });
 
-const count = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  const n = typeof value === "number" ? value : Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 64) {
-    ctx.addIssue({
-      code: "custom",
-      message: `expected a whole number from 1 to 64, got ${JSON.stringify(value)}`,
-    });
-    return z.NEVER;
-  }
-  return n;
-});
+const count = z
+  .union([z.string(), z.number()], { error: "expected a whole number from 1 to 64" })
+  .transform((value, ctx) => {
+    const n = typeof value === "number" ? value : Number(value);
+    if (!Number.isInteger(n) || n < 1 || n > 64) {
+      ctx.addIssue({
+        code: "custom",
+        message: `expected a whole number from 1 to 64, got ${JSON.stringify(value)}`,
+      });
+      return z.NEVER;
+    }
+    return n;
+  });
 
 function choice<const T extends readonly [string, ...string[]]>(values: T) {
   return z.enum(values, {
@@ -50,10 +56,18 @@ const envName = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** `KEY=VALUE` strings (flags, YAML lists) or a YAML mapping. */
 const env = z
-  .union([
-    z.array(z.string()),
-    z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
-  ])
+  .union(
+    [
+      z.array(z.string()),
+      z.record(
+        z.string(),
+        z.union([z.string(), z.number(), z.boolean()], {
+          error: "expected a string, a number or true/false",
+        }),
+      ),
+    ],
+    { error: "expected KEY=VALUE strings, or a mapping of names to values" },
+  )
   .transform((value, ctx) => {
     const entries: [string, string][] = [];
     if (Array.isArray(value)) {
@@ -83,7 +97,7 @@ const env = z
   });
 
 const stringList = z
-  .union([z.string(), z.array(z.string())])
+  .union([z.string(), z.array(z.string())], { error: "expected a string or a list of strings" })
   .transform((v) => (Array.isArray(v) ? v : [v]));
 
 const absolutePath = z
@@ -94,7 +108,7 @@ const absolutePath = z
 
 const imageName = z
   .string()
-  .min(1)
+  .min(1, "expected a non-empty value")
   .superRefine((value, ctx) => {
     // Paths are checked when the image is resolved; a URL's form can be checked now.
     const reference = parseImageReference(value, "/", "/");
@@ -112,9 +126,9 @@ const provision = z
       .union([packageName, z.array(packageName)])
       .transform((v) => (Array.isArray(v) ? v : [v])),
     /** A shell script, run as root. */
-    script: z.string().min(1),
+    script: z.string().min(1, "expected a non-empty value"),
     /** The same, from a file (relative to kvmci.yml). */
-    "script-file": z.string().min(1),
+    "script-file": z.string().min(1, "expected a non-empty value"),
     /** Extra cloud-config for the provisioning boot only. */
     "cloud-config": z.record(z.string(), z.unknown()),
   })
@@ -130,7 +144,9 @@ const provision = z
  */
 export const runSettingsSchema = z
   .object({
-    image: z.union([imageName, z.array(imageName).min(1)]),
+    image: z.union([imageName, z.array(imageName).min(1, "expected at least one image")], {
+      error: "expected an image name, or a list of them",
+    }),
     cpus: count,
     memory: size,
     disk: size,
@@ -146,11 +162,19 @@ export const runSettingsSchema = z
     exclude: stringList,
     env,
     artifact: stringList,
-    "artifacts-dir": z.string().min(1),
-    "console-log": z.string().min(1),
-    "user-data": z.string().min(1),
-    json: z.string().min(1),
-    run: z.union([z.string().min(1), z.array(z.string()).min(1)]),
+    "artifacts-dir": z.string().min(1, "expected a non-empty value"),
+    "console-log": z.string().min(1, "expected a non-empty value"),
+    "user-data": z.string().min(1, "expected a non-empty value"),
+    json: z.string().min(1, "expected a non-empty value"),
+    run: z.union(
+      [
+        z.string().min(1, "expected a non-empty value"),
+        z.array(z.string()).min(1, "expected a non-empty value"),
+      ],
+      {
+        error: "expected a command (a string, run with bash -c) or an argv list",
+      },
+    ),
     mirror: z.string().url(),
     provision,
     /** Guests that differ in more than the image: each entry may set these. */
@@ -169,7 +193,7 @@ export const runSettingsSchema = z
           .partial()
           .strict(),
       )
-      .min(1),
+      .min(1, "expected at least one entry"),
     parallel: count,
     output: choice(["prefixed", "grouped"]),
     "fail-fast": z.boolean(),
@@ -182,7 +206,7 @@ export const runSettingsSchema = z
       return shard;
     }),
     /** Flag-only shortcuts for provision.script-file and provision.packages. */
-    "provision-script": z.string().min(1),
+    "provision-script": z.string().min(1, "expected a non-empty value"),
     "provision-package": z.array(packageName),
   })
   .partial()

@@ -1,7 +1,7 @@
 import type { AddressInfo } from "node:net";
 import ssh2 from "ssh2";
 import { afterEach, describe, expect, it } from "vitest";
-import { SshSession } from "../../src/ssh/session.js";
+import { HostKeyMismatchError, SshSession } from "../../src/ssh/session.js";
 import { generateKeyPair } from "../../src/ssh/keys.js";
 
 const { Server } = ssh2;
@@ -73,5 +73,34 @@ describe("SSH connect", () => {
       expect(Date.now() - started).toBeLessThan(3000);
       tcp.close();
     }
+  });
+
+  it("refuses a server presenting a host key other than the pinned one, before any login", async () => {
+    const presented = generateKeyPair("impostor");
+    const pinned = generateKeyPair("ours");
+    const clientKey = generateKeyPair("client");
+    let authAttempts = 0;
+    server = new Server({ hostKeys: [presented.privateKey] }, (client) => {
+      client.on("authentication", (ctx) => {
+        authAttempts++;
+        ctx.accept();
+      });
+      client.on("error", () => undefined);
+    });
+    await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as AddressInfo).port;
+    const attempt = SshSession.connect(
+      {
+        host: "127.0.0.1",
+        port,
+        user: "u",
+        privateKey: clientKey.privateKey,
+        hostPublicKey: pinned.publicKey,
+      },
+      5000,
+    );
+    await expect(attempt).rejects.toBeInstanceOf(HostKeyMismatchError);
+    await expect(attempt).rejects.toThrow(/presented a host key other than the one kvmci gave/);
+    expect(authAttempts).toBe(0);
   });
 });

@@ -6,7 +6,7 @@ import { helpOnly, parseOptions } from "../options.js";
 
 export async function doctorCommand(argv: string[], proc: Process): Promise<number> {
   const parsed = parseOptions(argv, helpOnly);
-  if (parsed.values.help) {
+  if (parsed.values.help === true) {
     proc.stdout.write(
       "Usage: kvmci doctor\n\nChecks QEMU, qemu-img, /dev/kvm (present, permitted, really usable), mmdebstrap and the cache folder, and prints the fix for each failing check.\n",
     );

@@ -19,7 +19,7 @@ ${formatOptions(gcOptions)}`;
 
 export async function gcCommand(argv: string[], proc: Process): Promise<number> {
   const parsed = parseOptions(argv, gcOptions);
-  if (parsed.values.help) {
+  if (parsed.values.help === true) {
     proc.stdout.write(`${gcHelp}\n`);
     return 0;
   }

@@ -86,7 +86,7 @@ async function runOrPrepare(
   reporter: TerminalReporter,
 ): Promise<number> {
   const parsed = parseOptions(argv, runOptions);
-  if (parsed.values.help) {
+  if (parsed.values.help === true) {
     proc.stdout.write(`${mode === "run" ? runHelp : prepareHelp}\n`);
     return 0;
   }
