@@ -416,6 +416,8 @@ async function runGuest(
       });
     }
   } catch (error) {
+    // The phase that was running failed (or was interrupted): say so before teardown starts.
+    clock.end(false);
     // Anything but our own errors once the guest runs (an SSH channel closing without a status,
     // a dropped connection) means the guest went away or stopped answering: say which.
     if (!isKvmciError(error) && !signal.aborted && guest.launched)

@@ -1,0 +1,89 @@
+import { randomBytes } from "node:crypto";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  createFixtureProject,
+  createSandbox,
+  waitForOutput,
+  type Sandbox,
+} from "../integration/harness.js";
+
+// Fault injection: SIGINT and SIGTERM delivered while each phase runs. kvmci must end within
+// 5 s with 130/143 and leave no QEMU and no run folder. Warm phases start from the snapshot the
+// default settings make (the first test makes it if needed); boot and ready boot cold.
+let sandbox: Sandbox;
+beforeEach(async () => {
+  sandbox = await createSandbox();
+});
+afterEach(async () => {
+  const left = await sandbox.leftovers();
+  await sandbox.dispose();
+  expect(left, "no run folder and no QEMU may outlive a run").toEqual({ runFolders: [], qemu: [] });
+});
+
+const big = 192 * 1024 * 1024;
+
+async function interrupt(
+  args: string[],
+  when: RegExp,
+  signal: "SIGINT" | "SIGTERM",
+  prepare?: (project: string) => Promise<void>,
+) {
+  const project = await createFixtureProject(sandbox);
+  await prepare?.(project);
+  const child = sandbox.start(["run", "--memory", "1G", ...args], project);
+  await waitForOutput(child, when, 10 * 60_000);
+  const sent = Date.now();
+  child.kill(signal);
+  const result = await child;
+  return { result, ms: Date.now() - sent };
+}
+
+const cases: {
+  phase: string;
+  args: string[];
+  when: RegExp;
+  prepare?: (p: string) => Promise<void>;
+}[] = [
+  { phase: "boot", args: ["--no-snapshot", "--no-sync", "--", "true"], when: /✓ seed/ },
+  { phase: "ready", args: ["--no-snapshot", "--no-sync", "--", "true"], when: /✓ boot/ },
+  {
+    phase: "sync",
+    args: ["--", "true"],
+    when: /✓ (restore|ready)/,
+    // Incompressible, so that sending it takes a while even on loopback.
+    prepare: (p) => writeFile(join(p, "big.bin"), randomBytes(big)),
+  },
+  {
+    phase: "command",
+    args: ["--no-sync", "--", "sh", "-c", "echo started; sleep 600"],
+    when: /^started$/m,
+  },
+  {
+    phase: "artifacts",
+    args: [
+      "--no-sync",
+      "--artifact",
+      "big.bin",
+      "--",
+      "sh",
+      "-c",
+      `head -c ${big} /dev/urandom > big.bin`,
+    ],
+    when: /✓ command/,
+  },
+];
+
+describe("interrupts in every phase", () => {
+  for (const c of cases)
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      it(`${signal} during ${c.phase}: exits ${signal === "SIGINT" ? 130 : 143} within 5 s, nothing left`, async () => {
+        const { result, ms } = await interrupt(c.args, c.when, signal, c.prepare);
+        expect(result.exitCode, result.all).toBe(signal === "SIGINT" ? 130 : 143);
+        // The phase really was the one running when the signal came.
+        expect(result.stderr).toMatch(new RegExp(`✗ ${c.phase}\\b`));
+        expect(ms).toBeLessThan(5000);
+      });
+    }
+});
