@@ -1,11 +1,11 @@
 // npm run bench (and bench:matrix): two warm guests in one `kvmci run` against the same two
 // guests run one after the other, in the same run, interleaved. On 2 cores the parallel run
 // should be clearly below 1.0 of the sequential one. Also kvmci's peak memory with two guests.
-import { spawn } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { measure, median, seconds } from "./measure.mjs";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const cli = join(root, "bin/kvmci.js");
@@ -13,32 +13,8 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const work = await mkdtemp(join(tmpdir(), "kvmci-bench-matrix-"));
 const settings = ["--memory", "1G", "--no-sync"];
 
-function kvmci(args) {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const child = spawn("node", [cli, ...args], { cwd: work, stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    let peakKiB = 0;
-    child.stderr.on("data", (c) => (stderr += c));
-    const timer = setInterval(async () => {
-      try {
-        const hwm = /VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${child.pid}/status`, "utf8"));
-        if (hwm) peakKiB = Math.max(peakKiB, Number(hwm[1]));
-      } catch {
-        /* exited */
-      }
-    }, 100);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearInterval(timer);
-      if (code !== 0) return reject(new Error(`kvmci ${args.join(" ")} exited ${code}\n${stderr}`));
-      resolve({ ms: performance.now() - started, peakKiB, stderr });
-    });
-  });
-}
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const s = (ms) => `${(ms / 1000).toFixed(2)}s`;
+const kvmci = (args) => measure("node", [cli, ...args], { cwd: work });
+const s = seconds;
 
 try {
   // Warm-up: make the snapshot both sides start from.

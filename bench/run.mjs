@@ -3,44 +3,17 @@
 // kvmci's phase breakdown and its peak memory while a guest runs (target < 150 MB RSS).
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { measure, median } from "./measure.mjs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
-const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const work = await mkdtemp(join(tmpdir(), "kvmci-bench-"));
 
-function run(cmd, args, { watchPid = false } = {}) {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const child = spawn(cmd, args, { cwd: work, stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    let peakKiB = 0;
-    child.stderr.on("data", (c) => (stderr += c));
-    const timer = watchPid
-      ? setInterval(async () => {
-          try {
-            const status = await readFile(`/proc/${child.pid}/status`, "utf8");
-            const hwm = /VmHWM:\s+(\d+) kB/.exec(status);
-            if (hwm) peakKiB = Math.max(peakKiB, Number(hwm[1]));
-          } catch {
-            /* exited */
-          }
-        }, 250)
-      : undefined;
-    child.on("error", reject);
-    child.on("close", (code) => {
-      if (timer) clearInterval(timer);
-      const ms = performance.now() - started;
-      if (code !== 0)
-        reject(new Error(`${cmd} ${args.join(" ")} exited ${code}\n${stderr.slice(-2000)}`));
-      else resolve({ ms, peakKiB });
-    });
-  });
-}
+const run = (cmd, args) => measure(cmd, args, { cwd: work });
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const kvmci = [];
 const byHand = [];
 let report;
@@ -58,20 +31,16 @@ try {
   const disk = ls[2];
   await run("node", [join(root, "bin/kvmci.js"), "doctor"]);
   for (let i = 0; i < rounds; i++) {
-    const k = await run(
-      "node",
-      [
-        join(root, "bin/kvmci.js"),
-        "run",
-        "--no-sync",
-        "--no-snapshot",
-        "--json",
-        "report.json",
-        "--",
-        "true",
-      ],
-      { watchPid: true },
-    );
+    const k = await run("node", [
+      join(root, "bin/kvmci.js"),
+      "run",
+      "--no-sync",
+      "--no-snapshot",
+      "--json",
+      "report.json",
+      "--",
+      "true",
+    ]);
     kvmci.push(k);
     report = JSON.parse(await readFile(join(work, "report.json"), "utf8"));
     const h = await run(join(root, "bench/by-hand.sh"), [disk, report.accel.name]);

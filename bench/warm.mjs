@@ -2,11 +2,11 @@
 // cold `kvmci run --no-snapshot -- true`, same image, same run, interleaved. Targets on a 2-core
 // host under TCG: warm <= 5 s and <= 0.1x cold. Also reports the time to save the snapshot and
 // its size on disk for a 1 GiB guest, and kvmci's peak memory during a warm run.
-import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { measure, median, seconds } from "./measure.mjs";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const cli = join(root, "bin/kvmci.js");
@@ -17,37 +17,16 @@ const cacheDir =
   join(process.env.XDG_CACHE_HOME ?? join(process.env.HOME, ".cache"), "kvmci");
 const guest = ["--memory", "1G"];
 
-function kvmci(args) {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const child = spawn("node", [cli, ...args], { cwd: work, stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    let peakKiB = 0;
-    child.stderr.on("data", (c) => (stderr += c));
-    const timer = setInterval(async () => {
-      try {
-        const hwm = /VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${child.pid}/status`, "utf8"));
-        if (hwm) peakKiB = Math.max(peakKiB, Number(hwm[1]));
-      } catch {
-        /* exited */
-      }
-    }, 100);
-    child.on("error", reject);
-    child.on("close", async (code) => {
-      clearInterval(timer);
-      const ms = performance.now() - started;
-      if (code !== 0) return reject(new Error(`kvmci ${args.join(" ")} exited ${code}\n${stderr}`));
-      const report = args.includes("--json")
-        ? JSON.parse(await readFile(join(work, "report.json"), "utf8"))
-        : undefined;
-      resolve({ ms, peakKiB, report });
-    });
-  });
+async function kvmci(args) {
+  const result = await measure("node", [cli, ...args], { cwd: work });
+  const report = args.includes("--json")
+    ? JSON.parse(await readFile(join(work, "report.json"), "utf8"))
+    : undefined;
+  return { ...result, report };
 }
 
 const run = (extra) => kvmci(["run", ...guest, "--json", "report.json", ...extra, "--", "true"]);
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const s = (ms) => `${(ms / 1000).toFixed(2)}s`;
+const s = seconds;
 
 try {
   // A fresh snapshot, so that saving it is measured: drop the one these settings use, if any.

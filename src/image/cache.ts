@@ -137,25 +137,32 @@ export async function findCachedEntry(
 export async function scanCache(
   cacheDir: string,
 ): Promise<{ images: CachedImage[]; broken: string[]; partial: string[] }> {
-  let entries: string[];
-  try {
-    entries = await readdir(imagesDir(cacheDir));
-  } catch {
-    return { images: [], broken: [], partial: [] };
-  }
-  const images: CachedImage[] = [];
+  const { entries, broken, partial } = await scanEntries(imagesDir(cacheDir), readCachedImage);
+  return { images: entries, broken, partial };
+}
+
+/**
+ * The entries of one cache folder read with `read`, sorted by name; folders being written
+ * (`.partial-…`) and folders `read` cannot make sense of are listed apart.
+ */
+export async function scanEntries<T>(
+  dir: string,
+  read: (path: string) => Promise<T | undefined>,
+): Promise<{ entries: T[]; broken: string[]; partial: string[] }> {
+  const found: T[] = [];
   const broken: string[] = [];
   const partial: string[] = [];
-  for (const entry of entries.sort()) {
-    if (entry.startsWith(partialPrefix)) {
-      partial.push(entry);
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names.sort()) {
+    if (name.startsWith(partialPrefix)) {
+      partial.push(name);
       continue;
     }
-    const image = await readCachedImage(join(imagesDir(cacheDir), entry));
-    if (image) images.push(image);
-    else broken.push(entry);
+    const entry = await read(join(dir, name));
+    if (entry) found.push(entry);
+    else broken.push(name);
   }
-  return { images, broken, partial };
+  return { entries: found, broken, partial };
 }
 
 export async function listCachedImages(cacheDir: string): Promise<CachedImage[]> {

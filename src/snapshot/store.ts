@@ -1,4 +1,4 @@
-import { readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { cachePath } from "../cache/layout.js";
@@ -7,8 +7,8 @@ import {
   createPartialFolder,
   folderSize,
   ImageFiles,
-  partialPrefix,
   publishEntry,
+  scanEntries,
 } from "../image/cache.js";
 
 /** Files inside one snapshot folder. */
@@ -112,25 +112,8 @@ export async function findSnapshot(
 export async function scanSnapshots(
   cacheDir: string,
 ): Promise<{ snapshots: CachedSnapshot[]; broken: string[]; partial: string[] }> {
-  let entries: string[];
-  try {
-    entries = await readdir(snapshotsDir(cacheDir));
-  } catch {
-    return { snapshots: [], broken: [], partial: [] };
-  }
-  const snapshots: CachedSnapshot[] = [];
-  const broken: string[] = [];
-  const partial: string[] = [];
-  for (const entry of entries.sort()) {
-    if (entry.startsWith(partialPrefix)) {
-      partial.push(entry);
-      continue;
-    }
-    const snapshot = await readSnapshot(join(snapshotsDir(cacheDir), entry));
-    if (snapshot) snapshots.push(snapshot);
-    else broken.push(entry);
-  }
-  return { snapshots, broken, partial };
+  const { entries, broken, partial } = await scanEntries(snapshotsDir(cacheDir), readSnapshot);
+  return { snapshots: entries, broken, partial };
 }
 
 export function createPartialSnapshot(cacheDir: string, entry: string): Promise<string> {

@@ -1,26 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import {
-  createFixtureProject,
-  createSandbox,
-  waitForOutput,
-  type Sandbox,
-} from "../integration/harness.js";
+import { describe, expect, it } from "vitest";
+import { createFixtureProject, waitForOutput, sandboxPerTest } from "../integration/harness.js";
 
 // Fault injection: SIGINT and SIGTERM delivered while each phase runs. kvmci must end within
 // 5 s with 130/143 and leave no QEMU and no run folder. Warm phases start from the snapshot the
 // default settings make (the first test makes it if needed); boot and ready boot cold.
-let sandbox: Sandbox;
-beforeEach(async () => {
-  sandbox = await createSandbox();
-});
-afterEach(async () => {
-  const left = await sandbox.leftovers();
-  await sandbox.dispose();
-  expect(left, "no run folder and no QEMU may outlive a run").toEqual({ runFolders: [], qemu: [] });
-});
+const sandboxOf = sandboxPerTest();
 
 const big = 192 * 1024 * 1024;
 
@@ -30,9 +17,9 @@ async function interrupt(
   signal: "SIGINT" | "SIGTERM",
   prepare?: (project: string) => Promise<void>,
 ) {
-  const project = await createFixtureProject(sandbox);
+  const project = await createFixtureProject(sandboxOf());
   await prepare?.(project);
-  const child = sandbox.start(["run", "--memory", "1G", ...args], project);
+  const child = sandboxOf().start(["run", "--memory", "1G", ...args], project);
   await waitForOutput(child, when, 10 * 60_000);
   const sent = Date.now();
   child.kill(signal);

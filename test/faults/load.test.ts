@@ -1,22 +1,14 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createFixtureProject, createSandbox, type Sandbox } from "../integration/harness.js";
+import { describe, expect, it } from "vitest";
+import { createFixtureProject, sandboxPerTest } from "../integration/harness.js";
 
-let sandbox: Sandbox;
-beforeEach(async () => {
-  sandbox = await createSandbox();
-});
-afterEach(async () => {
-  const left = await sandbox.leftovers();
-  await sandbox.dispose();
-  expect(left, "no run folder and no QEMU may outlive a run").toEqual({ runFolders: [], qemu: [] });
-});
+const sandboxOf = sandboxPerTest();
 
 describe("load", () => {
   it("8 kvmci runs started at the same moment all succeed, each with its own guest", async () => {
-    const project = await createFixtureProject(sandbox);
+    const project = await createFixtureProject(sandboxOf());
     const runs = await Promise.all(
       Array.from({ length: 8 }, (_, i) =>
-        sandbox.start(
+        sandboxOf().start(
           [
             "run",
             "--memory",

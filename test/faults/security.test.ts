@@ -1,24 +1,11 @@
 import { createHash, randomUUID } from "node:crypto";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { resolveCacheDir } from "../../src/image/cache.js";
-import {
-  createFixtureProject,
-  createSandbox,
-  waitForOutput,
-  type Sandbox,
-} from "../integration/harness.js";
+import { createFixtureProject, waitForOutput, sandboxPerTest } from "../integration/harness.js";
 
-let sandbox: Sandbox;
-beforeEach(async () => {
-  sandbox = await createSandbox();
-});
-afterEach(async () => {
-  const left = await sandbox.leftovers();
-  await sandbox.dispose();
-  expect(left, "no run folder and no QEMU may outlive a run").toEqual({ runFolders: [], qemu: [] });
-});
+const sandboxOf = sandboxPerTest();
 
 /** Files under `dir` changed since `since` that contain `needle`. */
 async function filesWith(dir: string, needle: string, since = 0): Promise<string[]> {
@@ -36,10 +23,10 @@ async function filesWith(dir: string, needle: string, since = 0): Promise<string
 
 describe("secrets and privacy", () => {
   it("an --env value reaches the command and nothing else: output, report, console copy, files", async () => {
-    const project = await createFixtureProject(sandbox);
+    const project = await createFixtureProject(sandboxOf());
     const secret = `s3cr3t-${randomUUID()}`;
     const started = Date.now();
-    const result = await sandbox.start(
+    const result = await sandboxOf().start(
       [
         "run",
         "--memory",
@@ -64,21 +51,21 @@ describe("secrets and privacy", () => {
     expect(result.stdout.trim()).toBe(hash);
     expect(result.all).not.toContain(secret);
     expect(await filesWith(project, secret)).toEqual([]);
-    expect(await filesWith(sandbox.root, secret)).toEqual([]);
+    expect(await filesWith(sandboxOf().root, secret)).toEqual([]);
     expect(await filesWith(resolveCacheDir(process.env), secret, started)).toEqual([]);
     expect(await readFile(join(project, "console.log"), "utf8")).not.toBe("");
   });
 
   it("keeps run folders private (0700) and the seed with the guest's keys 0600", async () => {
-    const project = await createFixtureProject(sandbox);
-    const child = sandbox.start(
+    const project = await createFixtureProject(sandboxOf());
+    const child = sandboxOf().start(
       ["run", "--memory", "1G", "--no-sync", "--", "sh", "-c", "echo started; sleep 600"],
       project,
     );
     await waitForOutput(child, /^started$/m, 10 * 60_000);
     try {
-      const [folder] = (await readdir(sandbox.tmp)).filter((e) => e.startsWith("kvmci-run-"));
-      const path = join(sandbox.tmp, folder!);
+      const [folder] = (await readdir(sandboxOf().tmp)).filter((e) => e.startsWith("kvmci-run-"));
+      const path = join(sandboxOf().tmp, folder!);
       expect((await stat(path)).mode & 0o777).toBe(0o700);
       expect((await stat(join(path, "seed.iso"))).mode & 0o777).toBe(0o600);
       expect((await stat(join(path, "owner.json"))).mode & 0o777).toBe(0o600);

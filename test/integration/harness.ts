@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa, type ResultPromise } from "execa";
+import { afterEach, beforeEach, expect } from "vitest";
 
 export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 const cli = join(repoRoot, "bin", "kvmci.js");
@@ -81,4 +82,24 @@ export function waitForOutput(child: Kvmci, pattern: RegExp, timeoutMs: number):
     child.stdout?.on("data", onData);
     child.stderr?.on("data", onData);
   });
+}
+
+/**
+ * A fresh sandbox for each test of the file, checked after the test: no run folder and no QEMU
+ * started from it may outlive a run. Returns a getter for the current test's sandbox.
+ */
+export function sandboxPerTest(): () => Sandbox {
+  let sandbox: Sandbox | undefined;
+  beforeEach(async () => {
+    sandbox = await createSandbox();
+  });
+  afterEach(async () => {
+    const left = await sandbox!.leftovers();
+    await sandbox!.dispose();
+    expect(left, "no run folder and no QEMU may outlive a run").toEqual({
+      runFolders: [],
+      qemu: [],
+    });
+  });
+  return () => sandbox!;
 }

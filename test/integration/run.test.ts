@@ -2,25 +2,17 @@ import { readFile, stat, writeFile } from "node:fs/promises";
 import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { phases } from "../../src/run/events.js";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createFixtureProject, createSandbox, waitForOutput, type Sandbox } from "./harness.js";
+import { describe, expect, it } from "vitest";
+import { createFixtureProject, waitForOutput, sandboxPerTest } from "./harness.js";
 
 // Each test boots at most one real guest from the real debian-12 image, with real cloud-init and
 // real SSH, under whatever accel this host really has (TCG on the development machine).
-let sandbox: Sandbox;
-beforeEach(async () => {
-  sandbox = await createSandbox();
-});
-afterEach(async () => {
-  const left = await sandbox.leftovers();
-  await sandbox.dispose();
-  expect(left, "no run folder and no QEMU may outlive a run").toEqual({ runFolders: [], qemu: [] });
-});
+const sandboxOf = sandboxPerTest();
 
 describe("kvmci run against a real guest", () => {
   it("runs the fixture project's suite in the guest and brings results back", async () => {
-    const project = await createFixtureProject(sandbox);
-    const result = await sandbox.start(
+    const project = await createFixtureProject(sandboxOf());
+    const result = await sandboxOf().start(
       [
         "run",
         // The cold path, every phase of it; warm starts are test/integration/warm.test.ts.
@@ -69,7 +61,7 @@ describe("kvmci run against a real guest", () => {
   });
 
   it("boots through firmware with settings from kvmci.yml, grows the disk, and passes the exit code through", async () => {
-    const project = await createFixtureProject(sandbox);
+    const project = await createFixtureProject(sandboxOf());
     await writeFile(
       join(project, "kvmci.yml"),
       [
@@ -81,7 +73,7 @@ describe("kvmci run against a real guest", () => {
         "",
       ].join("\n"),
     );
-    const result = await sandbox.start(["run", "--json", "report.json"], project);
+    const result = await sandboxOf().start(["run", "--json", "report.json"], project);
     expect(result.exitCode, result.all).toBe(3);
     const [size, files] = result.stdout.trim().split("\n");
     expect(Number.parseInt(size ?? "0", 10), "root file system grown to about 5G").toBeGreaterThan(
@@ -97,9 +89,9 @@ describe("kvmci run against a real guest", () => {
   });
 
   it("stops a command at --timeout, says so, and exits 124", async () => {
-    const project = await createFixtureProject(sandbox);
+    const project = await createFixtureProject(sandboxOf());
     const started = Date.now();
-    const result = await sandbox.start(
+    const result = await sandboxOf().start(
       ["run", "--no-sync", "--timeout", "3s", "--", "sleep", "600"],
       project,
     );
@@ -109,8 +101,8 @@ describe("kvmci run against a real guest", () => {
   });
 
   it("stops a command that prints nothing for --idle-timeout, but not one that keeps talking", async () => {
-    const project = await createFixtureProject(sandbox);
-    const result = await sandbox.start(
+    const project = await createFixtureProject(sandboxOf());
+    const result = await sandboxOf().start(
       [
         "run",
         "--no-sync",
@@ -130,16 +122,19 @@ describe("kvmci run against a real guest", () => {
   });
 
   it("reports a guest that panics or powers off during the command at once, with the console", async () => {
-    const project = await createFixtureProject(sandbox);
+    const project = await createFixtureProject(sandboxOf());
     const crash = 'echo started; sudo sh -c "echo c > /proc/sysrq-trigger"; sleep 600';
     let started = Date.now();
-    const panicked = await sandbox.start(["run", "--no-sync", "--", "sh", "-c", crash], project);
+    const panicked = await sandboxOf().start(
+      ["run", "--no-sync", "--", "sh", "-c", crash],
+      project,
+    );
     expect(panicked.exitCode, panicked.all).toBe(67);
     expect(panicked.stderr).toContain("The guest's kernel panicked");
     expect(panicked.stderr).toContain("Kernel panic - not syncing");
     expect(Date.now() - started).toBeLessThan(120_000);
     started = Date.now();
-    const off = await sandbox.start(
+    const off = await sandboxOf().start(
       ["run", "--no-sync", "--", "sh", "-c", "sudo poweroff; sleep 600"],
       project,
     );
@@ -151,8 +146,8 @@ describe("kvmci run against a real guest", () => {
   });
 
   it("tears everything down on SIGTERM during the command and exits 143", async () => {
-    const project = await createFixtureProject(sandbox);
-    const child = sandbox.start(
+    const project = await createFixtureProject(sandboxOf());
+    const child = sandboxOf().start(
       ["run", "--no-sync", "--", "sh", "-c", "echo command-started; sleep 600"],
       project,
     );
@@ -171,14 +166,17 @@ describe("kvmci run against a real guest", () => {
     const port = (service.address() as AddressInfo).port;
     const probe = `if timeout 5 bash -c 'cat < /dev/tcp/10.0.2.2/${port}'; then echo REACHED; else echo BLOCKED; fi`;
     try {
-      const project = await createFixtureProject(sandbox);
-      const isolated = await sandbox.start(
+      const project = await createFixtureProject(sandboxOf());
+      const isolated = await sandboxOf().start(
         ["run", "--no-sync", "--no-snapshot", "--network", "none", "--", "bash", "-c", probe],
         project,
       );
       expect(isolated.exitCode, isolated.all).toBe(0);
       expect(isolated.stdout).toContain("BLOCKED");
-      const open = await sandbox.start(["run", "--no-sync", "--", "bash", "-c", probe], project);
+      const open = await sandboxOf().start(
+        ["run", "--no-sync", "--", "bash", "-c", probe],
+        project,
+      );
       expect(open.exitCode, open.all).toBe(0);
       expect(open.stdout).toContain("hello from the host");
       expect(open.stdout).toContain("REACHED");
@@ -188,8 +186,8 @@ describe("kvmci run against a real guest", () => {
   });
 
   it("after a kill -9, QEMU exits by itself, and gc removes the run folder left behind", async () => {
-    const project = await createFixtureProject(sandbox);
-    const child = sandbox.start(
+    const project = await createFixtureProject(sandboxOf());
+    const child = sandboxOf().start(
       ["run", "--no-sync", "--", "sh", "-c", "echo command-started; sleep 600"],
       project,
     );
@@ -197,24 +195,24 @@ describe("kvmci run against a real guest", () => {
     child.kill("SIGKILL");
     await child;
     const killed = Date.now();
-    let left = await sandbox.leftovers();
+    let left = await sandboxOf().leftovers();
     while (left.qemu.length > 0 && Date.now() - killed < 5000) {
       await new Promise((r) => setTimeout(r, 100));
-      left = await sandbox.leftovers();
+      left = await sandboxOf().leftovers();
     }
     expect(left.qemu).toEqual([]);
     expect(left.runFolders).toHaveLength(1);
-    const gc = await sandbox.start(["gc"], project);
+    const gc = await sandboxOf().start(["gc"], project);
     expect(gc.exitCode, gc.all).toBe(0);
     expect(gc.stdout).toContain(
-      `removed ${join(sandbox.tmp, left.runFolders[0]!)}: run folder of a kvmci that was killed`,
+      `removed ${join(sandboxOf().tmp, left.runFolders[0]!)}: run folder of a kvmci that was killed`,
     );
-    expect(await sandbox.leftovers()).toEqual({ runFolders: [], qemu: [] });
+    expect(await sandboxOf().leftovers()).toEqual({ runFolders: [], qemu: [] });
   });
 
   it("tears everything down on Ctrl-C during boot and exits 130", async () => {
-    const project = await createFixtureProject(sandbox);
-    const child = sandbox.start(["run", "--no-snapshot", "--", "true"], project);
+    const project = await createFixtureProject(sandboxOf());
+    const child = sandboxOf().start(["run", "--no-snapshot", "--", "true"], project);
     await waitForOutput(child, /✓ seed/, 120_000);
     await new Promise((r) => setTimeout(r, 2000));
     child.kill("SIGINT");
@@ -223,8 +221,8 @@ describe("kvmci run against a real guest", () => {
   });
 
   it("gives up at the boot deadline, naming the phase and showing the console tail", async () => {
-    const project = await createFixtureProject(sandbox);
-    const result = await sandbox.start(
+    const project = await createFixtureProject(sandboxOf());
+    const result = await sandboxOf().start(
       [
         "run",
         "--no-snapshot",
@@ -247,14 +245,14 @@ describe("kvmci run against a real guest", () => {
 
 describe("kvmci run input errors", () => {
   it("reports every usage problem at once with exit 64 and no stack trace", async () => {
-    const project = await createFixtureProject(sandbox);
-    const result = await sandbox.start(
+    const project = await createFixtureProject(sandboxOf());
+    const result = await sandboxOf().start(
       ["run", "--memory", "lots", "--accel", "fast", "--bogus", "--", "true"],
       project,
     );
     expect(result.exitCode).toBe(64);
     expect(result.stderr).toContain("--bogus: unknown option");
-    const again = await sandbox.start(
+    const again = await sandboxOf().start(
       ["run", "--memory", "lots", "--accel", "fast", "--", "true"],
       project,
     );
@@ -265,22 +263,22 @@ describe("kvmci run input errors", () => {
   });
 
   it("names close matches for an unknown image", async () => {
-    const project = await createFixtureProject(sandbox);
-    const result = await sandbox.start(["run", "--image", "debain-12", "--", "true"], project);
+    const project = await createFixtureProject(sandboxOf());
+    const result = await sandboxOf().start(["run", "--image", "debain-12", "--", "true"], project);
     expect(result.exitCode).toBe(71);
     expect(result.stderr).toContain("Did you mean debian-12?");
   });
 
   it("checks the host with doctor, and refuses --accel kvm with the fix where KVM cannot run guests", async (context) => {
-    const project = await createFixtureProject(sandbox);
-    const doctor = await sandbox.start(["doctor"], project);
+    const project = await createFixtureProject(sandboxOf());
+    const doctor = await sandboxOf().start(["doctor"], project);
     expect(doctor.exitCode, doctor.all).toBe(0);
     expect(doctor.stdout).toMatch(/^✓ qemu-system-x86_64: QEMU emulator version/m);
     expect(doctor.stdout).toMatch(/^✓ qemu-img: qemu-img version/m);
     expect(doctor.stdout).toMatch(/^[✓!] kvm: /m);
     if (/^✓ kvm/m.test(doctor.stdout)) context.skip("KVM works on this host");
     const started = Date.now();
-    const result = await sandbox.start(["run", "--accel", "kvm", "--", "true"], project);
+    const result = await sandboxOf().start(["run", "--accel", "kvm", "--", "true"], project);
     expect(result.exitCode, result.all).toBe(69);
     expect(result.stderr).toContain("--accel kvm was requested, but");
     expect(result.stderr).toMatch(/hint: .*(--accel tcg|nested virtualisation|usermod)/);
