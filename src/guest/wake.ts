@@ -48,6 +48,9 @@ while :; do
   chown "$user:" "$home/.ssh" "$home/.ssh/authorized_keys"
   chmod 700 "$home/.ssh"
   chmod 600 "$home/.ssh/authorized_keys"
+  # A restored guest prints nothing on its own: say on the serial console what happened, so
+  # that its console copy and a failure's console tail start from here.
+  printf '\nkvmci: woke as %s at %s\n' "$name" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >/dev/ttyS0 2>/dev/null
   echo awake >&3
   exit 0
 done

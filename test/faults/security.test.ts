@@ -53,7 +53,8 @@ describe("secrets and privacy", () => {
     expect(await filesWith(project, secret)).toEqual([]);
     expect(await filesWith(sandboxOf().root, secret)).toEqual([]);
     expect(await filesWith(resolveCacheDir(process.env), secret, started)).toEqual([]);
-    expect(await readFile(join(project, "console.log"), "utf8")).not.toBe("");
+    // The copy was written (a restored guest's holds at least the wake line), without it.
+    expect(await readFile(join(project, "console.log"), "utf8")).toMatch(/\S/);
   });
 
   it("keeps run folders private (0700) and the seed with the guest's keys 0600", async () => {
