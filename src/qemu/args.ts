@@ -85,7 +85,8 @@ export function buildQemuArgs(spec: QemuSpec): string[] {
     "-device",
     "pvpanic",
     "-action",
-    "panic=exit-failure",
+    // exit-failure would say more, but needs QEMU 7.1; Ubuntu 22.04 has 6.2.
+    "panic=shutdown",
     // A new generation id on every QEMU start: a guest restored from a snapshot reseeds its
     // random number generator instead of repeating the saved guest's sequence.
     "-device",
