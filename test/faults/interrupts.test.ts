@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { writeFile } from "node:fs/promises";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createFixtureProject, waitForOutput, sandboxPerTest } from "../integration/harness.js";
@@ -73,4 +73,24 @@ describe("interrupts in every phase", () => {
         expect(ms).toBeLessThan(5000);
       });
     }
+});
+
+describe("QEMU killed from outside", () => {
+  it("during the command: reported at once as the guest stopping, with the console, exit 67", async () => {
+    const project = await createFixtureProject(sandboxOf());
+    const child = sandboxOf().start(
+      ["run", "--memory", "1G", "--no-sync", "--", "sh", "-c", "echo started; sleep 600"],
+      project,
+    );
+    await waitForOutput(child, /^started$/m, 10 * 60_000);
+    // The QEMU this run started, by the pid it wrote in the run folder.
+    const [folder] = (await readdir(sandboxOf().tmp)).filter((e) => e.startsWith("kvmci-run-"));
+    const pid = Number(await readFile(join(sandboxOf().tmp, folder!, "qemu.pid"), "utf8"));
+    const killed = Date.now();
+    process.kill(pid, "SIGKILL");
+    const result = await child;
+    expect(result.exitCode, result.all).toBe(67);
+    expect(result.stderr).toMatch(/The guest stopped \(QEMU ended by SIGKILL\)/);
+    expect(Date.now() - killed).toBeLessThan(5000);
+  });
 });
