@@ -6,6 +6,8 @@ export interface CommandOptions {
   /** Extra environment variables, on top of kvmci's own. */
   env?: Record<string, string>;
   signal?: AbortSignal;
+  /** How a cancelled command is ended (SIGTERM, then SIGKILL 5 s later, unless set). */
+  killSignal?: NodeJS.Signals;
   /** Called with each line of stdout and stderr as it arrives. */
   onLine?: (line: string) => void;
   /** Which kvmci exit code a failure maps to. */
@@ -28,6 +30,7 @@ export async function runCommand(
     cwd: options.cwd,
     env: options.env,
     cancelSignal: options.signal,
+    killSignal: options.killSignal,
     all: true,
     reject: false,
     stdin: options.input === undefined ? "ignore" : "pipe",

@@ -47,6 +47,26 @@ describe("debian-12 recipe", () => {
     expect(hook).toContain(`"$1" '/c/it'\\''s'`);
   });
 
+  it("runs a build as root in its own mount and PID namespaces, so it can be killed at once", async () => {
+    const recipe = await loadRecipe("debian-12");
+    const args = buildMmdebstrapArgs(recipe, {
+      mode: "root",
+      mirror: "http://m/debian",
+      outDir: "/c",
+      diskId: "0000abcd",
+    });
+    const mmdebstrap = args.indexOf("mmdebstrap");
+    expect(args.slice(0, mmdebstrap)).toEqual([
+      "unshare",
+      "--mount",
+      "--propagation=private",
+      "--pid",
+      "--fork",
+      "--kill-child",
+    ]);
+    expect(args[mmdebstrap + 1]).toBe("--mode=root");
+  });
+
   it("turns mmdebstrap and hook lines into steps", () => {
     expect(stepFromLine("I: installing remaining packages inside the chroot...")).toBe(
       "installing packages",
