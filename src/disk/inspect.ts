@@ -17,6 +17,11 @@ export function buildInfoArgs(path: string): string[] {
   return ["qemu-img", "info", "-U", "--output=json", path];
 }
 
+/** Opens every image of the backing chain, so a missing backing file is found. */
+export function buildChainArgs(path: string): string[] {
+  return ["qemu-img", "info", "-U", "--backing-chain", "--output=json", path];
+}
+
 /**
  * Pure: the JSON of `qemu-img info --output=json` (QEMU 7.2 and later) into DiskInfo, or
  * undefined when it is not that.
@@ -76,6 +81,22 @@ export async function inspectDisk(
     throw notDisk(
       `it has a backing file (${info.backingFile}), which could read any file on this host`,
     );
+  if (info.backingFile) {
+    // qemu-img info does not open backing files; a missing one would otherwise surface only
+    // as the overlay failing, with a hint about the cache that does not apply to a user's file.
+    try {
+      await runCommand(buildChainArgs(path), { failureCode: "imageNotDisk" });
+    } catch (error) {
+      const said = error instanceof KvmciError ? (error.details.at(-1) ?? "") : String(error);
+      // qemu-img nests the reason once per level of the chain; the innermost says it all.
+      const why = said.slice(Math.max(0, said.lastIndexOf("Could not open '")));
+      throw notDisk(
+        `its backing file ${info.backingFile} cannot be opened (${why})`,
+        `Put ${info.backingFile} back where the image expects it (relative to the image's folder), ` +
+          `or make a copy that stands alone: qemu-img convert -O qcow2 ${path} standalone.qcow2`,
+      );
+    }
+  }
   if (info.format === "raw" && !(await hasPartitionTable(path)))
     throw notDisk("it has no MBR or GPT partition table (qemu-img calls any file raw)");
   return { ...info, format: info.format };

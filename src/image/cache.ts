@@ -3,6 +3,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
 import { cachePath } from "../cache/layout.js";
+import { findDamage, stampEntry } from "./integrity.js";
 
 /** Files inside one cached image folder. */
 export const ImageFiles = {
@@ -133,6 +134,35 @@ export async function findCachedEntry(
   return readCachedImage(join(imagesDir(cacheDir), entry));
 }
 
+/**
+ * A cache entry that is whole and unchanged since it was cached, or undefined. An entry that is
+ * not (a file missing or changed, image.json unreadable) is removed with a note, so the caller
+ * fetches or builds it again instead of booting from it.
+ */
+export async function findIntactEntry(
+  cacheDir: string,
+  entry: string,
+  o: { signal?: AbortSignal; onNote?: (message: string) => void; onStep?: (step: string) => void },
+): Promise<CachedImage | undefined> {
+  const dir = join(imagesDir(cacheDir), entry);
+  const image = await readCachedImage(dir);
+  let damage: string | undefined;
+  if (image) {
+    damage = await findDamage(dir, image.info, diskFileName(image.info.format), o);
+    if (!damage) return image;
+  } else {
+    const exists = await stat(dir).then(
+      () => true,
+      () => false,
+    );
+    if (!exists) return undefined;
+    damage = `${ImageFiles.info} or the disk is missing or unreadable`;
+  }
+  await rm(dir, { recursive: true, force: true });
+  o.onNote?.(`the cached image ${entry} was damaged (${damage}); removed it, it is made again`);
+  return undefined;
+}
+
 /** Complete entries, sorted by folder name, and the names of folders that are not. */
 export async function scanCache(
   cacheDir: string,
@@ -205,6 +235,7 @@ export async function commitEntry(
   entryName: string,
   info: ImageInfo,
 ): Promise<CachedImage> {
+  await stampEntry(partialDir, info, diskFileName(info.format));
   await writeFile(join(partialDir, ImageFiles.info), `${JSON.stringify(info, null, 2)}\n`);
   return publishEntry(partialDir, join(imagesDir(cacheDir), entryName), readCachedImage);
 }

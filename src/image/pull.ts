@@ -8,7 +8,7 @@ import {
   commitEntry,
   createPartialEntry,
   diskFileName,
-  findCachedEntry,
+  findIntactEntry,
   imageEntryName,
   listCachedImages,
   type CachedImage,
@@ -122,10 +122,10 @@ interface DownloadSpec {
  * check it really is a disk image, then move it into the cache with one rename.
  */
 async function downloadIntoCache(spec: DownloadSpec, options: ResolveOptions): Promise<Pulled> {
-  const cached = await findCachedEntry(options.cacheDir, spec.entryName);
+  const cached = await findIntactEntry(options.cacheDir, spec.entryName, options);
   if (cached) return { image: cached, origin: "cached" };
   return withEntryLock(options, spec.entryName, async () => {
-    const again = await findCachedEntry(options.cacheDir, spec.entryName);
+    const again = await findIntactEntry(options.cacheDir, spec.entryName, options);
     if (again) return { image: again, origin: "cached" };
     const downloads = cachePath(options.cacheDir, "downloads");
     await mkdir(downloads, { recursive: true, mode: 0o700 });

@@ -4,7 +4,7 @@ import { KvmciError } from "../errors.js";
 import type { HttpGet } from "../host/http.js";
 import { which } from "../host/which.js";
 import { buildRecipeImage } from "./build.js";
-import { findCachedEntry, imageEntryName, listCachedImages, type CachedImage } from "./cache.js";
+import { findIntactEntry, imageEntryName, listCachedImages, type CachedImage } from "./cache.js";
 import { listCatalogNames, loadCatalogEntry, type DownloadEntry } from "./catalog.js";
 import type { TransferProgress } from "./download.js";
 import { localFileImage } from "./local-file.js";
@@ -83,7 +83,7 @@ async function resolveDownload(
   options: ResolveOptions,
 ): Promise<{ image: CachedImage; origin: ImageOrigin }> {
   if (!options.refresh) {
-    const cached = await newestCatalogDownload(options.cacheDir, entry.name);
+    const cached = await newestCatalogDownload(options.cacheDir, entry.name, options);
     if (cached) return { image: cached, origin: "cached" };
   }
   return pullCatalogImage(entry, options);
@@ -93,11 +93,13 @@ async function resolveDownload(
 export async function newestCatalogDownload(
   cacheDir: string,
   name: string,
+  o: Parameters<typeof findIntactEntry>[2] = {},
 ): Promise<CachedImage | undefined> {
   const copies = (await listCachedImages(cacheDir)).filter(
     (i) => i.info.source.kind === "catalog" && i.info.name === name,
   );
-  return copies.sort((a, b) => b.info.createdAt.localeCompare(a.info.createdAt))[0];
+  const newest = copies.sort((a, b) => b.info.createdAt.localeCompare(a.info.createdAt))[0];
+  return newest?.entry ? findIntactEntry(cacheDir, newest.entry, o) : undefined;
 }
 
 async function resolveRecipe(
@@ -106,14 +108,16 @@ async function resolveRecipe(
 ): Promise<{ image: CachedImage; origin: ImageOrigin }> {
   const entryName = imageEntryName(recipe.name, recipe.key);
   if (!options.force) {
-    const cached = await findCachedEntry(options.cacheDir, entryName);
+    const cached = await findIntactEntry(options.cacheDir, entryName, options);
     if (cached) return { image: cached, origin: "cached" };
   }
   await requireTools(["mmdebstrap", "qemu-img"], "to build the image");
   if (!options.isRoot) await requireUnshareMode();
   return withEntryLock(options, entryName, async () => {
     // Another kvmci may have built it while we waited for the lock.
-    const cached = options.force ? undefined : await findCachedEntry(options.cacheDir, entryName);
+    const cached = options.force
+      ? undefined
+      : await findIntactEntry(options.cacheDir, entryName, options);
     if (cached) return { image: cached, origin: "cached" };
     options.onNote?.(`${recipe.name} is not cached yet; building it from packages (once)`);
     const image = await buildRecipeImage(recipe, {

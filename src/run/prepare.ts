@@ -14,7 +14,7 @@ import {
 import {
   commitEntry,
   createPartialEntry,
-  findCachedEntry,
+  findIntactEntry,
   ImageFiles,
   imageEntryName,
   imagesDir,
@@ -57,21 +57,18 @@ export async function prepareImage(
 ): Promise<{ image: CachedImage; reused: boolean }> {
   const key = prepareKey(base.info.digest, provision, o.diskBytes);
   const entry = preparedEntryName(base, key);
-  const cached = await findCachedEntry(o.cacheDir, entry);
+  const events = {
+    cacheDir: o.cacheDir,
+    signal: o.signal,
+    onNote: (message: string) => o.emit({ type: "note", message }),
+  };
+  const cached = await findIntactEntry(o.cacheDir, entry, events);
   if (cached) return { image: cached, reused: true };
-  return withEntryLock(
-    {
-      cacheDir: o.cacheDir,
-      signal: o.signal,
-      onNote: (message) => o.emit({ type: "note", message }),
-    },
-    entry,
-    async () => {
-      const again = await findCachedEntry(o.cacheDir, entry);
-      if (again) return { image: again, reused: true };
-      return { image: await provisionAndSave(base, provision, key, entry, o), reused: false };
-    },
-  );
+  return withEntryLock(events, entry, async () => {
+    const again = await findIntactEntry(o.cacheDir, entry, events);
+    if (again) return { image: again, reused: true };
+    return { image: await provisionAndSave(base, provision, key, entry, o), reused: false };
+  });
 }
 
 async function provisionAndSave(

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -280,6 +280,69 @@ describe("kvmci image pull: what goes wrong gets its own exit code, and the cach
     const local = await kvmci(["image", "pull", join(fixtures, "notes.qcow2")]);
     expect(local.exitCode, local.all).toBe(72);
     expect(local.stderr).toContain("no MBR or GPT partition table");
+  });
+
+  it("a cached image deleted or changed on disk is removed with a note and fetched again", async () => {
+    expect((await kvmci(["image", "pull", "loop-debian"])).exitCode).toBe(0);
+    const [entryName] = (await cacheContents()).images;
+    const disk = join(cache, "images", entryName!, "disk.qcow2");
+
+    await rm(disk);
+    const afterDelete = await kvmci(["image", "pull", "loop-debian"]);
+    expect(afterDelete.exitCode, afterDelete.all).toBe(0);
+    expect(afterDelete.stderr).toContain(
+      `the cached image ${entryName} was damaged (image.json or the disk is missing or unreadable); removed it`,
+    );
+    expect(server.downloads("/debian/disk.qcow2")).toHaveLength(2);
+
+    // A few bytes changed in the middle, the size the same: found by the digest, before booting.
+    const handle = await open(disk, "r+");
+    await handle.write(Buffer.from("kvmci was here"), 0, 14, 200 * 1024 * 1024);
+    await handle.close();
+    const run = await kvmci([
+      "run",
+      "--image",
+      "loop-debian",
+      "--accel",
+      "tcg",
+      "--no-sync",
+      "--no-snapshot",
+      "--",
+      "true",
+    ]);
+    expect(run.exitCode, run.all).toBe(0);
+    expect(run.stderr).toContain(
+      `the cached image ${entryName} was damaged (disk.qcow2 changed after it was cached: its digest no longer matches the one recorded then)`,
+    );
+    expect(server.downloads("/debian/disk.qcow2")).toHaveLength(3);
+    expect(await cacheContents()).toEqual({ images: [entryName], downloads: [] });
+    expect(await sandbox.leftovers()).toEqual({ runFolders: [], qemu: [] });
+  });
+
+  it("a qcow2 whose backing file is gone: 72, naming it and how to make a copy that stands alone", async () => {
+    const base = join(sandbox.root, "base.qcow2");
+    const mine = join(sandbox.root, "mine.qcow2");
+    await execa("qemu-img", ["create", "-q", "-f", "qcow2", base, "64M"]);
+    await execa("qemu-img", [
+      "create",
+      "-q",
+      "-f",
+      "qcow2",
+      "-b",
+      "base.qcow2",
+      "-F",
+      "qcow2",
+      mine,
+    ]);
+    await rm(base);
+    const run = await kvmci(["run", "--image", mine, "--", "true"]);
+    expect(run.exitCode, run.all).toBe(72);
+    expect(run.stderr).toContain(
+      `${mine} is not a disk image kvmci can use: its backing file base.qcow2 cannot be opened (Could not open '${base}': No such file or directory)`,
+    );
+    expect(run.stderr).toContain(`qemu-img convert -O qcow2 ${mine} standalone.qcow2`);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+    expect(await sandbox.leftovers()).toEqual({ runFolders: [], qemu: [] });
   });
 
   it("a URL must be pinned: 64 without a digest, 75 with a wrong one, cached with the right one", async () => {

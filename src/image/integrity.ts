@@ -1,0 +1,95 @@
+import { readFile, rename, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { z } from "zod";
+import type { ImageInfo } from "./cache.js";
+import { digestFile, formatDigest, parseDigest } from "./digest.js";
+
+/**
+ * Each file a boot reads from a cache entry (disk, kernel, initrd) with its size, modification
+ * time and digest when it was last known good. Checking size and time costs a stat; only a file
+ * that changed on disk is hashed again, so a damaged entry is caught before it is booted without
+ * hashing hundreds of megabytes on every run.
+ */
+export const stampFileName = "verified.json";
+
+const fileStampSchema = z.object({
+  size: z.number(),
+  /** Whole seconds: a cache restored by tar (the Actions cache) keeps no more. */
+  mtimeSeconds: z.number(),
+  digest: z.string(),
+});
+const entryStampSchema = z.record(z.string(), fileStampSchema);
+type EntryStamp = z.infer<typeof entryStampSchema>;
+
+/** The files of an entry that a boot reads. Pure. */
+export function bootFiles(info: ImageInfo, diskFile: string): string[] {
+  return [diskFile, info.boot.kernel, info.boot.initrd].filter((f): f is string => !!f);
+}
+
+/** Records the entry's files as good; `info.digest` is the disk's, the others are hashed now. */
+export async function stampEntry(dir: string, info: ImageInfo, diskFile: string): Promise<void> {
+  const stamp: EntryStamp = {};
+  for (const file of bootFiles(info, diskFile)) {
+    const path = join(dir, file);
+    const digest = file === diskFile ? info.digest : formatDigest(await digestFile(path, "sha256"));
+    stamp[file] = { ...(await sizeAndTime(path)), digest };
+  }
+  await writeStamp(dir, stamp);
+}
+
+/**
+ * What is wrong with an entry's files, or undefined when they are as recorded. A file whose
+ * size or time changed is hashed and compared with its recorded digest (the disk with the
+ * image's digest); if it still matches, the new size and time are recorded (best effort: a
+ * cache shared read-only is checked the same way next time).
+ */
+export async function findDamage(
+  dir: string,
+  info: ImageInfo,
+  diskFile: string,
+  o: { signal?: AbortSignal; onStep?: (step: string) => void } = {},
+): Promise<string | undefined> {
+  const stamp = await readStamp(dir);
+  let changed = false;
+  for (const file of bootFiles(info, diskFile)) {
+    const path = join(dir, file);
+    const now = await sizeAndTime(path).catch(() => undefined);
+    if (!now) return `${file} is missing`;
+    const known = stamp[file];
+    if (known && known.size === now.size && known.mtimeSeconds === now.mtimeSeconds) continue;
+    // The disk is checked against the image's own digest; a kernel or initrd never recorded
+    // before (an entry from an older kvmci) has nothing to be checked against, and is recorded.
+    const expected = file === diskFile ? info.digest : known?.digest;
+    const algorithm = parseDigest(expected ?? "")?.algorithm ?? "sha256";
+    o.onStep?.(`checking ${file} (changed on disk since it was last checked)`);
+    const actual = formatDigest(await digestFile(path, algorithm, o.signal));
+    if (expected && actual !== expected)
+      return `${file} changed after it was cached: its digest no longer matches the one recorded then`;
+    stamp[file] = { ...now, digest: actual };
+    changed = true;
+  }
+  if (changed) await writeStamp(dir, stamp).catch(() => undefined);
+  return undefined;
+}
+
+async function sizeAndTime(path: string): Promise<{ size: number; mtimeSeconds: number }> {
+  const s = await stat(path);
+  return { size: s.size, mtimeSeconds: Math.floor(s.mtimeMs / 1000) };
+}
+
+async function readStamp(dir: string): Promise<EntryStamp> {
+  try {
+    const parsed = entryStampSchema.safeParse(
+      JSON.parse(await readFile(join(dir, stampFileName), "utf8")),
+    );
+    return parsed.success ? parsed.data : {};
+  } catch {
+    return {};
+  }
+}
+
+async function writeStamp(dir: string, stamp: EntryStamp): Promise<void> {
+  const temporary = join(dir, `.${stampFileName}.${process.pid}`);
+  await writeFile(temporary, `${JSON.stringify(stamp, null, 2)}\n`);
+  await rename(temporary, join(dir, stampFileName));
+}
