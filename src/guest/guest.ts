@@ -36,6 +36,12 @@ export interface GuestSpec {
   consoleLogCopy?: string;
 }
 
+/** What a guest takes from the host besides files and processes. */
+export interface GuestHost {
+  /** A loopback port for the SSH forward that is free now; someone may still take it first. */
+  findPort: () => Promise<number>;
+}
+
 const consoleTailLines = 30;
 const bannerTimeoutMs = 1500;
 const sshHandshakeTimeoutMs = 30_000;
@@ -77,6 +83,7 @@ export class Guest implements AsyncDisposable {
   private constructor(
     readonly spec: GuestSpec,
     readonly folder: RunFolder,
+    private readonly host: GuestHost,
   ) {
     this.id = folder.path
       .slice(-8)
@@ -87,8 +94,12 @@ export class Guest implements AsyncDisposable {
     this.pinnedHostKey = this.hostKey.publicKey;
   }
 
-  static async create(spec: GuestSpec, tmpdir?: string): Promise<Guest> {
-    return new Guest(spec, await createRunFolder(tmpdir));
+  static async create(
+    spec: GuestSpec,
+    tmpdir?: string,
+    host: GuestHost = { findPort: findFreePort },
+  ): Promise<Guest> {
+    return new Guest(spec, await createRunFolder(tmpdir), host);
   }
 
   get consolePath(): string {
@@ -183,7 +194,7 @@ export class Guest implements AsyncDisposable {
    */
   async launch(signal?: AbortSignal, options: { incoming?: boolean } = {}): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      this.sshPort = await findFreePort();
+      this.sshPort = await this.host.findPort();
       const argv = buildQemuArgs({
         ...this.machineSpec(),
         name: `kvmci-${this.spec.name}-${this.id}`,
