@@ -80,13 +80,14 @@ export class TerminalReporter {
     }
   };
 
-  summary(result: RunResult): void {
+  /** The run's last line; `passedAs` names success for a run without a command (`ready`). */
+  summary(result: RunResult, passedAs = "passed"): void {
     this.stopTicker();
     this.clearStatus();
     const parts = result.phases.map((p) => `${p.phase} ${formatDuration(p.ms)}`);
     const total = result.phases.reduce((sum, p) => sum + p.ms, 0);
     const what = {
-      passed: "passed",
+      passed: passedAs,
       failed: `failed with exit code ${result.exitCode}`,
       timeout: "timed out",
       error: "could not complete",

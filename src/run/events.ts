@@ -24,7 +24,8 @@ export type RunEvent =
   | { type: "transfer"; phase: Phase; what: string; progress: TransferProgress }
   | { type: "output"; stream: "stdout" | "stderr"; chunk: Buffer }
   | { type: "note"; message: string }
-  | { type: "warning"; message: string };
+  /** `about: "host"`: the same for every guest of the run (shown once in a matrix). */
+  | { type: "warning"; message: string; about?: "host" };
 
 export type Emit = (event: RunEvent) => void;
 

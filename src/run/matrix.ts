@@ -95,6 +95,7 @@ export async function runMatrix(
   },
 ): Promise<GuestOutcome[]> {
   const runGuest = o.runGuest ?? run;
+  const emitFor = onceForHostWarnings(o.emitFor);
   const stop = new AbortController();
   const outcomes: GuestOutcome[] = guests.map((g) => ({
     name: g.name,
@@ -121,7 +122,7 @@ export async function runMatrix(
         void runGuest(
           guest.config,
           { ...deps, signal: AbortSignal.any([deps.signal, stop.signal]) },
-          o.emitFor(guest.name),
+          emitFor(guest.name),
         ).then((result) => {
           const outcome = outcomes[next]!;
           outcome.result = result;
@@ -145,4 +146,19 @@ export async function runMatrix(
 export function matrixExitCode(outcomes: GuestOutcome[], signal: AbortSignal): number {
   if (signal.aborted) return signal.reason === "SIGTERM" ? ExitCode.sigterm : ExitCode.sigint;
   return outcomes.every((o) => o.result?.outcome === "passed") ? 0 : ExitCode.someGuestsFailed;
+}
+
+/** A warning about the host (KVM not usable) is the same for every guest: only the first says it. */
+function onceForHostWarnings(emitFor: (name: string) => Emit): (name: string) => Emit {
+  const shown = new Set<string>();
+  return (name) => {
+    const emit = emitFor(name);
+    return (event) => {
+      if (event.type === "warning" && event.about === "host") {
+        if (shown.has(event.message)) return;
+        shown.add(event.message);
+      }
+      emit(event);
+    };
+  };
 }

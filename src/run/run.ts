@@ -194,6 +194,7 @@ async function decide(
   if (decision.kvmProblem) {
     emit({
       type: "warning",
+      about: "host",
       message: `KVM is not usable here (${decision.kvmProblem.message}); using software emulation, which is much slower. ${decision.kvmProblem.hint}`,
     });
   } else {

@@ -117,6 +117,28 @@ describe("runMatrix", () => {
     expect(matrixExitCode(outcomes, new AbortController().signal)).toBe(77);
   });
 
+  it("shows a warning about the host once, and each guest's own warnings for each", async () => {
+    const guests = planGuests(await config({ image: ["a", "b"] }));
+    const shown: string[] = [];
+    await runMatrix(guests, deps(), {
+      limits: { maxGuests: 2, memoryBytes: 64 * G },
+      failFast: false,
+      emitFor: (name) => (event) => {
+        if (event.type === "warning") shown.push(`${name}: ${event.message}`);
+      },
+      runGuest: (_config, _deps, emit) => {
+        emit({ type: "warning", about: "host", message: "KVM is not usable here" });
+        emit({ type: "warning", message: "cloud-init reported: x" });
+        return Promise.resolve(result("passed"));
+      },
+    });
+    expect(shown).toEqual([
+      "a: KVM is not usable here",
+      "a: cloud-init reported: x",
+      "b: cloud-init reported: x",
+    ]);
+  });
+
   it("waits for memory: a guest that does not fit next to the running one waits", async () => {
     const guests = planGuests(await config({ image: ["a", "b"], memory: "3G" }));
     const log: string[] = [];

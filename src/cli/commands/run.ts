@@ -153,7 +153,7 @@ async function runOrPrepare(
   if (guests.length > 1) return runMany(guests, config, deps, proc, startedAt);
   const single = guests[0]?.config ?? config;
   const result = await run(single, deps, reporter.onEvent);
-  reporter.summary(result);
+  reporter.summary(result, passedAs(mode));
   if (config.json) await writeJsonReport(config.json, buildJsonReport(single, result, startedAt));
   return result.exitCode;
 }
@@ -191,7 +191,10 @@ async function runMany(
     failFast: config.failFast,
     emitFor: (name) => reporters.get(name)!.onEvent,
     onGuestEnd: (outcome) => {
-      if (outcome.result) reporters.get(outcome.name)!.summary(outcome.result);
+      if (outcome.result)
+        reporters
+          .get(outcome.name)!
+          .summary(outcome.result, passedAs(deps.prepareOnly ? "prepare" : "run"));
       streams.get(outcome.name)!.stdout.flush();
       streams.get(outcome.name)!.stderr.flush();
     },
@@ -220,4 +223,9 @@ function str(value: unknown): string | undefined {
 
 function list(value: unknown): string[] | undefined {
   return Array.isArray(value) && value.length > 0 ? value.map(String) : undefined;
+}
+
+/** What success is called at the end: `kvmci prepare` runs no command, it makes things ready. */
+function passedAs(mode: "run" | "prepare"): string {
+  return mode === "prepare" ? "ready" : "passed";
 }
