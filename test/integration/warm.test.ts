@@ -114,17 +114,39 @@ describe("prepared images and warm snapshots", () => {
     );
   });
 
-  it("does not use a snapshot made with other memory settings", async () => {
+  it("kvmci prepare makes the snapshot for other memory settings ahead of time; the run restores it", async () => {
+    const prepare = async (name: string) => {
+      const reportPath = join(sandbox.root, `${name}.json`);
+      const result = await sandbox.start(
+        ["prepare", "--memory", "1280M", "--json", reportPath],
+        project,
+      );
+      return { result, report: JSON.parse(await readFile(reportPath, "utf8")) as Report };
+    };
+    const made = await prepare("prepare");
+    expect(made.result.exitCode, made.result.all).toBe(0);
+    expect(made.result.stderr).toMatch(/✓ ready in /);
+    expect(made.report.prepared).toMatchObject({ reused: true });
+    expect(made.report.snapshot).toMatchObject({ use: "saved" });
+    // Another memory size is another machine: not the first run's snapshot.
+    expect(made.report.snapshot!.entry).not.toBe(first.report.snapshot!.entry);
+
+    const again = await prepare("prepare-again");
+    expect(again.result.exitCode, again.result.all).toBe(0);
+    expect(again.result.stderr).toContain(
+      `snapshot ${made.report.snapshot!.entry} is already cached`,
+    );
+    expect(again.report.phases.map((p) => p.phase)).not.toContain("boot");
+
     const { result, report, phases } = await run("other-memory", "free -m | head -2", [
       "--memory",
       "1280M",
       "--no-sync",
     ]);
     expect(result.exitCode, result.all).toBe(0);
-    expect(report.prepared).toMatchObject({ reused: true });
-    expect(phases).not.toContain("restore");
-    expect(phases).toContain("boot");
-    expect(report.snapshot?.entry).not.toBe(first.report.snapshot!.entry);
+    expect(phases).toContain("restore");
+    expect(phases).not.toContain("boot");
+    expect(report.snapshot).toEqual({ entry: made.report.snapshot!.entry, use: "restored" });
   });
 
   it("restores the snapshot: own clock, host name, key and an empty workdir from its own sync", async () => {
