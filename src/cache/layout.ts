@@ -15,6 +15,8 @@ export const CacheFolders = {
   locks: "locks",
   /** One record per image a running guest uses; `gc` and `image rm` leave those alone. */
   inUse: "in-use",
+  /** One record per guest running on this host: every kvmci's guests share its CPUs and memory. */
+  guests: "guests",
   /** Digests of local image files, remembered by path, size and modification time. */
   fileDigests: "file-digests",
 } as const;

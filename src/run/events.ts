@@ -2,6 +2,7 @@ import type { TransferProgress } from "../image/download.js";
 
 export const phases = [
   "image",
+  "queue",
   "prepare",
   "overlay",
   "seed",

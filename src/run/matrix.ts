@@ -1,8 +1,8 @@
-import { freemem, availableParallelism } from "node:os";
-import { readFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { extname, join } from "node:path";
 import type { RunConfig } from "../config/load.js";
 import { ExitCode } from "../errors.js";
+import { readMemInfo } from "../host/meminfo.js";
 import { run, type RunDeps, type RunResult } from "./run.js";
 import type { Emit } from "./events.js";
 import { mayStart, selectShard, type HostLimits } from "./schedule.js";
@@ -63,18 +63,8 @@ function withSuffix(path: string, name: string): string {
 export async function hostLimits(parallel: number | undefined): Promise<HostLimits> {
   return {
     maxGuests: parallel ?? availableParallelism(),
-    memoryBytes: Math.max(0, (await availableMemory()) - 512 * 1024 ** 2),
+    memoryBytes: Math.max(0, (await readMemInfo()).availableBytes - 512 * 1024 ** 2),
   };
-}
-
-async function availableMemory(): Promise<number> {
-  try {
-    const match = /^MemAvailable:\s+(\d+) kB/m.exec(await readFile("/proc/meminfo", "utf8"));
-    if (match) return Number(match[1]) * 1024;
-  } catch {
-    // not Linux; fall through
-  }
-  return freemem();
 }
 
 /**

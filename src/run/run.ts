@@ -1,4 +1,5 @@
 import { defaultBootTimeoutMs, type RunConfig } from "../config/load.js";
+import { tryTakeHostSlot, waitForHostSlot } from "./host-slots.js";
 import { formatDuration } from "../config/duration.js";
 import { formatSize } from "../config/size.js";
 import { KvmciError, isKvmciError } from "../errors.js";
@@ -121,6 +122,7 @@ export async function run(config: RunConfig, deps: RunDeps, emit: Emit): Promise
     await using _inUse = inUse;
     const accel = await decide(config, image, deps.cacheDir, signal, emit);
     result.accel = { name: accel.accel, reason: accel.reason };
+    await using _slot = await takeSlot(config, deps, clock, emit);
     let guestImage = image;
     await using _preparedInUse = config.provision
       ? await clock.time("prepare", async () => {
@@ -169,6 +171,32 @@ export async function run(config: RunConfig, deps: RunDeps, emit: Emit): Promise
     }
   }
   return result;
+}
+
+/**
+ * A place among the guests running on this host (see host-slots.ts); when the host is full the
+ * guest waits in the `queue` phase, saying for what.
+ */
+async function takeSlot(
+  config: RunConfig,
+  deps: RunDeps,
+  clock: PhaseClock,
+  emit: Emit,
+): Promise<AsyncDisposable> {
+  const needs = { memoryBytes: config.memoryBytes };
+  const options = { parallel: config.parallel, signal: deps.signal };
+  const attempt = await tryTakeHostSlot(deps.cacheDir, needs, options);
+  if ("slot" in attempt) return attempt.slot;
+  return clock.time("queue", () => {
+    const { running, limits } = attempt.busy;
+    emit({
+      type: "note",
+      message:
+        `waiting for the host: ${running} other guest${running === 1 ? "" : "s"} running ` +
+        `(at most ${limits.maxGuests} at once here, and ${formatSize(limits.memoryBytes)} of memory for guests)`,
+    });
+    return waitForHostSlot(deps.cacheDir, needs, options);
+  });
 }
 
 async function decide(

@@ -1,0 +1,108 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { acquireLock } from "../cache/lock.js";
+import { cachePath } from "../cache/layout.js";
+import {
+  identifyProcess,
+  isProcessRunning,
+  type ProcessIdentity,
+} from "../host/process-identity.js";
+import { readMemInfo } from "../host/meminfo.js";
+import { mayStart, type GuestNeeds, type HostLimits } from "./schedule.js";
+
+/**
+ * Guests of every kvmci on this host share its CPUs and memory. Eight runs started at once on a
+ * two-core machine each booting under TCG took over five minutes to boot (against half a
+ * minute alone), close to the boot deadline; taken in turns they all finish sooner. So each
+ * guest takes a slot before it starts, as many at once as the host has CPUs and while their
+ * memory fits, and gives it back at teardown. A slot of a process that died is freed by the
+ * next one that looks.
+ */
+interface SlotRecord {
+  owner: ProcessIdentity;
+  memoryBytes: number;
+}
+
+const pollMs = 500;
+
+export interface SlotOptions {
+  /** --parallel: a run that asks for more guests at once than the host has CPUs gets them. */
+  parallel: number | undefined;
+  signal: AbortSignal;
+}
+
+export type SlotAttempt =
+  { slot: AsyncDisposable } | { busy: { running: number; limits: HostLimits } };
+
+/** Takes a slot now if the host has room; says how busy it is if not. */
+export async function tryTakeHostSlot(
+  cacheDir: string,
+  needs: GuestNeeds,
+  o: SlotOptions,
+): Promise<SlotAttempt> {
+  const dir = cachePath(cacheDir, "guests");
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  // Reading the others and writing ours is one step for every kvmci on the host.
+  await using _admission = await acquireLock(cachePath(cacheDir, "locks", "guests.lock"), {
+    signal: o.signal,
+  });
+  const running = await liveSlots(dir);
+  const limits = await hostLimitsNow(running, o.parallel);
+  if (!mayStart(needs, running, limits)) return { busy: { running: running.length, limits } };
+  const file = join(dir, `${process.pid}-${randomBytes(4).toString("hex")}.json`);
+  const record: SlotRecord = { owner: await identifyProcess(), memoryBytes: needs.memoryBytes };
+  await writeFile(file, JSON.stringify(record), { mode: 0o600 });
+  return { slot: { [Symbol.asyncDispose]: () => rm(file, { force: true }) } };
+}
+
+/** Waits for a slot, however long the guests before it take; ends only with `o.signal`. */
+export async function waitForHostSlot(
+  cacheDir: string,
+  needs: GuestNeeds,
+  o: SlotOptions,
+): Promise<AsyncDisposable> {
+  for (;;) {
+    await sleep(pollMs, undefined, { signal: o.signal });
+    const attempt = await tryTakeHostSlot(cacheDir, needs, o);
+    if ("slot" in attempt) return attempt.slot;
+  }
+}
+
+/**
+ * The limits with the other guests counted in: MemAvailable already lacks what running guests
+ * have touched, not what they may still touch, so the budget is what is available plus their
+ * reservations, never more than the host's memory less 1 GiB for the host itself.
+ */
+async function hostLimitsNow(
+  running: GuestNeeds[],
+  parallel: number | undefined,
+): Promise<HostLimits> {
+  const { totalBytes, availableBytes } = await readMemInfo();
+  const reserved = running.reduce((sum, g) => sum + g.memoryBytes, 0);
+  return {
+    maxGuests: Math.max(availableParallelism(), parallel ?? 0),
+    memoryBytes: Math.min(totalBytes - 1024 ** 3, availableBytes - 512 * 1024 ** 2 + reserved),
+  };
+}
+
+/** Slots of live kvmci processes on this host; those of dead ones are removed on the way. */
+async function liveSlots(dir: string): Promise<GuestNeeds[]> {
+  const self = await identifyProcess();
+  const live: GuestNeeds[] = [];
+  for (const file of await readdir(dir).catch(() => [] as string[])) {
+    let record: SlotRecord;
+    try {
+      record = JSON.parse(await readFile(join(dir, file), "utf8")) as SlotRecord;
+    } catch {
+      continue;
+    }
+    const running = await isProcessRunning(record.owner, self);
+    if (running === false) await rm(join(dir, file), { force: true });
+    // A record nobody here can check is another host's (a shared cache folder): not ours to count.
+    if (running === true) live.push({ memoryBytes: record.memoryBytes });
+  }
+  return live;
+}
