@@ -30,7 +30,10 @@ export function buildCloudConfig(spec: SeedSpec): CloudConfig {
     disable_root: true,
     ssh_pwauth: false,
     ssh_deletekeys: true,
-    ssh_genkeytypes: [],
+    // Only the type whose key is given: cloud-init generates a type only when its key file is
+    // missing, so nothing is generated (an empty list does the same, but fails cloud-init's
+    // schema and puts "Invalid cloud-config provided" on every console).
+    ssh_genkeytypes: ["ed25519"],
     ssh_keys: {
       ed25519_private: spec.hostKey.privateKey,
       ed25519_public: spec.hostKey.publicKey,
