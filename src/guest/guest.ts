@@ -573,6 +573,7 @@ export class Guest implements AsyncDisposable {
     started: number,
   ): Promise<KvmciError> {
     const waited = Math.round((Date.now() - started) / 1000);
+    const failedUnits = failedUnitsOnConsole(await this.consoleTail(2000));
     const hint =
       this.spec.accel === "tcg"
         ? "Raise --boot-timeout if this host is slow (software emulation is much slower than KVM)."
@@ -580,7 +581,12 @@ export class Guest implements AsyncDisposable {
     return this.failure(
       "guestBoot",
       `The guest was not ready after ${waited}s: ${stage} (last attempt: ${lastError})`,
-      { hint: `${hint} ${this.consoleHint()}` },
+      {
+        hint: `${hint} ${this.consoleHint()}`,
+        lead: failedUnits.length
+          ? [`systemd in the guest failed to start: ${failedUnits.join(", ")}`]
+          : [],
+      },
     );
   }
 
@@ -594,6 +600,21 @@ export class Guest implements AsyncDisposable {
 function exitSummary(exit: QemuExit): string {
   if (exit.signal) return ` (QEMU ended by ${exit.signal})`;
   return exit.code !== undefined ? ` (QEMU exit code ${exit.code})` : "";
+}
+
+/**
+ * The units systemd reported as failing to start on the console (`[FAILED] Failed to start
+ * ssh.service - …`), once each, in order (the console tail with colours removed). Pure. An SSH wait that runs out with sshd among
+ * them has its cause in plain sight, even when the console tail has scrolled past it.
+ */
+export function failedUnitsOnConsole(lines: string[]): string[] {
+  const units: string[] = [];
+  for (const line of lines) {
+    // systemd 252: "[FAILED] Failed to start ssh.servic… - OpenBSD Secure Shell server."
+    const match = /Failed to start (.+?)\.?\s*$/.exec(line);
+    if (match && !units.includes(match[1]!)) units.push(match[1]!);
+  }
+  return units;
 }
 
 /** cloud-init's result.json lists module failures under v1.errors. Pure. */

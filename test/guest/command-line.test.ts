@@ -1,7 +1,7 @@
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
 import { buildGuestCommandLine } from "../../src/guest/command-line.js";
-import { parseCloudInitErrors, stripAnsi } from "../../src/guest/guest.js";
+import { failedUnitsOnConsole, parseCloudInitErrors, stripAnsi } from "../../src/guest/guest.js";
 import { shellJoin } from "../../src/ssh/shell-quote.js";
 
 describe("guest command line", () => {
@@ -43,6 +43,19 @@ describe("cloud-init results", () => {
       "module x failed",
     ]);
     expect(parseCloudInitErrors("garbage")[0]).toMatch(/unreadable/);
+  });
+
+  it("finds the units systemd failed to start on the console, once each", () => {
+    // Lines of a real console (a guest under heavy load), colours removed.
+    const console = [
+      "[FAILED] Failed to start ssh.servic… - OpenBSD Secure Shell server.",
+      "See 'systemctl status ssh.service' for details.",
+      "[  OK  ] Stopped ssh.service - OpenBSD Secure Shell server.",
+      "[FAILED] Failed to start ssh.servic… - OpenBSD Secure Shell server.",
+      "[  OK  ] Started systemd-logind.service - User Login Management.",
+    ];
+    expect(failedUnitsOnConsole(console)).toEqual(["ssh.servic… - OpenBSD Secure Shell server"]);
+    expect(failedUnitsOnConsole(["[  OK  ] Started ssh.service"])).toEqual([]);
   });
 
   it("strips terminal colour codes from the console", () => {
