@@ -84,7 +84,8 @@ export async function main(argv: string[], proc: Process): Promise<number> {
     }
     // A bug, not a user mistake: the stack helps whoever reports it.
     proc.stderr.write(
-      `kvmci: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      `kvmci: internal error (a bug in kvmci, not something you did: please report it with this output)\n` +
+        `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
     );
     return ExitCode.internal;
   } finally {

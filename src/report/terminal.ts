@@ -94,7 +94,7 @@ export class TerminalReporter {
       interrupted: "interrupted",
     }[result.outcome];
     this.line(
-      `${prefix} ${result.outcome === "passed" ? "✓" : "✗"} ${what} in ${formatDuration(total)}${result.accel ? ` (${result.accel.name})` : ""}: ${parts.join(", ")}`,
+      `${prefix} ${result.outcome === "passed" ? "✓" : "✗"} ${what} in ${formatDuration(total)}${result.accel ? ` (${result.accel.name})` : ""}${parts.length ? `: ${parts.join(", ")}` : ""}`,
     );
     if (result.error) this.error(result.error);
   }

@@ -2,6 +2,7 @@ import { defaultBootTimeoutMs, type RunConfig } from "../config/load.js";
 import { tryTakeHostSlot, waitForHostSlot } from "./host-slots.js";
 import { formatDuration } from "../config/duration.js";
 import { formatSize } from "../config/size.js";
+import { requireWritableCache } from "../cache/layout.js";
 import { KvmciError, isKvmciError } from "../errors.js";
 import { buildGuestCommandLine } from "../guest/command-line.js";
 import { Guest } from "../guest/guest.js";
@@ -89,6 +90,7 @@ export async function run(config: RunConfig, deps: RunDeps, emit: Emit): Promise
   const { signal } = deps;
   try {
     await requireTools(["qemu-system-x86_64", "qemu-img", "tar"], "to run a guest");
+    await requireWritableCache(deps.cacheDir);
     for (const folder of await removeStaleRunFolders(deps.tmpdir))
       emit({ type: "note", message: `removed ${folder}, left by a kvmci that was killed` });
     const { image, inUse } = await clock.time("image", async () => {

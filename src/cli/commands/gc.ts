@@ -2,6 +2,7 @@ import { collectGarbage } from "../../cache/gc.js";
 import { formatSize, parseSize } from "../../config/size.js";
 import { KvmciError } from "../../errors.js";
 import { removeStaleRunFolders } from "../../guest/run-folder.js";
+import { requireWritableCache } from "../../cache/layout.js";
 import { resolveCacheDir } from "../../image/cache.js";
 import { catalogDirs, listCatalog } from "../../image/catalog.js";
 import type { Process } from "../main.js";
@@ -41,6 +42,7 @@ export async function gcCommand(argv: string[], proc: Process): Promise<number> 
       hint: "Run `kvmci gc --help`.",
     });
   const cacheDir = resolveCacheDir(proc.env);
+  await requireWritableCache(cacheDir);
   const dryRun = parsed.values["dry-run"] === true;
   // A build from a recipe as it no longer is cannot be chosen by any run of this kvmci.
   const recipeKeys = new Set(

@@ -2,6 +2,7 @@ import { homedir } from "node:os";
 import { rm } from "node:fs/promises";
 import { scanCacheItems, withDependents } from "../../cache/items.js";
 import { entriesInUse } from "../../cache/in-use.js";
+import { requireWritableCache } from "../../cache/layout.js";
 import { formatSize } from "../../config/size.js";
 import { KvmciError } from "../../errors.js";
 import { createHttpGet } from "../../host/http.js";
@@ -40,6 +41,7 @@ export async function imageCommand(
 ): Promise<number> {
   const [sub, ...rest] = argv;
   const cacheDir = resolveCacheDir(proc.env);
+  if (sub !== "ls" && !rest.includes("--help")) await requireWritableCache(cacheDir);
   switch (sub) {
     case "build":
     case "pull": {

@@ -1,0 +1,60 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { main, type Process } from "../../src/cli/main.js";
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "kvmci-main-"));
+});
+afterEach(() => rm(dir, { recursive: true, force: true }));
+
+/** A process for main(): real streams collected into strings, env and cwd as given. */
+function fakeProcess(env: NodeJS.ProcessEnv, cwd: () => string = () => dir) {
+  const out = { stdout: "", stderr: "" };
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  stdout.on("data", (c: Buffer) => (out.stdout += c.toString()));
+  stderr.on("data", (c: Buffer) => (out.stderr += c.toString()));
+  const proc: Process = {
+    env,
+    exit: () => {
+      throw new Error("exit called");
+    },
+    cwd,
+    stdout,
+    stderr,
+    getuid: () => 1000,
+    on: () => undefined,
+    off: () => undefined,
+  };
+  return { proc, out };
+}
+
+describe("kvmci's exit codes for what is not a guest's doing", () => {
+  it("69 when the cache folder cannot be used, saying why and how to fix it", async () => {
+    const file = join(dir, "not-a-folder");
+    await writeFile(file, "");
+    for (const argv of [["gc"], ["image", "pull", "debian-12"], ["run", "--", "true"]]) {
+      const { proc, out } = fakeProcess({ ...process.env, KVMCI_CACHE_DIR: join(file, "cache") });
+      expect(await main(argv, proc), out.stderr).toBe(69);
+      expect(out.stderr).toContain(
+        `Cannot use the cache folder ${join(file, "cache")}: a file is in the way`,
+      );
+      expect(out.stderr).toContain("Set KVMCI_CACHE_DIR to a folder you can write to");
+      expect(out.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it("70 for a bug, asking for a report and keeping the stack for it", async () => {
+    const { proc, out } = fakeProcess({ ...process.env, KVMCI_CACHE_DIR: dir }, () => {
+      throw new Error("a bug");
+    });
+    expect(await main(["run", "--", "true"], proc)).toBe(70);
+    expect(out.stderr).toContain("kvmci: internal error (a bug in kvmci");
+    expect(out.stderr).toContain("please report it with this output");
+    expect(out.stderr).toMatch(/Error: a bug\n\s+at /);
+  });
+});
