@@ -206,6 +206,23 @@ describe("kvmci image pull", () => {
     expect(a.stdout).toBe(b.stdout);
   });
 
+  for (const signal of ["SIGINT", "SIGTERM"] as const)
+    it(`${signal} during a run's download: ${signal === "SIGINT" ? 130 : 143} within 5 s, ✗ image, nothing usable left`, async () => {
+      // Slow enough that the download is far from done when the signal comes.
+      server.bytesPerSecond = 4 * 1024 * 1024;
+      const child = kvmci(["run", "--image", "loop-debian", "--accel", "tcg", "--", "true"]);
+      await waitForOutput(child, /downloading http/, 30_000);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const sent = Date.now();
+      child.kill(signal);
+      const result = await child;
+      expect(result.exitCode, result.all).toBe(signal === "SIGINT" ? 130 : 143);
+      expect(Date.now() - sent).toBeLessThan(5000);
+      expect(result.stderr).toMatch(/✗ image\b/);
+      expect((await cacheContents()).images).toEqual([]);
+      expect(await sandbox.leftovers()).toEqual({ runFolders: [], qemu: [] });
+    });
+
   it("after a kill -9 mid-download, leaves nothing usable, and the next pull resumes", async () => {
     server.bytesPerSecond = 40 * 1024 * 1024;
     const child = kvmci(["image", "pull", "loop-debian"]);
