@@ -14,8 +14,7 @@ export const stampFileName = "verified.json";
 
 const fileStampSchema = z.object({
   size: z.number(),
-  /** Whole seconds: a cache restored by tar (the Actions cache) keeps no more. */
-  mtimeSeconds: z.number(),
+  mtimeMs: z.number(),
   digest: z.string(),
 });
 const entryStampSchema = z.record(z.string(), fileStampSchema);
@@ -56,7 +55,7 @@ export async function findDamage(
     const now = await sizeAndTime(path).catch(() => undefined);
     if (!now) return `${file} is missing`;
     const known = stamp[file];
-    if (known && known.size === now.size && known.mtimeSeconds === now.mtimeSeconds) continue;
+    if (known && known.size === now.size && sameTime(known.mtimeMs, now.mtimeMs)) continue;
     // The disk is checked against the image's own digest; a kernel or initrd never recorded
     // before (an entry from an older kvmci) has nothing to be checked against, and is recorded.
     const expected = file === diskFile ? info.digest : known?.digest;
@@ -72,9 +71,19 @@ export async function findDamage(
   return undefined;
 }
 
-async function sizeAndTime(path: string): Promise<{ size: number; mtimeSeconds: number }> {
+async function sizeAndTime(path: string): Promise<{ size: number; mtimeMs: number }> {
   const s = await stat(path);
-  return { size: s.size, mtimeSeconds: Math.floor(s.mtimeMs / 1000) };
+  return { size: s.size, mtimeMs: s.mtimeMs };
+}
+
+/**
+ * The recorded time, to the fraction of a millisecond the file system keeps; or the same
+ * second when the file's time has no fraction at all, as after a restore by tar (the Actions
+ * cache) that keeps whole seconds. Pure.
+ */
+export function sameTime(recordedMs: number, nowMs: number): boolean {
+  if (recordedMs === nowMs) return true;
+  return nowMs % 1000 === 0 && Math.floor(recordedMs / 1000) * 1000 === nowMs;
 }
 
 async function readStamp(dir: string): Promise<EntryStamp> {

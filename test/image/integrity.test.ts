@@ -95,7 +95,17 @@ describe("cache entry integrity", () => {
     expect((await check(wrong)).damage).toMatch(/^disk.qcow2 changed after it was cached/);
   });
 
-  it("keeps whole seconds, as tar restores them", async () => {
+  it("finds a change in the same second as the stamp, since it keeps the time to the fraction", async () => {
+    const info = await entry();
+    await stampEntry(dir, info, "disk.qcow2");
+    const { mtimeMs } = await stat(join(dir, "disk.qcow2"));
+    await scribble("disk.qcow2", 3, "XX");
+    const sameSecond = new Date(Math.floor(mtimeMs / 1000) * 1000 + ((mtimeMs + 1) % 1000));
+    await utimes(join(dir, "disk.qcow2"), sameSecond, sameSecond);
+    expect((await check(info)).damage).toMatch(/^disk.qcow2 changed after it was cached/);
+  });
+
+  it("accepts a time cut to whole seconds, as tar restores it", async () => {
     const info = await entry();
     await stampEntry(dir, info, "disk.qcow2");
     const { mtime } = await stat(join(dir, "disk.qcow2"));

@@ -1,133 +1,23 @@
-import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createSandbox, repoRoot, waitForOutput, type Sandbox } from "./harness.js";
-import { ImageServer, startProxy } from "./image-server.js";
+import { beforeEach, describe, expect, it } from "vitest";
+import { waitForOutput, type Sandbox } from "./harness.js";
+import { startProxy, type ImageServer } from "./image-server.js";
+import { usePublishedImages } from "./published.js";
 
-// Images "published" on a loopback server, the way distributions publish theirs: the locally
-// built debian-12 image with a Debian-style SHA512SUMS, a small qcow2 with a Fedora-style
-// CHECKSUM, and some broken publications. Each test gets an empty cache of its own.
-
+const images = usePublishedImages();
 let server: ImageServer;
-let published: string;
 let fixtures: string;
-let catalog: string;
 let smallSha256: string;
-
-async function digest(path: string, algorithm: "sha256" | "sha512"): Promise<string> {
-  const hash = createHash(algorithm);
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
-}
-
-function entry(name: string, url: string, checksums: string): string {
-  return [
-    "kind: download",
-    `name: ${name}`,
-    "description: served from loopback by the test",
-    "arch: x86_64",
-    `url: ${url}`,
-    `checksums: ${checksums}`,
-    "format: qcow2",
-    "user: debian",
-    "boot: bios",
-    "",
-  ].join("\n");
-}
-
-beforeAll(async () => {
-  const built = await execa("node", [
-    join(repoRoot, "bin", "kvmci.js"),
-    "image",
-    "build",
-    "debian-12",
-  ]);
-  const path = built.stdout.trim().split(" ")[2]!;
-  published = await mkdtemp(join(tmpdir(), "kvmci-dl-"));
-  fixtures = join(published, "files");
-  catalog = join(published, "catalog");
-  await mkdir(fixtures);
-  await mkdir(catalog);
-  const small = join(fixtures, "small.qcow2");
-  await execa("qemu-img", ["create", "-q", "-f", "qcow2", small, "64M"]);
-  smallSha256 = await digest(small, "sha256");
-  const notDisk = join(fixtures, "notes.qcow2");
-  await writeFile(notDisk, "these are notes, not a disk image\n");
-
-  server = await ImageServer.start();
-  server.serveFile("/debian/disk.qcow2", path);
-  server.serveText(
-    "/debian/SHA512SUMS",
-    `${"0".repeat(128)}  disk.json\n${await digest(path, "sha512")}  disk.qcow2\n`,
-  );
-  server.serveFile("/small/small.qcow2", small);
-  server.serveText(
-    "/small/CHECKSUM",
-    `-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\n# small.qcow2: 1 bytes\nSHA256 (small.qcow2) = ${smallSha256}\n-----BEGIN PGP SIGNATURE-----\nxyz\n`,
-  );
-  server.serveFile("/bad/notes.qcow2", notDisk);
-  server.serveText("/bad/SHA256SUMS", `${await digest(notDisk, "sha256")} *notes.qcow2\n`);
-  server.serveText("/wrong/SHA256SUMS", `${"e".repeat(64)}  small.qcow2\n`);
-  server.serveText("/gone/SHA256SUMS", `${"e".repeat(64)}  here.qcow2\n`);
-
-  const write = (name: string, text: string) => writeFile(join(catalog, `${name}.yml`), text);
-  await write(
-    "loop-debian",
-    entry("loop-debian", server.url("/debian/disk.qcow2"), server.url("/debian/SHA512SUMS")),
-  );
-  await write(
-    "loop-small",
-    entry("loop-small", server.url("/small/small.qcow2"), server.url("/small/CHECKSUM")),
-  );
-  await write(
-    "loop-notdisk",
-    entry("loop-notdisk", server.url("/bad/notes.qcow2"), server.url("/bad/SHA256SUMS")),
-  );
-  await write(
-    "loop-wrong",
-    entry("loop-wrong", server.url("/small/small.qcow2"), server.url("/wrong/SHA256SUMS")),
-  );
-  await write(
-    "loop-gone",
-    entry("loop-gone", server.url("/gone/here.qcow2"), server.url("/gone/SHA256SUMS")),
-  );
-});
-
-afterAll(async () => {
-  await server?.close();
-  if (published) await rm(published, { recursive: true, force: true });
-});
-
 let sandbox: Sandbox;
 let cache: string;
-let env: NodeJS.ProcessEnv;
-beforeEach(async () => {
-  sandbox = await createSandbox();
-  cache = join(sandbox.root, "cache");
-  env = {
-    KVMCI_CACHE_DIR: cache,
-    KVMCI_CATALOG: catalog,
-    HTTP_PROXY: "",
-    http_proxy: "",
-    NO_PROXY: "",
-  };
-  server.requests.length = 0;
-  server.bytesPerSecond = undefined;
+beforeEach(() => {
+  ({ server, fixtures, smallSha256 } = images.published());
+  ({ sandbox, cache } = images.each());
 });
-afterEach(() => sandbox.dispose());
-
-const kvmci = (args: string[], extra: NodeJS.ProcessEnv = {}) =>
-  sandbox.start(args, sandbox.root, { ...env, ...extra });
-
-/** What is in the cache's images/ and downloads/ folders. */
-async function cacheContents(): Promise<{ images: string[]; downloads: string[] }> {
-  const list = (dir: string) => readdir(join(cache, dir)).catch(() => [] as string[]);
-  return { images: await list("images"), downloads: await list("downloads") };
-}
+const kvmci = (args: string[], extra: NodeJS.ProcessEnv = {}) => images.each().kvmci(args, extra);
+const cacheContents = () => images.each().contents();
 
 describe("kvmci image pull", () => {
   it("downloads a catalog image once, verified against the published list, and reuses it", async () => {
@@ -206,23 +96,6 @@ describe("kvmci image pull", () => {
     expect(a.stdout).toBe(b.stdout);
   });
 
-  for (const signal of ["SIGINT", "SIGTERM"] as const)
-    it(`${signal} during a run's download: ${signal === "SIGINT" ? 130 : 143} within 5 s, ✗ image, nothing usable left`, async () => {
-      // Slow enough that the download is far from done when the signal comes.
-      server.bytesPerSecond = 4 * 1024 * 1024;
-      const child = kvmci(["run", "--image", "loop-debian", "--accel", "tcg", "--", "true"]);
-      await waitForOutput(child, /downloading http/, 30_000);
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-      const sent = Date.now();
-      child.kill(signal);
-      const result = await child;
-      expect(result.exitCode, result.all).toBe(signal === "SIGINT" ? 130 : 143);
-      expect(Date.now() - sent).toBeLessThan(5000);
-      expect(result.stderr).toMatch(/✗ image\b/);
-      expect((await cacheContents()).images).toEqual([]);
-      expect(await sandbox.leftovers()).toEqual({ runFolders: [], qemu: [] });
-    });
-
   it("after a kill -9 mid-download, leaves nothing usable, and the next pull resumes", async () => {
     server.bytesPerSecond = 40 * 1024 * 1024;
     const child = kvmci(["image", "pull", "loop-debian"]);
@@ -297,69 +170,6 @@ describe("kvmci image pull: what goes wrong gets its own exit code, and the cach
     const local = await kvmci(["image", "pull", join(fixtures, "notes.qcow2")]);
     expect(local.exitCode, local.all).toBe(72);
     expect(local.stderr).toContain("no MBR or GPT partition table");
-  });
-
-  it("a cached image deleted or changed on disk is removed with a note and fetched again", async () => {
-    expect((await kvmci(["image", "pull", "loop-debian"])).exitCode).toBe(0);
-    const [entryName] = (await cacheContents()).images;
-    const disk = join(cache, "images", entryName!, "disk.qcow2");
-
-    await rm(disk);
-    const afterDelete = await kvmci(["image", "pull", "loop-debian"]);
-    expect(afterDelete.exitCode, afterDelete.all).toBe(0);
-    expect(afterDelete.stderr).toContain(
-      `the cached image ${entryName} was damaged (image.json or the disk is missing or unreadable); removed it`,
-    );
-    expect(server.downloads("/debian/disk.qcow2")).toHaveLength(2);
-
-    // A few bytes changed in the middle, the size the same: found by the digest, before booting.
-    const handle = await open(disk, "r+");
-    await handle.write(Buffer.from("kvmci was here"), 0, 14, 200 * 1024 * 1024);
-    await handle.close();
-    const run = await kvmci([
-      "run",
-      "--image",
-      "loop-debian",
-      "--accel",
-      "tcg",
-      "--no-sync",
-      "--no-snapshot",
-      "--",
-      "true",
-    ]);
-    expect(run.exitCode, run.all).toBe(0);
-    expect(run.stderr).toContain(
-      `the cached image ${entryName} was damaged (disk.qcow2 changed after it was cached: its digest no longer matches the one recorded then)`,
-    );
-    expect(server.downloads("/debian/disk.qcow2")).toHaveLength(3);
-    expect(await cacheContents()).toEqual({ images: [entryName], downloads: [] });
-    expect(await sandbox.leftovers()).toEqual({ runFolders: [], qemu: [] });
-  });
-
-  it("a qcow2 whose backing file is gone: 72, naming it and how to make a copy that stands alone", async () => {
-    const base = join(sandbox.root, "base.qcow2");
-    const mine = join(sandbox.root, "mine.qcow2");
-    await execa("qemu-img", ["create", "-q", "-f", "qcow2", base, "64M"]);
-    await execa("qemu-img", [
-      "create",
-      "-q",
-      "-f",
-      "qcow2",
-      "-b",
-      "base.qcow2",
-      "-F",
-      "qcow2",
-      mine,
-    ]);
-    await rm(base);
-    const run = await kvmci(["run", "--image", mine, "--", "true"]);
-    expect(run.exitCode, run.all).toBe(72);
-    expect(run.stderr).toContain(
-      `${mine} is not a disk image kvmci can use: its backing file base.qcow2 cannot be opened (Could not open '${base}': No such file or directory)`,
-    );
-    expect(run.stderr).toContain(`qemu-img convert -O qcow2 ${mine} standalone.qcow2`);
-    expect(run.stderr).not.toMatch(/\n\s+at /);
-    expect(await sandbox.leftovers()).toEqual({ runFolders: [], qemu: [] });
   });
 
   it("a URL must be pinned: 64 without a digest, 75 with a wrong one, cached with the right one", async () => {
