@@ -9,10 +9,27 @@ export interface KeyPair {
   publicKey: string;
 }
 
-/** A fresh ed25519 key pair; kvmci makes two per run (client, guest host key) and never reuses them. */
-export function generateKeyPair(comment: string): KeyPair {
-  const pair = utils.generateKeyPairSync("ed25519", { comment });
-  return { privateKey: pair.private, publicKey: pair.public.trim() };
+type Generate = (comment: string) => { private: string; public: string };
+
+const ssh2Generate: Generate = (comment) => utils.generateKeyPairSync("ed25519", { comment });
+
+/** An ed25519 public key blob: string "ssh-ed25519" (4 + 11 bytes), string key (4 + 32). */
+const ed25519BlobBytes = 51;
+
+/**
+ * A fresh ed25519 key pair; kvmci makes two per run (client, guest host key) and never reuses
+ * them. ssh2 strips a leading zero byte from the public key (mscdex/ssh2#1390, open), so one
+ * key in 256 comes out 31 bytes long: sshd cannot load it as a host key ("error in libcrypto")
+ * and the guest never answers SSH. Such a key is drawn again.
+ */
+export function generateKeyPair(comment: string, generate: Generate = ssh2Generate): KeyPair {
+  for (let attempt = 0; attempt < 16; attempt++) {
+    const pair = generate(comment);
+    const publicKey = pair.public.trim();
+    if (publicKeyBlob(publicKey).length === ed25519BlobBytes)
+      return { privateKey: pair.private, publicKey };
+  }
+  throw new Error("ssh2 kept generating malformed ed25519 keys");
 }
 
 /** The binary key blob of a public key line, which is what an SSH server presents. */
