@@ -372,6 +372,7 @@ async function runGuest(
               signal,
               emit,
               now: deps.now,
+              workdir: config.workdir,
             }),
           );
           if (saved) result.snapshot = { entry: saved.entry, use: "saved" };

@@ -25,6 +25,7 @@ import {
   type CachedSnapshot,
   type SnapshotInfo,
 } from "../snapshot/store.js";
+import { buildWorkdirCommand } from "../sync/tar-args.js";
 import type { Emit } from "./events.js";
 
 /** Which snapshot a guest with these settings would use, and whether it exists yet. */
@@ -106,7 +107,15 @@ export async function saveSnapshot(
   guest: Guest,
   image: CachedImage,
   plan: SnapshotPlan,
-  o: { cacheDir: string; deadline: number; signal: AbortSignal; emit: Emit; now: () => Date },
+  o: {
+    cacheDir: string;
+    deadline: number;
+    signal: AbortSignal;
+    emit: Emit;
+    now: () => Date;
+    /** Made (empty) before saving, so that runs restoring the snapshot need no sudo for it. */
+    workdir: string;
+  },
 ): Promise<CachedSnapshot | undefined> {
   let lock: AsyncDisposable;
   try {
@@ -123,6 +132,7 @@ export async function saveSnapshot(
   if (await findSnapshot(o.cacheDir, plan.entry)) return undefined;
   const partial = await createPartialSnapshot(o.cacheDir, plan.entry);
   try {
+    await guest.exec(buildWorkdirCommand(o.workdir), { signal: o.signal });
     const started = performance.now();
     const saved = await guest.saveState(partial, o.deadline, o.signal);
     const saveMs = Math.round(performance.now() - started);

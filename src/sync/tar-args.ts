@@ -17,10 +17,14 @@ export function buildPackArgs(o: PackOptions): string[] {
   return args;
 }
 
-/** Guest command that creates the workdir, owned by the guest user. */
+/**
+ * Guest command that creates the workdir, owned by the guest user, unless it is there and
+ * writable already (a restored snapshot has it): sudo alone costs ~0.3 s under emulation.
+ */
 export function buildWorkdirCommand(workdir: string): string {
+  const w = shellQuote(workdir);
   // sudo may relay stdin to its child, which would eat the start of an archive sent after it.
-  return `sudo install -d -o "$(id -u)" -g "$(id -g)" ${shellQuote(workdir)} </dev/null`;
+  return `{ [ -d ${w} ] && [ -w ${w} ]; } || sudo install -d -o "$(id -u)" -g "$(id -g)" ${w} </dev/null`;
 }
 
 /** Guest command that creates the workdir for the guest user and unpacks stdin into it. */

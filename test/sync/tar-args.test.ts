@@ -3,7 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
-import { buildArtifactPackCommand, buildPackArgs, quoteGlob } from "../../src/sync/tar-args.js";
+import {
+  buildArtifactPackCommand,
+  buildPackArgs,
+  buildWorkdirCommand,
+  quoteGlob,
+} from "../../src/sync/tar-args.js";
 import { listWorkspace } from "../../src/sync/workspace.js";
 
 describe("workspace packing", () => {
@@ -82,6 +87,32 @@ describe("artifact globs", () => {
       expect(none.stdout.length).toBe(0);
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the workdir in the guest", () => {
+  // A stand-in for sudo that records being called: what matters is whether it is needed.
+  async function runWithFakeSudo(workdir: string, root: string) {
+    const bin = join(root, "bin");
+    await mkdir(bin, { recursive: true });
+    await writeFile(join(bin, "sudo"), `#!/bin/sh\necho called >> ${root}/sudo.log\nexit 0\n`, {
+      mode: 0o755,
+    });
+    await execa("sh", ["-c", buildWorkdirCommand(workdir)], {
+      env: { PATH: `${bin}:${process.env.PATH ?? ""}` },
+    });
+    return execa("sh", ["-c", `cat ${root}/sudo.log 2>/dev/null || true`]).then((r) => r.stdout);
+  }
+
+  it("needs no sudo when it is there and writable (as in a restored snapshot)", async () => {
+    const root = await mkdtemp(join(tmpdir(), "kvmci-workdir-"));
+    try {
+      await mkdir(join(root, "work"));
+      expect(await runWithFakeSudo(join(root, "work"), root)).toBe("");
+      expect(await runWithFakeSudo(join(root, "missing"), root)).toBe("called");
+    } finally {
+      await rm(root, { recursive: true, force: true });
     }
   });
 });
