@@ -604,8 +604,9 @@ function exitSummary(exit: QemuExit): string {
 
 /**
  * The units systemd reported as failing to start on the console (`[FAILED] Failed to start
- * ssh.service - …`), once each, in order (the console tail with colours removed). Pure. An SSH wait that runs out with sshd among
- * them has its cause in plain sight, even when the console tail has scrolled past it.
+ * ssh.service - …`), once each, in order, from console lines with colours removed. Pure. An
+ * SSH wait that runs out with sshd among them has its cause in plain sight, even when the
+ * console tail shown has scrolled past it.
  */
 export function failedUnitsOnConsole(lines: string[]): string[] {
   const units: string[] = [];

@@ -60,7 +60,11 @@ export async function findDamage(
     // before (an entry from an older kvmci) has nothing to be checked against, and is recorded.
     const expected = file === diskFile ? info.digest : known?.digest;
     const algorithm = parseDigest(expected ?? "")?.algorithm ?? "sha256";
-    o.onStep?.(`checking ${file} (changed on disk since it was last checked)`);
+    o.onStep?.(
+      known
+        ? `checking ${file} against its digest (its size or time changed since the last check)`
+        : `checking ${file} against its digest (first check by this kvmci)`,
+    );
     const actual = formatDigest(await digestFile(path, algorithm, o.signal));
     if (expected && actual !== expected)
       return `${file} changed after it was cached: its digest no longer matches the one recorded then`;
