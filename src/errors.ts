@@ -14,8 +14,8 @@ export const ExitCode = {
   imageUnknown: 71,
   /** A file that `qemu-img info` does not recognise as a usable disk image. */
   imageNotDisk: 72,
-  /** The cache's file system is full (or the user's quota is). */
-  cacheFull: 73,
+  /** A write on the host failed: the cache's or the artifacts folder's file system is full. */
+  hostWrite: 73,
   /** A download failed: HTTP 4xx, 5xx or network errors after the retries ran out. */
   download: 74,
   /** A downloaded file's digest differs from the published or pinned one. */

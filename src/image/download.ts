@@ -71,7 +71,7 @@ export async function downloadVerified(
   } catch (error) {
     await state.close();
     // Keep what arrived for the next attempt to resume, unless nothing did or the disk is full.
-    if (state.size === 0 || (error instanceof KvmciError && error.code === "cacheFull"))
+    if (state.size === 0 || (error instanceof KvmciError && error.code === "hostWrite"))
       await discard(partPath, metaPath);
     throw error;
   }
@@ -337,7 +337,7 @@ function downloadError(url: string, error: unknown): unknown {
   if (error instanceof KvmciError) return error;
   const code = (error as NodeJS.ErrnoException).code;
   if (code === "ENOSPC" || code === "EDQUOT") {
-    return new KvmciError("cacheFull", `No space left in the cache while downloading ${url}`, {
+    return new KvmciError("hostWrite", `No space left in the cache while downloading ${url}`, {
       hint: "Free space on that file system (`kvmci gc --max-size 5G` trims the cache), or point KVMCI_CACHE_DIR at a larger one. The partial file was deleted.",
       cause: error,
     });

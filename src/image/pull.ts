@@ -165,7 +165,7 @@ async function downloadIntoCache(spec: DownloadSpec, options: ResolveOptions): P
       await rm(partial, { recursive: true, force: true });
       const code = (error as NodeJS.ErrnoException).code;
       if (code === "ENOSPC" || code === "EDQUOT")
-        throw new KvmciError("cacheFull", `No space left in the cache ${options.cacheDir}`, {
+        throw new KvmciError("hostWrite", `No space left in the cache ${options.cacheDir}`, {
           hint: "Free space there (`kvmci gc --max-size SIZE`), or set KVMCI_CACHE_DIR.",
           cause: error,
         });

@@ -121,6 +121,8 @@ export class SshSession implements AsyncDisposable {
 
 export interface ExecIo {
   stdin?: NodeJS.ReadableStream;
+  /** Where stdout goes with back-pressure (the guest waits while it is full); or onStdout. */
+  stdout?: NodeJS.WritableStream;
   onStdout?: (chunk: Buffer) => void;
   onStderr?: (chunk: Buffer) => void;
   /** Aborting closes the channel; the promise then resolves with code 137 (killed). */
@@ -162,7 +164,8 @@ function attach(
     if (typeof exitCode === "number") code = exitCode;
     if (name) signalName = name;
   });
-  channel.on("data", (chunk: Buffer) => io.onStdout?.(chunk));
+  if (io.stdout) channel.pipe(io.stdout);
+  else channel.on("data", (chunk: Buffer) => io.onStdout?.(chunk));
   channel.stderr.on("data", (chunk: Buffer) => io.onStderr?.(chunk));
   // Ask the server to kill the command and stop waiting at once: sshd may hold the channel open
   // while the command's children live on, and the guest is torn down afterwards anyway.

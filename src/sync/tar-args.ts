@@ -36,17 +36,22 @@ export function buildUnpackCommand(workdir: string): string {
 /**
  * Guest command that packs the files matching the globs (relative to the workdir) to stdout.
  * Globs are expanded by bash with `**` and empty matches dropped; everything but glob
- * characters is quoted so a pattern cannot run code.
+ * characters is quoted so a pattern cannot run code. Each path goes into the archive once,
+ * however many globs match it or the folders above it (`out/**` matches both), folders
+ * included so that empty ones come back too.
  */
 export function buildArtifactPackCommand(workdir: string, globs: string[]): string {
   const patterns = globs.map(quoteGlob).join(" ");
-  const script = `cd ${shellQuote(workdir)} 2>/dev/null || exit 0; shopt -s globstar nullglob dotglob; files=(${patterns}); [ \${#files[@]} -eq 0 ] || exec tar -c -f - -- "\${files[@]}"`;
+  const script = [
+    `cd ${shellQuote(workdir)} 2>/dev/null || exit 0`,
+    "shopt -s globstar nullglob dotglob",
+    "set -o pipefail",
+    `files=(${patterns})`,
+    `[ \${#files[@]} -eq 0 ] && exit 0`,
+    // ./ in front: a name starting with - is not taken for an option by find.
+    `find "\${files[@]/#/./}" -print0 | LC_ALL=C sort -zu | tar -c -f - --null --no-recursion -T -`,
+  ].join("\n");
   return `bash -c ${shellQuote(script)}`;
-}
-
-/** Host tar command that unpacks artifacts into a folder and lists what it wrote. */
-export function buildArtifactUnpackArgs(dir: string): string[] {
-  return ["tar", "-x", "-v", "-f", "-", "-C", dir, "--no-same-owner", "--warning=no-timestamp"];
 }
 
 /** Quotes every run of non-glob characters, leaving `*`, `?` and `[...]` active. */

@@ -1,15 +1,9 @@
-import { mkdir } from "node:fs/promises";
 import { relative, isAbsolute } from "node:path";
 import { PassThrough } from "node:stream";
 import { execa } from "execa";
 import { KvmciError, tailLines } from "../errors.js";
 import type { Guest } from "../guest/guest.js";
-import {
-  buildArtifactPackCommand,
-  buildArtifactUnpackArgs,
-  buildPackArgs,
-  buildUnpackCommand,
-} from "./tar-args.js";
+import { buildPackArgs, buildUnpackCommand } from "./tar-args.js";
 import { listWorkspace } from "./workspace.js";
 
 export interface SyncResult {
@@ -80,70 +74,5 @@ export async function syncWorkspace(
     mode: listing.mode,
     files: listing.mode === "git" ? listing.files.length : undefined,
     bytes,
-  };
-}
-
-/** Copies files matching the globs from the guest's workdir into a host folder. Returns their paths. */
-export async function collectArtifacts(
-  guest: Guest,
-  o: { workdir: string; globs: string[]; dir: string },
-  signal: AbortSignal,
-): Promise<string[]> {
-  let unpack: ReturnType<typeof startUnpack> | undefined;
-  const stderr: Buffer[] = [];
-  const remote = await guest.exec(buildArtifactPackCommand(o.workdir, o.globs), {
-    // Start the host tar only when bytes arrive: no match means no archive at all.
-    onStdout: (chunk) => {
-      unpack ??= startUnpack(o.dir, signal);
-      unpack.write(chunk);
-    },
-    onStderr: (chunk) => stderr.push(chunk),
-    signal,
-  });
-  if (remote.code !== 0) {
-    throw new KvmciError(
-      "guestLost",
-      `Packing artifacts in the guest failed (exit code ${remote.code})`,
-      {
-        details: tailLines(Buffer.concat(stderr).toString(), 10),
-      },
-    );
-  }
-  if (!unpack) return [];
-  return unpack.finish();
-}
-
-function startUnpack(dir: string, signal: AbortSignal) {
-  const ready = mkdir(dir, { recursive: true });
-  const chunks: Buffer[] = [];
-  let child: ReturnType<typeof execa> | undefined;
-  const started = ready.then(() => {
-    const [file, ...args] = buildArtifactUnpackArgs(dir);
-    child = execa(file ?? "tar", args, { stdin: "pipe", reject: false, cancelSignal: signal });
-    for (const chunk of chunks) child.stdin?.write(chunk);
-  });
-  return {
-    write(chunk: Buffer) {
-      if (child) child.stdin?.write(chunk);
-      else chunks.push(chunk);
-    },
-    async finish(): Promise<string[]> {
-      await started;
-      if (!child) throw new Error("artifact unpacker did not start");
-      child.stdin?.end();
-      const result = await child;
-      if (result.exitCode !== 0) {
-        throw new KvmciError(
-          "internal",
-          `Unpacking artifacts into ${dir} failed (tar exit code ${result.exitCode})`,
-          {
-            details: tailLines(String(result.stderr ?? ""), 10),
-          },
-        );
-      }
-      return String(result.stdout ?? "")
-        .split("\n")
-        .filter((l) => l && !l.endsWith("/"));
-    },
   };
 }

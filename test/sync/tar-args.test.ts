@@ -80,7 +80,7 @@ describe("artifact globs", () => {
       const command = buildArtifactPackCommand(dir, ["reports/**/*.xml", "missing/*"]);
       const packed = await execa("sh", ["-c", command], { encoding: "buffer" });
       const listed = await execa("tar", ["-t", "-f", "-"], { input: packed.stdout });
-      expect(listed.stdout.trim().split("\n")).toEqual(["reports/deep/a.xml"]);
+      expect(listed.stdout.trim().split("\n")).toEqual(["./reports/deep/a.xml"]);
       const none = await execa("sh", ["-c", buildArtifactPackCommand(dir, ["nothing/*"])], {
         encoding: "buffer",
       });
