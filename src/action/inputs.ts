@@ -70,10 +70,12 @@ export function readActionInputs(
       problems.push(`input provision: ${(error as Error).message.split("\n")[0]}`);
     }
   }
-  const junit = text("junit");
-  if (junit && (junit.startsWith("/") || junit.split("/").includes("..")))
+  const junitText = text("junit");
+  const junitBad = junitText && (junitText.startsWith("/") || junitText.split("/").includes(".."));
+  const junit = junitBad ? undefined : junitText;
+  if (junitBad)
     problems.push(
-      `input junit: expected a path relative to the working directory in the guest, got ${JSON.stringify(junit)}`,
+      `input junit: expected a path relative to the working directory in the guest, got ${JSON.stringify(junitText)}`,
     );
   const artifacts = [...(lines("artifacts") ?? []), ...(junit ? [junit] : [])];
   const snapshot = boolean("snapshot", true);

@@ -6,8 +6,11 @@ import * as actionsCache from "@actions/cache";
 import { Interrupts } from "../cli/interrupts.js";
 import { loadRunConfig, type RunConfig } from "../config/load.js";
 import { formatDuration } from "../config/duration.js";
-import { isKvmciError, KvmciError } from "../errors.js";
+import { isKvmciError, KvmciError, problemsError } from "../errors.js";
+import { readMemInfo } from "../host/meminfo.js";
+import { checkBeforeStart } from "../run/preflight.js";
 import { stripAnsi } from "../guest/guest.js";
+import { readFileTail } from "../host/file-tail.js";
 import { createHttpGet } from "../host/http.js";
 import { listCachedImages, resolveCacheDir } from "../image/cache.js";
 import { catalogDirs, loadCatalogEntry } from "../image/catalog.js";
@@ -19,7 +22,7 @@ import {
   renderMatrixSummary,
   type SummaryInput,
 } from "../report/github.js";
-import { parseJunit } from "../report/junit.js";
+import { junitSummary, readJunitFile, type JunitRead } from "../report/junit-file.js";
 import { run, type RunDeps, type RunResult } from "../run/run.js";
 import {
   hostLimits,
@@ -71,8 +74,18 @@ export async function runAction(
     const workspace = env.GITHUB_WORKSPACE ?? process.cwd();
     const settings = readActionInputs((name) => core.getInput(name), { workspace, files });
     let config: RunConfig;
+    let guests: GuestRun[];
     try {
-      config = await loadRunConfig(settings.load);
+      config = await loadRunConfig({ ...settings.load, hostEnv: env });
+      guests = planGuests(config);
+      const problems = await checkBeforeStart(
+        config,
+        guests,
+        { totalMemoryBytes: (await readMemInfo()).totalBytes },
+        "input ",
+      );
+      if (problems.length > 0)
+        throw problemsError("configuration", problems, settings.load.wording!.hint);
     } catch (error) {
       if (!isKvmciError(error)) throw error;
       return fail(error, "Invalid inputs");
@@ -100,9 +113,9 @@ export async function runAction(
       isRoot,
       signal,
       now: () => new Date(),
+      umask: process.umask(),
       tmpdir: join(folder, "tmp"),
     };
-    const guests = planGuests(config);
     const outcomes: GuestOutcome[] =
       guests.length === 1
         ? [
@@ -114,41 +127,10 @@ export async function runAction(
           ]
         : await runGuestsGrouped(guests, config, deps);
     const durationMs = Date.now() - started;
-
-    const sections: SummaryInput[] = [];
-    for (const outcome of outcomes) {
-      const junit =
-        settings.junit && outcome.result
-          ? await readJunit(outcome.config, settings.junit)
-          : undefined;
-      const consoleTail = outcome.config.consoleLog
-        ? await readFile(outcome.config.consoleLog, "utf8").then(
-            (text) => tailLines(stripAnsi(text), 30),
-            () => [],
-          )
-        : [];
-      if (!outcome.result) continue;
-      annotate(outcome.result, junit, consoleTail, {
-        projectDir: relative(workspace, config.cwd),
-        workdir: config.workdir,
-        guest: guests.length > 1 ? outcome.name : undefined,
-      });
-      sections.push({
-        result: outcome.result,
-        junit,
-        consoleTail,
-        durationMs,
-        heading: guests.length > 1 ? `### ${outcome.name}` : undefined,
-      });
-    }
     const single = guests.length === 1 ? outcomes[0]!.result : undefined;
     const exitCode = single ? single.exitCode : matrixExitCode(outcomes, signal);
-    await writeJsonReport(
-      files.report,
-      single
-        ? buildJsonReport(outcomes[0]!.config, single, new Date(started))
-        : { ...buildMatrixReport(outcomes, new Date(started)), exitCode },
-    );
+    // The result first: nothing read from the guest after this (its JUnit file, its console)
+    // can lose the exit code or the outputs.
     core.setOutput("exit-code", String(exitCode));
     core.setOutput("duration", (durationMs / 1000).toFixed(1));
     core.setOutput("accel", outcomes.find((o) => o.result?.accel)?.result?.accel?.name ?? "");
@@ -157,10 +139,53 @@ export async function runAction(
       outcomes.flatMap((o) => (o.config.consoleLog ? [o.config.consoleLog] : [])).join("\n"),
     );
     core.setOutput("report", files.report);
-    await writeSummary(
-      single
-        ? renderJobSummary(sections[0]!)
-        : [renderMatrixSummary(outcomes, durationMs), ...sections.map(renderJobSummary)].join("\n"),
+    const writeReport = (junit: Map<string, JunitRead | undefined>) =>
+      writeJsonReport(
+        files.report,
+        single
+          ? {
+              ...buildJsonReport(outcomes[0]!.config, single, new Date(started)),
+              junit: junitSummary(junit.get(outcomes[0]!.name)),
+            }
+          : { ...buildMatrixReport(outcomes, new Date(started), junit), exitCode },
+      );
+    await writeReport(new Map());
+
+    const junits = new Map<string, JunitRead | undefined>();
+    const sections: SummaryInput[] = [];
+    await guarded("reading the results", warn, async () => {
+      for (const outcome of outcomes) {
+        if (!outcome.result) continue;
+        const junit = settings.junit
+          ? await readJunitFile(outcome.config.artifactsDir, settings.junit)
+          : undefined;
+        junits.set(outcome.name, junit);
+        const consoleTail = outcome.config.consoleLog
+          ? await readConsoleTail(outcome.config.consoleLog)
+          : [];
+        annotate(outcome.result, junit, consoleTail, {
+          projectDir: relative(workspace, config.cwd),
+          workdir: config.workdir,
+          guest: guests.length > 1 ? outcome.name : undefined,
+        });
+        sections.push({
+          result: outcome.result,
+          junit,
+          consoleTail,
+          durationMs,
+          heading: guests.length > 1 ? `### ${outcome.name}` : undefined,
+        });
+      }
+    });
+    await guarded("writing the report", warn, () => writeReport(junits));
+    await guarded("writing the job summary", warn, () =>
+      writeSummary(
+        single && sections[0]
+          ? renderJobSummary(sections[0])
+          : [renderMatrixSummary(outcomes, durationMs), ...sections.map(renderJobSummary)].join(
+              "\n",
+            ),
+      ),
     );
 
     if (settings.cache && outcomes.some((o) => o.result?.image))
@@ -252,17 +277,26 @@ async function mustBuild(config: RunConfig, cacheDir: string, env: NodeJS.Proces
   return !cached.some((i) => i.info.source.kind === "recipe" && i.info.name === config.image);
 }
 
-async function readJunit(config: RunConfig, path: string): Promise<SummaryInput["junit"]> {
-  const file = join(config.artifactsDir, path);
-  let text: string;
+/** The end of the guest's console, read with a cap: the guest wrote it. */
+async function readConsoleTail(path: string): Promise<string[]> {
+  const tail = await readFileTail(path, 256 * 1024).catch(() => "");
+  return tailLines(stripAnsi(tail), 30);
+}
+
+/**
+ * Runs one of the steps after the result is known; if it fails, the step says so as a warning
+ * and the rest goes on: the exit code and outputs are already written.
+ */
+async function guarded(what: string, warn: (line: string) => void, step: () => Promise<unknown>) {
   try {
-    text = await readFile(file, "utf8");
-  } catch {
-    return { path, problem: `${path} was not written in the guest (nothing copied back)` };
+    await step();
+  } catch (error) {
+    warn(`${what} failed: ${errorText(error)}`);
   }
-  const report = parseJunit(text);
-  if (report.totals.tests === 0) return { path, problem: `${path} holds no test cases` };
-  return { path, report };
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** Error annotations: each JUnit failure at its file and line, a failed boot with the console. */
@@ -282,6 +316,7 @@ function annotate(
     });
   }
   if (!junit || "problem" in junit) {
+    // Read from the guest, and so a warning at most: it never fails the step.
     if (junit) core.warning(junit.problem, { title: `kvmci: ${guest}JUnit` });
     return;
   }

@@ -6,6 +6,8 @@ import type { GuestOutcome } from "../run/matrix.js";
 import type { RunResult } from "../run/run.js";
 import { guestVerdict } from "./matrix.js";
 import type { JunitReport } from "./junit.js";
+import { code, fence, plain } from "./markdown.js";
+import { redactUrlCredentials } from "./redact.js";
 import { formatTransfer } from "./transfer.js";
 
 /** What the GitHub log reporter needs of @actions/core (injected, so tests can watch it). */
@@ -65,7 +67,7 @@ export class GithubLogReporter {
       case "warning":
         this.endFence();
         this.newline();
-        this.annotate.warning(event.message, { title: "kvmci" });
+        this.annotate.warning(redactUrlCredentials(event.message), { title: "kvmci" });
         break;
     }
   };
@@ -73,7 +75,7 @@ export class GithubLogReporter {
   /** Writes a line of kvmci's own, on a line of its own. */
   line(text: string): void {
     this.newline();
-    this.out.write(`${text}\n`);
+    this.out.write(`${redactUrlCredentials(text)}\n`);
     this.atLineStart = true;
   }
 
@@ -100,6 +102,7 @@ export interface SummaryInput {
 
 const maxFailuresShown = 30;
 const maxDetailChars = 2_000;
+const maxWarningsShown = 20;
 
 /** The job summary, as Markdown: outcome, image, accel, phases, JUnit results, console tail. Pure. */
 export function renderJobSummary(s: SummaryInput): string {
@@ -124,7 +127,7 @@ export function renderJobSummary(s: SummaryInput): string {
   out.push(
     "| image | accel | start | duration |",
     "| --- | --- | --- | --- |",
-    `| ${cell(image)} | ${cell(result.accel ? `${result.accel.name} (${result.accel.reason})` : "—")} | ${start} | ${formatDuration(s.durationMs)} |`,
+    `| ${plain(image)} | ${plain(result.accel ? `${result.accel.name} (${result.accel.reason})` : "—")} | ${start} | ${formatDuration(s.durationMs)} |`,
     "",
   );
   if (result.phases.length) {
@@ -136,8 +139,15 @@ export function renderJobSummary(s: SummaryInput): string {
     );
   }
   if (result.error) out.push(...errorBlock(result.error), "");
+  const warnings = [
+    ...result.warnings,
+    ...(s.junit && "problem" in s.junit ? [`JUnit: ${s.junit.problem}`] : []),
+  ];
+  if (warnings.length > 0) {
+    out.push(...warnings.slice(0, maxWarningsShown).map((w) => `> ⚠️ ${plain(w)}`), "");
+  }
   if (s.junit && "problem" in s.junit) {
-    out.push(`JUnit: ${cell(s.junit.problem)}`, "");
+    // Said among the warnings above; no test results to show.
   } else if (s.junit) {
     const { report } = s.junit;
     const t = report.totals;
@@ -147,18 +157,19 @@ export function renderJobSummary(s: SummaryInput): string {
       "| suite | passed | failed | skipped |",
       "| --- | ---: | ---: | ---: |",
       ...report.suites.map(
-        (suite) => `| ${cell(suite.name)} | ${suite.passed} | ${suite.failed} | ${suite.skipped} |`,
+        (suite) =>
+          `| ${code(suite.name, "cell")} | ${suite.passed} | ${suite.failed} | ${suite.skipped} |`,
       ),
       "",
     );
     for (const failure of report.failures.slice(0, maxFailuresShown)) {
       const where = failure.file
-        ? ` — \`${failure.file}${failure.line ? `:${failure.line}` : ""}\``
+        ? ` — ${code(`${failure.file}${failure.line ? `:${failure.line}` : ""}`)}`
         : "";
       out.push(
-        `#### ❌ ${cell(failure.suite)} › ${cell(failure.test)}${where}`,
+        `#### ❌ ${code(failure.suite)} › ${code(failure.test)}${where}`,
         "",
-        fence(failure.details || failure.message),
+        fence(failure.details || failure.message, maxDetailChars),
         "",
       );
     }
@@ -169,41 +180,33 @@ export function renderJobSummary(s: SummaryInput): string {
     out.push(
       "<details><summary>Last lines of the guest console</summary>",
       "",
-      fence(s.consoleTail.join("\n")),
+      fence(s.consoleTail.join("\n"), maxDetailChars),
       "",
       "</details>",
       "",
     );
   }
-  return out.join("\n");
+  return redactUrlCredentials(out.join("\n"));
 }
 
 /** The top of a matrix run's summary: one row per guest. Pure. */
 export function renderMatrixSummary(outcomes: GuestOutcome[], durationMs: number): string {
   const passed = outcomes.filter((o) => o.result?.outcome === "passed").length;
   const mark = passed === outcomes.length ? "✅" : "❌";
-  return [
+  const lines = [
     `## kvmci: ${mark} ${passed} of ${outcomes.length} guests passed in ${formatDuration(durationMs)}`,
     "",
     "| guest | image | accel | result | exit code |",
     "| --- | --- | --- | --- | ---: |",
     ...outcomes.map(
       (o) =>
-        `| ${cell(o.name)} | ${cell(o.result?.image?.name ?? o.config.image)} | ${o.result?.accel?.name ?? "—"} | ${guestVerdict(o)} | ${o.result && !o.stoppedBy ? o.result.exitCode : "—"} |`,
+        `| ${plain(o.name)} | ${plain(o.result?.image?.name ?? o.config.image)} | ${o.result?.accel?.name ?? "—"} | ${guestVerdict(o)} | ${o.result && !o.stoppedBy ? o.result.exitCode : "—"} |`,
     ),
     "",
-  ].join("\n");
+  ];
+  return redactUrlCredentials(lines.join("\n"));
 }
 
 function errorBlock(error: KvmciError): string[] {
-  return [`**${cell(error.message)}**`, ...(error.hint ? ["", cell(error.hint)] : [])];
-}
-
-function cell(text: string): string {
-  return text.replace(/\|/g, "\\|").replace(/\n/g, " ");
-}
-
-function fence(text: string): string {
-  const body = text.length > maxDetailChars ? `${text.slice(0, maxDetailChars)}\n…` : text;
-  return `\`\`\`\n${body.replace(/```/g, "ʼʼʼ")}\n\`\`\``;
+  return [`**${plain(error.message)}**`, ...(error.hint ? ["", plain(error.hint)] : [])];
 }

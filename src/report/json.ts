@@ -3,6 +3,8 @@ import type { RunConfig } from "../config/load.js";
 import { describeCommand } from "../guest/command-line.js";
 import type { GuestOutcome } from "../run/matrix.js";
 import type { RunResult } from "../run/run.js";
+import { redactUrlCredentials } from "./redact.js";
+import { junitSummary, type JunitRead } from "./junit-file.js";
 import { guestVerdict } from "./matrix.js";
 
 /** The machine-readable report (`--json FILE`). Values of --env never appear in it. Pure. */
@@ -26,6 +28,7 @@ export function buildJsonReport(config: RunConfig, result: RunResult, startedAt:
     phases: result.phases,
     artifacts: result.artifacts,
     cloudInitErrors: result.cloudInitErrors,
+    warnings: result.warnings,
     prepared: result.prepared,
     snapshot: result.snapshot,
     error: result.error
@@ -40,7 +43,11 @@ export function buildJsonReport(config: RunConfig, result: RunResult, startedAt:
 }
 
 /** The report of a matrix run: the overall outcome, and each guest's own report. Pure. */
-export function buildMatrixReport(outcomes: GuestOutcome[], startedAt: Date) {
+export function buildMatrixReport(
+  outcomes: GuestOutcome[],
+  startedAt: Date,
+  junit: Map<string, JunitRead | undefined> = new Map(),
+) {
   const passed = outcomes.every((o) => o.result?.outcome === "passed");
   return {
     version: 1,
@@ -50,12 +57,15 @@ export function buildMatrixReport(outcomes: GuestOutcome[], startedAt: Date) {
       name: o.name,
       verdict: guestVerdict(o),
       ...(o.result
-        ? buildJsonReport(o.config, o.result, startedAt)
+        ? {
+            ...buildJsonReport(o.config, o.result, startedAt),
+            junit: junitSummary(junit.get(o.name)),
+          }
         : { image: { name: o.config.image } }),
     })),
   };
 }
 
 export async function writeJsonReport(path: string, report: object): Promise<void> {
-  await writeFile(path, `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(path, `${redactUrlCredentials(JSON.stringify(report, null, 2))}\n`);
 }

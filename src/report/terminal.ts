@@ -2,6 +2,7 @@ import { formatDuration } from "../config/duration.js";
 import type { KvmciError } from "../errors.js";
 import type { RunEvent } from "../run/events.js";
 import type { RunResult } from "../run/run.js";
+import { redactUrlCredentials } from "./redact.js";
 import { formatTransfer } from "./transfer.js";
 
 /** Where a reporter writes: a process's streams, or one guest's share of them in a matrix. */
@@ -107,7 +108,7 @@ export class TerminalReporter {
 
   private line(text: string): void {
     this.clearStatus();
-    this.streams.stderr.write(`${text}\n`);
+    this.streams.stderr.write(`${redactUrlCredentials(text)}\n`);
     this.renderStatus();
   }
 
@@ -126,7 +127,9 @@ export class TerminalReporter {
     if (!this.tty || !this.status || this.status.phase === "command") return;
     const elapsed = formatDuration(Date.now() - this.status.since);
     this.streams.stderr.write(
-      `\r\x1b[K${prefix} … ${this.status.phase} ${elapsed}${this.status.message ? `: ${this.status.message}` : ""}`,
+      redactUrlCredentials(
+        `\r\x1b[K${prefix} … ${this.status.phase} ${elapsed}${this.status.message ? `: ${this.status.message}` : ""}`,
+      ),
     );
   }
 

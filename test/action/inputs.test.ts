@@ -47,7 +47,7 @@ describe("readActionInputs", () => {
       expect.stringMatching(/^input provision: /),
       'input junit: expected a path relative to the working directory in the guest, got "../x.xml"',
       'input cache: expected true or false, got "maybe"',
-      'input memory: expected a size like 2G or 512M, got "lots"',
+      'input memory: expected a size like 2G or 512M (a bare number is MiB), got "lots"',
       "no command: set the input run, or run: in kvmci.yml",
     ]);
     expect(hint).toContain("action.yml");

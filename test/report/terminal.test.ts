@@ -82,6 +82,7 @@ describe("JSON report", () => {
       phases: [{ phase: "command", ms: 5, ok: true }],
       artifacts: [],
       cloudInitErrors: [],
+      warnings: [],
       prepared: undefined,
       snapshot: undefined,
       error: undefined,
