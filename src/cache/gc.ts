@@ -6,7 +6,7 @@ import {
   isProcessRunning,
   type ProcessIdentity,
 } from "../host/process-identity.js";
-import { entriesInUse } from "./in-use.js";
+import { entriesInUse, holdRemovals } from "./in-use.js";
 import { lastUsedInTree, scanCacheItems, withDependents, type CacheItem } from "./items.js";
 import { cachePath } from "./layout.js";
 
@@ -45,6 +45,7 @@ export async function collectGarbage(
     if (!options.dryRun) await rm(path, { recursive: true, force: true });
     removed.push({ what, bytes, why });
   };
+  await using _removals = options.dryRun ? undefined : await holdRemovals(cacheDir);
   const inUse = await entriesInUse(cacheDir, !options.dryRun);
   const scan = await scanCacheItems(cacheDir);
   const downloads = await listDownloads(cacheDir);

@@ -7,6 +7,7 @@ import {
   type ProcessIdentity,
 } from "../host/process-identity.js";
 import { cachePath } from "./layout.js";
+import { acquireLock } from "./lock.js";
 
 interface InUseRecord {
   owner: ProcessIdentity;
@@ -19,13 +20,30 @@ interface InUseRecord {
  * `kvmci gc` and `kvmci image rm` in another terminal leave it alone. A record whose process
  * died is ignored and cleared by the next `gc`.
  */
-export async function markInUse(cacheDir: string, entry: string): Promise<AsyncDisposable> {
+export async function markInUse(
+  cacheDir: string,
+  entry: string,
+  signal?: AbortSignal,
+): Promise<AsyncDisposable> {
   const dir = cachePath(cacheDir, "inUse");
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const file = join(dir, `${process.pid}-${randomBytes(4).toString("hex")}.json`);
   const record: InUseRecord = { owner: await identifyProcess(), entry };
-  await writeFile(file, JSON.stringify(record), { mode: 0o600 });
+  {
+    // Not while a removal is between its look at the records and its delete (see holdRemovals).
+    await using _removals = await holdRemovals(cacheDir, signal);
+    await writeFile(file, JSON.stringify(record), { mode: 0o600 });
+  }
   return { [Symbol.asyncDispose]: () => rm(file, { force: true }) };
+}
+
+/**
+ * Held by whatever removes entries (`gc`, `image rm`) from its look at the in-use records to
+ * its last delete, and briefly by markInUse: a run either marks its entry before the look, and
+ * the entry stays, or after the delete, and then finds it gone and makes it again.
+ */
+export function holdRemovals(cacheDir: string, signal?: AbortSignal): Promise<AsyncDisposable> {
+  return acquireLock(cachePath(cacheDir, "locks", "removals.lock"), { signal });
 }
 
 /**

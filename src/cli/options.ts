@@ -103,7 +103,19 @@ export const runOptions: OptionSpec[] = [
     name: "artifacts-dir",
     type: "string",
     value: "DIR",
-    help: "where artifacts go (default ./kvmci-artifacts)",
+    help: "where artifacts go (default ./kvmci-artifacts); replaced by each run's",
+  },
+  {
+    name: "artifacts-max-size",
+    type: "string",
+    value: "SIZE",
+    help: "stop copying artifacts back past this size in all (default 1G)",
+  },
+  {
+    name: "artifacts-max-files",
+    type: "string",
+    value: "N",
+    help: "stop copying artifacts back past this many files (default 100000)",
   },
   {
     name: "console-log",

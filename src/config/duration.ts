@@ -1,8 +1,17 @@
-const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const units: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
 
-/** Parses durations like `90s`, `10m`, `1h`, `1500ms`, or a bare number of seconds. */
+/** The longest duration any setting takes: a week. Timers in Node end at about 24 days. */
+export const maxDurationMs = 7 * 86_400_000;
+
+/** Parses durations like `90s`, `10m`, `1h`, `2d`, `1500ms`, or a bare number of seconds. */
 export function parseDuration(text: string): number | undefined {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
   if (!match) return undefined;
   const [, amount, unit] = match;
   const factor = units[unit ?? "s"];

@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { dirname, resolve } from "node:path";
 import yaml from "js-yaml";
+import type { ZodType } from "zod";
 import type { CloudConfig } from "../cloud-init/user-data.js";
 import { problemsError } from "../errors.js";
 import type { GuestCommand } from "../guest/command-line.js";
@@ -50,6 +51,8 @@ export interface RunConfig {
   env: Record<string, string>;
   artifacts: string[];
   artifactsDir: string;
+  /** What one guest's artifacts may add up to; past it the copy stops with a warning. */
+  artifactsLimits: { maxBytes: number; maxEntries: number };
   consoleLog: string | undefined;
   userData: CloudConfig | undefined;
   json: string | undefined;
@@ -92,6 +95,8 @@ export interface LoadInput {
   problems?: string[];
   /** How the Action says what the CLI says with `--` and `--help`. */
   wording?: { noCommand: string; hint: string };
+  /** kvmci's own environment, where `--env NAME` (no value) takes NAME's value from. */
+  hostEnv?: NodeJS.ProcessEnv;
 }
 
 /** Reads kvmci.yml, merges the flags over it, validates all of it, and reports every problem at once. */
@@ -155,7 +160,13 @@ export async function loadRunConfig(input: LoadInput): Promise<RunConfig> {
     problems,
   );
 
-  const matrix = buildMatrix(merged, problems);
+  const fromHost = (values: Record<string, string | undefined> | undefined, where: string) =>
+    resolveEnv(values, input.hostEnv ?? {}, where, problems);
+  const env = fromHost(merged.env, `${flagPrefix}env`);
+  const matrix = buildMatrix(merged, problems).map((entry) => ({
+    ...entry,
+    env: entry.env && fromHost(entry.env, `matrix ${entry.name}: env`),
+  }));
 
   if (problems.length > 0 || !command) {
     throw problemsError(
@@ -185,9 +196,13 @@ export async function loadRunConfig(input: LoadInput): Promise<RunConfig> {
     sync: merged.sync ?? true,
     snapshot: merged.snapshot ?? true,
     exclude: merged.exclude ?? [],
-    env: merged.env ?? {},
+    env: env ?? {},
     artifacts: merged.artifact ?? [],
     artifactsDir: resolve(input.cwd, merged["artifacts-dir"] ?? "kvmci-artifacts"),
+    artifactsLimits: {
+      maxBytes: merged["artifacts-max-size"] ?? 1024 ** 3,
+      maxEntries: merged["artifacts-max-files"] ?? 100_000,
+    },
     consoleLog: merged["console-log"] ? resolve(input.cwd, merged["console-log"]) : undefined,
     userData,
     json: merged.json ? resolve(input.cwd, merged.json) : undefined,
@@ -199,7 +214,10 @@ export async function loadRunConfig(input: LoadInput): Promise<RunConfig> {
 }
 
 /** The guests: `matrix:` entries, else one per image. Names are unique. */
-function buildMatrix(merged: RunSettingsParsed, problems: string[]): MatrixEntry[] {
+function buildMatrix(
+  merged: RunSettingsParsed,
+  problems: string[],
+): (Omit<MatrixEntry, "env"> & { env?: Record<string, string | undefined> })[] {
   const images =
     merged.image === undefined ? [] : Array.isArray(merged.image) ? merged.image : [merged.image];
   if (merged.matrix && images.length > 1) {
@@ -207,7 +225,13 @@ function buildMatrix(merged: RunSettingsParsed, problems: string[]): MatrixEntry
     return [];
   }
   const fallbackImage = images[0] ?? "debian-12";
-  const entries: (Omit<MatrixEntry, "name"> & { name?: string })[] = merged.matrix
+  const entries: {
+    name?: string;
+    image: string;
+    cpus?: number;
+    memoryBytes?: number;
+    env?: Record<string, string | undefined>;
+  }[] = merged.matrix
     ? merged.matrix.map((m) => ({
         name: m.name,
         image: m.image ?? fallbackImage,
@@ -269,12 +293,51 @@ async function loadProvision(
   return { packages: [...new Set(packages)], script, scriptSource, cloudConfig };
 }
 
+/** `--env NAME` without a value takes NAME from kvmci's environment; unset is a problem. */
+function resolveEnv(
+  values: Record<string, string | undefined> | undefined,
+  hostEnv: NodeJS.ProcessEnv,
+  where: string,
+  problems: string[],
+): Record<string, string> | undefined {
+  if (!values) return undefined;
+  const resolved: Record<string, string> = {};
+  for (const [name, value] of Object.entries(values)) {
+    const actual = value ?? hostEnv[name];
+    if (actual === undefined)
+      problems.push(
+        `${where}: ${name} is not set in kvmci's environment (export it first, or give ${name}=VALUE)`,
+      );
+    else resolved[name] = actual;
+  }
+  return resolved;
+}
+
+/**
+ * Each setting is checked on its own, so one bad value never hides the good ones (nor the
+ * problems they lead to, such as "no command" when only `memory:` was wrong).
+ */
 function parseSettings(raw: unknown, prefix: string, problems: string[]): RunSettingsParsed {
   if (raw === undefined || raw === null) return {};
-  const result = runSettingsSchema.safeParse(raw);
-  if (result.success) return result.data;
-  for (const issue of result.error.issues) problems.push(`${prefix}${formatIssue(issue)}`);
-  return {};
+  if (typeof raw !== "object" || Array.isArray(raw)) {
+    problems.push(`${prefix.replace(/: $/, "")}: expected settings as key: value lines`);
+    return {};
+  }
+  const shape = runSettingsSchema.shape as Record<string, ZodType>;
+  const parsed: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    const schema = shape[key];
+    if (!schema) {
+      problems.push(`${prefix}${key}: unknown setting`);
+      continue;
+    }
+    const result = schema.safeParse(value);
+    if (result.success) parsed[key] = result.data;
+    else
+      for (const issue of result.error.issues)
+        problems.push(`${prefix}${formatIssue({ ...issue, path: [key, ...issue.path] })}`);
+  }
+  return parsed as RunSettingsParsed;
 }
 
 function parseYaml(text: string, path: string, problems: string[]): unknown {

@@ -1,22 +1,36 @@
 import { z } from "zod";
 import { parseImageReference } from "../image/reference.js";
-import { parseDuration } from "./duration.js";
+import { maxDurationMs, parseDuration } from "./duration.js";
 import { parseShard } from "../run/schedule.js";
-import { parseSize } from "./size.js";
+import { formatSize, parseSize } from "./size.js";
 
-const size = z
-  .union([z.string(), z.number()], { error: "expected a size like 2G or 512M" })
-  .transform((value, ctx) => {
-    const bytes = typeof value === "number" ? value : parseSize(value);
-    if (bytes === undefined || !Number.isFinite(bytes) || bytes <= 0) {
-      ctx.addIssue({
-        code: "custom",
-        message: `expected a size like 2G or 512M, got ${JSON.stringify(value)}`,
-      });
-      return z.NEVER;
-    }
-    return bytes;
-  });
+/** A size like 2G or 512M; a bare number is MiB. At least `min` bytes. */
+function size(min = 1, what = "") {
+  return z
+    .union([z.string(), z.number()], { error: "expected a size like 2G or 512M" })
+    .transform((value, ctx) => {
+      const bytes = parseSize(String(value));
+      if (bytes === undefined || !Number.isSafeInteger(bytes)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `expected a size like 2G or 512M (a bare number is MiB), got ${JSON.stringify(value)}`,
+        });
+        return z.NEVER;
+      }
+      if (bytes < min) {
+        ctx.addIssue({
+          code: "custom",
+          message: `expected at least ${formatSize(min)}${what}, got ${JSON.stringify(value)}`,
+        });
+        return z.NEVER;
+      }
+      return bytes;
+    });
+}
+
+/** Less memory than this and the default images do not finish booting. */
+export const minMemoryBytes = 256 * 1024 ** 2;
+const memory = size(minMemoryBytes, " (a guest needs that much to boot)");
 
 const duration = z
   .union([z.string(), z.number()], { error: "expected a duration like 90s, 10m or 1h" })
@@ -26,6 +40,13 @@ const duration = z
       ctx.addIssue({
         code: "custom",
         message: `expected a duration like 90s, 10m or 1h, got ${JSON.stringify(value)}`,
+      });
+      return z.NEVER;
+    }
+    if (ms > maxDurationMs) {
+      ctx.addIssue({
+        code: "custom",
+        message: `expected a duration of at most 7d, got ${JSON.stringify(value)}`,
       });
       return z.NEVER;
     }
@@ -46,6 +67,33 @@ const count = z
     return n;
   });
 
+/** A whole number from 1 to `max`. */
+function wholeNumber(max: number) {
+  const expected = `expected a whole number from 1 to ${max}`;
+  return z.union([z.string(), z.number()], { error: expected }).transform((value, ctx) => {
+    const n = typeof value === "number" ? value : Number(value);
+    if (!Number.isInteger(n) || n < 1 || n > max) {
+      ctx.addIssue({ code: "custom", message: `${expected}, got ${JSON.stringify(value)}` });
+      return z.NEVER;
+    }
+    return n;
+  });
+}
+
+/** Globs relative to the workdir: copying back never reaches outside it. */
+const artifactGlobs = z
+  .union([z.string(), z.array(z.string())], { error: "expected a glob or a list of globs" })
+  .transform((v) => (Array.isArray(v) ? v : [v]))
+  .superRefine((globs, ctx) => {
+    for (const glob of globs) {
+      if (glob.trim() === "" || glob.startsWith("/") || glob.split("/").includes(".."))
+        ctx.addIssue({
+          code: "custom",
+          message: `expected a glob relative to the workdir (like out/** or report.xml), got ${JSON.stringify(glob)}`,
+        });
+    }
+  });
+
 function choice<const T extends readonly [string, ...string[]]>(values: T) {
   return z.enum(values, {
     error: (issue) => `expected one of ${values.join(", ")}, got ${JSON.stringify(issue.input)}`,
@@ -54,7 +102,11 @@ function choice<const T extends readonly [string, ...string[]]>(values: T) {
 
 const envName = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** `KEY=VALUE` strings (flags, YAML lists) or a YAML mapping. */
+/**
+ * `KEY=VALUE` strings (flags, YAML lists) or a YAML mapping. A bare `KEY` takes its value from
+ * kvmci's own environment, as `docker run -e KEY` does, so a secret need not be on the command
+ * line: its value is left undefined here and filled in by loadRunConfig.
+ */
 const env = z
   .union(
     [
@@ -69,18 +121,18 @@ const env = z
     { error: "expected KEY=VALUE strings, or a mapping of names to values" },
   )
   .transform((value, ctx) => {
-    const entries: [string, string][] = [];
+    const entries: [string, string | undefined][] = [];
     if (Array.isArray(value)) {
       for (const item of value) {
         const at = item.indexOf("=");
-        if (at <= 0) {
+        if (at === 0) {
           ctx.addIssue({
             code: "custom",
-            message: `expected KEY=VALUE, got ${JSON.stringify(item)}`,
+            message: `expected KEY=VALUE or KEY, got ${JSON.stringify(item)}`,
           });
           continue;
         }
-        entries.push([item.slice(0, at), item.slice(at + 1)]);
+        entries.push(at < 0 ? [item, undefined] : [item.slice(0, at), item.slice(at + 1)]);
       }
     } else {
       for (const [key, item] of Object.entries(value)) entries.push([key, String(item)]);
@@ -148,8 +200,8 @@ export const runSettingsSchema = z
       error: "expected an image name, or a list of them",
     }),
     cpus: count,
-    memory: size,
-    disk: size,
+    memory,
+    disk: size(),
     accel: choice(["auto", "kvm", "tcg"]),
     boot: choice(["auto", "firmware", "kernel"]),
     network: choice(["user", "none"]),
@@ -161,8 +213,10 @@ export const runSettingsSchema = z
     snapshot: z.boolean(),
     exclude: stringList,
     env,
-    artifact: stringList,
+    artifact: artifactGlobs,
     "artifacts-dir": z.string().min(1, "expected a non-empty value"),
+    "artifacts-max-size": size(),
+    "artifacts-max-files": wholeNumber(10_000_000),
     "console-log": z.string().min(1, "expected a non-empty value"),
     "user-data": z.string().min(1, "expected a non-empty value"),
     json: z.string().min(1, "expected a non-empty value"),
@@ -187,7 +241,7 @@ export const runSettingsSchema = z
               .regex(/^[A-Za-z0-9._-]+$/, "expected a short name: letters, digits, . _ -"),
             image: imageName,
             cpus: count,
-            memory: size,
+            memory,
             env,
           })
           .partial()

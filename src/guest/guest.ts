@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { copyFile, readFile, rm } from "node:fs/promises";
+import { copyFile, rm } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { join } from "node:path";
@@ -8,6 +8,7 @@ import { writeSeed } from "../cloud-init/seed.js";
 import type { CloudConfig } from "../cloud-init/user-data.js";
 import { createOverlay } from "../disk/overlay.js";
 import { KvmciError, tailLines } from "../errors.js";
+import { readFileTail } from "../host/file-tail.js";
 import { findFreePort } from "../host/port.js";
 import type { CachedImage } from "../image/cache.js";
 import { buildQemuArgs, type Accel, type BootMethod } from "../qemu/args.js";
@@ -493,7 +494,8 @@ export class Guest implements AsyncDisposable {
 
   async consoleTail(lines = consoleTailLines): Promise<string[]> {
     try {
-      return tailLines(stripAnsi(await readFile(this.consolePath, "utf8")), lines);
+      // The guest writes its console: read its end only, whatever its size.
+      return tailLines(stripAnsi(await readFileTail(this.consolePath, lines * 512)), lines);
     } catch {
       return [];
     }

@@ -1,4 +1,4 @@
-import { readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { lstat, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir as osTmpdir } from "node:os";
 import { join } from "node:path";
 import { dir } from "tmp-promise";
@@ -44,8 +44,10 @@ export async function createRunFolder(tmpdir?: string): Promise<RunFolder> {
 
 /**
  * Removes run folders whose kvmci is gone (killed with SIGKILL, or the machine lost power while
- * it ran) and returns their paths. Folders of live runs, of other users (unreadable) and of
- * runs nobody here can check are left alone.
+ * it ran) and returns their paths. The temp folder is shared with every user, so a folder is
+ * judged only when it is a real folder (never a link), owned by this user, private (0700), with
+ * an owner record that is a regular file of this user's; its owner file alone proves nothing.
+ * Folders of live runs, of other users and of runs nobody here can check are left alone.
  */
 export async function removeStaleRunFolders(tmpdir = osTmpdir()): Promise<string[]> {
   let entries: string[];
@@ -55,20 +57,35 @@ export async function removeStaleRunFolders(tmpdir = osTmpdir()): Promise<string
     return [];
   }
   const self = await identifyProcess();
+  const uid = process.getuid?.();
   const removed: string[] = [];
   for (const entry of entries) {
     if (!entry.startsWith(runFolderPrefix)) continue;
     const path = join(tmpdir, entry);
-    let owner: ProcessIdentity;
-    try {
-      owner = JSON.parse(await readFile(join(path, RunFiles.owner), "utf8")) as ProcessIdentity;
-    } catch {
-      // Not ours to judge: unreadable, or a folder being created this very moment.
-      continue;
-    }
+    const owner = await readOwner(path, uid);
+    if (!owner) continue;
     if ((await isProcessRunning(owner, self)) !== false) continue;
     await rm(path, { recursive: true, force: true });
     removed.push(path);
   }
   return removed;
+}
+
+/** The owner record of a run folder of this user's, or undefined when it is not one. */
+async function readOwner(
+  path: string,
+  uid: number | undefined,
+): Promise<ProcessIdentity | undefined> {
+  try {
+    const folder = await lstat(path);
+    if (!folder.isDirectory() || (folder.mode & 0o777) !== 0o700) return undefined;
+    if (uid !== undefined && folder.uid !== uid) return undefined;
+    const file = join(path, RunFiles.owner);
+    const record = await lstat(file);
+    if (!record.isFile() || (uid !== undefined && record.uid !== uid)) return undefined;
+    return JSON.parse(await readFile(file, "utf8")) as ProcessIdentity;
+  } catch {
+    // Not ours to judge: unreadable, or a folder being created this very moment.
+    return undefined;
+  }
 }

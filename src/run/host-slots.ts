@@ -11,7 +11,7 @@ import {
   type ProcessIdentity,
 } from "../host/process-identity.js";
 import { readMemInfo } from "../host/meminfo.js";
-import { mayStart, type GuestNeeds, type HostLimits } from "./schedule.js";
+import { mayStart, memoryBudget, type GuestNeeds, type HostLimits } from "./schedule.js";
 
 /**
  * Guests of every kvmci on this host share its CPUs and memory. Eight runs started at once on a
@@ -71,20 +71,15 @@ export async function waitForHostSlot(
   }
 }
 
-/**
- * The limits with the other guests counted in: MemAvailable already lacks what running guests
- * have touched, not what they may still touch, so the budget is what is available plus their
- * reservations, never more than the host's memory less 1 GiB for the host itself.
- */
+/** The limits with the other guests counted in (see memoryBudget). */
 async function hostLimitsNow(
   running: GuestNeeds[],
   parallel: number | undefined,
 ): Promise<HostLimits> {
-  const { totalBytes, availableBytes } = await readMemInfo();
   const reserved = running.reduce((sum, g) => sum + g.memoryBytes, 0);
   return {
     maxGuests: Math.max(availableParallelism(), parallel ?? 0),
-    memoryBytes: Math.min(totalBytes - 1024 ** 3, availableBytes - 512 * 1024 ** 2 + reserved),
+    memoryBytes: memoryBudget(await readMemInfo(), reserved),
   };
 }
 

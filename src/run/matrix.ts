@@ -5,7 +5,7 @@ import { ExitCode } from "../errors.js";
 import { readMemInfo } from "../host/meminfo.js";
 import { run, type RunDeps, type RunResult } from "./run.js";
 import type { Emit } from "./events.js";
-import { mayStart, selectShard, type HostLimits } from "./schedule.js";
+import { mayStart, memoryBudget, selectShard, type HostLimits } from "./schedule.js";
 
 /** One guest of a matrix run, with the settings it runs with. */
 export interface GuestRun {
@@ -63,7 +63,7 @@ function withSuffix(path: string, name: string): string {
 export async function hostLimits(parallel: number | undefined): Promise<HostLimits> {
   return {
     maxGuests: parallel ?? availableParallelism(),
-    memoryBytes: Math.max(0, (await readMemInfo()).availableBytes - 512 * 1024 ** 2),
+    memoryBytes: memoryBudget(await readMemInfo(), 0),
   };
 }
 

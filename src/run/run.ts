@@ -23,7 +23,8 @@ import {
 import { decideAccel, type AccelDecision } from "../qemu/accel.js";
 import { fileProbeMemo } from "../qemu/probe-memo.js";
 import { buildWorkdirCommand } from "../sync/tar-args.js";
-import { collectArtifacts, syncWorkspace } from "../sync/transfer.js";
+import { collectArtifacts, type CollectedArtifacts } from "../sync/artifacts.js";
+import { syncWorkspace } from "../sync/transfer.js";
 import type { Emit, PhaseRecord } from "./events.js";
 import { tryTakeHostSlot, waitForHostSlot } from "./host-slots.js";
 import { PhaseClock } from "./phase-clock.js";
@@ -40,6 +41,8 @@ export interface RunDeps {
   /** Aborted on Ctrl-C / SIGTERM; its reason is the signal name. */
   signal: AbortSignal;
   now: () => Date;
+  /** The file mode creation mask artifacts are made with (the process's own). */
+  umask: number;
   /** Where run folders go (the OS temp folder by default). */
   tmpdir?: string;
   /**
@@ -61,6 +64,8 @@ export interface RunResult {
   phases: PhaseRecord[];
   artifacts: string[];
   cloudInitErrors: string[];
+  /** Every warning the run gave, in order (also sent as events). */
+  warnings: string[];
   /** The prepared image the guest used, when the run provisions. */
   prepared: { entry: string; reused: boolean } | undefined;
   /** The warm snapshot this run started from, or saved; undefined with --no-snapshot. */
@@ -72,7 +77,11 @@ export interface RunResult {
  * One `kvmci run`: image → overlay → seed → boot → ready → sync → command → artifacts →
  * teardown. Never prints: everything goes out as events. Teardown runs on every path.
  */
-export async function run(config: RunConfig, deps: RunDeps, emit: Emit): Promise<RunResult> {
+export async function run(config: RunConfig, deps: RunDeps, emitEvent: Emit): Promise<RunResult> {
+  const emit: Emit = (event) => {
+    if (event.type === "warning") result.warnings.push(event.message);
+    emitEvent(event);
+  };
   const clock = new PhaseClock(emit);
   const result: RunResult = {
     outcome: "error",
@@ -83,6 +92,7 @@ export async function run(config: RunConfig, deps: RunDeps, emit: Emit): Promise
     phases: clock.records,
     artifacts: [],
     cloudInitErrors: [],
+    warnings: [],
     prepared: undefined,
     snapshot: undefined,
     error: undefined,
@@ -113,7 +123,7 @@ export async function run(config: RunConfig, deps: RunDeps, emit: Emit): Promise
         if (!image.entry) return { image, inUse: undefined };
         // Recorded before the guest starts, so `kvmci gc` elsewhere leaves this image alone;
         // if a gc removed it just before, resolve it again.
-        const inUse = await markInUse(deps.cacheDir, image.entry);
+        const inUse = await markInUse(deps.cacheDir, image.entry, signal);
         if (await findCachedEntry(deps.cacheDir, image.entry)) {
           await touchLastUsed(image);
           return { image, inUse };
@@ -122,37 +132,50 @@ export async function run(config: RunConfig, deps: RunDeps, emit: Emit): Promise
       }
     });
     await using _inUse = inUse;
+    if (config.diskBytes !== undefined && config.diskBytes < image.info.virtualSize)
+      throw new KvmciError(
+        "usage",
+        `--disk ${formatSize(config.diskBytes)} is smaller than the image ${image.info.name} (${formatSize(image.info.virtualSize)})`,
+        { hint: "Give --disk at least the image's size, or leave it out for the image's own." },
+      );
     const accel = await decide(config, image, deps.cacheDir, signal, emit);
     result.accel = { name: accel.accel, reason: accel.reason };
     await using _slot = await takeSlot(config, deps, clock, emit);
     let guestImage = image;
     await using _preparedInUse = config.provision
       ? await clock.time("prepare", async () => {
-          const prepared = await prepareImage(image, config.provision!, {
-            cacheDir: deps.cacheDir,
-            accel: accel.accel,
-            cpus: config.cpus,
-            memoryBytes: config.memoryBytes,
-            diskBytes: config.diskBytes,
-            boot: bootMethodFor(config, image),
-            bootTimeoutMs: config.bootTimeoutMs ?? defaultBootTimeoutMs(accel.accel),
-            consoleLog: config.consoleLog,
-            tmpdir: deps.tmpdir,
-            signal,
-            emit,
-            now: deps.now,
-          });
-          guestImage = prepared.image;
-          result.prepared = { entry: prepared.image.entry!, reused: prepared.reused };
-          emit({
-            type: "note",
-            message: prepared.reused
-              ? `using prepared image ${prepared.image.entry} (provisioning unchanged)`
-              : `saved prepared image ${prepared.image.entry}; later runs skip provisioning until it changes`,
-          });
-          const inUse = await markInUse(deps.cacheDir, prepared.image.entry!);
-          await touchLastUsed(prepared.image);
-          return inUse;
+          for (;;) {
+            const prepared = await prepareImage(image, config.provision!, {
+              cacheDir: deps.cacheDir,
+              accel: accel.accel,
+              cpus: config.cpus,
+              memoryBytes: config.memoryBytes,
+              diskBytes: config.diskBytes,
+              boot: bootMethodFor(config, image),
+              bootTimeoutMs: config.bootTimeoutMs ?? defaultBootTimeoutMs(accel.accel),
+              consoleLog: config.consoleLog,
+              tmpdir: deps.tmpdir,
+              signal,
+              emit,
+              now: deps.now,
+            });
+            // As for the base image: marked, then checked, so a gc in between is noticed.
+            const inUse = await markInUse(deps.cacheDir, prepared.image.entry!, signal);
+            if (!(await findCachedEntry(deps.cacheDir, prepared.image.entry!))) {
+              await inUse[Symbol.asyncDispose]();
+              continue;
+            }
+            guestImage = prepared.image;
+            result.prepared = { entry: prepared.image.entry!, reused: prepared.reused };
+            emit({
+              type: "note",
+              message: prepared.reused
+                ? `using prepared image ${prepared.image.entry} (provisioning unchanged)`
+                : `saved prepared image ${prepared.image.entry}; later runs skip provisioning until it changes`,
+            });
+            await touchLastUsed(prepared.image);
+            return inUse;
+          }
         })
       : undefined;
     await runGuest(config, deps, guestImage, accel, clock, result, emit);
@@ -337,7 +360,7 @@ async function runGuest(
     };
 
     await using _snapshotInUse = snapshot
-      ? await markInUse(deps.cacheDir, snapshot.entry)
+      ? await markInUse(deps.cacheDir, snapshot.entry, signal)
       : undefined;
     let restored = false;
     if (snapshot) {
@@ -426,6 +449,7 @@ async function runGuest(
       }
     }
 
+    const commandStarted = Date.now();
     const commandOutcome = await clock.time("command", () =>
       runCommand(guest, config, signal, emit),
     );
@@ -433,19 +457,22 @@ async function runGuest(
     result.outcome = commandOutcome.outcome;
 
     if (config.artifacts.length > 0) {
-      result.artifacts = await clock.time("artifacts", () =>
+      const collected = await clock.time("artifacts", () =>
         collectArtifacts(
           guest,
-          { workdir: config.workdir, globs: config.artifacts, dir: config.artifactsDir },
+          {
+            workdir: config.workdir,
+            globs: config.artifacts,
+            dir: config.artifactsDir,
+            limits: config.artifactsLimits,
+            umask: deps.umask,
+            deadline: artifactsDeadline(config.timeoutMs, commandStarted),
+          },
           signal,
         ),
       );
-      emit({
-        type: "note",
-        message: result.artifacts.length
-          ? `${result.artifacts.length} artifact file(s) copied to ${config.artifactsDir}`
-          : `no files matched ${config.artifacts.join(", ")}`,
-      });
+      result.artifacts = collected.files;
+      reportArtifacts(collected, config, emit);
     }
   } catch (error) {
     // The phase that was running failed (or was interrupted): say so before teardown starts.
@@ -469,6 +496,57 @@ async function runGuest(
       });
     }
   }
+}
+
+/** Without --timeout, the artifacts phase ends after this long whatever the guest does. */
+export const artifactsTimeoutMs = 10 * 60_000;
+/** After a command stopped by --timeout, artifacts (its logs, say) still get this long. */
+export const artifactsGraceMs = 30_000;
+
+/**
+ * When copying artifacts back must end: what is left of --timeout (which counts from the
+ * command's start), at least the grace period; without --timeout, the phase's own limit. Pure.
+ */
+export function artifactsDeadline(timeoutMs: number | undefined, commandStarted: number): number {
+  const now = Date.now();
+  if (timeoutMs === undefined) return now + artifactsTimeoutMs;
+  return Math.max(commandStarted + timeoutMs, now + artifactsGraceMs);
+}
+
+/** One note for what came back, one warning for each way the guest's archive fell short. */
+function reportArtifacts(collected: CollectedArtifacts, config: RunConfig, emit: Emit): void {
+  const count = collected.files.length;
+  emit({
+    type: "note",
+    message: count
+      ? `${count} artifact file${count === 1 ? "" : "s"} (${formatSize(collected.bytes)}) copied to ${config.artifactsDir}`
+      : `no files matched ${config.artifacts.join(", ")}`,
+  });
+  if (collected.refused.length > 0) {
+    const shown = collected.refused.slice(0, 10).map((r) => `${quoteName(r.path)}: ${r.why}`);
+    const more = collected.refused.length - shown.length;
+    emit({
+      type: "warning",
+      message: `${collected.refused.length} entr${collected.refused.length === 1 ? "y" : "ies"} from the guest's artifacts were not copied: ${shown.join("; ")}${more ? `; and ${more} more` : ""}`,
+    });
+  }
+  if (collected.incomplete) {
+    emit({
+      type: "warning",
+      message: `copying artifacts stopped early: ${collected.incomplete}; ${count} file${count === 1 ? "" : "s"} copied, the rest was not (limits: --artifacts-max-size ${formatSize(config.artifactsLimits.maxBytes)}, --artifacts-max-files ${config.artifactsLimits.maxEntries}, and --timeout)`,
+    });
+  }
+  if (collected.packProblem) {
+    emit({
+      type: "warning",
+      message: `packing the artifacts in the guest reported a problem (${collected.packProblem}); what it packed was copied`,
+    });
+  }
+}
+
+/** A name from the guest, quoted so that control characters cannot act on a terminal. */
+function quoteName(name: string): string {
+  return JSON.stringify(name);
 }
 
 async function runCommand(

@@ -50,6 +50,33 @@ export interface HostLimits {
   memoryBytes: number;
 }
 
+/** Memory the host keeps for itself, whatever its guests ask for. */
+export const hostReserveBytes = 1024 ** 3;
+
+/**
+ * The one admission rule for memory, for a run's own guests and for every kvmci on the host:
+ * what is available now plus what running guests have reserved (MemAvailable already lacks what
+ * they have touched, not what they may still touch), never more than the host's memory less
+ * what it keeps for itself. Pure.
+ */
+export function memoryBudget(
+  host: { totalBytes: number; availableBytes: number },
+  reservedBytes: number,
+): number {
+  return Math.max(
+    0,
+    Math.min(
+      host.totalBytes - hostReserveBytes,
+      host.availableBytes - 512 * 1024 ** 2 + reservedBytes,
+    ),
+  );
+}
+
+/** The most memory one guest may have on a host of this size: more could never be admitted. Pure. */
+export function largestGuestBytes(totalBytes: number): number {
+  return Math.max(0, totalBytes - hostReserveBytes);
+}
+
 /**
  * Whether the next queued guest may start now: under the guest count and the memory the host
  * has. One guest always may when none runs, so a guest too big for the host fails on its own

@@ -50,6 +50,7 @@ export async function planSnapshot(
     hostCpu: spec.accel === "kvm" ? await hostCpuIdentity() : undefined,
     // The user's cloud-config ran during the saved boot: other settings need another boot.
     userData: userData ?? null,
+    diskBytes: guest.spec.diskBytes ?? image.info.virtualSize,
   };
   const key = snapshotKey(parts);
   const entry = snapshotEntryName(image.info.name, key);

@@ -4,7 +4,7 @@ import { execa } from "execa";
 import { buildQemuArgs, type QemuSpec } from "../qemu/args.js";
 
 /** Bumped whenever what a snapshot holds, or how it is restored, changes. */
-export const snapshotFormat = 3;
+export const snapshotFormat = 4;
 
 /** Everything a saved guest state depends on; any difference means another snapshot. */
 export interface SnapshotKeyParts {
@@ -18,6 +18,8 @@ export interface SnapshotKeyParts {
   hostCpu: string | undefined;
   /** The user's extra cloud-config: it ran during the saved boot. */
   userData: unknown;
+  /** The guest disk's size: the saved guest grew its file system to it. */
+  diskBytes: number;
 }
 
 /** The spec fields that differ per run and must not enter a key. */
@@ -31,10 +33,17 @@ type PerRun =
   | "wakePath"
   | "pidPath";
 
-/** The command line a snapshot's machine is made of, without what changes per run. Pure. */
+/**
+ * The command line a snapshot's machine is made of, without what changes per run: paths, ports,
+ * names, and where the cache folder is (the kernel's path; the image digest stands for it). Pure.
+ */
 export function machineArgs(spec: Omit<QemuSpec, PerRun | "incoming">): string[] {
   return buildQemuArgs({
     ...spec,
+    boot:
+      spec.boot.kind === "kernel"
+        ? { ...spec.boot, kernel: "KERNEL", initrd: "INITRD" }
+        : spec.boot,
     name: "NAME",
     overlayPath: "OVERLAY",
     seedPath: "SEED",
@@ -55,6 +64,7 @@ export function snapshotKey(parts: SnapshotKeyParts): string {
     parts.machine,
     parts.hostCpu ?? null,
     canonicalJson(parts.userData ?? null),
+    parts.diskBytes,
   ]);
   return createHash("sha256").update(canonical).digest("hex");
 }

@@ -66,11 +66,11 @@ describe("loadRunConfig", () => {
     expect(exitCode).toBe(64);
     expect(details).toEqual(
       expect.arrayContaining([
-        'kvmci.yml: memory: expected a size like 2G or 512M, got "lots"',
+        'kvmci.yml: memory: expected a size like 2G or 512M (a bare number is MiB), got "lots"',
         'kvmci.yml: accel: expected one of auto, kvm, tcg, got "fast"',
         "kvmci.yml: bogus: unknown setting",
         '--cpus: expected a whole number from 1 to 64, got "zero"',
-        '--env: expected KEY=VALUE, got "NOEQUALS"',
+        "--env: NOEQUALS is not set in kvmci's environment (export it first, or give NOEQUALS=VALUE)",
         '--timeout: expected a duration like 90s, 10m or 1h, got "soon"',
       ]),
     );

@@ -7,7 +7,9 @@ describe("sizes and durations", () => {
     ["2G", 2 * 1024 ** 3],
     ["512M", 512 * 1024 ** 2],
     ["1.5GiB", 1.5 * 1024 ** 3],
-    ["4096", 4096],
+    ["4096", 4096 * 1024 ** 2],
+    ["100B", 100],
+    ["2g", 2 * 1024 ** 3],
   ])("parses %s", (text, bytes) => expect(parseSize(text)).toBe(bytes));
 
   it.each(["lots", "", "-1G", "0", "2X"])("rejects %j", (text) =>
@@ -20,6 +22,7 @@ describe("sizes and durations", () => {
     ["1h", 3_600_000],
     ["1500ms", 1500],
     ["30", 30_000],
+    ["2d", 2 * 86_400_000],
   ])("parses duration %s", (text, ms) => expect(parseDuration(text)).toBe(ms));
 
   it("formats for people", () => {

@@ -63,6 +63,7 @@ function result(outcome: RunResult["outcome"]): RunResult {
     phases: [],
     artifacts: [],
     cloudInitErrors: [],
+    warnings: [],
     prepared: undefined,
     snapshot: undefined,
     error: undefined,

@@ -21,6 +21,7 @@ const parts: SnapshotKeyParts = {
   machine: machineArgs(machine),
   hostCpu: undefined,
   userData: null,
+  diskBytes: 3 * 1024 ** 3,
 };
 
 describe("snapshotKey", () => {
@@ -40,6 +41,7 @@ describe("snapshotKey", () => {
       { ...parts, machine: machineArgs({ ...machine, network: "none" }) },
       { ...parts, hostCpu: "GenuineIntel, family 6, model 85" },
       { ...parts, userData: { packages: ["hello"] } },
+      { ...parts, diskBytes: 8 * 1024 ** 3 },
     ];
     const keys = new Set(variants.map(snapshotKey));
     expect(keys.size).toBe(variants.length);
@@ -49,6 +51,21 @@ describe("snapshotKey", () => {
   it("ignores what differs per run: paths, ports, names", () => {
     const args = machineArgs(machine);
     expect(args.join(" ")).not.toMatch(/\/tmp|kvmci-run|hostfwd=tcp:127\.0\.0\.1:[1-9]/);
+  });
+
+  it("does not depend on where the cache folder is (the kernel's path)", () => {
+    const kernel = (dir: string) =>
+      machineArgs({
+        ...machine,
+        boot: {
+          kind: "kernel",
+          kernel: `${dir}/images/debian-12-x/vmlinuz`,
+          initrd: `${dir}/images/debian-12-x/initrd.img`,
+          cmdline: "console=ttyS0",
+        },
+      });
+    expect(kernel("/root/.cache/kvmci")).toEqual(kernel("/mnt/moved/kvmci"));
+    expect(kernel("/root/.cache/kvmci")).not.toEqual(machineArgs(machine));
   });
 
   it("does not depend on the order of keys in the user's cloud-config", () => {

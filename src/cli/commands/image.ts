@@ -1,7 +1,7 @@
 import { homedir } from "node:os";
 import { rm } from "node:fs/promises";
 import { scanCacheItems, withDependents } from "../../cache/items.js";
-import { entriesInUse } from "../../cache/in-use.js";
+import { entriesInUse, holdRemovals } from "../../cache/in-use.js";
 import { requireWritableCache } from "../../cache/layout.js";
 import { formatSize } from "../../config/size.js";
 import { KvmciError } from "../../errors.js";
@@ -206,6 +206,7 @@ async function listAvailable(proc: Process, cacheDir: string): Promise<void> {
  * digest prefix), with whatever is layered over it (prepared images, snapshots).
  */
 async function removeImages(proc: Process, cacheDir: string, words: string[]): Promise<void> {
+  await using _removals = await holdRemovals(cacheDir);
   const { items, images } = await scanCacheItems(cacheDir);
   const inUse = await entriesInUse(cacheDir);
   const missing: string[] = [];

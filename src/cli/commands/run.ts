@@ -6,6 +6,8 @@ import { createHttpGet } from "../../host/http.js";
 import { resolveCacheDir } from "../../image/cache.js";
 import { catalogDirs } from "../../image/catalog.js";
 import { buildJsonReport, buildMatrixReport, writeJsonReport } from "../../report/json.js";
+import { readMemInfo } from "../../host/meminfo.js";
+import { checkBeforeStart } from "../../run/preflight.js";
 import { run, type RunDeps } from "../../run/run.js";
 import {
   hostLimits,
@@ -31,7 +33,7 @@ const exitCodes = `Exit codes:
   70     internal error in kvmci (please report it)
   71     unknown image: no catalog entry, file or cached image by that name
   72     the file given as an image is not a disk image kvmci can use
-  73     the cache's file system is full (nothing half-written is kept)
+  73     a write on the host failed: the cache's or the artifacts folder's disk is full
   74     an image download failed (HTTP error, or the network after retries)
   75     a downloaded image does not match its published or pinned digest
   76     provisioning failed (a package or the script); nothing was cached
@@ -120,6 +122,8 @@ async function runOrPrepare(
     env: list(v.env),
     artifact: list(v.artifact),
     "artifacts-dir": str(v["artifacts-dir"]),
+    "artifacts-max-size": str(v["artifacts-max-size"]),
+    "artifacts-max-files": str(v["artifacts-max-files"]),
     "console-log": str(v["console-log"]),
     "user-data": str(v["user-data"]),
     json: str(v.json),
@@ -137,6 +141,7 @@ async function runOrPrepare(
     configPath: str(v.config),
     cwd: proc.cwd(),
     commandOptional: mode === "prepare",
+    hostEnv: proc.env,
   });
   const startedAt = new Date();
   const deps: RunDeps = {
@@ -147,9 +152,19 @@ async function runOrPrepare(
     isRoot: proc.getuid?.() === 0,
     signal,
     now: () => new Date(),
+    umask: process.umask(),
     prepareOnly: mode === "prepare",
   };
   const guests = planGuests(config);
+  const hostProblems = await checkBeforeStart(config, guests, {
+    totalMemoryBytes: (await readMemInfo()).totalBytes,
+  });
+  if (hostProblems.length > 0)
+    throw problemsError(
+      "configuration",
+      hostProblems,
+      `Run \`kvmci ${mode} --help\` for every option.`,
+    );
   if (guests.length > 1) return runMany(guests, config, deps, proc, startedAt);
   const single = guests[0]?.config ?? config;
   const result = await run(single, deps, reporter.onEvent);

@@ -1,0 +1,54 @@
+import { stat } from "node:fs/promises";
+import { dirname } from "node:path";
+import type { RunConfig } from "../config/load.js";
+import { formatSize } from "../config/size.js";
+import { checkArtifactsDir } from "../sync/artifacts.js";
+import type { GuestRun } from "./matrix.js";
+import { largestGuestBytes } from "./schedule.js";
+
+/**
+ * What can be known to fail before anything starts, given this host: a guest bigger than the
+ * host could ever admit (it would wait in the queue for ever), report and console files whose
+ * folder is missing (found only after the run, with the result lost), and artifacts folders
+ * that kvmci may not replace. Returns every problem, as `where: what`.
+ */
+export async function checkBeforeStart(
+  config: RunConfig,
+  guests: GuestRun[],
+  host: { totalMemoryBytes: number },
+  flagPrefix = "--",
+): Promise<string[]> {
+  const problems: string[] = [];
+  const largest = largestGuestBytes(host.totalMemoryBytes);
+  for (const { name, config: guest } of guests) {
+    const who = guests.length > 1 ? ` (${name})` : "";
+    if (guest.memoryBytes > largest)
+      problems.push(
+        `${flagPrefix}memory${who}: ${formatSize(guest.memoryBytes)} is more than this host can give a guest ` +
+          `(${formatSize(largest)}: its ${formatSize(host.totalMemoryBytes)} less 1 GiB for itself)`,
+      );
+    if (guest.artifacts.length > 0) {
+      const problem = await checkArtifactsDir(guest.artifactsDir);
+      if (problem) problems.push(`${flagPrefix}artifacts-dir${who}: ${problem}`);
+    }
+  }
+  for (const [option, path] of [
+    ["json", config.json],
+    ["console-log", config.consoleLog],
+  ] as const) {
+    if (!path) continue;
+    const problem = await folderProblem(path);
+    if (problem) problems.push(`${flagPrefix}${option}: ${problem}`);
+  }
+  return [...new Set(problems)];
+}
+
+async function folderProblem(file: string): Promise<string | undefined> {
+  const folder = dirname(file);
+  try {
+    if (!(await stat(folder)).isDirectory()) return `${folder} is not a folder`;
+  } catch {
+    return `the folder ${folder} does not exist (create it first)`;
+  }
+  return undefined;
+}
