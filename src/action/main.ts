@@ -5,7 +5,7 @@ import * as core from "@actions/core";
 import * as actionsCache from "@actions/cache";
 import { Interrupts } from "../cli/interrupts.js";
 import { loadRunConfig, type RunConfig } from "../config/load.js";
-import { formatDuration } from "../config/duration.js";
+import { formatDuration } from "../units/duration.js";
 import { isKvmciError, KvmciError } from "../errors.js";
 import { stripAnsi } from "../guest/guest.js";
 import { createHttpGet } from "../host/http.js";

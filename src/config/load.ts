@@ -6,7 +6,7 @@ import type { CloudConfig } from "../cloud-init/user-data.js";
 import { problemsError } from "../errors.js";
 import type { GuestCommand } from "../guest/command-line.js";
 import type { AccelRequest } from "../qemu/accel.js";
-import { formatIssue } from "./issues.js";
+import { formatIssue } from "../units/issues.js";
 import { runSettingsSchema, type RunSettingsInput, type RunSettingsParsed } from "./schema.js";
 
 /** One guest of a matrix: what it changes from the run's settings. */

@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { parseImageReference } from "../image/reference.js";
-import { parseDuration } from "./duration.js";
+import { parseDuration } from "../units/duration.js";
 import { parseShard } from "../run/schedule.js";
-import { parseSize } from "./size.js";
+import { parseSize } from "../units/size.js";
 
 const size = z
   .union([z.string(), z.number()], { error: "expected a size like 2G or 512M" })

@@ -1,6 +1,6 @@
 import { defaultBootTimeoutMs, type RunConfig } from "../config/load.js";
-import { formatDuration } from "../config/duration.js";
-import { formatSize } from "../config/size.js";
+import { formatDuration } from "../units/duration.js";
+import { formatSize } from "../units/size.js";
 import { KvmciError, isKvmciError } from "../errors.js";
 import { buildGuestCommandLine } from "../guest/command-line.js";
 import { Guest } from "../guest/guest.js";

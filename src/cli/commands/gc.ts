@@ -1,5 +1,5 @@
 import { collectGarbage } from "../../cache/gc.js";
-import { formatSize, parseSize } from "../../config/size.js";
+import { formatSize, parseSize } from "../../units/size.js";
 import { KvmciError } from "../../errors.js";
 import { removeStaleRunFolders } from "../../guest/run-folder.js";
 import { requireWritableCache } from "../../cache/layout.js";

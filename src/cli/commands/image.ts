@@ -3,7 +3,7 @@ import { rm } from "node:fs/promises";
 import { scanCacheItems, withDependents } from "../../cache/items.js";
 import { entriesInUse } from "../../cache/in-use.js";
 import { requireWritableCache } from "../../cache/layout.js";
-import { formatSize } from "../../config/size.js";
+import { formatSize } from "../../units/size.js";
 import { KvmciError } from "../../errors.js";
 import { createHttpGet } from "../../host/http.js";
 import { listCachedImages, resolveCacheDir, type CachedImage } from "../../image/cache.js";

@@ -17,7 +17,7 @@ import {
 import { formatMatrixTable } from "../../report/matrix.js";
 import { GuestLines } from "../../report/prefix.js";
 import { TerminalReporter } from "../../report/terminal.js";
-import { formatDuration } from "../../config/duration.js";
+import { formatDuration } from "../../units/duration.js";
 import type { Process } from "../main.js";
 import { formatOptions, parseOptions, runOptions } from "../options.js";
 
