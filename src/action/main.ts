@@ -7,11 +7,10 @@ import { Interrupts } from "../cli/interrupts.js";
 import { loadRunConfig, type RunConfig } from "../config/load.js";
 import { formatDuration } from "../units/duration.js";
 import { isKvmciError, KvmciError } from "../errors.js";
-import { stripAnsi } from "../guest/guest.js";
 import { createHttpGet } from "../host/http.js";
 import { listCachedImages, resolveCacheDir } from "../image/cache.js";
 import { catalogDirs, loadCatalogEntry } from "../image/catalog.js";
-import { tailLines } from "../errors.js";
+import { stripAnsi, tailLines } from "../units/text.js";
 import { buildJsonReport, buildMatrixReport, writeJsonReport } from "../report/json.js";
 import {
   GithubLogReporter,

@@ -1,6 +1,7 @@
 import { defaultBootTimeoutMs, type RunConfig } from "../config/load.js";
 import { formatDuration } from "../units/duration.js";
 import { formatSize } from "../units/size.js";
+import { errorMessage } from "../units/error-message.js";
 import { KvmciError, isKvmciError } from "../errors.js";
 import { buildGuestCommandLine } from "../guest/command-line.js";
 import { Guest } from "../guest/guest.js";
@@ -164,7 +165,7 @@ export async function run(config: RunConfig, deps: RunDeps, emit: Emit): Promise
     } else {
       const failure = isKvmciError(error)
         ? error
-        : new KvmciError("internal", error instanceof Error ? error.message : String(error), {
+        : new KvmciError("internal", errorMessage(error), {
             cause: error,
           });
       result.outcome = "error";
@@ -352,7 +353,7 @@ async function runGuest(
       } catch (error) {
         clock.end(false);
         if (signal.aborted) throw error;
-        const reason = error instanceof Error ? error.message : String(error);
+        const reason = errorMessage(error);
         emit({
           type: "note",
           message: `snapshot ${snapshot.entry} could not be restored (${reason}); booting cold and saving a new one`,
@@ -382,7 +383,7 @@ async function runGuest(
           // The guest may be stopped half-way through the save: start it over, without saving.
           emit({
             type: "warning",
-            message: `saving a snapshot failed (${error instanceof Error ? error.message : String(error)}); booting again without one`,
+            message: `saving a snapshot failed (${errorMessage(error)}); booting again without one`,
           });
           await guest.reset(signal);
           await bootCold();
@@ -465,7 +466,7 @@ async function runGuest(
       // A cleanup failure is reported, never allowed to hide the run's own result or error.
       emit({
         type: "warning",
-        message: `teardown: ${error instanceof Error ? error.message : String(error)}`,
+        message: `teardown: ${errorMessage(error)}`,
       });
     }
   }

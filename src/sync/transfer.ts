@@ -2,7 +2,7 @@ import { mkdir } from "node:fs/promises";
 import { relative, isAbsolute } from "node:path";
 import { PassThrough } from "node:stream";
 import { execa } from "execa";
-import { KvmciError, tailLines } from "../errors.js";
+import { KvmciError } from "../errors.js";
 import type { Guest } from "../guest/guest.js";
 import {
   buildArtifactPackCommand,
@@ -11,6 +11,7 @@ import {
   buildUnpackCommand,
 } from "./tar-args.js";
 import { listWorkspace } from "./workspace.js";
+import { tailLines } from "../units/text.js";
 
 export interface SyncResult {
   mode: "git" | "folder";
