@@ -1,4 +1,4 @@
-import { collectGarbage } from "../../cache/gc.js";
+import { collectGarbage } from "../../housekeeping/gc.js";
 import { formatSize, parseSize } from "../../units/size.js";
 import { KvmciError } from "../../errors.js";
 import { removeStaleRunFolders } from "../../guest/run-folder.js";

@@ -1,6 +1,6 @@
 import { homedir } from "node:os";
 import { rm } from "node:fs/promises";
-import { scanCacheItems, withDependents } from "../../cache/items.js";
+import { scanCacheItems, withDependents } from "../../housekeeping/cache-items.js";
 import { entriesInUse } from "../../cache/in-use.js";
 import { requireWritableCache } from "../../cache/layout.js";
 import { formatSize } from "../../units/size.js";
