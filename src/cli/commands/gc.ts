@@ -5,7 +5,7 @@ import { removeStaleRunFolders } from "../../guest/run-folder.js";
 import { requireWritableCache } from "../../cache/layout.js";
 import { resolveCacheDir } from "../../image/cache.js";
 import { catalogDirs, listCatalog } from "../../image/catalog.js";
-import type { Process } from "../main.js";
+import type { Process } from "../process.js";
 import { formatOptions, gcOptions, parseOptions } from "../options.js";
 
 const gcHelp = `Usage: kvmci gc [options]

@@ -12,7 +12,7 @@ import { resolveImage, type ResolveOptions } from "../../image/resolve.js";
 import { formatTable } from "../../report/table.js";
 import type { TerminalReporter } from "../../report/terminal.js";
 import { PhaseClock } from "../../run/phase-clock.js";
-import type { Process } from "../main.js";
+import type { Process } from "../process.js";
 import {
   formatOptions,
   helpOnly,

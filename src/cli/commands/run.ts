@@ -18,7 +18,7 @@ import { formatMatrixTable } from "../../report/matrix.js";
 import { GuestLines } from "../../report/prefix.js";
 import { TerminalReporter } from "../../report/terminal.js";
 import { formatDuration } from "../../units/duration.js";
-import type { Process } from "../main.js";
+import type { Process } from "../process.js";
 import { formatOptions, parseOptions, runOptions } from "../options.js";
 
 const exitCodes = `Exit codes:
