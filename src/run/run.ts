@@ -15,12 +15,8 @@ import { access } from "node:fs/promises";
 import { release } from "node:os";
 import { join } from "node:path";
 import { findCachedEntry, listCachedImages, touchFolder, touchLastUsed } from "../image/cache.js";
-import {
-  requireTools,
-  resolveImage,
-  type ImageOrigin,
-  type ResolveOptions,
-} from "../image/resolve.js";
+import { requireTools, resolveImage } from "../image/resolve.js";
+import type { ImageOrigin, ResolveOptions } from "../image/resolve-options.js";
 import { decideAccel, type AccelDecision } from "../qemu/accel.js";
 import { fileProbeMemo } from "../qemu/probe-memo.js";
 import { buildWorkdirCommand } from "../sync/tar-args.js";
