@@ -3,7 +3,7 @@ import { relative, isAbsolute } from "node:path";
 import { PassThrough } from "node:stream";
 import { execa } from "execa";
 import { KvmciError } from "../errors.js";
-import type { Guest } from "../guest/guest.js";
+import type { RemoteShell } from "../ssh/session.js";
 import {
   buildArtifactPackCommand,
   buildArtifactUnpackArgs,
@@ -22,7 +22,7 @@ export interface SyncResult {
 
 /** Streams the workspace into the guest's workdir as one tar stream over SSH. */
 export async function syncWorkspace(
-  guest: Guest,
+  guest: RemoteShell,
   o: { cwd: string; workdir: string; excludes: string[]; artifactsDir: string },
   signal: AbortSignal,
 ): Promise<SyncResult> {
@@ -86,7 +86,7 @@ export async function syncWorkspace(
 
 /** Copies files matching the globs from the guest's workdir into a host folder. Returns their paths. */
 export async function collectArtifacts(
-  guest: Guest,
+  guest: RemoteShell,
   o: { workdir: string; globs: string[]; dir: string },
   signal: AbortSignal,
 ): Promise<string[]> {
