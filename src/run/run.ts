@@ -1,4 +1,3 @@
-import { defaultBootTimeoutMs, type RunConfig } from "../config/load.js";
 import { formatDuration } from "../units/duration.js";
 import { formatSize } from "../units/size.js";
 import { errorMessage } from "../units/error-message.js";
@@ -25,6 +24,7 @@ import type { Emit, PhaseRecord } from "./events.js";
 import { tryTakeHostSlot, waitForHostSlot } from "./host-slots.js";
 import { PhaseClock } from "./phase-clock.js";
 import { prepareImage } from "./prepare.js";
+import { defaultBootTimeoutMs, type RunConfig } from "./run-config.js";
 import { discardSnapshot, planSnapshot, restoreSnapshot, saveSnapshot } from "./warm.js";
 
 export interface RunDeps {

@@ -1,4 +1,5 @@
-import { loadRunConfig, type RunConfig } from "../../config/load.js";
+import { loadRunConfig } from "../../config/load.js";
+import type { RunConfig } from "../../run/run-config.js";
 import type { RunSettingsInput } from "../../config/schema.js";
 import { problemsError } from "../../errors.js";
 import { homedir } from "node:os";
