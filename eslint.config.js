@@ -19,6 +19,9 @@ export default tseslint.config(
       ],
     },
   },
-  { files: ["eslint.config.js", "bench/**/*.mjs"], ...tseslint.configs.disableTypeChecked },
+  {
+    files: ["eslint.config.js", ".dependency-cruiser.mjs", "bench/**/*.mjs"],
+    ...tseslint.configs.disableTypeChecked,
+  },
   { files: ["bench/**/*.mjs"], languageOptions: { globals: globals.node } },
 );

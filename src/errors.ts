@@ -62,12 +62,6 @@ export function isKvmciError(error: unknown): error is KvmciError {
   return error instanceof KvmciError;
 }
 
-/** Last `count` non-empty lines of a text, for console and stderr tails. */
-export function tailLines(text: string, count: number): string[] {
-  const lines = text.split(/\r?\n/).filter((line) => line.trim() !== "");
-  return lines.slice(-count);
-}
-
 /**
  * A usage error listing every problem found: one problem reads as a sentence, several as a list.
  * `what` names what was wrong ("usage", "configuration").

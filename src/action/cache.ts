@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { readdir } from "node:fs/promises";
-import type { RunConfig } from "../config/load.js";
+import type { RunConfig } from "../run/run-config.js";
 import { cachePath } from "../cache/layout.js";
 import { partialPrefix } from "../image/cache.js";
 import { canonicalJson } from "../snapshot/key.js";

@@ -1,6 +1,6 @@
 import { constants } from "node:fs";
 import { access } from "node:fs/promises";
-import { formatDuration } from "../config/duration.js";
+import { formatDuration } from "../units/duration.js";
 import { KvmciError } from "../errors.js";
 import { runCommand } from "../host/command.js";
 import { missingTools } from "../image/resolve.js";

@@ -1,20 +1,21 @@
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, relative } from "node:path";
 import * as core from "@actions/core";
 import * as actionsCache from "@actions/cache";
 import { Interrupts } from "../cli/interrupts.js";
-import { loadRunConfig, type RunConfig } from "../config/load.js";
-import { formatDuration } from "../config/duration.js";
+import { loadRunConfig } from "../config/load.js";
+import type { RunConfig } from "../run/run-config.js";
+import { formatDuration } from "../units/duration.js";
 import { isKvmciError, KvmciError, problemsError } from "../errors.js";
 import { readMemInfo } from "../host/meminfo.js";
 import { checkBeforeStart } from "../run/preflight.js";
-import { stripAnsi } from "../guest/guest.js";
 import { readFileTail } from "../host/file-tail.js";
+import { errorMessage } from "../units/error-message.js";
 import { createHttpGet } from "../host/http.js";
 import { listCachedImages, resolveCacheDir } from "../image/cache.js";
 import { catalogDirs, loadCatalogEntry } from "../image/catalog.js";
-import { tailLines } from "../errors.js";
+import { stripAnsi, tailLines } from "../units/text.js";
 import { buildJsonReport, buildMatrixReport, writeJsonReport } from "../report/json.js";
 import {
   GithubLogReporter,
@@ -291,12 +292,8 @@ async function guarded(what: string, warn: (line: string) => void, step: () => P
   try {
     await step();
   } catch (error) {
-    warn(`${what} failed: ${errorText(error)}`);
+    warn(`${what} failed: ${errorMessage(error)}`);
   }
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** Error annotations: each JUnit failure at its file and line, a failed boot with the console. */

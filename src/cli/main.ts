@@ -2,18 +2,7 @@ import { readFileSync } from "node:fs";
 import { ExitCode, KvmciError, isKvmciError } from "../errors.js";
 import { TerminalReporter } from "../report/terminal.js";
 import { Interrupts } from "./interrupts.js";
-
-export interface Process {
-  env: NodeJS.ProcessEnv;
-  /** Ends the process at once; used only when teardown after a signal does not finish. */
-  exit(code: number): never;
-  cwd(): string;
-  stdout: NodeJS.WritableStream & { isTTY?: boolean };
-  stderr: NodeJS.WritableStream & { isTTY?: boolean };
-  getuid?: () => number;
-  on(event: "SIGINT" | "SIGTERM", listener: () => void): unknown;
-  off(event: "SIGINT" | "SIGTERM", listener: () => void): unknown;
-}
+import type { Process } from "./process.js";
 
 const usage = `Usage: kvmci <command> [options]
 

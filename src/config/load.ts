@@ -6,78 +6,12 @@ import type { ZodType } from "zod";
 import type { CloudConfig } from "../cloud-init/user-data.js";
 import { problemsError } from "../errors.js";
 import type { GuestCommand } from "../guest/command-line.js";
-import type { AccelRequest } from "../qemu/accel.js";
-import { formatIssue } from "./issues.js";
+import type { Provision } from "../guest/provision.js";
+import type { MatrixEntry, RunConfig } from "../run/run-config.js";
+import { formatIssue } from "../units/issues.js";
 import { runSettingsSchema, type RunSettingsInput, type RunSettingsParsed } from "./schema.js";
 
-/** One guest of a matrix: what it changes from the run's settings. */
-export interface MatrixEntry {
-  /** Shown as `[name]` before its lines and in the table. */
-  name: string;
-  image: string;
-  cpus?: number;
-  memoryBytes?: number;
-  env?: Record<string, string>;
-}
-
-/** Everything `kvmci run` needs, validated, with defaults applied. Read-only once made. */
-export interface RunConfig {
-  /** The image of a single guest (the first entry's when there are several). */
-  image: string;
-  /** One entry per guest: `--image A --image B`, `image: [A, B]` or `matrix:`. */
-  matrix: MatrixEntry[];
-  /** Guests at once; undefined: as many as the host's CPUs and free memory allow. */
-  parallel: number | undefined;
-  output: "prefixed" | "grouped";
-  failFast: boolean;
-  shard: { index: number; total: number } | undefined;
-  cpus: number;
-  memoryBytes: number;
-  diskBytes: number | undefined;
-  accel: AccelRequest;
-  boot: "auto" | "firmware" | "kernel";
-  /** `none`: the guest reaches nothing, and nothing reaches it but kvmci's SSH forward. */
-  network: "user" | "none";
-  /** undefined: pick by accel (see defaultBootTimeoutMs). */
-  bootTimeoutMs: number | undefined;
-  timeoutMs: number | undefined;
-  /** Stop the command when it prints nothing for this long. */
-  idleTimeoutMs: number | undefined;
-  workdir: string;
-  sync: boolean;
-  /** Start from a warm snapshot when one matches; save one when none does. */
-  snapshot: boolean;
-  exclude: string[];
-  env: Record<string, string>;
-  artifacts: string[];
-  artifactsDir: string;
-  /** What one guest's artifacts may add up to; past it the copy stops with a warning. */
-  artifactsLimits: { maxBytes: number; maxEntries: number };
-  consoleLog: string | undefined;
-  userData: CloudConfig | undefined;
-  json: string | undefined;
-  mirror: string | undefined;
-  /** Undefined when there is nothing to provision. */
-  provision: Provision | undefined;
-  command: GuestCommand;
-  /** The folder synced into the guest. */
-  cwd: string;
-}
-
-/** What `provision:` asks for, with the script read from its file. */
-export interface Provision {
-  packages: string[];
-  script: string | undefined;
-  /** Where the script came from, for messages: `kvmci.yml`, or the file's path. */
-  scriptSource: string | undefined;
-  cloudConfig: CloudConfig | undefined;
-}
-
 export const defaultConfigFile = "kvmci.yml";
-
-export function defaultBootTimeoutMs(accel: "kvm" | "tcg"): number {
-  return accel === "kvm" ? 180_000 : 600_000;
-}
 
 export interface LoadInput {
   /** Settings from flags, as strings/arrays the way the command line gave them. */
@@ -337,7 +271,7 @@ function parseSettings(raw: unknown, prefix: string, problems: string[]): RunSet
       for (const issue of result.error.issues)
         problems.push(`${prefix}${formatIssue({ ...issue, path: [key, ...issue.path] })}`);
   }
-  return parsed as RunSettingsParsed;
+  return parsed;
 }
 
 function parseYaml(text: string, path: string, problems: string[]): unknown {

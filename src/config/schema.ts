@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { parseImageReference } from "../image/reference.js";
-import { maxDurationMs, parseDuration } from "./duration.js";
+import { maxDurationMs, parseDuration } from "../units/duration.js";
 import { parseShard } from "../run/schedule.js";
-import { formatSize, parseSize } from "./size.js";
+import { formatSize, parseSize } from "../units/size.js";
 
 /** A size like 2G or 512M; a bare number is MiB. At least `min` bytes. */
 function size(min = 1, what = "") {

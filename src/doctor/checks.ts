@@ -1,7 +1,7 @@
 import { mkdir, statfs } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
-import { formatSize } from "../config/size.js";
+import { formatSize } from "../units/size.js";
 import { which } from "../host/which.js";
 import { listCachedImages } from "../image/cache.js";
 import { probeKvm } from "../qemu/accel.js";

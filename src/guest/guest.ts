@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { writeSeed } from "../cloud-init/seed.js";
 import type { CloudConfig } from "../cloud-init/user-data.js";
 import { createOverlay } from "../disk/overlay.js";
-import { KvmciError, tailLines } from "../errors.js";
+import { KvmciError } from "../errors.js";
 import { readFileTail } from "../host/file-tail.js";
 import { findFreePort } from "../host/port.js";
 import type { CachedImage } from "../image/cache.js";
@@ -18,6 +18,8 @@ import { generateKeyPair, type KeyPair } from "../ssh/keys.js";
 import { sshBannerSeen } from "../ssh/banner.js";
 import { shellQuote } from "../ssh/shell-quote.js";
 import { HostKeyMismatchError, SshSession, type ExecIo, type ExecResult } from "../ssh/session.js";
+import { errorMessage } from "../units/error-message.js";
+import { stripAnsi, tailLines } from "../units/text.js";
 import { createRunFolder, RunFiles, type RunFolder } from "./run-folder.js";
 import { buildStartAgentCommand, buildWakeLine, WakeChannel, wakeAgentScript } from "./wake.js";
 
@@ -409,7 +411,7 @@ export class Guest implements AsyncDisposable {
         );
       } catch (error) {
         if (error instanceof HostKeyMismatchError) throw error;
-        lastError = error instanceof Error ? error.message : String(error);
+        lastError = errorMessage(error);
         await sleep(pollMs, undefined, { signal });
       }
     }
@@ -459,7 +461,7 @@ export class Guest implements AsyncDisposable {
       signal.throwIfAborted();
       // The connection usually drops a moment before QEMU's exit is seen: give it that moment.
       if (await this.exitedWithin(1000)) throw await this.stoppedFailure("while cloud-init ran");
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = errorMessage(error);
       throw await this.failure("guestBoot", `Waiting for cloud-init failed: ${reason}`, {
         cause: error,
       });
@@ -629,9 +631,4 @@ export function parseCloudInitErrors(text: string): string[] {
   } catch {
     return [`unreadable /run/cloud-init/result.json: ${text.slice(0, 200)}`];
   }
-}
-
-export function stripAnsi(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").replace(/\r/g, "");
 }

@@ -1,7 +1,16 @@
 import { createHash } from "node:crypto";
-import type { Provision } from "../config/load.js";
+import type { CloudConfig } from "../cloud-init/user-data.js";
 import { canonicalJson } from "../snapshot/key.js";
 import { shellJoin } from "../ssh/shell-quote.js";
+
+/** What `provision:` asks for, with the script read from its file. */
+export interface Provision {
+  packages: string[];
+  script: string | undefined;
+  /** Where the script came from, for messages: `kvmci.yml`, or the file's path. */
+  scriptSource: string | undefined;
+  cloudConfig: CloudConfig | undefined;
+}
 
 /** Bumped whenever how a prepared image is made changes. */
 export const prepareFormat = 1;

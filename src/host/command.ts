@@ -1,5 +1,6 @@
 import { execa, type ResultPromise } from "execa";
-import { KvmciError, tailLines, type ExitCodeName } from "../errors.js";
+import { KvmciError, type ExitCodeName } from "../errors.js";
+import { tailLines } from "../units/text.js";
 
 export interface CommandOptions {
   cwd?: string;

@@ -4,7 +4,7 @@ import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import yaml from "js-yaml";
 import { z } from "zod";
-import { formatIssue } from "../config/issues.js";
+import { formatIssue } from "../units/issues.js";
 import { KvmciError } from "../errors.js";
 import { parseRecipe, type Recipe } from "./recipe.js";
 

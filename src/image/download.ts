@@ -2,7 +2,7 @@ import type { Hash } from "node:crypto";
 import { open, readFile, rm, writeFile, type FileHandle } from "node:fs/promises";
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { formatDuration } from "../config/duration.js";
+import { formatDuration } from "../units/duration.js";
 import { KvmciError } from "../errors.js";
 import type { HttpGet, HttpResponse } from "../host/http.js";
 import { createDigestHash, formatDigest, type Digest, type DigestAlgorithm } from "./digest.js";

@@ -1,7 +1,6 @@
 import { readFile, rename, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
-import type { ImageInfo } from "./cache.js";
 import { digestFile, formatDigest, parseDigest } from "./digest.js";
 
 /**
@@ -20,13 +19,26 @@ const fileStampSchema = z.object({
 const entryStampSchema = z.record(z.string(), fileStampSchema);
 type EntryStamp = z.infer<typeof entryStampSchema>;
 
+/**
+ * What the check reads of an image's metadata (an ImageInfo has it): the disk's digest and
+ * the boot files. Declared here so that this module does not import cache.ts, which uses it.
+ */
+export interface IntegrityInfo {
+  digest: string;
+  boot: { kernel?: string | undefined; initrd?: string | undefined };
+}
+
 /** The files of an entry that a boot reads. Pure. */
-export function bootFiles(info: ImageInfo, diskFile: string): string[] {
+export function bootFiles(info: IntegrityInfo, diskFile: string): string[] {
   return [diskFile, info.boot.kernel, info.boot.initrd].filter((f): f is string => !!f);
 }
 
 /** Records the entry's files as good; `info.digest` is the disk's, the others are hashed now. */
-export async function stampEntry(dir: string, info: ImageInfo, diskFile: string): Promise<void> {
+export async function stampEntry(
+  dir: string,
+  info: IntegrityInfo,
+  diskFile: string,
+): Promise<void> {
   const stamp: EntryStamp = {};
   for (const file of bootFiles(info, diskFile)) {
     const path = join(dir, file);
@@ -44,7 +56,7 @@ export async function stampEntry(dir: string, info: ImageInfo, diskFile: string)
  */
 export async function findDamage(
   dir: string,
-  info: ImageInfo,
+  info: IntegrityInfo,
   diskFile: string,
   o: { signal?: AbortSignal; onStep?: (step: string) => void } = {},
 ): Promise<string | undefined> {

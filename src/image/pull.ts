@@ -21,7 +21,7 @@ import { downloadVerified, fetchText } from "./download.js";
 import { withEntryLock } from "./entry-lock.js";
 import { genericUser } from "./local-file.js";
 import { urlEntryName } from "./reference.js";
-import type { ImageOrigin, ResolveOptions } from "./resolve.js";
+import type { ImageOrigin, ResolveOptions } from "./resolve-options.js";
 
 type Pulled = { image: CachedImage; origin: ImageOrigin };
 

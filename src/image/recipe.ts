@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import yaml from "js-yaml";
 import { z } from "zod";
-import { parseSize } from "../config/size.js";
-import { formatIssue } from "../config/issues.js";
+import { parseSize } from "../units/size.js";
+import { formatIssue } from "../units/issues.js";
 
 /** Bumped when the way kvmci turns a recipe into a disk changes, so old cache entries are rebuilt. */
 const buildFormat = "kvmci-recipe-build-1";

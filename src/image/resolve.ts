@@ -1,46 +1,18 @@
 import { readdir, readFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { KvmciError } from "../errors.js";
-import type { HttpGet } from "../host/http.js";
 import { which } from "../host/which.js";
 import { buildRecipeImage } from "./build.js";
 import { findIntactEntry, imageEntryName, listCachedImages, type CachedImage } from "./cache.js";
 import { listCatalogNames, loadCatalogEntry, type DownloadEntry } from "./catalog.js";
-import type { TransferProgress } from "./download.js";
 import { localFileImage } from "./local-file.js";
 import { defaultDebianMirror, findDebianMirror } from "./mirror.js";
 import { pullCatalogImage, pullUrlImage } from "./pull.js";
 import type { Recipe } from "./recipe.js";
 import { parseImageReference } from "./reference.js";
+import type { ImageOrigin, ResolveOptions } from "./resolve-options.js";
 import { requireUnshareMode } from "./unshare.js";
 import { withEntryLock } from "./entry-lock.js";
-
-/** What the image phase tells the person waiting. */
-export interface ImageEvents {
-  /** A step of a long operation (a build step), for a status line. */
-  onStep?: (step: string) => void;
-  /** Something worth a line in the log: a build or download starting, a wait for a lock. */
-  onNote?: (message: string) => void;
-  onTransfer?: (what: string, progress: TransferProgress) => void;
-}
-
-export interface ResolveOptions extends ImageEvents {
-  cacheDir: string;
-  catalogDirs: string[];
-  http: HttpGet;
-  cwd: string;
-  home: string;
-  /** Overrides the host's configured Debian mirror for recipe builds. */
-  mirror: string | undefined;
-  isRoot: boolean;
-  signal?: AbortSignal;
-  /** `kvmci image pull`: ask the catalog's checksum list again even when an image is cached. */
-  refresh?: boolean;
-  /** `kvmci image build --force`: build a recipe again even when cached. */
-  force?: boolean;
-}
-
-export type ImageOrigin = "cached" | "built" | "downloaded" | "file";
 
 /**
  * Turns `--image` into an image ready to boot: a catalog name (downloaded or built once, then

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { formatDuration } from "../config/duration.js";
+import { formatDuration } from "../units/duration.js";
 import type { KvmciError } from "../errors.js";
 import type { RunEvent } from "../run/events.js";
 import type { GuestOutcome } from "../run/matrix.js";

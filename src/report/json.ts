@@ -1,5 +1,5 @@
 import { writeFile } from "node:fs/promises";
-import type { RunConfig } from "../config/load.js";
+import type { RunConfig } from "../run/run-config.js";
 import { describeCommand } from "../guest/command-line.js";
 import type { GuestOutcome } from "../run/matrix.js";
 import type { RunResult } from "../run/run.js";

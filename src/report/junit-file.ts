@@ -2,7 +2,7 @@ import { constants } from "node:fs";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { XMLValidator } from "fast-xml-parser";
-import { formatSize } from "../config/size.js";
+import { formatSize } from "../units/size.js";
 import { parseJunit, type JunitReport } from "./junit.js";
 
 /** A JUnit file as read back from the guest: its report, or why there is none. */

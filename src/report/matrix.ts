@@ -1,4 +1,4 @@
-import { formatDuration } from "../config/duration.js";
+import { formatDuration } from "../units/duration.js";
 import type { GuestOutcome } from "../run/matrix.js";
 import { phases } from "../run/events.js";
 import { formatTable } from "./table.js";

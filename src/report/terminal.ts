@@ -1,4 +1,4 @@
-import { formatDuration } from "../config/duration.js";
+import { formatDuration } from "../units/duration.js";
 import type { KvmciError } from "../errors.js";
 import type { RunEvent } from "../run/events.js";
 import type { RunResult } from "../run/run.js";

@@ -1,5 +1,5 @@
-import { formatDuration } from "../config/duration.js";
-import { formatSize } from "../config/size.js";
+import { formatDuration } from "../units/duration.js";
+import { formatSize } from "../units/size.js";
 import type { TransferProgress } from "../image/download.js";
 
 /**

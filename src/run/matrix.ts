@@ -1,6 +1,6 @@
 import { availableParallelism } from "node:os";
 import { extname, join } from "node:path";
-import type { RunConfig } from "../config/load.js";
+import type { RunConfig } from "./run-config.js";
 import { ExitCode } from "../errors.js";
 import { readMemInfo } from "../host/meminfo.js";
 import { run, type RunDeps, type RunResult } from "./run.js";

@@ -1,7 +1,7 @@
 import { stat } from "node:fs/promises";
 import { dirname } from "node:path";
-import type { RunConfig } from "../config/load.js";
-import { formatSize } from "../config/size.js";
+import type { RunConfig } from "./run-config.js";
+import { formatSize } from "../units/size.js";
 import { checkArtifactsDir } from "../sync/artifacts.js";
 import type { GuestRun } from "./matrix.js";
 import { largestGuestBytes } from "./schedule.js";

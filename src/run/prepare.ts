@@ -1,7 +1,7 @@
 import { copyFile, rm } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { Readable } from "node:stream";
-import type { Provision } from "../config/load.js";
+import type { Provision } from "../guest/provision.js";
 import { rebaseOverlay } from "../disk/overlay.js";
 import { KvmciError, isKvmciError } from "../errors.js";
 import { Guest } from "../guest/guest.js";

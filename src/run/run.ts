@@ -1,6 +1,6 @@
-import { defaultBootTimeoutMs, type RunConfig } from "../config/load.js";
-import { formatDuration } from "../config/duration.js";
-import { formatSize } from "../config/size.js";
+import { formatDuration } from "../units/duration.js";
+import { formatSize } from "../units/size.js";
+import { errorMessage } from "../units/error-message.js";
 import { KvmciError, isKvmciError } from "../errors.js";
 import { buildGuestCommandLine } from "../guest/command-line.js";
 import { Guest } from "../guest/guest.js";
@@ -14,12 +14,8 @@ import { access } from "node:fs/promises";
 import { release } from "node:os";
 import { join } from "node:path";
 import { findCachedEntry, listCachedImages, touchFolder, touchLastUsed } from "../image/cache.js";
-import {
-  requireTools,
-  resolveImage,
-  type ImageOrigin,
-  type ResolveOptions,
-} from "../image/resolve.js";
+import { requireTools, resolveImage } from "../image/resolve.js";
+import type { ImageOrigin, ResolveOptions } from "../image/resolve-options.js";
 import { decideAccel, type AccelDecision } from "../qemu/accel.js";
 import { fileProbeMemo } from "../qemu/probe-memo.js";
 import { buildWorkdirCommand } from "../sync/tar-args.js";
@@ -29,6 +25,7 @@ import type { Emit, PhaseRecord } from "./events.js";
 import { tryTakeHostSlot, waitForHostSlot } from "./host-slots.js";
 import { PhaseClock } from "./phase-clock.js";
 import { prepareImage } from "./prepare.js";
+import { defaultBootTimeoutMs, type RunConfig } from "./run-config.js";
 import { discardSnapshot, planSnapshot, restoreSnapshot, saveSnapshot } from "./warm.js";
 
 export interface RunDeps {
@@ -187,7 +184,7 @@ export async function run(config: RunConfig, deps: RunDeps, emitEvent: Emit): Pr
     } else {
       const failure = isKvmciError(error)
         ? error
-        : new KvmciError("internal", error instanceof Error ? error.message : String(error), {
+        : new KvmciError("internal", errorMessage(error), {
             cause: error,
           });
       result.outcome = "error";
@@ -375,7 +372,7 @@ async function runGuest(
       } catch (error) {
         clock.end(false);
         if (signal.aborted) throw error;
-        const reason = error instanceof Error ? error.message : String(error);
+        const reason = errorMessage(error);
         emit({
           type: "note",
           message: `snapshot ${snapshot.entry} could not be restored (${reason}); booting cold and saving a new one`,
@@ -405,7 +402,7 @@ async function runGuest(
           // The guest may be stopped half-way through the save: start it over, without saving.
           emit({
             type: "warning",
-            message: `saving a snapshot failed (${error instanceof Error ? error.message : String(error)}); booting again without one`,
+            message: `saving a snapshot failed (${errorMessage(error)}); booting again without one`,
           });
           await guest.reset(signal);
           await bootCold();
@@ -492,7 +489,7 @@ async function runGuest(
       // A cleanup failure is reported, never allowed to hide the run's own result or error.
       emit({
         type: "warning",
-        message: `teardown: ${error instanceof Error ? error.message : String(error)}`,
+        message: `teardown: ${errorMessage(error)}`,
       });
     }
   }

@@ -134,6 +134,14 @@ export interface ExecResult {
   signal?: string;
 }
 
+/**
+ * Something that runs a command in the guest over SSH: a session, or the Guest holding one.
+ * Host tools such as sync take this rather than the Guest, which is a layer above them.
+ */
+export interface RemoteShell {
+  exec(command: string, io: ExecIo): Promise<ExecResult>;
+}
+
 const signalNumbers: Record<string, number> = {
   HUP: 1,
   INT: 2,

@@ -1,14 +1,11 @@
 import { chmod, lstat, mkdir, mkdtemp, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { KvmciError, tailLines } from "../errors.js";
-import type { ExecIo, ExecResult } from "../ssh/session.js";
+import { KvmciError } from "../errors.js";
+import { errorMessage } from "../units/error-message.js";
+import { tailLines } from "../units/text.js";
+import type { ExecResult, RemoteShell } from "../ssh/session.js";
 import { receiveTree, type RefusedEntry, type TreeLimits } from "./receive-tree.js";
 import { buildArtifactPackCommand } from "./tar-args.js";
-
-/** What artifacts need of a guest: a command with its output streamed back. */
-export interface ArtifactSource {
-  exec(command: string, io: ExecIo): Promise<ExecResult>;
-}
 
 export interface ArtifactOptions {
   workdir: string;
@@ -47,7 +44,7 @@ export const artifactsMarker = ".kvmci-artifacts";
  * host's own failures (its disk full) throw.
  */
 export async function collectArtifacts(
-  guest: ArtifactSource,
+  guest: RemoteShell,
   o: ArtifactOptions,
   signal: AbortSignal,
 ): Promise<CollectedArtifacts> {
@@ -119,11 +116,14 @@ async function putInPlace(fresh: string, dir: string): Promise<void> {
 }
 
 function hostWriteError(dir: string, cause: unknown): KvmciError {
-  const reason = cause instanceof Error ? cause.message : String(cause);
-  return new KvmciError("hostWrite", `Writing the artifacts into ${dir} failed: ${reason}`, {
-    hint: "Make room on that file system, or give another --artifacts-dir.",
-    cause,
-  });
+  return new KvmciError(
+    "hostWrite",
+    `Writing the artifacts into ${dir} failed: ${errorMessage(cause)}`,
+    {
+      hint: "Make room on that file system, or give another --artifacts-dir.",
+      cause,
+    },
+  );
 }
 
 /**

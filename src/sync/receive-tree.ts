@@ -14,7 +14,7 @@ import { isAbsolute, join, posix, relative, sep } from "node:path";
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { Parser, type ReadEntry } from "tar";
-import { formatSize } from "../config/size.js";
+import { formatSize } from "../units/size.js";
 
 /**
  * The guest is untrusted, so what it sends back is read as data: a tar stream parsed here, in

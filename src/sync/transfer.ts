@@ -1,10 +1,11 @@
 import { relative, isAbsolute } from "node:path";
 import { PassThrough } from "node:stream";
 import { execa } from "execa";
-import { KvmciError, tailLines } from "../errors.js";
-import type { Guest } from "../guest/guest.js";
+import { KvmciError } from "../errors.js";
+import type { RemoteShell } from "../ssh/session.js";
 import { buildPackArgs, buildUnpackCommand } from "./tar-args.js";
 import { listWorkspace } from "./workspace.js";
+import { tailLines } from "../units/text.js";
 
 export interface SyncResult {
   mode: "git" | "folder";
@@ -15,7 +16,7 @@ export interface SyncResult {
 
 /** Streams the workspace into the guest's workdir as one tar stream over SSH. */
 export async function syncWorkspace(
-  guest: Guest,
+  guest: RemoteShell,
   o: { cwd: string; workdir: string; excludes: string[]; artifactsDir: string },
   signal: AbortSignal,
 ): Promise<SyncResult> {

@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { main, type Process } from "../../src/cli/main.js";
+import { main } from "../../src/cli/main.js";
+import type { Process } from "../../src/cli/process.js";
 
 let dir: string;
 beforeEach(async () => {

@@ -2,7 +2,6 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { formatPath } from "../../src/config/issues.js";
 import { loadRunConfig } from "../../src/config/load.js";
 import { KvmciError } from "../../src/errors.js";
 
@@ -113,10 +112,6 @@ describe("loadRunConfig", () => {
         '--env: "1A" is not a valid environment variable name',
       ]),
     );
-  });
-
-  it("formats nested paths the way users read them", () => {
-    expect(formatPath(["guests", 1, "memory"])).toBe("guests[1].memory");
   });
 });
 

@@ -4,17 +4,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import {
-  artifactsMarker,
-  checkArtifactsDir,
-  collectArtifacts,
-  type ArtifactSource,
-} from "../../src/sync/artifacts.js";
-import type { ExecIo } from "../../src/ssh/session.js";
+import { artifactsMarker, checkArtifactsDir, collectArtifacts } from "../../src/sync/artifacts.js";
+import type { ExecIo, RemoteShell } from "../../src/ssh/session.js";
 
 // The guest's side of the copy is a shell command; here it runs on this machine, in a folder
 // standing in for the guest's workdir. Only the SSH transport between the two is left out.
-const localGuest: ArtifactSource = {
+const localGuest: RemoteShell = {
   exec: (command: string, io: ExecIo) =>
     new Promise((resolve, reject) => {
       const child = spawn("sh", ["-c", command], { stdio: ["ignore", "pipe", "pipe"] });
@@ -162,7 +157,7 @@ describe("collectArtifacts", () => {
 
   it("stops at the deadline a stalled guest would pass, keeping what is complete", async () => {
     await writeFile(join(workdir, "first.txt"), "first");
-    const stalling: ArtifactSource = {
+    const stalling: RemoteShell = {
       exec: (command, io) =>
         localGuest.exec(`${command.replace(/^bash -c /, "bash -c ")} ; sleep 30`, io),
     };

@@ -237,7 +237,7 @@ describe("receiveTree", () => {
       header,
       0,
     );
-    async function* source() {
+    function* source() {
       yield header;
       const block = Buffer.alloc(1024 ** 2, 9);
       for (let i = 0; i < size / block.length; i++) yield block;

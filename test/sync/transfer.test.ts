@@ -4,19 +4,18 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
-import type { Guest } from "../../src/guest/guest.js";
-import type { ExecIo } from "../../src/ssh/session.js";
+import type { ExecIo, RemoteShell } from "../../src/ssh/session.js";
 import { syncWorkspace } from "../../src/sync/transfer.js";
 
 // A stand-in for the guest's SSH exec: it opens its "channel" late, as a real one does after a
 // round trip, and hands what it receives to a real tar. Only the SSH transport is simulated.
-function lateGuest(received: Buffer[]): Guest {
+function lateGuest(received: Buffer[]): RemoteShell {
   const exec = async (_command: string, io: ExecIo) => {
     await sleep(300);
     for await (const chunk of io.stdin as AsyncIterable<Buffer>) received.push(chunk);
     return { code: 0 };
   };
-  return { exec } as unknown as Guest;
+  return { exec };
 }
 
 describe("syncWorkspace", () => {

@@ -1,7 +1,7 @@
 import { runDoctor } from "../../doctor/checks.js";
 import { KvmciError } from "../../errors.js";
 import { resolveCacheDir } from "../../image/cache.js";
-import type { Process } from "../main.js";
+import type { Process } from "../process.js";
 import { helpOnly, parseOptions } from "../options.js";
 
 export async function doctorCommand(argv: string[], proc: Process): Promise<number> {

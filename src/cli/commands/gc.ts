@@ -1,11 +1,11 @@
-import { collectGarbage } from "../../cache/gc.js";
-import { formatSize, parseSize } from "../../config/size.js";
+import { collectGarbage } from "../../housekeeping/gc.js";
+import { formatSize, parseSize } from "../../units/size.js";
 import { KvmciError } from "../../errors.js";
 import { removeStaleRunFolders } from "../../guest/run-folder.js";
 import { requireWritableCache } from "../../cache/layout.js";
 import { resolveCacheDir } from "../../image/cache.js";
 import { catalogDirs, listCatalog } from "../../image/catalog.js";
-import type { Process } from "../main.js";
+import type { Process } from "../process.js";
 import { formatOptions, gcOptions, parseOptions } from "../options.js";
 
 const gcHelp = `Usage: kvmci gc [options]

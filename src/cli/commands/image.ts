@@ -1,18 +1,19 @@
 import { homedir } from "node:os";
 import { rm } from "node:fs/promises";
-import { scanCacheItems, withDependents } from "../../cache/items.js";
+import { scanCacheItems, withDependents } from "../../housekeeping/cache-items.js";
 import { entriesInUse, holdRemovals } from "../../cache/in-use.js";
 import { requireWritableCache } from "../../cache/layout.js";
-import { formatSize } from "../../config/size.js";
+import { formatSize } from "../../units/size.js";
 import { KvmciError } from "../../errors.js";
 import { createHttpGet } from "../../host/http.js";
 import { listCachedImages, resolveCacheDir, type CachedImage } from "../../image/cache.js";
 import { catalogDirs, listCatalog } from "../../image/catalog.js";
-import { resolveImage, type ResolveOptions } from "../../image/resolve.js";
+import { resolveImage } from "../../image/resolve.js";
+import type { ResolveOptions } from "../../image/resolve-options.js";
 import { formatTable } from "../../report/table.js";
 import type { TerminalReporter } from "../../report/terminal.js";
 import { PhaseClock } from "../../run/phase-clock.js";
-import type { Process } from "../main.js";
+import type { Process } from "../process.js";
 import {
   formatOptions,
   helpOnly,

@@ -1,4 +1,5 @@
-import { loadRunConfig, type RunConfig } from "../../config/load.js";
+import { loadRunConfig } from "../../config/load.js";
+import type { RunConfig } from "../../run/run-config.js";
 import type { RunSettingsInput } from "../../config/schema.js";
 import { problemsError } from "../../errors.js";
 import { homedir } from "node:os";
@@ -19,8 +20,8 @@ import {
 import { formatMatrixTable } from "../../report/matrix.js";
 import { GuestLines } from "../../report/prefix.js";
 import { TerminalReporter } from "../../report/terminal.js";
-import { formatDuration } from "../../config/duration.js";
-import type { Process } from "../main.js";
+import { formatDuration } from "../../units/duration.js";
+import type { Process } from "../process.js";
 import { formatOptions, parseOptions, runOptions } from "../options.js";
 
 const exitCodes = `Exit codes:

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from "node:fs/promises
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { collectGarbage } from "../../src/cache/gc.js";
+import { collectGarbage } from "../../src/housekeeping/gc.js";
 import { markInUse } from "../../src/cache/in-use.js";
 import type { ImageInfo } from "../../src/image/cache.js";
 import type { SnapshotInfo } from "../../src/snapshot/store.js";

@@ -6,9 +6,9 @@ import {
   isProcessRunning,
   type ProcessIdentity,
 } from "../host/process-identity.js";
-import { entriesInUse, holdRemovals } from "./in-use.js";
-import { lastUsedInTree, scanCacheItems, withDependents, type CacheItem } from "./items.js";
-import { cachePath } from "./layout.js";
+import { entriesInUse, holdRemovals } from "../cache/in-use.js";
+import { lastUsedInTree, scanCacheItems, withDependents, type CacheItem } from "./cache-items.js";
+import { cachePath } from "../cache/layout.js";
 
 export interface Removal {
   what: string;

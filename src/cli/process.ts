@@ -1,0 +1,12 @@
+/** What the CLI uses of Node's `process`, passed in by bin/kvmci.js (and by tests). */
+export interface Process {
+  env: NodeJS.ProcessEnv;
+  /** Ends the process at once; used only when teardown after a signal does not finish. */
+  exit(code: number): never;
+  cwd(): string;
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  getuid?: () => number;
+  on(event: "SIGINT" | "SIGTERM", listener: () => void): unknown;
+  off(event: "SIGINT" | "SIGTERM", listener: () => void): unknown;
+}

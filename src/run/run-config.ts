@@ -1,0 +1,65 @@
+import type { CloudConfig } from "../cloud-init/user-data.js";
+import type { GuestCommand } from "../guest/command-line.js";
+import type { Provision } from "../guest/provision.js";
+import type { AccelRequest } from "../qemu/accel.js";
+
+// The orchestrator defines the settings it consumes; config/ (a layer above) produces them
+// from flags, kvmci.yml and the Action's inputs. Defined here, run/ never imports config/.
+
+/** One guest of a matrix: what it changes from the run's settings. */
+export interface MatrixEntry {
+  /** Shown as `[name]` before its lines and in the table. */
+  name: string;
+  image: string;
+  cpus?: number;
+  memoryBytes?: number;
+  env?: Record<string, string>;
+}
+
+/** Everything `kvmci run` needs, validated, with defaults applied. Read-only once made. */
+export interface RunConfig {
+  /** The image of a single guest (the first entry's when there are several). */
+  image: string;
+  /** One entry per guest: `--image A --image B`, `image: [A, B]` or `matrix:`. */
+  matrix: MatrixEntry[];
+  /** Guests at once; undefined: as many as the host's CPUs and free memory allow. */
+  parallel: number | undefined;
+  output: "prefixed" | "grouped";
+  failFast: boolean;
+  shard: { index: number; total: number } | undefined;
+  cpus: number;
+  memoryBytes: number;
+  diskBytes: number | undefined;
+  accel: AccelRequest;
+  boot: "auto" | "firmware" | "kernel";
+  /** `none`: the guest reaches nothing, and nothing reaches it but kvmci's SSH forward. */
+  network: "user" | "none";
+  /** undefined: pick by accel (see defaultBootTimeoutMs). */
+  bootTimeoutMs: number | undefined;
+  timeoutMs: number | undefined;
+  /** Stop the command when it prints nothing for this long. */
+  idleTimeoutMs: number | undefined;
+  workdir: string;
+  sync: boolean;
+  /** Start from a warm snapshot when one matches; save one when none does. */
+  snapshot: boolean;
+  exclude: string[];
+  env: Record<string, string>;
+  artifacts: string[];
+  artifactsDir: string;
+  /** What one guest's artifacts may add up to; past it the copy stops with a warning. */
+  artifactsLimits: { maxBytes: number; maxEntries: number };
+  consoleLog: string | undefined;
+  userData: CloudConfig | undefined;
+  json: string | undefined;
+  mirror: string | undefined;
+  /** Undefined when there is nothing to provision. */
+  provision: Provision | undefined;
+  command: GuestCommand;
+  /** The folder synced into the guest. */
+  cwd: string;
+}
+
+export function defaultBootTimeoutMs(accel: "kvm" | "tcg"): number {
+  return accel === "kvm" ? 180_000 : 600_000;
+}
