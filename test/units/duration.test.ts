@@ -8,6 +8,7 @@ describe("durations", () => {
     ["1h", 3_600_000],
     ["1500ms", 1500],
     ["30", 30_000],
+    ["2d", 2 * 86_400_000],
   ])("parses duration %s", (text, ms) => expect(parseDuration(text)).toBe(ms));
 
   it("formats for people", () => {
