@@ -2,29 +2,20 @@ import { resolve } from "node:path";
 import yaml from "js-yaml";
 import type { LoadInput } from "../config/load.js";
 import type { RunSettingsInput } from "../config/schema.js";
+import { settingsInfo, type SettingKey } from "../config/settings.js";
 
-/** The Action's inputs, as action.yml declares them. Each mirrors a `kvmci run` option. */
-export const actionInputs = [
-  "image",
-  "run",
-  "provision",
-  "cpus",
-  "memory",
-  "disk",
-  "accel",
-  "network",
-  "timeout",
-  "boot-timeout",
-  "env",
-  "artifacts",
-  "junit",
-  "config",
-  "working-directory",
-  "snapshot",
-  "cache",
-] as const;
+/** Inputs of the Action's own, which are not settings of `kvmci run`. */
+export const actionOnlyInputs = ["junit", "config", "working-directory", "cache"] as const;
 
-export type ActionInputName = (typeof actionInputs)[number];
+/** The settings that are also the Action's inputs, with the input's name and form. */
+export const settingInputs = (
+  Object.entries(settingsInfo) as [SettingKey, (typeof settingsInfo)[SettingKey]][]
+).flatMap(([key, info]) =>
+  info.input ? [{ key, name: info.input.name ?? key, form: info.input.form }] : [],
+);
+
+/** Every input action.yml declares: the settings' and the Action's own (checked by a test). */
+export const actionInputs: string[] = [...settingInputs.map((i) => i.name), ...actionOnlyInputs];
 
 export interface ActionSettings {
   /** For loadRunConfig: the inputs as flags, and the problems of the inputs themselves. */
@@ -41,35 +32,55 @@ export interface ActionSettings {
  * with the configuration's. `files` are where the run's report and console copy go. Pure.
  */
 export function readActionInputs(
-  get: (name: ActionInputName) => string,
+  get: (name: string) => string,
   o: { workspace: string; files: { report: string; consoleLog: string } },
 ): ActionSettings {
   const problems: string[] = [];
-  const text = (name: ActionInputName) => get(name).trim() || undefined;
-  const lines = (name: ActionInputName) => {
+  const text = (name: string) => get(name).trim() || undefined;
+  const lines = (name: string) => {
     const list = get(name)
       .split("\n")
       .map((l) => l.trim())
       .filter((l) => l && !l.startsWith("#"));
     return list.length ? list : undefined;
   };
-  const boolean = (name: ActionInputName, fallback: boolean) => {
+  const boolean = (name: string) => {
     const value = text(name);
-    if (value === undefined) return fallback;
+    if (value === undefined) return undefined;
     if (/^(true|yes|on)$/i.test(value)) return true;
     if (/^(false|no|off)$/i.test(value)) return false;
     problems.push(`input ${name}: expected true or false, got ${JSON.stringify(value)}`);
-    return fallback;
+    return undefined;
   };
-  let provision: unknown;
-  const provisionText = text("provision");
-  if (provisionText) {
-    try {
-      provision = yaml.load(provisionText);
-    } catch (error) {
-      problems.push(`input provision: ${(error as Error).message.split("\n")[0]}`);
+
+  const flags: Record<string, unknown> = {};
+  for (const { key, name, form } of settingInputs) {
+    switch (form) {
+      case "text":
+        flags[key] = text(name);
+        break;
+      case "list": {
+        const list = lines(name);
+        // One line is one value, as in kvmci.yml (`image: debian-12`); several are a list.
+        flags[key] = list && list.length === 1 && key === "image" ? list[0] : list;
+        break;
+      }
+      case "boolean":
+        flags[key] = boolean(name);
+        break;
+      case "yaml": {
+        const source = text(name);
+        if (!source) break;
+        try {
+          flags[key] = yaml.load(source);
+        } catch (error) {
+          problems.push(`input ${name}: ${(error as Error).message.split("\n")[0]}`);
+        }
+        break;
+      }
     }
   }
+
   const junitText = text("junit");
   const junitBad = junitText && (junitText.startsWith("/") || junitText.split("/").includes(".."));
   const junit = junitBad ? undefined : junitText;
@@ -77,43 +88,27 @@ export function readActionInputs(
     problems.push(
       `input junit: expected a path relative to the working directory in the guest, got ${JSON.stringify(junitText)}`,
     );
-  const artifacts = [...(lines("artifacts") ?? []), ...(junit ? [junit] : [])];
-  const snapshot = boolean("snapshot", true);
-  const flags: RunSettingsInput = {
-    // One image per line: one guest each, at once (see planGuests).
-    image: (() => {
-      const images = lines("image");
-      return images && images.length > 1 ? images : images?.[0];
-    })(),
-    run: text("run"),
-    provision: provision as RunSettingsInput["provision"],
-    cpus: text("cpus"),
-    memory: text("memory"),
-    disk: text("disk"),
-    accel: text("accel") as RunSettingsInput["accel"],
-    network: text("network") as RunSettingsInput["network"],
-    timeout: text("timeout"),
-    "boot-timeout": text("boot-timeout"),
-    env: lines("env"),
-    artifact: artifacts.length ? artifacts : undefined,
-    snapshot: snapshot ? undefined : false,
-    json: o.files.report,
-    "console-log": o.files.consoleLog,
-  };
+  // The JUnit file comes back with the artifacts.
+  if (junit) flags.artifact = [...((flags.artifact as string[] | undefined) ?? []), junit];
+  flags.json = o.files.report;
+  flags["console-log"] = o.files.consoleLog;
   return {
     load: {
-      flags: Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined)),
+      flags: Object.fromEntries(
+        Object.entries(flags).filter(([, v]) => v !== undefined),
+      ) as RunSettingsInput,
       argv: [],
       configPath: text("config"),
       cwd: resolve(o.workspace, text("working-directory") ?? "."),
       flagPrefix: "input ",
+      flagNames: Object.fromEntries(settingInputs.map((i) => [i.key, i.name])),
       problems,
       wording: {
         noCommand: "no command: set the input run, or run: in kvmci.yml",
-        hint: "The inputs are listed in the README's GitHub Action section and in action.yml.",
+        hint: "The inputs are listed in docs/action.md and in action.yml.",
       },
     },
     junit,
-    cache: boolean("cache", true),
+    cache: boolean("cache") ?? true,
   };
 }

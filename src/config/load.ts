@@ -25,6 +25,8 @@ export interface LoadInput {
   commandOptional?: boolean;
   /** How a flag's name is shown in problems: `--` on the command line, `input ` in the Action. */
   flagPrefix?: string;
+  /** A setting's name where it differs from its key (the Action's input `artifacts`). */
+  flagNames?: Record<string, string>;
   /** Problems found before (in the Action's own inputs), reported with the rest. */
   problems?: string[];
   /** How the Action says what the CLI says with `--` and `--help`. */
@@ -51,7 +53,7 @@ export async function loadRunConfig(input: LoadInput): Promise<RunConfig> {
       problems,
     );
   }
-  const flagSettings = parseSettings(input.flags, flagPrefix, problems);
+  const flagSettings = parseSettings(input.flags, flagPrefix, problems, input.flagNames);
   const merged: RunSettingsParsed = { ...fileSettings, ...dropUndefined(flagSettings) };
 
   let command: GuestCommand | undefined;
@@ -251,7 +253,12 @@ function resolveEnv(
  * Each setting is checked on its own, so one bad value never hides the good ones (nor the
  * problems they lead to, such as "no command" when only `memory:` was wrong).
  */
-function parseSettings(raw: unknown, prefix: string, problems: string[]): RunSettingsParsed {
+function parseSettings(
+  raw: unknown,
+  prefix: string,
+  problems: string[],
+  names: Record<string, string> = {},
+): RunSettingsParsed {
   if (raw === undefined || raw === null) return {};
   if (typeof raw !== "object" || Array.isArray(raw)) {
     problems.push(`${prefix.replace(/: $/, "")}: expected settings as key: value lines`);
@@ -269,7 +276,9 @@ function parseSettings(raw: unknown, prefix: string, problems: string[]): RunSet
     if (result.success) parsed[key] = result.data;
     else
       for (const issue of result.error.issues)
-        problems.push(`${prefix}${formatIssue({ ...issue, path: [key, ...issue.path] })}`);
+        problems.push(
+          `${prefix}${formatIssue({ ...issue, path: [names[key] ?? key, ...issue.path] })}`,
+        );
   }
   return parsed;
 }

@@ -486,7 +486,9 @@ export class Guest implements AsyncDisposable {
       ? "The guest's kernel panicked (the console below says why)"
       : exit
         ? `The guest stopped${exitSummary(exit)}`
-        : "The SSH connection to the guest was lost";
+        : cause instanceof KvmciError
+          ? cause.message
+          : "The SSH connection to the guest was lost";
     return this.failure("guestLost", what, {
       exit,
       cause,

@@ -103,6 +103,11 @@ export class TerminalReporter {
   error(error: KvmciError): void {
     this.line(`${prefix}: error: ${error.message}`);
     for (const detail of error.details) this.line(`  ${detail}`);
+    // A bug: what went wrong underneath is what whoever fixes it needs.
+    if (error.code === "internal" && error.cause !== undefined)
+      this.line(
+        `  cause: ${error.cause instanceof Error ? (error.cause.stack ?? error.cause.message) : String(error.cause)}`,
+      );
     if (error.hint) this.line(`${prefix}: hint: ${error.hint}`);
   }
 

@@ -1,7 +1,7 @@
 import { formatDuration } from "../units/duration.js";
 import { formatSize } from "../units/size.js";
 import { errorMessage } from "../units/error-message.js";
-import { KvmciError, isKvmciError } from "../errors.js";
+import { ConnectionLostError, ExitCode, KvmciError, isKvmciError } from "../errors.js";
 import { buildGuestCommandLine } from "../guest/command-line.js";
 import { Guest } from "../guest/guest.js";
 import { removeStaleRunFolders } from "../guest/run-folder.js";
@@ -180,12 +180,13 @@ export async function run(config: RunConfig, deps: RunDeps, emitEvent: Emit): Pr
     clock.end(false);
     if (signal.aborted) {
       result.outcome = "interrupted";
-      result.exitCode = signal.reason === "SIGTERM" ? 143 : 130;
+      result.exitCode = signal.reason === "SIGTERM" ? ExitCode.sigterm : ExitCode.sigint;
     } else {
       const failure = isKvmciError(error)
         ? error
         : new KvmciError("internal", errorMessage(error), {
             cause: error,
+            hint: "This is a bug in kvmci, not something you did: please report it with this output.",
           });
       result.outcome = "error";
       result.error = failure;
@@ -474,9 +475,9 @@ async function runGuest(
   } catch (error) {
     // The phase that was running failed (or was interrupted): say so before teardown starts.
     clock.end(false);
-    // Anything but our own errors once the guest runs (an SSH channel closing without a status,
-    // a dropped connection) means the guest went away or stopped answering: say which.
-    if (!isKvmciError(error) && !signal.aborted && guest.launched)
+    // A lost connection is told apart where ssh2 reports it; here it gains what the console
+    // and QEMU's exit say of why (stopped, panicked). Anything else unknown is a bug (70).
+    if (error instanceof ConnectionLostError && !signal.aborted && guest.launched)
       throw await guest.lostFailure(error);
     throw error;
   } finally {
@@ -590,14 +591,14 @@ async function runCommand(
       type: "warning",
       message: `the command was stopped after --timeout ${formatDuration(config.timeoutMs ?? 0)}`,
     });
-    return { exitCode: 124, outcome: "timeout" };
+    return { exitCode: ExitCode.timeout, outcome: "timeout" };
   }
   if (idle.signal.aborted) {
     emit({
       type: "warning",
       message: `the command printed nothing for --idle-timeout ${formatDuration(config.idleTimeoutMs ?? 0)} and was stopped`,
     });
-    return { exitCode: 124, outcome: "timeout" };
+    return { exitCode: ExitCode.timeout, outcome: "timeout" };
   }
   return { exitCode: exit.code, outcome: exit.code === 0 ? "passed" : "failed" };
 }

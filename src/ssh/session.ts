@@ -1,5 +1,5 @@
 import ssh2, { type ClientChannel, type ConnectConfig } from "ssh2";
-import { KvmciError } from "../errors.js";
+import { ConnectionLostError, KvmciError } from "../errors.js";
 import { publicKeyBlob } from "./keys.js";
 
 const { Client } = ssh2;
@@ -84,15 +84,23 @@ export class SshSession implements AsyncDisposable {
       };
       if (io.signal?.aborted) return onAbortBeforeOpen();
       io.signal?.addEventListener("abort", onAbortBeforeOpen, { once: true });
-      this.client.exec(command, (error, channel) => {
+      const opened = (error: Error | undefined, channel: ClientChannel) => {
         io.signal?.removeEventListener("abort", onAbortBeforeOpen);
         if (abandoned) {
           channel?.close();
           return;
         }
-        if (error) return reject(error);
+        // Opening a channel fails when the connection is gone (or sshd stopped answering).
+        if (error) return reject(new ConnectionLostError(error.message, error));
         attach(channel, io, resolve, reject);
-      });
+      };
+      try {
+        this.client.exec(command, opened);
+      } catch (error) {
+        // ssh2 throws at once ("Not connected") when the connection has already ended.
+        io.signal?.removeEventListener("abort", onAbortBeforeOpen);
+        reject(new ConnectionLostError((error as Error).message, error));
+      }
     });
   }
 
@@ -189,9 +197,7 @@ function attach(
       if (code !== undefined) return resolve({ code });
       if (signalName)
         return resolve({ code: 128 + (signalNumbers[signalName] ?? 1), signal: signalName });
-      reject(
-        new Error("The SSH channel closed without an exit status (the guest may have gone away)"),
-      );
+      reject(new ConnectionLostError("a command's channel closed without an exit status"));
     }),
   );
   if (io.stdin) io.stdin.pipe(channel);

@@ -53,7 +53,7 @@ export async function syncWorkspace(
   const local = await tar;
   if (local.exitCode !== 0) {
     throw new KvmciError(
-      "internal",
+      "usage",
       `Packing the workspace failed: tar exited with code ${local.exitCode}`,
       {
         details: tailLines(String(local.stderr ?? ""), 10),

@@ -1,10 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { readActionInputs, type ActionInputName } from "../../src/action/inputs.js";
+import { readFile } from "node:fs/promises";
+import yaml from "js-yaml";
+import { actionInputs, readActionInputs } from "../../src/action/inputs.js";
 import { loadRunConfig } from "../../src/config/load.js";
 import { KvmciError } from "../../src/errors.js";
 
 const files = { report: "/t/report.json", consoleLog: "/t/console.log" };
-const read = (inputs: Partial<Record<ActionInputName, string>>) =>
+const read = (inputs: Record<string, string>) =>
   readActionInputs((name) => inputs[name] ?? "", { workspace: "/ws", files });
 
 describe("readActionInputs", () => {
@@ -50,6 +52,23 @@ describe("readActionInputs", () => {
       'input memory: expected a size like 2G or 512M (a bare number is MiB), got "lots"',
       "no command: set the input run, or run: in kvmci.yml",
     ]);
+    const artifacts = await loadRunConfig(read({ artifacts: "/etc/*", run: "x" }).load).catch(
+      (e: unknown) => e,
+    );
+    expect((artifacts as KvmciError).message).toMatch(/^Invalid configuration: input artifacts: /);
     expect(hint).toContain("action.yml");
+  });
+});
+
+describe("action.yml", () => {
+  it("declares exactly the inputs kvmci reads: the settings' and the Action's own", async () => {
+    const declared = yaml.load(
+      await readFile(new URL("../../action.yml", import.meta.url), "utf8"),
+    ) as {
+      inputs: Record<string, { description: string; default?: string }>;
+    };
+    expect(Object.keys(declared.inputs).sort()).toEqual([...actionInputs].sort());
+    for (const [name, input] of Object.entries(declared.inputs))
+      expect(input.description.length, name).toBeGreaterThan(10);
   });
 });

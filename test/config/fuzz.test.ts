@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
@@ -9,6 +9,8 @@ import type { Process } from "../../src/cli/process.js";
 import { loadRunConfig } from "../../src/config/load.js";
 import { isKvmciError } from "../../src/errors.js";
 import { runOptions } from "../../src/cli/options.js";
+import { readRunArgs } from "../../src/cli/commands/run.js";
+import { readMemInfo } from "../../src/host/meminfo.js";
 
 // Generated configurations and flags: whatever they hold, kvmci answers with a configuration or
 // with a usage/config error (64) that lists problems — never another error, never a stack.
@@ -93,5 +95,82 @@ describe("generated bad input", () => {
       }),
       { numRuns: 200 },
     );
+  });
+
+  // Values that look right (a size, a duration, a number) but may be out of range: what kvmci
+  // accepts must be within what it can use, and what it refuses is a 64 listing the problems.
+  it("flags that parse: accepted only within range, refused with 64 otherwise", async () => {
+    const sizes = fc.constantFrom(
+      "1K",
+      "255M",
+      "256M",
+      "2048",
+      "0.5G",
+      "1G",
+      "99999999T",
+      "1e3",
+      "100B",
+    );
+    const durations = fc.constantFrom(
+      "1ms",
+      "90s",
+      "1.5m",
+      "600h",
+      "7d",
+      "8d",
+      "99999999999h",
+      "0",
+    );
+    const counts = fc.constantFrom("1", "2", "64", "65", "0", "-1", "1.5", "100000", "99999999");
+    const plausible = fc.array(
+      fc.oneof(
+        fc.tuple(fc.constantFrom("--memory", "--disk", "--artifacts-max-size"), sizes),
+        fc.tuple(fc.constantFrom("--timeout", "--boot-timeout", "--idle-timeout"), durations),
+        fc.tuple(fc.constantFrom("--cpus", "--parallel", "--artifacts-max-files"), counts),
+        fc.tuple(fc.constant("--env"), fc.constantFrom("A=1", "PATH", "KVMCI_UNSET_X", "1A=2")),
+        fc.tuple(fc.constant("--artifact"), fc.constantFrom("out/**", "../x", "/etc/*", "a b")),
+        fc.tuple(fc.constant("--shard"), fc.constantFrom("1/2", "3/2", "0/1")),
+      ),
+      { maxLength: 6 },
+    );
+    const week = 7 * 86_400_000;
+    const total = (await readMemInfo()).totalBytes;
+    // A folder of its own: the test above leaves a generated kvmci.yml in cwd.
+    const clean = join(cwd, "clean");
+    await mkdir(clean, { recursive: true });
+    let accepted = 0;
+    await fc.assert(
+      fc.asyncProperty(plausible, async (pairs) => {
+        const argv = [...pairs.flat(), "--", "true"];
+        try {
+          const read = await readRunArgs("run", argv, { cwd: () => clean, env: { PATH: "/bin" } });
+          if ("help" in read) return;
+          accepted++;
+          const { config } = read;
+          for (const ms of [config.timeoutMs, config.bootTimeoutMs, config.idleTimeoutMs])
+            if (ms !== undefined) expect(ms > 0 && ms <= week, `${ms} ms`).toBe(true);
+          expect(config.memoryBytes).toBeGreaterThanOrEqual(256 * 1024 ** 2);
+          expect(config.memoryBytes).toBeLessThanOrEqual(total - 1024 ** 3);
+          expect(config.cpus >= 1 && config.cpus <= 64).toBe(true);
+          for (const n of [
+            config.diskBytes,
+            config.artifactsLimits.maxBytes,
+            config.artifactsLimits.maxEntries,
+          ])
+            if (n !== undefined) expect(Number.isSafeInteger(n) && n > 0, String(n)).toBe(true);
+          for (const glob of config.artifacts) expect(glob).not.toMatch(/^\/|(^|\/)\.\.(\/|$)/);
+          for (const [name, value] of Object.entries(config.env)) {
+            expect(name).toMatch(/^[A-Za-z_][A-Za-z0-9_]*$/);
+            expect(typeof value).toBe("string");
+          }
+        } catch (error) {
+          expect(isKvmciError(error), String(error)).toBe(true);
+          expect((error as { exitCode: number }).exitCode).toBe(64);
+        }
+      }),
+      { numRuns: 300 },
+    );
+    // The property says something only if some generated argv got through.
+    expect(accepted).toBeGreaterThan(20);
   });
 });

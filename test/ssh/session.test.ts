@@ -1,6 +1,7 @@
 import type { AddressInfo } from "node:net";
 import ssh2 from "ssh2";
 import { afterEach, describe, expect, it } from "vitest";
+import { ConnectionLostError } from "../../src/errors.js";
 import { HostKeyMismatchError, SshSession } from "../../src/ssh/session.js";
 import { generateKeyPair } from "../../src/ssh/keys.js";
 
@@ -44,6 +45,44 @@ describe("SSH session", () => {
     const result = await session.exec("true", { signal: AbortSignal.timeout(300) });
     expect(result).toEqual({ code: 137, signal: "KILL" });
     expect(Date.now() - started).toBeLessThan(3000);
+  });
+});
+
+describe("a connection that goes away", () => {
+  it("is a ConnectionLostError (67), told apart where ssh2 reports it", async () => {
+    const hostKey = generateKeyPair("host");
+    const clientKey = generateKeyPair("client");
+    // A server that starts the command, says nothing, then drops the connection.
+    server = new Server({ hostKeys: [hostKey.privateKey] }, (client) => {
+      client.on("authentication", (ctx) => ctx.accept());
+      client.on("error", () => undefined);
+      client.on("session", (accept) => {
+        const session = accept();
+        session.on("exec", (acceptExec) => {
+          const stream = acceptExec();
+          stream.write("started\n");
+          setTimeout(() => client.end(), 100);
+        });
+      });
+    });
+    await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as AddressInfo).port;
+    await using session = await SshSession.connect(
+      {
+        host: "127.0.0.1",
+        port,
+        user: "u",
+        privateKey: clientKey.privateKey,
+        hostPublicKey: hostKey.publicKey,
+      },
+      5000,
+    );
+    const error = await session.exec("sleep 100").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConnectionLostError);
+    expect((error as ConnectionLostError).exitCode).toBe(67);
+    // And a new command on the dead connection is one too.
+    const again = await session.exec("true").catch((e: unknown) => e);
+    expect(again).toBeInstanceOf(ConnectionLostError);
   });
 });
 

@@ -1,5 +1,5 @@
 import { runDoctor } from "../../doctor/checks.js";
-import { KvmciError } from "../../errors.js";
+import { ExitCode, KvmciError } from "../../errors.js";
 import { resolveCacheDir } from "../../image/cache.js";
 import type { Process } from "../process.js";
 import { helpOnly, parseOptions } from "../options.js";
@@ -20,5 +20,5 @@ export async function doctorCommand(argv: string[], proc: Process): Promise<numb
     proc.stdout.write(`${mark} ${check.name}: ${check.detail}\n`);
     if (check.fix && check.status !== "ok") proc.stdout.write(`    fix: ${check.fix}\n`);
   }
-  return checks.some((c) => c.status === "fail") ? 69 : 0;
+  return checks.some((c) => c.status === "fail") ? ExitCode.hostRequirement : 0;
 }
