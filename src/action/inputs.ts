@@ -94,9 +94,7 @@ export function readActionInputs(
   flags["console-log"] = o.files.consoleLog;
   return {
     load: {
-      flags: Object.fromEntries(
-        Object.entries(flags).filter(([, v]) => v !== undefined),
-      ) as RunSettingsInput,
+      flags: Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined)),
       argv: [],
       configPath: text("config"),
       cwd: resolve(o.workspace, text("working-directory") ?? "."),

@@ -62,7 +62,7 @@ export function settingsFromFlags(values: ParsedOptions["values"]): RunSettingsI
     } else if (form.kind === "switch" && values[key] === true) settings[key] = true;
     else if (form.kind === "negated" && values[form.flag] === true) settings[key] = false;
   }
-  return settings as RunSettingsInput;
+  return settings;
 }
 
 export const imageBuildOptions: OptionSpec[] = [

@@ -106,7 +106,7 @@ export class TerminalReporter {
     // A bug: what went wrong underneath is what whoever fixes it needs.
     if (error.code === "internal" && error.cause !== undefined)
       this.line(
-        `  cause: ${error.cause instanceof Error ? (error.cause.stack ?? error.cause.message) : String(error.cause)}`,
+        `  cause: ${error.cause instanceof Error ? (error.cause.stack ?? error.cause.message) : JSON.stringify(error.cause)}`,
       );
     if (error.hint) this.line(`${prefix}: hint: ${error.hint}`);
   }
