@@ -1,7 +1,6 @@
 import { resolve } from "node:path";
 import yaml from "js-yaml";
 import type { LoadInput } from "../config/load.js";
-import type { RunSettingsInput } from "../config/schema.js";
 import { settingsInfo, type SettingKey } from "../config/settings.js";
 
 /** Inputs of the Action's own, which are not settings of `kvmci run`. */
