@@ -19946,7 +19946,7 @@ function getState(name) {
 
 // src/guest/run-folder.ts
 var import_tmp_promise = __toESM(require_tmp_promise(), 1);
-import { readdir as readdir2, readFile as readFile2, rm as rm2, writeFile as writeFile2 } from "node:fs/promises";
+import { lstat as lstat2, readdir as readdir2, readFile as readFile2, rm as rm2, writeFile as writeFile2 } from "node:fs/promises";
 import { tmpdir as osTmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -20003,21 +20003,31 @@ async function removeStaleRunFolders(tmpdir = osTmpdir()) {
     return [];
   }
   const self = await identifyProcess();
+  const uid = process.getuid?.();
   const removed = [];
   for (const entry of entries) {
     if (!entry.startsWith(runFolderPrefix)) continue;
     const path = join(tmpdir, entry);
-    let owner;
-    try {
-      owner = JSON.parse(await readFile2(join(path, RunFiles.owner), "utf8"));
-    } catch {
-      continue;
-    }
+    const owner = await readOwner(path, uid);
+    if (!owner) continue;
     if (await isProcessRunning(owner, self) !== false) continue;
     await rm2(path, { recursive: true, force: true });
     removed.push(path);
   }
   return removed;
+}
+async function readOwner(path, uid) {
+  try {
+    const folder = await lstat2(path);
+    if (!folder.isDirectory() || (folder.mode & 511) !== 448) return void 0;
+    if (uid !== void 0 && folder.uid !== uid) return void 0;
+    const file = join(path, RunFiles.owner);
+    const record = await lstat2(file);
+    if (!record.isFile() || uid !== void 0 && record.uid !== uid) return void 0;
+    return JSON.parse(await readFile2(file, "utf8"));
+  } catch {
+    return void 0;
+  }
 }
 
 // src/action/state.ts

@@ -86,6 +86,10 @@ export function buildWakeLine(m: WakeMessage): string {
 }
 
 /** The host end of the wake channel: QEMU's chardev socket, read a line at a time. */
+/** The agent says a word a line; a guest that says more is not heard beyond these. */
+const maxLines = 16;
+const maxLineChars = 256;
+
 export class WakeChannel implements AsyncDisposable {
   private buffered = "";
   private readonly lines: string[] = [];
@@ -100,6 +104,9 @@ export class WakeChannel implements AsyncDisposable {
         this.lines.push(this.buffered.slice(0, end).trim());
         this.buffered = this.buffered.slice(end + 1);
       }
+      // The guest writes here: whatever it sends, kvmci keeps only what its agent would say.
+      if (this.lines.length > maxLines) this.lines.splice(0, this.lines.length - maxLines);
+      if (this.buffered.length > maxLineChars) this.buffered = "";
       this.notify?.();
     });
     socket.on("error", () => undefined);

@@ -1,6 +1,7 @@
 import { constants, createWriteStream } from "node:fs";
 import {
   chmod,
+  copyFile,
   lstat,
   mkdir,
   open,
@@ -20,8 +21,9 @@ import { formatSize } from "../units/size.js";
  * The guest is untrusted, so what it sends back is read as data: a tar stream parsed here, in
  * kvmci, never handed to a tar program that would recreate whatever it describes. Only regular
  * files and directories are made, owned by whoever runs kvmci, with modes from the umask
- * (setuid, setgid and sticky bits never survive). Device nodes, FIFOs, sockets and hard links
- * are refused; names that leave the tree are refused; a symbolic link is kept only when it
+ * (setuid, setgid and sticky bits never survive). Device nodes, FIFOs and sockets are refused;
+ * a hard link becomes a copy when it names a file of the same archive and is refused
+ * otherwise; names that leave the tree are refused; a symbolic link is kept only when it
  * really resolves to something inside the tree, and links are made after every file, so no
  * write ever goes through one.
  */
@@ -166,6 +168,11 @@ export function receiveTree(dir: string, o: { limits: TreeLimits; umask: number 
       entry.resume();
       return;
     }
+    if (kind === "hardlink") {
+      entry.resume();
+      await copyHardLink(path, entry.linkpath ?? "");
+      return;
+    }
     const parent = await makeParents(dir, path, folderMode);
     if (parent !== undefined) {
       received.refused.push({ path, why: parent });
@@ -187,6 +194,41 @@ export function receiveTree(dir: string, o: { limits: TreeLimits; umask: number 
     }
     received.bytes += entry.size;
     await writeFile(entry, path, target);
+  }
+
+  /**
+   * A second name of a file this archive already brought (tar stores it as a hard link): made
+   * as a copy of that file, never as a link, so it cannot join anything outside the tree.
+   */
+  async function copyHardLink(path: string, linkpath: string): Promise<void> {
+    const source = normalizeName(linkpath);
+    if ("why" in source || !written.has(source.path)) {
+      received.refused.push({
+        path,
+        why: `a hard link to ${linkpath}, which is not a file of these artifacts`,
+      });
+      return;
+    }
+    const parent = await makeParents(dir, path, folderMode);
+    if (parent !== undefined) {
+      received.refused.push({ path, why: parent });
+      return;
+    }
+    const { size, mode } = await lstat(join(dir, source.path));
+    if (received.bytes + size > o.limits.maxBytes) {
+      stop(`more than ${formatSize(o.limits.maxBytes)} in all`);
+      return;
+    }
+    try {
+      await copyFile(join(dir, source.path), join(dir, path), constants.COPYFILE_EXCL);
+      await chmod(join(dir, path), mode & 0o777);
+    } catch (error) {
+      received.refused.push({ path, why: whyNot(error as NodeJS.ErrnoException) });
+      return;
+    }
+    received.bytes += size;
+    written.add(path);
+    received.files.push(path);
   }
 
   async function writeFile(entry: ReadEntry, path: string, target: string): Promise<void> {
@@ -263,7 +305,7 @@ export function receiveTree(dir: string, o: { limits: TreeLimits; umask: number 
   return { sink, done, stop };
 }
 
-type Kind = "file" | "directory" | "link";
+type Kind = "file" | "directory" | "link" | "hardlink";
 
 function kindOf(type: string): Kind | undefined {
   switch (type) {
@@ -275,6 +317,8 @@ function kindOf(type: string): Kind | undefined {
       return "directory";
     case "SymbolicLink":
       return "link";
+    case "Link":
+      return "hardlink";
     default:
       return undefined;
   }
@@ -282,8 +326,6 @@ function kindOf(type: string): Kind | undefined {
 
 function describeType(type: string): string {
   switch (type) {
-    case "Link":
-      return "a hard link (not made: it could join a file outside the tree)";
     case "CharacterDevice":
     case "BlockDevice":
       return "a device node (never made)";

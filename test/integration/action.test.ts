@@ -1,18 +1,11 @@
-import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  createFixtureProject,
-  createSandbox,
-  repoRoot,
-  waitForOutput,
-  type Sandbox,
-} from "./harness.js";
+import { actionLeftovers, actionStep } from "./action-step.js";
+import { createFixtureProject, createSandbox, waitForOutput, type Sandbox } from "./harness.js";
 
-// The bundled Action (dist/) run the way the Actions runner runs it: inputs as INPUT_*
-// variables, GITHUB_OUTPUT, GITHUB_STATE, GITHUB_STEP_SUMMARY and GITHUB_ENV as real files, the
-// post step as a second process with the main step's state, against real guests.
+// The bundled Action (dist/) run the way the Actions runner runs it (see action-step.ts),
+// against real guests.
 
 let sandbox: Sandbox;
 let project: string;
@@ -25,83 +18,13 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  const left = await leftovers();
+  const left = await actionLeftovers(sandbox);
   await sandbox.dispose();
   expect(left, "no run folder and no QEMU may outlive the Action").toEqual({
     runFolders: [],
     qemu: [],
   });
 });
-
-interface StepResult {
-  exitCode: number | undefined;
-  log: string;
-  outputs: Record<string, string>;
-  state: Record<string, string>;
-  summary: string;
-}
-
-let steps = 0;
-
-async function step(
-  entry: "main" | "post",
-  inputs: Record<string, string>,
-  o: { state?: Record<string, string> } = {},
-) {
-  const dir = join(sandbox.root, `step-${++steps}`);
-  const files = {
-    GITHUB_OUTPUT: join(dir, "output"),
-    GITHUB_STATE: join(dir, "state"),
-    GITHUB_STEP_SUMMARY: join(dir, "summary"),
-    GITHUB_ENV: join(dir, "env"),
-  };
-  const env: NodeJS.ProcessEnv = {
-    ...sandbox.env,
-    ...files,
-    GITHUB_WORKSPACE: sandbox.root,
-    RUNNER_TEMP: join(sandbox.root, "runner-temp"),
-    GITHUB_ACTIONS: "true",
-    ...Object.fromEntries(Object.entries(inputs).map(([k, v]) => [`INPUT_${k.toUpperCase()}`, v])),
-    ...Object.fromEntries(Object.entries(o.state ?? {}).map(([k, v]) => [`STATE_${k}`, v])),
-  };
-  await mkdir(dir, { recursive: true });
-  await mkdir(env.RUNNER_TEMP!, { recursive: true });
-  for (const file of Object.values(files)) await writeFile(file, "");
-  const child = execa("node", [join(repoRoot, "dist", `${entry}.js`)], {
-    cwd: sandbox.root,
-    env,
-    extendEnv: false,
-    reject: false,
-    all: true,
-    stdin: "ignore",
-  });
-  const result = child.then(async (r): Promise<StepResult> => ({
-    exitCode: r.exitCode,
-    log: r.all ?? "",
-    outputs: parseCommandFile(await readFile(files.GITHUB_OUTPUT, "utf8")),
-    state: parseCommandFile(await readFile(files.GITHUB_STATE, "utf8")),
-    summary: await readFile(files.GITHUB_STEP_SUMMARY, "utf8"),
-  }));
-  return { child, result };
-}
-
-/** `name<<delimiter\nvalue\ndelimiter` records, as @actions/core writes them. */
-function parseCommandFile(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const pattern = /^(.+?)<<(\S+)\n([\s\S]*?)\n\2$/gm;
-  for (const match of text.matchAll(pattern)) out[match[1]!] = match[3]!;
-  return out;
-}
-
-async function leftovers(): Promise<{ runFolders: string[]; qemu: string[] }> {
-  const temp = join(sandbox.root, "runner-temp");
-  const runFolders: string[] = [];
-  for (const entry of await readdir(temp, { recursive: true }).catch(() => [] as string[]))
-    if (entry.split("/").pop()!.startsWith("kvmci-run-")) runFolders.push(entry);
-  const ps = await execa("ps", ["-eo", "pid,args"]);
-  const qemu = ps.stdout.split("\n").filter((l) => l.includes("qemu-system") && l.includes(temp));
-  return { runFolders, qemu };
-}
 
 const suite = {
   "working-directory": "project",
@@ -112,7 +35,7 @@ const suite = {
 
 describe("the GitHub Action (dist/)", () => {
   it("runs a passing suite: outputs, groups, a job summary with the JUnit results", async () => {
-    const { result } = await step("main", {
+    const { result } = await actionStep(sandbox, "main", {
       ...suite,
       env: "FIXTURE_GREETING=hello from the host",
     });
@@ -140,7 +63,7 @@ describe("the GitHub Action (dist/)", () => {
   });
 
   it("runs a failing suite: the step fails, each JUnit failure is annotated at its file and line", async () => {
-    const { result } = await step("main", {
+    const { result } = await actionStep(sandbox, "main", {
       ...suite,
       env: "FIXTURE_GREETING=hello from the host\nFIXTURE_FAIL=1",
     });
@@ -157,7 +80,7 @@ describe("the GitHub Action (dist/)", () => {
   });
 
   it("stops a command at its timeout: exit code 124, the step fails", async () => {
-    const { result } = await step("main", {
+    const { result } = await actionStep(sandbox, "main", {
       "working-directory": "project",
       run: "sleep 600",
       timeout: "3s",
@@ -169,7 +92,7 @@ describe("the GitHub Action (dist/)", () => {
   });
 
   it("annotates a guest that fails to boot with the console's last lines", async () => {
-    const { result } = await step("main", {
+    const { result } = await actionStep(sandbox, "main", {
       "working-directory": "project",
       run: "true",
       snapshot: "false",
@@ -187,7 +110,7 @@ describe("the GitHub Action (dist/)", () => {
   });
 
   it("runs one guest per image line at once: a group per guest, all of them in the summary", async () => {
-    const { result } = await step("main", {
+    const { result } = await actionStep(sandbox, "main", {
       "working-directory": "project",
       image: "debian-12\ndebian-12",
       run: 'echo "guest $(hostname)"',
@@ -208,7 +131,7 @@ describe("the GitHub Action (dist/)", () => {
   });
 
   it("reports every bad input at once, before starting anything", async () => {
-    const { result } = await step("main", {
+    const { result } = await actionStep(sandbox, "main", {
       memory: "lots",
       accel: "fast",
       cache: "maybe",
@@ -235,21 +158,21 @@ describe("the GitHub Action (dist/)", () => {
   });
 
   it("when the main step is killed mid-boot, the post step leaves no QEMU and no run folder", async () => {
-    const main = await step("main", {
+    const main = await actionStep(sandbox, "main", {
       "working-directory": "project",
       run: "true",
       snapshot: "false",
     });
     await waitForOutput(main.child, /^::group::kvmci: boot$/m, 10 * 60_000);
     await new Promise((r) => setTimeout(r, 2000));
-    expect((await leftovers()).runFolders).toHaveLength(1);
+    expect((await actionLeftovers(sandbox)).runFolders).toHaveLength(1);
     main.child.kill("SIGKILL");
     const killed = await main.result;
     expect(killed.state.folder).toBeDefined();
 
-    const post = await (await step("post", {}, { state: killed.state })).result;
+    const post = await (await actionStep(sandbox, "post", {}, { state: killed.state })).result;
     expect(post.exitCode, post.log).toBe(0);
     expect(post.log).toMatch(/removed .*kvmci-run-.*, left by the main step/);
-    expect(await leftovers()).toEqual({ runFolders: [], qemu: [] });
+    expect(await actionLeftovers(sandbox)).toEqual({ runFolders: [], qemu: [] });
   });
 });

@@ -116,7 +116,7 @@ describe("receiveTree", () => {
     expect(got.refused.map((r) => r.path)).toEqual(["out/null", "out/fifo", "out/passwd"]);
     expect(got.refused[0]!.why).toMatch(/device/);
     expect(got.refused[1]!.why).toMatch(/FIFO/);
-    expect(got.refused[2]!.why).toMatch(/hard link/);
+    expect(got.refused[2]!.why).toMatch(/hard link to \/etc\/passwd, which is not a file of these/);
     expect(await everything(tree)).toEqual(["out", "out/kept.txt"]);
   });
 
@@ -250,6 +250,26 @@ describe("receiveTree", () => {
     expect(got.files).toEqual(["big.bin"]);
     expect((await lstat(join(tree, "big.bin"))).size).toBe(size);
     expect(process.memoryUsage().rss - before).toBeLessThan(48 * 1024 ** 2);
+  });
+});
+
+describe("hard links", () => {
+  it("to a file of the same archive become copies; to anything else, nothing", async () => {
+    const got = await receive(
+      archive(
+        { path: "a.txt", body: "shared", mode: 0o600 },
+        { path: "sub/b.txt", type: "Link", linkpath: "a.txt" },
+        { path: "c.txt", type: "Link", linkpath: "../outside/sentinel" },
+        { path: "d.txt", type: "Link", linkpath: "not-sent.txt" },
+      ),
+    );
+    expect(got.files).toEqual(["a.txt", "sub/b.txt"]);
+    expect(got.refused.map((r) => r.path)).toEqual(["c.txt", "d.txt"]);
+    expect(await readFile(join(tree, "sub/b.txt"), "utf8")).toBe("shared");
+    const [a, b] = await Promise.all([lstat(join(tree, "a.txt")), lstat(join(tree, "sub/b.txt"))]);
+    expect(a.ino).not.toBe(b.ino);
+    expect(b.nlink).toBe(1);
+    expect(got.bytes).toBe(12);
   });
 });
 
