@@ -4,7 +4,7 @@ export interface Process {
   /** Ends the process at once; used only when teardown after a signal does not finish. */
   exit(code: number): never;
   cwd(): string;
-  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number; rows?: number };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   getuid?: () => number;
   on(event: "SIGINT" | "SIGTERM", listener: () => void): unknown;

@@ -8,6 +8,10 @@ import { problemsError } from "../errors.js";
 import type { GuestCommand } from "../guest/command-line.js";
 import type { Provision } from "../guest/provision.js";
 import type { MatrixEntry, RunConfig } from "../run/run-config.js";
+import { baseCommandEnv } from "../guest/command-env.js";
+import { findHostNode, readNodeInstall, type NodeInstall } from "../host/node-install.js";
+import { readHostTrust, type HostTrust } from "../host/trust.js";
+import { errorMessage } from "../units/error-message.js";
 import { formatIssue } from "../units/issues.js";
 import { runSettingsSchema, type RunSettingsInput, type RunSettingsParsed } from "./schema.js";
 
@@ -33,6 +37,12 @@ export interface LoadInput {
   wording?: { noCommand: string; hint: string };
   /** kvmci's own environment, where `--env NAME` (no value) takes NAME's value from. */
   hostEnv?: NodeJS.ProcessEnv;
+  /** kvmci's own output is a terminal (so the command gets one too, unless `tty: false`). */
+  terminal?: boolean;
+  /** The node binary running kvmci: the host's Node.js when none is on PATH. */
+  nodeFallback?: string;
+  /** Reads what the host trusts (its extra certificates, proxy); tests give their own. */
+  readTrust?: (env: NodeJS.ProcessEnv) => Promise<HostTrust>;
 }
 
 /** Reads kvmci.yml, merges the flags over it, validates all of it, and reports every problem at once. */
@@ -89,12 +99,21 @@ export async function loadRunConfig(input: LoadInput): Promise<RunConfig> {
     }
   }
 
+  const hostEnv = input.hostEnv ?? {};
+  const node = await loadNode(merged.node ?? "auto", input, `${flagPrefix}node`, problems);
   const provision = await loadProvision(
     merged.provision,
     flagSettings,
     { configPath, cwd: input.cwd, flagPrefix },
     problems,
+    node,
   );
+  const network = merged.network ?? "user";
+  const hostTrust =
+    merged["host-trust"] !== false && network === "user"
+      ? await (input.readTrust ?? readHostTrust)(hostEnv)
+      : undefined;
+  const locale = merged.locale ?? "C.UTF-8";
 
   const fromHost = (values: Record<string, string | undefined> | undefined, where: string) =>
     resolveEnv(values, input.hostEnv ?? {}, where, problems);
@@ -124,7 +143,7 @@ export async function loadRunConfig(input: LoadInput): Promise<RunConfig> {
     diskBytes: merged.disk,
     accel: merged.accel ?? "auto",
     boot: merged.boot ?? "auto",
-    network: merged.network ?? "user",
+    network,
     bootTimeoutMs: merged["boot-timeout"],
     timeoutMs: merged.timeout,
     idleTimeoutMs: merged["idle-timeout"],
@@ -133,6 +152,15 @@ export async function loadRunConfig(input: LoadInput): Promise<RunConfig> {
     snapshot: merged.snapshot ?? true,
     exclude: merged.exclude ?? [],
     env: env ?? {},
+    baseEnv: baseCommandEnv({
+      hostEnv,
+      locale: locale === "none" ? undefined : locale,
+      ciEnv: merged["ci-env"] ?? true,
+      certificates: (hostTrust?.certificates.length ?? 0) > 0,
+      proxy: hostTrust?.proxy ?? {},
+    }),
+    hostTrust,
+    tty: (merged.tty ?? true) && (input.terminal ?? false),
     artifacts: merged.artifact ?? [],
     artifactsDir: resolve(input.cwd, merged["artifacts-dir"] ?? "kvmci-artifacts"),
     artifactsLimits: {
@@ -201,8 +229,13 @@ async function loadProvision(
   flags: RunSettingsParsed,
   where: { configPath: string; cwd: string; flagPrefix: string },
   problems: string[],
+  node: NodeChoice,
 ): Promise<Provision | undefined> {
-  const packages = [...(settings?.packages ?? []), ...(flags["provision-package"] ?? [])];
+  const packages = [
+    ...(settings?.packages ?? []),
+    ...(flags["provision-package"] ?? []),
+    ...(node === "package" ? ["nodejs", "npm"] : []),
+  ];
   let script = settings?.script;
   let scriptSource: string | undefined = script
     ? `${relativeName(where.configPath, where.cwd)}: provision.script`
@@ -225,8 +258,40 @@ async function loadProvision(
       problems.push(`${scriptFile.setting}: cannot read ${scriptFile.path}`);
   }
   const cloudConfig = settings?.["cloud-config"];
-  if (packages.length === 0 && !script && !cloudConfig) return undefined;
-  return { packages: [...new Set(packages)], script, scriptSource, cloudConfig };
+  const copy = typeof node === "object" ? node : undefined;
+  if (packages.length === 0 && !script && !cloudConfig && !copy) return undefined;
+  return { packages: [...new Set(packages)], script, scriptSource, cloudConfig, node: copy };
+}
+
+/** What `node:` comes to: nothing, the distribution's package, or an installation to copy. */
+type NodeChoice = "none" | "package" | NodeInstall;
+
+/**
+ * `node:` resolved: `auto` is `host` in a Node.js project (a package.json in the folder synced)
+ * and `none` elsewhere; `host` and a path are read now, so a node that is not there is a
+ * problem reported with the others, before anything starts.
+ */
+async function loadNode(
+  setting: string,
+  input: LoadInput,
+  where: string,
+  problems: string[],
+): Promise<NodeChoice> {
+  if (setting === "none" || setting === "package") return setting;
+  if (setting === "auto" && (await readOptional(resolve(input.cwd, "package.json"))) === undefined)
+    return "none";
+  const path =
+    setting === "auto" || setting === "host"
+      ? await findHostNode(input.hostEnv ?? {}, input.nodeFallback ?? process.execPath)
+      : setting;
+  try {
+    return await readNodeInstall(path);
+  } catch (error) {
+    problems.push(
+      `${where}: cannot use ${path} as the guest's Node.js (${errorMessage(error).split("\n")[0]}); give node: package for the distribution's, or node: none`,
+    );
+    return "none";
+  }
 }
 
 /** `--env NAME` without a value takes NAME from kvmci's environment; unset is a problem. */

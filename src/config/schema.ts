@@ -262,6 +262,24 @@ export const runSettingsSchema = z
     /** Flag-only shortcuts for provision.script-file and provision.packages. */
     "provision-script": z.string().min(1, "expected a non-empty value"),
     "provision-package": z.array(packageName),
+    node: z.union(
+      [
+        z.enum(["auto", "none", "host", "package"]),
+        z
+          .string()
+          .regex(
+            /^\//,
+            "expected auto, none, host, package, or the absolute path of a node binary",
+          ),
+      ],
+      { error: "expected auto, none, host, package, or the absolute path of a node binary" },
+    ),
+    "host-trust": z.boolean(),
+    locale: z
+      .string()
+      .regex(/^(none|[A-Za-z0-9_.@-]+)$/, "expected a locale name like C.UTF-8, or none"),
+    "ci-env": z.boolean(),
+    tty: z.boolean(),
   })
   .partial()
   .strict();

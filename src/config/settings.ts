@@ -167,6 +167,28 @@ export const settingsInfo: { [K in SettingKey]-?: SettingInfo } = {
     flag: { kind: "value", value: "NAME", multiple: true },
     help: "package installed in the prepared image (repeatable)",
   },
+  node: {
+    flag: { kind: "value", value: "auto|none|host|package|PATH" },
+    help: "Node.js in the guest: host copies the node (and npm) found on the host's PATH, baked once into a prepared image; package installs the distribution's nodejs and npm; a PATH copies that node; auto (default): host when the workspace has a package.json, else none",
+    input: { form: "text" },
+  },
+  "host-trust": {
+    flag: { kind: "negated", flag: "no-host-trust" },
+    help: "carry the host's extra CA certificates and proxy settings into the guest (default true; --no-host-trust: do not)",
+    input: { form: "boolean" },
+  },
+  locale: {
+    flag: { kind: "value", value: "NAME|none" },
+    help: "LANG for the command (default C.UTF-8; none leaves the guest's)",
+  },
+  "ci-env": {
+    flag: { kind: "negated", flag: "no-ci-env" },
+    help: "under a CI system, give the command its variables (CI, GITHUB_ACTIONS, GITHUB_SHA, …; never paths or tokens) (default true)",
+  },
+  tty: {
+    flag: { kind: "negated", flag: "no-tty" },
+    help: "run the command in a pseudo-terminal when kvmci's own output is a terminal, so colours and progress bars work (default true)",
+  },
   parallel: {
     flag: { kind: "value", value: "N" },
     help: "guests at once with several images (default: as many as the host's CPUs and free memory allow; the rest wait)",

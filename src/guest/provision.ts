@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { CloudConfig } from "../cloud-init/user-data.js";
 import { canonicalJson } from "../snapshot/key.js";
+import type { NodeInstall } from "../host/node-install.js";
 import { shellJoin } from "../ssh/shell-quote.js";
 
 /** What `provision:` asks for, with the script read from its file. */
@@ -10,6 +11,8 @@ export interface Provision {
   /** Where the script came from, for messages: `kvmci.yml`, or the file's path. */
   scriptSource: string | undefined;
   cloudConfig: CloudConfig | undefined;
+  /** A Node.js installation of the host's, copied into /usr/local before the script runs. */
+  node: NodeInstall | undefined;
 }
 
 /** Bumped whenever how a prepared image is made changes. */
@@ -28,6 +31,8 @@ export function prepareKey(
     p.script ?? null,
     p.cloudConfig ?? null,
     diskBytes ?? null,
+    // The same release for the same CPU is the same build; where it lies on the host is not.
+    p.node ? [p.node.version, p.node.npmVersion ?? null, p.node.arch, p.node.sizeBytes] : null,
   ]);
   return createHash("sha256").update(canonical).digest("hex");
 }
@@ -51,11 +56,20 @@ export function buildInstallCommand(packages: string[]): string {
 }
 
 /**
+ * Unpacks a Node.js installation (a tar stream on stdin, laid out as under its prefix) into
+ * /usr/local, then proves it runs there: an error here (a libc too old for the binary, say)
+ * says so before any image is saved. Pure.
+ */
+export const nodeInstallCommand =
+  "set -e; sudo tar -x -f - -C /usr/local --no-same-owner; /usr/local/bin/node --version; " +
+  "if [ -e /usr/local/bin/npm ]; then /usr/local/bin/npm --version; fi";
+
+/**
  * Runs the user's script as root, from a copy under /root (/run and /tmp may be mounted
  * noexec), so its own `#!` line picks the interpreter. The copy is removed afterwards.
  */
 export const runScriptCommand =
-  "sudo sh -c 'f=/root/.kvmci-provision; cat > $f && chmod 700 $f && cd /root && $f; code=$?; rm -f $f; exit $code'";
+  "sudo -E sh -c 'f=/root/.kvmci-provision; cat > $f && chmod 700 $f && cd /root && $f; code=$?; rm -f $f; exit $code'";
 
 /**
  * What must not be shared by every guest made from the prepared image, removed before it is

@@ -1,6 +1,7 @@
 import { copyFile, rm } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { Readable } from "node:stream";
+import { mergeCloudConfig, type CloudConfig } from "../cloud-init/user-data.js";
 import type { Provision } from "../guest/provision.js";
 import { rebaseOverlay } from "../disk/overlay.js";
 import { KvmciError, isKvmciError } from "../errors.js";
@@ -8,9 +9,13 @@ import { Guest } from "../guest/guest.js";
 import {
   buildCleanupCommand,
   buildInstallCommand,
+  nodeInstallCommand,
   prepareKey,
   runScriptCommand,
 } from "../guest/provision.js";
+import { execa } from "execa";
+import { shellQuote } from "../ssh/shell-quote.js";
+import { tailLines } from "../units/text.js";
 import {
   commitEntry,
   createPartialEntry,
@@ -39,6 +44,10 @@ export interface PrepareOptions {
   signal: AbortSignal;
   emit: Emit;
   now: () => Date;
+  /** cloud-config carrying the host's certificates, for the provisioning boot too. */
+  trust: CloudConfig | undefined;
+  /** Variables for every provisioning step: the host's proxy, the certificates' bundle. */
+  env: Record<string, string>;
 }
 
 /** The prepared image's cache entry name: `<base name>-prepared-<key>`. */
@@ -55,6 +64,14 @@ export async function prepareImage(
   provision: Provision,
   o: PrepareOptions,
 ): Promise<{ image: CachedImage; reused: boolean }> {
+  if (provision.node && provision.node.arch !== base.info.arch)
+    throw new KvmciError(
+      "usage",
+      `The host's Node.js ${provision.node.version} is built for ${provision.node.arch}, and the guest ${base.info.name} is ${base.info.arch}`,
+      {
+        hint: "Give node: package to install the distribution's Node.js in the guest, or node: none.",
+      },
+    );
   const key = prepareKey(base.info.digest, provision, o.diskBytes);
   const entry = preparedEntryName(base, key);
   const events = {
@@ -92,7 +109,11 @@ async function provisionAndSave(
       diskBytes: o.diskBytes,
       boot: o.boot,
       network: "user",
-      extraUserData: provision.cloudConfig,
+      extraUserData: o.trust
+        ? provision.cloudConfig
+          ? mergeCloudConfig(o.trust, provision.cloudConfig)
+          : o.trust
+        : provision.cloudConfig,
       consoleLogCopy: o.consoleLog,
     },
     o.tmpdir,
@@ -105,12 +126,19 @@ async function provisionAndSave(
   for (const problem of ready.cloudInitErrors)
     emit({ type: "warning", message: `cloud-init reported (provisioning boot): ${problem}` });
 
+  // The host's proxy reaches apt and the script too.
+  const withEnv = (command: string) =>
+    Object.keys(o.env).length
+      ? `${Object.entries(o.env)
+          .map(([k, v]) => `export ${k}=${shellQuote(v)}`)
+          .join("; ")}; ${command}`
+      : command;
   const step = async (what: string, command: string, stdin?: string) => {
     progress(what);
     emit({ type: "note", message: `provisioning: ${what}` });
     let result;
     try {
-      result = await guest.exec(command, {
+      result = await guest.exec(withEnv(command), {
         stdin: stdin === undefined ? undefined : Readable.from([stdin]),
         onStdout: output("stdout"),
         onStderr: output("stderr"),
@@ -136,6 +164,47 @@ async function provisionAndSave(
       `installing ${provision.packages.join(", ")}`,
       buildInstallCommand(provision.packages),
     );
+  if (provision.node) {
+    const node = provision.node;
+    progress(`copying Node.js ${node.version} from the host`);
+    emit({
+      type: "note",
+      message: `provisioning: Node.js ${node.version}${node.npmVersion ? ` with npm ${node.npmVersion}` : ""} from ${node.prefix} into /usr/local (once; later runs use the prepared image)`,
+    });
+    const tar = execa("tar", ["-c", "-f", "-", "-C", node.prefix, ...node.entries], {
+      stdout: "pipe",
+      stderr: "pipe",
+      buffer: { stdout: false },
+      reject: false,
+      cancelSignal: signal,
+    });
+    const guestOutput: Buffer[] = [];
+    const result = await guest
+      .exec(withEnv(nodeInstallCommand), {
+        stdin: tar.stdout!,
+        onStdout: (chunk) => guestOutput.push(chunk),
+        onStderr: (chunk) => guestOutput.push(chunk),
+        signal,
+      })
+      .catch(async (error: unknown) => {
+        signal.throwIfAborted();
+        throw await guest.lostFailure(error);
+      });
+    const packed = await tar;
+    signal.throwIfAborted();
+    if (packed.exitCode !== 0 || result.code !== 0)
+      throw new KvmciError(
+        "provision",
+        `The host's Node.js ${node.version} (${node.binary}) does not run in the ${base.info.name} guest`,
+        {
+          details: tailLines(
+            `${String(packed.stderr ?? "")}\n${Buffer.concat(guestOutput).toString()}`,
+            8,
+          ),
+          hint: "Give node: package to install the distribution's Node.js instead, node: /path/to/node for another build (an official nodejs.org one runs on most distributions), or node: none.",
+        },
+      );
+  }
   if (provision.script !== undefined)
     await step(
       `running the script from ${provision.scriptSource ?? "kvmci.yml"}`,

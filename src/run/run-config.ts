@@ -1,6 +1,7 @@
 import type { CloudConfig } from "../cloud-init/user-data.js";
 import type { GuestCommand } from "../guest/command-line.js";
 import type { Provision } from "../guest/provision.js";
+import type { HostTrust } from "../host/trust.js";
 import type { AccelRequest } from "../qemu/accel.js";
 
 // The orchestrator defines the settings it consumes; config/ (a layer above) produces them
@@ -45,6 +46,12 @@ export interface RunConfig {
   snapshot: boolean;
   exclude: string[];
   env: Record<string, string>;
+  /** The command's environment before the user's own env: PATH, LANG, TERM, CI, proxy, CA. */
+  baseEnv: Record<string, string>;
+  /** The host's extra certificates and proxy, carried into the guest; undefined: not carried. */
+  hostTrust: HostTrust | undefined;
+  /** Run the command in a pseudo-terminal (kvmci's own output is one, and tty is not false). */
+  tty: boolean;
   artifacts: string[];
   artifactsDir: string;
   /** What one guest's artifacts may add up to; past it the copy stops with a warning. */

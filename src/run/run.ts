@@ -2,6 +2,8 @@ import { formatDuration } from "../units/duration.js";
 import { formatSize } from "../units/size.js";
 import { errorMessage } from "../units/error-message.js";
 import { ConnectionLostError, ExitCode, KvmciError, isKvmciError } from "../errors.js";
+import { trustCloudConfig } from "../cloud-init/trust.js";
+import { mergeCloudConfig, type CloudConfig } from "../cloud-init/user-data.js";
 import { buildGuestCommandLine } from "../guest/command-line.js";
 import { Guest } from "../guest/guest.js";
 import { removeStaleRunFolders } from "../guest/run-folder.js";
@@ -40,6 +42,8 @@ export interface RunDeps {
   now: () => Date;
   /** The file mode creation mask artifacts are made with (the process's own). */
   umask: number;
+  /** The size of kvmci's terminal, for a command run in a pseudo-terminal (config.tty). */
+  terminalSize?: () => { columns: number; rows: number };
   /** Where run folders go (the OS temp folder by default). */
   tmpdir?: string;
   /**
@@ -155,6 +159,13 @@ export async function run(config: RunConfig, deps: RunDeps, emitEvent: Emit): Pr
               signal,
               emit,
               now: deps.now,
+              trust: trustCloudConfig(config.hostTrust?.certificates ?? []),
+              env: {
+                ...(config.hostTrust?.proxy ?? {}),
+                ...(config.baseEnv.NODE_EXTRA_CA_CERTS
+                  ? { NODE_EXTRA_CA_CERTS: config.baseEnv.NODE_EXTRA_CA_CERTS }
+                  : {}),
+              },
             });
             // As for the base image: marked, then checked, so a gc in between is noticed.
             const inUse = await markInUse(deps.cacheDir, prepared.image.entry!, signal);
@@ -318,14 +329,14 @@ async function runGuest(
       diskBytes: config.diskBytes,
       boot,
       network: config.network,
-      extraUserData: config.userData,
+      extraUserData: guestUserData(config),
       consoleLogCopy: config.consoleLog,
     },
     deps.tmpdir,
   );
   try {
     const plan = config.snapshot
-      ? await planSnapshot(guest, image, config.userData, deps.cacheDir)
+      ? await planSnapshot(guest, image, guestUserData(config), deps.cacheDir)
       : undefined;
     const snapshot = plan?.existing;
     if (deps.prepareOnly && (snapshot || !plan)) {
@@ -448,9 +459,7 @@ async function runGuest(
     }
 
     const commandStarted = Date.now();
-    const commandOutcome = await clock.time("command", () =>
-      runCommand(guest, config, signal, emit),
-    );
+    const commandOutcome = await clock.time("command", () => runCommand(guest, config, deps, emit));
     result.exitCode = commandOutcome.exitCode;
     result.outcome = commandOutcome.outcome;
 
@@ -494,6 +503,16 @@ async function runGuest(
       });
     }
   }
+}
+
+/**
+ * The cloud-config a guest of this run boots with besides kvmci's own: the host's extra
+ * certificates (when carried), then the user's --user-data. Pure.
+ */
+export function guestUserData(config: RunConfig): CloudConfig | undefined {
+  const trust = trustCloudConfig(config.hostTrust?.certificates ?? []);
+  if (!trust) return config.userData;
+  return config.userData ? mergeCloudConfig(trust, config.userData) : trust;
 }
 
 /** Without --timeout, the artifacts phase ends after this long whatever the guest does. */
@@ -550,9 +569,10 @@ function quoteName(name: string): string {
 async function runCommand(
   guest: Guest,
   config: RunConfig,
-  signal: AbortSignal,
+  deps: RunDeps,
   emit: Emit,
 ): Promise<{ exitCode: number; outcome: Outcome }> {
+  const { signal } = deps;
   const timeout =
     config.timeoutMs === undefined ? undefined : AbortSignal.timeout(config.timeoutMs);
   // --idle-timeout: a command that prints nothing for that long is taken to hang.
@@ -567,11 +587,15 @@ async function runCommand(
   const combined = AbortSignal.any([signal, idle.signal, ...(timeout ? [timeout] : [])]);
   const commandLine = buildGuestCommandLine(config.command, {
     workdir: config.workdir,
-    env: config.env,
+    env: { ...config.baseEnv, ...config.env },
   });
+  const size = deps.terminalSize?.() ?? { columns: 80, rows: 24 };
   let exit;
   try {
     exit = await guest.exec(commandLine, {
+      pty: config.tty
+        ? { term: config.baseEnv.TERM ?? "xterm", rows: size.rows, cols: size.columns }
+        : undefined,
       onStdout: (chunk) => {
         heard();
         emit({ type: "output", stream: "stdout", chunk });

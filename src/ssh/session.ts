@@ -95,7 +95,8 @@ export class SshSession implements AsyncDisposable {
         attach(channel, io, resolve, reject);
       };
       try {
-        this.client.exec(command, opened);
+        if (io.pty) this.client.exec(command, { pty: { ...io.pty, width: 0, height: 0 } }, opened);
+        else this.client.exec(command, opened);
       } catch (error) {
         // ssh2 throws at once ("Not connected") when the connection has already ended.
         io.signal?.removeEventListener("abort", onAbortBeforeOpen);
@@ -135,6 +136,8 @@ export interface ExecIo {
   onStderr?: (chunk: Buffer) => void;
   /** Aborting closes the channel; the promise then resolves with code 137 (killed). */
   signal?: AbortSignal;
+  /** Run in a pseudo-terminal of this size (stderr then comes on stdout, as on a terminal). */
+  pty?: { term: string; rows: number; cols: number };
 }
 
 export interface ExecResult {

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import {
   buildCleanupCommand,
   buildInstallCommand,
+  nodeInstallCommand,
   prepareKey,
   runScriptCommand,
 } from "../../src/guest/provision.js";
@@ -13,6 +14,17 @@ const provision = {
   script: "echo hi",
   scriptSource: "x",
   cloudConfig: undefined,
+  node: undefined,
+};
+
+const node = {
+  binary: "/usr/bin/node",
+  prefix: "/usr",
+  version: "v20.20.2",
+  npmVersion: "11.19.1",
+  arch: "x86_64" as const,
+  sizeBytes: 98_932_688,
+  entries: ["bin/node"],
 };
 
 describe("prepareKey", () => {
@@ -31,8 +43,14 @@ describe("prepareKey", () => {
       prepareKey(digest, { ...provision, script: "echo bye" }, undefined),
       prepareKey(digest, { ...provision, cloudConfig: { timezone: "UTC" } }, undefined),
       prepareKey(digest, provision, 8 * 1024 ** 3),
+      prepareKey(digest, { ...provision, node }, undefined),
+      prepareKey(digest, { ...provision, node: { ...node, version: "v22.1.0" } }, undefined),
     ];
     expect(new Set([key, ...others]).size).toBe(others.length + 1);
+    // Where the same Node.js lies on the host does not matter.
+    expect(
+      prepareKey(digest, { ...provision, node: { ...node, prefix: "/opt/node" } }, undefined),
+    ).toBe(prepareKey(digest, { ...provision, node }, undefined));
   });
 });
 
@@ -42,6 +60,7 @@ describe("provisioning commands", () => {
       buildInstallCommand(["hello", "python3-pytest"]),
       runScriptCommand,
       buildCleanupCommand("debian"),
+      nodeInstallCommand,
     ]) {
       const result = await execa("sh", ["-n"], { input: command, reject: false });
       expect(result.stderr, command).toBe("");

@@ -85,6 +85,10 @@ async function runOrPrepare(
     signal,
     now: () => new Date(),
     umask: process.umask(),
+    terminalSize: () => ({
+      columns: proc.stdout.columns ?? 80,
+      rows: proc.stdout.rows ?? 24,
+    }),
     prepareOnly: mode === "prepare",
   };
   if (guests.length > 1) return runMany(guests, config, deps, proc, startedAt);
@@ -102,7 +106,7 @@ async function runOrPrepare(
 export async function readRunArgs(
   mode: "run" | "prepare",
   argv: string[],
-  proc: Pick<Process, "cwd" | "env">,
+  proc: Pick<Process, "cwd" | "env"> & Partial<Pick<Process, "stdout">>,
 ): Promise<{ config: RunConfig; guests: GuestRun[] } | { help: string }> {
   const parsed = parseOptions(argv, runOptions);
   if (parsed.values.help === true) return { help: mode === "run" ? runHelp : prepareHelp };
@@ -123,6 +127,7 @@ export async function readRunArgs(
     cwd: proc.cwd(),
     commandOptional: mode === "prepare",
     hostEnv: proc.env,
+    terminal: Boolean(proc.stdout?.isTTY),
   });
   const guests = planGuests(config);
   const hostProblems = await checkBeforeStart(config, guests, {
