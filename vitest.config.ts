@@ -10,14 +10,19 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["test/**/*.test.ts"],
-          exclude: ["test/integration/**", "test/faults/**"],
+          exclude: ["test/integration/**", "test/faults/**", "test/docs/run-snippets.test.ts"],
         },
       },
       {
         test: {
           name: "integration",
           // test/faults: fault injection (issue 7), also alone with `npm run test:faults`.
-          include: ["test/integration/**/*.test.ts", "test/faults/**/*.test.ts"],
+          // test/docs/run-snippets: the docs' commands marked <!-- run -->, run for real.
+          include: [
+            "test/integration/**/*.test.ts",
+            "test/faults/**/*.test.ts",
+            "test/docs/run-snippets.test.ts",
+          ],
           testTimeout: 15 * 60_000,
           hookTimeout: 15 * 60_000,
           // Guests share two cores; running files in parallel only makes each boot slower.

@@ -37,7 +37,8 @@ export const exitCodeTable = [
   {
     name: "hostWrite",
     code: 73,
-    meaning: "a write on the host failed: the cache's or the artifacts folder's disk is full",
+    meaning:
+      "a write on the host failed: the cache's disk is full, or the artifacts could not be written",
   },
   {
     name: "download",

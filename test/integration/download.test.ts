@@ -259,7 +259,7 @@ describe("kvmci gc and image rm", () => {
     expect((await kvmci(["image", "pull", "loop-debian"])).exitCode).toBe(0);
     const report = join(sandbox.root, "report.json");
     // --accel tcg: this fresh cache holds no kernel to prove KVM with, and on this host KVM
-    // hangs 64-bit guests (see README, "accel").
+    // hangs 64-bit guests (see docs/cli.md, "KVM").
     const run = kvmci([
       "run",
       "--image",
