@@ -13,7 +13,7 @@ import {
   prepareKey,
   runScriptCommand,
 } from "../guest/provision.js";
-import { execa } from "execa";
+import { startHostTar } from "../sync/host-tar.js";
 import { shellQuote } from "../ssh/shell-quote.js";
 import { tailLines } from "../units/text.js";
 import {
@@ -171,17 +171,13 @@ async function provisionAndSave(
       type: "note",
       message: `provisioning: Node.js ${node.version}${node.npmVersion ? ` with npm ${node.npmVersion}` : ""} from ${node.prefix} into /usr/local (once; later runs use the prepared image)`,
     });
-    const tar = execa("tar", ["-c", "-f", "-", "-C", node.prefix, ...node.entries], {
-      stdout: "pipe",
-      stderr: "pipe",
-      buffer: { stdout: false },
-      reject: false,
-      cancelSignal: signal,
+    const tar = startHostTar(["tar", "-c", "-f", "-", "-C", node.prefix, ...node.entries], {
+      signal,
     });
     const guestOutput: Buffer[] = [];
     const result = await guest
       .exec(withEnv(nodeInstallCommand), {
-        stdin: tar.stdout!,
+        stdin: tar.archive,
         onStdout: (chunk) => guestOutput.push(chunk),
         onStderr: (chunk) => guestOutput.push(chunk),
         signal,
@@ -190,17 +186,14 @@ async function provisionAndSave(
         signal.throwIfAborted();
         throw await guest.lostFailure(error);
       });
-    const packed = await tar;
+    const packed = await tar.done;
     signal.throwIfAborted();
     if (packed.exitCode !== 0 || result.code !== 0)
       throw new KvmciError(
         "provision",
         `The host's Node.js ${node.version} (${node.binary}) does not run in the ${base.info.name} guest`,
         {
-          details: tailLines(
-            `${String(packed.stderr ?? "")}\n${Buffer.concat(guestOutput).toString()}`,
-            8,
-          ),
+          details: tailLines(`${packed.stderr}\n${Buffer.concat(guestOutput).toString()}`, 8),
           hint: "Give node: package to install the distribution's Node.js instead, node: /path/to/node for another build (an official nodejs.org one runs on most distributions), or node: none.",
         },
       );

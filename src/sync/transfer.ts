@@ -1,8 +1,7 @@
 import { relative, isAbsolute } from "node:path";
-import { PassThrough } from "node:stream";
-import { execa } from "execa";
 import { KvmciError } from "../errors.js";
 import type { RemoteShell } from "../ssh/session.js";
+import { startHostTar } from "./host-tar.js";
 import { buildPackArgs, buildUnpackCommand } from "./tar-args.js";
 import { listWorkspace } from "./workspace.js";
 import { tailLines } from "../units/text.js";
@@ -26,37 +25,24 @@ export async function syncWorkspace(
   const artifactsRel = relative(o.cwd, o.artifactsDir);
   if (artifactsRel && !artifactsRel.startsWith("..") && !isAbsolute(artifactsRel))
     excludes.push(`./${artifactsRel}`, artifactsRel);
-  const [file, ...args] = buildPackArgs({ dir: o.cwd, fromList: listing.mode === "git", excludes });
-  const tar = execa(file ?? "tar", args, {
-    input: listing.mode === "git" ? listing.files.join("\0") : undefined,
-    stdin: listing.mode === "git" ? "pipe" : "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-    reject: false,
-    buffer: { stdout: false },
-    cancelSignal: signal,
-  });
-  // Hold tar's output (with back-pressure) until the SSH channel opens; left alone, the stream
-  // would be drained before anyone reads it.
-  const archive = new PassThrough();
-  let bytes = 0;
-  tar.stdout?.pipe(archive);
-  // Counted on tar's side: a "data" listener on the holding stream would start it flowing
-  // before the channel is there to read it.
-  tar.stdout?.on("data", (chunk: Buffer) => (bytes += chunk.length));
+  const tar = startHostTar(
+    buildPackArgs({ dir: o.cwd, fromList: listing.mode === "git", excludes }),
+    { input: listing.mode === "git" ? listing.files.join("\0") : undefined, signal },
+  );
   const stderr: Buffer[] = [];
   const remote = await guest.exec(buildUnpackCommand(o.workdir), {
-    stdin: archive,
+    stdin: tar.archive,
     onStderr: (chunk) => stderr.push(chunk),
     signal,
   });
-  const local = await tar;
+  const local = await tar.done;
+  const bytes = tar.bytes();
   if (local.exitCode !== 0) {
     throw new KvmciError(
       "usage",
       `Packing the workspace failed: tar exited with code ${local.exitCode}`,
       {
-        details: tailLines(String(local.stderr ?? ""), 10),
+        details: tailLines(local.stderr, 10),
         hint: "Check that every file in the workspace is readable, or leave unreadable ones out with --exclude.",
       },
     );
