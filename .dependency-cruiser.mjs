@@ -106,6 +106,32 @@ export default {
       to: { path: "node_modules/@actions/core/" },
     },
     {
+      name: "cli-never-loads-the-action",
+      comment:
+        "The CLI is installed from npm with `dependencies` only; @actions/* are devDependencies, " +
+        "bundled into dist/ for the Action. Nothing the CLI imports, directly or not, may lead " +
+        "to src/action, the GitHub reporter or @actions/*.",
+      severity: "error",
+      from: { path: "^src/cli/" },
+      to: {
+        path: "^src/action/|^src/report/github\\.ts$|node_modules/@actions/",
+        reachable: true,
+      },
+    },
+    {
+      name: "runtime-imports-are-dependencies",
+      comment:
+        "Code the CLI runs may import only packages in `dependencies`: `npm install -g kvmci` " +
+        "installs no devDependencies. (src/action and the GitHub reporter are bundled into " +
+        "dist/ and may use devDependencies; type-only imports vanish at build time.)",
+      severity: "error",
+      from: { path: "^src/", pathNot: "^src/action/|^src/report/github\\.ts$" },
+      to: {
+        dependencyTypes: ["npm-dev", "npm-optional", "npm-peer", "npm-no-pkg", "npm-unknown"],
+        dependencyTypesNot: ["type-only"],
+      },
+    },
+    {
       name: "not-to-unresolvable",
       comment: "An import that does not resolve would escape the rules above.",
       severity: "error",

@@ -20,8 +20,8 @@ export default tseslint.config(
     },
   },
   {
-    files: ["eslint.config.js", ".dependency-cruiser.mjs", "bench/**/*.mjs"],
+    files: ["eslint.config.js", ".dependency-cruiser.mjs", "bench/**/*.mjs", ".ci/**/*.mjs"],
     ...tseslint.configs.disableTypeChecked,
   },
-  { files: ["bench/**/*.mjs"], languageOptions: { globals: globals.node } },
+  { files: ["bench/**/*.mjs", ".ci/**/*.mjs"], languageOptions: { globals: globals.node } },
 );

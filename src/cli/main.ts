@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { ExitCode, KvmciError, isKvmciError } from "../errors.js";
 import { TerminalReporter } from "../report/terminal.js";
 import { Interrupts } from "./interrupts.js";
@@ -83,9 +83,12 @@ export async function main(argv: string[], proc: Process): Promise<number> {
   }
 }
 
+// From dist/cli.js (bin/kvmci.js) or from src/cli/main.ts (tests).
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
-    version: string;
-  };
+  const file =
+    ["../package.json", "../../package.json"]
+      .map((relative) => new URL(relative, import.meta.url))
+      .find((url) => existsSync(url)) ?? new URL("../package.json", import.meta.url);
+  const pkg = JSON.parse(readFileSync(file, "utf8")) as { version: string };
   return pkg.version;
 }

@@ -1,7 +1,6 @@
-import { lstat, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { lstat, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir as osTmpdir } from "node:os";
 import { join } from "node:path";
-import { dir } from "tmp-promise";
 import {
   identifyProcess,
   isProcessRunning,
@@ -31,14 +30,15 @@ export interface RunFolder extends AsyncDisposable {
 }
 
 /** A private (0700) folder for one guest, deleted with everything in it on dispose. */
-export async function createRunFolder(tmpdir?: string): Promise<RunFolder> {
-  const folder = await dir({ prefix: runFolderPrefix, mode: 0o700, unsafeCleanup: true, tmpdir });
+export async function createRunFolder(tmpdir = osTmpdir()): Promise<RunFolder> {
+  // mkdtemp makes the folder 0700 with a name nobody else can have taken.
+  const path = await mkdtemp(join(tmpdir, runFolderPrefix));
   const owner: ProcessIdentity = await identifyProcess();
-  await writeFile(join(folder.path, RunFiles.owner), JSON.stringify(owner), { mode: 0o600 });
+  await writeFile(join(path, RunFiles.owner), JSON.stringify(owner), { mode: 0o600 });
   return {
-    path: folder.path,
-    file: (name) => join(folder.path, name),
-    [Symbol.asyncDispose]: () => folder.cleanup(),
+    path,
+    file: (name) => join(path, name),
+    [Symbol.asyncDispose]: () => rm(path, { recursive: true, force: true }),
   };
 }
 

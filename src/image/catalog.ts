@@ -9,12 +9,12 @@ import { KvmciError } from "../errors.js";
 import { parseRecipe, type Recipe } from "./recipe.js";
 
 /** The `images/` folder shipped with kvmci. */
-// From build/image/catalog.js (the CLI) or from dist/main.js (the bundled GitHub Action).
+// From dist/cli.js or dist/main.js (the bundled CLI and Action), or src/image/catalog.ts (tests).
 export const builtinCatalogDir =
-  ["../../images/", "../images/"]
+  ["../images/", "../../images/"]
     .map((relative) => fileURLToPath(new URL(relative, import.meta.url)))
     .find((dir) => existsSync(join(dir, "debian-12.yml"))) ??
-  fileURLToPath(new URL("../../images/", import.meta.url));
+  fileURLToPath(new URL("../images/", import.meta.url));
 
 const namePattern = /^[a-z0-9][a-z0-9.-]*$/;
 

@@ -2,13 +2,30 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
 import { execa } from "execa";
-import { describe, expect, it, onTestFinished } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { acquireLock } from "../../src/cache/lock.js";
 
-// The holders are separate node processes running the built code (npm run build first).
-const buildDir = fileURLToPath(new URL("../../build", import.meta.url));
+// The holders are separate node processes running src/cache/lock.ts, bundled here for them
+// (it needs only Node.js's own modules).
 const holder = fileURLToPath(new URL("../../fixtures/lock/hold-lock.mjs", import.meta.url));
+let lockModule: string;
+let bundleDir: string;
+
+beforeAll(async () => {
+  bundleDir = await mkdtemp(join(tmpdir(), "kvmci-lock-bundle-"));
+  lockModule = join(bundleDir, "lock.js");
+  await build({
+    entryPoints: [fileURLToPath(new URL("../../src/cache/lock.ts", import.meta.url))],
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    outfile: lockModule,
+    logLevel: "warning",
+  });
+});
+afterAll(() => rm(bundleDir, { recursive: true, force: true }));
 
 async function scratch() {
   const dir = await mkdtemp(join(tmpdir(), "kvmci-lock-test-"));
@@ -21,7 +38,7 @@ describe("cache lock", () => {
     const { lock, log } = await scratch();
     await writeFile(log, "");
     await Promise.all(
-      Array.from({ length: 4 }, () => execa("node", [holder, buildDir, lock, log, "150"])),
+      Array.from({ length: 4 }, () => execa("node", [holder, lockModule, lock, log, "150"])),
     );
     const lines = (await readFile(log, "utf8")).trim().split("\n");
     expect(lines).toHaveLength(8);
@@ -34,7 +51,7 @@ describe("cache lock", () => {
 
   it("is taken over at once when its holder was killed with SIGKILL", async () => {
     const { lock, log } = await scratch();
-    const child = execa("node", [holder, buildDir, lock, log, "600000"]);
+    const child = execa("node", [holder, lockModule, lock, log, "600000"]);
     await new Promise<void>((resolve) => child.stdout.once("data", () => resolve()));
     const waits: number[] = [];
     const attempt = acquireLock(lock, { pollMs: 20, onWait: (h) => waits.push(h.pid) });

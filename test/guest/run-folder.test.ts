@@ -34,6 +34,19 @@ async function staleFolder(at: string, mode = 0o700): Promise<void> {
   await writeFile(join(at, RunFiles.overlay), "overlay");
 }
 
+describe("createRunFolder", () => {
+  it("makes a private folder with its owner record, deleted with its contents on dispose", async () => {
+    const folder = await createRunFolder(tmp);
+    expect(folder.path.startsWith(join(tmp, "kvmci-run-"))).toBe(true);
+    expect((await lstat(folder.path)).mode & 0o777).toBe(0o700);
+    expect(await readdir(folder.path)).toEqual([RunFiles.owner]);
+    await mkdir(join(folder.path, "sub"));
+    await writeFile(folder.file(RunFiles.overlay), "overlay");
+    await folder[Symbol.asyncDispose]();
+    expect(await readdir(tmp)).toEqual([]);
+  });
+});
+
 describe("removeStaleRunFolders", () => {
   it("removes this user's folders of runs that are gone, and no live one", async () => {
     await staleFolder(join(tmp, "kvmci-run-dead"));
