@@ -1,9 +1,8 @@
 import { constants } from "node:fs";
 import { access } from "node:fs/promises";
-import { formatDuration } from "../units/duration.js";
 import { KvmciError } from "../errors.js";
 import { runCommand } from "../host/command.js";
-import { missingTools } from "../image/resolve.js";
+import { toolInstaller } from "../host/packages.js";
 
 export type Log = (line: string) => void;
 
@@ -14,33 +13,21 @@ function asRoot(argv: string[], isRoot: boolean): string[] {
 
 /**
  * Installs QEMU (and mmdebstrap when an image must be built) with apt when missing, and says
- * how long that took. A runner without apt or sudo gets the packages named in the error.
+ * how long that took, before the run's own groups start. A runner without apt or sudo gets the
+ * packages named in the error.
  */
 export async function ensureHostTools(
   o: { needBuild: boolean; isRoot: boolean; signal: AbortSignal },
   log: Log,
 ): Promise<void> {
-  const tools = ["qemu-system-x86_64", "qemu-img", ...(o.needBuild ? ["mmdebstrap"] : [])];
-  const { missing, packages } = await missingTools(tools);
-  if (missing.length === 0) {
-    log(`host tools: ${tools.join(", ")} present`);
-    return;
-  }
-  log(`host tools: installing ${packages.join(" ")} with apt (missing: ${missing.join(", ")})`);
-  const started = Date.now();
-  const env = { DEBIAN_FRONTEND: "noninteractive" };
-  const hint = `Install them in an earlier step: sudo apt-get install -y ${packages.join(" ")}`;
-  await runCommand(asRoot(["apt-get", "update", "-q"], o.isRoot), {
-    env,
+  const tools = ["qemu-system-x86_64", "qemu-img", "tar", ...(o.needBuild ? ["mmdebstrap"] : [])];
+  await toolInstaller({
+    mode: "auto",
+    isRoot: o.isRoot,
+    log: (line) => log(`host tools: ${line}`),
     signal: o.signal,
-    failureCode: "hostRequirement",
-    hint,
-  });
-  await runCommand(
-    asRoot(["apt-get", "install", "-y", "-q", "--no-install-recommends", ...packages], o.isRoot),
-    { env, signal: o.signal, failureCode: "hostRequirement", hint },
-  );
-  log(`host tools: installed ${packages.join(" ")} in ${formatDuration(Date.now() - started)}`);
+  })(tools, "to run the guest");
+  log(`host tools: ${tools.join(", ")} present`);
 }
 
 const udevRule = 'KERNEL=="kvm", GROUP="kvm", MODE="0666", OPTIONS+="static_node=kvm"';

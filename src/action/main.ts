@@ -11,6 +11,7 @@ import { isKvmciError, KvmciError, problemsError } from "../errors.js";
 import { readMemInfo } from "../host/meminfo.js";
 import { checkBeforeStart } from "../run/preflight.js";
 import { readFileTail } from "../host/file-tail.js";
+import { toolInstaller } from "../host/packages.js";
 import { errorMessage } from "../units/error-message.js";
 import { createHttpGet } from "../host/http.js";
 import { listCachedImages, resolveCacheDir } from "../image/cache.js";
@@ -115,6 +116,7 @@ export async function runAction(
       signal,
       now: () => new Date(),
       umask: process.umask(),
+      ensureTools: toolInstaller({ mode: "auto", isRoot, log, signal }),
       tmpdir: join(folder, "tmp"),
     };
     const outcomes: GuestOutcome[] =

@@ -4,6 +4,8 @@ export interface Process {
   /** Ends the process at once; used only when teardown after a signal does not finish. */
   exit(code: number): never;
   cwd(): string;
+  /** Read only to ask a question on a terminal (installing host packages). */
+  stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
   stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number; rows?: number };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   getuid?: () => number;

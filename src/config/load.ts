@@ -161,6 +161,7 @@ export async function loadRunConfig(input: LoadInput): Promise<RunConfig> {
     }),
     hostTrust,
     tty: (merged.tty ?? true) && (input.terminal ?? false),
+    install: merged.install ?? true,
     artifacts: merged.artifact ?? [],
     artifactsDir: resolve(input.cwd, merged["artifacts-dir"] ?? "kvmci-artifacts"),
     artifactsLimits: {

@@ -185,6 +185,10 @@ export const settingsInfo: { [K in SettingKey]-?: SettingInfo } = {
     flag: { kind: "negated", flag: "no-ci-env" },
     help: "under a CI system, give the command its variables (CI, GITHUB_ACTIONS, GITHUB_SHA, …; never paths or tokens) (default true)",
   },
+  install: {
+    flag: { kind: "negated", flag: "no-install" },
+    help: "install what the host lacks (QEMU, mmdebstrap, uidmap…) with apt-get when root or with passwordless sudo, asking first on a terminal (default true; also KVMCI_NO_INSTALL=1)",
+  },
   tty: {
     flag: { kind: "negated", flag: "no-tty" },
     help: "run the command in a pseudo-terminal when kvmci's own output is a terminal, so colours and progress bars work (default true)",

@@ -15,13 +15,14 @@ import {
   type ImageInfo,
 } from "./cache.js";
 import { digestFile, formatDigest } from "./digest.js";
+import type { BuildMode } from "./build-mode.js";
 import type { Recipe } from "./recipe.js";
 
 export interface BuildOptions {
   cacheDir: string;
   mirror: string;
-  /** `root` when running as root, else `unshare` (user namespaces, no root needed). */
-  mode: "root" | "unshare";
+  /** See chooseBuildMode: as root, in user namespaces, or as root through sudo. */
+  mode: BuildMode;
   signal?: AbortSignal;
   /** Called when the build moves to a new step, with a short description. */
   onStep?: (step: string) => void;
@@ -46,7 +47,7 @@ const isolatedBuildPrefix = [
 /** The mmdebstrap command line for a recipe, as data. */
 export function buildMmdebstrapArgs(
   recipe: Recipe,
-  o: { mode: string; mirror: string; outDir: string; diskId: string },
+  o: { mode: BuildMode; mirror: string; outDir: string; diskId: string; tmpdir: string },
 ): string[] {
   const fsKib = Math.floor(recipe.sizeBytes / 1024) - 1024;
   const hook = [
@@ -60,10 +61,17 @@ export function buildMmdebstrapArgs(
   ]
     .map((part) => (part === '"$1"' ? part : `'${part.replace(/'/g, `'\\''`)}'`))
     .join(" ");
+  // Through sudo, TMPDIR would be reset: it is given again on the far side.
+  const prefix =
+    o.mode === "root"
+      ? isolatedBuildPrefix
+      : o.mode === "sudo"
+        ? ["sudo", "-n", "env", `TMPDIR=${o.tmpdir}`, ...isolatedBuildPrefix]
+        : [];
   return [
-    ...(o.mode === "root" ? isolatedBuildPrefix : []),
+    ...prefix,
     "mmdebstrap",
-    `--mode=${o.mode}`,
+    `--mode=${o.mode === "unshare" ? "unshare" : "root"}`,
     `--variant=${recipe.variant}`,
     `--components=${recipe.components.join(",")}`,
     `--include=${recipe.packages.join(",")}`,
@@ -128,11 +136,13 @@ export async function buildRecipeImage(
       mirror: options.mirror,
       outDir: work,
       diskId: formatDiskId(diskId),
+      tmpdir: scratch,
     });
     await runCommand(argv, {
       env: { TMPDIR: scratch },
       signal: options.signal,
-      // See isolatedBuildPrefix: as root, nothing of the build outlives its namespace.
+      // See isolatedBuildPrefix: as root, nothing of the build outlives its namespace. Through
+      // sudo, SIGTERM (which sudo passes on) ends unshare, and --kill-child the rest.
       killSignal: options.mode === "root" ? "SIGKILL" : "SIGTERM",
       failureCode: "image",
       hint: mmdebstrapHint(options.mode),
@@ -143,6 +153,16 @@ export async function buildRecipeImage(
       },
     });
 
+    // Built as root through sudo: what the hook wrote is root's; make it this user's to read.
+    if (options.mode === "sudo")
+      await runCommand([
+        "sudo",
+        "-n",
+        "chown",
+        "-R",
+        `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}`,
+        work,
+      ]);
     options.onStep?.("writing the partition table and bootloader");
     const header = buildDiskHeader({
       bootCode: await readFile(join(work, "boot.img")),
@@ -162,7 +182,7 @@ export async function buildRecipeImage(
     await copyFile(join(work, "vmlinuz"), join(partial, ImageFiles.kernel));
     await copyFile(join(work, "initrd.img"), join(partial, ImageFiles.initrd));
     const kernelVersion = (await readFile(join(work, "kernel-version"), "utf8")).trim();
-    await removeTree(work);
+    await removeTree(work, options.mode === "sudo");
     work = undefined;
 
     options.onStep?.("computing the digest");
@@ -193,7 +213,7 @@ export async function buildRecipeImage(
     // A cleanup failure is added to the build's own error, never put in its place.
     for (const dir of [work, partial]) {
       if (!dir) continue;
-      await removeTree(dir).catch((cleanup: unknown) => {
+      await removeTree(dir, options.mode === "sudo").catch((cleanup: unknown) => {
         if (error instanceof KvmciError)
           error.details.push(`also: could not clean up ${dir}: ${String(cleanup)}`);
       });
@@ -207,8 +227,8 @@ export async function buildRecipeImage(
  * mode the hook runs as a subordinate uid that cannot enter the user's private cache, so the
  * work folder is a fresh, randomly named one under the temporary folder that it may write to.
  */
-async function createWorkDir(partial: string, mode: "root" | "unshare"): Promise<string> {
-  if (mode === "root") {
+async function createWorkDir(partial: string, mode: BuildMode): Promise<string> {
+  if (mode !== "unshare") {
     const work = join(partial, "work");
     await mkdir(work, { mode: 0o700 });
     return work;
@@ -218,8 +238,8 @@ async function createWorkDir(partial: string, mode: "root" | "unshare"): Promise
   return work;
 }
 
-function mmdebstrapHint(mode: "root" | "unshare"): string {
-  return mode === "root"
+function mmdebstrapHint(mode: BuildMode): string {
+  return mode !== "unshare"
     ? "Check that the Debian mirror is reachable (--mirror URL to use another) and that there is free space in the cache folder."
     : "Building without root uses unprivileged user namespaces: they must be enabled (sysctl kernel.unprivileged_userns_clone=1) " +
         "and your user needs ranges in /etc/subuid and /etc/subgid (see `man mmdebstrap`, UNSHARE MODE). Or build once as root: " +

@@ -1,4 +1,5 @@
 import type { HttpGet } from "../host/http.js";
+import type { EnsureTools } from "../host/packages.js";
 import type { TransferProgress } from "./download.js";
 
 // Apart from resolve.ts so that pull.ts, which resolve.ts calls, can take the same options
@@ -27,6 +28,8 @@ export interface ResolveOptions extends ImageEvents {
   refresh?: boolean;
   /** `kvmci image build --force`: build a recipe again even when cached. */
   force?: boolean;
+  /** Installs what the host lacks (or says how); missing tools are an error without it. */
+  ensureTools?: EnsureTools;
 }
 
 export type ImageOrigin = "cached" | "built" | "downloaded" | "file";

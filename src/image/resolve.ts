@@ -1,7 +1,6 @@
 import { readdir, readFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { KvmciError } from "../errors.js";
-import { which } from "../host/which.js";
 import { buildRecipeImage } from "./build.js";
 import { findIntactEntry, imageEntryName, listCachedImages, type CachedImage } from "./cache.js";
 import { listCatalogNames, loadCatalogEntry, type DownloadEntry } from "./catalog.js";
@@ -11,7 +10,8 @@ import { pullCatalogImage, pullUrlImage } from "./pull.js";
 import type { Recipe } from "./recipe.js";
 import { parseImageReference } from "./reference.js";
 import type { ImageOrigin, ResolveOptions } from "./resolve-options.js";
-import { requireUnshareMode } from "./unshare.js";
+import { chooseBuildMode } from "./build-mode.js";
+import { toolInstaller, type EnsureTools } from "../host/packages.js";
 import { withEntryLock } from "./entry-lock.js";
 
 /**
@@ -83,19 +83,27 @@ async function resolveRecipe(
     const cached = await findIntactEntry(options.cacheDir, entryName, options);
     if (cached) return { image: cached, origin: "cached" };
   }
-  await requireTools(["mmdebstrap", "qemu-img"], "to build the image");
-  if (!options.isRoot) await requireUnshareMode();
+  const ensureTools = options.ensureTools ?? refuseMissingTools;
+  await ensureTools(["mmdebstrap", "qemu-img"], "to build the image");
+  const { mode, why } = await chooseBuildMode({
+    isRoot: options.isRoot,
+    ensureTools,
+    signal: options.signal,
+  });
+  if (mode === "unshare") await ensureTools(["newuidmap"], "to build the image without root");
   return withEntryLock(options, entryName, async () => {
     // Another kvmci may have built it while we waited for the lock.
     const cached = options.force
       ? undefined
       : await findIntactEntry(options.cacheDir, entryName, options);
     if (cached) return { image: cached, origin: "cached" };
-    options.onNote?.(`${recipe.name} is not cached yet; building it from packages (once)`);
+    options.onNote?.(
+      `${recipe.name} is not cached yet; building it from packages (once)${mode === "root" ? "" : `: ${why}`}`,
+    );
     const image = await buildRecipeImage(recipe, {
       cacheDir: options.cacheDir,
       mirror: options.mirror ?? (await hostDebianMirror()),
-      mode: options.isRoot ? "root" : "unshare",
+      mode,
       signal: options.signal,
       onStep: options.onStep,
     });
@@ -114,34 +122,12 @@ async function unknownImage(name: string, options: ResolveOptions): Promise<Kvmc
   });
 }
 
-const packageOf: Record<string, string> = {
-  mmdebstrap: "mmdebstrap",
-  "qemu-img": "qemu-utils",
-  "qemu-system-x86_64": "qemu-system-x86",
-  tar: "tar",
-  git: "git",
-};
-
-/** The tools not on PATH, and the Debian packages that provide them. */
-export async function missingTools(
-  tools: string[],
-): Promise<{ missing: string[]; packages: string[] }> {
-  const missing: string[] = [];
-  for (const tool of tools) if (!(await which(tool))) missing.push(tool);
-  return { missing, packages: [...new Set(missing.map((t) => packageOf[t] ?? t))] };
-}
-
-export async function requireTools(tools: string[], purpose: string): Promise<void> {
-  const { missing, packages } = await missingTools(tools);
-  if (missing.length === 0) return;
-  throw new KvmciError(
-    "hostRequirement",
-    `${missing.join(" and ")} ${missing.length === 1 ? "is" : "are"} needed ${purpose} but not installed`,
-    {
-      hint: `Install with: sudo apt-get install ${packages.join(" ")}  (then \`kvmci doctor\` checks the rest)`,
-    },
-  );
-}
+/** Without an installer: a missing tool is an error that says how to install it. */
+export const refuseMissingTools: EnsureTools = toolInstaller({
+  mode: "never",
+  isRoot: false,
+  log: () => undefined,
+});
 
 async function hostDebianMirror(): Promise<string> {
   const files: { name: string; text: string }[] = [];

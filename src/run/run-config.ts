@@ -52,6 +52,8 @@ export interface RunConfig {
   hostTrust: HostTrust | undefined;
   /** Run the command in a pseudo-terminal (kvmci's own output is one, and tty is not false). */
   tty: boolean;
+  /** Install what the host lacks with apt-get (`--no-install`: only say how). */
+  install: boolean;
   artifacts: string[];
   artifactsDir: string;
   /** What one guest's artifacts may add up to; past it the copy stops with a warning. */

@@ -16,7 +16,9 @@ import { access } from "node:fs/promises";
 import { release } from "node:os";
 import { join } from "node:path";
 import { findCachedEntry, listCachedImages, touchFolder, touchLastUsed } from "../image/cache.js";
-import { requireTools, resolveImage } from "../image/resolve.js";
+import { refuseMissingTools, resolveImage } from "../image/resolve.js";
+import type { EnsureTools } from "../host/packages.js";
+import { inGitWorkTree } from "../sync/workspace.js";
 import type { ImageOrigin, ResolveOptions } from "../image/resolve-options.js";
 import { decideAccel, type AccelDecision } from "../qemu/accel.js";
 import { fileProbeMemo } from "../qemu/probe-memo.js";
@@ -42,6 +44,8 @@ export interface RunDeps {
   now: () => Date;
   /** The file mode creation mask artifacts are made with (the process's own). */
   umask: number;
+  /** Installs what the host lacks, or says how (see host/packages.ts). */
+  ensureTools?: EnsureTools;
   /** The size of kvmci's terminal, for a command run in a pseudo-terminal (config.tty). */
   terminalSize?: () => { columns: number; rows: number };
   /** Where run folders go (the OS temp folder by default). */
@@ -100,7 +104,16 @@ export async function run(config: RunConfig, deps: RunDeps, emitEvent: Emit): Pr
   };
   const { signal } = deps;
   try {
-    await requireTools(["qemu-system-x86_64", "qemu-img", "tar"], "to run a guest");
+    const ensureTools = deps.ensureTools ?? refuseMissingTools;
+    await ensureTools(
+      [
+        "qemu-system-x86_64",
+        "qemu-img",
+        "tar",
+        ...(config.sync && (await inGitWorkTree(config.cwd)) ? ["git"] : []),
+      ],
+      "to run a guest",
+    );
     await requireWritableCache(deps.cacheDir);
     for (const folder of await removeStaleRunFolders(deps.tmpdir))
       emit({ type: "note", message: `removed ${folder}, left by a kvmci that was killed` });
@@ -117,6 +130,7 @@ export async function run(config: RunConfig, deps: RunDeps, emitEvent: Emit): Pr
         onNote: (message) => emit({ type: "note", message }),
         onStep: (message) => emit({ type: "progress", phase: "image", message }),
         onTransfer: (what, progress) => emit({ type: "transfer", phase: "image", what, progress }),
+        ensureTools,
       };
       for (;;) {
         const { image, origin } = await resolveImage(config.image, resolveOptions);

@@ -1,5 +1,5 @@
 import { lstat } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { execa } from "execa";
 
 export interface WorkspaceListing {
@@ -37,4 +37,18 @@ export async function listWorkspace(dir: string): Promise<WorkspaceListing> {
     }
   }
   return { mode: "git", files: present };
+}
+
+/** Whether `dir` is inside a git work tree (a .git in it or a folder above), without git. */
+export async function inGitWorkTree(dir: string): Promise<boolean> {
+  for (let at = resolve(dir); ; at = dirname(at)) {
+    if (
+      await lstat(join(at, ".git")).then(
+        () => true,
+        () => false,
+      )
+    )
+      return true;
+    if (dirname(at) === at) return false;
+  }
 }

@@ -40,6 +40,7 @@ describe("debian-12 recipe", () => {
       mirror: "http://m/debian",
       outDir: "/c/it's",
       diskId: "0000abcd",
+      tmpdir: "/c/tmp",
     });
     expect(args.slice(0, 3)).toEqual(["mmdebstrap", "--mode=unshare", "--variant=apt"]);
     expect(args.slice(-3)).toEqual(["bookworm", "/dev/null", "http://m/debian"]);
@@ -54,9 +55,35 @@ describe("debian-12 recipe", () => {
       mirror: "http://m/debian",
       outDir: "/c",
       diskId: "0000abcd",
+      tmpdir: "/c/tmp",
     });
     const mmdebstrap = args.indexOf("mmdebstrap");
     expect(args.slice(0, mmdebstrap)).toEqual([
+      "unshare",
+      "--mount",
+      "--propagation=private",
+      "--pid",
+      "--fork",
+      "--kill-child",
+    ]);
+    expect(args[mmdebstrap + 1]).toBe("--mode=root");
+  });
+
+  it("through sudo, runs the same root build, with TMPDIR given again past sudo's reset", async () => {
+    const recipe = await loadRecipe("debian-12");
+    const args = buildMmdebstrapArgs(recipe, {
+      mode: "sudo",
+      mirror: "http://m/debian",
+      outDir: "/c",
+      diskId: "0000abcd",
+      tmpdir: "/c/tmp",
+    });
+    const mmdebstrap = args.indexOf("mmdebstrap");
+    expect(args.slice(0, mmdebstrap)).toEqual([
+      "sudo",
+      "-n",
+      "env",
+      "TMPDIR=/c/tmp",
       "unshare",
       "--mount",
       "--propagation=private",
@@ -82,7 +109,7 @@ describe("debian-12 recipe", () => {
 
 describe("unshare mode prerequisites", () => {
   it("finds a subordinate id range by user name or id", async () => {
-    const { hasRange } = await import("../../src/image/unshare.js");
+    const { hasRange } = await import("../../src/image/build-mode.js");
     expect(hasRange("alice:100000:65536\n", "alice", 1000)).toBe(true);
     expect(hasRange("1000:100000:65536\n", "alice", 1000)).toBe(true);
     expect(hasRange("bob:100000:65536\n", "alice", 1000)).toBe(false);

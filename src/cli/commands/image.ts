@@ -9,6 +9,7 @@ import { createHttpGet } from "../../host/http.js";
 import { listCachedImages, resolveCacheDir, type CachedImage } from "../../image/cache.js";
 import { catalogDirs, listCatalog } from "../../image/catalog.js";
 import { resolveImage } from "../../image/resolve.js";
+import { cliToolInstaller } from "../install-policy.js";
 import type { ResolveOptions } from "../../image/resolve-options.js";
 import { formatTable } from "../../report/table.js";
 import type { TerminalReporter } from "../../report/terminal.js";
@@ -65,6 +66,11 @@ export async function imageCommand(
         force: parsed.values.force === true,
         refresh: sub === "pull",
         isRoot: proc.getuid?.() === 0,
+        ensureTools: cliToolInstaller(proc, {
+          install: true,
+          signal,
+          log: (line) => proc.stderr.write(`kvmci › ${line}\n`),
+        }),
         signal,
         onNote: (message) => reporter.onEvent({ type: "note", message }),
         onStep: (message) => reporter.onEvent({ type: "progress", phase: "image", message }),

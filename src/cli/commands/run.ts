@@ -7,6 +7,7 @@ import { resolveCacheDir } from "../../image/cache.js";
 import { catalogDirs } from "../../image/catalog.js";
 import { buildJsonReport, buildMatrixReport, writeJsonReport } from "../../report/json.js";
 import { readMemInfo } from "../../host/meminfo.js";
+import { cliToolInstaller } from "../install-policy.js";
 import { checkBeforeStart } from "../../run/preflight.js";
 import { run, type RunDeps } from "../../run/run.js";
 import {
@@ -85,6 +86,11 @@ async function runOrPrepare(
     signal,
     now: () => new Date(),
     umask: process.umask(),
+    ensureTools: cliToolInstaller(proc, {
+      install: config.install,
+      signal,
+      log: (line) => proc.stderr.write(`kvmci › ${line}\n`),
+    }),
     terminalSize: () => ({
       columns: proc.stdout.columns ?? 80,
       rows: proc.stdout.rows ?? 24,
