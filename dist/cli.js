@@ -2806,6 +2806,200 @@ var init_preflight = __esm({
   }
 });
 
+// src/host/process-identity.ts
+import { readFile as readFile8, readlink as readlink2 } from "node:fs/promises";
+import { hostname } from "node:os";
+async function identifyProcess(pid = process.pid) {
+  const [startTicks, bootId, pidNamespace] = await Promise.all([
+    readStartTicks(pid),
+    readFile8("/proc/sys/kernel/random/boot_id", "utf8").then((s) => s.trim()),
+    readlink2("/proc/self/ns/pid").catch(() => "unknown")
+  ]);
+  return { pid, startTicks: startTicks ?? 0, bootId, pidNamespace, host: hostname() };
+}
+async function isProcessRunning(owner, self) {
+  if (owner.bootId !== self.bootId || owner.pidNamespace !== self.pidNamespace || owner.host !== self.host)
+    return void 0;
+  const startTicks = await readStartTicks(owner.pid);
+  return startTicks !== void 0 && startTicks === owner.startTicks;
+}
+function parseStartTicks(stat10) {
+  const afterName = stat10.slice(stat10.lastIndexOf(")") + 2).split(" ");
+  const value = Number(afterName[22 - 3]);
+  return Number.isFinite(value) ? value : void 0;
+}
+async function readStartTicks(pid) {
+  try {
+    return parseStartTicks(await readFile8(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return void 0;
+  }
+}
+var init_process_identity = __esm({
+  "src/host/process-identity.ts"() {
+    "use strict";
+  }
+});
+
+// src/cache/lock.ts
+import { randomBytes } from "node:crypto";
+import { link, mkdir as mkdir5, readFile as readFile9, rename as rename4, rm as rm4, stat as stat5, utimes as utimes3, writeFile as writeFile5 } from "node:fs/promises";
+import { dirname as dirname5 } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+async function acquireLock(path, options = {}) {
+  const self = await identifyProcess();
+  await mkdir5(dirname5(path), { recursive: true, mode: 448 });
+  const deadline = Date.now() + (options.timeoutMs ?? 60 * 6e4);
+  let waited = false;
+  for (; ; ) {
+    options.signal?.throwIfAborted();
+    if (await tryCreate(path, self)) return held(path, self);
+    const holder = await readHolder(path);
+    if (holder === "gone") continue;
+    if (await isAbandoned(path, holder, self)) {
+      await breakLock(path, holder);
+      continue;
+    }
+    if (!waited && holder !== "unreadable") options.onWait?.(holder);
+    waited = true;
+    if (Date.now() > deadline) {
+      throw new KvmciError("image", `Timed out waiting for the cache lock ${path}`, {
+        hint: holder === "unreadable" ? "Delete the lock file if no kvmci is running." : `kvmci (pid ${holder.pid} on ${holder.host}) still holds it; wait for it or stop it.`
+      });
+    }
+    await sleep(options.pollMs ?? 250, void 0, { signal: options.signal });
+  }
+}
+async function tryCreate(path, self) {
+  const staging = `${path}.${self.pid}-${randomBytes(4).toString("hex")}`;
+  await writeFile5(staging, JSON.stringify(self), { mode: 384 });
+  try {
+    await link(staging, path);
+    return true;
+  } catch (error) {
+    if (error.code === "EEXIST") return false;
+    throw error;
+  } finally {
+    await rm4(staging, { force: true });
+  }
+}
+async function readHolder(path) {
+  try {
+    return JSON.parse(await readFile9(path, "utf8"));
+  } catch (error) {
+    return error.code === "ENOENT" ? "gone" : "unreadable";
+  }
+}
+async function isAbandoned(path, holder, self) {
+  if (holder !== "unreadable") {
+    const running = await isProcessRunning(holder, self);
+    if (running !== void 0) return !running;
+  }
+  try {
+    return Date.now() - (await stat5(path)).mtimeMs > abandonedAfterMs;
+  } catch {
+    return false;
+  }
+}
+async function breakLock(path, seen) {
+  const aside = `${path}.broken-${process.pid}-${randomBytes(4).toString("hex")}`;
+  try {
+    await rename4(path, aside);
+  } catch (error) {
+    if (error.code === "ENOENT") return;
+    throw error;
+  }
+  const moved = await readHolder(aside);
+  const same = seen === "unreadable" ? moved === "unreadable" : typeof moved === "object" && moved.pid === seen.pid && moved.startTicks === seen.startTicks;
+  if (!same) await link(aside, path).catch(() => void 0);
+  await rm4(aside, { force: true });
+}
+function held(path, self) {
+  const heartbeat = setInterval(() => {
+    const now = /* @__PURE__ */ new Date();
+    utimes3(path, now, now).catch(() => void 0);
+  }, heartbeatMs);
+  heartbeat.unref();
+  return {
+    async [Symbol.asyncDispose]() {
+      clearInterval(heartbeat);
+      const holder = await readHolder(path);
+      if (typeof holder === "object" && holder.pid === self.pid && holder.startTicks === self.startTicks)
+        await rm4(path, { force: true });
+    }
+  };
+}
+var heartbeatMs, abandonedAfterMs;
+var init_lock = __esm({
+  "src/cache/lock.ts"() {
+    "use strict";
+    init_errors();
+    init_process_identity();
+    heartbeatMs = 5e3;
+    abandonedAfterMs = 3e4;
+  }
+});
+
+// src/cache/in-use.ts
+import { randomBytes as randomBytes2 } from "node:crypto";
+import { mkdir as mkdir6, readdir as readdir5, readFile as readFile10, rm as rm5, writeFile as writeFile6 } from "node:fs/promises";
+import { join as join10 } from "node:path";
+async function markInUse(cacheDir, entry, signal) {
+  const dir = cachePath(cacheDir, "inUse");
+  await mkdir6(dir, { recursive: true, mode: 448 });
+  const file = join10(dir, `${process.pid}-${randomBytes2(4).toString("hex")}.json`);
+  const record = { owner: await identifyProcess(), entry };
+  {
+    var _stack = [];
+    try {
+      const _removals = __using(_stack, await holdRemovals(cacheDir, signal), true);
+      await writeFile6(file, JSON.stringify(record), { mode: 384 });
+    } catch (_) {
+      var _error = _, _hasError = true;
+    } finally {
+      var _promise = __callDispose(_stack, _error, _hasError);
+      _promise && await _promise;
+    }
+  }
+  return { [Symbol.asyncDispose]: () => rm5(file, { force: true }) };
+}
+function holdRemovals(cacheDir, signal) {
+  return acquireLock(cachePath(cacheDir, "locks", "removals.lock"), { signal });
+}
+async function entriesInUse(cacheDir, prune = false) {
+  const dir = cachePath(cacheDir, "inUse");
+  const used = /* @__PURE__ */ new Map();
+  let files;
+  try {
+    files = await readdir5(dir);
+  } catch {
+    return used;
+  }
+  const self = await identifyProcess();
+  for (const file of files) {
+    let record;
+    try {
+      record = JSON.parse(await readFile10(join10(dir, file), "utf8"));
+    } catch {
+      continue;
+    }
+    if (await isProcessRunning(record.owner, self) === false) {
+      if (prune) await rm5(join10(dir, file), { force: true });
+      continue;
+    }
+    used.set(record.entry, [...used.get(record.entry) ?? [], record.owner.pid]);
+  }
+  return used;
+}
+var init_in_use = __esm({
+  "src/cache/in-use.ts"() {
+    "use strict";
+    init_process_identity();
+    init_layout();
+    init_lock();
+  }
+});
+
 // src/cloud-init/user-data.ts
 import yaml4 from "js-yaml";
 function buildCloudConfig(spec) {
@@ -3056,7 +3250,7 @@ var init_iso9660 = __esm({
 });
 
 // src/cloud-init/seed.ts
-import { writeFile as writeFile5 } from "node:fs/promises";
+import { writeFile as writeFile7 } from "node:fs/promises";
 function buildSeedImage(spec, date) {
   return buildIso9660({
     volumeId: seedLabel,
@@ -3069,7 +3263,7 @@ function buildSeedImage(spec, date) {
   });
 }
 async function writeSeed(path, spec, date) {
-  await writeFile5(path, buildSeedImage(spec, date), { mode: 384 });
+  await writeFile7(path, buildSeedImage(spec, date), { mode: 384 });
 }
 var seedLabel;
 var init_seed = __esm({
@@ -3126,27 +3320,6 @@ var init_overlay = __esm({
   "src/disk/overlay.ts"() {
     "use strict";
     init_command();
-  }
-});
-
-// src/host/file-tail.ts
-import { constants as constants5 } from "node:fs";
-import { open as open3 } from "node:fs/promises";
-async function readFileTail(path, maxBytes) {
-  const handle = await open3(path, constants5.O_RDONLY | constants5.O_NOFOLLOW | constants5.O_NONBLOCK);
-  try {
-    const { size: size2 } = await handle.stat();
-    const length = Math.min(size2, maxBytes);
-    const buffer = Buffer.alloc(length);
-    await handle.read(buffer, 0, length, size2 - length);
-    return buffer.toString("utf8");
-  } finally {
-    await handle.close();
-  }
-}
-var init_file_tail = __esm({
-  "src/host/file-tail.ts"() {
-    "use strict";
   }
 });
 
@@ -3342,7 +3515,7 @@ var init_unix_socket = __esm({
 });
 
 // src/qemu/qmp.ts
-import { setTimeout as sleep } from "node:timers/promises";
+import { setTimeout as sleep2 } from "node:timers/promises";
 var QmpError, QmpClient;
 var init_qmp = __esm({
   "src/qemu/qmp.ts"() {
@@ -3386,7 +3559,7 @@ var init_qmp = __esm({
             return client;
           } catch (error) {
             if (Date.now() >= deadline) throw error;
-            await sleep(20, void 0, { signal: options.signal });
+            await sleep2(20, void 0, { signal: options.signal });
           }
         }
       }
@@ -3679,59 +3852,126 @@ var init_session = __esm({
   }
 });
 
-// src/host/process-identity.ts
-import { readFile as readFile8, readlink as readlink2 } from "node:fs/promises";
-import { hostname } from "node:os";
-async function identifyProcess(pid = process.pid) {
-  const [startTicks, bootId, pidNamespace] = await Promise.all([
-    readStartTicks(pid),
-    readFile8("/proc/sys/kernel/random/boot_id", "utf8").then((s) => s.trim()),
-    readlink2("/proc/self/ns/pid").catch(() => "unknown")
-  ]);
-  return { pid, startTicks: startTicks ?? 0, bootId, pidNamespace, host: hostname() };
-}
-async function isProcessRunning(owner, self) {
-  if (owner.bootId !== self.bootId || owner.pidNamespace !== self.pidNamespace || owner.host !== self.host)
-    return void 0;
-  const startTicks = await readStartTicks(owner.pid);
-  return startTicks !== void 0 && startTicks === owner.startTicks;
-}
-function parseStartTicks(stat10) {
-  const afterName = stat10.slice(stat10.lastIndexOf(")") + 2).split(" ");
-  const value = Number(afterName[22 - 3]);
-  return Number.isFinite(value) ? value : void 0;
-}
-async function readStartTicks(pid) {
+// src/host/file-tail.ts
+import { constants as constants5 } from "node:fs";
+import { open as open3 } from "node:fs/promises";
+async function readFileTail(path, maxBytes) {
+  const handle = await open3(path, constants5.O_RDONLY | constants5.O_NOFOLLOW | constants5.O_NONBLOCK);
   try {
-    return parseStartTicks(await readFile8(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return void 0;
+    const { size: size2 } = await handle.stat();
+    const length = Math.min(size2, maxBytes);
+    const buffer = Buffer.alloc(length);
+    await handle.read(buffer, 0, length, size2 - length);
+    return buffer.toString("utf8");
+  } finally {
+    await handle.close();
   }
 }
-var init_process_identity = __esm({
-  "src/host/process-identity.ts"() {
+var init_file_tail = __esm({
+  "src/host/file-tail.ts"() {
     "use strict";
   }
 });
 
+// src/guest/console.ts
+async function readConsoleTail(path, lines = consoleTailLines) {
+  try {
+    return tailLines(stripAnsi(await readFileTail(path, lines * 512)), lines);
+  } catch {
+    return [];
+  }
+}
+function panicLine(lines) {
+  return lines.find((l) => l.includes("Kernel panic - not syncing"))?.trim();
+}
+function failedUnitsOnConsole(lines) {
+  const units3 = [];
+  for (const line of lines) {
+    const match = /Failed to start (.+?)\.?\s*$/.exec(line);
+    if (match && !units3.includes(match[1])) units3.push(match[1]);
+  }
+  return units3;
+}
+function parseCloudInitErrors(text) {
+  try {
+    const parsed = JSON.parse(text);
+    const errors = parsed.v1?.errors;
+    return Array.isArray(errors) ? errors.map(String) : [];
+  } catch {
+    return [`unreadable /run/cloud-init/result.json: ${text.slice(0, 200)}`];
+  }
+}
+var consoleTailLines;
+var init_console = __esm({
+  "src/guest/console.ts"() {
+    "use strict";
+    init_file_tail();
+    init_text();
+    consoleTailLines = 30;
+  }
+});
+
+// src/guest/readiness.ts
+async function waitForCloudInit(ssh, deadline, signal) {
+  const stall = new AbortController();
+  let quietTimer = setTimeout(() => stall.abort(), stallAfterMs);
+  const heard = () => {
+    clearTimeout(quietTimer);
+    quietTimer = setTimeout(() => stall.abort(), stallAfterMs);
+  };
+  const timeout = AbortSignal.timeout(Math.max(1, deadline - Date.now()));
+  const out = [];
+  try {
+    const result = await ssh.exec(
+      "n=0; until [ -e /run/cloud-init/result.json ]; do sleep 0.2; n=$((n+1)); [ $((n % 10)) -eq 0 ] && printf .; done; sleep 0.1; printf '\\n'; cat /run/cloud-init/result.json",
+      {
+        onStdout: (chunk) => {
+          heard();
+          out.push(chunk);
+        },
+        onStderr: heard,
+        signal: AbortSignal.any([signal, timeout, stall.signal])
+      }
+    );
+    signal.throwIfAborted();
+    if (timeout.aborted) return { kind: "timeout" };
+    if (stall.signal.aborted) return { kind: "stalled" };
+    if (result.code !== 0)
+      throw new Error(
+        `the wait ended with code ${result.code}${result.signal ? ` (${result.signal})` : ""}`
+      );
+    const text = Buffer.concat(out).toString();
+    return { kind: "done", text: text.slice(text.indexOf("\n") + 1) };
+  } finally {
+    clearTimeout(quietTimer);
+  }
+}
+var stallAfterMs;
+var init_readiness = __esm({
+  "src/guest/readiness.ts"() {
+    "use strict";
+    stallAfterMs = 15e3;
+  }
+});
+
 // src/guest/run-folder.ts
-import { lstat as lstat4, mkdtemp as mkdtemp2, readdir as readdir5, readFile as readFile9, rm as rm4, writeFile as writeFile6 } from "node:fs/promises";
+import { lstat as lstat4, mkdtemp as mkdtemp2, readdir as readdir6, readFile as readFile11, rm as rm6, writeFile as writeFile8 } from "node:fs/promises";
 import { tmpdir as osTmpdir } from "node:os";
-import { join as join10 } from "node:path";
+import { join as join11 } from "node:path";
 async function createRunFolder(tmpdir2 = osTmpdir()) {
-  const path = await mkdtemp2(join10(tmpdir2, runFolderPrefix));
+  const path = await mkdtemp2(join11(tmpdir2, runFolderPrefix));
   const owner = await identifyProcess();
-  await writeFile6(join10(path, RunFiles.owner), JSON.stringify(owner), { mode: 384 });
+  await writeFile8(join11(path, RunFiles.owner), JSON.stringify(owner), { mode: 384 });
   return {
     path,
-    file: (name) => join10(path, name),
-    [Symbol.asyncDispose]: () => rm4(path, { recursive: true, force: true })
+    file: (name) => join11(path, name),
+    [Symbol.asyncDispose]: () => rm6(path, { recursive: true, force: true })
   };
 }
 async function removeStaleRunFolders(tmpdir2 = osTmpdir()) {
   let entries;
   try {
-    entries = await readdir5(tmpdir2);
+    entries = await readdir6(tmpdir2);
   } catch {
     return [];
   }
@@ -3740,11 +3980,11 @@ async function removeStaleRunFolders(tmpdir2 = osTmpdir()) {
   const removed = [];
   for (const entry of entries) {
     if (!entry.startsWith(runFolderPrefix)) continue;
-    const path = join10(tmpdir2, entry);
+    const path = join11(tmpdir2, entry);
     const owner = await readOwner(path, uid);
     if (!owner) continue;
     if (await isProcessRunning(owner, self) !== false) continue;
-    await rm4(path, { recursive: true, force: true });
+    await rm6(path, { recursive: true, force: true });
     removed.push(path);
   }
   return removed;
@@ -3754,10 +3994,10 @@ async function readOwner(path, uid) {
     const folder = await lstat4(path);
     if (!folder.isDirectory() || (folder.mode & 511) !== 448) return void 0;
     if (uid !== void 0 && folder.uid !== uid) return void 0;
-    const file = join10(path, RunFiles.owner);
+    const file = join11(path, RunFiles.owner);
     const record = await lstat4(file);
     if (!record.isFile() || uid !== void 0 && record.uid !== uid) return void 0;
-    return JSON.parse(await readFile9(file, "utf8"));
+    return JSON.parse(await readFile11(file, "utf8"));
   } catch {
     return void 0;
   }
@@ -3785,7 +4025,7 @@ var init_run_folder = __esm({
 });
 
 // src/guest/wake.ts
-import { setTimeout as sleep2 } from "node:timers/promises";
+import { setTimeout as sleep3 } from "node:timers/promises";
 function buildStartAgentCommand(user) {
   return `sudo sh -c 'cat > ${wakeAgentPath} && setsid -f sh ${wakeAgentPath} ${user} </dev/null >/dev/null 2>&1'`;
 }
@@ -3885,7 +4125,7 @@ done
             return new _WakeChannel(await openUnixSocket(path));
           } catch (error) {
             if (attempt >= 100) throw error;
-            await sleep2(20, void 0, { signal });
+            await sleep3(20, void 0, { signal });
           }
         }
       }
@@ -3925,41 +4165,23 @@ done
 });
 
 // src/guest/guest.ts
-import { randomBytes } from "node:crypto";
+import { randomBytes as randomBytes3 } from "node:crypto";
 import { constants as constants6 } from "node:fs";
-import { copyFile as copyFile2, rm as rm5 } from "node:fs/promises";
+import { copyFile as copyFile2, rm as rm7 } from "node:fs/promises";
 import { Readable } from "node:stream";
-import { setTimeout as sleep3 } from "node:timers/promises";
-import { join as join11 } from "node:path";
+import { setTimeout as sleep4 } from "node:timers/promises";
+import { join as join12 } from "node:path";
 function exitSummary(exit) {
   if (exit.signal) return ` (QEMU ended by ${exit.signal})`;
   return exit.code !== void 0 ? ` (QEMU exit code ${exit.code})` : "";
 }
-function failedUnitsOnConsole(lines) {
-  const units3 = [];
-  for (const line of lines) {
-    const match = /Failed to start (.+?)\.?\s*$/.exec(line);
-    if (match && !units3.includes(match[1])) units3.push(match[1]);
-  }
-  return units3;
-}
-function parseCloudInitErrors(text) {
-  try {
-    const parsed = JSON.parse(text);
-    const errors = parsed.v1?.errors;
-    return Array.isArray(errors) ? errors.map(String) : [];
-  } catch {
-    return [`unreadable /run/cloud-init/result.json: ${text.slice(0, 200)}`];
-  }
-}
-var consoleTailLines, bannerTimeoutMs, sshHandshakeTimeoutMs, pollMs, stallAfterMs, qmpConnectTimeoutMs, wakeTimeoutMs, migrationPollMs, Guest;
+var bannerTimeoutMs, sshHandshakeTimeoutMs, pollMs, qmpConnectTimeoutMs, wakeTimeoutMs, migrationPollMs, Guest;
 var init_guest = __esm({
   "src/guest/guest.ts"() {
     "use strict";
     init_seed();
     init_overlay();
     init_errors();
-    init_file_tail();
     init_port();
     init_args();
     init_process();
@@ -3970,13 +4192,13 @@ var init_guest = __esm({
     init_session();
     init_error_message();
     init_text();
+    init_console();
+    init_readiness();
     init_run_folder();
     init_wake();
-    consoleTailLines = 30;
     bannerTimeoutMs = 1500;
     sshHandshakeTimeoutMs = 3e4;
     pollMs = 250;
-    stallAfterMs = 15e3;
     qmpConnectTimeoutMs = 1e4;
     wakeTimeoutMs = 2e4;
     migrationPollMs = 50;
@@ -4065,8 +4287,8 @@ var init_guest = __esm({
         }
         return {
           kind: "kernel",
-          kernel: join11(dir, info.boot.kernel),
-          initrd: join11(dir, info.boot.initrd),
+          kernel: join12(dir, info.boot.kernel),
+          initrd: join12(dir, info.boot.initrd),
           cmdline: info.boot.cmdline
         };
       }
@@ -4101,7 +4323,7 @@ var init_guest = __esm({
           });
           const qemu = await QemuProcess.start(argv);
           this.qemu = qemu;
-          const early = await Promise.race([qemu.exited, sleep3(300, void 0, { signal })]);
+          const early = await Promise.race([qemu.exited, sleep4(300, void 0, { signal })]);
           if (!early) {
             this.qmp = await Promise.race([
               QmpClient.connect(this.folder.file(RunFiles.qmp), {
@@ -4137,8 +4359,8 @@ var init_guest = __esm({
         const wake = await this.wakeChannel(signal);
         await wake.waitFor("armed", wakeTimeoutMs, signal);
         await qmp.execute("stop");
-        const memoryPath = join11(dir, "memory.bin");
-        const diskPath = join11(dir, "disk.qcow2");
+        const memoryPath = join12(dir, "memory.bin");
+        const diskPath = join12(dir, "disk.qcow2");
         await qmp.execute("migrate-set-parameters", { "max-bandwidth": 64 * 1024 ** 3 });
         await qmp.execute("migrate", { uri: `exec:cat > ${shellQuote(memoryPath)}` });
         await this.waitForMigration("save", deadline, signal);
@@ -4173,7 +4395,7 @@ var init_guest = __esm({
         try {
           const exit = await Promise.race([
             qemu.exited,
-            sleep3(timeoutMs, void 0, { signal: AbortSignal.any([signal, waited.signal]) })
+            sleep4(timeoutMs, void 0, { signal: AbortSignal.any([signal, waited.signal]) })
           ]);
           if (!exit) throw new Error(`the guest did not power off within ${timeoutMs / 1e3}s`);
         } finally {
@@ -4186,7 +4408,7 @@ var init_guest = __esm({
         await this.qemu?.stop();
         this.qemu = void 0;
         this.pinnedHostKey = this.hostKey.publicKey;
-        await rm5(this.overlayPath, { force: true });
+        await rm7(this.overlayPath, { force: true });
         await this.createOverlay(signal);
       }
       /** Continues a stopped guest, wakes it with this run's clock, name, randomness and key. */
@@ -4197,7 +4419,7 @@ var init_guest = __esm({
           buildWakeLine({
             now: /* @__PURE__ */ new Date(),
             hostname: `kvmci-${this.id}`,
-            seed: randomBytes(32).toString("hex"),
+            seed: randomBytes3(32).toString("hex"),
             authorizedKey: this.clientKey.publicKey
           })
         );
@@ -4220,7 +4442,7 @@ var init_guest = __esm({
             throw new Error(
               `QEMU could not ${what} the guest's state: ${info["error-desc"] ?? info.status}`
             );
-          await sleep3(migrationPollMs, void 0, { signal });
+          await sleep4(migrationPollMs, void 0, { signal });
         }
       }
       /**
@@ -4256,7 +4478,7 @@ var init_guest = __esm({
           const banner = await sshBannerSeen(this.sshPort, bannerTimeoutMs, signal);
           if (!banner.ok) {
             lastError = banner.reason;
-            await sleep3(pollMs, void 0, { signal });
+            await sleep4(pollMs, void 0, { signal });
             continue;
           }
           try {
@@ -4273,55 +4495,23 @@ var init_guest = __esm({
           } catch (error) {
             if (error instanceof HostKeyMismatchError) throw error;
             lastError = errorMessage(error);
-            await sleep3(pollMs, void 0, { signal });
+            await sleep4(pollMs, void 0, { signal });
           }
         }
       }
-      /**
-       * Waits for cloud-init's result with one command inside the guest (no new session and shell
-       * per poll). The command prints a dot every two seconds while it waits, so a session that
-       * stops delivering anything for 15 s is known to be stalled rather than merely waiting.
-       */
       async waitForCloudInit(deadline, signal) {
-        const ssh = this.ssh;
-        const stall = new AbortController();
-        let quietTimer = setTimeout(() => stall.abort(), stallAfterMs);
-        const heard = () => {
-          clearTimeout(quietTimer);
-          quietTimer = setTimeout(() => stall.abort(), stallAfterMs);
-        };
-        const timeout = AbortSignal.timeout(Math.max(1, deadline - Date.now()));
-        const out = [];
         try {
-          const result = await ssh.exec(
-            "n=0; until [ -e /run/cloud-init/result.json ]; do sleep 0.2; n=$((n+1)); [ $((n % 10)) -eq 0 ] && printf .; done; sleep 0.1; printf '\\n'; cat /run/cloud-init/result.json",
-            {
-              onStdout: (chunk) => {
-                heard();
-                out.push(chunk);
-              },
-              onStderr: heard,
-              signal: AbortSignal.any([signal, timeout, stall.signal])
-            }
-          );
-          signal.throwIfAborted();
-          if (timeout.aborted) return { kind: "timeout" };
-          if (stall.signal.aborted) return { kind: "stalled" };
-          if (result.code !== 0)
-            throw new Error(
-              `the wait ended with code ${result.code}${result.signal ? ` (${result.signal})` : ""}`
-            );
-          const text = Buffer.concat(out).toString();
-          return { kind: "done", text: text.slice(text.indexOf("\n") + 1) };
+          return await waitForCloudInit(this.ssh, deadline, signal);
         } catch (error) {
           signal.throwIfAborted();
           if (await this.exitedWithin(1e3)) throw await this.stoppedFailure("while cloud-init ran");
-          const reason = errorMessage(error);
-          throw await this.failure("guestBoot", `Waiting for cloud-init failed: ${reason}`, {
-            cause: error
-          });
-        } finally {
-          clearTimeout(quietTimer);
+          throw await this.failure(
+            "guestBoot",
+            `Waiting for cloud-init failed: ${errorMessage(error)}`,
+            {
+              cause: error
+            }
+          );
         }
       }
       /** Runs a command over the guest's SSH session. */
@@ -4332,22 +4522,16 @@ var init_guest = __esm({
       /** Explains why the session ended if the guest went away, for errors during exec. */
       async lostFailure(cause) {
         const exit = await this.exitedWithin(1e3);
-        const panicLine = (await this.consoleTail(200)).find(
-          (l) => l.includes("Kernel panic - not syncing")
-        );
-        const what = panicLine ? "The guest's kernel panicked (the console below says why)" : exit ? `The guest stopped${exitSummary(exit)}` : cause instanceof KvmciError ? cause.message : "The SSH connection to the guest was lost";
+        const panic = panicLine(await this.consoleTail(200));
+        const what = panic ? "The guest's kernel panicked (the console below says why)" : exit ? `The guest stopped${exitSummary(exit)}` : cause instanceof KvmciError ? cause.message : "The SSH connection to the guest was lost";
         return this.failure("guestLost", what, {
           exit,
           cause,
-          lead: panicLine ? [`the panic: ${panicLine.trim()}`] : []
+          lead: panic ? [`the panic: ${panic}`] : []
         });
       }
-      async consoleTail(lines = consoleTailLines) {
-        try {
-          return tailLines(stripAnsi(await readFileTail(this.consolePath, lines * 512)), lines);
-        } catch {
-          return [];
-        }
+      consoleTail(lines = consoleTailLines) {
+        return readConsoleTail(this.consolePath, lines);
       }
       async [Symbol.asyncDispose]() {
         const problems = [];
@@ -4384,7 +4568,7 @@ var init_guest = __esm({
         return this.qemu;
       }
       async exitedWithin(ms) {
-        return Promise.race([this.requireQemu().exited, sleep3(ms).then(() => void 0)]);
+        return Promise.race([this.requireQemu().exited, sleep4(ms).then(() => void 0)]);
       }
       async stoppedFailure(when) {
         const exit = await this.requireQemu().exited;
@@ -4421,165 +4605,6 @@ var init_guest = __esm({
         return this.spec.consoleLogCopy ? `The whole console log is kept at ${this.spec.consoleLogCopy}.` : "Run again with --console-log FILE to keep the whole console log.";
       }
     };
-  }
-});
-
-// src/cache/lock.ts
-import { randomBytes as randomBytes2 } from "node:crypto";
-import { link, mkdir as mkdir5, readFile as readFile10, rename as rename4, rm as rm6, stat as stat5, utimes as utimes3, writeFile as writeFile7 } from "node:fs/promises";
-import { dirname as dirname5 } from "node:path";
-import { setTimeout as sleep4 } from "node:timers/promises";
-async function acquireLock(path, options = {}) {
-  const self = await identifyProcess();
-  await mkdir5(dirname5(path), { recursive: true, mode: 448 });
-  const deadline = Date.now() + (options.timeoutMs ?? 60 * 6e4);
-  let waited = false;
-  for (; ; ) {
-    options.signal?.throwIfAborted();
-    if (await tryCreate(path, self)) return held(path, self);
-    const holder = await readHolder(path);
-    if (holder === "gone") continue;
-    if (await isAbandoned(path, holder, self)) {
-      await breakLock(path, holder);
-      continue;
-    }
-    if (!waited && holder !== "unreadable") options.onWait?.(holder);
-    waited = true;
-    if (Date.now() > deadline) {
-      throw new KvmciError("image", `Timed out waiting for the cache lock ${path}`, {
-        hint: holder === "unreadable" ? "Delete the lock file if no kvmci is running." : `kvmci (pid ${holder.pid} on ${holder.host}) still holds it; wait for it or stop it.`
-      });
-    }
-    await sleep4(options.pollMs ?? 250, void 0, { signal: options.signal });
-  }
-}
-async function tryCreate(path, self) {
-  const staging = `${path}.${self.pid}-${randomBytes2(4).toString("hex")}`;
-  await writeFile7(staging, JSON.stringify(self), { mode: 384 });
-  try {
-    await link(staging, path);
-    return true;
-  } catch (error) {
-    if (error.code === "EEXIST") return false;
-    throw error;
-  } finally {
-    await rm6(staging, { force: true });
-  }
-}
-async function readHolder(path) {
-  try {
-    return JSON.parse(await readFile10(path, "utf8"));
-  } catch (error) {
-    return error.code === "ENOENT" ? "gone" : "unreadable";
-  }
-}
-async function isAbandoned(path, holder, self) {
-  if (holder !== "unreadable") {
-    const running = await isProcessRunning(holder, self);
-    if (running !== void 0) return !running;
-  }
-  try {
-    return Date.now() - (await stat5(path)).mtimeMs > abandonedAfterMs;
-  } catch {
-    return false;
-  }
-}
-async function breakLock(path, seen) {
-  const aside = `${path}.broken-${process.pid}-${randomBytes2(4).toString("hex")}`;
-  try {
-    await rename4(path, aside);
-  } catch (error) {
-    if (error.code === "ENOENT") return;
-    throw error;
-  }
-  const moved = await readHolder(aside);
-  const same = seen === "unreadable" ? moved === "unreadable" : typeof moved === "object" && moved.pid === seen.pid && moved.startTicks === seen.startTicks;
-  if (!same) await link(aside, path).catch(() => void 0);
-  await rm6(aside, { force: true });
-}
-function held(path, self) {
-  const heartbeat = setInterval(() => {
-    const now = /* @__PURE__ */ new Date();
-    utimes3(path, now, now).catch(() => void 0);
-  }, heartbeatMs);
-  heartbeat.unref();
-  return {
-    async [Symbol.asyncDispose]() {
-      clearInterval(heartbeat);
-      const holder = await readHolder(path);
-      if (typeof holder === "object" && holder.pid === self.pid && holder.startTicks === self.startTicks)
-        await rm6(path, { force: true });
-    }
-  };
-}
-var heartbeatMs, abandonedAfterMs;
-var init_lock = __esm({
-  "src/cache/lock.ts"() {
-    "use strict";
-    init_errors();
-    init_process_identity();
-    heartbeatMs = 5e3;
-    abandonedAfterMs = 3e4;
-  }
-});
-
-// src/cache/in-use.ts
-import { randomBytes as randomBytes3 } from "node:crypto";
-import { mkdir as mkdir6, readdir as readdir6, readFile as readFile11, rm as rm7, writeFile as writeFile8 } from "node:fs/promises";
-import { join as join12 } from "node:path";
-async function markInUse(cacheDir, entry, signal) {
-  const dir = cachePath(cacheDir, "inUse");
-  await mkdir6(dir, { recursive: true, mode: 448 });
-  const file = join12(dir, `${process.pid}-${randomBytes3(4).toString("hex")}.json`);
-  const record = { owner: await identifyProcess(), entry };
-  {
-    var _stack = [];
-    try {
-      const _removals = __using(_stack, await holdRemovals(cacheDir, signal), true);
-      await writeFile8(file, JSON.stringify(record), { mode: 384 });
-    } catch (_) {
-      var _error = _, _hasError = true;
-    } finally {
-      var _promise = __callDispose(_stack, _error, _hasError);
-      _promise && await _promise;
-    }
-  }
-  return { [Symbol.asyncDispose]: () => rm7(file, { force: true }) };
-}
-function holdRemovals(cacheDir, signal) {
-  return acquireLock(cachePath(cacheDir, "locks", "removals.lock"), { signal });
-}
-async function entriesInUse(cacheDir, prune = false) {
-  const dir = cachePath(cacheDir, "inUse");
-  const used = /* @__PURE__ */ new Map();
-  let files;
-  try {
-    files = await readdir6(dir);
-  } catch {
-    return used;
-  }
-  const self = await identifyProcess();
-  for (const file of files) {
-    let record;
-    try {
-      record = JSON.parse(await readFile11(join12(dir, file), "utf8"));
-    } catch {
-      continue;
-    }
-    if (await isProcessRunning(record.owner, self) === false) {
-      if (prune) await rm7(join12(dir, file), { force: true });
-      continue;
-    }
-    used.set(record.entry, [...used.get(record.entry) ?? [], record.owner.pid]);
-  }
-  return used;
-}
-var init_in_use = __esm({
-  "src/cache/in-use.ts"() {
-    "use strict";
-    init_process_identity();
-    init_layout();
-    init_lock();
   }
 });
 
@@ -6023,90 +6048,183 @@ var init_probe_memo = __esm({
   }
 });
 
-// src/sync/host-tar.ts
-import { PassThrough } from "node:stream";
-import { execa as execa9 } from "execa";
-function startHostTar(argv, o) {
-  const [file, ...args] = argv;
-  const tar = execa9(file ?? "tar", args, {
-    input: o.input,
-    stdin: o.input === void 0 ? "ignore" : "pipe",
-    stdout: "pipe",
-    stderr: "pipe",
-    reject: false,
-    buffer: { stdout: false },
-    cancelSignal: o.signal
+// src/run/accel.ts
+import { constants as constants8 } from "node:fs";
+import { access as access6 } from "node:fs/promises";
+import { release } from "node:os";
+import { join as join18 } from "node:path";
+async function chooseAccel(config, image, o) {
+  const decision = await decideAccel(config.accel, {
+    kernel: await probeKernel(image, o.cacheDir),
+    signal: o.signal,
+    memo: fileProbeMemo(o.cacheDir)
   });
-  const archive = new PassThrough();
-  let bytes = 0;
-  tar.stdout?.pipe(archive);
-  tar.stdout?.on("data", (chunk) => bytes += chunk.length);
-  return {
-    archive,
-    bytes: () => bytes,
-    done: tar.then((r) => ({ exitCode: r.exitCode, stderr: String(r.stderr ?? "") }))
-  };
+  if (decision.kvmProblem && config.accel === "kvm") {
+    throw new KvmciError(
+      "hostRequirement",
+      `--accel kvm was requested, but ${decision.kvmProblem.message}`,
+      { hint: decision.kvmProblem.hint }
+    );
+  }
+  if (decision.kvmProblem) {
+    o.emit({
+      type: "warning",
+      about: "host",
+      message: `KVM is not usable here (${decision.kvmProblem.message}); using software emulation, which is much slower. ${decision.kvmProblem.hint}`
+    });
+  } else {
+    o.emit({ type: "note", message: `accel: ${decision.accel} (${decision.reason})` });
+  }
+  return decision;
 }
-var init_host_tar = __esm({
-  "src/sync/host-tar.ts"() {
+async function probeKernel(image, cacheDir) {
+  const own = (i) => i.info.boot.kernel ? join18(i.dir, i.info.boot.kernel) : void 0;
+  const candidates = [
+    own(image),
+    ...(await listCachedImages(cacheDir)).map(own),
+    `/boot/vmlinuz-${release()}`
+  ];
+  for (const candidate of candidates) {
+    if (!candidate) continue;
+    try {
+      await access6(candidate, constants8.R_OK);
+      return candidate;
+    } catch {
+    }
+  }
+  return void 0;
+}
+var init_accel2 = __esm({
+  "src/run/accel.ts"() {
     "use strict";
+    init_errors();
+    init_cache();
+    init_accel();
+    init_probe_memo();
   }
 });
 
-// src/sync/transfer.ts
-import { relative as relative2, isAbsolute as isAbsolute3 } from "node:path";
-async function syncWorkspace(guest, o, signal) {
-  const listing = await listWorkspace(o.cwd);
-  const excludes = [...o.excludes];
-  const artifactsRel = relative2(o.cwd, o.artifactsDir);
-  if (artifactsRel && !artifactsRel.startsWith("..") && !isAbsolute3(artifactsRel))
-    excludes.push(`./${artifactsRel}`, artifactsRel);
-  const tar = startHostTar(
-    buildPackArgs({ dir: o.cwd, fromList: listing.mode === "git", excludes }),
-    { input: listing.mode === "git" ? listing.files.join("\0") : void 0, signal }
-  );
-  const stderr = [];
-  const remote = await guest.exec(buildUnpackCommand(o.workdir), {
-    stdin: tar.archive,
-    onStderr: (chunk) => stderr.push(chunk),
-    signal
-  });
-  const local = await tar.done;
-  const bytes = tar.bytes();
-  if (local.exitCode !== 0) {
-    throw new KvmciError(
-      "usage",
-      `Packing the workspace failed: tar exited with code ${local.exitCode}`,
-      {
-        details: tailLines(local.stderr, 10),
-        hint: "Check that every file in the workspace is readable, or leave unreadable ones out with --exclude."
-      }
-    );
-  }
-  if (remote.code !== 0) {
-    throw new KvmciError(
-      "guestLost",
-      `Unpacking the workspace in the guest failed (exit code ${remote.code})`,
-      {
-        details: tailLines(Buffer.concat(stderr).toString(), 10),
-        hint: "The guest's disk may be full: use --disk to give it more room."
-      }
-    );
-  }
-  return {
-    mode: listing.mode,
-    files: listing.mode === "git" ? listing.files.length : void 0,
-    bytes
-  };
+// src/run/artifacts.ts
+function artifactsDeadline(timeoutMs, commandStarted) {
+  const now = Date.now();
+  if (timeoutMs === void 0) return now + artifactsTimeoutMs;
+  return Math.max(commandStarted + timeoutMs, now + artifactsGraceMs);
 }
-var init_transfer2 = __esm({
-  "src/sync/transfer.ts"() {
+async function bringBackArtifacts(guest, config, o) {
+  const collected = await collectArtifacts(
+    guest,
+    {
+      workdir: config.workdir,
+      globs: config.artifacts,
+      dir: config.artifactsDir,
+      limits: config.artifactsLimits,
+      umask: o.umask,
+      deadline: artifactsDeadline(config.timeoutMs, o.commandStarted)
+    },
+    o.signal
+  );
+  reportArtifacts(collected, config, o.emit);
+  return collected.files;
+}
+function reportArtifacts(collected, config, emit) {
+  const count2 = collected.files.length;
+  emit({
+    type: "note",
+    message: count2 ? `${count2} artifact file${count2 === 1 ? "" : "s"} (${formatSize(collected.bytes)}) copied to ${config.artifactsDir}` : `no files matched ${config.artifacts.join(", ")}`
+  });
+  if (collected.refused.length > 0) {
+    const shown = collected.refused.slice(0, 10).map((r) => `${quoteName(r.path)}: ${r.why}`);
+    const more = collected.refused.length - shown.length;
+    emit({
+      type: "warning",
+      message: `${collected.refused.length} entr${collected.refused.length === 1 ? "y" : "ies"} from the guest's artifacts were not copied: ${shown.join("; ")}${more ? `; and ${more} more` : ""}`
+    });
+  }
+  if (collected.incomplete) {
+    emit({
+      type: "warning",
+      message: `copying artifacts stopped early: ${collected.incomplete}; ${count2} file${count2 === 1 ? "" : "s"} copied, the rest was not (limits: --artifacts-max-size ${formatSize(config.artifactsLimits.maxBytes)}, --artifacts-max-files ${config.artifactsLimits.maxEntries}, and --timeout)`
+    });
+  }
+  if (collected.packProblem) {
+    emit({
+      type: "warning",
+      message: `packing the artifacts in the guest reported a problem (${collected.packProblem}); what it packed was copied`
+    });
+  }
+}
+function quoteName(name) {
+  return JSON.stringify(name);
+}
+var artifactsTimeoutMs, artifactsGraceMs;
+var init_artifacts2 = __esm({
+  "src/run/artifacts.ts"() {
+    "use strict";
+    init_artifacts();
+    init_size();
+    artifactsTimeoutMs = 10 * 6e4;
+    artifactsGraceMs = 3e4;
+  }
+});
+
+// src/run/command.ts
+async function runCommand2(guest, config, o) {
+  const { signal, emit } = o;
+  const timeout = config.timeoutMs === void 0 ? void 0 : AbortSignal.timeout(config.timeoutMs);
+  const idle = new AbortController();
+  let idleTimer;
+  const heard = () => {
+    if (config.idleTimeoutMs === void 0) return;
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(() => idle.abort(), config.idleTimeoutMs);
+  };
+  heard();
+  const combined = AbortSignal.any([signal, idle.signal, ...timeout ? [timeout] : []]);
+  const commandLine = buildGuestCommandLine(config.command, {
+    workdir: config.workdir,
+    env: { ...config.baseEnv, ...config.env }
+  });
+  const size2 = o.size ?? { columns: 80, rows: 24 };
+  let exit;
+  try {
+    exit = await guest.exec(commandLine, {
+      pty: config.tty ? { term: config.baseEnv.TERM ?? "xterm", rows: size2.rows, cols: size2.columns } : void 0,
+      onStdout: (chunk) => {
+        heard();
+        emit({ type: "output", stream: "stdout", chunk });
+      },
+      onStderr: (chunk) => {
+        heard();
+        emit({ type: "output", stream: "stderr", chunk });
+      },
+      signal: combined
+    });
+  } finally {
+    clearTimeout(idleTimer);
+  }
+  signal.throwIfAborted();
+  if (timeout?.aborted) {
+    emit({
+      type: "warning",
+      message: `the command was stopped after --timeout ${formatDuration(config.timeoutMs ?? 0)}`
+    });
+    return { exitCode: ExitCode.timeout, outcome: "timeout" };
+  }
+  if (idle.signal.aborted) {
+    emit({
+      type: "warning",
+      message: `the command printed nothing for --idle-timeout ${formatDuration(config.idleTimeoutMs ?? 0)} and was stopped`
+    });
+    return { exitCode: ExitCode.timeout, outcome: "timeout" };
+  }
+  return { exitCode: exit.code, outcome: exit.code === 0 ? "passed" : "failed" };
+}
+var init_command2 = __esm({
+  "src/run/command.ts"() {
     "use strict";
     init_errors();
-    init_host_tar();
-    init_tar_args();
-    init_workspace();
-    init_text();
+    init_command_line();
+    init_duration();
   }
 });
 
@@ -6114,7 +6232,7 @@ var init_transfer2 = __esm({
 import { randomBytes as randomBytes4 } from "node:crypto";
 import { mkdir as mkdir11, readdir as readdir8, readFile as readFile20, rm as rm11, writeFile as writeFile13 } from "node:fs/promises";
 import { availableParallelism as availableParallelism2 } from "node:os";
-import { join as join18 } from "node:path";
+import { join as join19 } from "node:path";
 import { setTimeout as sleep6 } from "node:timers/promises";
 async function tryTakeHostSlot(cacheDir, needs, o) {
   var _stack = [];
@@ -6127,7 +6245,7 @@ async function tryTakeHostSlot(cacheDir, needs, o) {
     const running = await liveSlots(dir);
     const limits = await hostLimitsNow(running, o.parallel);
     if (!mayStart(needs, running, limits)) return { busy: { running: running.length, limits } };
-    const file = join18(dir, `${process.pid}-${randomBytes4(4).toString("hex")}.json`);
+    const file = join19(dir, `${process.pid}-${randomBytes4(4).toString("hex")}.json`);
     const record = { owner: await identifyProcess(), memoryBytes: needs.memoryBytes };
     await writeFile13(file, JSON.stringify(record), { mode: 384 });
     return { slot: { [Symbol.asyncDispose]: () => rm11(file, { force: true }) } };
@@ -6158,12 +6276,12 @@ async function liveSlots(dir) {
   for (const file of await readdir8(dir).catch(() => [])) {
     let record;
     try {
-      record = JSON.parse(await readFile20(join18(dir, file), "utf8"));
+      record = JSON.parse(await readFile20(join19(dir, file), "utf8"));
     } catch {
       continue;
     }
     const running = await isProcessRunning(record.owner, self);
-    if (running === false) await rm11(join18(dir, file), { force: true });
+    if (running === false) await rm11(join19(dir, file), { force: true });
     if (running === true) live.push({ memoryBytes: record.memoryBytes });
   }
   return live;
@@ -6226,7 +6344,7 @@ var init_phase_clock = __esm({
 // src/snapshot/key.ts
 import { createHash as createHash4 } from "node:crypto";
 import { readFile as readFile21 } from "node:fs/promises";
-import { execa as execa10 } from "execa";
+import { execa as execa9 } from "execa";
 function machineArgs(spec) {
   return buildQemuArgs({
     ...spec,
@@ -6260,7 +6378,7 @@ function canonicalJson(value) {
   );
 }
 function qemuVersion() {
-  versionMemo ??= execa10("qemu-system-x86_64", ["--version"]).then(
+  versionMemo ??= execa9("qemu-system-x86_64", ["--version"]).then(
     (r) => r.stdout.split("\n")[0]?.trim() ?? ""
   );
   return versionMemo;
@@ -6353,9 +6471,39 @@ var init_provision = __esm({
   }
 });
 
+// src/sync/host-tar.ts
+import { PassThrough } from "node:stream";
+import { execa as execa10 } from "execa";
+function startHostTar(argv, o) {
+  const [file, ...args] = argv;
+  const tar = execa10(file ?? "tar", args, {
+    input: o.input,
+    stdin: o.input === void 0 ? "ignore" : "pipe",
+    stdout: "pipe",
+    stderr: "pipe",
+    reject: false,
+    buffer: { stdout: false },
+    cancelSignal: o.signal
+  });
+  const archive = new PassThrough();
+  let bytes = 0;
+  tar.stdout?.pipe(archive);
+  tar.stdout?.on("data", (chunk) => bytes += chunk.length);
+  return {
+    archive,
+    bytes: () => bytes,
+    done: tar.then((r) => ({ exitCode: r.exitCode, stderr: String(r.stderr ?? "") }))
+  };
+}
+var init_host_tar = __esm({
+  "src/sync/host-tar.ts"() {
+    "use strict";
+  }
+});
+
 // src/run/prepare.ts
 import { copyFile as copyFile4, rm as rm12 } from "node:fs/promises";
-import { join as join19, relative as relative3 } from "node:path";
+import { join as join20, relative as relative2 } from "node:path";
 import { Readable as Readable2 } from "node:stream";
 function preparedEntryName(base, key) {
   return imageEntryName(`${base.info.name}-prepared`, key);
@@ -6494,18 +6642,18 @@ ${Buffer.concat(guestOutput).toString()}`, 8),
     progress("saving the prepared image");
     const partial = await createPartialEntry(o.cacheDir, entry);
     try {
-      const disk = join19(partial, ImageFiles.disk);
+      const disk = join20(partial, ImageFiles.disk);
       await copyFile4(guest.overlayPath, disk);
       await rebaseOverlay(
         {
           path: disk,
-          backingFile: base.entry ? relative3(join19(imagesDir(o.cacheDir), entry), base.diskPath) : base.diskPath,
+          backingFile: base.entry ? relative2(join20(imagesDir(o.cacheDir), entry), base.diskPath) : base.diskPath,
           backingFormat: base.info.format
         },
         signal
       );
       for (const file of [base.info.boot.kernel, base.info.boot.initrd])
-        if (file) await copyFile4(join19(base.dir, file), join19(partial, file));
+        if (file) await copyFile4(join20(base.dir, file), join20(partial, file));
       const info = {
         ...base.info,
         digest: formatDigest(await digestFile(disk, "sha256", signal)),
@@ -6532,6 +6680,23 @@ ${Buffer.concat(guestOutput).toString()}`, 8),
     _promise && await _promise;
   }
 }
+async function prepareForRun(base, provision2, o) {
+  for (; ; ) {
+    const prepared = await prepareImage(base, provision2, o);
+    const entry = prepared.image.entry;
+    const inUse = await markInUse(o.cacheDir, entry, o.signal);
+    if (!await findCachedEntry(o.cacheDir, entry)) {
+      await inUse[Symbol.asyncDispose]();
+      continue;
+    }
+    o.emit({
+      type: "note",
+      message: prepared.reused ? `using prepared image ${entry} (provisioning unchanged)` : `saved prepared image ${entry}; later runs skip provisioning until it changes`
+    });
+    await touchLastUsed(prepared.image);
+    return { ...prepared, inUse };
+  }
+}
 var init_prepare = __esm({
   "src/run/prepare.ts"() {
     "use strict";
@@ -6543,6 +6708,7 @@ var init_prepare = __esm({
     init_host_tar();
     init_shell_quote();
     init_text();
+    init_in_use();
     init_cache();
     init_digest();
     init_entry_lock();
@@ -6561,7 +6727,7 @@ var init_run_config = __esm({
 
 // src/snapshot/store.ts
 import { readFile as readFile22, stat as stat8, writeFile as writeFile14 } from "node:fs/promises";
-import { join as join20 } from "node:path";
+import { join as join21 } from "node:path";
 import { z as z6 } from "zod";
 function snapshotsDir(cacheDir) {
   return cachePath(cacheDir, "snapshots");
@@ -6573,22 +6739,22 @@ async function readSnapshot(dir) {
   let info;
   try {
     const parsed = snapshotInfoSchema.safeParse(
-      JSON.parse(await readFile22(join20(dir, SnapshotFiles.info), "utf8"))
+      JSON.parse(await readFile22(join21(dir, SnapshotFiles.info), "utf8"))
     );
     if (!parsed.success) return void 0;
     info = parsed.data;
   } catch {
     return void 0;
   }
-  const memoryPath = join20(dir, SnapshotFiles.memory);
-  const diskPath = join20(dir, SnapshotFiles.disk);
+  const memoryPath = join21(dir, SnapshotFiles.memory);
+  const diskPath = join21(dir, SnapshotFiles.disk);
   try {
     await stat8(memoryPath);
     await stat8(diskPath);
   } catch {
     return void 0;
   }
-  const lastUsed = await stat8(join20(dir, SnapshotFiles.lastUsed)).then(
+  const lastUsed = await stat8(join21(dir, SnapshotFiles.lastUsed)).then(
     (s) => s.mtime,
     () => new Date(info.createdAt)
   );
@@ -6603,7 +6769,7 @@ async function readSnapshot(dir) {
   };
 }
 async function findSnapshot(cacheDir, entry) {
-  return readSnapshot(join20(snapshotsDir(cacheDir), entry));
+  return readSnapshot(join21(snapshotsDir(cacheDir), entry));
 }
 async function scanSnapshots(cacheDir) {
   const { entries, broken, partial } = await scanEntries(snapshotsDir(cacheDir), readSnapshot);
@@ -6614,13 +6780,13 @@ function createPartialSnapshot(cacheDir, entry) {
 }
 async function commitSnapshot(partialDir, cacheDir, entry, info) {
   const files = {
-    memory: await fileRecordOf(join20(partialDir, SnapshotFiles.memory)),
-    disk: await fileRecordOf(join20(partialDir, SnapshotFiles.disk))
+    memory: await fileRecordOf(join21(partialDir, SnapshotFiles.memory)),
+    disk: await fileRecordOf(join21(partialDir, SnapshotFiles.disk))
   };
   const full = { ...info, files };
-  await writeFile14(join20(partialDir, SnapshotFiles.info), `${JSON.stringify(full, null, 2)}
+  await writeFile14(join21(partialDir, SnapshotFiles.info), `${JSON.stringify(full, null, 2)}
 `);
-  return publishEntry(partialDir, join20(snapshotsDir(cacheDir), entry), readSnapshot);
+  return publishEntry(partialDir, join21(snapshotsDir(cacheDir), entry), readSnapshot);
 }
 async function verifySnapshot(snapshot, signal) {
   for (const [name, path] of [
@@ -6683,7 +6849,7 @@ var init_store = __esm({
 
 // src/run/warm.ts
 import { rm as rm13 } from "node:fs/promises";
-import { join as join21, relative as relative4 } from "node:path";
+import { join as join22, relative as relative3 } from "node:path";
 async function planSnapshot(guest, image, userData, cacheDir) {
   const spec = guest.machineSpec();
   const parts = {
@@ -6700,7 +6866,6 @@ async function planSnapshot(guest, image, userData, cacheDir) {
   return { key, entry, parts, existing: await findSnapshot(cacheDir, entry) };
 }
 async function restoreSnapshot(guest, snapshot, deadline, signal) {
-  await guest.createOverlay(signal, { path: snapshot.diskPath, format: "qcow2" });
   await guest.restore(
     {
       memoryPath: snapshot.memoryPath,
@@ -6749,11 +6914,11 @@ async function saveSnapshot(guest, image, plan, o) {
       const started = performance.now();
       const saved = await guest.saveState(partial, o.deadline, o.signal);
       const saveMs = Math.round(performance.now() - started);
-      const finalDir = join21(snapshotsDir(o.cacheDir), plan.entry);
+      const finalDir = join22(snapshotsDir(o.cacheDir), plan.entry);
       await rebaseOverlay(
         {
           path: saved.diskPath,
-          backingFile: image.entry ? relative4(finalDir, image.diskPath) : image.diskPath,
+          backingFile: image.entry ? relative3(finalDir, image.diskPath) : image.diskPath,
           backingFormat: image.info.format
         },
         o.signal
@@ -6794,6 +6959,86 @@ async function saveSnapshot(guest, image, plan, o) {
     _promise && await _promise;
   }
 }
+async function startGuest(guest, o) {
+  const { clock, signal, emit } = o;
+  const snapshot = o.plan?.existing;
+  await clock.time(
+    "overlay",
+    () => guest.createOverlay(
+      signal,
+      snapshot ? { path: snapshot.diskPath, format: "qcow2" } : void 0
+    )
+  );
+  await clock.time("seed", () => guest.writeSeed(o.now()));
+  const inUse = snapshot ? await markInUse(o.cacheDir, snapshot.entry, signal) : void 0;
+  try {
+    if (snapshot) {
+      clock.start("restore");
+      try {
+        await restoreSnapshot(guest, snapshot, Date.now() + o.bootTimeoutMs, signal);
+        clock.end(true);
+        await touchFolder(snapshot.dir);
+        emit({ type: "note", message: `started from snapshot ${snapshot.entry}` });
+        return { snapshot: { entry: snapshot.entry, use: "restored" }, cloudInitErrors: [], inUse };
+      } catch (error) {
+        clock.end(false);
+        if (signal.aborted) throw error;
+        emit({
+          type: "note",
+          message: `snapshot ${snapshot.entry} could not be restored (${errorMessage(error)}); booting cold and saving a new one`
+        });
+        await discardSnapshot(snapshot);
+        await guest.reset(signal);
+      }
+    }
+    let cloudInitErrors = await bootCold(guest, o);
+    if (!o.plan) return { snapshot: void 0, cloudInitErrors, inUse };
+    try {
+      const saved = await clock.time(
+        "snapshot",
+        () => saveSnapshot(guest, o.image, o.plan, {
+          cacheDir: o.cacheDir,
+          deadline: Date.now() + o.bootTimeoutMs,
+          signal,
+          emit,
+          now: o.now,
+          workdir: o.workdir
+        })
+      );
+      return {
+        snapshot: saved ? { entry: saved.entry, use: "saved" } : void 0,
+        cloudInitErrors,
+        inUse
+      };
+    } catch (error) {
+      if (signal.aborted || isKvmciError(error)) throw error;
+      if (!guest.running) throw await guest.lostFailure(error);
+      emit({
+        type: "warning",
+        message: `saving a snapshot failed (${errorMessage(error)}); booting again without one`
+      });
+      await guest.reset(signal);
+      cloudInitErrors = await bootCold(guest, o);
+      return { snapshot: void 0, cloudInitErrors, inUse };
+    }
+  } catch (error) {
+    await inUse?.[Symbol.asyncDispose]();
+    throw error;
+  }
+}
+async function bootCold(guest, o) {
+  o.clock.start("boot");
+  await guest.launch(o.signal);
+  const ready = await guest.waitReady(
+    Date.now() + o.bootTimeoutMs,
+    o.signal,
+    () => o.clock.start("ready")
+  );
+  o.clock.end(true);
+  for (const problem of ready.cloudInitErrors)
+    o.emit({ type: "warning", message: `cloud-init reported: ${problem}` });
+  return ready.cloudInitErrors;
+}
 var verifications;
 var init_warm = __esm({
   "src/run/warm.ts"() {
@@ -6806,15 +7051,109 @@ var init_warm = __esm({
     init_key();
     init_store();
     init_tar_args();
+    init_in_use();
+    init_errors();
+    init_cache();
+    init_error_message();
     verifications = /* @__PURE__ */ new Map();
   }
 });
 
+// src/sync/transfer.ts
+import { relative as relative4, isAbsolute as isAbsolute3 } from "node:path";
+async function syncWorkspace(guest, o, signal) {
+  const listing = await listWorkspace(o.cwd);
+  const excludes = [...o.excludes];
+  const artifactsRel = relative4(o.cwd, o.artifactsDir);
+  if (artifactsRel && !artifactsRel.startsWith("..") && !isAbsolute3(artifactsRel))
+    excludes.push(`./${artifactsRel}`, artifactsRel);
+  const tar = startHostTar(
+    buildPackArgs({ dir: o.cwd, fromList: listing.mode === "git", excludes }),
+    { input: listing.mode === "git" ? listing.files.join("\0") : void 0, signal }
+  );
+  const stderr = [];
+  const remote = await guest.exec(buildUnpackCommand(o.workdir), {
+    stdin: tar.archive,
+    onStderr: (chunk) => stderr.push(chunk),
+    signal
+  });
+  const local = await tar.done;
+  const bytes = tar.bytes();
+  if (local.exitCode !== 0) {
+    throw new KvmciError(
+      "usage",
+      `Packing the workspace failed: tar exited with code ${local.exitCode}`,
+      {
+        details: tailLines(local.stderr, 10),
+        hint: "Check that every file in the workspace is readable, or leave unreadable ones out with --exclude."
+      }
+    );
+  }
+  if (remote.code !== 0) {
+    throw new KvmciError(
+      "guestLost",
+      `Unpacking the workspace in the guest failed (exit code ${remote.code})`,
+      {
+        details: tailLines(Buffer.concat(stderr).toString(), 10),
+        hint: "The guest's disk may be full: use --disk to give it more room."
+      }
+    );
+  }
+  return {
+    mode: listing.mode,
+    files: listing.mode === "git" ? listing.files.length : void 0,
+    bytes
+  };
+}
+var init_transfer2 = __esm({
+  "src/sync/transfer.ts"() {
+    "use strict";
+    init_errors();
+    init_host_tar();
+    init_tar_args();
+    init_workspace();
+    init_text();
+  }
+});
+
+// src/run/workspace.ts
+async function putWorkspace(guest, config, o) {
+  if (!config.sync) {
+    const made = await guest.exec(buildWorkdirCommand(config.workdir), { signal: o.signal });
+    if (made.code !== 0)
+      throw new KvmciError(
+        "guestLost",
+        `Creating ${config.workdir} in the guest failed (exit code ${made.code})`
+      );
+    return;
+  }
+  const synced = await syncWorkspace(
+    guest,
+    {
+      cwd: config.cwd,
+      workdir: config.workdir,
+      excludes: config.exclude,
+      artifactsDir: config.artifactsDir
+    },
+    o.signal
+  );
+  const size2 = formatSize(synced.bytes);
+  o.emit({
+    type: "note",
+    message: synced.mode === "git" ? `synced ${synced.files} files, ${size2} (git: tracked and untracked, not ignored)` : `synced the folder, ${size2} (not a git work tree: everything in it; --exclude leaves things out)`
+  });
+}
+var init_workspace2 = __esm({
+  "src/run/workspace.ts"() {
+    "use strict";
+    init_errors();
+    init_tar_args();
+    init_transfer2();
+    init_size();
+  }
+});
+
 // src/run/run.ts
-import { constants as constants8 } from "node:fs";
-import { access as access6 } from "node:fs/promises";
-import { release } from "node:os";
-import { join as join22 } from "node:path";
 async function run(config, deps, emitEvent) {
   const emit = (event) => {
     if (event.type === "warning") result.warnings.push(event.message);
@@ -6840,93 +7179,53 @@ async function run(config, deps, emitEvent) {
     var _stack = [];
     try {
       const ensureTools = deps.ensureTools ?? refuseMissingTools;
+      const git = config.sync && await inGitWorkTree(config.cwd);
       await ensureTools(
-        [
-          "qemu-system-x86_64",
-          "qemu-img",
-          "tar",
-          ...config.sync && await inGitWorkTree(config.cwd) ? ["git"] : []
-        ],
+        ["qemu-system-x86_64", "qemu-img", "tar", ...git ? ["git"] : []],
         "to run a guest"
       );
       await requireWritableCache(deps.cacheDir);
       for (const folder of await removeStaleRunFolders(deps.tmpdir))
         emit({ type: "note", message: `removed ${folder}, left by a kvmci that was killed` });
-      const { image, inUse } = await clock.time("image", async () => {
-        const resolveOptions = {
-          cacheDir: deps.cacheDir,
-          catalogDirs: deps.catalogDirs,
-          http: deps.http,
-          cwd: config.cwd,
-          home: deps.home,
-          mirror: config.mirror,
-          isRoot: deps.isRoot,
-          signal,
-          onNote: (message) => emit({ type: "note", message }),
-          onStep: (message) => emit({ type: "progress", phase: "image", message }),
-          onTransfer: (what, progress) => emit({ type: "transfer", phase: "image", what, progress }),
-          ensureTools
-        };
-        for (; ; ) {
-          const { image: image2, origin } = await resolveImage(config.image, resolveOptions);
-          result.image = { name: image2.info.name, digest: image2.info.digest, origin };
-          if (!image2.entry) return { image: image2, inUse: void 0 };
-          const inUse2 = await markInUse(deps.cacheDir, image2.entry, signal);
-          if (await findCachedEntry(deps.cacheDir, image2.entry)) {
-            await touchLastUsed(image2);
-            return { image: image2, inUse: inUse2 };
-          }
-          await inUse2[Symbol.asyncDispose]();
-        }
-      });
+      const { image, inUse } = await clock.time(
+        "image",
+        () => resolveForRun(config, deps, { ensureTools, emit, result })
+      );
       const _inUse = __using(_stack, inUse, true);
-      if (config.diskBytes !== void 0 && config.diskBytes < image.info.virtualSize)
-        throw new KvmciError(
-          "usage",
-          `--disk ${formatSize(config.diskBytes)} is smaller than the image ${image.info.name} (${formatSize(image.info.virtualSize)})`,
-          { hint: "Give --disk at least the image's size, or leave it out for the image's own." }
-        );
-      const accel = await decide(config, image, deps.cacheDir, signal, emit);
+      const accel = await chooseAccel(config, image, { cacheDir: deps.cacheDir, signal, emit });
       result.accel = { name: accel.accel, reason: accel.reason };
+      const bootTimeoutMs = config.bootTimeoutMs ?? defaultBootTimeoutMs(accel.accel);
       const _slot = __using(_stack, await takeSlot(config, deps, clock, emit), true);
       let guestImage = image;
       const _preparedInUse = __using(_stack, config.provision ? await clock.time("prepare", async () => {
-        for (; ; ) {
-          const prepared = await prepareImage(image, config.provision, {
-            cacheDir: deps.cacheDir,
-            accel: accel.accel,
-            cpus: config.cpus,
-            memoryBytes: config.memoryBytes,
-            diskBytes: config.diskBytes,
-            boot: bootMethodFor(config, image),
-            bootTimeoutMs: config.bootTimeoutMs ?? defaultBootTimeoutMs(accel.accel),
-            consoleLog: config.consoleLog,
-            tmpdir: deps.tmpdir,
-            signal,
-            emit,
-            now: deps.now,
-            trust: trustCloudConfig(config.hostTrust?.certificates ?? []),
-            env: {
-              ...config.hostTrust?.proxy ?? {},
-              ...config.baseEnv.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: config.baseEnv.NODE_EXTRA_CA_CERTS } : {}
-            }
-          });
-          const inUse2 = await markInUse(deps.cacheDir, prepared.image.entry, signal);
-          if (!await findCachedEntry(deps.cacheDir, prepared.image.entry)) {
-            await inUse2[Symbol.asyncDispose]();
-            continue;
-          }
-          guestImage = prepared.image;
-          result.prepared = { entry: prepared.image.entry, reused: prepared.reused };
-          emit({
-            type: "note",
-            message: prepared.reused ? `using prepared image ${prepared.image.entry} (provisioning unchanged)` : `saved prepared image ${prepared.image.entry}; later runs skip provisioning until it changes`
-          });
-          await touchLastUsed(prepared.image);
-          return inUse2;
-        }
+        const prepared = await prepareForRun(image, config.provision, {
+          cacheDir: deps.cacheDir,
+          accel: accel.accel,
+          cpus: config.cpus,
+          memoryBytes: config.memoryBytes,
+          diskBytes: config.diskBytes,
+          boot: bootMethodFor(config, image),
+          bootTimeoutMs,
+          consoleLog: config.consoleLog,
+          tmpdir: deps.tmpdir,
+          signal,
+          emit,
+          now: deps.now,
+          trust: trustCloudConfig(config.hostTrust?.certificates ?? []),
+          env: provisioningEnv(config)
+        });
+        guestImage = prepared.image;
+        result.prepared = { entry: prepared.image.entry, reused: prepared.reused };
+        return prepared.inUse;
       }) : void 0, true);
-      await runGuest(config, deps, guestImage, accel, clock, result, emit);
+      await runGuest(config, deps, {
+        image: guestImage,
+        accel: accel.accel,
+        bootTimeoutMs,
+        clock,
+        result,
+        emit
+      });
     } catch (_) {
       var _error = _, _hasError = true;
     } finally {
@@ -6950,6 +7249,46 @@ async function run(config, deps, emitEvent) {
   }
   return result;
 }
+async function resolveForRun(config, deps, o) {
+  const { emit, result } = o;
+  const options = {
+    cacheDir: deps.cacheDir,
+    catalogDirs: deps.catalogDirs,
+    http: deps.http,
+    cwd: config.cwd,
+    home: deps.home,
+    mirror: config.mirror,
+    isRoot: deps.isRoot,
+    signal: deps.signal,
+    onNote: (message) => emit({ type: "note", message }),
+    onStep: (message) => emit({ type: "progress", phase: "image", message }),
+    onTransfer: (what, progress) => emit({ type: "transfer", phase: "image", what, progress }),
+    ensureTools: o.ensureTools
+  };
+  for (; ; ) {
+    const { image, origin } = await resolveImage(config.image, options);
+    result.image = { name: image.info.name, digest: image.info.digest, origin };
+    if (config.diskBytes !== void 0 && config.diskBytes < image.info.virtualSize)
+      throw new KvmciError(
+        "usage",
+        `--disk ${formatSize(config.diskBytes)} is smaller than the image ${image.info.name} (${formatSize(image.info.virtualSize)})`,
+        { hint: "Give --disk at least the image's size, or leave it out for the image's own." }
+      );
+    if (!image.entry) return { image, inUse: void 0 };
+    const inUse = await markInUse(deps.cacheDir, image.entry, deps.signal);
+    if (await findCachedEntry(deps.cacheDir, image.entry)) {
+      await touchLastUsed(image);
+      return { image, inUse };
+    }
+    await inUse[Symbol.asyncDispose]();
+  }
+}
+function provisioningEnv(config) {
+  return {
+    ...config.hostTrust?.proxy ?? {},
+    ...config.baseEnv.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: config.baseEnv.NODE_EXTRA_CA_CERTS } : {}
+  };
+}
 async function takeSlot(config, deps, clock, emit) {
   const needs = { memoryBytes: config.memoryBytes };
   const options = { parallel: config.parallel, signal: deps.signal };
@@ -6964,48 +7303,6 @@ async function takeSlot(config, deps, clock, emit) {
     return waitForHostSlot(deps.cacheDir, needs, options);
   });
 }
-async function decide(config, image, cacheDir, signal, emit) {
-  const kernel = await probeKernel(image, cacheDir);
-  const decision = await decideAccel(config.accel, {
-    kernel,
-    signal,
-    memo: fileProbeMemo(cacheDir)
-  });
-  if (decision.kvmProblem && config.accel === "kvm") {
-    throw new KvmciError(
-      "hostRequirement",
-      `--accel kvm was requested, but ${decision.kvmProblem.message}`,
-      { hint: decision.kvmProblem.hint }
-    );
-  }
-  if (decision.kvmProblem) {
-    emit({
-      type: "warning",
-      about: "host",
-      message: `KVM is not usable here (${decision.kvmProblem.message}); using software emulation, which is much slower. ${decision.kvmProblem.hint}`
-    });
-  } else {
-    emit({ type: "note", message: `accel: ${decision.accel} (${decision.reason})` });
-  }
-  return decision;
-}
-async function probeKernel(image, cacheDir) {
-  const own = (i) => i.info.boot.kernel ? join22(i.dir, i.info.boot.kernel) : void 0;
-  const candidates = [
-    own(image),
-    ...(await listCachedImages(cacheDir)).map(own),
-    `/boot/vmlinuz-${release()}`
-  ];
-  for (const candidate of candidates) {
-    if (!candidate) continue;
-    try {
-      await access6(candidate, constants8.R_OK);
-      return candidate;
-    } catch {
-    }
-  }
-  return void 0;
-}
 function bootMethodFor(config, image) {
   const hasKernel = Boolean(
     image.info.boot.kernel && image.info.boot.initrd && image.info.boot.cmdline
@@ -7014,28 +7311,33 @@ function bootMethodFor(config, image) {
     throw new KvmciError(
       "image",
       `--boot kernel: the image ${image.info.name} has no kernel stored beside it`,
-      {
-        hint: "Use --boot firmware (or auto) for this image."
-      }
+      { hint: "Use --boot firmware (or auto) for this image." }
     );
   }
   return config.boot === "firmware" || !hasKernel ? "firmware" : "kernel";
 }
-async function runGuest(config, deps, image, accel, clock, result, emit) {
+function guestUserData(config) {
+  const trust = trustCloudConfig(config.hostTrust?.certificates ?? []);
+  if (!trust) return config.userData;
+  return config.userData ? mergeCloudConfig(trust, config.userData) : trust;
+}
+async function runGuest(config, deps, o) {
   const { signal } = deps;
+  const { image, clock, result, emit } = o;
   const boot = bootMethodFor(config, image);
   result.boot = boot;
+  const userData = guestUserData(config);
   const guest = await Guest.create(
     {
       name: image.info.name,
       image,
-      accel: accel.accel,
+      accel: o.accel,
       cpus: config.cpus,
       memoryBytes: config.memoryBytes,
       diskBytes: config.diskBytes,
       boot,
       network: config.network,
-      extraUserData: guestUserData(config),
+      extraUserData: userData,
       consoleLogCopy: config.consoleLog
     },
     deps.tmpdir
@@ -7043,144 +7345,46 @@ async function runGuest(config, deps, image, accel, clock, result, emit) {
   try {
     var _stack = [];
     try {
-      const plan = config.snapshot ? await planSnapshot(guest, image, guestUserData(config), deps.cacheDir) : void 0;
-      const snapshot = plan?.existing;
-      if (deps.prepareOnly && (snapshot || !plan)) {
+      const plan = config.snapshot ? await planSnapshot(guest, image, userData, deps.cacheDir) : void 0;
+      if (deps.prepareOnly && (plan?.existing || !plan)) {
         result.outcome = "passed";
-        if (snapshot) {
-          result.snapshot = { entry: snapshot.entry, use: "cached" };
-          emit({ type: "note", message: `snapshot ${snapshot.entry} is already cached` });
+        if (plan?.existing) {
+          result.snapshot = { entry: plan.existing.entry, use: "cached" };
+          emit({ type: "note", message: `snapshot ${plan.existing.entry} is already cached` });
         }
         return;
       }
-      await clock.time(
-        "overlay",
-        () => guest.createOverlay(
-          signal,
-          snapshot ? { path: snapshot.diskPath, format: "qcow2" } : void 0
-        )
-      );
-      await clock.time("seed", () => guest.writeSeed(deps.now()));
-      const bootTimeout = config.bootTimeoutMs ?? defaultBootTimeoutMs(accel.accel);
-      const bootCold = async () => {
-        clock.start("boot");
-        await guest.launch(signal);
-        const ready = await guest.waitReady(
-          Date.now() + bootTimeout,
-          signal,
-          () => clock.start("ready")
-        );
-        clock.end(true);
-        result.cloudInitErrors = ready.cloudInitErrors;
-        for (const problem of ready.cloudInitErrors)
-          emit({ type: "warning", message: `cloud-init reported: ${problem}` });
-      };
-      const _snapshotInUse = __using(_stack, snapshot ? await markInUse(deps.cacheDir, snapshot.entry, signal) : void 0, true);
-      let restored = false;
-      if (snapshot) {
-        clock.start("restore");
-        try {
-          await restoreSnapshot(guest, snapshot, Date.now() + bootTimeout, signal);
-          clock.end(true);
-          restored = true;
-          result.snapshot = { entry: snapshot.entry, use: "restored" };
-          await touchFolder(snapshot.dir);
-          emit({ type: "note", message: `started from snapshot ${snapshot.entry}` });
-        } catch (error) {
-          clock.end(false);
-          if (signal.aborted) throw error;
-          const reason = errorMessage(error);
-          emit({
-            type: "note",
-            message: `snapshot ${snapshot.entry} could not be restored (${reason}); booting cold and saving a new one`
-          });
-          await discardSnapshot(snapshot);
-          await guest.reset(signal);
-        }
-      }
-      if (!restored) {
-        await bootCold();
-        if (plan) {
-          try {
-            const saved = await clock.time(
-              "snapshot",
-              () => saveSnapshot(guest, image, plan, {
-                cacheDir: deps.cacheDir,
-                deadline: Date.now() + bootTimeout,
-                signal,
-                emit,
-                now: deps.now,
-                workdir: config.workdir
-              })
-            );
-            if (saved) result.snapshot = { entry: saved.entry, use: "saved" };
-          } catch (error) {
-            if (signal.aborted || isKvmciError(error)) throw error;
-            if (!guest.running) throw await guest.lostFailure(error);
-            emit({
-              type: "warning",
-              message: `saving a snapshot failed (${errorMessage(error)}); booting again without one`
-            });
-            await guest.reset(signal);
-            await bootCold();
-          }
-        }
-      }
+      const started = await startGuest(guest, {
+        plan,
+        image,
+        cacheDir: deps.cacheDir,
+        bootTimeoutMs: o.bootTimeoutMs,
+        workdir: config.workdir,
+        clock,
+        signal,
+        emit,
+        now: deps.now
+      });
+      const _snapshotInUse = __using(_stack, started.inUse, true);
+      result.snapshot = started.snapshot;
+      result.cloudInitErrors = started.cloudInitErrors;
       if (deps.prepareOnly) {
         result.outcome = "passed";
         return;
       }
-      if (config.sync) {
-        const synced = await clock.time(
-          "sync",
-          () => syncWorkspace(
-            guest,
-            {
-              cwd: config.cwd,
-              workdir: config.workdir,
-              excludes: config.exclude,
-              artifactsDir: config.artifactsDir
-            },
-            signal
-          )
-        );
-        const size2 = formatSize(synced.bytes);
-        emit({
-          type: "note",
-          message: synced.mode === "git" ? `synced ${synced.files} files, ${size2} (git: tracked and untracked, not ignored)` : `synced the folder, ${size2} (not a git work tree: everything in it; --exclude leaves things out)`
-        });
-      } else {
-        const made = await guest.exec(buildWorkdirCommand(config.workdir), { signal });
-        if (made.code !== 0) {
-          throw new KvmciError(
-            "guestLost",
-            `Creating ${config.workdir} in the guest failed (exit code ${made.code})`
-          );
-        }
-      }
+      await clock.time("sync", () => putWorkspace(guest, config, { signal, emit }));
       const commandStarted = Date.now();
-      const commandOutcome = await clock.time("command", () => runCommand2(guest, config, deps, emit));
-      result.exitCode = commandOutcome.exitCode;
-      result.outcome = commandOutcome.outcome;
-      if (config.artifacts.length > 0) {
-        const collected = await clock.time(
+      const command = await clock.time(
+        "command",
+        () => runCommand2(guest, config, { signal, emit, size: deps.terminalSize?.() })
+      );
+      result.exitCode = command.exitCode;
+      result.outcome = command.outcome;
+      if (config.artifacts.length > 0)
+        result.artifacts = await clock.time(
           "artifacts",
-          () => collectArtifacts(
-            guest,
-            {
-              workdir: config.workdir,
-              globs: config.artifacts,
-              dir: config.artifactsDir,
-              limits: config.artifactsLimits,
-              umask: deps.umask,
-              deadline: artifactsDeadline(config.timeoutMs, commandStarted)
-            },
-            signal
-          )
+          () => bringBackArtifacts(guest, config, { umask: deps.umask, commandStarted, signal, emit })
         );
-        result.artifacts = collected.files;
-        reportArtifacts(collected, config, emit);
-      }
     } catch (_) {
       var _error = _, _hasError = true;
     } finally {
@@ -7199,134 +7403,34 @@ async function runGuest(config, deps, image, accel, clock, result, emit) {
       clock.end(true);
     } catch (error) {
       clock.end(false);
-      emit({
-        type: "warning",
-        message: `teardown: ${errorMessage(error)}`
-      });
+      emit({ type: "warning", message: `teardown: ${errorMessage(error)}` });
     }
   }
 }
-function guestUserData(config) {
-  const trust = trustCloudConfig(config.hostTrust?.certificates ?? []);
-  if (!trust) return config.userData;
-  return config.userData ? mergeCloudConfig(trust, config.userData) : trust;
-}
-function artifactsDeadline(timeoutMs, commandStarted) {
-  const now = Date.now();
-  if (timeoutMs === void 0) return now + artifactsTimeoutMs;
-  return Math.max(commandStarted + timeoutMs, now + artifactsGraceMs);
-}
-function reportArtifacts(collected, config, emit) {
-  const count2 = collected.files.length;
-  emit({
-    type: "note",
-    message: count2 ? `${count2} artifact file${count2 === 1 ? "" : "s"} (${formatSize(collected.bytes)}) copied to ${config.artifactsDir}` : `no files matched ${config.artifacts.join(", ")}`
-  });
-  if (collected.refused.length > 0) {
-    const shown = collected.refused.slice(0, 10).map((r) => `${quoteName(r.path)}: ${r.why}`);
-    const more = collected.refused.length - shown.length;
-    emit({
-      type: "warning",
-      message: `${collected.refused.length} entr${collected.refused.length === 1 ? "y" : "ies"} from the guest's artifacts were not copied: ${shown.join("; ")}${more ? `; and ${more} more` : ""}`
-    });
-  }
-  if (collected.incomplete) {
-    emit({
-      type: "warning",
-      message: `copying artifacts stopped early: ${collected.incomplete}; ${count2} file${count2 === 1 ? "" : "s"} copied, the rest was not (limits: --artifacts-max-size ${formatSize(config.artifactsLimits.maxBytes)}, --artifacts-max-files ${config.artifactsLimits.maxEntries}, and --timeout)`
-    });
-  }
-  if (collected.packProblem) {
-    emit({
-      type: "warning",
-      message: `packing the artifacts in the guest reported a problem (${collected.packProblem}); what it packed was copied`
-    });
-  }
-}
-function quoteName(name) {
-  return JSON.stringify(name);
-}
-async function runCommand2(guest, config, deps, emit) {
-  const { signal } = deps;
-  const timeout = config.timeoutMs === void 0 ? void 0 : AbortSignal.timeout(config.timeoutMs);
-  const idle = new AbortController();
-  let idleTimer;
-  const heard = () => {
-    if (config.idleTimeoutMs === void 0) return;
-    clearTimeout(idleTimer);
-    idleTimer = setTimeout(() => idle.abort(), config.idleTimeoutMs);
-  };
-  heard();
-  const combined = AbortSignal.any([signal, idle.signal, ...timeout ? [timeout] : []]);
-  const commandLine = buildGuestCommandLine(config.command, {
-    workdir: config.workdir,
-    env: { ...config.baseEnv, ...config.env }
-  });
-  const size2 = deps.terminalSize?.() ?? { columns: 80, rows: 24 };
-  let exit;
-  try {
-    exit = await guest.exec(commandLine, {
-      pty: config.tty ? { term: config.baseEnv.TERM ?? "xterm", rows: size2.rows, cols: size2.columns } : void 0,
-      onStdout: (chunk) => {
-        heard();
-        emit({ type: "output", stream: "stdout", chunk });
-      },
-      onStderr: (chunk) => {
-        heard();
-        emit({ type: "output", stream: "stderr", chunk });
-      },
-      signal: combined
-    });
-  } finally {
-    clearTimeout(idleTimer);
-  }
-  signal.throwIfAborted();
-  if (timeout?.aborted) {
-    emit({
-      type: "warning",
-      message: `the command was stopped after --timeout ${formatDuration(config.timeoutMs ?? 0)}`
-    });
-    return { exitCode: ExitCode.timeout, outcome: "timeout" };
-  }
-  if (idle.signal.aborted) {
-    emit({
-      type: "warning",
-      message: `the command printed nothing for --idle-timeout ${formatDuration(config.idleTimeoutMs ?? 0)} and was stopped`
-    });
-    return { exitCode: ExitCode.timeout, outcome: "timeout" };
-  }
-  return { exitCode: exit.code, outcome: exit.code === 0 ? "passed" : "failed" };
-}
-var artifactsTimeoutMs, artifactsGraceMs;
 var init_run = __esm({
   "src/run/run.ts"() {
     "use strict";
-    init_duration();
-    init_size();
-    init_error_message();
     init_errors();
-    init_trust();
-    init_user_data();
-    init_command_line();
-    init_guest();
-    init_run_folder();
     init_in_use();
     init_layout();
+    init_trust();
+    init_user_data();
+    init_guest();
+    init_run_folder();
     init_cache();
     init_resolve();
     init_workspace();
-    init_accel();
-    init_probe_memo();
-    init_tar_args();
-    init_artifacts();
-    init_transfer2();
+    init_error_message();
+    init_size();
+    init_accel2();
+    init_artifacts2();
+    init_command2();
     init_host_slots();
     init_phase_clock();
     init_prepare();
     init_run_config();
     init_warm();
-    artifactsTimeoutMs = 10 * 6e4;
-    artifactsGraceMs = 3e4;
+    init_workspace2();
   }
 });
 

@@ -10,13 +10,12 @@ import { formatDuration } from "../units/duration.js";
 import { isKvmciError, KvmciError, problemsError } from "../errors.js";
 import { readMemInfo } from "../host/meminfo.js";
 import { checkBeforeStart } from "../run/preflight.js";
-import { readFileTail } from "../host/file-tail.js";
+import { readConsoleTail } from "../guest/console.js";
 import { toolInstaller } from "../host/packages.js";
 import { errorMessage } from "../units/error-message.js";
 import { createHttpGet } from "../host/http.js";
 import { listCachedImages, resolveCacheDir } from "../image/cache.js";
 import { catalogDirs, loadCatalogEntry } from "../image/catalog.js";
-import { stripAnsi, tailLines } from "../units/text.js";
 import { buildJsonReport, buildMatrixReport, writeJsonReport } from "../report/json.js";
 import {
   GithubLogReporter,
@@ -278,12 +277,6 @@ async function mustBuild(config: RunConfig, cacheDir: string, env: NodeJS.Proces
   if (entry?.kind !== "recipe") return false;
   const cached = await listCachedImages(cacheDir);
   return !cached.some((i) => i.info.source.kind === "recipe" && i.info.name === config.image);
-}
-
-/** The end of the guest's console, read with a cap: the guest wrote it. */
-async function readConsoleTail(path: string): Promise<string[]> {
-  const tail = await readFileTail(path, 256 * 1024).catch(() => "");
-  return tailLines(stripAnsi(tail), 30);
 }
 
 /**

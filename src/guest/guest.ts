@@ -8,7 +8,6 @@ import { writeSeed } from "../cloud-init/seed.js";
 import type { CloudConfig } from "../cloud-init/user-data.js";
 import { createOverlay } from "../disk/overlay.js";
 import { KvmciError } from "../errors.js";
-import { readFileTail } from "../host/file-tail.js";
 import { findFreePort } from "../host/port.js";
 import type { CachedImage } from "../image/cache.js";
 import { buildQemuArgs, type Accel, type BootMethod } from "../qemu/args.js";
@@ -19,7 +18,15 @@ import { sshBannerSeen } from "../ssh/banner.js";
 import { shellQuote } from "../ssh/shell-quote.js";
 import { HostKeyMismatchError, SshSession, type ExecIo, type ExecResult } from "../ssh/session.js";
 import { errorMessage } from "../units/error-message.js";
-import { stripAnsi, tailLines } from "../units/text.js";
+import { tailLines } from "../units/text.js";
+import {
+  consoleTailLines,
+  failedUnitsOnConsole,
+  panicLine,
+  parseCloudInitErrors,
+  readConsoleTail,
+} from "./console.js";
+import { waitForCloudInit, type CloudInitWait } from "./readiness.js";
 import { createRunFolder, RunFiles, type RunFolder } from "./run-folder.js";
 import { buildStartAgentCommand, buildWakeLine, WakeChannel, wakeAgentScript } from "./wake.js";
 
@@ -45,12 +52,9 @@ export interface GuestHost {
   findPort: () => Promise<number>;
 }
 
-const consoleTailLines = 30;
 const bannerTimeoutMs = 1500;
 const sshHandshakeTimeoutMs = 30_000;
 const pollMs = 250;
-/** A wait for cloud-init that delivers nothing (not even its heartbeat) for this long stalled. */
-const stallAfterMs = 15_000;
 /** QEMU makes its QMP socket at start-up; it is there within this long or something is wrong. */
 const qmpConnectTimeoutMs = 10_000;
 /** The wake agent arms (SSH gone, disk synced) and wakes (keys written) within this long. */
@@ -417,56 +421,20 @@ export class Guest implements AsyncDisposable {
     }
   }
 
-  /**
-   * Waits for cloud-init's result with one command inside the guest (no new session and shell
-   * per poll). The command prints a dot every two seconds while it waits, so a session that
-   * stops delivering anything for 15 s is known to be stalled rather than merely waiting.
-   */
-  private async waitForCloudInit(
-    deadline: number,
-    signal: AbortSignal,
-  ): Promise<{ kind: "done"; text: string } | { kind: "timeout" } | { kind: "stalled" }> {
-    const ssh = this.ssh!;
-    const stall = new AbortController();
-    let quietTimer = setTimeout(() => stall.abort(), stallAfterMs);
-    const heard = () => {
-      clearTimeout(quietTimer);
-      quietTimer = setTimeout(() => stall.abort(), stallAfterMs);
-    };
-    const timeout = AbortSignal.timeout(Math.max(1, deadline - Date.now()));
-    const out: Buffer[] = [];
+  private async waitForCloudInit(deadline: number, signal: AbortSignal): Promise<CloudInitWait> {
     try {
-      const result = await ssh.exec(
-        "n=0; until [ -e /run/cloud-init/result.json ]; do sleep 0.2; n=$((n+1)); " +
-          "[ $((n % 10)) -eq 0 ] && printf .; done; sleep 0.1; printf '\\n'; cat /run/cloud-init/result.json",
-        {
-          onStdout: (chunk) => {
-            heard();
-            out.push(chunk);
-          },
-          onStderr: heard,
-          signal: AbortSignal.any([signal, timeout, stall.signal]),
-        },
-      );
-      signal.throwIfAborted();
-      if (timeout.aborted) return { kind: "timeout" };
-      if (stall.signal.aborted) return { kind: "stalled" };
-      if (result.code !== 0)
-        throw new Error(
-          `the wait ended with code ${result.code}${result.signal ? ` (${result.signal})` : ""}`,
-        );
-      const text = Buffer.concat(out).toString();
-      return { kind: "done", text: text.slice(text.indexOf("\n") + 1) };
+      return await waitForCloudInit(this.ssh!, deadline, signal);
     } catch (error) {
       signal.throwIfAborted();
       // The connection usually drops a moment before QEMU's exit is seen: give it that moment.
       if (await this.exitedWithin(1000)) throw await this.stoppedFailure("while cloud-init ran");
-      const reason = errorMessage(error);
-      throw await this.failure("guestBoot", `Waiting for cloud-init failed: ${reason}`, {
-        cause: error,
-      });
-    } finally {
-      clearTimeout(quietTimer);
+      throw await this.failure(
+        "guestBoot",
+        `Waiting for cloud-init failed: ${errorMessage(error)}`,
+        {
+          cause: error,
+        },
+      );
     }
   }
 
@@ -479,10 +447,8 @@ export class Guest implements AsyncDisposable {
   /** Explains why the session ended if the guest went away, for errors during exec. */
   async lostFailure(cause: unknown): Promise<KvmciError> {
     const exit = await this.exitedWithin(1000);
-    const panicLine = (await this.consoleTail(200)).find((l) =>
-      l.includes("Kernel panic - not syncing"),
-    );
-    const what = panicLine
+    const panic = panicLine(await this.consoleTail(200));
+    const what = panic
       ? "The guest's kernel panicked (the console below says why)"
       : exit
         ? `The guest stopped${exitSummary(exit)}`
@@ -492,17 +458,12 @@ export class Guest implements AsyncDisposable {
     return this.failure("guestLost", what, {
       exit,
       cause,
-      lead: panicLine ? [`the panic: ${panicLine.trim()}`] : [],
+      lead: panic ? [`the panic: ${panic}`] : [],
     });
   }
 
-  async consoleTail(lines = consoleTailLines): Promise<string[]> {
-    try {
-      // The guest writes its console: read its end only, whatever its size.
-      return tailLines(stripAnsi(await readFileTail(this.consolePath, lines * 512)), lines);
-    } catch {
-      return [];
-    }
+  consoleTail(lines = consoleTailLines): Promise<string[]> {
+    return readConsoleTail(this.consolePath, lines);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -606,31 +567,4 @@ export class Guest implements AsyncDisposable {
 function exitSummary(exit: QemuExit): string {
   if (exit.signal) return ` (QEMU ended by ${exit.signal})`;
   return exit.code !== undefined ? ` (QEMU exit code ${exit.code})` : "";
-}
-
-/**
- * The units systemd reported as failing to start on the console (`[FAILED] Failed to start
- * ssh.service - …`), once each, in order, from console lines with colours removed. Pure. An
- * SSH wait that runs out with sshd among them has its cause in plain sight, even when the
- * console tail shown has scrolled past it.
- */
-export function failedUnitsOnConsole(lines: string[]): string[] {
-  const units: string[] = [];
-  for (const line of lines) {
-    // systemd 252: "[FAILED] Failed to start ssh.servic… - OpenBSD Secure Shell server."
-    const match = /Failed to start (.+?)\.?\s*$/.exec(line);
-    if (match && !units.includes(match[1]!)) units.push(match[1]!);
-  }
-  return units;
-}
-
-/** cloud-init's result.json lists module failures under v1.errors. Pure. */
-export function parseCloudInitErrors(text: string): string[] {
-  try {
-    const parsed = JSON.parse(text) as { v1?: { errors?: unknown } };
-    const errors = parsed.v1?.errors;
-    return Array.isArray(errors) ? errors.map(String) : [];
-  } catch {
-    return [`unreadable /run/cloud-init/result.json: ${text.slice(0, 200)}`];
-  }
 }

@@ -16,10 +16,13 @@ import {
 import { startHostTar } from "../sync/host-tar.js";
 import { shellQuote } from "../ssh/shell-quote.js";
 import { tailLines } from "../units/text.js";
+import { markInUse } from "../cache/in-use.js";
 import {
   commitEntry,
   createPartialEntry,
+  findCachedEntry,
   findIntactEntry,
+  touchLastUsed,
   ImageFiles,
   imageEntryName,
   imagesDir,
@@ -249,5 +252,34 @@ async function provisionAndSave(
   } catch (error) {
     await rm(partial, { recursive: true, force: true });
     throw error;
+  }
+}
+
+/**
+ * The prepare phase of a run: its prepared image, made or reused, marked in use and then checked
+ * to be there still (as the base image is), so that a gc in between is noticed and the image
+ * is made again. Says which it was.
+ */
+export async function prepareForRun(
+  base: CachedImage,
+  provision: Provision,
+  o: PrepareOptions,
+): Promise<{ image: CachedImage; reused: boolean; inUse: AsyncDisposable }> {
+  for (;;) {
+    const prepared = await prepareImage(base, provision, o);
+    const entry = prepared.image.entry!;
+    const inUse = await markInUse(o.cacheDir, entry, o.signal);
+    if (!(await findCachedEntry(o.cacheDir, entry))) {
+      await inUse[Symbol.asyncDispose]();
+      continue;
+    }
+    o.emit({
+      type: "note",
+      message: prepared.reused
+        ? `using prepared image ${entry} (provisioning unchanged)`
+        : `saved prepared image ${entry}; later runs skip provisioning until it changes`,
+    });
+    await touchLastUsed(prepared.image);
+    return { ...prepared, inUse };
   }
 }

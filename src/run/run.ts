@@ -1,36 +1,29 @@
-import { formatDuration } from "../units/duration.js";
-import { formatSize } from "../units/size.js";
-import { errorMessage } from "../units/error-message.js";
 import { ConnectionLostError, ExitCode, KvmciError, isKvmciError } from "../errors.js";
-import { trustCloudConfig } from "../cloud-init/trust.js";
-import { mergeCloudConfig, type CloudConfig } from "../cloud-init/user-data.js";
-import { buildGuestCommandLine } from "../guest/command-line.js";
-import { Guest } from "../guest/guest.js";
-import { removeStaleRunFolders } from "../guest/run-folder.js";
-import type { CachedImage } from "../image/cache.js";
 import { markInUse } from "../cache/in-use.js";
 import { requireWritableCache } from "../cache/layout.js";
+import { trustCloudConfig } from "../cloud-init/trust.js";
+import { mergeCloudConfig, type CloudConfig } from "../cloud-init/user-data.js";
+import { Guest } from "../guest/guest.js";
+import { removeStaleRunFolders } from "../guest/run-folder.js";
 import type { HttpGet } from "../host/http.js";
-import { constants } from "node:fs";
-import { access } from "node:fs/promises";
-import { release } from "node:os";
-import { join } from "node:path";
-import { findCachedEntry, listCachedImages, touchFolder, touchLastUsed } from "../image/cache.js";
-import { refuseMissingTools, resolveImage } from "../image/resolve.js";
 import type { EnsureTools } from "../host/packages.js";
-import { inGitWorkTree } from "../sync/workspace.js";
+import { findCachedEntry, touchLastUsed, type CachedImage } from "../image/cache.js";
 import type { ImageOrigin, ResolveOptions } from "../image/resolve-options.js";
-import { decideAccel, type AccelDecision } from "../qemu/accel.js";
-import { fileProbeMemo } from "../qemu/probe-memo.js";
-import { buildWorkdirCommand } from "../sync/tar-args.js";
-import { collectArtifacts, type CollectedArtifacts } from "../sync/artifacts.js";
-import { syncWorkspace } from "../sync/transfer.js";
+import { refuseMissingTools, resolveImage } from "../image/resolve.js";
+import type { Accel } from "../qemu/args.js";
+import { inGitWorkTree } from "../sync/workspace.js";
+import { errorMessage } from "../units/error-message.js";
+import { formatSize } from "../units/size.js";
+import { chooseAccel } from "./accel.js";
+import { bringBackArtifacts } from "./artifacts.js";
+import { runCommand, type CommandOutcome } from "./command.js";
 import type { Emit, PhaseRecord } from "./events.js";
 import { tryTakeHostSlot, waitForHostSlot } from "./host-slots.js";
 import { PhaseClock } from "./phase-clock.js";
-import { prepareImage } from "./prepare.js";
+import { prepareForRun } from "./prepare.js";
 import { defaultBootTimeoutMs, type RunConfig } from "./run-config.js";
-import { discardSnapshot, planSnapshot, restoreSnapshot, saveSnapshot } from "./warm.js";
+import { planSnapshot, startGuest } from "./warm.js";
+import { putWorkspace } from "./workspace.js";
 
 export interface RunDeps {
   cacheDir: string;
@@ -57,7 +50,7 @@ export interface RunDeps {
   prepareOnly?: boolean;
 }
 
-export type Outcome = "passed" | "failed" | "timeout" | "error" | "interrupted";
+export type Outcome = CommandOutcome | "error" | "interrupted";
 
 export interface RunResult {
   outcome: Outcome;
@@ -79,8 +72,9 @@ export interface RunResult {
 }
 
 /**
- * One `kvmci run`: image → overlay → seed → boot → ready → sync → command → artifacts →
- * teardown. Never prints: everything goes out as events. Teardown runs on every path.
+ * One `kvmci run`: image → (queue) → (prepare) → overlay → seed → boot → ready (or restore) →
+ * sync → command → artifacts → teardown. Never prints: everything goes out as events. Teardown
+ * runs on every path.
  */
 export async function run(config: RunConfig, deps: RunDeps, emitEvent: Emit): Promise<RunResult> {
   const emit: Emit = (event) => {
@@ -105,102 +99,54 @@ export async function run(config: RunConfig, deps: RunDeps, emitEvent: Emit): Pr
   const { signal } = deps;
   try {
     const ensureTools = deps.ensureTools ?? refuseMissingTools;
+    const git = config.sync && (await inGitWorkTree(config.cwd));
     await ensureTools(
-      [
-        "qemu-system-x86_64",
-        "qemu-img",
-        "tar",
-        ...(config.sync && (await inGitWorkTree(config.cwd)) ? ["git"] : []),
-      ],
+      ["qemu-system-x86_64", "qemu-img", "tar", ...(git ? ["git"] : [])],
       "to run a guest",
     );
     await requireWritableCache(deps.cacheDir);
     for (const folder of await removeStaleRunFolders(deps.tmpdir))
       emit({ type: "note", message: `removed ${folder}, left by a kvmci that was killed` });
-    const { image, inUse } = await clock.time("image", async () => {
-      const resolveOptions: ResolveOptions = {
-        cacheDir: deps.cacheDir,
-        catalogDirs: deps.catalogDirs,
-        http: deps.http,
-        cwd: config.cwd,
-        home: deps.home,
-        mirror: config.mirror,
-        isRoot: deps.isRoot,
-        signal,
-        onNote: (message) => emit({ type: "note", message }),
-        onStep: (message) => emit({ type: "progress", phase: "image", message }),
-        onTransfer: (what, progress) => emit({ type: "transfer", phase: "image", what, progress }),
-        ensureTools,
-      };
-      for (;;) {
-        const { image, origin } = await resolveImage(config.image, resolveOptions);
-        result.image = { name: image.info.name, digest: image.info.digest, origin };
-        if (!image.entry) return { image, inUse: undefined };
-        // Recorded before the guest starts, so `kvmci gc` elsewhere leaves this image alone;
-        // if a gc removed it just before, resolve it again.
-        const inUse = await markInUse(deps.cacheDir, image.entry, signal);
-        if (await findCachedEntry(deps.cacheDir, image.entry)) {
-          await touchLastUsed(image);
-          return { image, inUse };
-        }
-        await inUse[Symbol.asyncDispose]();
-      }
-    });
+    const { image, inUse } = await clock.time("image", () =>
+      resolveForRun(config, deps, { ensureTools, emit, result }),
+    );
     await using _inUse = inUse;
-    if (config.diskBytes !== undefined && config.diskBytes < image.info.virtualSize)
-      throw new KvmciError(
-        "usage",
-        `--disk ${formatSize(config.diskBytes)} is smaller than the image ${image.info.name} (${formatSize(image.info.virtualSize)})`,
-        { hint: "Give --disk at least the image's size, or leave it out for the image's own." },
-      );
-    const accel = await decide(config, image, deps.cacheDir, signal, emit);
+    const accel = await chooseAccel(config, image, { cacheDir: deps.cacheDir, signal, emit });
     result.accel = { name: accel.accel, reason: accel.reason };
+    const bootTimeoutMs = config.bootTimeoutMs ?? defaultBootTimeoutMs(accel.accel);
     await using _slot = await takeSlot(config, deps, clock, emit);
     let guestImage = image;
     await using _preparedInUse = config.provision
       ? await clock.time("prepare", async () => {
-          for (;;) {
-            const prepared = await prepareImage(image, config.provision!, {
-              cacheDir: deps.cacheDir,
-              accel: accel.accel,
-              cpus: config.cpus,
-              memoryBytes: config.memoryBytes,
-              diskBytes: config.diskBytes,
-              boot: bootMethodFor(config, image),
-              bootTimeoutMs: config.bootTimeoutMs ?? defaultBootTimeoutMs(accel.accel),
-              consoleLog: config.consoleLog,
-              tmpdir: deps.tmpdir,
-              signal,
-              emit,
-              now: deps.now,
-              trust: trustCloudConfig(config.hostTrust?.certificates ?? []),
-              env: {
-                ...(config.hostTrust?.proxy ?? {}),
-                ...(config.baseEnv.NODE_EXTRA_CA_CERTS
-                  ? { NODE_EXTRA_CA_CERTS: config.baseEnv.NODE_EXTRA_CA_CERTS }
-                  : {}),
-              },
-            });
-            // As for the base image: marked, then checked, so a gc in between is noticed.
-            const inUse = await markInUse(deps.cacheDir, prepared.image.entry!, signal);
-            if (!(await findCachedEntry(deps.cacheDir, prepared.image.entry!))) {
-              await inUse[Symbol.asyncDispose]();
-              continue;
-            }
-            guestImage = prepared.image;
-            result.prepared = { entry: prepared.image.entry!, reused: prepared.reused };
-            emit({
-              type: "note",
-              message: prepared.reused
-                ? `using prepared image ${prepared.image.entry} (provisioning unchanged)`
-                : `saved prepared image ${prepared.image.entry}; later runs skip provisioning until it changes`,
-            });
-            await touchLastUsed(prepared.image);
-            return inUse;
-          }
+          const prepared = await prepareForRun(image, config.provision!, {
+            cacheDir: deps.cacheDir,
+            accel: accel.accel,
+            cpus: config.cpus,
+            memoryBytes: config.memoryBytes,
+            diskBytes: config.diskBytes,
+            boot: bootMethodFor(config, image),
+            bootTimeoutMs,
+            consoleLog: config.consoleLog,
+            tmpdir: deps.tmpdir,
+            signal,
+            emit,
+            now: deps.now,
+            trust: trustCloudConfig(config.hostTrust?.certificates ?? []),
+            env: provisioningEnv(config),
+          });
+          guestImage = prepared.image;
+          result.prepared = { entry: prepared.image.entry!, reused: prepared.reused };
+          return prepared.inUse;
         })
       : undefined;
-    await runGuest(config, deps, guestImage, accel, clock, result, emit);
+    await runGuest(config, deps, {
+      image: guestImage,
+      accel: accel.accel,
+      bootTimeoutMs,
+      clock,
+      result,
+      emit,
+    });
   } catch (error) {
     clock.end(false);
     if (signal.aborted) {
@@ -219,6 +165,60 @@ export async function run(config: RunConfig, deps: RunDeps, emitEvent: Emit): Pr
     }
   }
   return result;
+}
+
+/**
+ * The image phase: the image resolved (downloaded or built when not cached), marked in use
+ * before the guest starts so that `kvmci gc` elsewhere leaves it alone (and resolved again if
+ * a gc removed it just before), and checked against --disk.
+ */
+async function resolveForRun(
+  config: RunConfig,
+  deps: RunDeps,
+  o: { ensureTools: EnsureTools; emit: Emit; result: RunResult },
+): Promise<{ image: CachedImage; inUse: AsyncDisposable | undefined }> {
+  const { emit, result } = o;
+  const options: ResolveOptions = {
+    cacheDir: deps.cacheDir,
+    catalogDirs: deps.catalogDirs,
+    http: deps.http,
+    cwd: config.cwd,
+    home: deps.home,
+    mirror: config.mirror,
+    isRoot: deps.isRoot,
+    signal: deps.signal,
+    onNote: (message) => emit({ type: "note", message }),
+    onStep: (message) => emit({ type: "progress", phase: "image", message }),
+    onTransfer: (what, progress) => emit({ type: "transfer", phase: "image", what, progress }),
+    ensureTools: o.ensureTools,
+  };
+  for (;;) {
+    const { image, origin } = await resolveImage(config.image, options);
+    result.image = { name: image.info.name, digest: image.info.digest, origin };
+    if (config.diskBytes !== undefined && config.diskBytes < image.info.virtualSize)
+      throw new KvmciError(
+        "usage",
+        `--disk ${formatSize(config.diskBytes)} is smaller than the image ${image.info.name} (${formatSize(image.info.virtualSize)})`,
+        { hint: "Give --disk at least the image's size, or leave it out for the image's own." },
+      );
+    if (!image.entry) return { image, inUse: undefined };
+    const inUse = await markInUse(deps.cacheDir, image.entry, deps.signal);
+    if (await findCachedEntry(deps.cacheDir, image.entry)) {
+      await touchLastUsed(image);
+      return { image, inUse };
+    }
+    await inUse[Symbol.asyncDispose]();
+  }
+}
+
+/** Variables for the provisioning steps: the host's proxy, the certificates' bundle. Pure. */
+function provisioningEnv(config: RunConfig): Record<string, string> {
+  return {
+    ...(config.hostTrust?.proxy ?? {}),
+    ...(config.baseEnv.NODE_EXTRA_CA_CERTS
+      ? { NODE_EXTRA_CA_CERTS: config.baseEnv.NODE_EXTRA_CA_CERTS }
+      : {}),
+  };
 }
 
 /**
@@ -247,63 +247,6 @@ async function takeSlot(
   });
 }
 
-async function decide(
-  config: RunConfig,
-  image: CachedImage,
-  cacheDir: string,
-  signal: AbortSignal,
-  emit: Emit,
-): Promise<AccelDecision> {
-  const kernel = await probeKernel(image, cacheDir);
-  const decision = await decideAccel(config.accel, {
-    kernel,
-    signal,
-    memo: fileProbeMemo(cacheDir),
-  });
-  if (decision.kvmProblem && config.accel === "kvm") {
-    throw new KvmciError(
-      "hostRequirement",
-      `--accel kvm was requested, but ${decision.kvmProblem.message}`,
-      { hint: decision.kvmProblem.hint },
-    );
-  }
-  if (decision.kvmProblem) {
-    emit({
-      type: "warning",
-      about: "host",
-      message: `KVM is not usable here (${decision.kvmProblem.message}); using software emulation, which is much slower. ${decision.kvmProblem.hint}`,
-    });
-  } else {
-    emit({ type: "note", message: `accel: ${decision.accel} (${decision.reason})` });
-  }
-  return decision;
-}
-
-/**
- * A 64-bit kernel to prove KVM with: the image's own, else one stored with any cached image,
- * else the host's running kernel when this user may read it. Cloud images keep theirs inside
- * the disk, where the probe cannot reach it.
- */
-async function probeKernel(image: CachedImage, cacheDir: string): Promise<string | undefined> {
-  const own = (i: CachedImage) =>
-    i.info.boot.kernel ? join(i.dir, i.info.boot.kernel) : undefined;
-  const candidates = [
-    own(image),
-    ...(await listCachedImages(cacheDir)).map(own),
-    `/boot/vmlinuz-${release()}`,
-  ];
-  for (const candidate of candidates) {
-    if (!candidate) continue;
-    try {
-      await access(candidate, constants.R_OK);
-      return candidate;
-    } catch {
-      // not readable by this user; try the next
-    }
-  }
-  return undefined;
-}
-
 /** Direct kernel boot when the image has a kernel beside it (unless firmware was asked for). */
 function bootMethodFor(config: RunConfig, image: CachedImage): "firmware" | "kernel" {
   const hasKernel = Boolean(
@@ -313,188 +256,96 @@ function bootMethodFor(config: RunConfig, image: CachedImage): "firmware" | "ker
     throw new KvmciError(
       "image",
       `--boot kernel: the image ${image.info.name} has no kernel stored beside it`,
-      {
-        hint: "Use --boot firmware (or auto) for this image.",
-      },
+      { hint: "Use --boot firmware (or auto) for this image." },
     );
   }
   return config.boot === "firmware" || !hasKernel ? "firmware" : "kernel";
 }
 
+/**
+ * The cloud-config a guest of this run boots with besides kvmci's own: the host's extra
+ * certificates (when carried), then the user's --user-data. Pure.
+ */
+export function guestUserData(config: RunConfig): CloudConfig | undefined {
+  const trust = trustCloudConfig(config.hostTrust?.certificates ?? []);
+  if (!trust) return config.userData;
+  return config.userData ? mergeCloudConfig(trust, config.userData) : trust;
+}
+
+/** One guest's life from its start to its teardown, which runs whatever happens. */
 async function runGuest(
   config: RunConfig,
   deps: RunDeps,
-  image: CachedImage,
-  accel: AccelDecision,
-  clock: PhaseClock,
-  result: RunResult,
-  emit: Emit,
+  o: {
+    image: CachedImage;
+    accel: Accel;
+    bootTimeoutMs: number;
+    clock: PhaseClock;
+    result: RunResult;
+    emit: Emit;
+  },
 ): Promise<void> {
   const { signal } = deps;
+  const { image, clock, result, emit } = o;
   const boot = bootMethodFor(config, image);
   result.boot = boot;
+  const userData = guestUserData(config);
   const guest = await Guest.create(
     {
       name: image.info.name,
       image,
-      accel: accel.accel,
+      accel: o.accel,
       cpus: config.cpus,
       memoryBytes: config.memoryBytes,
       diskBytes: config.diskBytes,
       boot,
       network: config.network,
-      extraUserData: guestUserData(config),
+      extraUserData: userData,
       consoleLogCopy: config.consoleLog,
     },
     deps.tmpdir,
   );
   try {
     const plan = config.snapshot
-      ? await planSnapshot(guest, image, guestUserData(config), deps.cacheDir)
+      ? await planSnapshot(guest, image, userData, deps.cacheDir)
       : undefined;
-    const snapshot = plan?.existing;
-    if (deps.prepareOnly && (snapshot || !plan)) {
+    if (deps.prepareOnly && (plan?.existing || !plan)) {
       result.outcome = "passed";
-      if (snapshot) {
-        result.snapshot = { entry: snapshot.entry, use: "cached" };
-        emit({ type: "note", message: `snapshot ${snapshot.entry} is already cached` });
+      if (plan?.existing) {
+        result.snapshot = { entry: plan.existing.entry, use: "cached" };
+        emit({ type: "note", message: `snapshot ${plan.existing.entry} is already cached` });
       }
       return;
     }
-    await clock.time("overlay", () =>
-      guest.createOverlay(
-        signal,
-        snapshot ? { path: snapshot.diskPath, format: "qcow2" } : undefined,
-      ),
-    );
-    await clock.time("seed", () => guest.writeSeed(deps.now()));
-
-    const bootTimeout = config.bootTimeoutMs ?? defaultBootTimeoutMs(accel.accel);
-    const bootCold = async () => {
-      clock.start("boot");
-      await guest.launch(signal);
-      const ready = await guest.waitReady(Date.now() + bootTimeout, signal, () =>
-        clock.start("ready"),
-      );
-      clock.end(true);
-      result.cloudInitErrors = ready.cloudInitErrors;
-      for (const problem of ready.cloudInitErrors)
-        emit({ type: "warning", message: `cloud-init reported: ${problem}` });
-    };
-
-    await using _snapshotInUse = snapshot
-      ? await markInUse(deps.cacheDir, snapshot.entry, signal)
-      : undefined;
-    let restored = false;
-    if (snapshot) {
-      clock.start("restore");
-      try {
-        await restoreSnapshot(guest, snapshot, Date.now() + bootTimeout, signal);
-        clock.end(true);
-        restored = true;
-        result.snapshot = { entry: snapshot.entry, use: "restored" };
-        await touchFolder(snapshot.dir);
-        emit({ type: "note", message: `started from snapshot ${snapshot.entry}` });
-      } catch (error) {
-        clock.end(false);
-        if (signal.aborted) throw error;
-        const reason = errorMessage(error);
-        emit({
-          type: "note",
-          message: `snapshot ${snapshot.entry} could not be restored (${reason}); booting cold and saving a new one`,
-        });
-        await discardSnapshot(snapshot);
-        await guest.reset(signal);
-      }
-    }
-    if (!restored) {
-      await bootCold();
-      if (plan) {
-        try {
-          const saved = await clock.time("snapshot", () =>
-            saveSnapshot(guest, image, plan, {
-              cacheDir: deps.cacheDir,
-              deadline: Date.now() + bootTimeout,
-              signal,
-              emit,
-              now: deps.now,
-              workdir: config.workdir,
-            }),
-          );
-          if (saved) result.snapshot = { entry: saved.entry, use: "saved" };
-        } catch (error) {
-          if (signal.aborted || isKvmciError(error)) throw error;
-          if (!guest.running) throw await guest.lostFailure(error);
-          // The guest may be stopped half-way through the save: start it over, without saving.
-          emit({
-            type: "warning",
-            message: `saving a snapshot failed (${errorMessage(error)}); booting again without one`,
-          });
-          await guest.reset(signal);
-          await bootCold();
-        }
-      }
-    }
-
+    const started = await startGuest(guest, {
+      plan,
+      image,
+      cacheDir: deps.cacheDir,
+      bootTimeoutMs: o.bootTimeoutMs,
+      workdir: config.workdir,
+      clock,
+      signal,
+      emit,
+      now: deps.now,
+    });
+    await using _snapshotInUse = started.inUse;
+    result.snapshot = started.snapshot;
+    result.cloudInitErrors = started.cloudInitErrors;
     if (deps.prepareOnly) {
       result.outcome = "passed";
       return;
     }
-
-    if (config.sync) {
-      const synced = await clock.time("sync", () =>
-        syncWorkspace(
-          guest,
-          {
-            cwd: config.cwd,
-            workdir: config.workdir,
-            excludes: config.exclude,
-            artifactsDir: config.artifactsDir,
-          },
-          signal,
-        ),
-      );
-      const size = formatSize(synced.bytes);
-      emit({
-        type: "note",
-        message:
-          synced.mode === "git"
-            ? `synced ${synced.files} files, ${size} (git: tracked and untracked, not ignored)`
-            : `synced the folder, ${size} (not a git work tree: everything in it; --exclude leaves things out)`,
-      });
-    } else {
-      const made = await guest.exec(buildWorkdirCommand(config.workdir), { signal });
-      if (made.code !== 0) {
-        throw new KvmciError(
-          "guestLost",
-          `Creating ${config.workdir} in the guest failed (exit code ${made.code})`,
-        );
-      }
-    }
-
+    await clock.time("sync", () => putWorkspace(guest, config, { signal, emit }));
     const commandStarted = Date.now();
-    const commandOutcome = await clock.time("command", () => runCommand(guest, config, deps, emit));
-    result.exitCode = commandOutcome.exitCode;
-    result.outcome = commandOutcome.outcome;
-
-    if (config.artifacts.length > 0) {
-      const collected = await clock.time("artifacts", () =>
-        collectArtifacts(
-          guest,
-          {
-            workdir: config.workdir,
-            globs: config.artifacts,
-            dir: config.artifactsDir,
-            limits: config.artifactsLimits,
-            umask: deps.umask,
-            deadline: artifactsDeadline(config.timeoutMs, commandStarted),
-          },
-          signal,
-        ),
+    const command = await clock.time("command", () =>
+      runCommand(guest, config, { signal, emit, size: deps.terminalSize?.() }),
+    );
+    result.exitCode = command.exitCode;
+    result.outcome = command.outcome;
+    if (config.artifacts.length > 0)
+      result.artifacts = await clock.time("artifacts", () =>
+        bringBackArtifacts(guest, config, { umask: deps.umask, commandStarted, signal, emit }),
       );
-      result.artifacts = collected.files;
-      reportArtifacts(collected, config, emit);
-    }
   } catch (error) {
     // The phase that was running failed (or was interrupted): say so before teardown starts.
     clock.end(false);
@@ -511,132 +362,7 @@ async function runGuest(
     } catch (error) {
       clock.end(false);
       // A cleanup failure is reported, never allowed to hide the run's own result or error.
-      emit({
-        type: "warning",
-        message: `teardown: ${errorMessage(error)}`,
-      });
+      emit({ type: "warning", message: `teardown: ${errorMessage(error)}` });
     }
   }
-}
-
-/**
- * The cloud-config a guest of this run boots with besides kvmci's own: the host's extra
- * certificates (when carried), then the user's --user-data. Pure.
- */
-export function guestUserData(config: RunConfig): CloudConfig | undefined {
-  const trust = trustCloudConfig(config.hostTrust?.certificates ?? []);
-  if (!trust) return config.userData;
-  return config.userData ? mergeCloudConfig(trust, config.userData) : trust;
-}
-
-/** Without --timeout, the artifacts phase ends after this long whatever the guest does. */
-export const artifactsTimeoutMs = 10 * 60_000;
-/** After a command stopped by --timeout, artifacts (its logs, say) still get this long. */
-export const artifactsGraceMs = 30_000;
-
-/**
- * When copying artifacts back must end: what is left of --timeout (which counts from the
- * command's start), at least the grace period; without --timeout, the phase's own limit. Pure.
- */
-export function artifactsDeadline(timeoutMs: number | undefined, commandStarted: number): number {
-  const now = Date.now();
-  if (timeoutMs === undefined) return now + artifactsTimeoutMs;
-  return Math.max(commandStarted + timeoutMs, now + artifactsGraceMs);
-}
-
-/** One note for what came back, one warning for each way the guest's archive fell short. */
-function reportArtifacts(collected: CollectedArtifacts, config: RunConfig, emit: Emit): void {
-  const count = collected.files.length;
-  emit({
-    type: "note",
-    message: count
-      ? `${count} artifact file${count === 1 ? "" : "s"} (${formatSize(collected.bytes)}) copied to ${config.artifactsDir}`
-      : `no files matched ${config.artifacts.join(", ")}`,
-  });
-  if (collected.refused.length > 0) {
-    const shown = collected.refused.slice(0, 10).map((r) => `${quoteName(r.path)}: ${r.why}`);
-    const more = collected.refused.length - shown.length;
-    emit({
-      type: "warning",
-      message: `${collected.refused.length} entr${collected.refused.length === 1 ? "y" : "ies"} from the guest's artifacts were not copied: ${shown.join("; ")}${more ? `; and ${more} more` : ""}`,
-    });
-  }
-  if (collected.incomplete) {
-    emit({
-      type: "warning",
-      message: `copying artifacts stopped early: ${collected.incomplete}; ${count} file${count === 1 ? "" : "s"} copied, the rest was not (limits: --artifacts-max-size ${formatSize(config.artifactsLimits.maxBytes)}, --artifacts-max-files ${config.artifactsLimits.maxEntries}, and --timeout)`,
-    });
-  }
-  if (collected.packProblem) {
-    emit({
-      type: "warning",
-      message: `packing the artifacts in the guest reported a problem (${collected.packProblem}); what it packed was copied`,
-    });
-  }
-}
-
-/** A name from the guest, quoted so that control characters cannot act on a terminal. */
-function quoteName(name: string): string {
-  return JSON.stringify(name);
-}
-
-async function runCommand(
-  guest: Guest,
-  config: RunConfig,
-  deps: RunDeps,
-  emit: Emit,
-): Promise<{ exitCode: number; outcome: Outcome }> {
-  const { signal } = deps;
-  const timeout =
-    config.timeoutMs === undefined ? undefined : AbortSignal.timeout(config.timeoutMs);
-  // --idle-timeout: a command that prints nothing for that long is taken to hang.
-  const idle = new AbortController();
-  let idleTimer: NodeJS.Timeout | undefined;
-  const heard = () => {
-    if (config.idleTimeoutMs === undefined) return;
-    clearTimeout(idleTimer);
-    idleTimer = setTimeout(() => idle.abort(), config.idleTimeoutMs);
-  };
-  heard();
-  const combined = AbortSignal.any([signal, idle.signal, ...(timeout ? [timeout] : [])]);
-  const commandLine = buildGuestCommandLine(config.command, {
-    workdir: config.workdir,
-    env: { ...config.baseEnv, ...config.env },
-  });
-  const size = deps.terminalSize?.() ?? { columns: 80, rows: 24 };
-  let exit;
-  try {
-    exit = await guest.exec(commandLine, {
-      pty: config.tty
-        ? { term: config.baseEnv.TERM ?? "xterm", rows: size.rows, cols: size.columns }
-        : undefined,
-      onStdout: (chunk) => {
-        heard();
-        emit({ type: "output", stream: "stdout", chunk });
-      },
-      onStderr: (chunk) => {
-        heard();
-        emit({ type: "output", stream: "stderr", chunk });
-      },
-      signal: combined,
-    });
-  } finally {
-    clearTimeout(idleTimer);
-  }
-  signal.throwIfAborted();
-  if (timeout?.aborted) {
-    emit({
-      type: "warning",
-      message: `the command was stopped after --timeout ${formatDuration(config.timeoutMs ?? 0)}`,
-    });
-    return { exitCode: ExitCode.timeout, outcome: "timeout" };
-  }
-  if (idle.signal.aborted) {
-    emit({
-      type: "warning",
-      message: `the command printed nothing for --idle-timeout ${formatDuration(config.idleTimeoutMs ?? 0)} and was stopped`,
-    });
-    return { exitCode: ExitCode.timeout, outcome: "timeout" };
-  }
-  return { exitCode: exit.code, outcome: exit.code === 0 ? "passed" : "failed" };
 }

@@ -26,7 +26,12 @@ import {
   type SnapshotInfo,
 } from "../snapshot/store.js";
 import { buildWorkdirCommand } from "../sync/tar-args.js";
+import { markInUse } from "../cache/in-use.js";
+import { isKvmciError } from "../errors.js";
+import { touchFolder } from "../image/cache.js";
+import { errorMessage } from "../units/error-message.js";
 import type { Emit } from "./events.js";
+import type { PhaseClock } from "./phase-clock.js";
 
 /** Which snapshot a guest with these settings would use, and whether it exists yet. */
 export interface SnapshotPlan {
@@ -58,8 +63,8 @@ export async function planSnapshot(
 }
 
 /**
- * Restores a guest from a snapshot: a new overlay over the saved disk, QEMU waiting for the
- * saved state, which is checked against its recorded digests while QEMU starts.
+ * Restores a guest from a snapshot: its overlay (already over the saved disk) under QEMU
+ * waiting for the saved state, which is checked against its recorded digests while QEMU starts.
  */
 export async function restoreSnapshot(
   guest: Guest,
@@ -67,7 +72,6 @@ export async function restoreSnapshot(
   deadline: number,
   signal: AbortSignal,
 ): Promise<void> {
-  await guest.createOverlay(signal, { path: snapshot.diskPath, format: "qcow2" });
   await guest.restore(
     {
       memoryPath: snapshot.memoryPath,
@@ -176,4 +180,111 @@ export async function saveSnapshot(
     await rm(partial, { recursive: true, force: true });
     throw error;
   }
+}
+
+export interface StartOptions {
+  /** The snapshot this guest would use (undefined with --no-snapshot). */
+  plan: SnapshotPlan | undefined;
+  image: CachedImage;
+  cacheDir: string;
+  bootTimeoutMs: number;
+  workdir: string;
+  clock: PhaseClock;
+  signal: AbortSignal;
+  emit: Emit;
+  now: () => Date;
+}
+
+export interface StartedGuest {
+  /** How the snapshot was used: restored from, or saved now. */
+  snapshot: { entry: string; use: "restored" | "saved" } | undefined;
+  cloudInitErrors: string[];
+  /** The restored snapshot stays in use (its disk backs the guest's) until this is disposed. */
+  inUse: AsyncDisposable | undefined;
+}
+
+/**
+ * Starts a guest ready for commands: restored from its snapshot when there is one (a snapshot
+ * that cannot be restored is removed, and the guest boots cold instead), else booted cold and,
+ * unless --no-snapshot, saved for the next run (a save that fails is a warning and the guest is
+ * booted again without one). Phases: overlay, seed, then restore, or boot, ready and snapshot.
+ */
+export async function startGuest(guest: Guest, o: StartOptions): Promise<StartedGuest> {
+  const { clock, signal, emit } = o;
+  const snapshot = o.plan?.existing;
+  await clock.time("overlay", () =>
+    guest.createOverlay(
+      signal,
+      snapshot ? { path: snapshot.diskPath, format: "qcow2" } : undefined,
+    ),
+  );
+  await clock.time("seed", () => guest.writeSeed(o.now()));
+  const inUse = snapshot ? await markInUse(o.cacheDir, snapshot.entry, signal) : undefined;
+  try {
+    if (snapshot) {
+      clock.start("restore");
+      try {
+        await restoreSnapshot(guest, snapshot, Date.now() + o.bootTimeoutMs, signal);
+        clock.end(true);
+        await touchFolder(snapshot.dir);
+        emit({ type: "note", message: `started from snapshot ${snapshot.entry}` });
+        return { snapshot: { entry: snapshot.entry, use: "restored" }, cloudInitErrors: [], inUse };
+      } catch (error) {
+        clock.end(false);
+        if (signal.aborted) throw error;
+        emit({
+          type: "note",
+          message: `snapshot ${snapshot.entry} could not be restored (${errorMessage(error)}); booting cold and saving a new one`,
+        });
+        await discardSnapshot(snapshot);
+        await guest.reset(signal);
+      }
+    }
+    let cloudInitErrors = await bootCold(guest, o);
+    if (!o.plan) return { snapshot: undefined, cloudInitErrors, inUse };
+    try {
+      const saved = await clock.time("snapshot", () =>
+        saveSnapshot(guest, o.image, o.plan!, {
+          cacheDir: o.cacheDir,
+          deadline: Date.now() + o.bootTimeoutMs,
+          signal,
+          emit,
+          now: o.now,
+          workdir: o.workdir,
+        }),
+      );
+      return {
+        snapshot: saved ? { entry: saved.entry, use: "saved" } : undefined,
+        cloudInitErrors,
+        inUse,
+      };
+    } catch (error) {
+      if (signal.aborted || isKvmciError(error)) throw error;
+      if (!guest.running) throw await guest.lostFailure(error);
+      // The guest may be stopped half-way through the save: start it over, without saving.
+      emit({
+        type: "warning",
+        message: `saving a snapshot failed (${errorMessage(error)}); booting again without one`,
+      });
+      await guest.reset(signal);
+      cloudInitErrors = await bootCold(guest, o);
+      return { snapshot: undefined, cloudInitErrors, inUse };
+    }
+  } catch (error) {
+    await inUse?.[Symbol.asyncDispose]();
+    throw error;
+  }
+}
+
+/** Boots the guest and waits until it is ready: phases boot, then ready once SSH answers. */
+async function bootCold(guest: Guest, o: StartOptions): Promise<string[]> {
+  o.clock.start("boot");
+  await guest.launch(o.signal);
+  const ready = await guest.waitReady(Date.now() + o.bootTimeoutMs, o.signal, () =>
+    o.clock.start("ready"),
+  );
+  o.clock.end(true);
+  for (const problem of ready.cloudInitErrors)
+    o.emit({ type: "warning", message: `cloud-init reported: ${problem}` });
+  return ready.cloudInitErrors;
 }

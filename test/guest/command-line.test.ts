@@ -1,7 +1,6 @@
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
 import { buildGuestCommandLine } from "../../src/guest/command-line.js";
-import { failedUnitsOnConsole, parseCloudInitErrors } from "../../src/guest/guest.js";
 import { shellJoin } from "../../src/ssh/shell-quote.js";
 
 describe("guest command line", () => {
@@ -33,28 +32,5 @@ describe("guest command line", () => {
 
   it("quotes words for a shell", () => {
     expect(shellJoin(["a", "b c", "", "d'e"])).toBe(`a 'b c' '' 'd'\\''e'`);
-  });
-});
-
-describe("cloud-init results", () => {
-  it("reads module errors from result.json", () => {
-    expect(parseCloudInitErrors('{"v1": {"datasource": "NoCloud", "errors": []}}')).toEqual([]);
-    expect(parseCloudInitErrors('{"v1": {"errors": ["module x failed"]}}')).toEqual([
-      "module x failed",
-    ]);
-    expect(parseCloudInitErrors("garbage")[0]).toMatch(/unreadable/);
-  });
-
-  it("finds the units systemd failed to start on the console, once each", () => {
-    // Lines of a real console (a guest under heavy load), colours removed.
-    const console = [
-      "[FAILED] Failed to start ssh.servic… - OpenBSD Secure Shell server.",
-      "See 'systemctl status ssh.service' for details.",
-      "[  OK  ] Stopped ssh.service - OpenBSD Secure Shell server.",
-      "[FAILED] Failed to start ssh.servic… - OpenBSD Secure Shell server.",
-      "[  OK  ] Started systemd-logind.service - User Login Management.",
-    ];
-    expect(failedUnitsOnConsole(console)).toEqual(["ssh.servic… - OpenBSD Secure Shell server"]);
-    expect(failedUnitsOnConsole(["[  OK  ] Started ssh.service"])).toEqual([]);
   });
 });
