@@ -1022,6 +1022,7 @@ var init_schema = __esm({
       locale: z.string().regex(/^(none|[A-Za-z0-9_.@-]+)$/, "expected a locale name like C.UTF-8, or none"),
       "ci-env": z.boolean(),
       install: z.boolean(),
+      "shell-on-failure": z.boolean(),
       tty: z.boolean()
     }).partial().strict();
   }
@@ -1129,6 +1130,7 @@ async function loadRunConfig(input) {
     hostTrust,
     tty: (merged.tty ?? true) && (input.terminal ?? false),
     install: merged.install ?? true,
+    shellOnFailure: merged["shell-on-failure"] ?? false,
     artifacts: merged.artifact ?? [],
     artifactsDir: resolve2(input.cwd, merged["artifacts-dir"] ?? "kvmci-artifacts"),
     artifactsLimits: {
@@ -1358,6 +1360,8 @@ var init_layout = __esm({
       inUse: "in-use",
       /** One record per guest running on this host: every kvmci's guests share its CPUs and memory. */
       guests: "guests",
+      /** One record per guest kept after its run (`kvmci run --keep`), by name. */
+      kept: "kept",
       /** Digests of local image files, remembered by path, size and modification time. */
       fileDigests: "file-digests"
     };
@@ -2247,6 +2251,34 @@ var init_install_policy = __esm({
   }
 });
 
+// src/cli/terminal.ts
+function terminalOf(proc) {
+  const input = proc.stdin;
+  const output = proc.stdout;
+  if (!input?.isTTY || !output.isTTY) return void 0;
+  let queue = Promise.resolve();
+  return {
+    input,
+    output,
+    term: proc.env.TERM || "xterm-256color",
+    size: () => ({ columns: output.columns ?? 80, rows: output.rows ?? 24 }),
+    onResize: (listener) => {
+      output.on("resize", listener);
+      return () => output.off("resize", listener);
+    },
+    exclusive: (use) => {
+      const turn = queue.then(use, use);
+      queue = turn.catch(() => void 0);
+      return turn;
+    }
+  };
+}
+var init_terminal2 = __esm({
+  "src/cli/terminal.ts"() {
+    "use strict";
+  }
+});
+
 // src/sync/receive-tree.ts
 import { constants as constants4, createWriteStream } from "node:fs";
 import {
@@ -2377,7 +2409,7 @@ function receiveTree(dir, o) {
       return;
     }
     received.bytes += entry.size;
-    await writeFile15(entry, path, target);
+    await writeFile18(entry, path, target);
   }
   async function copyHardLink(path, linkpath) {
     const source = normalizeName(linkpath);
@@ -2409,7 +2441,7 @@ function receiveTree(dir, o) {
     written.add(path);
     received.files.push(path);
   }
-  async function writeFile15(entry, path, target) {
+  async function writeFile18(entry, path, target) {
     const executable = ((entry.mode ?? 0) & 73) !== 0;
     let handle;
     try {
@@ -2991,6 +3023,22 @@ async function entriesInUse(cacheDir, prune = false) {
   }
   return used;
 }
+async function markInUseBy(cacheDir, entry, owner) {
+  var _stack = [];
+  try {
+    const dir = cachePath(cacheDir, "inUse");
+    await mkdir6(dir, { recursive: true, mode: 448 });
+    const file = join10(dir, `${owner.pid}-${randomBytes2(4).toString("hex")}.json`);
+    const record = { owner, entry };
+    const _removals = __using(_stack, await holdRemovals(cacheDir), true);
+    await writeFile6(file, JSON.stringify(record), { mode: 384 });
+  } catch (_) {
+    var _error = _, _hasError = true;
+  } finally {
+    var _promise = __callDispose(_stack, _error, _hasError);
+    _promise && await _promise;
+  }
+}
 var init_in_use = __esm({
   "src/cache/in-use.ts"() {
     "use strict";
@@ -3429,8 +3477,42 @@ var init_args = __esm({
   }
 });
 
+// src/qemu/keeper.ts
+function keepLine(untilMs) {
+  return `keep ${Math.ceil(untilMs / 1e3)}
+`;
+}
+var keeperScript;
+var init_keeper = __esm({
+  "src/qemu/keeper.ts"() {
+    "use strict";
+    keeperScript = `#!/bin/sh
+set -u
+if command -v setpriv >/dev/null 2>&1; then setpriv --pdeathsig KILL -- "$@" & else "$@" & fi
+qemu=$!
+stop() {
+  kill -TERM "$qemu" 2>/dev/null
+  i=0
+  while kill -0 "$qemu" 2>/dev/null && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+  kill -KILL "$qemu" 2>/dev/null
+}
+trap 'stop; wait "$qemu"; exit 143' TERM INT HUP
+until=""
+# The run ends, or kvmci dies: either way stdin ends.
+while read -r word value; do
+  if [ "$word" = keep ]; then until=$value; fi
+done
+if [ -z "$until" ]; then stop; wait "$qemu"; exit $?; fi
+while kill -0 "$qemu" 2>/dev/null && [ "$(date +%s)" -lt "$until" ]; do sleep 2; done
+stop
+wait "$qemu"
+`;
+  }
+});
+
 // src/qemu/process.ts
-import { access as access4 } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { access as access4, open as open3, writeFile as writeFile8 } from "node:fs/promises";
 import { execa as execa4 } from "execa";
 async function withParentDeathSignal(argv) {
   for (const path of ["/usr/bin/setpriv", "/bin/setpriv"]) {
@@ -3442,27 +3524,43 @@ async function withParentDeathSignal(argv) {
   }
   return [...argv];
 }
+async function readTail(path) {
+  try {
+    const handle = await open3(path, "r");
+    try {
+      const { size: size2 } = await handle.stat();
+      const length = Math.min(size2, 4e3);
+      const buffer = Buffer.alloc(length);
+      await handle.read(buffer, 0, length, size2 - length);
+      return buffer.toString();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return "";
+  }
+}
 var QemuProcess;
 var init_process = __esm({
   "src/qemu/process.ts"() {
     "use strict";
+    init_keeper();
     QemuProcess = class _QemuProcess {
-      constructor(child, pid) {
+      constructor(child, pid, ended, logPath) {
         this.child = child;
         this.pid = pid;
-        this.exited = child.then((result) => {
-          this.exit = {
-            code: result.exitCode,
-            signal: result.signal,
-            stderr: typeof result.stderr === "string" ? result.stderr.slice(-4e3) : ""
-          };
-          return this.exit;
+        this.logPath = logPath;
+        this.exited = ended.then((exit) => {
+          this.exit = exit;
+          return exit;
         });
       }
       child;
       pid;
+      logPath;
       exited;
       exit;
+      kept = false;
       /** Starts QEMU from its argv. When `setpriv` exists, QEMU is killed if kvmci itself dies. */
       static async start(argv) {
         const [file, ...args] = await withParentDeathSignal(argv);
@@ -3477,13 +3575,60 @@ var init_process = __esm({
           const result = await child;
           throw new Error(`Could not start ${file}: ${result.shortMessage ?? "unknown error"}`);
         }
-        return new _QemuProcess(child, child.pid);
+        const ended = child.then((result) => ({
+          code: result.exitCode,
+          signal: result.signal,
+          stderr: typeof result.stderr === "string" ? result.stderr.slice(-4e3) : ""
+        }));
+        return new _QemuProcess(child, child.pid, ended);
+      }
+      /**
+       * Starts QEMU under a keeper (see keeper.ts), in a session of its own, so that `keep()` can
+       * leave it running after kvmci ends. `script` and `log` are files of the guest's private run
+       * folder: the keeper itself, and where QEMU's stderr goes.
+       */
+      static async startKeepable(argv, { script, log }) {
+        await writeFile8(script, keeperScript, { mode: 448 });
+        const stderr = await open3(log, "w", 384);
+        try {
+          const child = spawn("sh", [script, ...argv], {
+            stdio: ["pipe", "ignore", stderr.fd],
+            detached: true
+          });
+          const ended = new Promise((resolve4) => {
+            child.on(
+              "error",
+              () => resolve4({ code: 127, signal: void 0, stderr: "the keeper could not be started" })
+            );
+            child.on("exit", (code, signal) => {
+              void readTail(log).then(
+                (text) => resolve4({ code: code ?? void 0, signal: signal ?? void 0, stderr: text })
+              );
+            });
+          });
+          if (child.pid === void 0) throw new Error((await ended).stderr);
+          return new _QemuProcess(child, child.pid, ended, log);
+        } finally {
+          await stderr.close();
+        }
+      }
+      /**
+       * Leaves QEMU running after kvmci ends, until `untilMs`: its keeper stops it then. Only for
+       * a QEMU started with startKeepable.
+       */
+      keep(untilMs) {
+        if (!this.logPath) throw new Error("This QEMU was not started to be kept");
+        this.kept = true;
+        this.child.stdin?.end(keepLine(untilMs));
+        this.child.unref();
       }
       get hasExited() {
         return this.exit !== void 0;
       }
       async stop(graceMs = 5e3) {
         if (this.exit) return this.exit;
+        if (this.kept) throw new Error("A kept guest is stopped with kvmci stop");
+        this.child.stdin?.end();
         this.child.kill("SIGTERM");
         const timer = setTimeout(() => this.child.kill("SIGKILL"), graceMs);
         try {
@@ -3698,9 +3843,12 @@ function attach(channel, io, resolve4, reject) {
   let code;
   let signalName;
   let settled = false;
+  const unfollow = io.window?.(({ rows, cols }) => channel.setWindow(rows, cols, 0, 0));
   const settle = (outcome) => {
     if (settled) return;
     settled = true;
+    unfollow?.();
+    io.stdin?.unpipe(channel);
     io.signal?.removeEventListener("abort", onAbort);
     outcome();
   };
@@ -3854,9 +4002,9 @@ var init_session = __esm({
 
 // src/host/file-tail.ts
 import { constants as constants5 } from "node:fs";
-import { open as open3 } from "node:fs/promises";
+import { open as open4 } from "node:fs/promises";
 async function readFileTail(path, maxBytes) {
-  const handle = await open3(path, constants5.O_RDONLY | constants5.O_NOFOLLOW | constants5.O_NONBLOCK);
+  const handle = await open4(path, constants5.O_RDONLY | constants5.O_NOFOLLOW | constants5.O_NONBLOCK);
   try {
     const { size: size2 } = await handle.stat();
     const length = Math.min(size2, maxBytes);
@@ -3955,13 +4103,13 @@ var init_readiness = __esm({
 });
 
 // src/guest/run-folder.ts
-import { lstat as lstat4, mkdtemp as mkdtemp2, readdir as readdir6, readFile as readFile11, rm as rm6, writeFile as writeFile8 } from "node:fs/promises";
+import { lstat as lstat4, mkdtemp as mkdtemp2, readdir as readdir6, readFile as readFile11, rm as rm6, writeFile as writeFile9 } from "node:fs/promises";
 import { tmpdir as osTmpdir } from "node:os";
 import { join as join11 } from "node:path";
 async function createRunFolder(tmpdir2 = osTmpdir()) {
   const path = await mkdtemp2(join11(tmpdir2, runFolderPrefix));
   const owner = await identifyProcess();
-  await writeFile8(join11(path, RunFiles.owner), JSON.stringify(owner), { mode: 384 });
+  await writeFile9(join11(path, RunFiles.owner), JSON.stringify(owner), { mode: 384 });
   return {
     path,
     file: (name) => join11(path, name),
@@ -4018,7 +4166,14 @@ var init_run_folder = __esm({
       /** QEMU's pid, written by QEMU itself. */
       qemuPid: "qemu.pid",
       /** Who owns the folder: lets a later kvmci recognise folders left by a killed run. */
-      owner: "owner.json"
+      owner: "owner.json",
+      /** A keepable guest's supervisor (see qemu/keeper.ts) and QEMU's own output under it. */
+      keeper: "keeper.sh",
+      qemuLog: "qemu.log",
+      /** A kept guest's login key (OpenSSH format) for `kvmci ssh`. */
+      clientKey: "client-key",
+      /** `[127.0.0.1]:PORT ssh-ed25519 …`: exactly the guest's host key, for OpenSSH's ssh. */
+      knownHosts: "known_hosts"
     };
     runFolderPrefix = "kvmci-run-";
   }
@@ -4167,7 +4322,7 @@ done
 // src/guest/guest.ts
 import { randomBytes as randomBytes3 } from "node:crypto";
 import { constants as constants6 } from "node:fs";
-import { copyFile as copyFile2, rm as rm7 } from "node:fs/promises";
+import { copyFile as copyFile2, rm as rm7, writeFile as writeFile10 } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { setTimeout as sleep4 } from "node:timers/promises";
 import { join as join12 } from "node:path";
@@ -4183,6 +4338,7 @@ var init_guest = __esm({
     init_overlay();
     init_errors();
     init_port();
+    init_process_identity();
     init_args();
     init_process();
     init_qmp();
@@ -4220,6 +4376,7 @@ var init_guest = __esm({
       qmp;
       wake;
       sshPort = 0;
+      kept = false;
       /** The host key SSH must present: this run's own, or a restored snapshot's. */
       pinnedHostKey;
       /** Replaced when the guest is saved: the saved state holds only a key nobody has any more. */
@@ -4321,7 +4478,10 @@ var init_guest = __esm({
             pidPath: this.folder.file(RunFiles.qemuPid),
             incoming: options.incoming
           });
-          const qemu = await QemuProcess.start(argv);
+          const qemu = this.spec.keepable ? await QemuProcess.startKeepable(argv, {
+            script: this.folder.file(RunFiles.keeper),
+            log: this.folder.file(RunFiles.qemuLog)
+          }) : await QemuProcess.start(argv);
           this.qemu = qemu;
           const early = await Promise.race([qemu.exited, sleep4(300, void 0, { signal })]);
           if (!early) {
@@ -4533,7 +4693,45 @@ var init_guest = __esm({
       consoleTail(lines = consoleTailLines) {
         return readConsoleTail(this.consolePath, lines);
       }
+      /** QEMU runs and an SSH session is open: commands (and a shell) can run now. */
+      get reachable() {
+        return this.running && this.ssh !== void 0;
+      }
+      /** The loopback port the guest's SSH is forwarded to. */
+      get port() {
+        return this.sshPort;
+      }
+      /**
+       * Leaves the guest running after this run, until `untilMs`: its keeper stops it then. The
+       * login key and the pinned host key go into its run folder (0600) for `kvmci ssh`, the folder
+       * is handed to the keeper (a later run's clean-up removes it once the keeper is gone), and
+       * disposing this Guest no longer stops anything. Returns the keeper's identity.
+       */
+      async keep(untilMs) {
+        const qemu = this.requireQemu();
+        await writeFile10(this.folder.file(RunFiles.clientKey), this.clientKey.privateKey, {
+          mode: 384
+        });
+        const [type, key] = this.pinnedHostKey.trim().split(/\s+/);
+        await writeFile10(
+          this.folder.file(RunFiles.knownHosts),
+          `[127.0.0.1]:${this.sshPort} ${type} ${key}
+`,
+          { mode: 384 }
+        );
+        const keeper = await identifyProcess(qemu.pid);
+        await writeFile10(this.folder.file(RunFiles.owner), JSON.stringify(keeper), { mode: 384 });
+        qemu.keep(untilMs);
+        this.kept = true;
+        await this.closeConnections();
+        return keeper;
+      }
       async [Symbol.asyncDispose]() {
+        if (this.kept) {
+          if (this.spec.consoleLogCopy)
+            await copyFile2(this.consolePath, this.spec.consoleLogCopy).catch(() => void 0);
+          return;
+        }
         const problems = [];
         const attempt = async (step) => {
           try {
@@ -4679,7 +4877,7 @@ var init_mbr = __esm({
 
 // src/image/build.ts
 import { randomInt } from "node:crypto";
-import { chmod as chmod3, copyFile as copyFile3, mkdir as mkdir7, mkdtemp as mkdtemp3, open as open4, readFile as readFile13, writeFile as writeFile9 } from "node:fs/promises";
+import { chmod as chmod3, copyFile as copyFile3, mkdir as mkdir7, mkdtemp as mkdtemp3, open as open5, readFile as readFile13, writeFile as writeFile11 } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join as join13 } from "node:path";
 function buildMmdebstrapArgs(recipe, o) {
@@ -4724,7 +4922,7 @@ async function buildRecipeImage(recipe, options) {
     work = await createWorkDir(partial, options.mode);
     const diskId = randomInt(1, 2 ** 32 - 1);
     const raw = join13(work, "disk.raw");
-    const handle = await open4(raw, "w", 420);
+    const handle = await open5(raw, "w", 420);
     await handle.truncate(recipe.sizeBytes);
     await handle.close();
     const scratch = join13(work, "tmp");
@@ -4771,7 +4969,7 @@ async function buildRecipeImage(recipe, options) {
       diskId,
       diskBytes: recipe.sizeBytes
     });
-    const disk = await open4(raw, "r+");
+    const disk = await open5(raw, "r+");
     await disk.write(header, 0, header.length, 0);
     await disk.close();
     options.onStep?.("converting to qcow2");
@@ -4803,7 +5001,7 @@ async function buildRecipeImage(recipe, options) {
       },
       createdAt: (options.now?.() ?? /* @__PURE__ */ new Date()).toISOString()
     };
-    await writeFile9(
+    await writeFile11(
       join13(partial, "build.log"),
       `${formatCommand(argv)}
 ${log.join("\n")}
@@ -4864,7 +5062,7 @@ var init_build = __esm({
 });
 
 // src/disk/inspect.ts
-import { open as open5 } from "node:fs/promises";
+import { open as open6 } from "node:fs/promises";
 function buildInfoArgs(path) {
   return ["qemu-img", "info", "-U", "--output=json", path];
 }
@@ -4930,7 +5128,7 @@ async function inspectDisk(path, options) {
   return { ...info, format: info.format };
 }
 async function hasPartitionTable(path) {
-  const handle = await open5(path, "r");
+  const handle = await open6(path, "r");
   try {
     const sector2 = Buffer.alloc(1024);
     const { bytesRead } = await handle.read(sector2, 0, 1024, 0);
@@ -4952,7 +5150,7 @@ var init_inspect = __esm({
 
 // src/image/local-file.ts
 import { createHash as createHash3 } from "node:crypto";
-import { mkdir as mkdir8, readFile as readFile14, realpath as realpath3, stat as stat6, writeFile as writeFile10 } from "node:fs/promises";
+import { mkdir as mkdir8, readFile as readFile14, realpath as realpath3, stat as stat6, writeFile as writeFile12 } from "node:fs/promises";
 import { dirname as dirname6 } from "node:path";
 async function localFileImage(path, options) {
   let real;
@@ -4988,7 +5186,7 @@ async function localFileImage(path, options) {
       ino: s.ino,
       digest
     };
-    await writeFile10(memo, JSON.stringify(record), { mode: 384 });
+    await writeFile12(memo, JSON.stringify(record), { mode: 384 });
   }
   return {
     info: {
@@ -5182,7 +5380,7 @@ var init_retry = __esm({
 });
 
 // src/image/download.ts
-import { open as open6, readFile as readFile15, rm as rm9, writeFile as writeFile11 } from "node:fs/promises";
+import { open as open7, readFile as readFile15, rm as rm9, writeFile as writeFile13 } from "node:fs/promises";
 import { Writable as Writable2 } from "node:stream";
 import { pipeline as pipeline2 } from "node:stream/promises";
 async function downloadVerified(url, partPath, expected, options) {
@@ -5251,7 +5449,7 @@ async function fetchOnce(url, file, metaPath, meta, options) {
   const total = Number.isFinite(length) ? start + length : void 0;
   if (start === 0) {
     const validator = response.headers.etag?.startsWith("W/") ? response.headers["last-modified"] : response.headers.etag ?? response.headers["last-modified"];
-    await writeFile11(metaPath, JSON.stringify({ url, validator }), {
+    await writeFile13(metaPath, JSON.stringify({ url, validator }), {
       mode: 384
     });
   }
@@ -5409,7 +5607,7 @@ var init_download = __esm({
       algorithm;
       size;
       static async open(path, algorithm, signal) {
-        const handle = await open6(path, "a+", 384);
+        const handle = await open7(path, "a+", 384);
         const hash = createDigestHash(algorithm);
         let size2 = 0;
         const buffer = Buffer.allocUnsafe(4 << 20);
@@ -6013,7 +6211,7 @@ var init_accel = __esm({
 });
 
 // src/qemu/probe-memo.ts
-import { mkdir as mkdir10, readFile as readFile19, rename as rename6, writeFile as writeFile12 } from "node:fs/promises";
+import { mkdir as mkdir10, readFile as readFile19, rename as rename6, writeFile as writeFile14 } from "node:fs/promises";
 import { dirname as dirname8, join as join17 } from "node:path";
 function fileProbeMemo(cacheDir) {
   const path = join17(cacheDir, "kvm-probe.json");
@@ -6037,7 +6235,7 @@ function fileProbeMemo(cacheDir) {
       kept[key] = value;
       await mkdir10(dirname8(path), { recursive: true });
       const temporary = `${path}.${process.pid}.tmp`;
-      await writeFile12(temporary, JSON.stringify(kept));
+      await writeFile14(temporary, JSON.stringify(kept));
       await rename6(temporary, path);
     }
   };
@@ -6230,7 +6428,7 @@ var init_command2 = __esm({
 
 // src/run/host-slots.ts
 import { randomBytes as randomBytes4 } from "node:crypto";
-import { mkdir as mkdir11, readdir as readdir8, readFile as readFile20, rm as rm11, writeFile as writeFile13 } from "node:fs/promises";
+import { mkdir as mkdir11, readdir as readdir8, readFile as readFile20, rm as rm11, writeFile as writeFile15 } from "node:fs/promises";
 import { availableParallelism as availableParallelism2 } from "node:os";
 import { join as join19 } from "node:path";
 import { setTimeout as sleep6 } from "node:timers/promises";
@@ -6247,7 +6445,7 @@ async function tryTakeHostSlot(cacheDir, needs, o) {
     if (!mayStart(needs, running, limits)) return { busy: { running: running.length, limits } };
     const file = join19(dir, `${process.pid}-${randomBytes4(4).toString("hex")}.json`);
     const record = { owner: await identifyProcess(), memoryBytes: needs.memoryBytes };
-    await writeFile13(file, JSON.stringify(record), { mode: 384 });
+    await writeFile15(file, JSON.stringify(record), { mode: 384 });
     return { slot: { [Symbol.asyncDispose]: () => rm11(file, { force: true }) } };
   } catch (_) {
     var _error = _, _hasError = true;
@@ -6285,6 +6483,18 @@ async function liveSlots(dir) {
     if (running === true) live.push({ memoryBytes: record.memoryBytes });
   }
   return live;
+}
+async function handOverHostSlot(cacheDir, needs, owner) {
+  const dir = cachePath(cacheDir, "guests");
+  await mkdir11(dir, { recursive: true, mode: 448 });
+  const record = { owner, memoryBytes: needs.memoryBytes };
+  await writeFile15(
+    join19(dir, `${owner.pid}-${randomBytes4(4).toString("hex")}.json`),
+    JSON.stringify(record),
+    {
+      mode: 384
+    }
+  );
 }
 var pollMs2;
 var init_host_slots = __esm({
@@ -6726,7 +6936,7 @@ var init_run_config = __esm({
 });
 
 // src/snapshot/store.ts
-import { readFile as readFile22, stat as stat8, writeFile as writeFile14 } from "node:fs/promises";
+import { readFile as readFile22, stat as stat8, writeFile as writeFile16 } from "node:fs/promises";
 import { join as join21 } from "node:path";
 import { z as z6 } from "zod";
 function snapshotsDir(cacheDir) {
@@ -6784,7 +6994,7 @@ async function commitSnapshot(partialDir, cacheDir, entry, info) {
     disk: await fileRecordOf(join21(partialDir, SnapshotFiles.disk))
   };
   const full = { ...info, files };
-  await writeFile14(join21(partialDir, SnapshotFiles.info), `${JSON.stringify(full, null, 2)}
+  await writeFile16(join21(partialDir, SnapshotFiles.info), `${JSON.stringify(full, null, 2)}
 `);
   return publishEntry(partialDir, join21(snapshotsDir(cacheDir), entry), readSnapshot);
 }
@@ -7153,6 +7363,155 @@ var init_workspace2 = __esm({
   }
 });
 
+// src/guest/kept.ts
+import { lstat as lstat6, mkdir as mkdir12, readdir as readdir9, readFile as readFile23, rm as rm14, writeFile as writeFile17 } from "node:fs/promises";
+import { basename as basename4, join as join23 } from "node:path";
+import { setTimeout as sleep7 } from "node:timers/promises";
+async function writeKeptRecord(cacheDir, record) {
+  const dir = cachePath(cacheDir, "kept");
+  await mkdir12(dir, { recursive: true, mode: 448 });
+  await writeFile17(join23(dir, `${record.name}.json`), JSON.stringify(record, null, 2), {
+    mode: 384
+  });
+}
+async function listKeptGuests(cacheDir) {
+  const dir = cachePath(cacheDir, "kept");
+  const files = await readdir9(dir).catch(() => []);
+  const self = await identifyProcess();
+  const out = [];
+  for (const file of files.filter((f) => f.endsWith(".json")).sort()) {
+    let guest;
+    try {
+      guest = JSON.parse(await readFile23(join23(dir, file), "utf8"));
+    } catch {
+      continue;
+    }
+    if (!namePattern2.test(guest.name)) continue;
+    const running = await isProcessRunning(guest.owner, self);
+    out.push({
+      guest,
+      state: running === void 0 ? "elsewhere" : running ? "running" : "stopped"
+    });
+  }
+  return out;
+}
+async function stopKeptGuest(cacheDir, guest) {
+  const self = await identifyProcess();
+  if (await isProcessRunning(guest.owner, self)) {
+    try {
+      process.kill(guest.owner.pid, "SIGTERM");
+    } catch {
+    }
+    for (let i = 0; i < 100 && await isProcessRunning(guest.owner, self); i++) await sleep7(100);
+  }
+  await removeKeptGuest(cacheDir, guest);
+}
+async function removeKeptGuest(cacheDir, guest) {
+  const folder = await lstat6(guest.folder).catch(() => void 0);
+  if (folder?.isDirectory() && basename4(guest.folder).startsWith(runFolderPrefix) && folder.uid === process.getuid?.())
+    await rm14(guest.folder, { recursive: true, force: true });
+  await rm14(cachePath(cacheDir, "kept", `${guest.name}.json`), { force: true });
+}
+var namePattern2;
+var init_kept = __esm({
+  "src/guest/kept.ts"() {
+    "use strict";
+    init_layout();
+    init_process_identity();
+    init_run_folder();
+    namePattern2 = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+  }
+});
+
+// src/guest/shell.ts
+async function openShell(guest, terminal, command) {
+  const { input, output } = terminal;
+  input.setRawMode?.(true);
+  input.resume();
+  try {
+    const size2 = terminal.size();
+    const result = await guest.exec(command, {
+      pty: { term: terminal.term, rows: size2.rows, cols: size2.columns },
+      window: (resize) => terminal.onResize(() => {
+        const now = terminal.size();
+        resize({ rows: now.rows, cols: now.columns });
+      }),
+      stdin: input,
+      onStdout: (chunk) => output.write(chunk),
+      onStderr: (chunk) => output.write(chunk)
+    });
+    return result.code;
+  } finally {
+    input.setRawMode?.(false);
+    input.pause();
+  }
+}
+var init_shell = __esm({
+  "src/guest/shell.ts"() {
+    "use strict";
+  }
+});
+
+// src/run/debug.ts
+async function shellAfterFailure(guest, config, o) {
+  if (!o.terminal) {
+    o.emit({
+      type: "note",
+      message: `--shell-on-failure: no shell (${o.why}), since kvmci's input and output are not a terminal`
+    });
+    return;
+  }
+  const terminal = o.terminal;
+  await terminal.exclusive(async () => {
+    o.emit({
+      type: "note",
+      message: `${o.why}: here is a shell in the guest, in ${config.workdir}; leave it with exit or Ctrl-D and the guest is torn down`
+    });
+    const command = buildGuestCommandLine(
+      { script: "exec bash -i" },
+      { workdir: config.workdir, env: { ...config.baseEnv, ...config.env, TERM: terminal.term } }
+    );
+    await openShell(guest, terminal, command);
+  });
+}
+async function keepGuest(guest, config, o) {
+  const untilMs = Date.now() + o.forMs;
+  const keeper = await guest.keep(untilMs);
+  for (const entry of o.entries) await markInUseBy(o.cacheDir, entry, keeper);
+  await handOverHostSlot(o.cacheDir, { memoryBytes: config.memoryBytes }, keeper);
+  const name = `${guest.spec.name}-${guest.id}`;
+  const until = new Date(untilMs).toISOString();
+  await writeKeptRecord(o.cacheDir, {
+    name,
+    image: guest.spec.image.info.name,
+    folder: guest.folder.path,
+    sshPort: guest.port,
+    user: guest.user,
+    workdir: config.workdir,
+    cpus: config.cpus,
+    memoryBytes: config.memoryBytes,
+    startedAt: (/* @__PURE__ */ new Date()).toISOString(),
+    until,
+    owner: keeper
+  });
+  o.emit({
+    type: "note",
+    message: `kept the guest as ${name} for ${formatDuration(o.forMs)} (it stops by itself at ${until}): kvmci ssh ${name} \xB7 kvmci ls \xB7 kvmci stop ${name}`
+  });
+  return { name, until };
+}
+var init_debug = __esm({
+  "src/run/debug.ts"() {
+    "use strict";
+    init_in_use();
+    init_command_line();
+    init_kept();
+    init_shell();
+    init_duration();
+    init_host_slots();
+  }
+});
+
 // src/run/run.ts
 async function run(config, deps, emitEvent) {
   const emit = (event) => {
@@ -7219,6 +7578,7 @@ async function run(config, deps, emitEvent) {
         return prepared.inUse;
       }) : void 0, true);
       await runGuest(config, deps, {
+        entries: [image.entry, result.prepared?.entry].filter((e) => Boolean(e)),
         image: guestImage,
         accel: accel.accel,
         bootTimeoutMs,
@@ -7338,10 +7698,21 @@ async function runGuest(config, deps, o) {
       boot,
       network: config.network,
       extraUserData: userData,
-      consoleLogCopy: config.consoleLog
+      consoleLogCopy: config.consoleLog,
+      keepable: deps.keepForMs !== void 0
     },
     deps.tmpdir
   );
+  const keep = async (snapshotEntry2) => {
+    if (deps.keepForMs === void 0 || !guest.reachable) return;
+    result.kept = await keepGuest(guest, config, {
+      forMs: deps.keepForMs,
+      cacheDir: deps.cacheDir,
+      entries: [...o.entries, ...snapshotEntry2 ? [snapshotEntry2] : []],
+      emit
+    });
+  };
+  let snapshotEntry;
   try {
     var _stack = [];
     try {
@@ -7367,6 +7738,7 @@ async function runGuest(config, deps, o) {
       });
       const _snapshotInUse = __using(_stack, started.inUse, true);
       result.snapshot = started.snapshot;
+      if (started.snapshot?.use === "restored") snapshotEntry = started.snapshot.entry;
       result.cloudInitErrors = started.cloudInitErrors;
       if (deps.prepareOnly) {
         result.outcome = "passed";
@@ -7385,6 +7757,13 @@ async function runGuest(config, deps, o) {
           "artifacts",
           () => bringBackArtifacts(guest, config, { umask: deps.umask, commandStarted, signal, emit })
         );
+      if (config.shellOnFailure && command.outcome !== "passed")
+        await shellAfterFailure(guest, config, {
+          why: command.outcome === "timeout" ? "the command timed out" : `the command failed with exit code ${command.exitCode}`,
+          terminal: deps.terminal,
+          emit
+        });
+      await keep(snapshotEntry);
     } catch (_) {
       var _error = _, _hasError = true;
     } finally {
@@ -7393,6 +7772,15 @@ async function runGuest(config, deps, o) {
     }
   } catch (error) {
     clock.end(false);
+    if (!signal.aborted && guest.reachable && isKvmciError(error)) {
+      if (config.shellOnFailure)
+        await shellAfterFailure(guest, config, {
+          why: error.message,
+          terminal: deps.terminal,
+          emit
+        }).catch(() => void 0);
+      await keep(snapshotEntry).catch(() => void 0);
+    }
     if (error instanceof ConnectionLostError && !signal.aborted && guest.launched)
       throw await guest.lostFailure(error);
     throw error;
@@ -7431,12 +7819,13 @@ var init_run = __esm({
     init_run_config();
     init_warm();
     init_workspace2();
+    init_debug();
   }
 });
 
 // src/run/matrix.ts
 import { availableParallelism as availableParallelism3 } from "node:os";
-import { extname, join as join23 } from "node:path";
+import { extname, join as join24 } from "node:path";
 function planGuests(config) {
   const selected = config.shard ? selectShard(config.matrix, config.shard.index, config.shard.total) : config.matrix.map((entry) => ({ entry, part: void 0 }));
   const many = selected.length > 1;
@@ -7453,7 +7842,7 @@ function planGuests(config) {
         ...entry.env,
         ...part ? { KVMCI_SHARD_INDEX: String(part.index), KVMCI_SHARD_TOTAL: String(part.total) } : {}
       },
-      artifactsDir: many ? join23(config.artifactsDir, entry.name) : config.artifactsDir,
+      artifactsDir: many ? join24(config.artifactsDir, entry.name) : config.artifactsDir,
       consoleLog: many && config.consoleLog ? withSuffix(config.consoleLog, entry.name) : config.consoleLog
     })
   }));
@@ -7736,6 +8125,10 @@ var init_settings = __esm({
         flag: { kind: "negated", flag: "no-ci-env" },
         help: "under a CI system, give the command its variables (CI, GITHUB_ACTIONS, GITHUB_SHA, \u2026; never paths or tokens) (default true)"
       },
+      "shell-on-failure": {
+        flag: { kind: "switch" },
+        help: "when the command fails or times out (or the sync, with the guest up), open a shell in the guest on this terminal; the guest is torn down when it exits, and the exit code is still the command's"
+      },
       install: {
         flag: { kind: "negated", flag: "no-install" },
         help: "install what the host lacks (QEMU, mmdebstrap, uidmap\u2026) with apt-get when root or with passwordless sudo, asking first on a terminal (default true; also KVMCI_NO_INSTALL=1)"
@@ -7803,14 +8196,16 @@ function parseOptions(argv, spec) {
       problems.push(`${token.rawName}: unknown option`);
     } else if (option.type === "string" && token.value === void 0) {
       problems.push(`${token.rawName}: expected a value (${option.value ?? "VALUE"})`);
-    } else if (option.type === "boolean" && token.value !== void 0 && token.inlineValue) {
+    } else if (option.type === "boolean" && token.value !== void 0 && token.inlineValue && !option.inlineValue) {
       problems.push(`${token.rawName}: takes no value`);
     }
   }
   return { values, positionals, rest, problems };
 }
 function formatOptions(spec) {
-  const left = spec.map((o) => `  --${o.name}${o.value ? ` ${o.value}` : ""}`);
+  const left = spec.map(
+    (o) => `  --${o.name}${o.value ? `${o.value.startsWith("[") ? "" : " "}${o.value}` : ""}`
+  );
   const width = Math.max(...left.map((l) => l.length)) + 2;
   return spec.map((o, i) => `${(left[i] ?? "").padEnd(width)}${o.help}`).join("\n");
 }
@@ -7820,6 +8215,13 @@ var init_options = __esm({
     "use strict";
     init_settings();
     runOnlyOptions = [
+      {
+        name: "keep",
+        type: "boolean",
+        inlineValue: true,
+        value: "[=DURATION]",
+        help: "leave the guest running after the run, for DURATION (default 1h, at most 7d); it stops by itself then. kvmci prints its name: kvmci ssh NAME, kvmci ls, kvmci stop NAME"
+      },
       {
         name: "config",
         type: "string",
@@ -7905,7 +8307,7 @@ async function runOrPrepare(mode, argv, proc, signal, reporter) {
 `);
     return 0;
   }
-  const { config, guests } = read;
+  const { config, guests, keepForMs } = read;
   const startedAt = /* @__PURE__ */ new Date();
   const deps = {
     cacheDir: resolveCacheDir(proc.env),
@@ -7926,7 +8328,9 @@ async function runOrPrepare(mode, argv, proc, signal, reporter) {
       columns: proc.stdout.columns ?? 80,
       rows: proc.stdout.rows ?? 24
     }),
-    prepareOnly: mode === "prepare"
+    prepareOnly: mode === "prepare",
+    terminal: terminalOf(proc),
+    keepForMs
   };
   if (guests.length > 1) return runMany(guests, config, deps, proc, startedAt);
   const single = guests[0]?.config ?? config;
@@ -7946,6 +8350,14 @@ async function readRunArgs(mode, argv, proc) {
   }
   if (mode === "prepare" && parsed.rest.length > 0)
     problems.push("kvmci prepare runs no command: drop what follows `--`");
+  const keep = parsed.values.keep;
+  const keepForMs = keep === void 0 || keep === false ? void 0 : keep === true ? 36e5 : parseDuration(String(keep));
+  if (keep !== void 0 && keep !== false && (keepForMs === void 0 || keepForMs <= 0 || keepForMs > maxDurationMs))
+    problems.push(
+      `--keep: expected a duration of at most 7d, like --keep=30m (or --keep alone for 1h), got ${JSON.stringify(keep)}`
+    );
+  if (mode === "prepare" && keep !== void 0)
+    problems.push("--keep: kvmci prepare keeps no guest");
   const hint = `Run \`kvmci ${mode} --help\` for every option.`;
   if (problems.length > 0) throw problemsError("usage", problems, hint);
   const config = await loadRunConfig({
@@ -7962,7 +8374,13 @@ async function readRunArgs(mode, argv, proc) {
     totalMemoryBytes: (await readMemInfo()).totalBytes
   });
   if (hostProblems.length > 0) throw problemsError("configuration", hostProblems, hint);
-  return { config, guests };
+  if (keepForMs !== void 0 && guests.length > 1)
+    throw problemsError(
+      "usage",
+      ["--keep keeps one guest: give one image (or pick one guest of the matrix with --shard)"],
+      hint
+    );
+  return { config, guests, keepForMs };
 }
 async function runMany(guests, config, deps, proc, startedAt) {
   const limits = await hostLimits(config.parallel);
@@ -8027,6 +8445,8 @@ var init_run2 = __esm({
     init_json();
     init_meminfo();
     init_install_policy();
+    init_terminal2();
+    init_duration();
     init_preflight();
     init_run();
     init_matrix2();
@@ -8131,7 +8551,7 @@ __export(image_exports, {
   imageCommand: () => imageCommand
 });
 import { homedir as homedir3 } from "node:os";
-import { rm as rm14 } from "node:fs/promises";
+import { rm as rm15 } from "node:fs/promises";
 async function imageCommand(argv, proc, signal, reporter) {
   const [sub, ...rest] = argv;
   const cacheDir = resolveCacheDir(proc.env);
@@ -8329,7 +8749,7 @@ async function removeImages(proc, cacheDir, words) {
         continue;
       }
       for (const item of tree) {
-        await rm14(item.dir, { recursive: true, force: true });
+        await rm15(item.dir, { recursive: true, force: true });
         gone.add(item.entry);
         const over = item.entry === entry ? "" : `, layered over ${entry}`;
         proc.stdout.write(`removed ${item.entry} (${formatSize(item.sizeOnDisk)}${over})
@@ -8401,14 +8821,14 @@ ${formatOptions(imageBuildOptions)}`;
 });
 
 // src/housekeeping/gc.ts
-import { readdir as readdir9, readFile as readFile23, rm as rm15, stat as stat9 } from "node:fs/promises";
-import { join as join24 } from "node:path";
+import { readdir as readdir10, readFile as readFile24, rm as rm16, stat as stat9 } from "node:fs/promises";
+import { join as join25 } from "node:path";
 async function collectGarbage(cacheDir, options = {}) {
   var _stack = [];
   try {
     const removed = [];
     const remove = async (path, what, bytes, why) => {
-      if (!options.dryRun) await rm15(path, { recursive: true, force: true });
+      if (!options.dryRun) await rm16(path, { recursive: true, force: true });
       removed.push({ what, bytes, why });
     };
     const _removals = __using(_stack, options.dryRun ? void 0 : await holdRemovals(cacheDir), true);
@@ -8430,7 +8850,7 @@ async function collectGarbage(cacheDir, options = {}) {
     for (const download of downloads) {
       if (await lockHeldByLiveProcess(cacheDir, download.entry)) continue;
       await remove(download.path, `${download.entry}.part`, download.bytes, "an abandoned download");
-      await rm15(`${download.path}.json`, { force: true });
+      await rm16(`${download.path}.json`, { force: true });
     }
     let remaining = [...scan.items];
     const removeTree2 = async (entry, why) => {
@@ -8493,13 +8913,13 @@ async function listDownloads(cacheDir) {
   const dir = cachePath(cacheDir, "downloads");
   let files;
   try {
-    files = await readdir9(dir);
+    files = await readdir10(dir);
   } catch {
     return [];
   }
   const out = [];
   for (const file of files.filter((f) => f.endsWith(".part")).sort()) {
-    const path = join24(dir, file);
+    const path = join25(dir, file);
     out.push({ entry: file.slice(0, -5), path, bytes: (await stat9(path)).blocks * 512 });
   }
   return out;
@@ -8508,7 +8928,7 @@ async function lockHeldByLiveProcess(cacheDir, entry) {
   let holder;
   try {
     holder = JSON.parse(
-      await readFile23(cachePath(cacheDir, "locks", `${entry}.lock`), "utf8")
+      await readFile24(cachePath(cacheDir, "locks", `${entry}.lock`), "utf8")
     );
   } catch {
     return false;
@@ -8531,7 +8951,7 @@ async function treeSize(path) {
     const s = await stat9(path);
     if (!s.isDirectory()) return s.blocks * 512;
     let total = 0;
-    for (const entry of await readdir9(path)) total += await treeSize(join24(path, entry));
+    for (const entry of await readdir10(path)) total += await treeSize(join25(path, entry));
     return total;
   } catch {
     return 0;
@@ -8584,6 +9004,16 @@ async function gcCommand(argv, proc) {
     unreachable: (image) => image.info.source.kind === "recipe" && !recipeKeys.has(image.info.source.key) ? "built from an older version of its recipe" : void 0
   });
   const verb = dryRun ? "would remove" : "removed";
+  for (const { guest, state } of await listKeptGuests(cacheDir)) {
+    const over = Date.parse(guest.until) <= Date.now();
+    if (state === "stopped" || state === "running" && over) {
+      if (!dryRun) await stopKeptGuest(cacheDir, guest);
+      proc.stdout.write(
+        `${verb} kept guest ${guest.name}: ${state === "stopped" ? "its keeper is gone" : "its time is up"}
+`
+      );
+    }
+  }
   if (!dryRun)
     for (const folder of await removeStaleRunFolders())
       proc.stdout.write(`removed ${folder}: run folder of a kvmci that was killed
@@ -8609,6 +9039,7 @@ var init_gc2 = __esm({
     init_gc();
     init_size();
     init_errors();
+    init_kept();
     init_run_folder();
     init_layout();
     init_cache();
@@ -8617,7 +9048,8 @@ var init_gc2 = __esm({
     gcHelp = `Usage: kvmci gc [options]
 
 Cleans what killed runs left (run folders in the temporary folder, unfinished builds and
-downloads, unreadable cache entries) and images built from older versions of their recipe,
+downloads, unreadable cache entries), kept guests whose keeper is gone or whose time is up,
+and images built from older versions of their recipe,
 and with --max-size whole images, least recently used first. Images a running guest uses are
 never removed.
 
@@ -8627,8 +9059,8 @@ ${formatOptions(gcOptions)}`;
 });
 
 // src/doctor/checks.ts
-import { mkdir as mkdir12, statfs } from "node:fs/promises";
-import { join as join25 } from "node:path";
+import { mkdir as mkdir13, statfs } from "node:fs/promises";
+import { join as join26 } from "node:path";
 import { execa as execa11 } from "execa";
 async function runDoctor(o) {
   const checks = [];
@@ -8666,7 +9098,7 @@ async function toolCheck(tool, args, fix, missing) {
 async function kvmCheck(cacheDir) {
   const images = await listCachedImages(cacheDir);
   const withKernel = images.find((i) => i.info.boot.kernel);
-  const kernel = withKernel ? join25(withKernel.dir, withKernel.info.boot.kernel ?? "") : void 0;
+  const kernel = withKernel ? join26(withKernel.dir, withKernel.info.boot.kernel ?? "") : void 0;
   const memo = fileProbeMemo(cacheDir);
   const problem = await probeKvm({
     kernel,
@@ -8689,7 +9121,7 @@ async function kvmCheck(cacheDir) {
 }
 async function cacheCheck(cacheDir) {
   try {
-    await mkdir12(cacheDir, { recursive: true });
+    await mkdir13(cacheDir, { recursive: true });
     const fs = await statfs(cacheDir);
     const free = fs.bavail * fs.bsize;
     const enough = free > 4 * 1024 ** 3;
@@ -8754,6 +9186,239 @@ var init_doctor = __esm({
   }
 });
 
+// src/cli/commands/kept.ts
+var kept_exports = {};
+__export(kept_exports, {
+  lsCommand: () => lsCommand,
+  lsHelp: () => lsHelp,
+  sshCommand: () => sshCommand,
+  sshHelp: () => sshHelp,
+  stopCommand: () => stopCommand,
+  stopHelp: () => stopHelp
+});
+import { readFile as readFile25 } from "node:fs/promises";
+import { join as join27 } from "node:path";
+async function lsCommand(argv, proc) {
+  const parsed = parseOptions(argv, lsOptions);
+  if (parsed.values.help === true) return help2(proc, lsHelp);
+  if (parsed.problems.length || parsed.positionals.length)
+    throw usage2([...parsed.problems, ...parsed.positionals.map((p) => `unexpected ${p}`)], "ls");
+  const kept = await listKeptGuests(resolveCacheDir(proc.env));
+  const now = Date.now();
+  if (parsed.values.json === true) {
+    proc.stdout.write(
+      `${JSON.stringify(
+        kept.map(({ guest, state }) => ({
+          name: guest.name,
+          image: guest.image,
+          state,
+          startedAt: guest.startedAt,
+          until: guest.until,
+          sshPort: guest.sshPort,
+          user: guest.user,
+          cpus: guest.cpus,
+          memoryBytes: guest.memoryBytes
+        })),
+        null,
+        2
+      )}
+`
+    );
+    return 0;
+  }
+  if (kept.length === 0) {
+    proc.stdout.write("no kept guests (kvmci run --keep keeps one)\n");
+    return 0;
+  }
+  proc.stdout.write(
+    formatTable([
+      ["NAME", "IMAGE", "STATE", "AGE", "LEFT", "SSH PORT", "MEMORY"],
+      ...kept.map(({ guest, state }) => [
+        guest.name,
+        guest.image,
+        state,
+        formatDuration(now - Date.parse(guest.startedAt)),
+        state === "running" ? formatDuration(Math.max(0, Date.parse(guest.until) - now)) : "\u2014",
+        String(guest.sshPort),
+        formatSize(guest.memoryBytes)
+      ])
+    ])
+  );
+  return 0;
+}
+async function sshCommand(argv, proc) {
+  var _stack = [];
+  try {
+    const parsed = parseOptions(argv, sshOptions);
+    if (parsed.values.help === true) return help2(proc, sshHelp);
+    const [name, ...extra] = parsed.positionals;
+    const problems = [...parsed.problems];
+    if (!name) problems.push("expected the name of a kept guest (kvmci ls lists them)");
+    if (extra.length) problems.push(`unexpected ${extra.join(" ")}: put a command after \`--\``);
+    if (problems.length) throw usage2(problems, "ssh");
+    const guest = await findRunning(proc, name);
+    const key = join27(guest.folder, RunFiles.clientKey);
+    const knownHosts = join27(guest.folder, RunFiles.knownHosts);
+    if (parsed.values.print === true) {
+      const command = [
+        "ssh",
+        ...["-i", key],
+        ...["-o", "IdentitiesOnly=yes"],
+        ...["-o", `UserKnownHostsFile=${knownHosts}`],
+        ...["-o", "GlobalKnownHostsFile=/dev/null"],
+        ...["-o", "StrictHostKeyChecking=yes"],
+        ...["-p", String(guest.sshPort)],
+        `${guest.user}@127.0.0.1`,
+        ...parsed.rest.length ? ["--", shellJoin(parsed.rest)] : []
+      ];
+      proc.stdout.write(`${shellJoin(command)}
+`);
+      return 0;
+    }
+    const hostKey = (await readFile25(knownHosts, "utf8")).trim().split(/\s+/).slice(1).join(" ");
+    const session = __using(_stack, await SshSession.connect(
+      {
+        host: "127.0.0.1",
+        port: guest.sshPort,
+        user: guest.user,
+        privateKey: await readFile25(key, "utf8"),
+        hostPublicKey: hostKey
+      },
+      15e3
+    ), true);
+    const inWorkdir = (command) => `cd ${shellQuote(guest.workdir)} 2>/dev/null; ${command}`;
+    if (parsed.rest.length > 0) {
+      const result = await session.exec(inWorkdir(`exec ${shellJoin(parsed.rest)}`), {
+        onStdout: (chunk) => proc.stdout.write(chunk),
+        onStderr: (chunk) => proc.stderr.write(chunk)
+      });
+      return result.code;
+    }
+    const terminal = terminalOf(proc);
+    if (!terminal)
+      throw new KvmciError("usage", "kvmci ssh without a command needs a terminal", {
+        hint: `Give a command: kvmci ssh ${name} -- COMMAND, or kvmci ssh ${name} --print for an ssh command line.`
+      });
+    return openShell(session, terminal, inWorkdir("exec bash -i"));
+  } catch (_) {
+    var _error = _, _hasError = true;
+  } finally {
+    var _promise = __callDispose(_stack, _error, _hasError);
+    _promise && await _promise;
+  }
+}
+async function stopCommand(argv, proc) {
+  const parsed = parseOptions(argv, stopOptions);
+  if (parsed.values.help === true) return help2(proc, stopHelp);
+  const all = parsed.values.all === true;
+  const problems = [...parsed.problems];
+  if (!all && parsed.positionals.length === 0)
+    problems.push("expected the names of kept guests, or --all (kvmci ls lists them)");
+  if (all && parsed.positionals.length) problems.push("give names or --all, not both");
+  if (problems.length) throw usage2(problems, "stop");
+  const cacheDir = resolveCacheDir(proc.env);
+  const kept = await listKeptGuests(cacheDir);
+  const chosen = all ? kept : parsed.positionals.map((n) => kept.find((k) => k.guest.name === n));
+  const missing = parsed.positionals.filter((n) => !kept.some((k) => k.guest.name === n));
+  for (const entry of chosen) {
+    if (!entry) continue;
+    await stopKeptGuest(cacheDir, entry.guest);
+    proc.stdout.write(`stopped ${entry.guest.name}
+`);
+  }
+  if (missing.length)
+    throw new KvmciError("usage", `No kept guest named ${missing.join(", ")}`, {
+      hint: "kvmci ls lists the kept guests."
+    });
+  return 0;
+}
+async function findRunning(proc, name) {
+  const kept = await listKeptGuests(resolveCacheDir(proc.env));
+  const found = kept.find((k) => k.guest.name === name);
+  if (!found)
+    throw new KvmciError("usage", `No kept guest named ${name}`, {
+      hint: `kvmci ls lists the kept guests${kept.length ? ` (${kept.map((k) => k.guest.name).join(", ")})` : ""}.`
+    });
+  if (found.state !== "running")
+    throw new KvmciError(
+      "guestLost",
+      `${name} is not running any more (${describe2(found.state, found.guest)})`,
+      {
+        hint: "kvmci gc removes it; kvmci run --keep keeps a new one."
+      }
+    );
+  return found.guest;
+}
+function describe2(state, guest) {
+  if (state === "elsewhere") return "it runs on another host sharing this cache";
+  return Date.parse(guest.until) <= Date.now() ? `its time was up at ${guest.until}` : "its keeper was stopped";
+}
+function help2(proc, text) {
+  proc.stdout.write(`${text}
+`);
+  return 0;
+}
+function usage2(problems, command) {
+  return new KvmciError("usage", `Invalid usage: ${problems.join("; ")}`, {
+    hint: `Run \`kvmci ${command} --help\`.`
+  });
+}
+var lsOptions, sshOptions, stopOptions, lsHelp, sshHelp, stopHelp;
+var init_kept2 = __esm({
+  "src/cli/commands/kept.ts"() {
+    "use strict";
+    init_errors();
+    init_run_folder();
+    init_kept();
+    init_shell();
+    init_cache();
+    init_table();
+    init_session();
+    init_shell_quote();
+    init_duration();
+    init_size();
+    init_options();
+    init_terminal2();
+    lsOptions = [
+      { name: "json", type: "boolean", help: "print the list as JSON" },
+      ...helpOnly
+    ];
+    sshOptions = [
+      {
+        name: "print",
+        type: "boolean",
+        help: "print an OpenSSH command line (with a known-hosts file holding exactly the guest's key) instead of connecting"
+      },
+      ...helpOnly
+    ];
+    stopOptions = [
+      { name: "all", type: "boolean", help: "stop every kept guest" },
+      ...helpOnly
+    ];
+    lsHelp = `Usage: kvmci ls [--json]
+
+Lists the guests kept after their run (kvmci run --keep): name, image, state, age, time left,
+SSH port, memory.
+
+Options:
+${formatOptions(lsOptions)}`;
+    sshHelp = `Usage: kvmci ssh NAME [--print] [-- COMMAND...]
+
+Opens a shell in a kept guest (in its workdir, on this terminal), or runs one command there and
+exits with its exit code. The connection uses the guest's own key and pins its host key.
+
+Options:
+${formatOptions(sshOptions)}`;
+    stopHelp = `Usage: kvmci stop NAME...|--all
+
+Stops kept guests and removes them. A kept guest also stops by itself when its time is up;
+kvmci gc removes those whose keeper is gone.
+
+Options:
+${formatOptions(stopOptions)}`;
+  }
+});
+
 // src/cli/main.ts
 init_errors();
 init_terminal();
@@ -8789,7 +9454,7 @@ var Interrupts = class {
 };
 
 // src/cli/main.ts
-var usage2 = `Usage: kvmci <command> [options]
+var usage3 = `Usage: kvmci <command> [options]
 
 Commands:
   run [options] [-- COMMAND...]   run a command in a throwaway guest
@@ -8800,6 +9465,9 @@ Commands:
   image rm NAME|ENTRY...          remove cached images and snapshots
   gc [--max-size SIZE]            clean the cache (least recently used first)
   doctor                          check this host and say how to fix what is missing
+  ls [--json]                     list the guests kept after their run (run --keep)
+  ssh NAME [-- COMMAND...]        a shell, or one command, in a kept guest
+  stop NAME...|--all              stop kept guests
 
 Run \`kvmci <command> --help\` for its options. Exit codes are listed in \`kvmci run --help\`.`;
 async function main(argv, proc) {
@@ -8826,6 +9494,12 @@ async function main(argv, proc) {
         return await (await Promise.resolve().then(() => (init_gc2(), gc_exports))).gcCommand(rest, proc);
       case "doctor":
         return await (await Promise.resolve().then(() => (init_doctor(), doctor_exports))).doctorCommand(rest, proc);
+      case "ls":
+        return await (await Promise.resolve().then(() => (init_kept2(), kept_exports))).lsCommand(rest, proc);
+      case "ssh":
+        return await (await Promise.resolve().then(() => (init_kept2(), kept_exports))).sshCommand(rest, proc);
+      case "stop":
+        return await (await Promise.resolve().then(() => (init_kept2(), kept_exports))).stopCommand(rest, proc);
       case "--version":
       case "version":
         proc.stdout.write(`${version()}
@@ -8835,12 +9509,12 @@ async function main(argv, proc) {
       case "help":
       case "--help":
       case "-h":
-        proc.stdout.write(`${usage2}
+        proc.stdout.write(`${usage3}
 `);
         return command === void 0 ? ExitCode.usage : 0;
       default:
         throw new KvmciError("usage", `Unknown command ${JSON.stringify(command)}`, {
-          hint: "Commands: run, prepare, image, gc, doctor. `kvmci --help` shows them."
+          hint: "Commands: run, prepare, image, gc, doctor, ls, ssh, stop. `kvmci --help` shows them."
         });
     }
   } catch (error) {

@@ -19572,7 +19572,14 @@ var RunFiles = {
   /** QEMU's pid, written by QEMU itself. */
   qemuPid: "qemu.pid",
   /** Who owns the folder: lets a later kvmci recognise folders left by a killed run. */
-  owner: "owner.json"
+  owner: "owner.json",
+  /** A keepable guest's supervisor (see qemu/keeper.ts) and QEMU's own output under it. */
+  keeper: "keeper.sh",
+  qemuLog: "qemu.log",
+  /** A kept guest's login key (OpenSSH format) for `kvmci ssh`. */
+  clientKey: "client-key",
+  /** `[127.0.0.1]:PORT ssh-ed25519 …`: exactly the guest's host key, for OpenSSH's ssh. */
+  knownHosts: "known_hosts"
 };
 var runFolderPrefix = "kvmci-run-";
 async function removeStaleRunFolders(tmpdir = osTmpdir()) {

@@ -78,3 +78,20 @@ export async function entriesInUse(
   }
   return used;
 }
+
+/**
+ * Records that a process other than this one uses an entry (a kept guest's keeper): the record
+ * stays until that process is gone, and the next `gc` clears it then.
+ */
+export async function markInUseBy(
+  cacheDir: string,
+  entry: string,
+  owner: ProcessIdentity,
+): Promise<void> {
+  const dir = cachePath(cacheDir, "inUse");
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const file = join(dir, `${owner.pid}-${randomBytes(4).toString("hex")}.json`);
+  const record: InUseRecord = { owner, entry };
+  await using _removals = await holdRemovals(cacheDir);
+  await writeFile(file, JSON.stringify(record), { mode: 0o600 });
+}

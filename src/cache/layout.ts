@@ -20,6 +20,8 @@ export const CacheFolders = {
   inUse: "in-use",
   /** One record per guest running on this host: every kvmci's guests share its CPUs and memory. */
   guests: "guests",
+  /** One record per guest kept after its run (`kvmci run --keep`), by name. */
+  kept: "kept",
   /** Digests of local image files, remembered by path, size and modification time. */
   fileDigests: "file-digests",
 } as const;

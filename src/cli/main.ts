@@ -15,6 +15,9 @@ Commands:
   image rm NAME|ENTRY...          remove cached images and snapshots
   gc [--max-size SIZE]            clean the cache (least recently used first)
   doctor                          check this host and say how to fix what is missing
+  ls [--json]                     list the guests kept after their run (run --keep)
+  ssh NAME [-- COMMAND...]        a shell, or one command, in a kept guest
+  stop NAME...|--all              stop kept guests
 
 Run \`kvmci <command> --help\` for its options. Exit codes are listed in \`kvmci run --help\`.`;
 
@@ -49,6 +52,12 @@ export async function main(argv: string[], proc: Process): Promise<number> {
         return await (await import("./commands/gc.js")).gcCommand(rest, proc);
       case "doctor":
         return await (await import("./commands/doctor.js")).doctorCommand(rest, proc);
+      case "ls":
+        return await (await import("./commands/kept.js")).lsCommand(rest, proc);
+      case "ssh":
+        return await (await import("./commands/kept.js")).sshCommand(rest, proc);
+      case "stop":
+        return await (await import("./commands/kept.js")).stopCommand(rest, proc);
       case "--version":
       case "version":
         proc.stdout.write(`${version()}\n`);
@@ -61,7 +70,7 @@ export async function main(argv: string[], proc: Process): Promise<number> {
         return command === undefined ? ExitCode.usage : 0;
       default:
         throw new KvmciError("usage", `Unknown command ${JSON.stringify(command)}`, {
-          hint: "Commands: run, prepare, image, gc, doctor. `kvmci --help` shows them.",
+          hint: "Commands: run, prepare, image, gc, doctor, ls, ssh, stop. `kvmci --help` shows them.",
         });
     }
   } catch (error) {

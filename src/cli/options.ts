@@ -7,11 +7,20 @@ export interface OptionSpec {
   type: "string" | "boolean";
   multiple?: boolean;
   value?: string;
+  /** A switch that may also take a value inline: `--keep` or `--keep=30m`. */
+  inlineValue?: boolean;
   help: string;
 }
 
 /** The command line's options of `kvmci run` and `kvmci prepare` that are not settings. */
 const runOnlyOptions: OptionSpec[] = [
+  {
+    name: "keep",
+    type: "boolean",
+    inlineValue: true,
+    value: "[=DURATION]",
+    help: "leave the guest running after the run, for DURATION (default 1h, at most 7d); it stops by itself then. kvmci prints its name: kvmci ssh NAME, kvmci ls, kvmci stop NAME",
+  },
   {
     name: "config",
     type: "string",
@@ -126,7 +135,12 @@ export function parseOptions(argv: string[], spec: OptionSpec[]): ParsedOptions 
       problems.push(`${token.rawName}: unknown option`);
     } else if (option.type === "string" && token.value === undefined) {
       problems.push(`${token.rawName}: expected a value (${option.value ?? "VALUE"})`);
-    } else if (option.type === "boolean" && token.value !== undefined && token.inlineValue) {
+    } else if (
+      option.type === "boolean" &&
+      token.value !== undefined &&
+      token.inlineValue &&
+      !option.inlineValue
+    ) {
       problems.push(`${token.rawName}: takes no value`);
     }
   }
@@ -134,7 +148,9 @@ export function parseOptions(argv: string[], spec: OptionSpec[]): ParsedOptions 
 }
 
 export function formatOptions(spec: OptionSpec[]): string {
-  const left = spec.map((o) => `  --${o.name}${o.value ? ` ${o.value}` : ""}`);
+  const left = spec.map(
+    (o) => `  --${o.name}${o.value ? `${o.value.startsWith("[") ? "" : " "}${o.value}` : ""}`,
+  );
   const width = Math.max(...left.map((l) => l.length)) + 2;
   return spec.map((o, i) => `${(left[i] ?? "").padEnd(width)}${o.help}`).join("\n");
 }

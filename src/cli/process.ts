@@ -5,8 +5,14 @@ export interface Process {
   exit(code: number): never;
   cwd(): string;
   /** Read only to ask a question on a terminal (installing host packages). */
-  stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
-  stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number; rows?: number };
+  stdin?: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
+  stdout: NodeJS.WritableStream & {
+    isTTY?: boolean;
+    columns?: number;
+    rows?: number;
+    on(event: "resize", listener: () => void): unknown;
+    off(event: "resize", listener: () => void): unknown;
+  };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   getuid?: () => number;
   on(event: "SIGINT" | "SIGTERM", listener: () => void): unknown;

@@ -162,6 +162,7 @@ export async function loadRunConfig(input: LoadInput): Promise<RunConfig> {
     hostTrust,
     tty: (merged.tty ?? true) && (input.terminal ?? false),
     install: merged.install ?? true,
+    shellOnFailure: merged["shell-on-failure"] ?? false,
     artifacts: merged.artifact ?? [],
     artifactsDir: resolve(input.cwd, merged["artifacts-dir"] ?? "kvmci-artifacts"),
     artifactsLimits: {

@@ -280,6 +280,7 @@ export const runSettingsSchema = z
       .regex(/^(none|[A-Za-z0-9_.@-]+)$/, "expected a locale name like C.UTF-8, or none"),
     "ci-env": z.boolean(),
     install: z.boolean(),
+    "shell-on-failure": z.boolean(),
     tty: z.boolean(),
   })
   .partial()

@@ -185,6 +185,10 @@ export const settingsInfo: { [K in SettingKey]-?: SettingInfo } = {
     flag: { kind: "negated", flag: "no-ci-env" },
     help: "under a CI system, give the command its variables (CI, GITHUB_ACTIONS, GITHUB_SHA, …; never paths or tokens) (default true)",
   },
+  "shell-on-failure": {
+    flag: { kind: "switch" },
+    help: "when the command fails or times out (or the sync, with the guest up), open a shell in the guest on this terminal; the guest is torn down when it exits, and the exit code is still the command's",
+  },
   install: {
     flag: { kind: "negated", flag: "no-install" },
     help: "install what the host lacks (QEMU, mmdebstrap, uidmap…) with apt-get when root or with passwordless sudo, asking first on a terminal (default true; also KVMCI_NO_INSTALL=1)",

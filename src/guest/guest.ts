@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { copyFile, rm } from "node:fs/promises";
+import { copyFile, rm, writeFile } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { join } from "node:path";
@@ -9,6 +9,7 @@ import type { CloudConfig } from "../cloud-init/user-data.js";
 import { createOverlay } from "../disk/overlay.js";
 import { KvmciError } from "../errors.js";
 import { findFreePort } from "../host/port.js";
+import { identifyProcess, type ProcessIdentity } from "../host/process-identity.js";
 import type { CachedImage } from "../image/cache.js";
 import { buildQemuArgs, type Accel, type BootMethod } from "../qemu/args.js";
 import { QemuProcess, type QemuExit } from "../qemu/process.js";
@@ -44,6 +45,8 @@ export interface GuestSpec {
   extraUserData?: CloudConfig;
   /** Where to keep a copy of the serial console after teardown. */
   consoleLogCopy?: string;
+  /** May be kept after the run (`--keep`): QEMU runs under a keeper that can outlive kvmci. */
+  keepable?: boolean;
 }
 
 /** What a guest takes from the host besides files and processes. */
@@ -80,6 +83,7 @@ export class Guest implements AsyncDisposable {
   private qmp: QmpClient | undefined;
   private wake: WakeChannel | undefined;
   private sshPort = 0;
+  private kept = false;
   /** The host key SSH must present: this run's own, or a restored snapshot's. */
   private pinnedHostKey: string;
   /** Replaced when the guest is saved: the saved state holds only a key nobody has any more. */
@@ -214,7 +218,12 @@ export class Guest implements AsyncDisposable {
         pidPath: this.folder.file(RunFiles.qemuPid),
         incoming: options.incoming,
       });
-      const qemu = await QemuProcess.start(argv);
+      const qemu = this.spec.keepable
+        ? await QemuProcess.startKeepable(argv, {
+            script: this.folder.file(RunFiles.keeper),
+            log: this.folder.file(RunFiles.qemuLog),
+          })
+        : await QemuProcess.start(argv);
       this.qemu = qemu;
       // QEMU fails at start-up (a bad option, a taken port) within a moment, or not at all.
       const early = await Promise.race([qemu.exited, sleep(300, undefined, { signal })]);
@@ -466,7 +475,48 @@ export class Guest implements AsyncDisposable {
     return readConsoleTail(this.consolePath, lines);
   }
 
+  /** QEMU runs and an SSH session is open: commands (and a shell) can run now. */
+  get reachable(): boolean {
+    return this.running && this.ssh !== undefined;
+  }
+
+  /** The loopback port the guest's SSH is forwarded to. */
+  get port(): number {
+    return this.sshPort;
+  }
+
+  /**
+   * Leaves the guest running after this run, until `untilMs`: its keeper stops it then. The
+   * login key and the pinned host key go into its run folder (0600) for `kvmci ssh`, the folder
+   * is handed to the keeper (a later run's clean-up removes it once the keeper is gone), and
+   * disposing this Guest no longer stops anything. Returns the keeper's identity.
+   */
+  async keep(untilMs: number): Promise<ProcessIdentity> {
+    const qemu = this.requireQemu();
+    await writeFile(this.folder.file(RunFiles.clientKey), this.clientKey.privateKey, {
+      mode: 0o600,
+    });
+    const [type, key] = this.pinnedHostKey.trim().split(/\s+/);
+    await writeFile(
+      this.folder.file(RunFiles.knownHosts),
+      `[127.0.0.1]:${this.sshPort} ${type} ${key}\n`,
+      { mode: 0o600 },
+    );
+    const keeper = await identifyProcess(qemu.pid);
+    await writeFile(this.folder.file(RunFiles.owner), JSON.stringify(keeper), { mode: 0o600 });
+    qemu.keep(untilMs);
+    this.kept = true;
+    await this.closeConnections();
+    return keeper;
+  }
+
   async [Symbol.asyncDispose](): Promise<void> {
+    if (this.kept) {
+      // Left running on purpose: only the console copy is made.
+      if (this.spec.consoleLogCopy)
+        await copyFile(this.consolePath, this.spec.consoleLogCopy).catch(() => undefined);
+      return;
+    }
     const problems: unknown[] = [];
     const attempt = async (step: () => PromiseLike<unknown>) => {
       try {

@@ -101,3 +101,24 @@ async function liveSlots(dir: string): Promise<GuestNeeds[]> {
   }
   return live;
 }
+
+/**
+ * Gives a guest's place on the host to another process (a kept guest's keeper) without asking
+ * for one again: the record stays while that process lives.
+ */
+export async function handOverHostSlot(
+  cacheDir: string,
+  needs: GuestNeeds,
+  owner: ProcessIdentity,
+): Promise<void> {
+  const dir = cachePath(cacheDir, "guests");
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const record: SlotRecord = { owner, memoryBytes: needs.memoryBytes };
+  await writeFile(
+    join(dir, `${owner.pid}-${randomBytes(4).toString("hex")}.json`),
+    JSON.stringify(record),
+    {
+      mode: 0o600,
+    },
+  );
+}

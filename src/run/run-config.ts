@@ -54,6 +54,8 @@ export interface RunConfig {
   tty: boolean;
   /** Install what the host lacks with apt-get (`--no-install`: only say how). */
   install: boolean;
+  /** On a failed command (or sync, or readiness with the guest answering): a shell in it. */
+  shellOnFailure: boolean;
   artifacts: string[];
   artifactsDir: string;
   /** What one guest's artifacts may add up to; past it the copy stops with a warning. */

@@ -24,6 +24,8 @@ import { prepareForRun } from "./prepare.js";
 import { defaultBootTimeoutMs, type RunConfig } from "./run-config.js";
 import { planSnapshot, startGuest } from "./warm.js";
 import { putWorkspace } from "./workspace.js";
+import { keepGuest, shellAfterFailure } from "./debug.js";
+import type { Terminal } from "../guest/shell.js";
 
 export interface RunDeps {
   cacheDir: string;
@@ -41,6 +43,10 @@ export interface RunDeps {
   ensureTools?: EnsureTools;
   /** The size of kvmci's terminal, for a command run in a pseudo-terminal (config.tty). */
   terminalSize?: () => { columns: number; rows: number };
+  /** The person's terminal when kvmci's input and output are one (--shell-on-failure). */
+  terminal?: Terminal;
+  /** `--keep`: leave the guest running this long after the run. */
+  keepForMs?: number;
   /** Where run folders go (the OS temp folder by default). */
   tmpdir?: string;
   /**
@@ -68,6 +74,8 @@ export interface RunResult {
   prepared: { entry: string; reused: boolean } | undefined;
   /** The warm snapshot this run started from, or saved; undefined with --no-snapshot. */
   snapshot: { entry: string; use: "restored" | "saved" | "cached" } | undefined;
+  /** With --keep: the kept guest's name and when it stops by itself. */
+  kept?: { name: string; until: string };
   error: KvmciError | undefined;
 }
 
@@ -140,6 +148,7 @@ export async function run(config: RunConfig, deps: RunDeps, emitEvent: Emit): Pr
         })
       : undefined;
     await runGuest(config, deps, {
+      entries: [image.entry, result.prepared?.entry].filter((e): e is string => Boolean(e)),
       image: guestImage,
       accel: accel.accel,
       bootTimeoutMs,
@@ -277,6 +286,8 @@ async function runGuest(
   config: RunConfig,
   deps: RunDeps,
   o: {
+    /** The cache entries the guest runs from (base and prepared image). */
+    entries: string[];
     image: CachedImage;
     accel: Accel;
     bootTimeoutMs: number;
@@ -302,9 +313,20 @@ async function runGuest(
       network: config.network,
       extraUserData: userData,
       consoleLogCopy: config.consoleLog,
+      keepable: deps.keepForMs !== undefined,
     },
     deps.tmpdir,
   );
+  const keep = async (snapshotEntry: string | undefined) => {
+    if (deps.keepForMs === undefined || !guest.reachable) return;
+    result.kept = await keepGuest(guest, config, {
+      forMs: deps.keepForMs,
+      cacheDir: deps.cacheDir,
+      entries: [...o.entries, ...(snapshotEntry ? [snapshotEntry] : [])],
+      emit,
+    });
+  };
+  let snapshotEntry: string | undefined;
   try {
     const plan = config.snapshot
       ? await planSnapshot(guest, image, userData, deps.cacheDir)
@@ -330,6 +352,7 @@ async function runGuest(
     });
     await using _snapshotInUse = started.inUse;
     result.snapshot = started.snapshot;
+    if (started.snapshot?.use === "restored") snapshotEntry = started.snapshot.entry;
     result.cloudInitErrors = started.cloudInitErrors;
     if (deps.prepareOnly) {
       result.outcome = "passed";
@@ -346,9 +369,30 @@ async function runGuest(
       result.artifacts = await clock.time("artifacts", () =>
         bringBackArtifacts(guest, config, { umask: deps.umask, commandStarted, signal, emit }),
       );
+    if (config.shellOnFailure && command.outcome !== "passed")
+      await shellAfterFailure(guest, config, {
+        why:
+          command.outcome === "timeout"
+            ? "the command timed out"
+            : `the command failed with exit code ${command.exitCode}`,
+        terminal: deps.terminal,
+        emit,
+      });
+    await keep(snapshotEntry);
   } catch (error) {
     // The phase that was running failed (or was interrupted): say so before teardown starts.
     clock.end(false);
+    // A guest that answers but failed before its command (readiness, the sync) can still be
+    // looked into, or kept.
+    if (!signal.aborted && guest.reachable && isKvmciError(error)) {
+      if (config.shellOnFailure)
+        await shellAfterFailure(guest, config, {
+          why: error.message,
+          terminal: deps.terminal,
+          emit,
+        }).catch(() => undefined);
+      await keep(snapshotEntry).catch(() => undefined);
+    }
     // A lost connection is told apart where ssh2 reports it; here it gains what the console
     // and QEMU's exit say of why (stopped, panicked). Anything else unknown is a bug (70).
     if (error instanceof ConnectionLostError && !signal.aborted && guest.launched)

@@ -138,6 +138,8 @@ export interface ExecIo {
   signal?: AbortSignal;
   /** Run in a pseudo-terminal of this size (stderr then comes on stdout, as on a terminal). */
   pty?: { term: string; rows: number; cols: number };
+  /** With a pty: follows the terminal's size; returns how to stop following. */
+  window?: (resize: (size: { rows: number; cols: number }) => void) => () => void;
 }
 
 export interface ExecResult {
@@ -173,9 +175,13 @@ function attach(
   let code: number | undefined;
   let signalName: string | undefined;
   let settled = false;
+  const unfollow = io.window?.(({ rows, cols }) => channel.setWindow(rows, cols, 0, 0));
   const settle = (outcome: () => void) => {
     if (settled) return;
     settled = true;
+    unfollow?.();
+    // Our stdin (a terminal, say) goes on after this command: it must stop feeding the channel.
+    io.stdin?.unpipe(channel);
     io.signal?.removeEventListener("abort", onAbort);
     outcome();
   };

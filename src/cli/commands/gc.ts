@@ -1,6 +1,7 @@
 import { collectGarbage } from "../../housekeeping/gc.js";
 import { formatSize, parseSize } from "../../units/size.js";
 import { KvmciError } from "../../errors.js";
+import { listKeptGuests, stopKeptGuest } from "../../guest/kept.js";
 import { removeStaleRunFolders } from "../../guest/run-folder.js";
 import { requireWritableCache } from "../../cache/layout.js";
 import { resolveCacheDir } from "../../image/cache.js";
@@ -11,7 +12,8 @@ import { formatOptions, gcOptions, parseOptions } from "../options.js";
 const gcHelp = `Usage: kvmci gc [options]
 
 Cleans what killed runs left (run folders in the temporary folder, unfinished builds and
-downloads, unreadable cache entries) and images built from older versions of their recipe,
+downloads, unreadable cache entries), kept guests whose keeper is gone or whose time is up,
+and images built from older versions of their recipe,
 and with --max-size whole images, least recently used first. Images a running guest uses are
 never removed.
 
@@ -57,6 +59,16 @@ export async function gcCommand(argv: string[], proc: Process): Promise<number> 
         : undefined,
   });
   const verb = dryRun ? "would remove" : "removed";
+  // Kept guests whose keeper is gone, or whose time is up (a keeper that missed it is ended).
+  for (const { guest, state } of await listKeptGuests(cacheDir)) {
+    const over = Date.parse(guest.until) <= Date.now();
+    if (state === "stopped" || (state === "running" && over)) {
+      if (!dryRun) await stopKeptGuest(cacheDir, guest);
+      proc.stdout.write(
+        `${verb} kept guest ${guest.name}: ${state === "stopped" ? "its keeper is gone" : "its time is up"}\n`,
+      );
+    }
+  }
   if (!dryRun)
     for (const folder of await removeStaleRunFolders())
       proc.stdout.write(`removed ${folder}: run folder of a kvmci that was killed\n`);

@@ -8,6 +8,8 @@ import { catalogDirs } from "../../image/catalog.js";
 import { buildJsonReport, buildMatrixReport, writeJsonReport } from "../../report/json.js";
 import { readMemInfo } from "../../host/meminfo.js";
 import { cliToolInstaller } from "../install-policy.js";
+import { terminalOf } from "../terminal.js";
+import { maxDurationMs, parseDuration } from "../../units/duration.js";
 import { checkBeforeStart } from "../../run/preflight.js";
 import { run, type RunDeps } from "../../run/run.js";
 import {
@@ -75,7 +77,7 @@ async function runOrPrepare(
     proc.stdout.write(`${read.help}\n`);
     return 0;
   }
-  const { config, guests } = read;
+  const { config, guests, keepForMs } = read;
   const startedAt = new Date();
   const deps: RunDeps = {
     cacheDir: resolveCacheDir(proc.env),
@@ -96,6 +98,8 @@ async function runOrPrepare(
       rows: proc.stdout.rows ?? 24,
     }),
     prepareOnly: mode === "prepare",
+    terminal: terminalOf(proc),
+    keepForMs,
   };
   if (guests.length > 1) return runMany(guests, config, deps, proc, startedAt);
   const single = guests[0]?.config ?? config;
@@ -113,7 +117,9 @@ export async function readRunArgs(
   mode: "run" | "prepare",
   argv: string[],
   proc: Pick<Process, "cwd" | "env"> & Partial<Pick<Process, "stdout">>,
-): Promise<{ config: RunConfig; guests: GuestRun[] } | { help: string }> {
+): Promise<
+  { config: RunConfig; guests: GuestRun[]; keepForMs: number | undefined } | { help: string }
+> {
   const parsed = parseOptions(argv, runOptions);
   if (parsed.values.help === true) return { help: mode === "run" ? runHelp : prepareHelp };
   const problems = [...parsed.problems];
@@ -124,6 +130,23 @@ export async function readRunArgs(
   }
   if (mode === "prepare" && parsed.rest.length > 0)
     problems.push("kvmci prepare runs no command: drop what follows `--`");
+  const keep = parsed.values.keep;
+  const keepForMs =
+    keep === undefined || keep === false
+      ? undefined
+      : keep === true
+        ? 3_600_000
+        : parseDuration(String(keep));
+  if (
+    keep !== undefined &&
+    keep !== false &&
+    (keepForMs === undefined || keepForMs <= 0 || keepForMs > maxDurationMs)
+  )
+    problems.push(
+      `--keep: expected a duration of at most 7d, like --keep=30m (or --keep alone for 1h), got ${JSON.stringify(keep)}`,
+    );
+  if (mode === "prepare" && keep !== undefined)
+    problems.push("--keep: kvmci prepare keeps no guest");
   const hint = `Run \`kvmci ${mode} --help\` for every option.`;
   if (problems.length > 0) throw problemsError("usage", problems, hint);
   const config = await loadRunConfig({
@@ -140,7 +163,13 @@ export async function readRunArgs(
     totalMemoryBytes: (await readMemInfo()).totalBytes,
   });
   if (hostProblems.length > 0) throw problemsError("configuration", hostProblems, hint);
-  return { config, guests };
+  if (keepForMs !== undefined && guests.length > 1)
+    throw problemsError(
+      "usage",
+      ["--keep keeps one guest: give one image (or pick one guest of the matrix with --shard)"],
+      hint,
+    );
+  return { config, guests, keepForMs };
 }
 
 /**
