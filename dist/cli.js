@@ -392,6 +392,33 @@ var init_terminal = __esm({
   }
 });
 
+// src/units/similar-names.ts
+function closestNames(name, known) {
+  return known.map((k) => ({ k, d: editDistance(name, k) })).filter(({ k, d }) => d <= Math.max(2, Math.floor(k.length / 3))).sort((a, b) => a.d - b.d).slice(0, 3).map(({ k }) => k);
+}
+function didYouMean(name, known, show = (k) => k) {
+  const close = closestNames(name, known);
+  return close.length ? `did you mean ${close.map(show).join(" or ")}?` : void 0;
+}
+function editDistance(a, b) {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+      previous = current;
+    }
+  }
+  return row[b.length];
+}
+var init_similar_names = __esm({
+  "src/units/similar-names.ts"() {
+    "use strict";
+  }
+});
+
 // src/cloud-init/trust.ts
 function trustCloudConfig(certificates) {
   if (certificates.length === 0) return void 0;
@@ -5772,22 +5799,6 @@ async function hostDebianMirror() {
   }
   return findDebianMirror(files) ?? defaultDebianMirror;
 }
-function closestNames(name, known) {
-  return known.map((k) => ({ k, d: editDistance(name, k) })).filter(({ k, d }) => d <= Math.max(2, Math.floor(k.length / 3))).sort((a, b) => a.d - b.d).slice(0, 3).map(({ k }) => k);
-}
-function editDistance(a, b) {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const current = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
-      previous = current;
-    }
-  }
-  return row[b.length];
-}
 var refuseMissingTools;
 var init_resolve = __esm({
   "src/image/resolve.ts"() {
@@ -5803,6 +5814,7 @@ var init_resolve = __esm({
     init_build_mode();
     init_packages();
     init_entry_lock();
+    init_similar_names();
     refuseMissingTools = toolInstaller({
       mode: "never",
       isRoot: false,
@@ -7696,7 +7708,8 @@ function parseOptions(argv, spec) {
     if (token.kind !== "option") continue;
     const option = known.get(token.name);
     if (!option) {
-      problems.push(`${token.rawName}: unknown option`);
+      const hint = didYouMean(token.name, [...known.keys()], (name) => `--${name}`);
+      problems.push(`${token.rawName}: unknown option${hint ? ` (${hint})` : ""}`);
     } else if (option.type === "string" && token.value === void 0) {
       problems.push(`${token.rawName}: expected a value (${option.value ?? "VALUE"})`);
     } else if (option.type === "boolean" && token.value !== void 0 && token.inlineValue) {
@@ -7715,6 +7728,7 @@ var init_options = __esm({
   "src/cli/options.ts"() {
     "use strict";
     init_settings();
+    init_similar_names();
     runOnlyOptions = [
       {
         name: "config",
@@ -8031,7 +8045,8 @@ import { rm as rm14 } from "node:fs/promises";
 async function imageCommand(argv, proc, signal, reporter) {
   const [sub, ...rest] = argv;
   const cacheDir = resolveCacheDir(proc.env);
-  if (sub !== "ls" && !rest.includes("--help")) await requireWritableCache(cacheDir);
+  if ((sub === "pull" || sub === "build" || sub === "rm") && !rest.includes("--help"))
+    await requireWritableCache(cacheDir);
   switch (sub) {
     case "build":
     case "pull": {
@@ -8095,10 +8110,14 @@ async function imageCommand(argv, proc, signal, reporter) {
     case "--help":
     case "help":
       return help(proc);
-    default:
-      throw new KvmciError("usage", `Unknown image command ${JSON.stringify(sub)}`, {
-        hint: "Use `kvmci image pull`, `build`, `ls` or `rm` (`kvmci image --help`)."
-      });
+    default: {
+      const hint = didYouMean(sub, ["pull", "build", "ls", "rm"]);
+      throw new KvmciError(
+        "usage",
+        `Unknown image command ${JSON.stringify(sub)}${hint ? ` (${hint})` : ""}`,
+        { hint: "Use `kvmci image pull`, `build`, `ls` or `rm` (`kvmci image --help`)." }
+      );
+    }
   }
 }
 async function listCached(proc, cacheDir) {
@@ -8282,6 +8301,7 @@ var init_image = __esm({
     init_install_policy();
     init_table();
     init_phase_clock();
+    init_similar_names();
     init_options();
     imageHelp = `Usage:
   kvmci image pull NAME|URL#sha256=DIGEST   download (or build) an image into the cache now;
@@ -8685,6 +8705,8 @@ var Interrupts = class {
 };
 
 // src/cli/main.ts
+init_similar_names();
+var commandNames = ["run", "prepare", "image", "gc", "doctor"];
 var usage2 = `Usage: kvmci <command> [options]
 
 Commands:
@@ -8734,10 +8756,14 @@ async function main(argv, proc) {
         proc.stdout.write(`${usage2}
 `);
         return command === void 0 ? ExitCode.usage : 0;
-      default:
-        throw new KvmciError("usage", `Unknown command ${JSON.stringify(command)}`, {
-          hint: "Commands: run, prepare, image, gc, doctor. `kvmci --help` shows them."
-        });
+      default: {
+        const hint = didYouMean(command, commandNames);
+        throw new KvmciError(
+          "usage",
+          `Unknown command ${JSON.stringify(command)}${hint ? ` (${hint})` : ""}`,
+          { hint: `Commands: ${commandNames.join(", ")}. \`kvmci --help\` shows them.` }
+        );
+      }
     }
   } catch (error) {
     if (controller.signal.aborted)

@@ -3,6 +3,9 @@ import { ExitCode, KvmciError, isKvmciError } from "../errors.js";
 import { TerminalReporter } from "../report/terminal.js";
 import { Interrupts } from "./interrupts.js";
 import type { Process } from "./process.js";
+import { didYouMean } from "../units/similar-names.js";
+
+const commandNames = ["run", "prepare", "image", "gc", "doctor"];
 
 const usage = `Usage: kvmci <command> [options]
 
@@ -59,10 +62,14 @@ export async function main(argv: string[], proc: Process): Promise<number> {
       case "-h":
         proc.stdout.write(`${usage}\n`);
         return command === undefined ? ExitCode.usage : 0;
-      default:
-        throw new KvmciError("usage", `Unknown command ${JSON.stringify(command)}`, {
-          hint: "Commands: run, prepare, image, gc, doctor. `kvmci --help` shows them.",
-        });
+      default: {
+        const hint = didYouMean(command, commandNames);
+        throw new KvmciError(
+          "usage",
+          `Unknown command ${JSON.stringify(command)}${hint ? ` (${hint})` : ""}`,
+          { hint: `Commands: ${commandNames.join(", ")}. \`kvmci --help\` shows them.` },
+        );
+      }
     }
   } catch (error) {
     if (controller.signal.aborted)

@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import type { RunSettingsInput } from "../config/schema.js";
 import { settingsInfo, type SettingKey } from "../config/settings.js";
+import { didYouMean } from "../units/similar-names.js";
 
 export interface OptionSpec {
   name: string;
@@ -123,7 +124,8 @@ export function parseOptions(argv: string[], spec: OptionSpec[]): ParsedOptions 
     if (token.kind !== "option") continue;
     const option = known.get(token.name);
     if (!option) {
-      problems.push(`${token.rawName}: unknown option`);
+      const hint = didYouMean(token.name, [...known.keys()], (name) => `--${name}`);
+      problems.push(`${token.rawName}: unknown option${hint ? ` (${hint})` : ""}`);
     } else if (option.type === "string" && token.value === undefined) {
       problems.push(`${token.rawName}: expected a value (${option.value ?? "VALUE"})`);
     } else if (option.type === "boolean" && token.value !== undefined && token.inlineValue) {

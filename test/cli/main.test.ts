@@ -60,3 +60,26 @@ describe("kvmci's exit codes for what is not a guest's doing", () => {
     expect(out.stderr).toMatch(/Error: a bug\n\s+at /);
   });
 });
+
+describe("mistyped words get a suggestion (exit 64, nothing started)", () => {
+  it.each([
+    [["run", "--imag", "x"], "--imag: unknown option (did you mean --image?)"],
+    [["prepare", "--no-snapshots"], "--no-snapshots: unknown option (did you mean --no-snapshot?)"],
+    [["imgae"], 'Unknown command "imgae" (did you mean image?)'],
+    [["image", "lst"], 'Unknown image command "lst" (did you mean ls?)'],
+    [["image", "ls", "--availabel"], "--availabel: unknown option (did you mean --available?)"],
+    [["image", "build", "--forse"], "--forse: unknown option (did you mean --force?)"],
+    [["gc", "--dryrun"], "--dryrun: unknown option (did you mean --dry-run?)"],
+    [["gc", "--max-sise", "1G"], "--max-sise: unknown option (did you mean --max-size?)"],
+  ])("kvmci %j", async (argv, message) => {
+    const { proc, out } = fakeProcess({ ...process.env, KVMCI_CACHE_DIR: dir });
+    expect(await main(argv, proc), out.stderr).toBe(64);
+    expect(out.stderr).toContain(message);
+  });
+
+  it("says no more than that a word is unknown when nothing is close", async () => {
+    const { proc, out } = fakeProcess({ ...process.env, KVMCI_CACHE_DIR: dir });
+    expect(await main(["run", "--bogus-flag", "--", "true"], proc)).toBe(64);
+    expect(out.stderr).toContain("--bogus-flag: unknown option\n");
+  });
+});

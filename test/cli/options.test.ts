@@ -16,7 +16,7 @@ describe("parseOptions", () => {
   it("collects every unknown or incomplete option", () => {
     const parsed = parseOptions(["--memroy", "1G", "--bogus", "--image"], runOptions);
     expect(parsed.problems).toEqual([
-      "--memroy: unknown option",
+      "--memroy: unknown option (did you mean --memory?)",
       "--bogus: unknown option",
       "--image: expected a value (NAME)",
     ]);

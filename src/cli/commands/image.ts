@@ -15,6 +15,7 @@ import { formatTable } from "../../report/table.js";
 import type { TerminalReporter } from "../../report/terminal.js";
 import { PhaseClock } from "../../run/phase-clock.js";
 import type { Process } from "../process.js";
+import { didYouMean } from "../../units/similar-names.js";
 import {
   formatOptions,
   helpOnly,
@@ -43,7 +44,9 @@ export async function imageCommand(
 ): Promise<number> {
   const [sub, ...rest] = argv;
   const cacheDir = resolveCacheDir(proc.env);
-  if (sub !== "ls" && !rest.includes("--help")) await requireWritableCache(cacheDir);
+  // Only what writes to the cache needs it writable; a usage mistake is told first.
+  if ((sub === "pull" || sub === "build" || sub === "rm") && !rest.includes("--help"))
+    await requireWritableCache(cacheDir);
   switch (sub) {
     case "build":
     case "pull": {
@@ -106,10 +109,14 @@ export async function imageCommand(
     case "--help":
     case "help":
       return help(proc);
-    default:
-      throw new KvmciError("usage", `Unknown image command ${JSON.stringify(sub)}`, {
-        hint: "Use `kvmci image pull`, `build`, `ls` or `rm` (`kvmci image --help`).",
-      });
+    default: {
+      const hint = didYouMean(sub, ["pull", "build", "ls", "rm"]);
+      throw new KvmciError(
+        "usage",
+        `Unknown image command ${JSON.stringify(sub)}${hint ? ` (${hint})` : ""}`,
+        { hint: "Use `kvmci image pull`, `build`, `ls` or `rm` (`kvmci image --help`)." },
+      );
+    }
   }
 }
 
