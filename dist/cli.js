@@ -59,12 +59,11 @@ var __callDispose = (stack, error, hasError) => {
 };
 
 // src/errors.ts
-function formatExitCodes() {
+function exitCodeRows() {
   return [
-    "Exit codes:",
-    "  0-255  the command's own exit code, when it ran to the end",
-    ...exitCodeTable.map((e) => `  ${String(e.code).padEnd(5)}  ${e.meaning}`)
-  ].join("\n");
+    ["0-255", "the command's own exit code, when it ran to the end"],
+    ...exitCodeTable.map((e) => [String(e.code), e.meaning])
+  ];
 }
 function isKvmciError(error) {
   return error instanceof KvmciError;
@@ -416,6 +415,84 @@ function editDistance(a, b) {
 var init_similar_names = __esm({
   "src/units/similar-names.ts"() {
     "use strict";
+  }
+});
+
+// src/units/text.ts
+function tailLines(text, count2) {
+  const lines = text.split(/\r?\n/).filter((line) => line.trim() !== "");
+  return lines.slice(-count2);
+}
+function stripAnsi(text) {
+  return text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").replace(/\r/g, "");
+}
+function textWidth(text) {
+  return [...text].length;
+}
+function wrapText(text, width) {
+  const room = Math.max(1, width);
+  const lines = [];
+  let line = "";
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    for (const piece of cutWord(word, room)) {
+      if (line === "") line = piece;
+      else if (textWidth(line) + 1 + textWidth(piece) <= room) line += ` ${piece}`;
+      else {
+        lines.push(line);
+        line = piece;
+      }
+    }
+  }
+  lines.push(line);
+  return lines;
+}
+function cutWord(word, width) {
+  const chars = [...word];
+  const pieces = [];
+  for (let at = 0; at < chars.length; at += width)
+    pieces.push(chars.slice(at, at + width).join(""));
+  return pieces;
+}
+function formatColumns(rows, width, indent = 2) {
+  const nameWidth = Math.max(0, ...rows.map(([name]) => textWidth(name)));
+  const column = indent + nameWidth + 2;
+  const pad = (n) => " ".repeat(n);
+  if (width - column >= minTextColumn) {
+    return rows.flatMap(([name, text]) => {
+      const [first = "", ...more] = wrapText(text, width - column);
+      return [
+        `${pad(indent)}${name}${pad(nameWidth - textWidth(name) + 2)}${first}`.trimEnd(),
+        ...more.map((line) => `${pad(column)}${line}`)
+      ];
+    });
+  }
+  const under = Math.min(indent + 4, Math.max(0, width - minTextColumn));
+  return rows.flatMap(([name, text]) => [
+    ...wrapText(name, width - indent).map((line) => `${pad(indent)}${line}`),
+    ...text ? wrapText(text, width - under).map((line) => `${pad(under)}${line}`) : []
+  ]);
+}
+var minTextColumn;
+var init_text = __esm({
+  "src/units/text.ts"() {
+    "use strict";
+    minTextColumn = 30;
+  }
+});
+
+// src/cli/help.ts
+function helpWidth(stdout) {
+  return stdout?.isTTY && stdout.columns ? stdout.columns : 100;
+}
+function renderHelp(blocks, width) {
+  return blocks.map(
+    (block) => typeof block === "string" ? wrapText(block, width).join("\n") : [...wrapText(block.heading, width), ...formatColumns(block.rows, width)].join("\n")
+  ).join("\n\n");
+}
+var init_help = __esm({
+  "src/cli/help.ts"() {
+    "use strict";
+    init_text();
   }
 });
 
@@ -2062,20 +2139,6 @@ async function readMemInfo() {
 }
 var init_meminfo = __esm({
   "src/host/meminfo.ts"() {
-    "use strict";
-  }
-});
-
-// src/units/text.ts
-function tailLines(text, count2) {
-  const lines = text.split(/\r?\n/).filter((line) => line.trim() !== "");
-  return lines.slice(-count2);
-}
-function stripAnsi(text) {
-  return text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").replace(/\r/g, "");
-}
-var init_text = __esm({
-  "src/units/text.ts"() {
     "use strict";
   }
 });
@@ -7718,10 +7781,8 @@ function parseOptions(argv, spec) {
   }
   return { values, positionals, rest, problems };
 }
-function formatOptions(spec) {
-  const left = spec.map((o) => `  --${o.name}${o.value ? ` ${o.value}` : ""}`);
-  const width = Math.max(...left.map((l) => l.length)) + 2;
-  return spec.map((o, i) => `${(left[i] ?? "").padEnd(width)}${o.help}`).join("\n");
+function optionRows(spec) {
+  return spec.map((o) => [`--${o.name}${o.value ? ` ${o.value}` : ""}`, o.help]);
 }
 var runOnlyOptions, runOptions, imageBuildOptions, imageListOptions, gcOptions, helpOnly;
 var init_options = __esm({
@@ -7847,7 +7908,8 @@ async function runOrPrepare(mode, argv, proc, signal, reporter) {
 }
 async function readRunArgs(mode, argv, proc) {
   const parsed = parseOptions(argv, runOptions);
-  if (parsed.values.help === true) return { help: mode === "run" ? runHelp : prepareHelp };
+  if (parsed.values.help === true)
+    return { help: renderHelp(mode === "run" ? runHelp : prepareHelp, helpWidth(proc.stdout)) };
   const problems = [...parsed.problems];
   if (parsed.positionals.length > 0) {
     problems.push(
@@ -7944,26 +8006,22 @@ var init_run2 = __esm({
     init_prefix();
     init_terminal();
     init_duration();
+    init_help();
     init_options();
-    runHelp = `Usage: kvmci run [options] [-- COMMAND...]
-
-Boots a throwaway guest, copies this folder into it, runs COMMAND there (or \`run:\` from
-kvmci.yml), streams its output, copies artifacts back and deletes the guest.
-
-Options (each can also be set in kvmci.yml under the same name, --no-sync as sync: false,
---no-snapshot as snapshot: false; flags win):
-${formatOptions(runOptions)}
-
-${formatExitCodes()}`;
-    prepareHelp = `Usage: kvmci prepare [options]
-
-Makes, ahead of time, what \`kvmci run\` with the same options and kvmci.yml starts from: the
-image (downloaded or built), the prepared image when provisioning is set, and the warm
-snapshot (unless --no-snapshot). A later run then starts in seconds. Takes the options of
-\`kvmci run\`; a command is not needed.
-
-Options:
-${formatOptions(runOptions)}`;
+    runHelp = [
+      "Usage: kvmci run [options] [-- COMMAND...]",
+      "Boots a throwaway guest, copies this folder into it, runs COMMAND there (or `run:` from kvmci.yml), streams its output, copies artifacts back and deletes the guest.",
+      {
+        heading: "Options (each can also be set in kvmci.yml under the same name, --no-sync as sync: false, --no-snapshot as snapshot: false; flags win):",
+        rows: optionRows(runOptions)
+      },
+      { heading: "Exit codes:", rows: exitCodeRows() }
+    ];
+    prepareHelp = [
+      "Usage: kvmci prepare [options]",
+      "Makes, ahead of time, what `kvmci run` with the same options and kvmci.yml starts from: the image (downloaded or built), the prepared image when provisioning is set, and the warm snapshot (unless --no-snapshot). A later run then starts in seconds. Takes the options of `kvmci run`; a command is not needed.",
+      { heading: "Options:", rows: optionRows(runOptions) }
+    ];
   }
 });
 
@@ -8281,7 +8339,7 @@ function usage(problem) {
   });
 }
 function help(proc) {
-  proc.stdout.write(`${imageHelp}
+  proc.stdout.write(`${renderHelp(imageHelp, helpWidth(proc.stdout))}
 `);
   return 0;
 }
@@ -8302,17 +8360,23 @@ var init_image = __esm({
     init_table();
     init_phase_clock();
     init_similar_names();
+    init_help();
     init_options();
-    imageHelp = `Usage:
-  kvmci image pull NAME|URL#sha256=DIGEST   download (or build) an image into the cache now;
-                                            for a catalog image, check its published checksum
-                                            again and fetch a newer release if there is one
-  kvmci image build [NAME] [options]        build an image from its recipe (default debian-12)
-  kvmci image ls [--available]              list cached images (--available: the catalog)
-  kvmci image rm NAME|ENTRY|DIGEST...       remove cached images (not those a guest is using)
-
-Options for build:
-${formatOptions(imageBuildOptions)}`;
+    imageHelp = [
+      {
+        heading: "Usage:",
+        rows: [
+          [
+            "kvmci image pull NAME|URL#sha256=DIGEST",
+            "download (or build) an image into the cache now; for a catalog image, check its published checksum again and fetch a newer release if there is one"
+          ],
+          ["kvmci image build [NAME] [options]", "build an image from its recipe (default debian-12)"],
+          ["kvmci image ls [--available]", "list cached images (--available: the catalog)"],
+          ["kvmci image rm NAME|ENTRY|DIGEST...", "remove cached images (not those a guest is using)"]
+        ]
+      },
+      { heading: "Options for build:", rows: optionRows(imageBuildOptions) }
+    ];
   }
 });
 
@@ -8472,7 +8536,7 @@ __export(gc_exports, {
 async function gcCommand(argv, proc) {
   const parsed = parseOptions(argv, gcOptions);
   if (parsed.values.help === true) {
-    proc.stdout.write(`${gcHelp}
+    proc.stdout.write(`${renderHelp(gcHelp, helpWidth(proc.stdout))}
 `);
     return 0;
   }
@@ -8529,16 +8593,13 @@ var init_gc2 = __esm({
     init_layout();
     init_cache();
     init_catalog();
+    init_help();
     init_options();
-    gcHelp = `Usage: kvmci gc [options]
-
-Cleans what killed runs left (run folders in the temporary folder, unfinished builds and
-downloads, unreadable cache entries) and images built from older versions of their recipe,
-and with --max-size whole images, least recently used first. Images a running guest uses are
-never removed.
-
-Options:
-${formatOptions(gcOptions)}`;
+    gcHelp = [
+      "Usage: kvmci gc [options]",
+      "Cleans what killed runs left (run folders in the temporary folder, unfinished builds and downloads, unreadable cache entries) and images built from older versions of their recipe, and with --max-size whole images, least recently used first. Images a running guest uses are never removed.",
+      { heading: "Options:", rows: optionRows(gcOptions) }
+    ];
   }
 });
 
@@ -8643,9 +8704,8 @@ __export(doctor_exports, {
 async function doctorCommand(argv, proc) {
   const parsed = parseOptions(argv, helpOnly);
   if (parsed.values.help === true) {
-    proc.stdout.write(
-      "Usage: kvmci doctor\n\nChecks QEMU, qemu-img, /dev/kvm (present, permitted, really usable), mmdebstrap and the cache folder, and prints the fix for each failing check.\n"
-    );
+    proc.stdout.write(`${renderHelp(doctorHelp, helpWidth(proc.stdout))}
+`);
     return 0;
   }
   if (parsed.problems.length)
@@ -8660,19 +8720,27 @@ async function doctorCommand(argv, proc) {
   }
   return checks.some((c) => c.status === "fail") ? ExitCode.hostRequirement : 0;
 }
+var doctorHelp;
 var init_doctor = __esm({
   "src/cli/commands/doctor.ts"() {
     "use strict";
     init_checks();
     init_errors();
     init_cache();
+    init_help();
     init_options();
+    doctorHelp = [
+      "Usage: kvmci doctor",
+      "Checks QEMU, qemu-img, /dev/kvm (present, permitted, really usable), mmdebstrap and the cache folder, and prints the fix for each failing check."
+    ];
   }
 });
 
 // src/cli/main.ts
 init_errors();
 init_terminal();
+init_similar_names();
+init_help();
 import { existsSync as existsSync2, readFileSync } from "node:fs";
 
 // src/cli/interrupts.ts
@@ -8705,21 +8773,30 @@ var Interrupts = class {
 };
 
 // src/cli/main.ts
-init_similar_names();
-var commandNames = ["run", "prepare", "image", "gc", "doctor"];
-var usage2 = `Usage: kvmci <command> [options]
-
-Commands:
-  run [options] [-- COMMAND...]   run a command in a throwaway guest
-  prepare [options]               make the prepared image and warm snapshot a run starts from
-  image pull NAME|URL#sha256=\u2026   download an image into the cache ahead of time
-  image build [NAME]              build an image from its recipe (default debian-12)
-  image ls [--available]          list cached images, or the catalog
-  image rm NAME|ENTRY...          remove cached images and snapshots
-  gc [--max-size SIZE]            clean the cache (least recently used first)
-  doctor                          check this host and say how to fix what is missing
-
-Run \`kvmci <command> --help\` for its options. Exit codes are listed in \`kvmci run --help\`.`;
+var usage2 = [
+  "Usage: kvmci <command> [options]",
+  {
+    heading: "Commands:",
+    rows: [
+      ["run [options] [-- COMMAND...]", "run a command in a throwaway guest"],
+      ["prepare [options]", "make the prepared image and warm snapshot a run starts from"],
+      ["image pull NAME|URL#sha256=\u2026", "download an image into the cache ahead of time"],
+      ["image build [NAME]", "build an image from its recipe (default debian-12)"],
+      ["image ls [--available]", "list cached images, or the catalog"],
+      ["image rm NAME|ENTRY...", "remove cached images and snapshots"],
+      ["gc [--max-size SIZE]", "clean the cache (least recently used first)"],
+      ["doctor", "check this host and say how to fix what is missing"]
+    ]
+  },
+  "Run `kvmci <command> --help` (or `kvmci help <command>`) for its options. Exit codes are listed in `kvmci run --help`."
+];
+var commands = {
+  run: async (...a) => (await Promise.resolve().then(() => (init_run2(), run_exports))).runCommand(...a),
+  prepare: async (...a) => (await Promise.resolve().then(() => (init_run2(), run_exports))).prepareCommand(...a),
+  image: async (...a) => (await Promise.resolve().then(() => (init_image(), image_exports))).imageCommand(...a),
+  gc: async (argv, proc) => (await Promise.resolve().then(() => (init_gc2(), gc_exports))).gcCommand(argv, proc),
+  doctor: async (argv, proc) => (await Promise.resolve().then(() => (init_doctor(), doctor_exports))).doctorCommand(argv, proc)
+};
 async function main(argv, proc) {
   const [command, ...rest] = argv;
   const reporter = new TerminalReporter({ stdout: proc.stdout, stderr: proc.stderr });
@@ -8733,37 +8810,34 @@ async function main(argv, proc) {
   proc.on("SIGINT", onInt);
   proc.on("SIGTERM", onTerm);
   try {
+    const known = commandNamed(command);
+    if (known) return await known(rest, proc, controller.signal, reporter);
     switch (command) {
-      case "run":
-        return await (await Promise.resolve().then(() => (init_run2(), run_exports))).runCommand(rest, proc, controller.signal, reporter);
-      case "prepare":
-        return await (await Promise.resolve().then(() => (init_run2(), run_exports))).prepareCommand(rest, proc, controller.signal, reporter);
-      case "image":
-        return await (await Promise.resolve().then(() => (init_image(), image_exports))).imageCommand(rest, proc, controller.signal, reporter);
-      case "gc":
-        return await (await Promise.resolve().then(() => (init_gc2(), gc_exports))).gcCommand(rest, proc);
-      case "doctor":
-        return await (await Promise.resolve().then(() => (init_doctor(), doctor_exports))).doctorCommand(rest, proc);
       case "--version":
       case "version":
+        if (rest.length > 0) throw nothingMayFollow(command, rest);
         proc.stdout.write(`${version()}
 `);
         return 0;
       case void 0:
+        proc.stdout.write(`${renderHelp(usage2, helpWidth(proc.stdout))}
+`);
+        return ExitCode.usage;
       case "help":
       case "--help":
-      case "-h":
-        proc.stdout.write(`${usage2}
+      case "-h": {
+        const [topic, ...more] = rest;
+        if (topic === void 0) {
+          proc.stdout.write(`${renderHelp(usage2, helpWidth(proc.stdout))}
 `);
-        return command === void 0 ? ExitCode.usage : 0;
-      default: {
-        const hint = didYouMean(command, commandNames);
-        throw new KvmciError(
-          "usage",
-          `Unknown command ${JSON.stringify(command)}${hint ? ` (${hint})` : ""}`,
-          { hint: `Commands: ${commandNames.join(", ")}. \`kvmci --help\` shows them.` }
-        );
+          return 0;
+        }
+        const about = commandNamed(topic);
+        if (!about || more.length > 0) throw unknownCommand(topic, more);
+        return await about(["--help"], proc, controller.signal, reporter);
       }
+      default:
+        throw unknownCommand(command, []);
     }
   } catch (error) {
     if (controller.signal.aborted)
@@ -8782,6 +8856,27 @@ ${error instanceof Error ? error.stack ?? error.message : String(error)}
     proc.off("SIGINT", onInt);
     proc.off("SIGTERM", onTerm);
   }
+}
+function commandNamed(word) {
+  return word !== void 0 && Object.hasOwn(commands, word) ? commands[word] : void 0;
+}
+function unknownCommand(word, extra) {
+  const names = Object.keys(commands);
+  if (commandNamed(word))
+    return new KvmciError("usage", `Unexpected ${extra.join(" ")} after kvmci help ${word}`, {
+      hint: `\`kvmci ${word} --help\` shows its options.`
+    });
+  const suggestion = didYouMean(word, names);
+  return new KvmciError(
+    "usage",
+    `Unknown command ${JSON.stringify(word)}${suggestion ? ` (${suggestion})` : ""}`,
+    { hint: `Commands: ${names.join(", ")}. \`kvmci --help\` shows them.` }
+  );
+}
+function nothingMayFollow(word, extra) {
+  return new KvmciError("usage", `Unexpected ${extra.join(" ")}: nothing follows kvmci ${word}`, {
+    hint: "`kvmci --help` lists the commands."
+  });
 }
 function version() {
   const file = ["../package.json", "../../package.json"].map((relative5) => new URL(relative5, import.meta.url)).find((url) => existsSync2(url)) ?? new URL("../package.json", import.meta.url);

@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import type { RunSettingsInput } from "../config/schema.js";
 import { settingsInfo, type SettingKey } from "../config/settings.js";
 import { didYouMean } from "../units/similar-names.js";
+import type { HelpRow } from "./help.js";
 
 export interface OptionSpec {
   name: string;
@@ -135,8 +136,7 @@ export function parseOptions(argv: string[], spec: OptionSpec[]): ParsedOptions 
   return { values, positionals, rest, problems };
 }
 
-export function formatOptions(spec: OptionSpec[]): string {
-  const left = spec.map((o) => `  --${o.name}${o.value ? ` ${o.value}` : ""}`);
-  const width = Math.max(...left.map((l) => l.length)) + 2;
-  return spec.map((o, i) => `${(left[i] ?? "").padEnd(width)}${o.help}`).join("\n");
+/** The options as rows of `--help`: the flag (with its value) and what it does. Pure. */
+export function optionRows(spec: OptionSpec[]): HelpRow[] {
+  return spec.map((o) => [`--${o.name}${o.value ? ` ${o.value}` : ""}`, o.help]);
 }

@@ -2,14 +2,18 @@ import { runDoctor } from "../../doctor/checks.js";
 import { ExitCode, KvmciError } from "../../errors.js";
 import { resolveCacheDir } from "../../image/cache.js";
 import type { Process } from "../process.js";
+import { helpWidth, renderHelp, type HelpBlock } from "../help.js";
 import { helpOnly, parseOptions } from "../options.js";
+
+const doctorHelp: HelpBlock[] = [
+  "Usage: kvmci doctor",
+  "Checks QEMU, qemu-img, /dev/kvm (present, permitted, really usable), mmdebstrap and the cache folder, and prints the fix for each failing check.",
+];
 
 export async function doctorCommand(argv: string[], proc: Process): Promise<number> {
   const parsed = parseOptions(argv, helpOnly);
   if (parsed.values.help === true) {
-    proc.stdout.write(
-      "Usage: kvmci doctor\n\nChecks QEMU, qemu-img, /dev/kvm (present, permitted, really usable), mmdebstrap and the cache folder, and prints the fix for each failing check.\n",
-    );
+    proc.stdout.write(`${renderHelp(doctorHelp, helpWidth(proc.stdout))}\n`);
     return 0;
   }
   if (parsed.problems.length)

@@ -6,22 +6,19 @@ import { requireWritableCache } from "../../cache/layout.js";
 import { resolveCacheDir } from "../../image/cache.js";
 import { catalogDirs, listCatalog } from "../../image/catalog.js";
 import type { Process } from "../process.js";
-import { formatOptions, gcOptions, parseOptions } from "../options.js";
+import { helpWidth, renderHelp, type HelpBlock } from "../help.js";
+import { gcOptions, optionRows, parseOptions } from "../options.js";
 
-const gcHelp = `Usage: kvmci gc [options]
-
-Cleans what killed runs left (run folders in the temporary folder, unfinished builds and
-downloads, unreadable cache entries) and images built from older versions of their recipe,
-and with --max-size whole images, least recently used first. Images a running guest uses are
-never removed.
-
-Options:
-${formatOptions(gcOptions)}`;
+const gcHelp: HelpBlock[] = [
+  "Usage: kvmci gc [options]",
+  "Cleans what killed runs left (run folders in the temporary folder, unfinished builds and downloads, unreadable cache entries) and images built from older versions of their recipe, and with --max-size whole images, least recently used first. Images a running guest uses are never removed.",
+  { heading: "Options:", rows: optionRows(gcOptions) },
+];
 
 export async function gcCommand(argv: string[], proc: Process): Promise<number> {
   const parsed = parseOptions(argv, gcOptions);
   if (parsed.values.help === true) {
-    proc.stdout.write(`${gcHelp}\n`);
+    proc.stdout.write(`${renderHelp(gcHelp, helpWidth(proc.stdout))}\n`);
     return 0;
   }
   const problems = [...parsed.problems];

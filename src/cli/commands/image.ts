@@ -16,25 +16,31 @@ import type { TerminalReporter } from "../../report/terminal.js";
 import { PhaseClock } from "../../run/phase-clock.js";
 import type { Process } from "../process.js";
 import { didYouMean } from "../../units/similar-names.js";
+import { helpWidth, renderHelp, type HelpBlock } from "../help.js";
 import {
-  formatOptions,
   helpOnly,
   imageBuildOptions,
   imageListOptions,
+  optionRows,
   parseOptions,
   type OptionSpec,
 } from "../options.js";
 
-const imageHelp = `Usage:
-  kvmci image pull NAME|URL#sha256=DIGEST   download (or build) an image into the cache now;
-                                            for a catalog image, check its published checksum
-                                            again and fetch a newer release if there is one
-  kvmci image build [NAME] [options]        build an image from its recipe (default debian-12)
-  kvmci image ls [--available]              list cached images (--available: the catalog)
-  kvmci image rm NAME|ENTRY|DIGEST...       remove cached images (not those a guest is using)
-
-Options for build:
-${formatOptions(imageBuildOptions)}`;
+const imageHelp: HelpBlock[] = [
+  {
+    heading: "Usage:",
+    rows: [
+      [
+        "kvmci image pull NAME|URL#sha256=DIGEST",
+        "download (or build) an image into the cache now; for a catalog image, check its published checksum again and fetch a newer release if there is one",
+      ],
+      ["kvmci image build [NAME] [options]", "build an image from its recipe (default debian-12)"],
+      ["kvmci image ls [--available]", "list cached images (--available: the catalog)"],
+      ["kvmci image rm NAME|ENTRY|DIGEST...", "remove cached images (not those a guest is using)"],
+    ],
+  },
+  { heading: "Options for build:", rows: optionRows(imageBuildOptions) },
+];
 
 export async function imageCommand(
   argv: string[],
@@ -291,6 +297,6 @@ function usage(problem: string): KvmciError {
 }
 
 function help(proc: Process): number {
-  proc.stdout.write(`${imageHelp}\n`);
+  proc.stdout.write(`${renderHelp(imageHelp, helpWidth(proc.stdout))}\n`);
   return 0;
 }

@@ -1,6 +1,6 @@
 import { loadRunConfig } from "../../config/load.js";
 import type { RunConfig } from "../../run/run-config.js";
-import { formatExitCodes, problemsError } from "../../errors.js";
+import { exitCodeRows, problemsError } from "../../errors.js";
 import { homedir } from "node:os";
 import { createHttpGet } from "../../host/http.js";
 import { resolveCacheDir } from "../../image/cache.js";
@@ -22,28 +22,27 @@ import { GuestLines } from "../../report/prefix.js";
 import { TerminalReporter } from "../../report/terminal.js";
 import { formatDuration } from "../../units/duration.js";
 import type { Process } from "../process.js";
-import { formatOptions, parseOptions, runOptions, settingsFromFlags } from "../options.js";
+import { helpWidth, renderHelp, type HelpBlock } from "../help.js";
+import { optionRows, parseOptions, runOptions, settingsFromFlags } from "../options.js";
 
-export const runHelp = `Usage: kvmci run [options] [-- COMMAND...]
+/** `kvmci run --help`, as blocks to wrap to the terminal. */
+export const runHelp: HelpBlock[] = [
+  "Usage: kvmci run [options] [-- COMMAND...]",
+  "Boots a throwaway guest, copies this folder into it, runs COMMAND there (or `run:` from kvmci.yml), streams its output, copies artifacts back and deletes the guest.",
+  {
+    heading:
+      "Options (each can also be set in kvmci.yml under the same name, --no-sync as sync: false, --no-snapshot as snapshot: false; flags win):",
+    rows: optionRows(runOptions),
+  },
+  { heading: "Exit codes:", rows: exitCodeRows() },
+];
 
-Boots a throwaway guest, copies this folder into it, runs COMMAND there (or \`run:\` from
-kvmci.yml), streams its output, copies artifacts back and deletes the guest.
-
-Options (each can also be set in kvmci.yml under the same name, --no-sync as sync: false,
---no-snapshot as snapshot: false; flags win):
-${formatOptions(runOptions)}
-
-${formatExitCodes()}`;
-
-export const prepareHelp = `Usage: kvmci prepare [options]
-
-Makes, ahead of time, what \`kvmci run\` with the same options and kvmci.yml starts from: the
-image (downloaded or built), the prepared image when provisioning is set, and the warm
-snapshot (unless --no-snapshot). A later run then starts in seconds. Takes the options of
-\`kvmci run\`; a command is not needed.
-
-Options:
-${formatOptions(runOptions)}`;
+/** `kvmci prepare --help`. */
+export const prepareHelp: HelpBlock[] = [
+  "Usage: kvmci prepare [options]",
+  "Makes, ahead of time, what `kvmci run` with the same options and kvmci.yml starts from: the image (downloaded or built), the prepared image when provisioning is set, and the warm snapshot (unless --no-snapshot). A later run then starts in seconds. Takes the options of `kvmci run`; a command is not needed.",
+  { heading: "Options:", rows: optionRows(runOptions) },
+];
 
 export function runCommand(
   argv: string[],
@@ -115,7 +114,8 @@ export async function readRunArgs(
   proc: Pick<Process, "cwd" | "env"> & Partial<Pick<Process, "stdout">>,
 ): Promise<{ config: RunConfig; guests: GuestRun[] } | { help: string }> {
   const parsed = parseOptions(argv, runOptions);
-  if (parsed.values.help === true) return { help: mode === "run" ? runHelp : prepareHelp };
+  if (parsed.values.help === true)
+    return { help: renderHelp(mode === "run" ? runHelp : prepareHelp, helpWidth(proc.stdout)) };
   const problems = [...parsed.problems];
   if (parsed.positionals.length > 0) {
     problems.push(
