@@ -7781,6 +7781,18 @@ function parseOptions(argv, spec) {
   }
   return { values, positionals, rest, problems };
 }
+function positionalProblems(words, expected) {
+  if (words.length < expected.min)
+    return [`expected ${expected.what}, as in \`${expected.example}\``];
+  if (words.length > expected.max)
+    return [
+      `unexpected ${words.slice(expected.max).map((w) => JSON.stringify(w)).join(" ")}`
+    ];
+  return [];
+}
+function noWords(example) {
+  return { min: 0, max: 0, what: "nothing", example };
+}
 function optionRows(spec) {
   return spec.map((o) => [`--${o.name}${o.value ? ` ${o.value}` : ""}`, o.help]);
 }
@@ -7913,7 +7925,7 @@ async function readRunArgs(mode, argv, proc) {
   const problems = [...parsed.problems];
   if (parsed.positionals.length > 0) {
     problems.push(
-      `unexpected ${JSON.stringify(parsed.positionals[0])}: put the command after \`--\`, as in kvmci run -- ${parsed.positionals.join(" ")}`
+      mode === "run" ? `unexpected ${JSON.stringify(parsed.positionals[0])}: put the command after \`--\`, as in kvmci run -- ${parsed.positionals.join(" ")}` : `unexpected ${parsed.positionals.map((w) => JSON.stringify(w)).join(" ")}: kvmci prepare takes options only`
     );
   }
   if (mode === "prepare" && parsed.rest.length > 0)
@@ -8096,28 +8108,44 @@ var init_cache_items = __esm({
 // src/cli/commands/image.ts
 var image_exports = {};
 __export(image_exports, {
-  imageCommand: () => imageCommand
+  imageCommand: () => imageCommand,
+  imageSubcommands: () => imageSubcommands
 });
 import { homedir as homedir3 } from "node:os";
 import { rm as rm14 } from "node:fs/promises";
 async function imageCommand(argv, proc, signal, reporter) {
   const [sub, ...rest] = argv;
+  if (sub === "--help" || sub === "help") return help(proc);
+  if (sub === void 0)
+    throw new KvmciError("usage", `kvmci image needs a subcommand: ${subcommandNames.join(", ")}`, {
+      details: subcommandNames.map((name) => imageSubcommands[name].usage),
+      hint: "`kvmci image --help` says what each does."
+    });
+  if (!subcommandNames.includes(sub)) {
+    const suggestion = didYouMean(sub, subcommandNames);
+    throw new KvmciError(
+      "usage",
+      `Unknown image command ${JSON.stringify(sub)}${suggestion ? ` (${suggestion})` : ""}`,
+      { hint: "Use `kvmci image pull`, `build`, `ls` or `rm` (`kvmci image --help`)." }
+    );
+  }
+  const command = sub;
+  const { options, positionals } = imageSubcommands[command];
+  const parsed = parseOptions(rest, options);
+  if (parsed.values.help === true) return help(proc);
+  const problems = [...parsed.problems, ...positionalProblems(parsed.positionals, positionals)];
+  if (problems.length)
+    throw new KvmciError("usage", `Invalid usage: ${problems.join("; ")}`, {
+      hint: `Usage: ${imageSubcommands[command].usage} (\`kvmci image --help\`).`
+    });
   const cacheDir = resolveCacheDir(proc.env);
-  if ((sub === "pull" || sub === "build" || sub === "rm") && !rest.includes("--help"))
-    await requireWritableCache(cacheDir);
-  switch (sub) {
+  if (command !== "ls") await requireWritableCache(cacheDir);
+  switch (command) {
     case "build":
     case "pull": {
-      const spec = sub === "build" ? imageBuildOptions : helpOnly;
-      const parsed = parseSub(rest, spec);
-      if (parsed.values.help) return help(proc);
-      if (parsed.positionals.length > 1)
-        throw usage(`expected one image, got ${parsed.positionals.join(" ")}`);
-      const name = parsed.positionals[0] ?? (sub === "build" ? "debian-12" : void 0);
-      if (!name)
-        throw usage("expected an image name or URL, as in `kvmci image pull ubuntu-24.04`");
+      const name = parsed.positionals[0] ?? "debian-12";
       const clock = new PhaseClock(reporter.onEvent);
-      const options = {
+      const options2 = {
         cacheDir,
         catalogDirs: catalogDirs(proc.env),
         http: createHttpGet(),
@@ -8125,7 +8153,7 @@ async function imageCommand(argv, proc, signal, reporter) {
         home: homedir3(),
         mirror: typeof parsed.values.mirror === "string" ? parsed.values.mirror : void 0,
         force: parsed.values.force === true,
-        refresh: sub === "pull",
+        refresh: command === "pull",
         isRoot: proc.getuid?.() === 0,
         ensureTools: cliToolInstaller(proc, {
           install: true,
@@ -8138,44 +8166,20 @@ async function imageCommand(argv, proc, signal, reporter) {
         onStep: (message) => reporter.onEvent({ type: "progress", phase: "image", message }),
         onTransfer: (what, progress) => reporter.onEvent({ type: "transfer", phase: "image", what, progress })
       };
-      const { image, origin } = await clock.time("image", () => resolveImage(name, options));
+      const { image, origin } = await clock.time("image", () => resolveImage(name, options2));
       if (origin === "cached")
         reporter.onEvent({ type: "note", message: `${name} is up to date in the cache` });
       proc.stdout.write(`${image.info.name} ${image.info.digest} ${image.diskPath}
 `);
       return 0;
     }
-    case "ls": {
-      const parsed = parseSub(rest, imageListOptions);
-      if (parsed.values.help) return help(proc);
-      if (parsed.positionals.length) throw usage(`unexpected ${parsed.positionals.join(" ")}`);
-      if (parsed.values.available) {
-        await listAvailable(proc, cacheDir);
-        return 0;
-      }
-      await listCached(proc, cacheDir);
+    case "ls":
+      if (parsed.values.available) await listAvailable(proc, cacheDir);
+      else await listCached(proc, cacheDir);
       return 0;
-    }
-    case "rm": {
-      const parsed = parseSub(rest, helpOnly);
-      if (parsed.values.help) return help(proc);
-      if (parsed.positionals.length === 0)
-        throw usage("expected what to remove, as in `kvmci image rm ubuntu-24.04`");
+    case "rm":
       await removeImages(proc, cacheDir, parsed.positionals);
       return 0;
-    }
-    case void 0:
-    case "--help":
-    case "help":
-      return help(proc);
-    default: {
-      const hint = didYouMean(sub, ["pull", "build", "ls", "rm"]);
-      throw new KvmciError(
-        "usage",
-        `Unknown image command ${JSON.stringify(sub)}${hint ? ` (${hint})` : ""}`,
-        { hint: "Use `kvmci image pull`, `build`, `ls` or `rm` (`kvmci image --help`)." }
-      );
-    }
   }
 }
 async function listCached(proc, cacheDir) {
@@ -8328,22 +8332,12 @@ function matchesImage(image, word) {
 function shortTime(date) {
   return date.toISOString().replace(/:\d\d(\.\d+)?Z$/, "Z").replace("T", " ");
 }
-function parseSub(argv, spec) {
-  const parsed = parseOptions(argv, spec);
-  if (parsed.problems.length) throw usage(parsed.problems.join("; "));
-  return parsed;
-}
-function usage(problem) {
-  return new KvmciError("usage", `Invalid usage: ${problem}`, {
-    hint: "Run `kvmci image --help`."
-  });
-}
 function help(proc) {
   proc.stdout.write(`${renderHelp(imageHelp, helpWidth(proc.stdout))}
 `);
   return 0;
 }
-var imageHelp;
+var imageSubcommands, subcommandNames, imageHelp;
 var init_image = __esm({
   "src/cli/commands/image.ts"() {
     "use strict";
@@ -8362,18 +8356,50 @@ var init_image = __esm({
     init_similar_names();
     init_help();
     init_options();
+    imageSubcommands = {
+      pull: {
+        usage: "kvmci image pull NAME|URL#sha256=DIGEST",
+        about: "download (or build) an image into the cache now; for a catalog image, check its published checksum again and fetch a newer release if there is one",
+        options: helpOnly,
+        positionals: {
+          min: 1,
+          max: 1,
+          what: "an image name or URL",
+          example: "kvmci image pull ubuntu-24.04"
+        }
+      },
+      build: {
+        usage: "kvmci image build [NAME] [options]",
+        about: "build an image from its recipe (default debian-12)",
+        options: imageBuildOptions,
+        positionals: { min: 0, max: 1, what: "a recipe's name", example: "kvmci image build" }
+      },
+      ls: {
+        usage: "kvmci image ls [--available]",
+        about: "list cached images (--available: the catalog)",
+        options: imageListOptions,
+        positionals: { min: 0, max: 0, what: "nothing", example: "kvmci image ls" }
+      },
+      rm: {
+        usage: "kvmci image rm NAME|ENTRY|DIGEST...",
+        about: "remove cached images (not those a guest is using)",
+        options: helpOnly,
+        positionals: {
+          min: 1,
+          max: Infinity,
+          what: "what to remove",
+          example: "kvmci image rm ubuntu-24.04"
+        }
+      }
+    };
+    subcommandNames = Object.keys(imageSubcommands);
     imageHelp = [
       {
         heading: "Usage:",
-        rows: [
-          [
-            "kvmci image pull NAME|URL#sha256=DIGEST",
-            "download (or build) an image into the cache now; for a catalog image, check its published checksum again and fetch a newer release if there is one"
-          ],
-          ["kvmci image build [NAME] [options]", "build an image from its recipe (default debian-12)"],
-          ["kvmci image ls [--available]", "list cached images (--available: the catalog)"],
-          ["kvmci image rm NAME|ENTRY|DIGEST...", "remove cached images (not those a guest is using)"]
-        ]
+        rows: subcommandNames.map((name) => [
+          imageSubcommands[name].usage,
+          imageSubcommands[name].about
+        ])
       },
       { heading: "Options for build:", rows: optionRows(imageBuildOptions) }
     ];
@@ -8547,7 +8573,7 @@ async function gcCommand(argv, proc) {
     problems.push(
       `--max-size: expected a size like 10G or 500M, got ${JSON.stringify(maxSizeText)}`
     );
-  if (parsed.positionals.length) problems.push(`unexpected ${parsed.positionals.join(" ")}`);
+  problems.push(...positionalProblems(parsed.positionals, noWords("kvmci gc")));
   if (problems.length)
     throw new KvmciError("usage", `Invalid usage: ${problems.join("; ")}`, {
       hint: "Run `kvmci gc --help`."
@@ -8708,8 +8734,14 @@ async function doctorCommand(argv, proc) {
 `);
     return 0;
   }
-  if (parsed.problems.length)
-    throw new KvmciError("usage", `Invalid usage: ${parsed.problems.join("; ")}`);
+  const problems = [
+    ...parsed.problems,
+    ...positionalProblems(parsed.positionals, noWords("kvmci doctor"))
+  ];
+  if (problems.length)
+    throw new KvmciError("usage", `Invalid usage: ${problems.join("; ")}`, {
+      hint: "Run `kvmci doctor --help`."
+    });
   const checks = await runDoctor({ cacheDir: resolveCacheDir(proc.env) });
   for (const check of checks) {
     const mark = check.status === "ok" ? "\u2713" : check.status === "warn" ? "!" : "\u2717";
@@ -8773,7 +8805,7 @@ var Interrupts = class {
 };
 
 // src/cli/main.ts
-var usage2 = [
+var usage = [
   "Usage: kvmci <command> [options]",
   {
     heading: "Commands:",
@@ -8820,7 +8852,7 @@ async function main(argv, proc) {
 `);
         return 0;
       case void 0:
-        proc.stdout.write(`${renderHelp(usage2, helpWidth(proc.stdout))}
+        proc.stdout.write(`${renderHelp(usage, helpWidth(proc.stdout))}
 `);
         return ExitCode.usage;
       case "help":
@@ -8828,7 +8860,7 @@ async function main(argv, proc) {
       case "-h": {
         const [topic, ...more] = rest;
         if (topic === void 0) {
-          proc.stdout.write(`${renderHelp(usage2, helpWidth(proc.stdout))}
+          proc.stdout.write(`${renderHelp(usage, helpWidth(proc.stdout))}
 `);
           return 0;
         }

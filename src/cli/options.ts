@@ -136,6 +136,35 @@ export function parseOptions(argv: string[], spec: OptionSpec[]): ParsedOptions 
   return { values, positionals, rest, problems };
 }
 
+/** The words a command takes besides its options: how many, and what they are. */
+export interface Positionals {
+  min: number;
+  max: number;
+  /** What is missing when there are too few, as in "an image name or URL". */
+  what: string;
+  /** A command line that gives them. */
+  example: string;
+}
+
+/** What is wrong with a command's words: too few, or too many. Pure. */
+export function positionalProblems(words: string[], expected: Positionals): string[] {
+  if (words.length < expected.min)
+    return [`expected ${expected.what}, as in \`${expected.example}\``];
+  if (words.length > expected.max)
+    return [
+      `unexpected ${words
+        .slice(expected.max)
+        .map((w) => JSON.stringify(w))
+        .join(" ")}`,
+    ];
+  return [];
+}
+
+/** A command that takes no words besides its options. */
+export function noWords(example: string): Positionals {
+  return { min: 0, max: 0, what: "nothing", example };
+}
+
 /** The options as rows of `--help`: the flag (with its value) and what it does. Pure. */
 export function optionRows(spec: OptionSpec[]): HelpRow[] {
   return spec.map((o) => [`--${o.name}${o.value ? ` ${o.value}` : ""}`, o.help]);

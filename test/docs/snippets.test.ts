@@ -16,6 +16,7 @@ import {
   settingsFromFlags,
   type OptionSpec,
 } from "../../src/cli/options.js";
+import { imageSubcommands } from "../../src/cli/commands/image.js";
 import { runSettingsSchema } from "../../src/config/schema.js";
 import { exitCodeRows, exitCodeTable } from "../../src/errors.js";
 import { loadCatalogEntry } from "../../src/image/catalog.js";
@@ -113,22 +114,11 @@ function argvProblems(argv: string[]): string[] {
     }
     case "image": {
       const [sub, ...args] = rest;
-      switch (sub) {
-        case "pull":
-          return optionProblems(args, helpOnly, 1, 1);
-        case "build":
-          return optionProblems(args, imageBuildOptions, 0, 1);
-        case "ls":
-          return optionProblems(args, imageListOptions, 0, 0);
-        case "rm":
-          return optionProblems(args, helpOnly, 1, Infinity);
-        case undefined:
-        case "--help":
-        case "help":
-          return [];
-        default:
-          return [`unknown image command ${sub}`];
-      }
+      if (sub === "--help" || sub === "help") return [];
+      if (sub === undefined) return ["kvmci image needs a subcommand"];
+      if (!Object.hasOwn(imageSubcommands, sub)) return [`unknown image command ${sub}`];
+      const { options, positionals } = imageSubcommands[sub as keyof typeof imageSubcommands];
+      return optionProblems(args, options, positionals.min, positionals.max);
     }
     case "gc": {
       const problems = optionProblems(rest, gcOptions, 0, 0);

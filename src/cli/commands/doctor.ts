@@ -3,7 +3,7 @@ import { ExitCode, KvmciError } from "../../errors.js";
 import { resolveCacheDir } from "../../image/cache.js";
 import type { Process } from "../process.js";
 import { helpWidth, renderHelp, type HelpBlock } from "../help.js";
-import { helpOnly, parseOptions } from "../options.js";
+import { helpOnly, noWords, parseOptions, positionalProblems } from "../options.js";
 
 const doctorHelp: HelpBlock[] = [
   "Usage: kvmci doctor",
@@ -16,8 +16,14 @@ export async function doctorCommand(argv: string[], proc: Process): Promise<numb
     proc.stdout.write(`${renderHelp(doctorHelp, helpWidth(proc.stdout))}\n`);
     return 0;
   }
-  if (parsed.problems.length)
-    throw new KvmciError("usage", `Invalid usage: ${parsed.problems.join("; ")}`);
+  const problems = [
+    ...parsed.problems,
+    ...positionalProblems(parsed.positionals, noWords("kvmci doctor")),
+  ];
+  if (problems.length)
+    throw new KvmciError("usage", `Invalid usage: ${problems.join("; ")}`, {
+      hint: "Run `kvmci doctor --help`.",
+    });
   const checks = await runDoctor({ cacheDir: resolveCacheDir(proc.env) });
   for (const check of checks) {
     const mark = check.status === "ok" ? "✓" : check.status === "warn" ? "!" : "✗";

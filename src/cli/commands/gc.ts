@@ -7,7 +7,7 @@ import { resolveCacheDir } from "../../image/cache.js";
 import { catalogDirs, listCatalog } from "../../image/catalog.js";
 import type { Process } from "../process.js";
 import { helpWidth, renderHelp, type HelpBlock } from "../help.js";
-import { gcOptions, optionRows, parseOptions } from "../options.js";
+import { gcOptions, noWords, optionRows, parseOptions, positionalProblems } from "../options.js";
 
 const gcHelp: HelpBlock[] = [
   "Usage: kvmci gc [options]",
@@ -33,7 +33,7 @@ export async function gcCommand(argv: string[], proc: Process): Promise<number> 
     problems.push(
       `--max-size: expected a size like 10G or 500M, got ${JSON.stringify(maxSizeText)}`,
     );
-  if (parsed.positionals.length) problems.push(`unexpected ${parsed.positionals.join(" ")}`);
+  problems.push(...positionalProblems(parsed.positionals, noWords("kvmci gc")));
   if (problems.length)
     throw new KvmciError("usage", `Invalid usage: ${problems.join("; ")}`, {
       hint: "Run `kvmci gc --help`.",

@@ -23,21 +23,63 @@ import {
   imageListOptions,
   optionRows,
   parseOptions,
+  positionalProblems,
   type OptionSpec,
+  type Positionals,
 } from "../options.js";
+
+/** `kvmci image`'s subcommands: how each is written, what it does, its options and words. */
+export const imageSubcommands = {
+  pull: {
+    usage: "kvmci image pull NAME|URL#sha256=DIGEST",
+    about:
+      "download (or build) an image into the cache now; for a catalog image, check its published checksum again and fetch a newer release if there is one",
+    options: helpOnly,
+    positionals: {
+      min: 1,
+      max: 1,
+      what: "an image name or URL",
+      example: "kvmci image pull ubuntu-24.04",
+    },
+  },
+  build: {
+    usage: "kvmci image build [NAME] [options]",
+    about: "build an image from its recipe (default debian-12)",
+    options: imageBuildOptions,
+    positionals: { min: 0, max: 1, what: "a recipe's name", example: "kvmci image build" },
+  },
+  ls: {
+    usage: "kvmci image ls [--available]",
+    about: "list cached images (--available: the catalog)",
+    options: imageListOptions,
+    positionals: { min: 0, max: 0, what: "nothing", example: "kvmci image ls" },
+  },
+  rm: {
+    usage: "kvmci image rm NAME|ENTRY|DIGEST...",
+    about: "remove cached images (not those a guest is using)",
+    options: helpOnly,
+    positionals: {
+      min: 1,
+      max: Infinity,
+      what: "what to remove",
+      example: "kvmci image rm ubuntu-24.04",
+    },
+  },
+} satisfies Record<
+  string,
+  { usage: string; about: string; options: OptionSpec[]; positionals: Positionals }
+>;
+
+type ImageSubcommand = keyof typeof imageSubcommands;
+const subcommandNames = Object.keys(imageSubcommands) as ImageSubcommand[];
 
 const imageHelp: HelpBlock[] = [
   {
     heading: "Usage:",
-    rows: [
-      [
-        "kvmci image pull NAME|URL#sha256=DIGEST",
-        "download (or build) an image into the cache now; for a catalog image, check its published checksum again and fetch a newer release if there is one",
-      ],
-      ["kvmci image build [NAME] [options]", "build an image from its recipe (default debian-12)"],
-      ["kvmci image ls [--available]", "list cached images (--available: the catalog)"],
-      ["kvmci image rm NAME|ENTRY|DIGEST...", "remove cached images (not those a guest is using)"],
-    ],
+    rows: subcommandNames.map((name) => [
+      imageSubcommands[name].usage,
+      imageSubcommands[name].about,
+    ]),
   },
   { heading: "Options for build:", rows: optionRows(imageBuildOptions) },
 ];
@@ -49,21 +91,36 @@ export async function imageCommand(
   reporter: TerminalReporter,
 ): Promise<number> {
   const [sub, ...rest] = argv;
+  if (sub === "--help" || sub === "help") return help(proc);
+  if (sub === undefined)
+    throw new KvmciError("usage", `kvmci image needs a subcommand: ${subcommandNames.join(", ")}`, {
+      details: subcommandNames.map((name) => imageSubcommands[name].usage),
+      hint: "`kvmci image --help` says what each does.",
+    });
+  if (!(subcommandNames as string[]).includes(sub)) {
+    const suggestion = didYouMean(sub, subcommandNames);
+    throw new KvmciError(
+      "usage",
+      `Unknown image command ${JSON.stringify(sub)}${suggestion ? ` (${suggestion})` : ""}`,
+      { hint: "Use `kvmci image pull`, `build`, `ls` or `rm` (`kvmci image --help`)." },
+    );
+  }
+  const command = sub as ImageSubcommand;
+  const { options, positionals } = imageSubcommands[command];
+  const parsed = parseOptions(rest, options);
+  if (parsed.values.help === true) return help(proc);
+  const problems = [...parsed.problems, ...positionalProblems(parsed.positionals, positionals)];
+  if (problems.length)
+    throw new KvmciError("usage", `Invalid usage: ${problems.join("; ")}`, {
+      hint: `Usage: ${imageSubcommands[command].usage} (\`kvmci image --help\`).`,
+    });
   const cacheDir = resolveCacheDir(proc.env);
-  // Only what writes to the cache needs it writable; a usage mistake is told first.
-  if ((sub === "pull" || sub === "build" || sub === "rm") && !rest.includes("--help"))
-    await requireWritableCache(cacheDir);
-  switch (sub) {
+  // Listing only reads the cache; the others write to it.
+  if (command !== "ls") await requireWritableCache(cacheDir);
+  switch (command) {
     case "build":
     case "pull": {
-      const spec = sub === "build" ? imageBuildOptions : helpOnly;
-      const parsed = parseSub(rest, spec);
-      if (parsed.values.help) return help(proc);
-      if (parsed.positionals.length > 1)
-        throw usage(`expected one image, got ${parsed.positionals.join(" ")}`);
-      const name = parsed.positionals[0] ?? (sub === "build" ? "debian-12" : undefined);
-      if (!name)
-        throw usage("expected an image name or URL, as in `kvmci image pull ubuntu-24.04`");
+      const name = parsed.positionals[0] ?? "debian-12";
       const clock = new PhaseClock(reporter.onEvent);
       const options: ResolveOptions = {
         cacheDir,
@@ -73,7 +130,7 @@ export async function imageCommand(
         home: homedir(),
         mirror: typeof parsed.values.mirror === "string" ? parsed.values.mirror : undefined,
         force: parsed.values.force === true,
-        refresh: sub === "pull",
+        refresh: command === "pull",
         isRoot: proc.getuid?.() === 0,
         ensureTools: cliToolInstaller(proc, {
           install: true,
@@ -92,37 +149,13 @@ export async function imageCommand(
       proc.stdout.write(`${image.info.name} ${image.info.digest} ${image.diskPath}\n`);
       return 0;
     }
-    case "ls": {
-      const parsed = parseSub(rest, imageListOptions);
-      if (parsed.values.help) return help(proc);
-      if (parsed.positionals.length) throw usage(`unexpected ${parsed.positionals.join(" ")}`);
-      if (parsed.values.available) {
-        await listAvailable(proc, cacheDir);
-        return 0;
-      }
-      await listCached(proc, cacheDir);
+    case "ls":
+      if (parsed.values.available) await listAvailable(proc, cacheDir);
+      else await listCached(proc, cacheDir);
       return 0;
-    }
-    case "rm": {
-      const parsed = parseSub(rest, helpOnly);
-      if (parsed.values.help) return help(proc);
-      if (parsed.positionals.length === 0)
-        throw usage("expected what to remove, as in `kvmci image rm ubuntu-24.04`");
+    case "rm":
       await removeImages(proc, cacheDir, parsed.positionals);
       return 0;
-    }
-    case undefined:
-    case "--help":
-    case "help":
-      return help(proc);
-    default: {
-      const hint = didYouMean(sub, ["pull", "build", "ls", "rm"]);
-      throw new KvmciError(
-        "usage",
-        `Unknown image command ${JSON.stringify(sub)}${hint ? ` (${hint})` : ""}`,
-        { hint: "Use `kvmci image pull`, `build`, `ls` or `rm` (`kvmci image --help`)." },
-      );
-    }
   }
 }
 
@@ -282,18 +315,6 @@ function shortTime(date: Date): string {
     .toISOString()
     .replace(/:\d\d(\.\d+)?Z$/, "Z")
     .replace("T", " ");
-}
-
-function parseSub(argv: string[], spec: OptionSpec[]) {
-  const parsed = parseOptions(argv, spec);
-  if (parsed.problems.length) throw usage(parsed.problems.join("; "));
-  return parsed;
-}
-
-function usage(problem: string): KvmciError {
-  return new KvmciError("usage", `Invalid usage: ${problem}`, {
-    hint: "Run `kvmci image --help`.",
-  });
 }
 
 function help(proc: Process): number {

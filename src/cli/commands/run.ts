@@ -119,7 +119,9 @@ export async function readRunArgs(
   const problems = [...parsed.problems];
   if (parsed.positionals.length > 0) {
     problems.push(
-      `unexpected ${JSON.stringify(parsed.positionals[0])}: put the command after \`--\`, as in kvmci run -- ${parsed.positionals.join(" ")}`,
+      mode === "run"
+        ? `unexpected ${JSON.stringify(parsed.positionals[0])}: put the command after \`--\`, as in kvmci run -- ${parsed.positionals.join(" ")}`
+        : `unexpected ${parsed.positionals.map((w) => JSON.stringify(w)).join(" ")}: kvmci prepare takes options only`,
     );
   }
   if (mode === "prepare" && parsed.rest.length > 0)
