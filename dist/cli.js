@@ -200,6 +200,25 @@ var init_duration = __esm({
   }
 });
 
+// src/report/phase-end.ts
+function phaseEndMark(event) {
+  const end = event.command;
+  const passed = event.ok && (end === void 0 || end.outcome === "passed");
+  const outcome = end === void 0 ? "" : {
+    passed: "",
+    failed: `exit code ${end.exitCode}`,
+    timeout: "timed out",
+    error: "could not complete",
+    interrupted: "interrupted"
+  }[end.outcome];
+  return { mark: passed ? "\u2713" : "\u2717", outcome };
+}
+var init_phase_end = __esm({
+  "src/report/phase-end.ts"() {
+    "use strict";
+  }
+});
+
 // src/report/redact.ts
 function redactUrlCredentials(text) {
   return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'<>]+@/gi, "$1***@");
@@ -274,6 +293,7 @@ var init_terminal = __esm({
   "src/report/terminal.ts"() {
     "use strict";
     init_duration();
+    init_phase_end();
     init_redact();
     init_transfer();
     prefix = "kvmci";
@@ -297,14 +317,16 @@ var init_terminal = __esm({
             if (event.phase === "command") this.line(`${prefix} \u203A command output follows`);
             else if (this.tty) this.startTicker();
             break;
-          case "phase-end":
+          case "phase-end": {
             this.clearStatus();
             this.stopTicker();
             this.status = void 0;
+            const { mark, outcome } = phaseEndMark(event);
             this.line(
-              `${prefix} ${event.ok ? "\u2713" : "\u2717"} ${event.phase.padEnd(9)} ${formatDuration(event.ms)}`
+              `${prefix} ${mark} ${event.phase.padEnd(9)} ${formatDuration(event.ms)}${outcome ? `, ${outcome}` : ""}`
             );
             break;
+          }
           case "progress":
             if (this.status) this.status.message = event.message;
             this.renderStatus();
@@ -6275,19 +6297,19 @@ var init_phase_clock = __esm({
         this.open = { phase, started: this.now() };
         this.emit({ type: "phase-start", phase });
       }
-      /** Ends the open phase, if any. */
-      end(ok) {
+      /** Ends the open phase, if any; `command`: how the command that ran in it ended. */
+      end(ok, command) {
         if (!this.open) return;
         const record = { phase: this.open.phase, ms: Math.round(this.now() - this.open.started), ok };
         this.open = void 0;
         this.records.push(record);
-        this.emit({ type: "phase-end", ...record });
+        this.emit({ type: "phase-end", ...record, ...command ? { command } : {} });
       }
       async time(phase, work) {
         this.start(phase);
         try {
           const result = await work();
-          this.end(true);
+          this.end(true, phase === "command" ? result : void 0);
           return result;
         } catch (error) {
           this.end(false);

@@ -2,6 +2,7 @@ import { formatDuration } from "../units/duration.js";
 import type { KvmciError } from "../errors.js";
 import type { RunEvent } from "../run/events.js";
 import type { RunResult } from "../run/run.js";
+import { phaseEndMark } from "./phase-end.js";
 import { redactUrlCredentials } from "./redact.js";
 import { formatTransfer } from "./transfer.js";
 
@@ -43,15 +44,17 @@ export class TerminalReporter {
         if (event.phase === "command") this.line(`${prefix} › command output follows`);
         else if (this.tty) this.startTicker();
         break;
-      case "phase-end":
+      case "phase-end": {
         this.clearStatus();
         this.stopTicker();
         // The phase's live line is done; printing its result must not draw it again.
         this.status = undefined;
+        const { mark, outcome } = phaseEndMark(event);
         this.line(
-          `${prefix} ${event.ok ? "✓" : "✗"} ${event.phase.padEnd(9)} ${formatDuration(event.ms)}`,
+          `${prefix} ${mark} ${event.phase.padEnd(9)} ${formatDuration(event.ms)}${outcome ? `, ${outcome}` : ""}`,
         );
         break;
+      }
       case "progress":
         if (this.status) this.status.message = event.message;
         this.renderStatus();

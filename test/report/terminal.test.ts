@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { loadRunConfig } from "../../src/config/load.js";
 import { buildJsonReport } from "../../src/report/json.js";
 import { TerminalReporter } from "../../src/report/terminal.js";
+import { PhaseClock } from "../../src/run/phase-clock.js";
 import type { RunResult } from "../../src/run/run.js";
 
 function sink(isTTY: boolean) {
@@ -51,6 +52,24 @@ describe("terminal reporter", () => {
       expect(lines[0]).toContain("downloading ubuntu-24.04: 1.0 MiB / 4.0 MiB (25%)");
       // On a terminal each event redraws the line; in a log only the first within 5 s is printed.
       expect(lines).toHaveLength(tty ? 3 : 1);
+    }
+  });
+
+  it("marks the command's line with how the command ended, not only that it ran", async () => {
+    const cases = [
+      [{ exitCode: 0, outcome: "passed" }, "kvmci ✓ command   500ms\n"],
+      [{ exitCode: 3, outcome: "failed" }, "kvmci ✗ command   500ms, exit code 3\n"],
+      [{ exitCode: 124, outcome: "timeout" }, "kvmci ✗ command   500ms, timed out\n"],
+    ] as const;
+    for (const [end, line] of cases) {
+      const err = sink(false);
+      const reporter = new TerminalReporter({ stdout: sink(false).stream, stderr: err.stream });
+      // The run times its command phase with a PhaseClock, as here.
+      let now = 0;
+      const clock = new PhaseClock(reporter.onEvent, () => (now += 500));
+      await clock.time("command", () => Promise.resolve(end));
+      expect(err.text()).toBe(`kvmci › command output follows\n${line}`);
+      expect(clock.records).toEqual([{ phase: "command", ms: 500, ok: true }]);
     }
   });
 
