@@ -200,6 +200,122 @@ var init_duration = __esm({
   }
 });
 
+// src/units/text.ts
+function tailLines(text, count2) {
+  const lines = text.split(/\r?\n/).filter((line) => line.trim() !== "");
+  return lines.slice(-count2);
+}
+function stripAnsi(text) {
+  return text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").replace(/\r/g, "");
+}
+function textWidth(text) {
+  return [...text].length;
+}
+function wrapText(text, width) {
+  const room = Math.max(1, width);
+  const lines = [];
+  let line = "";
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    for (const piece of cutWord(word, room)) {
+      if (line === "") line = piece;
+      else if (textWidth(line) + 1 + textWidth(piece) <= room) line += ` ${piece}`;
+      else {
+        lines.push(line);
+        line = piece;
+      }
+    }
+  }
+  lines.push(line);
+  return lines;
+}
+function cutWord(word, width) {
+  const chars = [...word];
+  const pieces = [];
+  for (let at = 0; at < chars.length; at += width)
+    pieces.push(chars.slice(at, at + width).join(""));
+  return pieces;
+}
+function formatColumns(rows, width, indent = 2) {
+  const nameWidth = Math.max(0, ...rows.map(([name]) => textWidth(name)));
+  const column = indent + nameWidth + 2;
+  const pad = (n) => " ".repeat(n);
+  if (width - column >= minTextColumn) {
+    return rows.flatMap(([name, text]) => {
+      const [first = "", ...more] = wrapText(text, width - column);
+      return [
+        `${pad(indent)}${name}${pad(nameWidth - textWidth(name) + 2)}${first}`.trimEnd(),
+        ...more.map((line) => `${pad(column)}${line}`)
+      ];
+    });
+  }
+  const under = Math.min(indent + 4, Math.max(0, width - minTextColumn));
+  return rows.flatMap(([name, text]) => [
+    ...wrapText(name, width - indent).map((line) => `${pad(indent)}${line}`),
+    ...text ? wrapText(text, width - under).map((line) => `${pad(under)}${line}`) : []
+  ]);
+}
+var minTextColumn;
+var init_text = __esm({
+  "src/units/text.ts"() {
+    "use strict";
+    minTextColumn = 30;
+  }
+});
+
+// src/host/command.ts
+import { execa } from "execa";
+async function runCommand(argv, options = {}) {
+  const [file, ...args] = argv;
+  if (!file) throw new Error("runCommand needs a command");
+  const child = execa(file, args, {
+    cwd: options.cwd,
+    env: options.env,
+    cancelSignal: options.signal,
+    killSignal: options.killSignal,
+    all: true,
+    reject: false,
+    stdin: options.input === void 0 ? "ignore" : "pipe",
+    input: options.input,
+    ...options.onLine ? { lines: false } : {}
+  });
+  if (options.onLine) {
+    const onLine = options.onLine;
+    let pending = "";
+    child.all?.on("data", (chunk) => {
+      pending += chunk.toString();
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines) onLine(line);
+    });
+  }
+  const result = await child;
+  if (result.isCanceled) {
+    throw new KvmciError(options.failureCode ?? "internal", `${file} was cancelled`, {
+      cause: result
+    });
+  }
+  if (result.failed) {
+    const output = typeof result.all === "string" ? result.all : "";
+    const why = result.exitCode !== void 0 ? `exited with code ${result.exitCode}` : result.shortMessage ?? "failed";
+    throw new KvmciError(options.failureCode ?? "internal", `${formatCommand(argv)} ${why}`, {
+      hint: options.hint,
+      details: tailLines(output, 20),
+      cause: result
+    });
+  }
+  return typeof result.stdout === "string" ? result.stdout : "";
+}
+function formatCommand(argv) {
+  return argv.map((arg) => /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`).join(" ");
+}
+var init_command = __esm({
+  "src/host/command.ts"() {
+    "use strict";
+    init_errors();
+    init_text();
+  }
+});
+
 // src/report/phase-end.ts
 function phaseEndMark(event) {
   const end = event.command;
@@ -293,23 +409,41 @@ var init_terminal = __esm({
   "src/report/terminal.ts"() {
     "use strict";
     init_duration();
+    init_command();
     init_phase_end();
     init_redact();
     init_transfer();
     prefix = "kvmci";
     plainProgressEveryMs = 5e3;
-    TerminalReporter = class {
-      constructor(streams) {
+    TerminalReporter = class _TerminalReporter {
+      constructor(streams, verbosity = "normal") {
         this.streams = streams;
+        this.verbosity = verbosity;
         this.tty = Boolean(streams.stderr.isTTY);
       }
       streams;
+      verbosity;
       status;
       ticker;
       tty;
       /** When a plain (non-terminal) progress line was last printed for a transfer. */
       lastTransferLine = 0;
+      /** A reporter on the same streams that says more or less. */
+      withVerbosity(verbosity) {
+        return verbosity === this.verbosity ? this : new _TerminalReporter(this.streams, verbosity);
+      }
+      /** `--verbose`: a host command kvmci started (QEMU, qemu-img, tar, git, apt-get…). */
+      hostCommand(argv) {
+        if (this.verbosity === "verbose") this.line(`${prefix} $ ${formatCommand(argv)}`);
+      }
+      /** `--verbose`: how a host command ended, when it did not end well. */
+      hostCommandEnd(argv, code, signal) {
+        if (this.verbosity !== "verbose" || code === 0) return;
+        const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+        this.line(`${prefix} $ ${argv[0] ?? "?"} ${how}`);
+      }
       onEvent = (event) => {
+        if (this.verbosity === "quiet" && event.type !== "output" && event.type !== "warning") return;
         switch (event.type) {
           case "phase-start":
             this.clearStatus();
@@ -329,7 +463,8 @@ var init_terminal = __esm({
           }
           case "progress":
             if (this.status) this.status.message = event.message;
-            this.renderStatus();
+            if (this.verbosity === "verbose") this.line(`${prefix} \u203A ${event.phase}: ${event.message}`);
+            else this.renderStatus();
             break;
           case "transfer": {
             const text = `downloading ${event.what}: ${formatTransfer(event.progress, Date.now())}`;
@@ -437,68 +572,6 @@ function editDistance(a, b) {
 var init_similar_names = __esm({
   "src/units/similar-names.ts"() {
     "use strict";
-  }
-});
-
-// src/units/text.ts
-function tailLines(text, count2) {
-  const lines = text.split(/\r?\n/).filter((line) => line.trim() !== "");
-  return lines.slice(-count2);
-}
-function stripAnsi(text) {
-  return text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").replace(/\r/g, "");
-}
-function textWidth(text) {
-  return [...text].length;
-}
-function wrapText(text, width) {
-  const room = Math.max(1, width);
-  const lines = [];
-  let line = "";
-  for (const word of text.split(/\s+/).filter(Boolean)) {
-    for (const piece of cutWord(word, room)) {
-      if (line === "") line = piece;
-      else if (textWidth(line) + 1 + textWidth(piece) <= room) line += ` ${piece}`;
-      else {
-        lines.push(line);
-        line = piece;
-      }
-    }
-  }
-  lines.push(line);
-  return lines;
-}
-function cutWord(word, width) {
-  const chars = [...word];
-  const pieces = [];
-  for (let at = 0; at < chars.length; at += width)
-    pieces.push(chars.slice(at, at + width).join(""));
-  return pieces;
-}
-function formatColumns(rows, width, indent = 2) {
-  const nameWidth = Math.max(0, ...rows.map(([name]) => textWidth(name)));
-  const column = indent + nameWidth + 2;
-  const pad = (n) => " ".repeat(n);
-  if (width - column >= minTextColumn) {
-    return rows.flatMap(([name, text]) => {
-      const [first = "", ...more] = wrapText(text, width - column);
-      return [
-        `${pad(indent)}${name}${pad(nameWidth - textWidth(name) + 2)}${first}`.trimEnd(),
-        ...more.map((line) => `${pad(column)}${line}`)
-      ];
-    });
-  }
-  const under = Math.min(indent + 4, Math.max(0, width - minTextColumn));
-  return rows.flatMap(([name, text]) => [
-    ...wrapText(name, width - indent).map((line) => `${pad(indent)}${line}`),
-    ...text ? wrapText(text, width - under).map((line) => `${pad(under)}${line}`) : []
-  ]);
-}
-var minTextColumn;
-var init_text = __esm({
-  "src/units/text.ts"() {
-    "use strict";
-    minTextColumn = 30;
   }
 });
 
@@ -620,7 +693,7 @@ var init_command_env = __esm({
 import { constants } from "node:fs";
 import { access, lstat, open, readFile, realpath } from "node:fs/promises";
 import { delimiter, dirname, join } from "node:path";
-import { execa } from "execa";
+import { execa as execa2 } from "execa";
 async function findHostNode(env2, fallback) {
   for (const dir of (env2.PATH ?? "").split(delimiter)) {
     if (!dir) continue;
@@ -636,7 +709,7 @@ async function findHostNode(env2, fallback) {
 async function readNodeInstall(path) {
   const binary = await realpath(path);
   const prefix2 = dirname(dirname(binary));
-  const { stdout } = await execa(binary, ["--version"], { timeout: 3e4 });
+  const { stdout } = await execa2(binary, ["--version"], { timeout: 3e4 });
   const entries = ["bin/node"];
   let npmVersion;
   const npmPackage = join(prefix2, "lib", "node_modules", "npm", "package.json");
@@ -2162,60 +2235,6 @@ async function readMemInfo() {
 var init_meminfo = __esm({
   "src/host/meminfo.ts"() {
     "use strict";
-  }
-});
-
-// src/host/command.ts
-import { execa as execa2 } from "execa";
-async function runCommand(argv, options = {}) {
-  const [file, ...args] = argv;
-  if (!file) throw new Error("runCommand needs a command");
-  const child = execa2(file, args, {
-    cwd: options.cwd,
-    env: options.env,
-    cancelSignal: options.signal,
-    killSignal: options.killSignal,
-    all: true,
-    reject: false,
-    stdin: options.input === void 0 ? "ignore" : "pipe",
-    input: options.input,
-    ...options.onLine ? { lines: false } : {}
-  });
-  if (options.onLine) {
-    const onLine = options.onLine;
-    let pending = "";
-    child.all?.on("data", (chunk) => {
-      pending += chunk.toString();
-      const lines = pending.split("\n");
-      pending = lines.pop() ?? "";
-      for (const line of lines) onLine(line);
-    });
-  }
-  const result = await child;
-  if (result.isCanceled) {
-    throw new KvmciError(options.failureCode ?? "internal", `${file} was cancelled`, {
-      cause: result
-    });
-  }
-  if (result.failed) {
-    const output = typeof result.all === "string" ? result.all : "";
-    const why = result.exitCode !== void 0 ? `exited with code ${result.exitCode}` : result.shortMessage ?? "failed";
-    throw new KvmciError(options.failureCode ?? "internal", `${formatCommand(argv)} ${why}`, {
-      hint: options.hint,
-      details: tailLines(output, 20),
-      cause: result
-    });
-  }
-  return typeof result.stdout === "string" ? result.stdout : "";
-}
-function formatCommand(argv) {
-  return argv.map((arg) => /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`).join(" ");
-}
-var init_command = __esm({
-  "src/host/command.ts"() {
-    "use strict";
-    init_errors();
-    init_text();
   }
 });
 
@@ -7578,6 +7597,27 @@ var init_prefix = __esm({
   }
 });
 
+// src/cli/host-commands.ts
+import { subscribe, unsubscribe } from "node:diagnostics_channel";
+function watchHostCommands(watch) {
+  const listener = (message) => {
+    const child = message.process;
+    if (!child) return;
+    child.once("spawn", () => {
+      const argv = child.spawnargs;
+      watch.started(argv);
+      child.once("exit", (code, signal) => watch.ended(argv, code, signal));
+    });
+  };
+  subscribe("child_process", listener);
+  return { [Symbol.dispose]: () => void unsubscribe("child_process", listener) };
+}
+var init_host_commands = __esm({
+  "src/cli/host-commands.ts"() {
+    "use strict";
+  }
+});
+
 // src/config/settings.ts
 var settingsInfo;
 var init_settings = __esm({
@@ -7831,6 +7871,16 @@ var init_options = __esm({
         value: "FILE",
         help: "read settings from FILE instead of ./kvmci.yml"
       },
+      {
+        name: "verbose",
+        type: "boolean",
+        help: "also show what is usually hidden: each host command kvmci starts (QEMU, qemu-img, tar, git\u2026) and each step of a long phase"
+      },
+      {
+        name: "quiet",
+        type: "boolean",
+        help: "show only the command's output, warnings, errors and the last line"
+      },
       { name: "help", type: "boolean", help: "show this help" }
     ];
     runOptions = [
@@ -7904,41 +7954,53 @@ function prepareCommand(argv, proc, signal, reporter) {
   return runOrPrepare("prepare", argv, proc, signal, reporter);
 }
 async function runOrPrepare(mode, argv, proc, signal, reporter) {
-  const read = await readRunArgs(mode, argv, proc);
-  if ("help" in read) {
-    proc.stdout.write(`${read.help}
+  var _stack = [];
+  try {
+    const read = await readRunArgs(mode, argv, proc);
+    if ("help" in read) {
+      proc.stdout.write(`${read.help}
 `);
-    return 0;
-  }
-  const { config, guests } = read;
-  const startedAt = /* @__PURE__ */ new Date();
-  const deps = {
-    cacheDir: resolveCacheDir(proc.env),
-    catalogDirs: catalogDirs(proc.env),
-    http: createHttpGet(),
-    home: homedir2(),
-    isRoot: proc.getuid?.() === 0,
-    signal,
-    now: () => /* @__PURE__ */ new Date(),
-    umask: process.umask(),
-    ensureTools: cliToolInstaller(proc, {
-      install: config.install,
+      return 0;
+    }
+    const { config, guests, verbosity } = read;
+    const shown = reporter.withVerbosity(verbosity);
+    const _commands = __using(_stack, verbosity === "verbose" ? watchHostCommands({
+      started: (command) => shown.hostCommand(command),
+      ended: (command, code, signal2) => shown.hostCommandEnd(command, code, signal2)
+    }) : void 0);
+    const startedAt = /* @__PURE__ */ new Date();
+    const deps = {
+      cacheDir: resolveCacheDir(proc.env),
+      catalogDirs: catalogDirs(proc.env),
+      http: createHttpGet(),
+      home: homedir2(),
+      isRoot: proc.getuid?.() === 0,
       signal,
-      log: (line) => proc.stderr.write(`kvmci \u203A ${line}
+      now: () => /* @__PURE__ */ new Date(),
+      umask: process.umask(),
+      ensureTools: cliToolInstaller(proc, {
+        install: config.install,
+        signal,
+        log: (line) => proc.stderr.write(`kvmci \u203A ${line}
 `)
-    }),
-    terminalSize: () => ({
-      columns: proc.stdout.columns ?? 80,
-      rows: proc.stdout.rows ?? 24
-    }),
-    prepareOnly: mode === "prepare"
-  };
-  if (guests.length > 1) return runMany(guests, config, deps, proc, startedAt);
-  const single = guests[0]?.config ?? config;
-  const result = await run(single, deps, reporter.onEvent);
-  reporter.summary(result, passedAs(mode));
-  if (config.json) await writeJsonReport(config.json, buildJsonReport(single, result, startedAt));
-  return result.exitCode;
+      }),
+      terminalSize: () => ({
+        columns: proc.stdout.columns ?? 80,
+        rows: proc.stdout.rows ?? 24
+      }),
+      prepareOnly: mode === "prepare"
+    };
+    if (guests.length > 1) return runMany(guests, config, deps, proc, startedAt, verbosity);
+    const single = guests[0]?.config ?? config;
+    const result = await run(single, deps, shown.onEvent);
+    shown.summary(result, passedAs(mode));
+    if (config.json) await writeJsonReport(config.json, buildJsonReport(single, result, startedAt));
+    return result.exitCode;
+  } catch (_) {
+    var _error = _, _hasError = true;
+  } finally {
+    __callDispose(_stack, _error, _hasError);
+  }
 }
 async function readRunArgs(mode, argv, proc) {
   const parsed = parseOptions(argv, runOptions);
@@ -7952,6 +8014,8 @@ async function readRunArgs(mode, argv, proc) {
   }
   if (mode === "prepare" && parsed.rest.length > 0)
     problems.push("kvmci prepare runs no command: drop what follows `--`");
+  if (parsed.values.verbose === true && parsed.values.quiet === true)
+    problems.push("--verbose and --quiet: give one or the other");
   const hint = `Run \`kvmci ${mode} --help\` for every option.`;
   if (problems.length > 0) throw problemsError("usage", problems, hint);
   const config = await loadRunConfig({
@@ -7968,15 +8032,18 @@ async function readRunArgs(mode, argv, proc) {
     totalMemoryBytes: (await readMemInfo()).totalBytes
   });
   if (hostProblems.length > 0) throw problemsError("configuration", hostProblems, hint);
-  return { config, guests };
+  const verbosity = parsed.values.verbose === true ? "verbose" : parsed.values.quiet === true ? "quiet" : "normal";
+  return { config, guests, verbosity };
 }
-async function runMany(guests, config, deps, proc, startedAt) {
+async function runMany(guests, config, deps, proc, startedAt, verbosity) {
   const limits = await hostLimits(config.parallel);
   const err = (text) => proc.stderr.write(text);
-  err(
-    `kvmci \u203A ${guests.length} guests (${guests.map((g) => g.name).join(", ")}), up to ${Math.min(limits.maxGuests, guests.length)} at once
+  const quiet = verbosity === "quiet";
+  if (!quiet)
+    err(
+      `kvmci \u203A ${guests.length} guests (${guests.map((g) => g.name).join(", ")}), up to ${Math.min(limits.maxGuests, guests.length)} at once
 `
-  );
+    );
   const streams = new Map(
     guests.map((g) => [
       g.name,
@@ -7987,7 +8054,7 @@ async function runMany(guests, config, deps, proc, startedAt) {
     ])
   );
   const reporters = new Map(
-    guests.map((g) => [g.name, new TerminalReporter(streams.get(g.name))])
+    guests.map((g) => [g.name, new TerminalReporter(streams.get(g.name), verbosity)])
   );
   const outcomes = await runMatrix(guests, deps, {
     limits,
@@ -8001,7 +8068,7 @@ async function runMany(guests, config, deps, proc, startedAt) {
     }
   });
   const exitCode = matrixExitCode(outcomes, deps.signal);
-  err(`
+  if (!quiet) err(`
 ${formatMatrixTable(outcomes)}`);
   const failed = outcomes.filter((o) => o.result?.outcome !== "passed");
   const seconds = formatDuration(Date.now() - startedAt.getTime());
@@ -8041,12 +8108,13 @@ var init_run2 = __esm({
     init_terminal();
     init_duration();
     init_help();
+    init_host_commands();
     init_options();
     runHelp = [
       "Usage: kvmci run [options] [-- COMMAND...]",
       "Boots a throwaway guest, copies this folder into it, runs COMMAND there (or `run:` from kvmci.yml), streams its output, copies artifacts back and deletes the guest.",
       {
-        heading: "Options (each can also be set in kvmci.yml under the same name, --no-sync as sync: false, --no-snapshot as snapshot: false; flags win):",
+        heading: "Options (each but --config, --verbose, --quiet and --help can also be set in kvmci.yml under the same name, --no-sync as sync: false, --no-snapshot as snapshot: false; flags win):",
         rows: optionRows(runOptions)
       },
       { heading: "Exit codes:", rows: exitCodeRows() }

@@ -12,13 +12,26 @@ export interface OptionSpec {
   help: string;
 }
 
-/** The command line's options of `kvmci run` and `kvmci prepare` that are not settings. */
+/**
+ * The command line's options of `kvmci run` and `kvmci prepare` that are not settings: where
+ * the settings come from, and how much kvmci itself says. None of them is a key of kvmci.yml.
+ */
 const runOnlyOptions: OptionSpec[] = [
   {
     name: "config",
     type: "string",
     value: "FILE",
     help: "read settings from FILE instead of ./kvmci.yml",
+  },
+  {
+    name: "verbose",
+    type: "boolean",
+    help: "also show what is usually hidden: each host command kvmci starts (QEMU, qemu-img, tar, git…) and each step of a long phase",
+  },
+  {
+    name: "quiet",
+    type: "boolean",
+    help: "show only the command's output, warnings, errors and the last line",
   },
   { name: "help", type: "boolean", help: "show this help" },
 ];

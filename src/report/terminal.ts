@@ -1,4 +1,5 @@
 import { formatDuration } from "../units/duration.js";
+import { formatCommand } from "../host/command.js";
 import type { KvmciError } from "../errors.js";
 import type { RunEvent } from "../run/events.js";
 import type { RunResult } from "../run/run.js";
@@ -17,6 +18,16 @@ export interface TerminalStreams {
   stderr: TextSink;
 }
 
+/**
+ * How much kvmci says of its own (`--quiet`, `--verbose`); the command's output, warnings,
+ * errors and the last line are always shown.
+ * - `quiet`: only those.
+ * - `normal`: also each phase's result, notes, and on a terminal a live status line.
+ * - `verbose`: also each host command kvmci starts (and how one that failed ended), and each
+ *   step of a long phase as a line of its own, in a log too.
+ */
+export type Verbosity = "quiet" | "normal" | "verbose";
+
 const prefix = "kvmci";
 const plainProgressEveryMs = 5_000;
 
@@ -32,11 +43,33 @@ export class TerminalReporter {
   /** When a plain (non-terminal) progress line was last printed for a transfer. */
   private lastTransferLine = 0;
 
-  constructor(private readonly streams: TerminalStreams) {
+  constructor(
+    private readonly streams: TerminalStreams,
+    private readonly verbosity: Verbosity = "normal",
+  ) {
     this.tty = Boolean(streams.stderr.isTTY);
   }
 
+  /** A reporter on the same streams that says more or less. */
+  withVerbosity(verbosity: Verbosity): TerminalReporter {
+    return verbosity === this.verbosity ? this : new TerminalReporter(this.streams, verbosity);
+  }
+
+  /** `--verbose`: a host command kvmci started (QEMU, qemu-img, tar, git, apt-get…). */
+  hostCommand(argv: readonly string[]): void {
+    if (this.verbosity === "verbose") this.line(`${prefix} $ ${formatCommand(argv)}`);
+  }
+
+  /** `--verbose`: how a host command ended, when it did not end well. */
+  hostCommandEnd(argv: readonly string[], code: number | null, signal: string | null): void {
+    if (this.verbosity !== "verbose" || code === 0) return;
+    const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+    this.line(`${prefix} $ ${argv[0] ?? "?"} ${how}`);
+  }
+
   readonly onEvent = (event: RunEvent): void => {
+    // Quiet: the command's output and warnings, nothing of the phases.
+    if (this.verbosity === "quiet" && event.type !== "output" && event.type !== "warning") return;
     switch (event.type) {
       case "phase-start":
         this.clearStatus();
@@ -57,7 +90,8 @@ export class TerminalReporter {
       }
       case "progress":
         if (this.status) this.status.message = event.message;
-        this.renderStatus();
+        if (this.verbosity === "verbose") this.line(`${prefix} › ${event.phase}: ${event.message}`);
+        else this.renderStatus();
         break;
       case "transfer": {
         const text = `downloading ${event.what}: ${formatTransfer(event.progress, Date.now())}`;

@@ -122,3 +122,19 @@ describe("missing or extra words are usage errors (exit 64), told before the cac
     expect(out.stdout).toBe("");
   });
 });
+
+describe("--verbose and --quiet", () => {
+  it("are one or the other", async () => {
+    const { proc, out } = fakeProcess({ ...process.env, KVMCI_CACHE_DIR: dir });
+    expect(await main(["run", "--verbose", "--quiet", "--", "true"], proc)).toBe(64);
+    expect(out.stderr).toContain("--verbose and --quiet: give one or the other");
+  });
+
+  it("are not settings: kvmci.yml has neither", async () => {
+    await writeFile(join(dir, "kvmci.yml"), "quiet: true\nverbose: true\n");
+    const { proc, out } = fakeProcess({ ...process.env, KVMCI_CACHE_DIR: dir });
+    expect(await main(["run", "--", "true"], proc)).toBe(64);
+    expect(out.stderr).toContain("kvmci.yml: quiet: unknown setting");
+    expect(out.stderr).toContain("kvmci.yml: verbose: unknown setting");
+  });
+});

@@ -73,6 +73,53 @@ describe("terminal reporter", () => {
     }
   });
 
+  it("--quiet: only the command's output, warnings, errors and the last line", () => {
+    const err = sink(true);
+    const out = sink(false);
+    const reporter = new TerminalReporter({ stdout: out.stream, stderr: err.stream }, "quiet");
+    reporter.onEvent({ type: "phase-start", phase: "image" });
+    reporter.onEvent({ type: "progress", phase: "image", message: "installing packages" });
+    reporter.onEvent({ type: "phase-end", phase: "image", ms: 42_000, ok: true });
+    reporter.onEvent({ type: "note", message: "accel: tcg (no KVM)" });
+    reporter.onEvent({ type: "warning", message: "KVM is not usable here" });
+    reporter.onEvent({ type: "phase-start", phase: "command" });
+    reporter.onEvent({ type: "output", stream: "stdout", chunk: Buffer.from("ok 1\n") });
+    reporter.onEvent({ type: "phase-end", phase: "command", ms: 500, ok: true });
+    reporter.hostCommand(["qemu-img", "create"]);
+    reporter.summary(result("passed", 0));
+    expect(out.text()).toBe("ok 1\n");
+    expect(err.text()).toBe(
+      "kvmci ! KVM is not usable here\nkvmci ✓ passed in 42.5s (tcg): image 42.0s, command 500ms\n",
+    );
+  });
+
+  it("--verbose: also each host command and each step of a phase, in a log too", () => {
+    const err = sink(false);
+    const reporter = new TerminalReporter(
+      { stdout: sink(false).stream, stderr: err.stream },
+      "verbose",
+    );
+    reporter.onEvent({ type: "phase-start", phase: "overlay" });
+    reporter.hostCommand(["qemu-img", "create", "-f", "qcow2", "/tmp/run folder/disk.qcow2"]);
+    reporter.hostCommandEnd(["qemu-img"], 0, null);
+    reporter.hostCommandEnd(["qemu-img"], 1, null);
+    reporter.hostCommandEnd(["qemu-system-x86_64"], null, "SIGKILL");
+    reporter.onEvent({ type: "progress", phase: "overlay", message: "a step" });
+    reporter.onEvent({ type: "phase-end", phase: "overlay", ms: 15, ok: true });
+    expect(err.text().split("\n")).toEqual([
+      "kvmci $ qemu-img create -f qcow2 '/tmp/run folder/disk.qcow2'",
+      "kvmci $ qemu-img exited with code 1",
+      "kvmci $ qemu-system-x86_64 was killed by SIGKILL",
+      "kvmci › overlay: a step",
+      "kvmci ✓ overlay   15ms",
+      "",
+    ]);
+    // Without --verbose, host commands are not shown.
+    const plain = sink(false);
+    new TerminalReporter({ stdout: sink(false).stream, stderr: plain.stream }).hostCommand(["tar"]);
+    expect(plain.text()).toBe("");
+  });
+
   it("passes guest output through untouched", () => {
     const err = sink(false);
     const out = sink(false);
@@ -83,6 +130,26 @@ describe("terminal reporter", () => {
     expect(err.text()).toBe("warn\n");
   });
 });
+
+function result(outcome: RunResult["outcome"], exitCode: number): RunResult {
+  return {
+    outcome,
+    exitCode,
+    image: { name: "debian-12", digest: "sha256:x", origin: "cached" },
+    accel: { name: "tcg", reason: "no KVM" },
+    boot: "kernel",
+    phases: [
+      { phase: "image", ms: 42_000, ok: true },
+      { phase: "command", ms: 500, ok: true },
+    ],
+    artifacts: [],
+    cloudInitErrors: [],
+    warnings: [],
+    prepared: undefined,
+    snapshot: undefined,
+    error: undefined,
+  };
+}
 
 describe("JSON report", () => {
   it("names the --env keys but never their values", async () => {

@@ -19,10 +19,11 @@ import {
 } from "../../run/matrix.js";
 import { formatMatrixTable } from "../../report/matrix.js";
 import { GuestLines } from "../../report/prefix.js";
-import { TerminalReporter } from "../../report/terminal.js";
+import { TerminalReporter, type Verbosity } from "../../report/terminal.js";
 import { formatDuration } from "../../units/duration.js";
 import type { Process } from "../process.js";
 import { helpWidth, renderHelp, type HelpBlock } from "../help.js";
+import { watchHostCommands } from "../host-commands.js";
 import { optionRows, parseOptions, runOptions, settingsFromFlags } from "../options.js";
 
 /** `kvmci run --help`, as blocks to wrap to the terminal. */
@@ -31,7 +32,7 @@ export const runHelp: HelpBlock[] = [
   "Boots a throwaway guest, copies this folder into it, runs COMMAND there (or `run:` from kvmci.yml), streams its output, copies artifacts back and deletes the guest.",
   {
     heading:
-      "Options (each can also be set in kvmci.yml under the same name, --no-sync as sync: false, --no-snapshot as snapshot: false; flags win):",
+      "Options (each but --config, --verbose, --quiet and --help can also be set in kvmci.yml under the same name, --no-sync as sync: false, --no-snapshot as snapshot: false; flags win):",
     rows: optionRows(runOptions),
   },
   { heading: "Exit codes:", rows: exitCodeRows() },
@@ -74,7 +75,15 @@ async function runOrPrepare(
     proc.stdout.write(`${read.help}\n`);
     return 0;
   }
-  const { config, guests } = read;
+  const { config, guests, verbosity } = read;
+  const shown = reporter.withVerbosity(verbosity);
+  using _commands =
+    verbosity === "verbose"
+      ? watchHostCommands({
+          started: (command) => shown.hostCommand(command),
+          ended: (command, code, signal) => shown.hostCommandEnd(command, code, signal),
+        })
+      : undefined;
   const startedAt = new Date();
   const deps: RunDeps = {
     cacheDir: resolveCacheDir(proc.env),
@@ -96,10 +105,10 @@ async function runOrPrepare(
     }),
     prepareOnly: mode === "prepare",
   };
-  if (guests.length > 1) return runMany(guests, config, deps, proc, startedAt);
+  if (guests.length > 1) return runMany(guests, config, deps, proc, startedAt, verbosity);
   const single = guests[0]?.config ?? config;
-  const result = await run(single, deps, reporter.onEvent);
-  reporter.summary(result, passedAs(mode));
+  const result = await run(single, deps, shown.onEvent);
+  shown.summary(result, passedAs(mode));
   if (config.json) await writeJsonReport(config.json, buildJsonReport(single, result, startedAt));
   return result.exitCode;
 }
@@ -112,7 +121,7 @@ export async function readRunArgs(
   mode: "run" | "prepare",
   argv: string[],
   proc: Pick<Process, "cwd" | "env"> & Partial<Pick<Process, "stdout">>,
-): Promise<{ config: RunConfig; guests: GuestRun[] } | { help: string }> {
+): Promise<{ config: RunConfig; guests: GuestRun[]; verbosity: Verbosity } | { help: string }> {
   const parsed = parseOptions(argv, runOptions);
   if (parsed.values.help === true)
     return { help: renderHelp(mode === "run" ? runHelp : prepareHelp, helpWidth(proc.stdout)) };
@@ -126,6 +135,8 @@ export async function readRunArgs(
   }
   if (mode === "prepare" && parsed.rest.length > 0)
     problems.push("kvmci prepare runs no command: drop what follows `--`");
+  if (parsed.values.verbose === true && parsed.values.quiet === true)
+    problems.push("--verbose and --quiet: give one or the other");
   const hint = `Run \`kvmci ${mode} --help\` for every option.`;
   if (problems.length > 0) throw problemsError("usage", problems, hint);
   const config = await loadRunConfig({
@@ -142,7 +153,9 @@ export async function readRunArgs(
     totalMemoryBytes: (await readMemInfo()).totalBytes,
   });
   if (hostProblems.length > 0) throw problemsError("configuration", hostProblems, hint);
-  return { config, guests };
+  const verbosity: Verbosity =
+    parsed.values.verbose === true ? "verbose" : parsed.values.quiet === true ? "quiet" : "normal";
+  return { config, guests, verbosity };
 }
 
 /**
@@ -155,12 +168,15 @@ async function runMany(
   deps: RunDeps,
   proc: Process,
   startedAt: Date,
+  verbosity: Verbosity,
 ): Promise<number> {
   const limits = await hostLimits(config.parallel);
   const err = (text: string) => proc.stderr.write(text);
-  err(
-    `kvmci › ${guests.length} guests (${guests.map((g) => g.name).join(", ")}), up to ${Math.min(limits.maxGuests, guests.length)} at once\n`,
-  );
+  const quiet = verbosity === "quiet";
+  if (!quiet)
+    err(
+      `kvmci › ${guests.length} guests (${guests.map((g) => g.name).join(", ")}), up to ${Math.min(limits.maxGuests, guests.length)} at once\n`,
+    );
   const streams = new Map(
     guests.map((g) => [
       g.name,
@@ -171,7 +187,7 @@ async function runMany(
     ]),
   );
   const reporters = new Map(
-    guests.map((g) => [g.name, new TerminalReporter(streams.get(g.name)!)]),
+    guests.map((g) => [g.name, new TerminalReporter(streams.get(g.name)!, verbosity)]),
   );
   const outcomes = await runMatrix(guests, deps, {
     limits,
@@ -187,7 +203,8 @@ async function runMany(
     },
   });
   const exitCode = matrixExitCode(outcomes, deps.signal);
-  err(`\n${formatMatrixTable(outcomes)}`);
+  // Quiet: each guest's last line and the run's say it; the table is left out.
+  if (!quiet) err(`\n${formatMatrixTable(outcomes)}`);
   const failed = outcomes.filter((o) => o.result?.outcome !== "passed");
   const seconds = formatDuration(Date.now() - startedAt.getTime());
   err(
