@@ -985,8 +985,8 @@ function memoryBudget(host, reservedBytes) {
     )
   );
 }
-function largestGuestBytes(totalBytes) {
-  return Math.max(0, totalBytes - hostReserveBytes);
+function largestGuestBytes(totalBytes2) {
+  return Math.max(0, totalBytes2 - hostReserveBytes);
 }
 function mayStart(next, running, limits) {
   if (running.length === 0) return true;
@@ -2224,9 +2224,9 @@ function parseMemInfo(text) {
     const match = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text);
     return match ? Number(match[1]) * 1024 : void 0;
   };
-  const totalBytes = kib("MemTotal");
+  const totalBytes2 = kib("MemTotal");
   const availableBytes = kib("MemAvailable");
-  return totalBytes !== void 0 && availableBytes !== void 0 ? { totalBytes, availableBytes } : void 0;
+  return totalBytes2 !== void 0 && availableBytes !== void 0 ? { totalBytes: totalBytes2, availableBytes } : void 0;
 }
 async function readMemInfo() {
   const text = await readFile7("/proc/meminfo", "utf8").catch(() => "");
@@ -7858,7 +7858,7 @@ function noWords(example) {
 function optionRows(spec) {
   return spec.map((o) => [`--${o.name}${o.value ? ` ${o.value}` : ""}`, o.help]);
 }
-var runOnlyOptions, runOptions, imageBuildOptions, imageListOptions, gcOptions, helpOnly;
+var runOnlyOptions, runOptions, imageBuildOptions, imageListOptions, doctorOptions, gcOptions, helpOnly;
 var init_options = __esm({
   "src/cli/options.ts"() {
     "use strict";
@@ -7921,6 +7921,19 @@ var init_options = __esm({
     ];
     imageListOptions = [
       { name: "available", type: "boolean", help: "list the catalog instead of the cache" },
+      {
+        name: "json",
+        type: "boolean",
+        help: "print the list as JSON (sizes in bytes, times in ISO 8601) for scripts"
+      },
+      { name: "help", type: "boolean", help: "show this help" }
+    ];
+    doctorOptions = [
+      {
+        name: "json",
+        type: "boolean",
+        help: "print the checks as JSON for scripts (the exit code is the same)"
+      },
       { name: "help", type: "boolean", help: "show this help" }
     ];
     gcOptions = [
@@ -8195,6 +8208,154 @@ var init_cache_items = __esm({
   }
 });
 
+// src/report/image-list.ts
+function formatImageList(l) {
+  const { images, snapshots, cacheDir } = l;
+  if (images.length === 0 && snapshots.length === 0)
+    return `No images cached in ${cacheDir}. \`kvmci image pull NAME\` fetches one; \`kvmci image ls --available\` lists them.
+`;
+  const lastUsed = (entry, date) => entry && l.inUse.has(entry) ? "in use now" : shortTime(date);
+  const parts = [];
+  if (images.length)
+    parts.push(
+      formatTable([
+        ["NAME", "SOURCE", "SIZE", "DIGEST", "CREATED", "LAST USED", "ENTRY"],
+        ...images.map((i) => [
+          i.info.name,
+          sourceWord(i),
+          formatSize(i.sizeOnDisk),
+          i.info.digest.slice(0, 19),
+          shortTime(new Date(i.info.createdAt)),
+          lastUsed(i.entry, i.lastUsed),
+          i.entry ?? ""
+        ])
+      ])
+    );
+  if (snapshots.length)
+    parts.push(
+      formatTable([
+        ["SNAPSHOT OF", "SIZE", "CREATED", "LAST USED", "ENTRY"],
+        ...snapshots.map((s) => [
+          s.info.image.name,
+          formatSize(s.sizeOnDisk),
+          shortTime(new Date(s.info.createdAt)),
+          lastUsed(s.entry, s.lastUsed),
+          s.entry
+        ])
+      ])
+    );
+  const madeFrom = [
+    ...images.flatMap((i) => {
+      const source = i.info.source;
+      if (source.kind !== "prepared") return [];
+      const what = [
+        source.packages.length ? `packages ${source.packages.join(" ")}` : "",
+        `provisioning ${source.key.slice(0, 12)}`
+      ].filter(Boolean);
+      return [[i.entry ?? i.dir, `${source.base} + ${what.join(", ")}`]];
+    }),
+    ...snapshots.map((s) => {
+      const m = s.info.made;
+      return [
+        s.entry,
+        [
+          s.info.image.entry ?? s.info.image.name,
+          `${m.accel}, ${m.cpus} CPU${m.cpus === 1 ? "" : "s"}, ${formatSize(m.memoryBytes)} memory`,
+          m.diskBytes ? `${formatSize(m.diskBytes)} disk` : "",
+          `network ${m.network}, ${m.boot} boot, ${m.qemuVersion.replace(/^QEMU emulator version /, "QEMU ")}`,
+          m.hostCpu ? `host CPU ${m.hostCpu}` : ""
+        ].filter(Boolean).join(", ")
+      ];
+    })
+  ];
+  if (madeFrom.length) parts.push(formatTable([["ENTRY", "MADE FROM"], ...madeFrom]));
+  const count2 = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  return `${parts.join("\n")}${count2(images.length, "image")}, ${count2(snapshots.length, "snapshot")}, ${formatSize(totalBytes(l))} in ${cacheDir}
+`;
+}
+function imageListJson(l) {
+  const inUseBy = (entry) => entry ? l.inUse.get(entry) ?? [] : [];
+  return {
+    version: 1,
+    cacheDir: l.cacheDir,
+    images: l.images.map((i) => {
+      const source = i.info.source;
+      return {
+        name: i.info.name,
+        entry: i.entry ?? null,
+        source: sourceWord(i),
+        digest: i.info.digest,
+        format: i.info.format,
+        user: i.info.user,
+        sizeBytes: i.sizeOnDisk,
+        createdAt: i.info.createdAt,
+        lastUsedAt: i.lastUsed.toISOString(),
+        inUseBy: inUseBy(i.entry),
+        ...source.kind === "prepared" ? {
+          madeFrom: {
+            base: source.base,
+            packages: source.packages,
+            provisioning: source.key
+          }
+        } : {}
+      };
+    }),
+    snapshots: l.snapshots.map((s) => ({
+      entry: s.entry,
+      image: s.info.image,
+      sizeBytes: s.sizeOnDisk,
+      createdAt: s.info.createdAt,
+      lastUsedAt: s.lastUsed.toISOString(),
+      inUseBy: inUseBy(s.entry),
+      madeWith: s.info.made
+    })),
+    totalBytes: totalBytes(l)
+  };
+}
+function formatCatalogList(l) {
+  return formatTable([
+    ["NAME", "KIND", "USER", "CACHED", "DESCRIPTION"],
+    ...l.entries.map((e) => [
+      e.name,
+      e.kind,
+      e.user,
+      isCached(e, l.cached) ? "yes" : "no",
+      e.description
+    ])
+  ]);
+}
+function catalogListJson(l) {
+  return {
+    version: 1,
+    catalog: l.entries.map((e) => ({
+      name: e.name,
+      kind: e.kind,
+      user: e.user,
+      cached: isCached(e, l.cached),
+      description: e.description
+    }))
+  };
+}
+function isCached(entry, cached) {
+  return cached.some((c) => c.info.name === entry.name && c.info.source.kind !== "url");
+}
+function sourceWord(image) {
+  return image.info.source.kind === "catalog" ? "download" : image.info.source.kind;
+}
+function totalBytes(l) {
+  return [...l.images, ...l.snapshots].reduce((sum, i) => sum + i.sizeOnDisk, 0);
+}
+function shortTime(date) {
+  return date.toISOString().replace(/:\d\d(\.\d+)?Z$/, "Z").replace("T", " ");
+}
+var init_image_list = __esm({
+  "src/report/image-list.ts"() {
+    "use strict";
+    init_size();
+    init_table();
+  }
+});
+
 // src/cli/commands/image.ts
 var image_exports = {};
 __export(image_exports, {
@@ -8263,106 +8424,34 @@ async function imageCommand(argv, proc, signal, reporter) {
 `);
       return 0;
     }
-    case "ls":
-      if (parsed.values.available) await listAvailable(proc, cacheDir);
-      else await listCached(proc, cacheDir);
+    case "ls": {
+      const json = parsed.values.json === true;
+      if (parsed.values.available) await listAvailable(proc, cacheDir, json);
+      else await listCached(proc, cacheDir, json);
       return 0;
+    }
     case "rm":
       await removeImages(proc, cacheDir, parsed.positionals);
       return 0;
   }
 }
-async function listCached(proc, cacheDir) {
-  const { items, images, snapshots } = await scanCacheItems(cacheDir);
-  if (items.length === 0) {
-    proc.stdout.write(
-      `No images cached in ${cacheDir}. \`kvmci image pull NAME\` fetches one; \`kvmci image ls --available\` lists them.
-`
-    );
-    return;
-  }
-  const inUse = await entriesInUse(cacheDir);
-  const lastUsed = (entry, date) => entry && inUse.has(entry) ? "in use now" : shortTime(date);
-  if (images.length) {
-    proc.stdout.write(
-      formatTable([
-        ["NAME", "SOURCE", "SIZE", "DIGEST", "CREATED", "LAST USED", "ENTRY"],
-        ...images.map((i) => [
-          i.info.name,
-          i.info.source.kind === "catalog" ? "download" : i.info.source.kind,
-          formatSize(i.sizeOnDisk),
-          i.info.digest.slice(0, 19),
-          shortTime(new Date(i.info.createdAt)),
-          lastUsed(i.entry, i.lastUsed),
-          i.entry ?? ""
-        ])
-      ])
-    );
-  }
-  if (snapshots.length) {
-    if (images.length) proc.stdout.write("\n");
-    proc.stdout.write(
-      formatTable([
-        ["SNAPSHOT OF", "SIZE", "CREATED", "LAST USED", "ENTRY"],
-        ...snapshots.map((s) => [
-          s.info.image.name,
-          formatSize(s.sizeOnDisk),
-          shortTime(new Date(s.info.createdAt)),
-          lastUsed(s.entry, s.lastUsed),
-          s.entry
-        ])
-      ])
-    );
-  }
-  const madeFrom = [
-    ...images.flatMap((i) => {
-      const source = i.info.source;
-      if (source.kind !== "prepared") return [];
-      const what = [
-        source.packages.length ? `packages ${source.packages.join(" ")}` : "",
-        `provisioning ${source.key.slice(0, 12)}`
-      ].filter(Boolean);
-      return [[i.entry ?? i.dir, `${source.base} + ${what.join(", ")}`]];
-    }),
-    ...snapshots.map((s) => {
-      const m = s.info.made;
-      return [
-        s.entry,
-        [
-          s.info.image.entry ?? s.info.image.name,
-          `${m.accel}, ${m.cpus} CPU${m.cpus === 1 ? "" : "s"}, ${formatSize(m.memoryBytes)} memory`,
-          m.diskBytes ? `${formatSize(m.diskBytes)} disk` : "",
-          `network ${m.network}, ${m.boot} boot, ${m.qemuVersion.replace(/^QEMU emulator version /, "QEMU ")}`,
-          m.hostCpu ? `host CPU ${m.hostCpu}` : ""
-        ].filter(Boolean).join(", ")
-      ];
-    })
-  ];
-  if (madeFrom.length) {
-    proc.stdout.write("\n");
-    proc.stdout.write(formatTable([["ENTRY", "MADE FROM"], ...madeFrom]));
-  }
-  const total = items.reduce((sum, i) => sum + i.sizeOnDisk, 0);
-  const count2 = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+async function listCached(proc, cacheDir, json) {
+  const { images, snapshots } = await scanCacheItems(cacheDir);
+  const listing = { cacheDir, images, snapshots, inUse: await entriesInUse(cacheDir) };
   proc.stdout.write(
-    `${count2(images.length, "image")}, ${count2(snapshots.length, "snapshot")}, ${formatSize(total)} in ${cacheDir}
-`
+    json ? `${JSON.stringify(imageListJson(listing), null, 2)}
+` : formatImageList(listing)
   );
 }
-async function listAvailable(proc, cacheDir) {
-  const cached = await listCachedImages(cacheDir);
-  const entries = await listCatalog(catalogDirs(proc.env));
-  const rows = [
-    ["NAME", "KIND", "USER", "CACHED", "DESCRIPTION"],
-    ...entries.map((e) => [
-      e.name,
-      e.kind,
-      e.user,
-      cached.some((c) => c.info.name === e.name && c.info.source.kind !== "url") ? "yes" : "no",
-      e.description
-    ])
-  ];
-  proc.stdout.write(formatTable(rows));
+async function listAvailable(proc, cacheDir, json) {
+  const listing = {
+    entries: await listCatalog(catalogDirs(proc.env)),
+    cached: await listCachedImages(cacheDir)
+  };
+  proc.stdout.write(
+    json ? `${JSON.stringify(catalogListJson(listing), null, 2)}
+` : formatCatalogList(listing)
+  );
 }
 async function removeImages(proc, cacheDir, words) {
   var _stack = [];
@@ -8419,9 +8508,6 @@ function matchesImage(image, word) {
   const digestHex = image.info.digest.replace(/^sha(256|512):/, "");
   return image.info.name === word || image.entry === word || /^[0-9a-f]{8,}$/.test(hex) && digestHex.startsWith(hex);
 }
-function shortTime(date) {
-  return date.toISOString().replace(/:\d\d(\.\d+)?Z$/, "Z").replace("T", " ");
-}
 function help(proc) {
   proc.stdout.write(`${renderHelp(imageHelp, helpWidth(proc.stdout))}
 `);
@@ -8441,7 +8527,7 @@ var init_image = __esm({
     init_catalog();
     init_resolve();
     init_install_policy();
-    init_table();
+    init_image_list();
     init_phase_clock();
     init_similar_names();
     init_help();
@@ -8465,7 +8551,7 @@ var init_image = __esm({
         positionals: { min: 0, max: 1, what: "a recipe's name", example: "kvmci image build" }
       },
       ls: {
-        usage: "kvmci image ls [--available]",
+        usage: "kvmci image ls [--available] [--json]",
         about: "list cached images (--available: the catalog)",
         options: imageListOptions,
         positionals: { min: 0, max: 0, what: "nothing", example: "kvmci image ls" }
@@ -8491,7 +8577,8 @@ var init_image = __esm({
           imageSubcommands[name].about
         ])
       },
-      { heading: "Options for build:", rows: optionRows(imageBuildOptions) }
+      { heading: "Options for build:", rows: optionRows(imageBuildOptions) },
+      { heading: "Options for ls:", rows: optionRows(imageListOptions) }
     ];
   }
 });
@@ -8812,13 +8899,41 @@ var init_checks = __esm({
   }
 });
 
+// src/report/doctor.ts
+function formatDoctor(checks) {
+  return checks.map(
+    (c) => `${marks[c.status]} ${c.name}: ${c.detail}
+${c.status !== "ok" && c.fix ? `    fix: ${c.fix}
+` : ""}`
+  ).join("");
+}
+function doctorJson(checks) {
+  return {
+    version: 1,
+    ok: !checks.some((c) => c.status === "fail"),
+    checks: checks.map((c) => ({
+      name: c.name,
+      status: c.status,
+      detail: c.detail,
+      fix: c.status === "ok" ? null : c.fix ?? null
+    }))
+  };
+}
+var marks;
+var init_doctor = __esm({
+  "src/report/doctor.ts"() {
+    "use strict";
+    marks = { ok: "\u2713", warn: "!", fail: "\u2717" };
+  }
+});
+
 // src/cli/commands/doctor.ts
 var doctor_exports = {};
 __export(doctor_exports, {
   doctorCommand: () => doctorCommand
 });
 async function doctorCommand(argv, proc) {
-  const parsed = parseOptions(argv, helpOnly);
+  const parsed = parseOptions(argv, doctorOptions);
   if (parsed.values.help === true) {
     proc.stdout.write(`${renderHelp(doctorHelp, helpWidth(proc.stdout))}
 `);
@@ -8833,17 +8948,14 @@ async function doctorCommand(argv, proc) {
       hint: "Run `kvmci doctor --help`."
     });
   const checks = await runDoctor({ cacheDir: resolveCacheDir(proc.env) });
-  for (const check of checks) {
-    const mark = check.status === "ok" ? "\u2713" : check.status === "warn" ? "!" : "\u2717";
-    proc.stdout.write(`${mark} ${check.name}: ${check.detail}
-`);
-    if (check.fix && check.status !== "ok") proc.stdout.write(`    fix: ${check.fix}
-`);
-  }
+  proc.stdout.write(
+    parsed.values.json === true ? `${JSON.stringify(doctorJson(checks), null, 2)}
+` : formatDoctor(checks)
+  );
   return checks.some((c) => c.status === "fail") ? ExitCode.hostRequirement : 0;
 }
 var doctorHelp;
-var init_doctor = __esm({
+var init_doctor2 = __esm({
   "src/cli/commands/doctor.ts"() {
     "use strict";
     init_checks();
@@ -8851,9 +8963,11 @@ var init_doctor = __esm({
     init_cache();
     init_help();
     init_options();
+    init_doctor();
     doctorHelp = [
-      "Usage: kvmci doctor",
-      "Checks QEMU, qemu-img, /dev/kvm (present, permitted, really usable), mmdebstrap and the cache folder, and prints the fix for each failing check."
+      "Usage: kvmci doctor [--json]",
+      "Checks QEMU, qemu-img, /dev/kvm (present, permitted, really usable), mmdebstrap and the cache folder, and prints the fix for each failing check. Exits 69 when kvmci cannot run guests here.",
+      { heading: "Options:", rows: optionRows(doctorOptions) }
     ];
   }
 });
@@ -8904,10 +9018,10 @@ var usage = [
       ["prepare [options]", "make the prepared image and warm snapshot a run starts from"],
       ["image pull NAME|URL#sha256=\u2026", "download an image into the cache ahead of time"],
       ["image build [NAME]", "build an image from its recipe (default debian-12)"],
-      ["image ls [--available]", "list cached images, or the catalog"],
+      ["image ls [--available] [--json]", "list cached images, or the catalog"],
       ["image rm NAME|ENTRY...", "remove cached images and snapshots"],
       ["gc [--max-size SIZE]", "clean the cache (least recently used first)"],
-      ["doctor", "check this host and say how to fix what is missing"]
+      ["doctor [--json]", "check this host and say how to fix what is missing"]
     ]
   },
   "Run `kvmci <command> --help` (or `kvmci help <command>`) for its options. Exit codes are listed in `kvmci run --help`."
@@ -8917,7 +9031,7 @@ var commands = {
   prepare: async (...a) => (await Promise.resolve().then(() => (init_run2(), run_exports))).prepareCommand(...a),
   image: async (...a) => (await Promise.resolve().then(() => (init_image(), image_exports))).imageCommand(...a),
   gc: async (argv, proc) => (await Promise.resolve().then(() => (init_gc2(), gc_exports))).gcCommand(argv, proc),
-  doctor: async (argv, proc) => (await Promise.resolve().then(() => (init_doctor(), doctor_exports))).doctorCommand(argv, proc)
+  doctor: async (argv, proc) => (await Promise.resolve().then(() => (init_doctor2(), doctor_exports))).doctorCommand(argv, proc)
 };
 async function main(argv, proc) {
   const [command, ...rest] = argv;

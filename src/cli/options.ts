@@ -93,6 +93,20 @@ export const imageBuildOptions: OptionSpec[] = [
 
 export const imageListOptions: OptionSpec[] = [
   { name: "available", type: "boolean", help: "list the catalog instead of the cache" },
+  {
+    name: "json",
+    type: "boolean",
+    help: "print the list as JSON (sizes in bytes, times in ISO 8601) for scripts",
+  },
+  { name: "help", type: "boolean", help: "show this help" },
+];
+
+export const doctorOptions: OptionSpec[] = [
+  {
+    name: "json",
+    type: "boolean",
+    help: "print the checks as JSON for scripts (the exit code is the same)",
+  },
   { name: "help", type: "boolean", help: "show this help" },
 ];
 

@@ -114,7 +114,7 @@ describe("missing or extra words are usage errors (exit 64), told before the cac
       "kvmci: error: kvmci image needs a subcommand: pull, build, ls, rm",
       "  kvmci image pull NAME|URL#sha256=DIGEST",
       "  kvmci image build [NAME] [options]",
-      "  kvmci image ls [--available]",
+      "  kvmci image ls [--available] [--json]",
       "  kvmci image rm NAME|ENTRY|DIGEST...",
       "kvmci: hint: `kvmci image --help` says what each does.",
       "",

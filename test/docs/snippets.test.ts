@@ -7,6 +7,7 @@ import type { ZodType } from "zod";
 import { describe, expect, it } from "vitest";
 import { readActionInputs } from "../../src/action/inputs.js";
 import {
+  doctorOptions,
   gcOptions,
   helpOnly,
   imageBuildOptions,
@@ -129,7 +130,7 @@ function argvProblems(argv: string[]): string[] {
       return problems;
     }
     case "doctor":
-      return optionProblems(rest, helpOnly, 0, 0);
+      return optionProblems(rest, doctorOptions, 0, 0);
     default:
       return [`unknown command ${command}`];
   }
@@ -308,7 +309,7 @@ describe("the reference tables are the code's", () => {
 
   it("docs/cli.md: every flag named in the text exists", () => {
     const known = new Set(
-      [runOptions, imageBuildOptions, imageListOptions, gcOptions, helpOnly]
+      [runOptions, imageBuildOptions, imageListOptions, gcOptions, doctorOptions, helpOnly]
         .flat()
         .map((o) => o.name),
     );

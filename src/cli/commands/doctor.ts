@@ -3,15 +3,23 @@ import { ExitCode, KvmciError } from "../../errors.js";
 import { resolveCacheDir } from "../../image/cache.js";
 import type { Process } from "../process.js";
 import { helpWidth, renderHelp, type HelpBlock } from "../help.js";
-import { helpOnly, noWords, parseOptions, positionalProblems } from "../options.js";
+import {
+  doctorOptions,
+  noWords,
+  optionRows,
+  parseOptions,
+  positionalProblems,
+} from "../options.js";
+import { doctorJson, formatDoctor } from "../../report/doctor.js";
 
 const doctorHelp: HelpBlock[] = [
-  "Usage: kvmci doctor",
-  "Checks QEMU, qemu-img, /dev/kvm (present, permitted, really usable), mmdebstrap and the cache folder, and prints the fix for each failing check.",
+  "Usage: kvmci doctor [--json]",
+  "Checks QEMU, qemu-img, /dev/kvm (present, permitted, really usable), mmdebstrap and the cache folder, and prints the fix for each failing check. Exits 69 when kvmci cannot run guests here.",
+  { heading: "Options:", rows: optionRows(doctorOptions) },
 ];
 
 export async function doctorCommand(argv: string[], proc: Process): Promise<number> {
-  const parsed = parseOptions(argv, helpOnly);
+  const parsed = parseOptions(argv, doctorOptions);
   if (parsed.values.help === true) {
     proc.stdout.write(`${renderHelp(doctorHelp, helpWidth(proc.stdout))}\n`);
     return 0;
@@ -25,10 +33,10 @@ export async function doctorCommand(argv: string[], proc: Process): Promise<numb
       hint: "Run `kvmci doctor --help`.",
     });
   const checks = await runDoctor({ cacheDir: resolveCacheDir(proc.env) });
-  for (const check of checks) {
-    const mark = check.status === "ok" ? "✓" : check.status === "warn" ? "!" : "✗";
-    proc.stdout.write(`${mark} ${check.name}: ${check.detail}\n`);
-    if (check.fix && check.status !== "ok") proc.stdout.write(`    fix: ${check.fix}\n`);
-  }
+  proc.stdout.write(
+    parsed.values.json === true
+      ? `${JSON.stringify(doctorJson(checks), null, 2)}\n`
+      : formatDoctor(checks),
+  );
   return checks.some((c) => c.status === "fail") ? ExitCode.hostRequirement : 0;
 }

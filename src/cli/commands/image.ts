@@ -11,7 +11,12 @@ import { catalogDirs, listCatalog } from "../../image/catalog.js";
 import { resolveImage } from "../../image/resolve.js";
 import { cliToolInstaller } from "../install-policy.js";
 import type { ResolveOptions } from "../../image/resolve-options.js";
-import { formatTable } from "../../report/table.js";
+import {
+  catalogListJson,
+  formatCatalogList,
+  formatImageList,
+  imageListJson,
+} from "../../report/image-list.js";
 import type { TerminalReporter } from "../../report/terminal.js";
 import { PhaseClock } from "../../run/phase-clock.js";
 import type { Process } from "../process.js";
@@ -49,7 +54,7 @@ export const imageSubcommands = {
     positionals: { min: 0, max: 1, what: "a recipe's name", example: "kvmci image build" },
   },
   ls: {
-    usage: "kvmci image ls [--available]",
+    usage: "kvmci image ls [--available] [--json]",
     about: "list cached images (--available: the catalog)",
     options: imageListOptions,
     positionals: { min: 0, max: 0, what: "nothing", example: "kvmci image ls" },
@@ -82,6 +87,7 @@ const imageHelp: HelpBlock[] = [
     ]),
   },
   { heading: "Options for build:", rows: optionRows(imageBuildOptions) },
+  { heading: "Options for ls:", rows: optionRows(imageListOptions) },
 ];
 
 export async function imageCommand(
@@ -149,109 +155,34 @@ export async function imageCommand(
       proc.stdout.write(`${image.info.name} ${image.info.digest} ${image.diskPath}\n`);
       return 0;
     }
-    case "ls":
-      if (parsed.values.available) await listAvailable(proc, cacheDir);
-      else await listCached(proc, cacheDir);
+    case "ls": {
+      const json = parsed.values.json === true;
+      if (parsed.values.available) await listAvailable(proc, cacheDir, json);
+      else await listCached(proc, cacheDir, json);
       return 0;
+    }
     case "rm":
       await removeImages(proc, cacheDir, parsed.positionals);
       return 0;
   }
 }
 
-async function listCached(proc: Process, cacheDir: string): Promise<void> {
-  const { items, images, snapshots } = await scanCacheItems(cacheDir);
-  if (items.length === 0) {
-    proc.stdout.write(
-      `No images cached in ${cacheDir}. \`kvmci image pull NAME\` fetches one; \`kvmci image ls --available\` lists them.\n`,
-    );
-    return;
-  }
-  const inUse = await entriesInUse(cacheDir);
-  const lastUsed = (entry: string | undefined, date: Date) =>
-    entry && inUse.has(entry) ? "in use now" : shortTime(date);
-  if (images.length) {
-    proc.stdout.write(
-      formatTable([
-        ["NAME", "SOURCE", "SIZE", "DIGEST", "CREATED", "LAST USED", "ENTRY"],
-        ...images.map((i) => [
-          i.info.name,
-          i.info.source.kind === "catalog" ? "download" : i.info.source.kind,
-          formatSize(i.sizeOnDisk),
-          i.info.digest.slice(0, 19),
-          shortTime(new Date(i.info.createdAt)),
-          lastUsed(i.entry, i.lastUsed),
-          i.entry ?? "",
-        ]),
-      ]),
-    );
-  }
-  if (snapshots.length) {
-    if (images.length) proc.stdout.write("\n");
-    proc.stdout.write(
-      formatTable([
-        ["SNAPSHOT OF", "SIZE", "CREATED", "LAST USED", "ENTRY"],
-        ...snapshots.map((s) => [
-          s.info.image.name,
-          formatSize(s.sizeOnDisk),
-          shortTime(new Date(s.info.createdAt)),
-          lastUsed(s.entry, s.lastUsed),
-          s.entry,
-        ]),
-      ]),
-    );
-  }
-  const madeFrom = [
-    ...images.flatMap((i) => {
-      const source = i.info.source;
-      if (source.kind !== "prepared") return [];
-      const what = [
-        source.packages.length ? `packages ${source.packages.join(" ")}` : "",
-        `provisioning ${source.key.slice(0, 12)}`,
-      ].filter(Boolean);
-      return [[i.entry ?? i.dir, `${source.base} + ${what.join(", ")}`]];
-    }),
-    ...snapshots.map((s) => {
-      const m = s.info.made;
-      return [
-        s.entry,
-        [
-          s.info.image.entry ?? s.info.image.name,
-          `${m.accel}, ${m.cpus} CPU${m.cpus === 1 ? "" : "s"}, ${formatSize(m.memoryBytes)} memory`,
-          m.diskBytes ? `${formatSize(m.diskBytes)} disk` : "",
-          `network ${m.network}, ${m.boot} boot, ${m.qemuVersion.replace(/^QEMU emulator version /, "QEMU ")}`,
-          m.hostCpu ? `host CPU ${m.hostCpu}` : "",
-        ]
-          .filter(Boolean)
-          .join(", "),
-      ];
-    }),
-  ];
-  if (madeFrom.length) {
-    proc.stdout.write("\n");
-    proc.stdout.write(formatTable([["ENTRY", "MADE FROM"], ...madeFrom]));
-  }
-  const total = items.reduce((sum, i) => sum + i.sizeOnDisk, 0);
-  const count = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+async function listCached(proc: Process, cacheDir: string, json: boolean): Promise<void> {
+  const { images, snapshots } = await scanCacheItems(cacheDir);
+  const listing = { cacheDir, images, snapshots, inUse: await entriesInUse(cacheDir) };
   proc.stdout.write(
-    `${count(images.length, "image")}, ${count(snapshots.length, "snapshot")}, ${formatSize(total)} in ${cacheDir}\n`,
+    json ? `${JSON.stringify(imageListJson(listing), null, 2)}\n` : formatImageList(listing),
   );
 }
 
-async function listAvailable(proc: Process, cacheDir: string): Promise<void> {
-  const cached = await listCachedImages(cacheDir);
-  const entries = await listCatalog(catalogDirs(proc.env));
-  const rows = [
-    ["NAME", "KIND", "USER", "CACHED", "DESCRIPTION"],
-    ...entries.map((e) => [
-      e.name,
-      e.kind,
-      e.user,
-      cached.some((c) => c.info.name === e.name && c.info.source.kind !== "url") ? "yes" : "no",
-      e.description,
-    ]),
-  ];
-  proc.stdout.write(formatTable(rows));
+async function listAvailable(proc: Process, cacheDir: string, json: boolean): Promise<void> {
+  const listing = {
+    entries: await listCatalog(catalogDirs(proc.env)),
+    cached: await listCachedImages(cacheDir),
+  };
+  proc.stdout.write(
+    json ? `${JSON.stringify(catalogListJson(listing), null, 2)}\n` : formatCatalogList(listing),
+  );
 }
 
 /**
@@ -308,13 +239,6 @@ function matchesImage(image: CachedImage, word: string): boolean {
     image.entry === word ||
     (/^[0-9a-f]{8,}$/.test(hex) && digestHex.startsWith(hex))
   );
-}
-
-function shortTime(date: Date): string {
-  return date
-    .toISOString()
-    .replace(/:\d\d(\.\d+)?Z$/, "Z")
-    .replace("T", " ");
 }
 
 function help(proc: Process): number {
