@@ -5752,9 +5752,32 @@ import { readFile as readFile16 } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { execa as execa6 } from "execa";
 async function chooseBuildMode(o) {
-  if (o.isRoot) return { mode: "root", why: "kvmci runs as root" };
+  const { username } = userInfo();
+  const unshareLacks = o.isRoot ? [] : await unshareBuildLacks(o.signal);
+  const sudo = !o.isRoot && unshareLacks.length > 0 && await sudoWithoutPassword(o.signal);
+  const choice2 = decideBuildMode({ isRoot: o.isRoot, username, unshareLacks, sudo });
+  if ("problem" in choice2)
+    throw new KvmciError("hostRequirement", choice2.problem, { hint: choice2.hint });
+  return choice2;
+}
+function decideBuildMode(host) {
+  if (host.isRoot) return { mode: "root", why: "kvmci runs as root" };
+  if (host.unshareLacks.length === 0)
+    return { mode: "unshare", why: "unprivileged user namespaces and subordinate ids work here" };
+  const lacks = host.unshareLacks.join(", ");
+  if (host.sudo)
+    return {
+      mode: "sudo",
+      why: `building without root needs ${lacks}; this user may use sudo without a password, so the build runs as root through sudo -n`
+    };
+  return {
+    problem: `Building an image as ${host.username} needs ${lacks}, or passwordless sudo`,
+    hint: `Either let ${host.username} build without root: sudo apt-get install uidmap && sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${host.username} (and allow unprivileged user namespaces), or build once as root with the same cache: sudo KVMCI_CACHE_DIR=<cache folder> kvmci image build.`
+  };
+}
+async function unshareBuildLacks(signal) {
   const { username, uid } = userInfo();
-  const userns = await userNamespacesWork(o.signal);
+  const userns = await userNamespacesWork(signal);
   const missing = [];
   if (!userns.ok) missing.push(`unprivileged user namespaces (${userns.why})`);
   if (!await which("newuidmap") || !await which("newgidmap"))
@@ -5763,20 +5786,7 @@ async function chooseBuildMode(o) {
     const text = await readFile16(file, "utf8").catch(() => "");
     if (!hasRange(text, username, uid)) missing.push(`a range for ${username} in ${file}`);
   }
-  if (missing.length === 0)
-    return { mode: "unshare", why: "unprivileged user namespaces and subordinate ids work here" };
-  if (await sudoWithoutPassword(o.signal))
-    return {
-      mode: "sudo",
-      why: `building without root needs ${missing.join(", ")}; this user may use sudo without a password, so the build runs as root through sudo -n`
-    };
-  throw new KvmciError(
-    "hostRequirement",
-    `Building an image as ${username} needs ${missing.join(", ")}, or passwordless sudo`,
-    {
-      hint: `Either let ${username} build without root: sudo apt-get install uidmap && sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${username} (and allow unprivileged user namespaces), or build once as root with the same cache: sudo KVMCI_CACHE_DIR=<cache folder> kvmci image build.`
-    }
-  );
+  return missing;
 }
 async function userNamespacesWork(signal) {
   if (!await which("unshare")) return { ok: false, why: "unshare is not installed" };
@@ -8808,38 +8818,84 @@ var init_gc2 = __esm({
 
 // src/doctor/checks.ts
 import { mkdir as mkdir12, statfs } from "node:fs/promises";
+import { userInfo as userInfo2 } from "node:os";
 import { join as join25 } from "node:path";
 import { execa as execa11 } from "execa";
 async function runDoctor(o) {
   const checks = [];
   checks.push(
-    await toolCheck(
-      "qemu-system-x86_64",
-      ["--version"],
-      "sudo apt-get install qemu-system-x86",
-      "fail"
-    )
+    await toolCheck("qemu-system-x86_64", "qemu-system-x86", "fail", "to run guests"),
+    await toolCheck("qemu-img", "qemu-utils", "fail", "to make overlays"),
+    await toolCheck("mmdebstrap", "mmdebstrap", "warn", "only to build images"),
+    await toolCheck("tar", "tar", "fail", "to sync the workspace"),
+    await toolCheck("git", "git", "warn", "to sync a git work tree")
   );
-  checks.push(
-    await toolCheck("qemu-img", ["--version"], "sudo apt-get install qemu-utils", "fail")
-  );
-  checks.push(
-    await toolCheck(
-      "mmdebstrap",
-      ["--version"],
-      "sudo apt-get install mmdebstrap (only needed to build images)",
-      "warn"
-    )
-  );
-  checks.push(await toolCheck("tar", ["--version"], "sudo apt-get install tar", "fail"));
   checks.push(await kvmCheck(o.cacheDir));
   checks.push(await cacheCheck(o.cacheDir));
+  const userns = await userNamespacesWork();
+  const host = {
+    isRoot: o.isRoot,
+    username: userInfo2().username,
+    unshareLacks: o.isRoot ? [] : await unshareBuildLacks(),
+    sudo: !o.isRoot && await sudoWithoutPassword()
+  };
+  checks.push(...buildChecks(host, userns));
   return checks;
 }
-async function toolCheck(tool, args, fix, missing) {
+function buildChecks(host, userns) {
+  const sudo = host.isRoot ? { name: "sudo", status: "ok", detail: "not needed: kvmci runs as root" } : host.sudo ? {
+    name: "sudo",
+    status: "ok",
+    detail: "sudo -n works: kvmci can install what the host lacks with apt-get"
+  } : {
+    name: "sudo",
+    status: "warn",
+    detail: `${host.username} may not use sudo without a password: kvmci cannot install what the host lacks, and says the command instead`,
+    fix: "Install what the checks above say yourself, or run kvmci where it may use sudo -n (a CI runner's user usually may)."
+  };
+  const namespaces = userns.ok || host.isRoot ? {
+    name: "user namespaces",
+    status: "ok",
+    detail: userns.ok ? "unprivileged user namespaces work" : `unprivileged user namespaces do not work (${userns.why}); not needed as root`
+  } : {
+    name: "user namespaces",
+    status: "warn",
+    detail: `unprivileged user namespaces do not work (${userns.why})`,
+    fix: "Needed only to build images without root or sudo. Where AppArmor restricts them (Ubuntu 24.04): sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0; elsewhere: sudo sysctl -w kernel.unprivileged_userns_clone=1."
+  };
+  const choice2 = decideBuildMode(host);
+  const path = "problem" in choice2 ? {
+    name: "image builds",
+    status: "warn",
+    detail: `no way to build an image from its recipe here: ${choice2.problem}; downloaded images still work`,
+    fix: choice2.hint
+  } : {
+    name: "image builds",
+    status: "ok",
+    detail: {
+      root: "as root (kvmci runs as root)",
+      unshare: `as ${host.username}, in user namespaces (mmdebstrap's unshare mode)`,
+      sudo: `as root through sudo -n: building as ${host.username} would need ${host.unshareLacks.join(", ")}`
+    }[choice2.mode]
+  };
+  return [sudo, namespaces, path];
+}
+async function toolCheck(tool, pkg, missing, purpose) {
+  const install = `sudo apt-get install ${pkg} (needed ${purpose}; kvmci installs it itself when it may use sudo -n)`;
   const path = await which(tool);
-  if (!path) return { name: tool, status: missing, detail: "not installed", fix };
-  const result = await execa11(path, args, { reject: false, stdin: "ignore" });
+  if (!path) return { name: tool, status: missing, detail: "not installed", fix: install };
+  const result = await execa11(path, ["--version"], {
+    reject: false,
+    stdin: "ignore",
+    timeout: 3e4
+  });
+  if (result.exitCode !== 0)
+    return {
+      name: tool,
+      status: missing,
+      detail: `${path} --version failed (${result.exitCode === void 0 ? result.shortMessage : `exit code ${result.exitCode}`}): ${tailLines(String(result.stderr ?? ""), 1).join("") || "no output"}`,
+      fix: `sudo apt-get install --reinstall ${pkg}`
+    };
   const first = `${result.stdout}`.split("\n")[0] ?? "";
   return { name: tool, status: "ok", detail: `${first.trim() || "present"} (${path})` };
 }
@@ -8873,11 +8929,12 @@ async function cacheCheck(cacheDir) {
     const fs = await statfs(cacheDir);
     const free = fs.bavail * fs.bsize;
     const enough = free > 4 * 1024 ** 3;
-    return {
+    const detail = `${cacheDir}, ${formatSize(free)} free`;
+    return enough ? { name: "cache", status: "ok", detail } : {
       name: "cache",
-      status: enough ? "ok" : "warn",
-      detail: `${cacheDir}, ${formatSize(free)} free`,
-      fix: enough ? void 0 : "Images need about 1 GiB each and guests write overlays: free some space, or set KVMCI_CACHE_DIR to a larger disk."
+      status: "warn",
+      detail,
+      fix: "Images need about 1 GiB each and guests write overlays: free some space, or set KVMCI_CACHE_DIR to a larger disk."
     };
   } catch (error) {
     return {
@@ -8892,7 +8949,10 @@ var init_checks = __esm({
   "src/doctor/checks.ts"() {
     "use strict";
     init_size();
+    init_text();
+    init_packages();
     init_which();
+    init_build_mode();
     init_cache();
     init_accel();
     init_probe_memo();
@@ -8947,7 +9007,10 @@ async function doctorCommand(argv, proc) {
     throw new KvmciError("usage", `Invalid usage: ${problems.join("; ")}`, {
       hint: "Run `kvmci doctor --help`."
     });
-  const checks = await runDoctor({ cacheDir: resolveCacheDir(proc.env) });
+  const checks = await runDoctor({
+    cacheDir: resolveCacheDir(proc.env),
+    isRoot: proc.getuid?.() === 0
+  });
   proc.stdout.write(
     parsed.values.json === true ? `${JSON.stringify(doctorJson(checks), null, 2)}
 ` : formatDoctor(checks)
@@ -8966,7 +9029,7 @@ var init_doctor2 = __esm({
     init_doctor();
     doctorHelp = [
       "Usage: kvmci doctor [--json]",
-      "Checks QEMU, qemu-img, /dev/kvm (present, permitted, really usable), mmdebstrap and the cache folder, and prints the fix for each failing check. Exits 69 when kvmci cannot run guests here.",
+      "Checks QEMU, qemu-img, mmdebstrap, tar, git, /dev/kvm (present, permitted, really usable), the cache folder, sudo -n, unprivileged user namespaces, and which way an image build would go here; prints the fix under each check that is not fine. Exits 69 when kvmci cannot run guests here.",
       { heading: "Options:", rows: optionRows(doctorOptions) }
     ];
   }

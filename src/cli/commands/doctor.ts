@@ -14,7 +14,7 @@ import { doctorJson, formatDoctor } from "../../report/doctor.js";
 
 const doctorHelp: HelpBlock[] = [
   "Usage: kvmci doctor [--json]",
-  "Checks QEMU, qemu-img, /dev/kvm (present, permitted, really usable), mmdebstrap and the cache folder, and prints the fix for each failing check. Exits 69 when kvmci cannot run guests here.",
+  "Checks QEMU, qemu-img, mmdebstrap, tar, git, /dev/kvm (present, permitted, really usable), the cache folder, sudo -n, unprivileged user namespaces, and which way an image build would go here; prints the fix under each check that is not fine. Exits 69 when kvmci cannot run guests here.",
   { heading: "Options:", rows: optionRows(doctorOptions) },
 ];
 
@@ -32,7 +32,10 @@ export async function doctorCommand(argv: string[], proc: Process): Promise<numb
     throw new KvmciError("usage", `Invalid usage: ${problems.join("; ")}`, {
       hint: "Run `kvmci doctor --help`.",
     });
-  const checks = await runDoctor({ cacheDir: resolveCacheDir(proc.env) });
+  const checks = await runDoctor({
+    cacheDir: resolveCacheDir(proc.env),
+    isRoot: proc.getuid?.() === 0,
+  });
   proc.stdout.write(
     parsed.values.json === true
       ? `${JSON.stringify(doctorJson(checks), null, 2)}\n`
