@@ -6152,6 +6152,7 @@ var init_probe_memo = __esm({
 // src/sync/host-tar.ts
 import { PassThrough } from "node:stream";
 import { execa as execa9 } from "execa";
+import { Parser as Parser2 } from "tar";
 function startHostTar(argv, o) {
   const [file, ...args] = argv;
   const tar = execa9(file ?? "tar", args, {
@@ -6166,11 +6167,40 @@ function startHostTar(argv, o) {
   const archive = new PassThrough();
   let bytes = 0;
   tar.stdout?.pipe(archive);
-  tar.stdout?.on("data", (chunk) => bytes += chunk.length);
+  const counter = countFiles();
+  tar.stdout?.on("data", (chunk) => {
+    bytes += chunk.length;
+    counter.write(chunk);
+  });
+  tar.stdout?.on("end", () => counter.end());
+  tar.stdout?.on("error", () => counter.end());
   return {
     archive,
     bytes: () => bytes,
+    files: counter.files,
     done: tar.then((r) => ({ exitCode: r.exitCode, stderr: String(r.stderr ?? "") }))
+  };
+}
+function countFiles() {
+  let count2 = 0;
+  const parser2 = new Parser2({ strict: false });
+  parser2.on("entry", (entry) => {
+    if (entry.type !== "Directory") count2++;
+    entry.resume();
+  });
+  const files = new Promise((resolve4) => {
+    parser2.on("end", () => resolve4(count2));
+    parser2.on("close", () => resolve4(count2));
+    parser2.on("error", () => resolve4(count2));
+  });
+  let ended = false;
+  return {
+    write: (chunk) => void parser2.write(chunk),
+    end: () => {
+      if (!ended) parser2.end();
+      ended = true;
+    },
+    files
   };
 }
 var init_host_tar = __esm({
@@ -6219,11 +6249,7 @@ async function syncWorkspace(guest, o, signal) {
       }
     );
   }
-  return {
-    mode: listing.mode,
-    files: listing.mode === "git" ? listing.files.length : void 0,
-    bytes
-  };
+  return { mode: listing.mode, files: await tar.files, bytes };
 }
 var init_transfer2 = __esm({
   "src/sync/transfer.ts"() {
