@@ -1226,6 +1226,187 @@ var init_schema = __esm({
   }
 });
 
+// src/config/settings.ts
+var settingsInfo;
+var init_settings = __esm({
+  "src/config/settings.ts"() {
+    "use strict";
+    settingsInfo = {
+      image: {
+        flag: { kind: "value", value: "NAME", multiple: true },
+        help: "image to boot: a catalog name (default debian-12; `kvmci image ls --available`), a qcow2/raw file, or https://\u2026#sha256=DIGEST; repeat it for one guest per image, in parallel",
+        input: { form: "list" }
+      },
+      run: {
+        flag: { kind: "none" },
+        help: "the command, run with bash -c in the workdir (on the command line: after `--`)",
+        input: { form: "text" }
+      },
+      provision: {
+        flag: { kind: "none" },
+        help: "provisioning applied once and cached as a prepared image: packages, script (or script-file), cloud-config",
+        input: { form: "yaml" }
+      },
+      matrix: {
+        flag: { kind: "none" },
+        help: "guests that differ in more than the image: a list of {name, image, cpus, memory, env}"
+      },
+      cpus: {
+        flag: { kind: "value", value: "N" },
+        help: "virtual CPUs (default 2, or fewer if the host has fewer)",
+        input: { form: "text" }
+      },
+      memory: {
+        flag: { kind: "value", value: "SIZE" },
+        help: "guest memory, e.g. 2G or 2048 (MiB); at least 256M (default 2G)",
+        input: { form: "text" }
+      },
+      disk: {
+        flag: { kind: "value", value: "SIZE" },
+        help: "disk size, at least the image's; the root file system grows to it (default the image's)",
+        input: { form: "text" }
+      },
+      accel: {
+        flag: { kind: "value", value: "auto|kvm|tcg" },
+        help: "auto (default) uses KVM only after proving it works; kvm fails without it; tcg emulates",
+        input: { form: "text" }
+      },
+      boot: {
+        flag: { kind: "value", value: "auto|firmware|kernel" },
+        help: "firmware: BIOS and the image's bootloader; kernel: direct kernel boot (auto: kernel when the image has one)"
+      },
+      network: {
+        flag: { kind: "value", value: "user|none" },
+        help: "user (default): the guest reaches what the host can; none: nothing in or out but kvmci's SSH",
+        input: { form: "text" }
+      },
+      "boot-timeout": {
+        flag: { kind: "value", value: "DURATION" },
+        help: "give up if the guest is not ready by then (default 3m with KVM, 10m without)",
+        input: { form: "text" }
+      },
+      timeout: {
+        flag: { kind: "value", value: "DURATION" },
+        help: "stop the command after this long and exit 124; copying artifacts back counts too (default none)",
+        input: { form: "text" }
+      },
+      "idle-timeout": {
+        flag: { kind: "value", value: "DURATION" },
+        help: "stop the command when it prints nothing for this long and exit 124 (default none)"
+      },
+      workdir: {
+        flag: { kind: "value", value: "PATH" },
+        help: "folder in the guest the workspace goes to and the command runs in (default /work)"
+      },
+      sync: {
+        flag: { kind: "negated", flag: "no-sync" },
+        help: "copy the workspace into the guest (default true; --no-sync: do not)"
+      },
+      snapshot: {
+        flag: { kind: "negated", flag: "no-snapshot" },
+        help: "start from a warm snapshot and save one when none matches (default true; --no-snapshot: boot cold)",
+        input: { form: "boolean" }
+      },
+      exclude: {
+        flag: { kind: "value", value: "PATTERN", multiple: true },
+        help: "leave matching paths out of the sync (tar pattern; repeatable)"
+      },
+      env: {
+        flag: { kind: "value", value: "KEY=VALUE|KEY", multiple: true },
+        help: "set a variable for the command; KEY alone takes its value from kvmci's environment (use that for secrets: it stays off the command line); repeatable",
+        input: { form: "list" }
+      },
+      artifact: {
+        flag: { kind: "value", value: "GLOB", multiple: true },
+        help: "copy matching files (relative to the workdir, ** allowed) back after the command (repeatable)",
+        input: { name: "artifacts", form: "list" }
+      },
+      "artifacts-dir": {
+        flag: { kind: "value", value: "DIR" },
+        help: "where artifacts go (default ./kvmci-artifacts); each run's replace the last's"
+      },
+      "artifacts-max-size": {
+        flag: { kind: "value", value: "SIZE" },
+        help: "stop copying artifacts back past this size in all, with a warning (default 1G)",
+        input: { form: "text" }
+      },
+      "artifacts-max-files": {
+        flag: { kind: "value", value: "N" },
+        help: "stop copying artifacts back past this many files, with a warning (default 100000)",
+        input: { form: "text" }
+      },
+      "console-log": {
+        flag: { kind: "value", value: "FILE" },
+        help: "keep a copy of the guest's serial console"
+      },
+      "user-data": {
+        flag: { kind: "value", value: "FILE" },
+        help: "extra cloud-config merged into kvmci's"
+      },
+      json: {
+        flag: { kind: "value", value: "FILE" },
+        help: "write a machine-readable report"
+      },
+      mirror: {
+        flag: { kind: "value", value: "URL" },
+        help: "Debian mirror for building the image (default: the host's)"
+      },
+      "provision-script": {
+        flag: { kind: "value", value: "FILE" },
+        help: "shell script run once as root; the result is cached as a prepared image (see provision: in kvmci.yml)",
+        flagOnly: { inFile: "provision: {script-file: FILE}" }
+      },
+      "provision-package": {
+        flag: { kind: "value", value: "NAME", multiple: true },
+        help: "package installed in the prepared image (repeatable)",
+        flagOnly: { inFile: "provision: {packages: [NAME, \u2026]}" }
+      },
+      node: {
+        flag: { kind: "value", value: "auto|none|host|package|PATH" },
+        help: "Node.js in the guest: host copies the node (and npm) found on the host's PATH, baked once into a prepared image; package installs the distribution's nodejs and npm; a PATH copies that node; auto (default): host when the workspace has a package.json, else none",
+        input: { form: "text" }
+      },
+      "host-trust": {
+        flag: { kind: "negated", flag: "no-host-trust" },
+        help: "carry the host's extra CA certificates and proxy settings into the guest (default true; --no-host-trust: do not)",
+        input: { form: "boolean" }
+      },
+      locale: {
+        flag: { kind: "value", value: "NAME|none" },
+        help: "LANG for the command (default C.UTF-8; none leaves the guest's)"
+      },
+      "ci-env": {
+        flag: { kind: "negated", flag: "no-ci-env" },
+        help: "under a CI system, give the command its variables (CI, GITHUB_ACTIONS, GITHUB_SHA, \u2026; never paths or tokens) (default true)"
+      },
+      install: {
+        flag: { kind: "negated", flag: "no-install" },
+        help: "install what the host lacks (QEMU, mmdebstrap, uidmap\u2026) with apt-get when root or with passwordless sudo, asking first on a terminal (default true; also KVMCI_NO_INSTALL=1)"
+      },
+      tty: {
+        flag: { kind: "negated", flag: "no-tty" },
+        help: "run the command in a pseudo-terminal when kvmci's own output is a terminal, so colours and progress bars work (default true)"
+      },
+      parallel: {
+        flag: { kind: "value", value: "N" },
+        help: "guests at once with several images (default: as many as the host's CPUs and free memory allow; the rest wait)"
+      },
+      output: {
+        flag: { kind: "value", value: "prefixed|grouped" },
+        help: "several guests: each line prefixed with [guest] as it comes (default), or each guest's lines together when it ends"
+      },
+      "fail-fast": {
+        flag: { kind: "switch" },
+        help: "several guests: stop the others when one fails"
+      },
+      shard: {
+        flag: { kind: "value", value: "I/N" },
+        help: "run the I-th of N parts of the matrix; guests get KVMCI_SHARD_INDEX and KVMCI_SHARD_TOTAL"
+      }
+    };
+  }
+});
+
 // src/config/load.ts
 import { readFile as readFile3 } from "node:fs/promises";
 import { availableParallelism } from "node:os";
@@ -1243,7 +1424,9 @@ async function loadRunConfig(input) {
     fileSettings = parseSettings(
       parseYaml(fileText, configPath, problems),
       `${relativeName(configPath, input.cwd)}: `,
-      problems
+      problems,
+      {},
+      "file"
     );
   }
   const flagSettings = parseSettings(input.flags, flagPrefix, problems, input.flagNames);
@@ -1422,7 +1605,7 @@ function resolveEnv(values, hostEnv, where, problems) {
   }
   return resolved;
 }
-function parseSettings(raw, prefix2, problems, names = {}) {
+function parseSettings(raw, prefix2, problems, names = {}, from = "flags") {
   if (raw === void 0 || raw === null) return {};
   if (typeof raw !== "object" || Array.isArray(raw)) {
     problems.push(`${prefix2.replace(/: $/, "")}: expected settings as key: value lines`);
@@ -1436,6 +1619,11 @@ function parseSettings(raw, prefix2, problems, names = {}) {
       problems.push(`${prefix2}${key}: unknown setting`);
       continue;
     }
+    const flagOnly = from === "file" ? fileRefusal(key) : void 0;
+    if (flagOnly) {
+      problems.push(`${prefix2}${flagOnly}`);
+      continue;
+    }
     const result = schema.safeParse(value);
     if (result.success) parsed[key] = result.data;
     else
@@ -1445,6 +1633,11 @@ function parseSettings(raw, prefix2, problems, names = {}) {
         );
   }
   return parsed;
+}
+function fileRefusal(key) {
+  const info = Object.hasOwn(settingsInfo, key) ? settingsInfo[key] : void 0;
+  if (!info?.flagOnly) return void 0;
+  return `${key}: only a flag (--${key}); in kvmci.yml write ${info.flagOnly.inFile}`;
 }
 function parseYaml(text, path, problems) {
   try {
@@ -1480,6 +1673,7 @@ var init_load = __esm({
     init_error_message();
     init_issues();
     init_schema();
+    init_settings();
     defaultConfigFile = "kvmci.yml";
   }
 });
@@ -7651,185 +7845,6 @@ function watchHostCommands(watch) {
 var init_host_commands = __esm({
   "src/cli/host-commands.ts"() {
     "use strict";
-  }
-});
-
-// src/config/settings.ts
-var settingsInfo;
-var init_settings = __esm({
-  "src/config/settings.ts"() {
-    "use strict";
-    settingsInfo = {
-      image: {
-        flag: { kind: "value", value: "NAME", multiple: true },
-        help: "image to boot: a catalog name (default debian-12; `kvmci image ls --available`), a qcow2/raw file, or https://\u2026#sha256=DIGEST; repeat it for one guest per image, in parallel",
-        input: { form: "list" }
-      },
-      run: {
-        flag: { kind: "none" },
-        help: "the command, run with bash -c in the workdir (on the command line: after `--`)",
-        input: { form: "text" }
-      },
-      provision: {
-        flag: { kind: "none" },
-        help: "provisioning applied once and cached as a prepared image: packages, script (or script-file), cloud-config",
-        input: { form: "yaml" }
-      },
-      matrix: {
-        flag: { kind: "none" },
-        help: "guests that differ in more than the image: a list of {name, image, cpus, memory, env}"
-      },
-      cpus: {
-        flag: { kind: "value", value: "N" },
-        help: "virtual CPUs (default 2, or fewer if the host has fewer)",
-        input: { form: "text" }
-      },
-      memory: {
-        flag: { kind: "value", value: "SIZE" },
-        help: "guest memory, e.g. 2G or 2048 (MiB); at least 256M (default 2G)",
-        input: { form: "text" }
-      },
-      disk: {
-        flag: { kind: "value", value: "SIZE" },
-        help: "disk size, at least the image's; the root file system grows to it (default the image's)",
-        input: { form: "text" }
-      },
-      accel: {
-        flag: { kind: "value", value: "auto|kvm|tcg" },
-        help: "auto (default) uses KVM only after proving it works; kvm fails without it; tcg emulates",
-        input: { form: "text" }
-      },
-      boot: {
-        flag: { kind: "value", value: "auto|firmware|kernel" },
-        help: "firmware: BIOS and the image's bootloader; kernel: direct kernel boot (auto: kernel when the image has one)"
-      },
-      network: {
-        flag: { kind: "value", value: "user|none" },
-        help: "user (default): the guest reaches what the host can; none: nothing in or out but kvmci's SSH",
-        input: { form: "text" }
-      },
-      "boot-timeout": {
-        flag: { kind: "value", value: "DURATION" },
-        help: "give up if the guest is not ready by then (default 3m with KVM, 10m without)",
-        input: { form: "text" }
-      },
-      timeout: {
-        flag: { kind: "value", value: "DURATION" },
-        help: "stop the command after this long and exit 124; copying artifacts back counts too (default none)",
-        input: { form: "text" }
-      },
-      "idle-timeout": {
-        flag: { kind: "value", value: "DURATION" },
-        help: "stop the command when it prints nothing for this long and exit 124 (default none)"
-      },
-      workdir: {
-        flag: { kind: "value", value: "PATH" },
-        help: "folder in the guest the workspace goes to and the command runs in (default /work)"
-      },
-      sync: {
-        flag: { kind: "negated", flag: "no-sync" },
-        help: "copy the workspace into the guest (default true; --no-sync: do not)"
-      },
-      snapshot: {
-        flag: { kind: "negated", flag: "no-snapshot" },
-        help: "start from a warm snapshot and save one when none matches (default true; --no-snapshot: boot cold)",
-        input: { form: "boolean" }
-      },
-      exclude: {
-        flag: { kind: "value", value: "PATTERN", multiple: true },
-        help: "leave matching paths out of the sync (tar pattern; repeatable)"
-      },
-      env: {
-        flag: { kind: "value", value: "KEY=VALUE|KEY", multiple: true },
-        help: "set a variable for the command; KEY alone takes its value from kvmci's environment (use that for secrets: it stays off the command line); repeatable",
-        input: { form: "list" }
-      },
-      artifact: {
-        flag: { kind: "value", value: "GLOB", multiple: true },
-        help: "copy matching files (relative to the workdir, ** allowed) back after the command (repeatable)",
-        input: { name: "artifacts", form: "list" }
-      },
-      "artifacts-dir": {
-        flag: { kind: "value", value: "DIR" },
-        help: "where artifacts go (default ./kvmci-artifacts); each run's replace the last's"
-      },
-      "artifacts-max-size": {
-        flag: { kind: "value", value: "SIZE" },
-        help: "stop copying artifacts back past this size in all, with a warning (default 1G)",
-        input: { form: "text" }
-      },
-      "artifacts-max-files": {
-        flag: { kind: "value", value: "N" },
-        help: "stop copying artifacts back past this many files, with a warning (default 100000)",
-        input: { form: "text" }
-      },
-      "console-log": {
-        flag: { kind: "value", value: "FILE" },
-        help: "keep a copy of the guest's serial console"
-      },
-      "user-data": {
-        flag: { kind: "value", value: "FILE" },
-        help: "extra cloud-config merged into kvmci's"
-      },
-      json: {
-        flag: { kind: "value", value: "FILE" },
-        help: "write a machine-readable report"
-      },
-      mirror: {
-        flag: { kind: "value", value: "URL" },
-        help: "Debian mirror for building the image (default: the host's)"
-      },
-      "provision-script": {
-        flag: { kind: "value", value: "FILE" },
-        help: "shell script run once as root; the result is cached as a prepared image (see provision: in kvmci.yml)"
-      },
-      "provision-package": {
-        flag: { kind: "value", value: "NAME", multiple: true },
-        help: "package installed in the prepared image (repeatable)"
-      },
-      node: {
-        flag: { kind: "value", value: "auto|none|host|package|PATH" },
-        help: "Node.js in the guest: host copies the node (and npm) found on the host's PATH, baked once into a prepared image; package installs the distribution's nodejs and npm; a PATH copies that node; auto (default): host when the workspace has a package.json, else none",
-        input: { form: "text" }
-      },
-      "host-trust": {
-        flag: { kind: "negated", flag: "no-host-trust" },
-        help: "carry the host's extra CA certificates and proxy settings into the guest (default true; --no-host-trust: do not)",
-        input: { form: "boolean" }
-      },
-      locale: {
-        flag: { kind: "value", value: "NAME|none" },
-        help: "LANG for the command (default C.UTF-8; none leaves the guest's)"
-      },
-      "ci-env": {
-        flag: { kind: "negated", flag: "no-ci-env" },
-        help: "under a CI system, give the command its variables (CI, GITHUB_ACTIONS, GITHUB_SHA, \u2026; never paths or tokens) (default true)"
-      },
-      install: {
-        flag: { kind: "negated", flag: "no-install" },
-        help: "install what the host lacks (QEMU, mmdebstrap, uidmap\u2026) with apt-get when root or with passwordless sudo, asking first on a terminal (default true; also KVMCI_NO_INSTALL=1)"
-      },
-      tty: {
-        flag: { kind: "negated", flag: "no-tty" },
-        help: "run the command in a pseudo-terminal when kvmci's own output is a terminal, so colours and progress bars work (default true)"
-      },
-      parallel: {
-        flag: { kind: "value", value: "N" },
-        help: "guests at once with several images (default: as many as the host's CPUs and free memory allow; the rest wait)"
-      },
-      output: {
-        flag: { kind: "value", value: "prefixed|grouped" },
-        help: "several guests: each line prefixed with [guest] as it comes (default), or each guest's lines together when it ends"
-      },
-      "fail-fast": {
-        flag: { kind: "switch" },
-        help: "several guests: stop the others when one fails"
-      },
-      shard: {
-        flag: { kind: "value", value: "I/N" },
-        help: "run the I-th of N parts of the matrix; guests get KVMCI_SHARD_INDEX and KVMCI_SHARD_TOTAL"
-      }
-    };
   }
 });
 

@@ -18,6 +18,7 @@ import {
   type OptionSpec,
 } from "../../src/cli/options.js";
 import { imageSubcommands } from "../../src/cli/commands/image.js";
+import { fileRefusal } from "../../src/config/load.js";
 import { runSettingsSchema } from "../../src/config/schema.js";
 import { exitCodeRows, exitCodeTable } from "../../src/errors.js";
 import { loadCatalogEntry } from "../../src/image/catalog.js";
@@ -277,9 +278,10 @@ describe("every YAML block parses, and is what it says", () => {
     }
     // Otherwise it is kvmci.yml, or a part of one.
     expect(typeof value === "object" && value !== null && !Array.isArray(value)).toBe(true);
-    const problems = Object.entries(value as object).flatMap(([key, v]) =>
-      settingProblems(key, v, "kvmci.yml: "),
-    );
+    const problems = Object.entries(value as object).flatMap(([key, v]) => {
+      const refused = fileRefusal(key);
+      return refused ? [`kvmci.yml: ${refused}`] : settingProblems(key, v, "kvmci.yml: ");
+    });
     expect(problems).toEqual([]);
   });
 });
