@@ -7871,7 +7871,7 @@ function parseOptions(argv, spec) {
   const options = Object.fromEntries(
     spec.map((o) => [o.name, { type: o.type, multiple: o.multiple ?? false }])
   );
-  const { values, positionals, tokens } = parseArgs({
+  const { values, tokens } = parseArgs({
     args: own,
     options,
     strict: false,
@@ -7880,19 +7880,31 @@ function parseOptions(argv, spec) {
   });
   const problems = [];
   const known = new Map(spec.map((o) => [o.name, o]));
+  const valuesOfTypos = /* @__PURE__ */ new Set();
   for (const token of tokens) {
     if (token.kind !== "option") continue;
     const option = known.get(token.name);
     if (!option) {
+      const close = closestNames(token.name, [...known.keys()]);
       const hint = didYouMean(token.name, [...known.keys()], (name) => `--${name}`);
       problems.push(`${token.rawName}: unknown option${hint ? ` (${hint})` : ""}`);
+      const next = tokens.find((t) => t.index === token.index + 1);
+      if (token.inlineValue === void 0 && next?.kind === "positional" && known.get(close[0] ?? "")?.type === "string")
+        valuesOfTypos.add(next.index);
     } else if (option.type === "string" && token.value === void 0) {
       problems.push(`${token.rawName}: expected a value (${option.value ?? "VALUE"})`);
     } else if (option.type === "boolean" && token.value !== void 0 && token.inlineValue) {
       problems.push(`${token.rawName}: takes no value`);
     }
   }
-  return { values, positionals, rest, problems };
+  return {
+    values,
+    positionals: tokens.flatMap(
+      (t) => t.kind === "positional" && !valuesOfTypos.has(t.index) ? [t.value] : []
+    ),
+    rest,
+    problems
+  };
 }
 function positionalProblems(words, expected) {
   if (words.length < expected.min)

@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import type { RunSettingsInput } from "../config/schema.js";
 import { settingsInfo, type SettingKey } from "../config/settings.js";
-import { didYouMean } from "../units/similar-names.js";
+import { closestNames, didYouMean } from "../units/similar-names.js";
 import type { HelpRow } from "./help.js";
 
 export interface OptionSpec {
@@ -139,7 +139,7 @@ export function parseOptions(argv: string[], spec: OptionSpec[]): ParsedOptions 
   const options = Object.fromEntries(
     spec.map((o) => [o.name, { type: o.type, multiple: o.multiple ?? false }]),
   );
-  const { values, positionals, tokens } = parseArgs({
+  const { values, tokens } = parseArgs({
     args: own,
     options,
     strict: false,
@@ -148,19 +148,36 @@ export function parseOptions(argv: string[], spec: OptionSpec[]): ParsedOptions 
   });
   const problems: string[] = [];
   const known = new Map(spec.map((o) => [o.name, o]));
+  // The word after a mistyped option that takes a value is its value, not a stray word.
+  const valuesOfTypos = new Set<number>();
   for (const token of tokens) {
     if (token.kind !== "option") continue;
     const option = known.get(token.name);
     if (!option) {
+      const close = closestNames(token.name, [...known.keys()]);
       const hint = didYouMean(token.name, [...known.keys()], (name) => `--${name}`);
       problems.push(`${token.rawName}: unknown option${hint ? ` (${hint})` : ""}`);
+      const next = tokens.find((t) => t.index === token.index + 1);
+      if (
+        token.inlineValue === undefined &&
+        next?.kind === "positional" &&
+        known.get(close[0] ?? "")?.type === "string"
+      )
+        valuesOfTypos.add(next.index);
     } else if (option.type === "string" && token.value === undefined) {
       problems.push(`${token.rawName}: expected a value (${option.value ?? "VALUE"})`);
     } else if (option.type === "boolean" && token.value !== undefined && token.inlineValue) {
       problems.push(`${token.rawName}: takes no value`);
     }
   }
-  return { values, positionals, rest, problems };
+  return {
+    values,
+    positionals: tokens.flatMap((t) =>
+      t.kind === "positional" && !valuesOfTypos.has(t.index) ? [t.value] : [],
+    ),
+    rest,
+    problems,
+  };
 }
 
 /** The words a command takes besides its options: how many, and what they are. */

@@ -21,4 +21,13 @@ describe("parseOptions", () => {
       "--image: expected a value (NAME)",
     ]);
   });
+
+  it("takes the word after a mistyped option as its value when the option meant takes one", () => {
+    const typo = parseOptions(["--imag", "x"], runOptions);
+    expect(typo.problems).toEqual(["--imag: unknown option (did you mean --image?)"]);
+    expect(typo.positionals).toEqual([]);
+    // --fail-fast takes no value: the word after its typo is still a stray word.
+    expect(parseOptions(["--fail-fst", "x"], runOptions).positionals).toEqual(["x"]);
+    expect(parseOptions(["--bogus", "x"], runOptions).positionals).toEqual(["x"]);
+  });
 });
