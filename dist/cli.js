@@ -59,12 +59,11 @@ var __callDispose = (stack, error, hasError) => {
 };
 
 // src/errors.ts
-function formatExitCodes() {
+function exitCodeRows() {
   return [
-    "Exit codes:",
-    "  0-255  the command's own exit code, when it ran to the end",
-    ...exitCodeTable.map((e) => `  ${String(e.code).padEnd(5)}  ${e.meaning}`)
-  ].join("\n");
+    ["0-255", "the command's own exit code, when it ran to the end"],
+    ...exitCodeTable.map((e) => [String(e.code), e.meaning])
+  ];
 }
 function isKvmciError(error) {
   return error instanceof KvmciError;
@@ -201,6 +200,141 @@ var init_duration = __esm({
   }
 });
 
+// src/units/text.ts
+function tailLines(text, count2) {
+  const lines = text.split(/\r?\n/).filter((line) => line.trim() !== "");
+  return lines.slice(-count2);
+}
+function stripAnsi(text) {
+  return text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").replace(/\r/g, "");
+}
+function textWidth(text) {
+  return [...text].length;
+}
+function wrapText(text, width) {
+  const room = Math.max(1, width);
+  const lines = [];
+  let line = "";
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    for (const piece of cutWord(word, room)) {
+      if (line === "") line = piece;
+      else if (textWidth(line) + 1 + textWidth(piece) <= room) line += ` ${piece}`;
+      else {
+        lines.push(line);
+        line = piece;
+      }
+    }
+  }
+  lines.push(line);
+  return lines;
+}
+function cutWord(word, width) {
+  const chars = [...word];
+  const pieces = [];
+  for (let at = 0; at < chars.length; at += width)
+    pieces.push(chars.slice(at, at + width).join(""));
+  return pieces;
+}
+function formatColumns(rows, width, indent = 2) {
+  const nameWidth = Math.max(0, ...rows.map(([name]) => textWidth(name)));
+  const column = indent + nameWidth + 2;
+  const pad = (n) => " ".repeat(n);
+  if (width - column >= minTextColumn) {
+    return rows.flatMap(([name, text]) => {
+      const [first = "", ...more] = wrapText(text, width - column);
+      return [
+        `${pad(indent)}${name}${pad(nameWidth - textWidth(name) + 2)}${first}`.trimEnd(),
+        ...more.map((line) => `${pad(column)}${line}`)
+      ];
+    });
+  }
+  const under = Math.min(indent + 4, Math.max(0, width - minTextColumn));
+  return rows.flatMap(([name, text]) => [
+    ...wrapText(name, width - indent).map((line) => `${pad(indent)}${line}`),
+    ...text ? wrapText(text, width - under).map((line) => `${pad(under)}${line}`) : []
+  ]);
+}
+var minTextColumn;
+var init_text = __esm({
+  "src/units/text.ts"() {
+    "use strict";
+    minTextColumn = 30;
+  }
+});
+
+// src/host/command.ts
+import { execa } from "execa";
+async function runCommand(argv, options = {}) {
+  const [file, ...args] = argv;
+  if (!file) throw new Error("runCommand needs a command");
+  const child = execa(file, args, {
+    cwd: options.cwd,
+    env: options.env,
+    cancelSignal: options.signal,
+    killSignal: options.killSignal,
+    all: true,
+    reject: false,
+    stdin: options.input === void 0 ? "ignore" : "pipe",
+    input: options.input,
+    ...options.onLine ? { lines: false } : {}
+  });
+  if (options.onLine) {
+    const onLine = options.onLine;
+    let pending = "";
+    child.all?.on("data", (chunk) => {
+      pending += chunk.toString();
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines) onLine(line);
+    });
+  }
+  const result = await child;
+  if (result.isCanceled) {
+    throw new KvmciError(options.failureCode ?? "internal", `${file} was cancelled`, {
+      cause: result
+    });
+  }
+  if (result.failed) {
+    const output = typeof result.all === "string" ? result.all : "";
+    const why = result.exitCode !== void 0 ? `exited with code ${result.exitCode}` : result.shortMessage ?? "failed";
+    throw new KvmciError(options.failureCode ?? "internal", `${formatCommand(argv)} ${why}`, {
+      hint: options.hint,
+      details: tailLines(output, 20),
+      cause: result
+    });
+  }
+  return typeof result.stdout === "string" ? result.stdout : "";
+}
+function formatCommand(argv) {
+  return argv.map((arg) => /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`).join(" ");
+}
+var init_command = __esm({
+  "src/host/command.ts"() {
+    "use strict";
+    init_errors();
+    init_text();
+  }
+});
+
+// src/report/phase-end.ts
+function phaseEndMark(event) {
+  const end = event.command;
+  const passed = event.ok && (end === void 0 || end.outcome === "passed");
+  const outcome = end === void 0 ? "" : {
+    passed: "",
+    failed: `exit code ${end.exitCode}`,
+    timeout: "timed out",
+    error: "could not complete",
+    interrupted: "interrupted"
+  }[end.outcome];
+  return { mark: passed ? "\u2713" : "\u2717", outcome };
+}
+var init_phase_end = __esm({
+  "src/report/phase-end.ts"() {
+    "use strict";
+  }
+});
+
 // src/report/redact.ts
 function redactUrlCredentials(text) {
   return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'<>]+@/gi, "$1***@");
@@ -275,22 +409,41 @@ var init_terminal = __esm({
   "src/report/terminal.ts"() {
     "use strict";
     init_duration();
+    init_command();
+    init_phase_end();
     init_redact();
     init_transfer();
     prefix = "kvmci";
     plainProgressEveryMs = 5e3;
-    TerminalReporter = class {
-      constructor(streams) {
+    TerminalReporter = class _TerminalReporter {
+      constructor(streams, verbosity = "normal") {
         this.streams = streams;
+        this.verbosity = verbosity;
         this.tty = Boolean(streams.stderr.isTTY);
       }
       streams;
+      verbosity;
       status;
       ticker;
       tty;
       /** When a plain (non-terminal) progress line was last printed for a transfer. */
       lastTransferLine = 0;
+      /** A reporter on the same streams that says more or less. */
+      withVerbosity(verbosity) {
+        return verbosity === this.verbosity ? this : new _TerminalReporter(this.streams, verbosity);
+      }
+      /** `--verbose`: a host command kvmci started (QEMU, qemu-img, tar, git, apt-get…). */
+      hostCommand(argv) {
+        if (this.verbosity === "verbose") this.line(`${prefix} $ ${formatCommand(argv)}`);
+      }
+      /** `--verbose`: how a host command ended, when it did not end well. */
+      hostCommandEnd(argv, code, signal) {
+        if (this.verbosity !== "verbose" || code === 0) return;
+        const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+        this.line(`${prefix} $ ${argv[0] ?? "?"} ${how}`);
+      }
       onEvent = (event) => {
+        if (this.verbosity === "quiet" && event.type !== "output" && event.type !== "warning") return;
         switch (event.type) {
           case "phase-start":
             this.clearStatus();
@@ -298,17 +451,20 @@ var init_terminal = __esm({
             if (event.phase === "command") this.line(`${prefix} \u203A command output follows`);
             else if (this.tty) this.startTicker();
             break;
-          case "phase-end":
+          case "phase-end": {
             this.clearStatus();
             this.stopTicker();
             this.status = void 0;
+            const { mark, outcome } = phaseEndMark(event);
             this.line(
-              `${prefix} ${event.ok ? "\u2713" : "\u2717"} ${event.phase.padEnd(9)} ${formatDuration(event.ms)}`
+              `${prefix} ${mark} ${event.phase.padEnd(9)} ${formatDuration(event.ms)}${outcome ? `, ${outcome}` : ""}`
             );
             break;
+          }
           case "progress":
             if (this.status) this.status.message = event.message;
-            this.renderStatus();
+            if (this.verbosity === "verbose") this.line(`${prefix} \u203A ${event.phase}: ${event.message}`);
+            else this.renderStatus();
             break;
           case "transfer": {
             const text = `downloading ${event.what}: ${formatTransfer(event.progress, Date.now())}`;
@@ -389,6 +545,49 @@ var init_terminal = __esm({
           this.streams.stderr.write("\r\x1B[K");
       }
     };
+  }
+});
+
+// src/units/similar-names.ts
+function closestNames(name, known) {
+  return known.map((k) => ({ k, d: editDistance(name, k) })).filter(({ k, d }) => d <= Math.max(2, Math.floor(k.length / 3))).sort((a, b) => a.d - b.d).slice(0, 3).map(({ k }) => k);
+}
+function didYouMean(name, known, show = (k) => k) {
+  const close = closestNames(name, known);
+  return close.length ? `did you mean ${close.map(show).join(" or ")}?` : void 0;
+}
+function editDistance(a, b) {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+      previous = current;
+    }
+  }
+  return row[b.length];
+}
+var init_similar_names = __esm({
+  "src/units/similar-names.ts"() {
+    "use strict";
+  }
+});
+
+// src/cli/help.ts
+function helpWidth(stdout) {
+  return stdout?.isTTY && stdout.columns ? stdout.columns : 100;
+}
+function renderHelp(blocks, width) {
+  return blocks.map(
+    (block) => typeof block === "string" ? wrapText(block, width).join("\n") : [...wrapText(block.heading, width), ...formatColumns(block.rows, width)].join("\n")
+  ).join("\n\n");
+}
+var init_help = __esm({
+  "src/cli/help.ts"() {
+    "use strict";
+    init_text();
   }
 });
 
@@ -494,7 +693,7 @@ var init_command_env = __esm({
 import { constants } from "node:fs";
 import { access, lstat, open, readFile, realpath } from "node:fs/promises";
 import { delimiter, dirname, join } from "node:path";
-import { execa } from "execa";
+import { execa as execa2 } from "execa";
 async function findHostNode(env2, fallback) {
   for (const dir of (env2.PATH ?? "").split(delimiter)) {
     if (!dir) continue;
@@ -510,7 +709,7 @@ async function findHostNode(env2, fallback) {
 async function readNodeInstall(path) {
   const binary = await realpath(path);
   const prefix2 = dirname(dirname(binary));
-  const { stdout } = await execa(binary, ["--version"], { timeout: 3e4 });
+  const { stdout } = await execa2(binary, ["--version"], { timeout: 3e4 });
   const entries = ["bin/node"];
   let npmVersion;
   const npmPackage = join(prefix2, "lib", "node_modules", "npm", "package.json");
@@ -786,8 +985,8 @@ function memoryBudget(host, reservedBytes) {
     )
   );
 }
-function largestGuestBytes(totalBytes) {
-  return Math.max(0, totalBytes - hostReserveBytes);
+function largestGuestBytes(totalBytes2) {
+  return Math.max(0, totalBytes2 - hostReserveBytes);
 }
 function mayStart(next, running, limits) {
   if (running.length === 0) return true;
@@ -1028,6 +1227,191 @@ var init_schema = __esm({
   }
 });
 
+// src/config/settings.ts
+var settingsInfo;
+var init_settings = __esm({
+  "src/config/settings.ts"() {
+    "use strict";
+    settingsInfo = {
+      image: {
+        flag: { kind: "value", value: "NAME", multiple: true },
+        help: "image to boot: a catalog name (default debian-12; `kvmci image ls --available`), a qcow2/raw file, or https://\u2026#sha256=DIGEST; repeat it for one guest per image, in parallel",
+        input: { form: "list" }
+      },
+      run: {
+        flag: { kind: "none" },
+        help: "the command, run with bash -c in the workdir (on the command line: after `--`)",
+        input: { form: "text" }
+      },
+      provision: {
+        flag: { kind: "none" },
+        help: "provisioning applied once and cached as a prepared image: packages, script (or script-file), cloud-config",
+        input: { form: "yaml" }
+      },
+      matrix: {
+        flag: { kind: "none" },
+        help: "guests that differ in more than the image: a list of {name, image, cpus, memory, env}"
+      },
+      cpus: {
+        flag: { kind: "value", value: "N" },
+        help: "virtual CPUs (default 2, or fewer if the host has fewer)",
+        input: { form: "text" }
+      },
+      memory: {
+        flag: { kind: "value", value: "SIZE" },
+        help: "guest memory, e.g. 2G or 2048 (MiB); at least 256M (default 2G)",
+        input: { form: "text" }
+      },
+      disk: {
+        flag: { kind: "value", value: "SIZE" },
+        help: "disk size, at least the image's; the root file system grows to it (default the image's)",
+        input: { form: "text" }
+      },
+      accel: {
+        flag: { kind: "value", value: "auto|kvm|tcg" },
+        help: "auto (default) uses KVM only after proving it works; kvm fails without it; tcg emulates",
+        input: { form: "text" }
+      },
+      boot: {
+        flag: { kind: "value", value: "auto|firmware|kernel" },
+        help: "firmware: BIOS and the image's bootloader; kernel: direct kernel boot (auto: kernel when the image has one)"
+      },
+      network: {
+        flag: { kind: "value", value: "user|none" },
+        help: "user (default): the guest reaches what the host can; none: nothing in or out but kvmci's SSH",
+        input: { form: "text" }
+      },
+      "boot-timeout": {
+        flag: { kind: "value", value: "DURATION" },
+        help: "give up if the guest is not ready by then (default 3m with KVM, 10m without)",
+        input: { form: "text" }
+      },
+      timeout: {
+        flag: { kind: "value", value: "DURATION" },
+        help: "stop the command after this long and exit 124; copying artifacts back counts too (default none)",
+        input: { form: "text" }
+      },
+      "idle-timeout": {
+        flag: { kind: "value", value: "DURATION" },
+        help: "stop the command when it prints nothing for this long and exit 124 (default none)"
+      },
+      workdir: {
+        flag: { kind: "value", value: "PATH" },
+        help: "folder in the guest the workspace goes to and the command runs in (default /work)"
+      },
+      sync: {
+        flag: { kind: "negated", flag: "no-sync" },
+        help: "copy the workspace into the guest (default true; --no-sync: do not)"
+      },
+      snapshot: {
+        flag: { kind: "negated", flag: "no-snapshot" },
+        help: "start from a warm snapshot and save one when none matches (default true; --no-snapshot: boot cold)",
+        input: { form: "boolean" }
+      },
+      exclude: {
+        flag: { kind: "value", value: "PATTERN", multiple: true },
+        help: "leave matching paths out of the sync (tar pattern; repeatable)"
+      },
+      env: {
+        flag: { kind: "value", value: "KEY=VALUE|KEY", multiple: true },
+        help: "set a variable for the command; KEY alone takes its value from kvmci's environment (use that for secrets: it stays off the command line); repeatable",
+        input: { form: "list" }
+      },
+      artifact: {
+        flag: { kind: "value", value: "GLOB", multiple: true },
+        help: "copy matching files (relative to the workdir, ** allowed) back after the command (repeatable)",
+        input: { name: "artifacts", form: "list" }
+      },
+      "artifacts-dir": {
+        flag: { kind: "value", value: "DIR" },
+        help: "where artifacts go (default ./kvmci-artifacts); each run's replace the last's"
+      },
+      "artifacts-max-size": {
+        flag: { kind: "value", value: "SIZE" },
+        help: "stop copying artifacts back past this size in all, with a warning (default 1G)",
+        input: { form: "text" }
+      },
+      "artifacts-max-files": {
+        flag: { kind: "value", value: "N" },
+        help: "stop copying artifacts back past this many files, with a warning (default 100000)",
+        input: { form: "text" }
+      },
+      "console-log": {
+        flag: { kind: "value", value: "FILE" },
+        help: "keep a copy of the guest's serial console"
+      },
+      "user-data": {
+        flag: { kind: "value", value: "FILE" },
+        help: "extra cloud-config merged into kvmci's"
+      },
+      json: {
+        flag: { kind: "value", value: "FILE" },
+        help: "write a machine-readable report"
+      },
+      mirror: {
+        flag: { kind: "value", value: "URL" },
+        help: "Debian mirror for building the image (default: the host's)"
+      },
+      "provision-script": {
+        flag: { kind: "value", value: "FILE" },
+        help: "shell script run once as root; the result is cached as a prepared image (see provision: in kvmci.yml)",
+        flagOnly: { inFile: "provision: {script-file: FILE}" }
+      },
+      "provision-package": {
+        flag: { kind: "value", value: "NAME", multiple: true },
+        help: "package installed in the prepared image (repeatable)",
+        flagOnly: { inFile: "provision: {packages: [NAME, \u2026]}" }
+      },
+      node: {
+        flag: { kind: "value", value: "auto|none|host|package|PATH" },
+        help: "Node.js in the guest: host copies the node (and npm) found on the host's PATH, baked once into a prepared image; package installs the distribution's nodejs and npm; a PATH copies that node; auto (default): host when the workspace has a package.json, else none",
+        input: { form: "text" }
+      },
+      "host-trust": {
+        flag: { kind: "negated", flag: "no-host-trust" },
+        help: "carry the host's extra CA certificates and proxy settings into the guest (default true; --no-host-trust: do not)",
+        input: { form: "boolean" }
+      },
+      locale: {
+        flag: { kind: "value", value: "NAME|none" },
+        help: "LANG for the command (default C.UTF-8; none leaves the guest's)"
+      },
+      "ci-env": {
+        flag: { kind: "negated", flag: "no-ci-env" },
+        help: "under a CI system, give the command its variables (CI, GITHUB_ACTIONS, GITHUB_SHA, \u2026; never paths or tokens) (default true)"
+      },
+      "shell-on-failure": {
+        flag: { kind: "switch" },
+        help: "when the command fails or times out (or the sync, with the guest up), open a shell in the guest on this terminal; the guest is torn down when it exits, and the exit code is still the command's"
+      },
+      install: {
+        flag: { kind: "negated", flag: "no-install" },
+        help: "install what the host lacks (QEMU, mmdebstrap, uidmap\u2026) with apt-get when root or with passwordless sudo, asking first on a terminal (default true; also KVMCI_NO_INSTALL=1)"
+      },
+      tty: {
+        flag: { kind: "negated", flag: "no-tty" },
+        help: "run the command in a pseudo-terminal when kvmci's own output is a terminal, so colours and progress bars work (default true)"
+      },
+      parallel: {
+        flag: { kind: "value", value: "N" },
+        help: "guests at once with several images (default: as many as the host's CPUs and free memory allow; the rest wait)"
+      },
+      output: {
+        flag: { kind: "value", value: "prefixed|grouped" },
+        help: "several guests: each line prefixed with [guest] as it comes (default), or each guest's lines together when it ends"
+      },
+      "fail-fast": {
+        flag: { kind: "switch" },
+        help: "several guests: stop the others when one fails"
+      },
+      shard: {
+        flag: { kind: "value", value: "I/N" },
+        help: "run the I-th of N parts of the matrix; guests get KVMCI_SHARD_INDEX and KVMCI_SHARD_TOTAL"
+      }
+    };
+  }
+});
+
 // src/config/load.ts
 import { readFile as readFile3 } from "node:fs/promises";
 import { availableParallelism } from "node:os";
@@ -1045,7 +1429,9 @@ async function loadRunConfig(input) {
     fileSettings = parseSettings(
       parseYaml(fileText, configPath, problems),
       `${relativeName(configPath, input.cwd)}: `,
-      problems
+      problems,
+      {},
+      "file"
     );
   }
   const flagSettings = parseSettings(input.flags, flagPrefix, problems, input.flagNames);
@@ -1225,7 +1611,7 @@ function resolveEnv(values, hostEnv, where, problems) {
   }
   return resolved;
 }
-function parseSettings(raw, prefix2, problems, names = {}) {
+function parseSettings(raw, prefix2, problems, names = {}, from = "flags") {
   if (raw === void 0 || raw === null) return {};
   if (typeof raw !== "object" || Array.isArray(raw)) {
     problems.push(`${prefix2.replace(/: $/, "")}: expected settings as key: value lines`);
@@ -1239,6 +1625,11 @@ function parseSettings(raw, prefix2, problems, names = {}) {
       problems.push(`${prefix2}${key}: unknown setting`);
       continue;
     }
+    const flagOnly = from === "file" ? fileRefusal(key) : void 0;
+    if (flagOnly) {
+      problems.push(`${prefix2}${flagOnly}`);
+      continue;
+    }
     const result = schema.safeParse(value);
     if (result.success) parsed[key] = result.data;
     else
@@ -1248,6 +1639,11 @@ function parseSettings(raw, prefix2, problems, names = {}) {
         );
   }
   return parsed;
+}
+function fileRefusal(key) {
+  const info = Object.hasOwn(settingsInfo, key) ? settingsInfo[key] : void 0;
+  if (!info?.flagOnly) return void 0;
+  return `${key}: only a flag (--${key}); in kvmci.yml write ${info.flagOnly.inFile}`;
 }
 function parseYaml(text, path, problems) {
   try {
@@ -1283,6 +1679,7 @@ var init_load = __esm({
     init_error_message();
     init_issues();
     init_schema();
+    init_settings();
     defaultConfigFile = "kvmci.yml";
   }
 });
@@ -2029,9 +2426,9 @@ function parseMemInfo(text) {
     const match = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text);
     return match ? Number(match[1]) * 1024 : void 0;
   };
-  const totalBytes = kib("MemTotal");
+  const totalBytes2 = kib("MemTotal");
   const availableBytes = kib("MemAvailable");
-  return totalBytes !== void 0 && availableBytes !== void 0 ? { totalBytes, availableBytes } : void 0;
+  return totalBytes2 !== void 0 && availableBytes !== void 0 ? { totalBytes: totalBytes2, availableBytes } : void 0;
 }
 async function readMemInfo() {
   const text = await readFile7("/proc/meminfo", "utf8").catch(() => "");
@@ -2040,74 +2437,6 @@ async function readMemInfo() {
 var init_meminfo = __esm({
   "src/host/meminfo.ts"() {
     "use strict";
-  }
-});
-
-// src/units/text.ts
-function tailLines(text, count2) {
-  const lines = text.split(/\r?\n/).filter((line) => line.trim() !== "");
-  return lines.slice(-count2);
-}
-function stripAnsi(text) {
-  return text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").replace(/\r/g, "");
-}
-var init_text = __esm({
-  "src/units/text.ts"() {
-    "use strict";
-  }
-});
-
-// src/host/command.ts
-import { execa as execa2 } from "execa";
-async function runCommand(argv, options = {}) {
-  const [file, ...args] = argv;
-  if (!file) throw new Error("runCommand needs a command");
-  const child = execa2(file, args, {
-    cwd: options.cwd,
-    env: options.env,
-    cancelSignal: options.signal,
-    killSignal: options.killSignal,
-    all: true,
-    reject: false,
-    stdin: options.input === void 0 ? "ignore" : "pipe",
-    input: options.input,
-    ...options.onLine ? { lines: false } : {}
-  });
-  if (options.onLine) {
-    const onLine = options.onLine;
-    let pending = "";
-    child.all?.on("data", (chunk) => {
-      pending += chunk.toString();
-      const lines = pending.split("\n");
-      pending = lines.pop() ?? "";
-      for (const line of lines) onLine(line);
-    });
-  }
-  const result = await child;
-  if (result.isCanceled) {
-    throw new KvmciError(options.failureCode ?? "internal", `${file} was cancelled`, {
-      cause: result
-    });
-  }
-  if (result.failed) {
-    const output = typeof result.all === "string" ? result.all : "";
-    const why = result.exitCode !== void 0 ? `exited with code ${result.exitCode}` : result.shortMessage ?? "failed";
-    throw new KvmciError(options.failureCode ?? "internal", `${formatCommand(argv)} ${why}`, {
-      hint: options.hint,
-      details: tailLines(output, 20),
-      cause: result
-    });
-  }
-  return typeof result.stdout === "string" ? result.stdout : "";
-}
-function formatCommand(argv) {
-  return argv.map((arg) => /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`).join(" ");
-}
-var init_command = __esm({
-  "src/host/command.ts"() {
-    "use strict";
-    init_errors();
-    init_text();
   }
 });
 
@@ -5844,9 +6173,32 @@ import { readFile as readFile16 } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { execa as execa6 } from "execa";
 async function chooseBuildMode(o) {
-  if (o.isRoot) return { mode: "root", why: "kvmci runs as root" };
+  const { username } = userInfo();
+  const unshareLacks = o.isRoot ? [] : await unshareBuildLacks(o.signal);
+  const sudo = !o.isRoot && unshareLacks.length > 0 && await sudoWithoutPassword(o.signal);
+  const choice2 = decideBuildMode({ isRoot: o.isRoot, username, unshareLacks, sudo });
+  if ("problem" in choice2)
+    throw new KvmciError("hostRequirement", choice2.problem, { hint: choice2.hint });
+  return choice2;
+}
+function decideBuildMode(host) {
+  if (host.isRoot) return { mode: "root", why: "kvmci runs as root" };
+  if (host.unshareLacks.length === 0)
+    return { mode: "unshare", why: "unprivileged user namespaces and subordinate ids work here" };
+  const lacks = host.unshareLacks.join(", ");
+  if (host.sudo)
+    return {
+      mode: "sudo",
+      why: `building without root needs ${lacks}; this user may use sudo without a password, so the build runs as root through sudo -n`
+    };
+  return {
+    problem: `Building an image as ${host.username} needs ${lacks}, or passwordless sudo`,
+    hint: `Either let ${host.username} build without root: sudo apt-get install uidmap && sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${host.username} (and allow unprivileged user namespaces), or build once as root with the same cache: sudo KVMCI_CACHE_DIR=<cache folder> kvmci image build.`
+  };
+}
+async function unshareBuildLacks(signal) {
   const { username, uid } = userInfo();
-  const userns = await userNamespacesWork(o.signal);
+  const userns = await userNamespacesWork(signal);
   const missing = [];
   if (!userns.ok) missing.push(`unprivileged user namespaces (${userns.why})`);
   if (!await which("newuidmap") || !await which("newgidmap"))
@@ -5855,20 +6207,7 @@ async function chooseBuildMode(o) {
     const text = await readFile16(file, "utf8").catch(() => "");
     if (!hasRange(text, username, uid)) missing.push(`a range for ${username} in ${file}`);
   }
-  if (missing.length === 0)
-    return { mode: "unshare", why: "unprivileged user namespaces and subordinate ids work here" };
-  if (await sudoWithoutPassword(o.signal))
-    return {
-      mode: "sudo",
-      why: `building without root needs ${missing.join(", ")}; this user may use sudo without a password, so the build runs as root through sudo -n`
-    };
-  throw new KvmciError(
-    "hostRequirement",
-    `Building an image as ${username} needs ${missing.join(", ")}, or passwordless sudo`,
-    {
-      hint: `Either let ${username} build without root: sudo apt-get install uidmap && sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${username} (and allow unprivileged user namespaces), or build once as root with the same cache: sudo KVMCI_CACHE_DIR=<cache folder> kvmci image build.`
-    }
-  );
+  return missing;
 }
 async function userNamespacesWork(signal) {
   if (!await which("unshare")) return { ok: false, why: "unshare is not installed" };
@@ -5995,22 +6334,6 @@ async function hostDebianMirror() {
   }
   return findDebianMirror(files) ?? defaultDebianMirror;
 }
-function closestNames(name, known) {
-  return known.map((k) => ({ k, d: editDistance(name, k) })).filter(({ k, d }) => d <= Math.max(2, Math.floor(k.length / 3))).sort((a, b) => a.d - b.d).slice(0, 3).map(({ k }) => k);
-}
-function editDistance(a, b) {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const current = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
-      previous = current;
-    }
-  }
-  return row[b.length];
-}
 var refuseMissingTools;
 var init_resolve = __esm({
   "src/image/resolve.ts"() {
@@ -6026,6 +6349,7 @@ var init_resolve = __esm({
     init_build_mode();
     init_packages();
     init_entry_lock();
+    init_similar_names();
     refuseMissingTools = toolInstaller({
       mode: "never",
       isRoot: false,
@@ -6528,19 +6852,19 @@ var init_phase_clock = __esm({
         this.open = { phase, started: this.now() };
         this.emit({ type: "phase-start", phase });
       }
-      /** Ends the open phase, if any. */
-      end(ok) {
+      /** Ends the open phase, if any; `command`: how the command that ran in it ended. */
+      end(ok, command) {
         if (!this.open) return;
         const record = { phase: this.open.phase, ms: Math.round(this.now() - this.open.started), ok };
         this.open = void 0;
         this.records.push(record);
-        this.emit({ type: "phase-end", ...record });
+        this.emit({ type: "phase-end", ...record, ...command ? { command } : {} });
       }
       async time(phase, work) {
         this.start(phase);
         try {
           const result = await work();
-          this.end(true);
+          this.end(true, phase === "command" ? result : void 0);
           return result;
         } catch (error) {
           this.end(false);
@@ -6684,6 +7008,7 @@ var init_provision = __esm({
 // src/sync/host-tar.ts
 import { PassThrough } from "node:stream";
 import { execa as execa10 } from "execa";
+import { Parser as Parser2 } from "tar";
 function startHostTar(argv, o) {
   const [file, ...args] = argv;
   const tar = execa10(file ?? "tar", args, {
@@ -6698,11 +7023,40 @@ function startHostTar(argv, o) {
   const archive = new PassThrough();
   let bytes = 0;
   tar.stdout?.pipe(archive);
-  tar.stdout?.on("data", (chunk) => bytes += chunk.length);
+  const counter = countFiles();
+  tar.stdout?.on("data", (chunk) => {
+    bytes += chunk.length;
+    counter.write(chunk);
+  });
+  tar.stdout?.on("end", () => counter.end());
+  tar.stdout?.on("error", () => counter.end());
   return {
     archive,
     bytes: () => bytes,
+    files: counter.files,
     done: tar.then((r) => ({ exitCode: r.exitCode, stderr: String(r.stderr ?? "") }))
+  };
+}
+function countFiles() {
+  let count2 = 0;
+  const parser2 = new Parser2({ strict: false });
+  parser2.on("entry", (entry) => {
+    if (entry.type !== "Directory") count2++;
+    entry.resume();
+  });
+  const files = new Promise((resolve4) => {
+    parser2.on("end", () => resolve4(count2));
+    parser2.on("close", () => resolve4(count2));
+    parser2.on("error", () => resolve4(count2));
+  });
+  let ended = false;
+  return {
+    write: (chunk) => void parser2.write(chunk),
+    end: () => {
+      if (!ended) parser2.end();
+      ended = true;
+    },
+    files
   };
 }
 var init_host_tar = __esm({
@@ -7309,11 +7663,7 @@ async function syncWorkspace(guest, o, signal) {
       }
     );
   }
-  return {
-    mode: listing.mode,
-    files: listing.mode === "git" ? listing.files.length : void 0,
-    bytes
-  };
+  return { mode: listing.mode, files: await tar.files, bytes };
 }
 var init_transfer2 = __esm({
   "src/sync/transfer.ts"() {
@@ -7974,186 +8324,24 @@ var init_prefix = __esm({
   }
 });
 
-// src/config/settings.ts
-var settingsInfo;
-var init_settings = __esm({
-  "src/config/settings.ts"() {
+// src/cli/host-commands.ts
+import { subscribe, unsubscribe } from "node:diagnostics_channel";
+function watchHostCommands(watch) {
+  const listener = (message) => {
+    const child = message.process;
+    if (!child) return;
+    child.once("spawn", () => {
+      const argv = child.spawnargs;
+      watch.started(argv);
+      child.once("exit", (code, signal) => watch.ended(argv, code, signal));
+    });
+  };
+  subscribe("child_process", listener);
+  return { [Symbol.dispose]: () => void unsubscribe("child_process", listener) };
+}
+var init_host_commands = __esm({
+  "src/cli/host-commands.ts"() {
     "use strict";
-    settingsInfo = {
-      image: {
-        flag: { kind: "value", value: "NAME", multiple: true },
-        help: "image to boot: a catalog name (default debian-12; `kvmci image ls --available`), a qcow2/raw file, or https://\u2026#sha256=DIGEST; repeat it for one guest per image, in parallel",
-        input: { form: "list" }
-      },
-      run: {
-        flag: { kind: "none" },
-        help: "the command, run with bash -c in the workdir (on the command line: after `--`)",
-        input: { form: "text" }
-      },
-      provision: {
-        flag: { kind: "none" },
-        help: "provisioning applied once and cached as a prepared image: packages, script (or script-file), cloud-config",
-        input: { form: "yaml" }
-      },
-      matrix: {
-        flag: { kind: "none" },
-        help: "guests that differ in more than the image: a list of {name, image, cpus, memory, env}"
-      },
-      cpus: {
-        flag: { kind: "value", value: "N" },
-        help: "virtual CPUs (default 2, or fewer if the host has fewer)",
-        input: { form: "text" }
-      },
-      memory: {
-        flag: { kind: "value", value: "SIZE" },
-        help: "guest memory, e.g. 2G or 2048 (MiB); at least 256M (default 2G)",
-        input: { form: "text" }
-      },
-      disk: {
-        flag: { kind: "value", value: "SIZE" },
-        help: "disk size, at least the image's; the root file system grows to it (default the image's)",
-        input: { form: "text" }
-      },
-      accel: {
-        flag: { kind: "value", value: "auto|kvm|tcg" },
-        help: "auto (default) uses KVM only after proving it works; kvm fails without it; tcg emulates",
-        input: { form: "text" }
-      },
-      boot: {
-        flag: { kind: "value", value: "auto|firmware|kernel" },
-        help: "firmware: BIOS and the image's bootloader; kernel: direct kernel boot (auto: kernel when the image has one)"
-      },
-      network: {
-        flag: { kind: "value", value: "user|none" },
-        help: "user (default): the guest reaches what the host can; none: nothing in or out but kvmci's SSH",
-        input: { form: "text" }
-      },
-      "boot-timeout": {
-        flag: { kind: "value", value: "DURATION" },
-        help: "give up if the guest is not ready by then (default 3m with KVM, 10m without)",
-        input: { form: "text" }
-      },
-      timeout: {
-        flag: { kind: "value", value: "DURATION" },
-        help: "stop the command after this long and exit 124; copying artifacts back counts too (default none)",
-        input: { form: "text" }
-      },
-      "idle-timeout": {
-        flag: { kind: "value", value: "DURATION" },
-        help: "stop the command when it prints nothing for this long and exit 124 (default none)"
-      },
-      workdir: {
-        flag: { kind: "value", value: "PATH" },
-        help: "folder in the guest the workspace goes to and the command runs in (default /work)"
-      },
-      sync: {
-        flag: { kind: "negated", flag: "no-sync" },
-        help: "copy the workspace into the guest (default true; --no-sync: do not)"
-      },
-      snapshot: {
-        flag: { kind: "negated", flag: "no-snapshot" },
-        help: "start from a warm snapshot and save one when none matches (default true; --no-snapshot: boot cold)",
-        input: { form: "boolean" }
-      },
-      exclude: {
-        flag: { kind: "value", value: "PATTERN", multiple: true },
-        help: "leave matching paths out of the sync (tar pattern; repeatable)"
-      },
-      env: {
-        flag: { kind: "value", value: "KEY=VALUE|KEY", multiple: true },
-        help: "set a variable for the command; KEY alone takes its value from kvmci's environment (use that for secrets: it stays off the command line); repeatable",
-        input: { form: "list" }
-      },
-      artifact: {
-        flag: { kind: "value", value: "GLOB", multiple: true },
-        help: "copy matching files (relative to the workdir, ** allowed) back after the command (repeatable)",
-        input: { name: "artifacts", form: "list" }
-      },
-      "artifacts-dir": {
-        flag: { kind: "value", value: "DIR" },
-        help: "where artifacts go (default ./kvmci-artifacts); each run's replace the last's"
-      },
-      "artifacts-max-size": {
-        flag: { kind: "value", value: "SIZE" },
-        help: "stop copying artifacts back past this size in all, with a warning (default 1G)",
-        input: { form: "text" }
-      },
-      "artifacts-max-files": {
-        flag: { kind: "value", value: "N" },
-        help: "stop copying artifacts back past this many files, with a warning (default 100000)",
-        input: { form: "text" }
-      },
-      "console-log": {
-        flag: { kind: "value", value: "FILE" },
-        help: "keep a copy of the guest's serial console"
-      },
-      "user-data": {
-        flag: { kind: "value", value: "FILE" },
-        help: "extra cloud-config merged into kvmci's"
-      },
-      json: {
-        flag: { kind: "value", value: "FILE" },
-        help: "write a machine-readable report"
-      },
-      mirror: {
-        flag: { kind: "value", value: "URL" },
-        help: "Debian mirror for building the image (default: the host's)"
-      },
-      "provision-script": {
-        flag: { kind: "value", value: "FILE" },
-        help: "shell script run once as root; the result is cached as a prepared image (see provision: in kvmci.yml)"
-      },
-      "provision-package": {
-        flag: { kind: "value", value: "NAME", multiple: true },
-        help: "package installed in the prepared image (repeatable)"
-      },
-      node: {
-        flag: { kind: "value", value: "auto|none|host|package|PATH" },
-        help: "Node.js in the guest: host copies the node (and npm) found on the host's PATH, baked once into a prepared image; package installs the distribution's nodejs and npm; a PATH copies that node; auto (default): host when the workspace has a package.json, else none",
-        input: { form: "text" }
-      },
-      "host-trust": {
-        flag: { kind: "negated", flag: "no-host-trust" },
-        help: "carry the host's extra CA certificates and proxy settings into the guest (default true; --no-host-trust: do not)",
-        input: { form: "boolean" }
-      },
-      locale: {
-        flag: { kind: "value", value: "NAME|none" },
-        help: "LANG for the command (default C.UTF-8; none leaves the guest's)"
-      },
-      "ci-env": {
-        flag: { kind: "negated", flag: "no-ci-env" },
-        help: "under a CI system, give the command its variables (CI, GITHUB_ACTIONS, GITHUB_SHA, \u2026; never paths or tokens) (default true)"
-      },
-      "shell-on-failure": {
-        flag: { kind: "switch" },
-        help: "when the command fails or times out (or the sync, with the guest up), open a shell in the guest on this terminal; the guest is torn down when it exits, and the exit code is still the command's"
-      },
-      install: {
-        flag: { kind: "negated", flag: "no-install" },
-        help: "install what the host lacks (QEMU, mmdebstrap, uidmap\u2026) with apt-get when root or with passwordless sudo, asking first on a terminal (default true; also KVMCI_NO_INSTALL=1)"
-      },
-      tty: {
-        flag: { kind: "negated", flag: "no-tty" },
-        help: "run the command in a pseudo-terminal when kvmci's own output is a terminal, so colours and progress bars work (default true)"
-      },
-      parallel: {
-        flag: { kind: "value", value: "N" },
-        help: "guests at once with several images (default: as many as the host's CPUs and free memory allow; the rest wait)"
-      },
-      output: {
-        flag: { kind: "value", value: "prefixed|grouped" },
-        help: "several guests: each line prefixed with [guest] as it comes (default), or each guest's lines together when it ends"
-      },
-      "fail-fast": {
-        flag: { kind: "switch" },
-        help: "several guests: stop the others when one fails"
-      },
-      shard: {
-        flag: { kind: "value", value: "I/N" },
-        help: "run the I-th of N parts of the matrix; guests get KVMCI_SHARD_INDEX and KVMCI_SHARD_TOTAL"
-      }
-    };
   }
 });
 
@@ -8180,7 +8368,7 @@ function parseOptions(argv, spec) {
   const options = Object.fromEntries(
     spec.map((o) => [o.name, { type: o.type, multiple: o.multiple ?? false }])
   );
-  const { values, positionals, tokens } = parseArgs({
+  const { values, tokens } = parseArgs({
     args: own,
     options,
     strict: false,
@@ -8189,31 +8377,56 @@ function parseOptions(argv, spec) {
   });
   const problems = [];
   const known = new Map(spec.map((o) => [o.name, o]));
+  const valuesOfTypos = /* @__PURE__ */ new Set();
   for (const token of tokens) {
     if (token.kind !== "option") continue;
     const option = known.get(token.name);
     if (!option) {
-      problems.push(`${token.rawName}: unknown option`);
+      const close = closestNames(token.name, [...known.keys()]);
+      const hint = didYouMean(token.name, [...known.keys()], (name) => `--${name}`);
+      problems.push(`${token.rawName}: unknown option${hint ? ` (${hint})` : ""}`);
+      const next = tokens.find((t) => t.index === token.index + 1);
+      if (token.inlineValue === void 0 && next?.kind === "positional" && known.get(close[0] ?? "")?.type === "string")
+        valuesOfTypos.add(next.index);
     } else if (option.type === "string" && token.value === void 0) {
       problems.push(`${token.rawName}: expected a value (${option.value ?? "VALUE"})`);
     } else if (option.type === "boolean" && token.value !== void 0 && token.inlineValue && !option.inlineValue) {
       problems.push(`${token.rawName}: takes no value`);
     }
   }
-  return { values, positionals, rest, problems };
+  return {
+    values,
+    positionals: tokens.flatMap(
+      (t) => t.kind === "positional" && !valuesOfTypos.has(t.index) ? [t.value] : []
+    ),
+    rest,
+    problems
+  };
 }
-function formatOptions(spec) {
-  const left = spec.map(
-    (o) => `  --${o.name}${o.value ? `${o.value.startsWith("[") ? "" : " "}${o.value}` : ""}`
-  );
-  const width = Math.max(...left.map((l) => l.length)) + 2;
-  return spec.map((o, i) => `${(left[i] ?? "").padEnd(width)}${o.help}`).join("\n");
+function positionalProblems(words, expected) {
+  if (words.length < expected.min)
+    return [`expected ${expected.what}, as in \`${expected.example}\``];
+  if (words.length > expected.max)
+    return [
+      `unexpected ${words.slice(expected.max).map((w) => JSON.stringify(w)).join(" ")}`
+    ];
+  return [];
 }
-var runOnlyOptions, runOptions, imageBuildOptions, imageListOptions, gcOptions, helpOnly;
+function noWords(example) {
+  return { min: 0, max: 0, what: "nothing", example };
+}
+function optionRows(spec) {
+  return spec.map((o) => [
+    `--${o.name}${o.value ? `${o.value.startsWith("[") ? "" : " "}${o.value}` : ""}`,
+    o.help
+  ]);
+}
+var runOnlyOptions, runOptions, imageBuildOptions, imageListOptions, doctorOptions, gcOptions, helpOnly, lsOptions, sshOptions, stopOptions;
 var init_options = __esm({
   "src/cli/options.ts"() {
     "use strict";
     init_settings();
+    init_similar_names();
     runOnlyOptions = [
       {
         name: "keep",
@@ -8227,6 +8440,16 @@ var init_options = __esm({
         type: "string",
         value: "FILE",
         help: "read settings from FILE instead of ./kvmci.yml"
+      },
+      {
+        name: "verbose",
+        type: "boolean",
+        help: "also show what is usually hidden: each host command kvmci starts (QEMU, qemu-img, tar, git\u2026) and each step of a long phase"
+      },
+      {
+        name: "quiet",
+        type: "boolean",
+        help: "show only the command's output, warnings, errors and the last line"
       },
       { name: "help", type: "boolean", help: "show this help" }
     ];
@@ -8268,6 +8491,19 @@ var init_options = __esm({
     ];
     imageListOptions = [
       { name: "available", type: "boolean", help: "list the catalog instead of the cache" },
+      {
+        name: "json",
+        type: "boolean",
+        help: "print the list as JSON (sizes in bytes, times in ISO 8601) for scripts"
+      },
+      { name: "help", type: "boolean", help: "show this help" }
+    ];
+    doctorOptions = [
+      {
+        name: "json",
+        type: "boolean",
+        help: "print the checks as JSON for scripts (the exit code is the same)"
+      },
       { name: "help", type: "boolean", help: "show this help" }
     ];
     gcOptions = [
@@ -8281,6 +8517,22 @@ var init_options = __esm({
       { name: "help", type: "boolean", help: "show this help" }
     ];
     helpOnly = [{ name: "help", type: "boolean", help: "show this help" }];
+    lsOptions = [
+      { name: "json", type: "boolean", help: "print the list as JSON" },
+      ...helpOnly
+    ];
+    sshOptions = [
+      {
+        name: "print",
+        type: "boolean",
+        help: "print an OpenSSH command line (with a known-hosts file holding exactly the guest's key) instead of connecting"
+      },
+      ...helpOnly
+    ];
+    stopOptions = [
+      { name: "all", type: "boolean", help: "stop every kept guest" },
+      ...helpOnly
+    ];
   }
 });
 
@@ -8301,55 +8553,70 @@ function prepareCommand(argv, proc, signal, reporter) {
   return runOrPrepare("prepare", argv, proc, signal, reporter);
 }
 async function runOrPrepare(mode, argv, proc, signal, reporter) {
-  const read = await readRunArgs(mode, argv, proc);
-  if ("help" in read) {
-    proc.stdout.write(`${read.help}
+  var _stack = [];
+  try {
+    const read = await readRunArgs(mode, argv, proc);
+    if ("help" in read) {
+      proc.stdout.write(`${read.help}
 `);
-    return 0;
-  }
-  const { config, guests, keepForMs } = read;
-  const startedAt = /* @__PURE__ */ new Date();
-  const deps = {
-    cacheDir: resolveCacheDir(proc.env),
-    catalogDirs: catalogDirs(proc.env),
-    http: createHttpGet(),
-    home: homedir2(),
-    isRoot: proc.getuid?.() === 0,
-    signal,
-    now: () => /* @__PURE__ */ new Date(),
-    umask: process.umask(),
-    ensureTools: cliToolInstaller(proc, {
-      install: config.install,
+      return 0;
+    }
+    const { config, guests, verbosity, keepForMs } = read;
+    const shown = reporter.withVerbosity(verbosity);
+    const _commands = __using(_stack, verbosity === "verbose" ? watchHostCommands({
+      started: (command) => shown.hostCommand(command),
+      ended: (command, code, signal2) => shown.hostCommandEnd(command, code, signal2)
+    }) : void 0);
+    const startedAt = /* @__PURE__ */ new Date();
+    const deps = {
+      cacheDir: resolveCacheDir(proc.env),
+      catalogDirs: catalogDirs(proc.env),
+      http: createHttpGet(),
+      home: homedir2(),
+      isRoot: proc.getuid?.() === 0,
       signal,
-      log: (line) => proc.stderr.write(`kvmci \u203A ${line}
+      now: () => /* @__PURE__ */ new Date(),
+      umask: process.umask(),
+      ensureTools: cliToolInstaller(proc, {
+        install: config.install,
+        signal,
+        log: (line) => proc.stderr.write(`kvmci \u203A ${line}
 `)
-    }),
-    terminalSize: () => ({
-      columns: proc.stdout.columns ?? 80,
-      rows: proc.stdout.rows ?? 24
-    }),
-    prepareOnly: mode === "prepare",
-    terminal: terminalOf(proc),
-    keepForMs
-  };
-  if (guests.length > 1) return runMany(guests, config, deps, proc, startedAt);
-  const single = guests[0]?.config ?? config;
-  const result = await run(single, deps, reporter.onEvent);
-  reporter.summary(result, passedAs(mode));
-  if (config.json) await writeJsonReport(config.json, buildJsonReport(single, result, startedAt));
-  return result.exitCode;
+      }),
+      terminalSize: () => ({
+        columns: proc.stdout.columns ?? 80,
+        rows: proc.stdout.rows ?? 24
+      }),
+      prepareOnly: mode === "prepare",
+      terminal: terminalOf(proc),
+      keepForMs
+    };
+    if (guests.length > 1) return runMany(guests, config, deps, proc, startedAt, verbosity);
+    const single = guests[0]?.config ?? config;
+    const result = await run(single, deps, shown.onEvent);
+    shown.summary(result, passedAs(mode));
+    if (config.json) await writeJsonReport(config.json, buildJsonReport(single, result, startedAt));
+    return result.exitCode;
+  } catch (_) {
+    var _error = _, _hasError = true;
+  } finally {
+    __callDispose(_stack, _error, _hasError);
+  }
 }
 async function readRunArgs(mode, argv, proc) {
   const parsed = parseOptions(argv, runOptions);
-  if (parsed.values.help === true) return { help: mode === "run" ? runHelp : prepareHelp };
+  if (parsed.values.help === true)
+    return { help: renderHelp(mode === "run" ? runHelp : prepareHelp, helpWidth(proc.stdout)) };
   const problems = [...parsed.problems];
   if (parsed.positionals.length > 0) {
     problems.push(
-      `unexpected ${JSON.stringify(parsed.positionals[0])}: put the command after \`--\`, as in kvmci run -- ${parsed.positionals.join(" ")}`
+      mode === "run" ? `unexpected ${JSON.stringify(parsed.positionals[0])}: put the command after \`--\`, as in kvmci run -- ${parsed.positionals.join(" ")}` : `unexpected ${parsed.positionals.map((w) => JSON.stringify(w)).join(" ")}: kvmci prepare takes options only`
     );
   }
   if (mode === "prepare" && parsed.rest.length > 0)
     problems.push("kvmci prepare runs no command: drop what follows `--`");
+  if (parsed.values.verbose === true && parsed.values.quiet === true)
+    problems.push("--verbose and --quiet: give one or the other");
   const keep = parsed.values.keep;
   const keepForMs = keep === void 0 || keep === false ? void 0 : keep === true ? 36e5 : parseDuration(String(keep));
   if (keep !== void 0 && keep !== false && (keepForMs === void 0 || keepForMs <= 0 || keepForMs > maxDurationMs))
@@ -8380,15 +8647,18 @@ async function readRunArgs(mode, argv, proc) {
       ["--keep keeps one guest: give one image (or pick one guest of the matrix with --shard)"],
       hint
     );
-  return { config, guests, keepForMs };
+  const verbosity = parsed.values.verbose === true ? "verbose" : parsed.values.quiet === true ? "quiet" : "normal";
+  return { config, guests, verbosity, keepForMs };
 }
-async function runMany(guests, config, deps, proc, startedAt) {
+async function runMany(guests, config, deps, proc, startedAt, verbosity) {
   const limits = await hostLimits(config.parallel);
   const err = (text) => proc.stderr.write(text);
-  err(
-    `kvmci \u203A ${guests.length} guests (${guests.map((g) => g.name).join(", ")}), up to ${Math.min(limits.maxGuests, guests.length)} at once
+  const quiet = verbosity === "quiet";
+  if (!quiet)
+    err(
+      `kvmci \u203A ${guests.length} guests (${guests.map((g) => g.name).join(", ")}), up to ${Math.min(limits.maxGuests, guests.length)} at once
 `
-  );
+    );
   const streams = new Map(
     guests.map((g) => [
       g.name,
@@ -8399,7 +8669,7 @@ async function runMany(guests, config, deps, proc, startedAt) {
     ])
   );
   const reporters = new Map(
-    guests.map((g) => [g.name, new TerminalReporter(streams.get(g.name))])
+    guests.map((g) => [g.name, new TerminalReporter(streams.get(g.name), verbosity)])
   );
   const outcomes = await runMatrix(guests, deps, {
     limits,
@@ -8413,7 +8683,7 @@ async function runMany(guests, config, deps, proc, startedAt) {
     }
   });
   const exitCode = matrixExitCode(outcomes, deps.signal);
-  err(`
+  if (!quiet) err(`
 ${formatMatrixTable(outcomes)}`);
   const failed = outcomes.filter((o) => o.result?.outcome !== "passed");
   const seconds = formatDuration(Date.now() - startedAt.getTime());
@@ -8454,26 +8724,23 @@ var init_run2 = __esm({
     init_prefix();
     init_terminal();
     init_duration();
+    init_help();
+    init_host_commands();
     init_options();
-    runHelp = `Usage: kvmci run [options] [-- COMMAND...]
-
-Boots a throwaway guest, copies this folder into it, runs COMMAND there (or \`run:\` from
-kvmci.yml), streams its output, copies artifacts back and deletes the guest.
-
-Options (each can also be set in kvmci.yml under the same name, --no-sync as sync: false,
---no-snapshot as snapshot: false; flags win):
-${formatOptions(runOptions)}
-
-${formatExitCodes()}`;
-    prepareHelp = `Usage: kvmci prepare [options]
-
-Makes, ahead of time, what \`kvmci run\` with the same options and kvmci.yml starts from: the
-image (downloaded or built), the prepared image when provisioning is set, and the warm
-snapshot (unless --no-snapshot). A later run then starts in seconds. Takes the options of
-\`kvmci run\`; a command is not needed.
-
-Options:
-${formatOptions(runOptions)}`;
+    runHelp = [
+      "Usage: kvmci run [options] [-- COMMAND...]",
+      "Boots a throwaway guest, copies this folder into it, runs COMMAND there (or `run:` from kvmci.yml), streams its output, copies artifacts back and deletes the guest.",
+      {
+        heading: "Options (each but --config, --verbose, --quiet and --help can also be set in kvmci.yml under the same name, --no-sync as sync: false, --no-snapshot as snapshot: false; flags win):",
+        rows: optionRows(runOptions)
+      },
+      { heading: "Exit codes:", rows: exitCodeRows() }
+    ];
+    prepareHelp = [
+      "Usage: kvmci prepare [options]",
+      "Makes, ahead of time, what `kvmci run` with the same options and kvmci.yml starts from: the image (downloaded or built), the prepared image when provisioning is set, and the warm snapshot (unless --no-snapshot). A later run then starts in seconds. Takes the options of `kvmci run`; a command is not needed.",
+      { heading: "Options:", rows: optionRows(runOptions) }
+    ];
   }
 });
 
@@ -8545,104 +8812,21 @@ var init_cache_items = __esm({
   }
 });
 
-// src/cli/commands/image.ts
-var image_exports = {};
-__export(image_exports, {
-  imageCommand: () => imageCommand
-});
-import { homedir as homedir3 } from "node:os";
-import { rm as rm15 } from "node:fs/promises";
-async function imageCommand(argv, proc, signal, reporter) {
-  const [sub, ...rest] = argv;
-  const cacheDir = resolveCacheDir(proc.env);
-  if (sub !== "ls" && !rest.includes("--help")) await requireWritableCache(cacheDir);
-  switch (sub) {
-    case "build":
-    case "pull": {
-      const spec = sub === "build" ? imageBuildOptions : helpOnly;
-      const parsed = parseSub(rest, spec);
-      if (parsed.values.help) return help(proc);
-      if (parsed.positionals.length > 1)
-        throw usage(`expected one image, got ${parsed.positionals.join(" ")}`);
-      const name = parsed.positionals[0] ?? (sub === "build" ? "debian-12" : void 0);
-      if (!name)
-        throw usage("expected an image name or URL, as in `kvmci image pull ubuntu-24.04`");
-      const clock = new PhaseClock(reporter.onEvent);
-      const options = {
-        cacheDir,
-        catalogDirs: catalogDirs(proc.env),
-        http: createHttpGet(),
-        cwd: proc.cwd(),
-        home: homedir3(),
-        mirror: typeof parsed.values.mirror === "string" ? parsed.values.mirror : void 0,
-        force: parsed.values.force === true,
-        refresh: sub === "pull",
-        isRoot: proc.getuid?.() === 0,
-        ensureTools: cliToolInstaller(proc, {
-          install: true,
-          signal,
-          log: (line) => proc.stderr.write(`kvmci \u203A ${line}
-`)
-        }),
-        signal,
-        onNote: (message) => reporter.onEvent({ type: "note", message }),
-        onStep: (message) => reporter.onEvent({ type: "progress", phase: "image", message }),
-        onTransfer: (what, progress) => reporter.onEvent({ type: "transfer", phase: "image", what, progress })
-      };
-      const { image, origin } = await clock.time("image", () => resolveImage(name, options));
-      if (origin === "cached")
-        reporter.onEvent({ type: "note", message: `${name} is up to date in the cache` });
-      proc.stdout.write(`${image.info.name} ${image.info.digest} ${image.diskPath}
-`);
-      return 0;
-    }
-    case "ls": {
-      const parsed = parseSub(rest, imageListOptions);
-      if (parsed.values.help) return help(proc);
-      if (parsed.positionals.length) throw usage(`unexpected ${parsed.positionals.join(" ")}`);
-      if (parsed.values.available) {
-        await listAvailable(proc, cacheDir);
-        return 0;
-      }
-      await listCached(proc, cacheDir);
-      return 0;
-    }
-    case "rm": {
-      const parsed = parseSub(rest, helpOnly);
-      if (parsed.values.help) return help(proc);
-      if (parsed.positionals.length === 0)
-        throw usage("expected what to remove, as in `kvmci image rm ubuntu-24.04`");
-      await removeImages(proc, cacheDir, parsed.positionals);
-      return 0;
-    }
-    case void 0:
-    case "--help":
-    case "help":
-      return help(proc);
-    default:
-      throw new KvmciError("usage", `Unknown image command ${JSON.stringify(sub)}`, {
-        hint: "Use `kvmci image pull`, `build`, `ls` or `rm` (`kvmci image --help`)."
-      });
-  }
-}
-async function listCached(proc, cacheDir) {
-  const { items, images, snapshots } = await scanCacheItems(cacheDir);
-  if (items.length === 0) {
-    proc.stdout.write(
-      `No images cached in ${cacheDir}. \`kvmci image pull NAME\` fetches one; \`kvmci image ls --available\` lists them.
-`
-    );
-    return;
-  }
-  const inUse = await entriesInUse(cacheDir);
-  const lastUsed = (entry, date) => entry && inUse.has(entry) ? "in use now" : shortTime(date);
-  if (images.length) {
-    proc.stdout.write(
+// src/report/image-list.ts
+function formatImageList(l) {
+  const { images, snapshots, cacheDir } = l;
+  if (images.length === 0 && snapshots.length === 0)
+    return `No images cached in ${cacheDir}. \`kvmci image pull NAME\` fetches one; \`kvmci image ls --available\` lists them.
+`;
+  const lastUsed = (entry, date) => entry && l.inUse.has(entry) ? "in use now" : shortTime(date);
+  const parts = [];
+  if (images.length)
+    parts.push(
       formatTable([
         ["NAME", "SOURCE", "SIZE", "DIGEST", "CREATED", "LAST USED", "ENTRY"],
         ...images.map((i) => [
           i.info.name,
-          i.info.source.kind === "catalog" ? "download" : i.info.source.kind,
+          sourceWord(i),
           formatSize(i.sizeOnDisk),
           i.info.digest.slice(0, 19),
           shortTime(new Date(i.info.createdAt)),
@@ -8651,10 +8835,8 @@ async function listCached(proc, cacheDir) {
         ])
       ])
     );
-  }
-  if (snapshots.length) {
-    if (images.length) proc.stdout.write("\n");
-    proc.stdout.write(
+  if (snapshots.length)
+    parts.push(
       formatTable([
         ["SNAPSHOT OF", "SIZE", "CREATED", "LAST USED", "ENTRY"],
         ...snapshots.map((s) => [
@@ -8666,7 +8848,6 @@ async function listCached(proc, cacheDir) {
         ])
       ])
     );
-  }
   const madeFrom = [
     ...images.flatMap((i) => {
       const source = i.info.source;
@@ -8691,31 +8872,190 @@ async function listCached(proc, cacheDir) {
       ];
     })
   ];
-  if (madeFrom.length) {
-    proc.stdout.write("\n");
-    proc.stdout.write(formatTable([["ENTRY", "MADE FROM"], ...madeFrom]));
-  }
-  const total = items.reduce((sum, i) => sum + i.sizeOnDisk, 0);
+  if (madeFrom.length) parts.push(formatTable([["ENTRY", "MADE FROM"], ...madeFrom]));
   const count2 = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
-  proc.stdout.write(
-    `${count2(images.length, "image")}, ${count2(snapshots.length, "snapshot")}, ${formatSize(total)} in ${cacheDir}
-`
-  );
+  return `${parts.join("\n")}${count2(images.length, "image")}, ${count2(snapshots.length, "snapshot")}, ${formatSize(totalBytes(l))} in ${cacheDir}
+`;
 }
-async function listAvailable(proc, cacheDir) {
-  const cached = await listCachedImages(cacheDir);
-  const entries = await listCatalog(catalogDirs(proc.env));
-  const rows = [
+function imageListJson(l) {
+  const inUseBy = (entry) => entry ? l.inUse.get(entry) ?? [] : [];
+  return {
+    version: 1,
+    cacheDir: l.cacheDir,
+    images: l.images.map((i) => {
+      const source = i.info.source;
+      return {
+        name: i.info.name,
+        entry: i.entry ?? null,
+        source: sourceWord(i),
+        digest: i.info.digest,
+        format: i.info.format,
+        user: i.info.user,
+        sizeBytes: i.sizeOnDisk,
+        createdAt: i.info.createdAt,
+        lastUsedAt: i.lastUsed.toISOString(),
+        inUseBy: inUseBy(i.entry),
+        ...source.kind === "prepared" ? {
+          madeFrom: {
+            base: source.base,
+            packages: source.packages,
+            provisioning: source.key
+          }
+        } : {}
+      };
+    }),
+    snapshots: l.snapshots.map((s) => ({
+      entry: s.entry,
+      image: s.info.image,
+      sizeBytes: s.sizeOnDisk,
+      createdAt: s.info.createdAt,
+      lastUsedAt: s.lastUsed.toISOString(),
+      inUseBy: inUseBy(s.entry),
+      madeWith: s.info.made
+    })),
+    totalBytes: totalBytes(l)
+  };
+}
+function formatCatalogList(l) {
+  return formatTable([
     ["NAME", "KIND", "USER", "CACHED", "DESCRIPTION"],
-    ...entries.map((e) => [
+    ...l.entries.map((e) => [
       e.name,
       e.kind,
       e.user,
-      cached.some((c) => c.info.name === e.name && c.info.source.kind !== "url") ? "yes" : "no",
+      isCached(e, l.cached) ? "yes" : "no",
       e.description
     ])
-  ];
-  proc.stdout.write(formatTable(rows));
+  ]);
+}
+function catalogListJson(l) {
+  return {
+    version: 1,
+    catalog: l.entries.map((e) => ({
+      name: e.name,
+      kind: e.kind,
+      user: e.user,
+      cached: isCached(e, l.cached),
+      description: e.description
+    }))
+  };
+}
+function isCached(entry, cached) {
+  return cached.some((c) => c.info.name === entry.name && c.info.source.kind !== "url");
+}
+function sourceWord(image) {
+  return image.info.source.kind === "catalog" ? "download" : image.info.source.kind;
+}
+function totalBytes(l) {
+  return [...l.images, ...l.snapshots].reduce((sum, i) => sum + i.sizeOnDisk, 0);
+}
+function shortTime(date) {
+  return date.toISOString().replace(/:\d\d(\.\d+)?Z$/, "Z").replace("T", " ");
+}
+var init_image_list = __esm({
+  "src/report/image-list.ts"() {
+    "use strict";
+    init_size();
+    init_table();
+  }
+});
+
+// src/cli/commands/image.ts
+var image_exports = {};
+__export(image_exports, {
+  imageCommand: () => imageCommand,
+  imageSubcommands: () => imageSubcommands
+});
+import { homedir as homedir3 } from "node:os";
+import { rm as rm15 } from "node:fs/promises";
+async function imageCommand(argv, proc, signal, reporter) {
+  const [sub, ...rest] = argv;
+  if (sub === "--help" || sub === "help") return help(proc);
+  if (sub === void 0)
+    throw new KvmciError("usage", `kvmci image needs a subcommand: ${subcommandNames.join(", ")}`, {
+      details: subcommandNames.map((name) => imageSubcommands[name].usage),
+      hint: "`kvmci image --help` says what each does."
+    });
+  if (!subcommandNames.includes(sub)) {
+    const suggestion = didYouMean(sub, subcommandNames);
+    throw new KvmciError(
+      "usage",
+      `Unknown image command ${JSON.stringify(sub)}${suggestion ? ` (${suggestion})` : ""}`,
+      { hint: "Use `kvmci image pull`, `build`, `ls` or `rm` (`kvmci image --help`)." }
+    );
+  }
+  const command = sub;
+  const { options, positionals } = imageSubcommands[command];
+  const parsed = parseOptions(rest, options);
+  if (parsed.values.help === true) return help(proc);
+  const problems = [...parsed.problems, ...positionalProblems(parsed.positionals, positionals)];
+  if (problems.length)
+    throw new KvmciError("usage", `Invalid usage: ${problems.join("; ")}`, {
+      hint: `Usage: ${imageSubcommands[command].usage} (\`kvmci image --help\`).`
+    });
+  const cacheDir = resolveCacheDir(proc.env);
+  if (command !== "ls") await requireWritableCache(cacheDir);
+  switch (command) {
+    case "build":
+    case "pull": {
+      const name = parsed.positionals[0] ?? "debian-12";
+      const clock = new PhaseClock(reporter.onEvent);
+      const options2 = {
+        cacheDir,
+        catalogDirs: catalogDirs(proc.env),
+        http: createHttpGet(),
+        cwd: proc.cwd(),
+        home: homedir3(),
+        mirror: typeof parsed.values.mirror === "string" ? parsed.values.mirror : void 0,
+        force: parsed.values.force === true,
+        refresh: command === "pull",
+        isRoot: proc.getuid?.() === 0,
+        ensureTools: cliToolInstaller(proc, {
+          install: true,
+          signal,
+          log: (line) => proc.stderr.write(`kvmci \u203A ${line}
+`)
+        }),
+        signal,
+        onNote: (message) => reporter.onEvent({ type: "note", message }),
+        onStep: (message) => reporter.onEvent({ type: "progress", phase: "image", message }),
+        onTransfer: (what, progress) => reporter.onEvent({ type: "transfer", phase: "image", what, progress })
+      };
+      const { image, origin } = await clock.time("image", () => resolveImage(name, options2));
+      if (origin === "cached")
+        reporter.onEvent({ type: "note", message: `${name} is up to date in the cache` });
+      proc.stdout.write(`${image.info.name} ${image.info.digest} ${image.diskPath}
+`);
+      return 0;
+    }
+    case "ls": {
+      const json = parsed.values.json === true;
+      if (parsed.values.available) await listAvailable(proc, cacheDir, json);
+      else await listCached(proc, cacheDir, json);
+      return 0;
+    }
+    case "rm":
+      await removeImages(proc, cacheDir, parsed.positionals);
+      return 0;
+  }
+}
+async function listCached(proc, cacheDir, json) {
+  const { images, snapshots } = await scanCacheItems(cacheDir);
+  const listing = { cacheDir, images, snapshots, inUse: await entriesInUse(cacheDir) };
+  proc.stdout.write(
+    json ? `${JSON.stringify(imageListJson(listing), null, 2)}
+` : formatImageList(listing)
+  );
+}
+async function listAvailable(proc, cacheDir, json) {
+  const listing = {
+    entries: await listCatalog(catalogDirs(proc.env)),
+    cached: await listCachedImages(cacheDir)
+  };
+  proc.stdout.write(
+    json ? `${JSON.stringify(catalogListJson(listing), null, 2)}
+` : formatCatalogList(listing)
+  );
 }
 async function removeImages(proc, cacheDir, words) {
   var _stack = [];
@@ -8772,25 +9112,12 @@ function matchesImage(image, word) {
   const digestHex = image.info.digest.replace(/^sha(256|512):/, "");
   return image.info.name === word || image.entry === word || /^[0-9a-f]{8,}$/.test(hex) && digestHex.startsWith(hex);
 }
-function shortTime(date) {
-  return date.toISOString().replace(/:\d\d(\.\d+)?Z$/, "Z").replace("T", " ");
-}
-function parseSub(argv, spec) {
-  const parsed = parseOptions(argv, spec);
-  if (parsed.problems.length) throw usage(parsed.problems.join("; "));
-  return parsed;
-}
-function usage(problem) {
-  return new KvmciError("usage", `Invalid usage: ${problem}`, {
-    hint: "Run `kvmci image --help`."
-  });
-}
 function help(proc) {
-  proc.stdout.write(`${imageHelp}
+  proc.stdout.write(`${renderHelp(imageHelp, helpWidth(proc.stdout))}
 `);
   return 0;
 }
-var imageHelp;
+var imageSubcommands, subcommandNames, imageHelp;
 var init_image = __esm({
   "src/cli/commands/image.ts"() {
     "use strict";
@@ -8804,19 +9131,59 @@ var init_image = __esm({
     init_catalog();
     init_resolve();
     init_install_policy();
-    init_table();
+    init_image_list();
     init_phase_clock();
+    init_similar_names();
+    init_help();
     init_options();
-    imageHelp = `Usage:
-  kvmci image pull NAME|URL#sha256=DIGEST   download (or build) an image into the cache now;
-                                            for a catalog image, check its published checksum
-                                            again and fetch a newer release if there is one
-  kvmci image build [NAME] [options]        build an image from its recipe (default debian-12)
-  kvmci image ls [--available]              list cached images (--available: the catalog)
-  kvmci image rm NAME|ENTRY|DIGEST...       remove cached images (not those a guest is using)
-
-Options for build:
-${formatOptions(imageBuildOptions)}`;
+    imageSubcommands = {
+      pull: {
+        usage: "kvmci image pull NAME|URL#sha256=DIGEST",
+        about: "download (or build) an image into the cache now; for a catalog image, check its published checksum again and fetch a newer release if there is one",
+        options: helpOnly,
+        positionals: {
+          min: 1,
+          max: 1,
+          what: "an image name or URL",
+          example: "kvmci image pull ubuntu-24.04"
+        }
+      },
+      build: {
+        usage: "kvmci image build [NAME] [options]",
+        about: "build an image from its recipe (default debian-12)",
+        options: imageBuildOptions,
+        positionals: { min: 0, max: 1, what: "a recipe's name", example: "kvmci image build" }
+      },
+      ls: {
+        usage: "kvmci image ls [--available] [--json]",
+        about: "list cached images (--available: the catalog)",
+        options: imageListOptions,
+        positionals: { min: 0, max: 0, what: "nothing", example: "kvmci image ls" }
+      },
+      rm: {
+        usage: "kvmci image rm NAME|ENTRY|DIGEST...",
+        about: "remove cached images (not those a guest is using)",
+        options: helpOnly,
+        positionals: {
+          min: 1,
+          max: Infinity,
+          what: "what to remove",
+          example: "kvmci image rm ubuntu-24.04"
+        }
+      }
+    };
+    subcommandNames = Object.keys(imageSubcommands);
+    imageHelp = [
+      {
+        heading: "Usage:",
+        rows: subcommandNames.map((name) => [
+          imageSubcommands[name].usage,
+          imageSubcommands[name].about
+        ])
+      },
+      { heading: "Options for build:", rows: optionRows(imageBuildOptions) },
+      { heading: "Options for ls:", rows: optionRows(imageListOptions) }
+    ];
   }
 });
 
@@ -8976,7 +9343,7 @@ __export(gc_exports, {
 async function gcCommand(argv, proc) {
   const parsed = parseOptions(argv, gcOptions);
   if (parsed.values.help === true) {
-    proc.stdout.write(`${gcHelp}
+    proc.stdout.write(`${renderHelp(gcHelp, helpWidth(proc.stdout))}
 `);
     return 0;
   }
@@ -8987,7 +9354,7 @@ async function gcCommand(argv, proc) {
     problems.push(
       `--max-size: expected a size like 10G or 500M, got ${JSON.stringify(maxSizeText)}`
     );
-  if (parsed.positionals.length) problems.push(`unexpected ${parsed.positionals.join(" ")}`);
+  problems.push(...positionalProblems(parsed.positionals, noWords("kvmci gc")));
   if (problems.length)
     throw new KvmciError("usage", `Invalid usage: ${problems.join("; ")}`, {
       hint: "Run `kvmci gc --help`."
@@ -9044,54 +9411,96 @@ var init_gc2 = __esm({
     init_layout();
     init_cache();
     init_catalog();
+    init_help();
     init_options();
-    gcHelp = `Usage: kvmci gc [options]
-
-Cleans what killed runs left (run folders in the temporary folder, unfinished builds and
-downloads, unreadable cache entries), kept guests whose keeper is gone or whose time is up,
-and images built from older versions of their recipe,
-and with --max-size whole images, least recently used first. Images a running guest uses are
-never removed.
-
-Options:
-${formatOptions(gcOptions)}`;
+    gcHelp = [
+      "Usage: kvmci gc [options]",
+      "Cleans what killed runs left (run folders in the temporary folder, unfinished builds and downloads, unreadable cache entries), kept guests whose keeper is gone or whose time is up, and images built from older versions of their recipe, and with --max-size whole images, least recently used first. Images a running guest uses are never removed.",
+      { heading: "Options:", rows: optionRows(gcOptions) }
+    ];
   }
 });
 
 // src/doctor/checks.ts
 import { mkdir as mkdir13, statfs } from "node:fs/promises";
+import { userInfo as userInfo2 } from "node:os";
 import { join as join26 } from "node:path";
 import { execa as execa11 } from "execa";
 async function runDoctor(o) {
   const checks = [];
   checks.push(
-    await toolCheck(
-      "qemu-system-x86_64",
-      ["--version"],
-      "sudo apt-get install qemu-system-x86",
-      "fail"
-    )
+    await toolCheck("qemu-system-x86_64", "qemu-system-x86", "fail", "to run guests"),
+    await toolCheck("qemu-img", "qemu-utils", "fail", "to make overlays"),
+    await toolCheck("mmdebstrap", "mmdebstrap", "warn", "only to build images"),
+    await toolCheck("tar", "tar", "fail", "to sync the workspace"),
+    await toolCheck("git", "git", "warn", "to sync a git work tree")
   );
-  checks.push(
-    await toolCheck("qemu-img", ["--version"], "sudo apt-get install qemu-utils", "fail")
-  );
-  checks.push(
-    await toolCheck(
-      "mmdebstrap",
-      ["--version"],
-      "sudo apt-get install mmdebstrap (only needed to build images)",
-      "warn"
-    )
-  );
-  checks.push(await toolCheck("tar", ["--version"], "sudo apt-get install tar", "fail"));
   checks.push(await kvmCheck(o.cacheDir));
   checks.push(await cacheCheck(o.cacheDir));
+  const userns = await userNamespacesWork();
+  const host = {
+    isRoot: o.isRoot,
+    username: userInfo2().username,
+    unshareLacks: o.isRoot ? [] : await unshareBuildLacks(),
+    sudo: !o.isRoot && await sudoWithoutPassword()
+  };
+  checks.push(...buildChecks(host, userns));
   return checks;
 }
-async function toolCheck(tool, args, fix, missing) {
+function buildChecks(host, userns) {
+  const sudo = host.isRoot ? { name: "sudo", status: "ok", detail: "not needed: kvmci runs as root" } : host.sudo ? {
+    name: "sudo",
+    status: "ok",
+    detail: "sudo -n works: kvmci can install what the host lacks with apt-get"
+  } : {
+    name: "sudo",
+    status: "warn",
+    detail: `${host.username} may not use sudo without a password: kvmci cannot install what the host lacks, and says the command instead`,
+    fix: "Install what the checks above say yourself, or run kvmci where it may use sudo -n (a CI runner's user usually may)."
+  };
+  const namespaces = userns.ok || host.isRoot ? {
+    name: "user namespaces",
+    status: "ok",
+    detail: userns.ok ? "unprivileged user namespaces work" : `unprivileged user namespaces do not work (${userns.why}); not needed as root`
+  } : {
+    name: "user namespaces",
+    status: "warn",
+    detail: `unprivileged user namespaces do not work (${userns.why})`,
+    fix: "Needed only to build images without root or sudo. Where AppArmor restricts them (Ubuntu 24.04): sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0; elsewhere: sudo sysctl -w kernel.unprivileged_userns_clone=1."
+  };
+  const choice2 = decideBuildMode(host);
+  const path = "problem" in choice2 ? {
+    name: "image builds",
+    status: "warn",
+    detail: `no way to build an image from its recipe here: ${choice2.problem}; downloaded images still work`,
+    fix: choice2.hint
+  } : {
+    name: "image builds",
+    status: "ok",
+    detail: {
+      root: "as root (kvmci runs as root)",
+      unshare: `as ${host.username}, in user namespaces (mmdebstrap's unshare mode)`,
+      sudo: `as root through sudo -n: building as ${host.username} would need ${host.unshareLacks.join(", ")}`
+    }[choice2.mode]
+  };
+  return [sudo, namespaces, path];
+}
+async function toolCheck(tool, pkg, missing, purpose) {
+  const install = `sudo apt-get install ${pkg} (needed ${purpose}; kvmci installs it itself when it may use sudo -n)`;
   const path = await which(tool);
-  if (!path) return { name: tool, status: missing, detail: "not installed", fix };
-  const result = await execa11(path, args, { reject: false, stdin: "ignore" });
+  if (!path) return { name: tool, status: missing, detail: "not installed", fix: install };
+  const result = await execa11(path, ["--version"], {
+    reject: false,
+    stdin: "ignore",
+    timeout: 3e4
+  });
+  if (result.exitCode !== 0)
+    return {
+      name: tool,
+      status: missing,
+      detail: `${path} --version failed (${result.exitCode === void 0 ? result.shortMessage : `exit code ${result.exitCode}`}): ${tailLines(String(result.stderr ?? ""), 1).join("") || "no output"}`,
+      fix: `sudo apt-get install --reinstall ${pkg}`
+    };
   const first = `${result.stdout}`.split("\n")[0] ?? "";
   return { name: tool, status: "ok", detail: `${first.trim() || "present"} (${path})` };
 }
@@ -9125,11 +9534,12 @@ async function cacheCheck(cacheDir) {
     const fs = await statfs(cacheDir);
     const free = fs.bavail * fs.bsize;
     const enough = free > 4 * 1024 ** 3;
-    return {
+    const detail = `${cacheDir}, ${formatSize(free)} free`;
+    return enough ? { name: "cache", status: "ok", detail } : {
       name: "cache",
-      status: enough ? "ok" : "warn",
-      detail: `${cacheDir}, ${formatSize(free)} free`,
-      fix: enough ? void 0 : "Images need about 1 GiB each and guests write overlays: free some space, or set KVMCI_CACHE_DIR to a larger disk."
+      status: "warn",
+      detail,
+      fix: "Images need about 1 GiB each and guests write overlays: free some space, or set KVMCI_CACHE_DIR to a larger disk."
     };
   } catch (error) {
     return {
@@ -9144,10 +9554,41 @@ var init_checks = __esm({
   "src/doctor/checks.ts"() {
     "use strict";
     init_size();
+    init_text();
+    init_packages();
     init_which();
+    init_build_mode();
     init_cache();
     init_accel();
     init_probe_memo();
+  }
+});
+
+// src/report/doctor.ts
+function formatDoctor(checks) {
+  return checks.map(
+    (c) => `${marks[c.status]} ${c.name}: ${c.detail}
+${c.status !== "ok" && c.fix ? `    fix: ${c.fix}
+` : ""}`
+  ).join("");
+}
+function doctorJson(checks) {
+  return {
+    version: 1,
+    ok: !checks.some((c) => c.status === "fail"),
+    checks: checks.map((c) => ({
+      name: c.name,
+      status: c.status,
+      detail: c.detail,
+      fix: c.status === "ok" ? null : c.fix ?? null
+    }))
+  };
+}
+var marks;
+var init_doctor = __esm({
+  "src/report/doctor.ts"() {
+    "use strict";
+    marks = { ok: "\u2713", warn: "!", fail: "\u2717" };
   }
 });
 
@@ -9157,32 +9598,45 @@ __export(doctor_exports, {
   doctorCommand: () => doctorCommand
 });
 async function doctorCommand(argv, proc) {
-  const parsed = parseOptions(argv, helpOnly);
+  const parsed = parseOptions(argv, doctorOptions);
   if (parsed.values.help === true) {
-    proc.stdout.write(
-      "Usage: kvmci doctor\n\nChecks QEMU, qemu-img, /dev/kvm (present, permitted, really usable), mmdebstrap and the cache folder, and prints the fix for each failing check.\n"
-    );
+    proc.stdout.write(`${renderHelp(doctorHelp, helpWidth(proc.stdout))}
+`);
     return 0;
   }
-  if (parsed.problems.length)
-    throw new KvmciError("usage", `Invalid usage: ${parsed.problems.join("; ")}`);
-  const checks = await runDoctor({ cacheDir: resolveCacheDir(proc.env) });
-  for (const check of checks) {
-    const mark = check.status === "ok" ? "\u2713" : check.status === "warn" ? "!" : "\u2717";
-    proc.stdout.write(`${mark} ${check.name}: ${check.detail}
-`);
-    if (check.fix && check.status !== "ok") proc.stdout.write(`    fix: ${check.fix}
-`);
-  }
+  const problems = [
+    ...parsed.problems,
+    ...positionalProblems(parsed.positionals, noWords("kvmci doctor"))
+  ];
+  if (problems.length)
+    throw new KvmciError("usage", `Invalid usage: ${problems.join("; ")}`, {
+      hint: "Run `kvmci doctor --help`."
+    });
+  const checks = await runDoctor({
+    cacheDir: resolveCacheDir(proc.env),
+    isRoot: proc.getuid?.() === 0
+  });
+  proc.stdout.write(
+    parsed.values.json === true ? `${JSON.stringify(doctorJson(checks), null, 2)}
+` : formatDoctor(checks)
+  );
   return checks.some((c) => c.status === "fail") ? ExitCode.hostRequirement : 0;
 }
-var init_doctor = __esm({
+var doctorHelp;
+var init_doctor2 = __esm({
   "src/cli/commands/doctor.ts"() {
     "use strict";
     init_checks();
     init_errors();
     init_cache();
+    init_help();
     init_options();
+    init_doctor();
+    doctorHelp = [
+      "Usage: kvmci doctor [--json]",
+      "Checks QEMU, qemu-img, mmdebstrap, tar, git, /dev/kvm (present, permitted, really usable), the cache folder, sudo -n, unprivileged user namespaces, and which way an image build would go here; prints the fix under each check that is not fine. Exits 69 when kvmci cannot run guests here.",
+      { heading: "Options:", rows: optionRows(doctorOptions) }
+    ];
   }
 });
 
@@ -9202,7 +9656,7 @@ async function lsCommand(argv, proc) {
   const parsed = parseOptions(argv, lsOptions);
   if (parsed.values.help === true) return help2(proc, lsHelp);
   if (parsed.problems.length || parsed.positionals.length)
-    throw usage2([...parsed.problems, ...parsed.positionals.map((p) => `unexpected ${p}`)], "ls");
+    throw usage([...parsed.problems, ...parsed.positionals.map((p) => `unexpected ${p}`)], "ls");
   const kept = await listKeptGuests(resolveCacheDir(proc.env));
   const now = Date.now();
   if (parsed.values.json === true) {
@@ -9255,7 +9709,7 @@ async function sshCommand(argv, proc) {
     const problems = [...parsed.problems];
     if (!name) problems.push("expected the name of a kept guest (kvmci ls lists them)");
     if (extra.length) problems.push(`unexpected ${extra.join(" ")}: put a command after \`--\``);
-    if (problems.length) throw usage2(problems, "ssh");
+    if (problems.length) throw usage(problems, "ssh");
     const guest = await findRunning(proc, name);
     const key = join27(guest.folder, RunFiles.clientKey);
     const knownHosts = join27(guest.folder, RunFiles.knownHosts);
@@ -9315,7 +9769,7 @@ async function stopCommand(argv, proc) {
   if (!all && parsed.positionals.length === 0)
     problems.push("expected the names of kept guests, or --all (kvmci ls lists them)");
   if (all && parsed.positionals.length) problems.push("give names or --all, not both");
-  if (problems.length) throw usage2(problems, "stop");
+  if (problems.length) throw usage(problems, "stop");
   const cacheDir = resolveCacheDir(proc.env);
   const kept = await listKeptGuests(cacheDir);
   const chosen = all ? kept : parsed.positionals.map((n) => kept.find((k) => k.guest.name === n));
@@ -9353,17 +9807,17 @@ function describe2(state, guest) {
   if (state === "elsewhere") return "it runs on another host sharing this cache";
   return Date.parse(guest.until) <= Date.now() ? `its time was up at ${guest.until}` : "its keeper was stopped";
 }
-function help2(proc, text) {
-  proc.stdout.write(`${text}
+function help2(proc, blocks) {
+  proc.stdout.write(`${renderHelp(blocks, helpWidth(proc.stdout))}
 `);
   return 0;
 }
-function usage2(problems, command) {
+function usage(problems, command) {
   return new KvmciError("usage", `Invalid usage: ${problems.join("; ")}`, {
     hint: `Run \`kvmci ${command} --help\`.`
   });
 }
-var lsOptions, sshOptions, stopOptions, lsHelp, sshHelp, stopHelp;
+var lsHelp, sshHelp, stopHelp;
 var init_kept2 = __esm({
   "src/cli/commands/kept.ts"() {
     "use strict";
@@ -9377,51 +9831,32 @@ var init_kept2 = __esm({
     init_shell_quote();
     init_duration();
     init_size();
+    init_help();
     init_options();
     init_terminal2();
-    lsOptions = [
-      { name: "json", type: "boolean", help: "print the list as JSON" },
-      ...helpOnly
+    lsHelp = [
+      "Usage: kvmci ls [--json]",
+      "Lists the guests kept after their run (kvmci run --keep): name, image, state, age, time left, SSH port, memory.",
+      { heading: "Options:", rows: optionRows(lsOptions) }
     ];
-    sshOptions = [
-      {
-        name: "print",
-        type: "boolean",
-        help: "print an OpenSSH command line (with a known-hosts file holding exactly the guest's key) instead of connecting"
-      },
-      ...helpOnly
+    sshHelp = [
+      "Usage: kvmci ssh NAME [--print] [-- COMMAND...]",
+      "Opens a shell in a kept guest (in its workdir, on this terminal), or runs one command there and exits with its exit code. The connection uses the guest's own key and pins its host key.",
+      { heading: "Options:", rows: optionRows(sshOptions) }
     ];
-    stopOptions = [
-      { name: "all", type: "boolean", help: "stop every kept guest" },
-      ...helpOnly
+    stopHelp = [
+      "Usage: kvmci stop NAME...|--all",
+      "Stops kept guests and removes them. A kept guest also stops by itself when its time is up; kvmci gc removes those whose keeper is gone.",
+      { heading: "Options:", rows: optionRows(stopOptions) }
     ];
-    lsHelp = `Usage: kvmci ls [--json]
-
-Lists the guests kept after their run (kvmci run --keep): name, image, state, age, time left,
-SSH port, memory.
-
-Options:
-${formatOptions(lsOptions)}`;
-    sshHelp = `Usage: kvmci ssh NAME [--print] [-- COMMAND...]
-
-Opens a shell in a kept guest (in its workdir, on this terminal), or runs one command there and
-exits with its exit code. The connection uses the guest's own key and pins its host key.
-
-Options:
-${formatOptions(sshOptions)}`;
-    stopHelp = `Usage: kvmci stop NAME...|--all
-
-Stops kept guests and removes them. A kept guest also stops by itself when its time is up;
-kvmci gc removes those whose keeper is gone.
-
-Options:
-${formatOptions(stopOptions)}`;
   }
 });
 
 // src/cli/main.ts
 init_errors();
 init_terminal();
+init_similar_names();
+init_help();
 import { existsSync as existsSync2, readFileSync } from "node:fs";
 
 // src/cli/interrupts.ts
@@ -9454,22 +9889,36 @@ var Interrupts = class {
 };
 
 // src/cli/main.ts
-var usage3 = `Usage: kvmci <command> [options]
-
-Commands:
-  run [options] [-- COMMAND...]   run a command in a throwaway guest
-  prepare [options]               make the prepared image and warm snapshot a run starts from
-  image pull NAME|URL#sha256=\u2026   download an image into the cache ahead of time
-  image build [NAME]              build an image from its recipe (default debian-12)
-  image ls [--available]          list cached images, or the catalog
-  image rm NAME|ENTRY...          remove cached images and snapshots
-  gc [--max-size SIZE]            clean the cache (least recently used first)
-  doctor                          check this host and say how to fix what is missing
-  ls [--json]                     list the guests kept after their run (run --keep)
-  ssh NAME [-- COMMAND...]        a shell, or one command, in a kept guest
-  stop NAME...|--all              stop kept guests
-
-Run \`kvmci <command> --help\` for its options. Exit codes are listed in \`kvmci run --help\`.`;
+var usage2 = [
+  "Usage: kvmci <command> [options]",
+  {
+    heading: "Commands:",
+    rows: [
+      ["run [options] [-- COMMAND...]", "run a command in a throwaway guest"],
+      ["prepare [options]", "make the prepared image and warm snapshot a run starts from"],
+      ["image pull NAME|URL#sha256=\u2026", "download an image into the cache ahead of time"],
+      ["image build [NAME]", "build an image from its recipe (default debian-12)"],
+      ["image ls [--available] [--json]", "list cached images, or the catalog"],
+      ["image rm NAME|ENTRY...", "remove cached images and snapshots"],
+      ["gc [--max-size SIZE]", "clean the cache (least recently used first)"],
+      ["doctor [--json]", "check this host and say how to fix what is missing"],
+      ["ls [--json]", "list the guests kept after their run (run --keep)"],
+      ["ssh NAME [-- COMMAND...]", "a shell, or one command, in a kept guest"],
+      ["stop NAME...|--all", "stop kept guests"]
+    ]
+  },
+  "Run `kvmci <command> --help` (or `kvmci help <command>`) for its options. Exit codes are listed in `kvmci run --help`."
+];
+var commands = {
+  run: async (...a) => (await Promise.resolve().then(() => (init_run2(), run_exports))).runCommand(...a),
+  prepare: async (...a) => (await Promise.resolve().then(() => (init_run2(), run_exports))).prepareCommand(...a),
+  image: async (...a) => (await Promise.resolve().then(() => (init_image(), image_exports))).imageCommand(...a),
+  gc: async (argv, proc) => (await Promise.resolve().then(() => (init_gc2(), gc_exports))).gcCommand(argv, proc),
+  doctor: async (argv, proc) => (await Promise.resolve().then(() => (init_doctor2(), doctor_exports))).doctorCommand(argv, proc),
+  ls: async (argv, proc) => (await Promise.resolve().then(() => (init_kept2(), kept_exports))).lsCommand(argv, proc),
+  ssh: async (argv, proc) => (await Promise.resolve().then(() => (init_kept2(), kept_exports))).sshCommand(argv, proc),
+  stop: async (argv, proc) => (await Promise.resolve().then(() => (init_kept2(), kept_exports))).stopCommand(argv, proc)
+};
 async function main(argv, proc) {
   const [command, ...rest] = argv;
   const reporter = new TerminalReporter({ stdout: proc.stdout, stderr: proc.stderr });
@@ -9483,39 +9932,34 @@ async function main(argv, proc) {
   proc.on("SIGINT", onInt);
   proc.on("SIGTERM", onTerm);
   try {
+    const known = commandNamed(command);
+    if (known) return await known(rest, proc, controller.signal, reporter);
     switch (command) {
-      case "run":
-        return await (await Promise.resolve().then(() => (init_run2(), run_exports))).runCommand(rest, proc, controller.signal, reporter);
-      case "prepare":
-        return await (await Promise.resolve().then(() => (init_run2(), run_exports))).prepareCommand(rest, proc, controller.signal, reporter);
-      case "image":
-        return await (await Promise.resolve().then(() => (init_image(), image_exports))).imageCommand(rest, proc, controller.signal, reporter);
-      case "gc":
-        return await (await Promise.resolve().then(() => (init_gc2(), gc_exports))).gcCommand(rest, proc);
-      case "doctor":
-        return await (await Promise.resolve().then(() => (init_doctor(), doctor_exports))).doctorCommand(rest, proc);
-      case "ls":
-        return await (await Promise.resolve().then(() => (init_kept2(), kept_exports))).lsCommand(rest, proc);
-      case "ssh":
-        return await (await Promise.resolve().then(() => (init_kept2(), kept_exports))).sshCommand(rest, proc);
-      case "stop":
-        return await (await Promise.resolve().then(() => (init_kept2(), kept_exports))).stopCommand(rest, proc);
       case "--version":
       case "version":
+        if (rest.length > 0) throw nothingMayFollow(command, rest);
         proc.stdout.write(`${version()}
 `);
         return 0;
       case void 0:
+        proc.stdout.write(`${renderHelp(usage2, helpWidth(proc.stdout))}
+`);
+        return ExitCode.usage;
       case "help":
       case "--help":
-      case "-h":
-        proc.stdout.write(`${usage3}
+      case "-h": {
+        const [topic, ...more] = rest;
+        if (topic === void 0) {
+          proc.stdout.write(`${renderHelp(usage2, helpWidth(proc.stdout))}
 `);
-        return command === void 0 ? ExitCode.usage : 0;
+          return 0;
+        }
+        const about = commandNamed(topic);
+        if (!about || more.length > 0) throw unknownCommand(topic, more);
+        return await about(["--help"], proc, controller.signal, reporter);
+      }
       default:
-        throw new KvmciError("usage", `Unknown command ${JSON.stringify(command)}`, {
-          hint: "Commands: run, prepare, image, gc, doctor, ls, ssh, stop. `kvmci --help` shows them."
-        });
+        throw unknownCommand(command, []);
     }
   } catch (error) {
     if (controller.signal.aborted)
@@ -9534,6 +9978,27 @@ ${error instanceof Error ? error.stack ?? error.message : String(error)}
     proc.off("SIGINT", onInt);
     proc.off("SIGTERM", onTerm);
   }
+}
+function commandNamed(word) {
+  return word !== void 0 && Object.hasOwn(commands, word) ? commands[word] : void 0;
+}
+function unknownCommand(word, extra) {
+  const names = Object.keys(commands);
+  if (commandNamed(word))
+    return new KvmciError("usage", `Unexpected ${extra.join(" ")} after kvmci help ${word}`, {
+      hint: `\`kvmci ${word} --help\` shows its options.`
+    });
+  const suggestion = didYouMean(word, names);
+  return new KvmciError(
+    "usage",
+    `Unknown command ${JSON.stringify(word)}${suggestion ? ` (${suggestion})` : ""}`,
+    { hint: `Commands: ${names.join(", ")}. \`kvmci --help\` shows them.` }
+  );
+}
+function nothingMayFollow(word, extra) {
+  return new KvmciError("usage", `Unexpected ${extra.join(" ")}: nothing follows kvmci ${word}`, {
+    hint: "`kvmci --help` lists the commands."
+  });
 }
 function version() {
   const file = ["../package.json", "../../package.json"].map((relative5) => new URL(relative5, import.meta.url)).find((url) => existsSync2(url)) ?? new URL("../package.json", import.meta.url);

@@ -76,13 +76,12 @@ export const ExitCode = Object.fromEntries(exitCodeTable.map((e) => [e.name, e.c
   readonly [K in ExitCodeName]: Extract<(typeof exitCodeTable)[number], { name: K }>["code"];
 };
 
-/** The table for `--help`: one line a code, the command's own codes first. Pure. */
-export function formatExitCodes(): string {
+/** The table for `--help`: one row a code, the command's own codes first. Pure. */
+export function exitCodeRows(): [string, string][] {
   return [
-    "Exit codes:",
-    "  0-255  the command's own exit code, when it ran to the end",
-    ...exitCodeTable.map((e) => `  ${String(e.code).padEnd(5)}  ${e.meaning}`),
-  ].join("\n");
+    ["0-255", "the command's own exit code, when it ran to the end"],
+    ...exitCodeTable.map((e): [string, string] => [String(e.code), e.meaning]),
+  ];
 }
 
 export interface KvmciErrorOptions {

@@ -1,25 +1,51 @@
 import { existsSync, readFileSync } from "node:fs";
 import { ExitCode, KvmciError, isKvmciError } from "../errors.js";
 import { TerminalReporter } from "../report/terminal.js";
+import { didYouMean } from "../units/similar-names.js";
+import { helpWidth, renderHelp, type HelpBlock } from "./help.js";
 import { Interrupts } from "./interrupts.js";
 import type { Process } from "./process.js";
 
-const usage = `Usage: kvmci <command> [options]
+/** `kvmci --help`. */
+const usage: HelpBlock[] = [
+  "Usage: kvmci <command> [options]",
+  {
+    heading: "Commands:",
+    rows: [
+      ["run [options] [-- COMMAND...]", "run a command in a throwaway guest"],
+      ["prepare [options]", "make the prepared image and warm snapshot a run starts from"],
+      ["image pull NAME|URL#sha256=…", "download an image into the cache ahead of time"],
+      ["image build [NAME]", "build an image from its recipe (default debian-12)"],
+      ["image ls [--available] [--json]", "list cached images, or the catalog"],
+      ["image rm NAME|ENTRY...", "remove cached images and snapshots"],
+      ["gc [--max-size SIZE]", "clean the cache (least recently used first)"],
+      ["doctor [--json]", "check this host and say how to fix what is missing"],
+      ["ls [--json]", "list the guests kept after their run (run --keep)"],
+      ["ssh NAME [-- COMMAND...]", "a shell, or one command, in a kept guest"],
+      ["stop NAME...|--all", "stop kept guests"],
+    ],
+  },
+  "Run `kvmci <command> --help` (or `kvmci help <command>`) for its options. Exit codes are listed in `kvmci run --help`.",
+];
 
-Commands:
-  run [options] [-- COMMAND...]   run a command in a throwaway guest
-  prepare [options]               make the prepared image and warm snapshot a run starts from
-  image pull NAME|URL#sha256=…   download an image into the cache ahead of time
-  image build [NAME]              build an image from its recipe (default debian-12)
-  image ls [--available]          list cached images, or the catalog
-  image rm NAME|ENTRY...          remove cached images and snapshots
-  gc [--max-size SIZE]            clean the cache (least recently used first)
-  doctor                          check this host and say how to fix what is missing
-  ls [--json]                     list the guests kept after their run (run --keep)
-  ssh NAME [-- COMMAND...]        a shell, or one command, in a kept guest
-  stop NAME...|--all              stop kept guests
+type Command = (
+  argv: string[],
+  proc: Process,
+  signal: AbortSignal,
+  reporter: TerminalReporter,
+) => Promise<number>;
 
-Run \`kvmci <command> --help\` for its options. Exit codes are listed in \`kvmci run --help\`.`;
+/** Each command, loaded when it is used. */
+const commands: Record<string, Command> = {
+  run: async (...a) => (await import("./commands/run.js")).runCommand(...a),
+  prepare: async (...a) => (await import("./commands/run.js")).prepareCommand(...a),
+  image: async (...a) => (await import("./commands/image.js")).imageCommand(...a),
+  gc: async (argv, proc) => (await import("./commands/gc.js")).gcCommand(argv, proc),
+  doctor: async (argv, proc) => (await import("./commands/doctor.js")).doctorCommand(argv, proc),
+  ls: async (argv, proc) => (await import("./commands/kept.js")).lsCommand(argv, proc),
+  ssh: async (argv, proc) => (await import("./commands/kept.js")).sshCommand(argv, proc),
+  stop: async (argv, proc) => (await import("./commands/kept.js")).stopCommand(argv, proc),
+};
 
 /** The CLI entry point: argv in, exit code out. The only place errors become exit codes. */
 export async function main(argv: string[], proc: Process): Promise<number> {
@@ -35,43 +61,32 @@ export async function main(argv: string[], proc: Process): Promise<number> {
   proc.on("SIGINT", onInt);
   proc.on("SIGTERM", onTerm);
   try {
+    const known = commandNamed(command);
+    if (known) return await known(rest, proc, controller.signal, reporter);
     switch (command) {
-      case "run":
-        return await (
-          await import("./commands/run.js")
-        ).runCommand(rest, proc, controller.signal, reporter);
-      case "prepare":
-        return await (
-          await import("./commands/run.js")
-        ).prepareCommand(rest, proc, controller.signal, reporter);
-      case "image":
-        return await (
-          await import("./commands/image.js")
-        ).imageCommand(rest, proc, controller.signal, reporter);
-      case "gc":
-        return await (await import("./commands/gc.js")).gcCommand(rest, proc);
-      case "doctor":
-        return await (await import("./commands/doctor.js")).doctorCommand(rest, proc);
-      case "ls":
-        return await (await import("./commands/kept.js")).lsCommand(rest, proc);
-      case "ssh":
-        return await (await import("./commands/kept.js")).sshCommand(rest, proc);
-      case "stop":
-        return await (await import("./commands/kept.js")).stopCommand(rest, proc);
       case "--version":
       case "version":
+        if (rest.length > 0) throw nothingMayFollow(command, rest);
         proc.stdout.write(`${version()}\n`);
         return 0;
       case undefined:
+        proc.stdout.write(`${renderHelp(usage, helpWidth(proc.stdout))}\n`);
+        return ExitCode.usage;
       case "help":
       case "--help":
-      case "-h":
-        proc.stdout.write(`${usage}\n`);
-        return command === undefined ? ExitCode.usage : 0;
+      case "-h": {
+        // `kvmci help run` is `kvmci run --help`.
+        const [topic, ...more] = rest;
+        if (topic === undefined) {
+          proc.stdout.write(`${renderHelp(usage, helpWidth(proc.stdout))}\n`);
+          return 0;
+        }
+        const about = commandNamed(topic);
+        if (!about || more.length > 0) throw unknownCommand(topic, more);
+        return await about(["--help"], proc, controller.signal, reporter);
+      }
       default:
-        throw new KvmciError("usage", `Unknown command ${JSON.stringify(command)}`, {
-          hint: "Commands: run, prepare, image, gc, doctor, ls, ssh, stop. `kvmci --help` shows them.",
-        });
+        throw unknownCommand(command, []);
     }
   } catch (error) {
     if (controller.signal.aborted)
@@ -90,6 +105,30 @@ export async function main(argv: string[], proc: Process): Promise<number> {
     proc.off("SIGINT", onInt);
     proc.off("SIGTERM", onTerm);
   }
+}
+
+function commandNamed(word: string | undefined): Command | undefined {
+  return word !== undefined && Object.hasOwn(commands, word) ? commands[word] : undefined;
+}
+
+function unknownCommand(word: string, extra: string[]): KvmciError {
+  const names = Object.keys(commands);
+  if (commandNamed(word))
+    return new KvmciError("usage", `Unexpected ${extra.join(" ")} after kvmci help ${word}`, {
+      hint: `\`kvmci ${word} --help\` shows its options.`,
+    });
+  const suggestion = didYouMean(word, names);
+  return new KvmciError(
+    "usage",
+    `Unknown command ${JSON.stringify(word)}${suggestion ? ` (${suggestion})` : ""}`,
+    { hint: `Commands: ${names.join(", ")}. \`kvmci --help\` shows them.` },
+  );
+}
+
+function nothingMayFollow(word: string, extra: string[]): KvmciError {
+  return new KvmciError("usage", `Unexpected ${extra.join(" ")}: nothing follows kvmci ${word}`, {
+    hint: "`kvmci --help` lists the commands.",
+  });
 }
 
 // From dist/cli.js (bin/kvmci.js) or from src/cli/main.ts (tests).

@@ -1,6 +1,8 @@
 import { parseArgs } from "node:util";
 import type { RunSettingsInput } from "../config/schema.js";
 import { settingsInfo, type SettingKey } from "../config/settings.js";
+import { closestNames, didYouMean } from "../units/similar-names.js";
+import type { HelpRow } from "./help.js";
 
 export interface OptionSpec {
   name: string;
@@ -12,7 +14,10 @@ export interface OptionSpec {
   help: string;
 }
 
-/** The command line's options of `kvmci run` and `kvmci prepare` that are not settings. */
+/**
+ * The command line's options of `kvmci run` and `kvmci prepare` that are not settings: where
+ * the settings come from, and how much kvmci itself says. None of them is a key of kvmci.yml.
+ */
 const runOnlyOptions: OptionSpec[] = [
   {
     name: "keep",
@@ -26,6 +31,16 @@ const runOnlyOptions: OptionSpec[] = [
     type: "string",
     value: "FILE",
     help: "read settings from FILE instead of ./kvmci.yml",
+  },
+  {
+    name: "verbose",
+    type: "boolean",
+    help: "also show what is usually hidden: each host command kvmci starts (QEMU, qemu-img, tar, git…) and each step of a long phase",
+  },
+  {
+    name: "quiet",
+    type: "boolean",
+    help: "show only the command's output, warnings, errors and the last line",
   },
   { name: "help", type: "boolean", help: "show this help" },
 ];
@@ -87,6 +102,20 @@ export const imageBuildOptions: OptionSpec[] = [
 
 export const imageListOptions: OptionSpec[] = [
   { name: "available", type: "boolean", help: "list the catalog instead of the cache" },
+  {
+    name: "json",
+    type: "boolean",
+    help: "print the list as JSON (sizes in bytes, times in ISO 8601) for scripts",
+  },
+  { name: "help", type: "boolean", help: "show this help" },
+];
+
+export const doctorOptions: OptionSpec[] = [
+  {
+    name: "json",
+    type: "boolean",
+    help: "print the checks as JSON for scripts (the exit code is the same)",
+  },
   { name: "help", type: "boolean", help: "show this help" },
 ];
 
@@ -119,7 +148,7 @@ export function parseOptions(argv: string[], spec: OptionSpec[]): ParsedOptions 
   const options = Object.fromEntries(
     spec.map((o) => [o.name, { type: o.type, multiple: o.multiple ?? false }]),
   );
-  const { values, positionals, tokens } = parseArgs({
+  const { values, tokens } = parseArgs({
     args: own,
     options,
     strict: false,
@@ -128,11 +157,22 @@ export function parseOptions(argv: string[], spec: OptionSpec[]): ParsedOptions 
   });
   const problems: string[] = [];
   const known = new Map(spec.map((o) => [o.name, o]));
+  // The word after a mistyped option that takes a value is its value, not a stray word.
+  const valuesOfTypos = new Set<number>();
   for (const token of tokens) {
     if (token.kind !== "option") continue;
     const option = known.get(token.name);
     if (!option) {
-      problems.push(`${token.rawName}: unknown option`);
+      const close = closestNames(token.name, [...known.keys()]);
+      const hint = didYouMean(token.name, [...known.keys()], (name) => `--${name}`);
+      problems.push(`${token.rawName}: unknown option${hint ? ` (${hint})` : ""}`);
+      const next = tokens.find((t) => t.index === token.index + 1);
+      if (
+        token.inlineValue === undefined &&
+        next?.kind === "positional" &&
+        known.get(close[0] ?? "")?.type === "string"
+      )
+        valuesOfTypos.add(next.index);
     } else if (option.type === "string" && token.value === undefined) {
       problems.push(`${token.rawName}: expected a value (${option.value ?? "VALUE"})`);
     } else if (
@@ -144,13 +184,67 @@ export function parseOptions(argv: string[], spec: OptionSpec[]): ParsedOptions 
       problems.push(`${token.rawName}: takes no value`);
     }
   }
-  return { values, positionals, rest, problems };
+  return {
+    values,
+    positionals: tokens.flatMap((t) =>
+      t.kind === "positional" && !valuesOfTypos.has(t.index) ? [t.value] : [],
+    ),
+    rest,
+    problems,
+  };
 }
 
-export function formatOptions(spec: OptionSpec[]): string {
-  const left = spec.map(
-    (o) => `  --${o.name}${o.value ? `${o.value.startsWith("[") ? "" : " "}${o.value}` : ""}`,
-  );
-  const width = Math.max(...left.map((l) => l.length)) + 2;
-  return spec.map((o, i) => `${(left[i] ?? "").padEnd(width)}${o.help}`).join("\n");
+/** The words a command takes besides its options: how many, and what they are. */
+export interface Positionals {
+  min: number;
+  max: number;
+  /** What is missing when there are too few, as in "an image name or URL". */
+  what: string;
+  /** A command line that gives them. */
+  example: string;
 }
+
+/** What is wrong with a command's words: too few, or too many. Pure. */
+export function positionalProblems(words: string[], expected: Positionals): string[] {
+  if (words.length < expected.min)
+    return [`expected ${expected.what}, as in \`${expected.example}\``];
+  if (words.length > expected.max)
+    return [
+      `unexpected ${words
+        .slice(expected.max)
+        .map((w) => JSON.stringify(w))
+        .join(" ")}`,
+    ];
+  return [];
+}
+
+/** A command that takes no words besides its options. */
+export function noWords(example: string): Positionals {
+  return { min: 0, max: 0, what: "nothing", example };
+}
+
+/** The options as rows of `--help`: the flag (with its value) and what it does. Pure. */
+export function optionRows(spec: OptionSpec[]): HelpRow[] {
+  return spec.map((o) => [
+    `--${o.name}${o.value ? `${o.value.startsWith("[") ? "" : " "}${o.value}` : ""}`,
+    o.help,
+  ]);
+}
+
+/** `kvmci ls`, `kvmci ssh`, `kvmci stop`: kept guests. */
+export const lsOptions: OptionSpec[] = [
+  { name: "json", type: "boolean", help: "print the list as JSON" },
+  ...helpOnly,
+];
+export const sshOptions: OptionSpec[] = [
+  {
+    name: "print",
+    type: "boolean",
+    help: "print an OpenSSH command line (with a known-hosts file holding exactly the guest's key) instead of connecting",
+  },
+  ...helpOnly,
+];
+export const stopOptions: OptionSpec[] = [
+  { name: "all", type: "boolean", help: "stop every kept guest" },
+  ...helpOnly,
+];

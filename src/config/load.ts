@@ -14,6 +14,7 @@ import { readHostTrust, type HostTrust } from "../host/trust.js";
 import { errorMessage } from "../units/error-message.js";
 import { formatIssue } from "../units/issues.js";
 import { runSettingsSchema, type RunSettingsInput, type RunSettingsParsed } from "./schema.js";
+import { settingsInfo, type SettingKey } from "./settings.js";
 
 export const defaultConfigFile = "kvmci.yml";
 
@@ -61,6 +62,8 @@ export async function loadRunConfig(input: LoadInput): Promise<RunConfig> {
       parseYaml(fileText, configPath, problems),
       `${relativeName(configPath, input.cwd)}: `,
       problems,
+      {},
+      "file",
     );
   }
   const flagSettings = parseSettings(input.flags, flagPrefix, problems, input.flagNames);
@@ -325,6 +328,7 @@ function parseSettings(
   prefix: string,
   problems: string[],
   names: Record<string, string> = {},
+  from: "file" | "flags" = "flags",
 ): RunSettingsParsed {
   if (raw === undefined || raw === null) return {};
   if (typeof raw !== "object" || Array.isArray(raw)) {
@@ -339,6 +343,11 @@ function parseSettings(
       problems.push(`${prefix}${key}: unknown setting`);
       continue;
     }
+    const flagOnly = from === "file" ? fileRefusal(key) : undefined;
+    if (flagOnly) {
+      problems.push(`${prefix}${flagOnly}`);
+      continue;
+    }
     const result = schema.safeParse(value);
     if (result.success) parsed[key] = result.data;
     else
@@ -348,6 +357,13 @@ function parseSettings(
         );
   }
   return parsed;
+}
+
+/** Why kvmci.yml refuses a key that is a command-line shortcut, or undefined. Pure. */
+export function fileRefusal(key: string): string | undefined {
+  const info = Object.hasOwn(settingsInfo, key) ? settingsInfo[key as SettingKey] : undefined;
+  if (!info?.flagOnly) return undefined;
+  return `${key}: only a flag (--${key}); in kvmci.yml write ${info.flagOnly.inFile}`;
 }
 
 function parseYaml(text: string, path: string, problems: string[]): unknown {

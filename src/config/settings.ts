@@ -31,6 +31,11 @@ export interface SettingInfo {
   help: string;
   /** The Action's input for it, if it has one: its name (default the key) and form. */
   input?: { name?: string; form: InputForm };
+  /**
+   * A shortcut of the command line only: kvmci.yml refuses the key and says what to write
+   * there instead (one way to say each thing in the file).
+   */
+  flagOnly?: { inFile: string };
 }
 
 /**
@@ -162,10 +167,12 @@ export const settingsInfo: { [K in SettingKey]-?: SettingInfo } = {
   "provision-script": {
     flag: { kind: "value", value: "FILE" },
     help: "shell script run once as root; the result is cached as a prepared image (see provision: in kvmci.yml)",
+    flagOnly: { inFile: "provision: {script-file: FILE}" },
   },
   "provision-package": {
     flag: { kind: "value", value: "NAME", multiple: true },
     help: "package installed in the prepared image (repeatable)",
+    flagOnly: { inFile: "provision: {packages: [NAME, …]}" },
   },
   node: {
     flag: { kind: "value", value: "auto|none|host|package|PATH" },

@@ -1,56 +1,132 @@
 import { mkdir, statfs } from "node:fs/promises";
+import { userInfo } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { formatSize } from "../units/size.js";
+import { tailLines } from "../units/text.js";
+import { sudoWithoutPassword } from "../host/packages.js";
 import { which } from "../host/which.js";
+import {
+  decideBuildMode,
+  unshareBuildLacks,
+  userNamespacesWork,
+  type BuildHost,
+} from "../image/build-mode.js";
 import { listCachedImages } from "../image/cache.js";
 import { probeKvm } from "../qemu/accel.js";
 import { fileProbeMemo } from "../qemu/probe-memo.js";
 
-export interface Check {
-  name: string;
-  status: "ok" | "warn" | "fail";
-  detail: string;
-  fix?: string;
-}
+/** One thing doctor looked at: fine, or not, and then always with what fixes it. */
+export type Check = { name: string; detail: string } & (
+  { status: "ok"; fix?: undefined } | { status: "warn" | "fail"; fix: string }
+);
 
 /** Every host requirement, checked for real, each with the fix when it fails. */
-export async function runDoctor(o: { cacheDir: string }): Promise<Check[]> {
+export async function runDoctor(o: { cacheDir: string; isRoot: boolean }): Promise<Check[]> {
   const checks: Check[] = [];
   checks.push(
-    await toolCheck(
-      "qemu-system-x86_64",
-      ["--version"],
-      "sudo apt-get install qemu-system-x86",
-      "fail",
-    ),
+    await toolCheck("qemu-system-x86_64", "qemu-system-x86", "fail", "to run guests"),
+    await toolCheck("qemu-img", "qemu-utils", "fail", "to make overlays"),
+    await toolCheck("mmdebstrap", "mmdebstrap", "warn", "only to build images"),
+    await toolCheck("tar", "tar", "fail", "to sync the workspace"),
+    await toolCheck("git", "git", "warn", "to sync a git work tree"),
   );
-  checks.push(
-    await toolCheck("qemu-img", ["--version"], "sudo apt-get install qemu-utils", "fail"),
-  );
-  checks.push(
-    await toolCheck(
-      "mmdebstrap",
-      ["--version"],
-      "sudo apt-get install mmdebstrap (only needed to build images)",
-      "warn",
-    ),
-  );
-  checks.push(await toolCheck("tar", ["--version"], "sudo apt-get install tar", "fail"));
   checks.push(await kvmCheck(o.cacheDir));
   checks.push(await cacheCheck(o.cacheDir));
+  const userns = await userNamespacesWork();
+  const host: BuildHost = {
+    isRoot: o.isRoot,
+    username: userInfo().username,
+    unshareLacks: o.isRoot ? [] : await unshareBuildLacks(),
+    sudo: !o.isRoot && (await sudoWithoutPassword()),
+  };
+  checks.push(...buildChecks(host, userns));
   return checks;
 }
 
+/**
+ * What doctor says of sudo, user namespaces and the way an image build would go here (see
+ * chooseBuildMode): root, user namespaces, or root through `sudo -n`. Pure.
+ */
+export function buildChecks(
+  host: BuildHost,
+  userns: { ok: true } | { ok: false; why: string },
+): Check[] {
+  const sudo: Check = host.isRoot
+    ? { name: "sudo", status: "ok", detail: "not needed: kvmci runs as root" }
+    : host.sudo
+      ? {
+          name: "sudo",
+          status: "ok",
+          detail: "sudo -n works: kvmci can install what the host lacks with apt-get",
+        }
+      : {
+          name: "sudo",
+          status: "warn",
+          detail: `${host.username} may not use sudo without a password: kvmci cannot install what the host lacks, and says the command instead`,
+          fix: "Install what the checks above say yourself, or run kvmci where it may use sudo -n (a CI runner's user usually may).",
+        };
+  const namespaces: Check =
+    userns.ok || host.isRoot
+      ? {
+          name: "user namespaces",
+          status: "ok",
+          detail: userns.ok
+            ? "unprivileged user namespaces work"
+            : `unprivileged user namespaces do not work (${userns.why}); not needed as root`,
+        }
+      : {
+          name: "user namespaces",
+          status: "warn",
+          detail: `unprivileged user namespaces do not work (${userns.why})`,
+          fix: "Needed only to build images without root or sudo. Where AppArmor restricts them (Ubuntu 24.04): sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0; elsewhere: sudo sysctl -w kernel.unprivileged_userns_clone=1.",
+        };
+  const choice = decideBuildMode(host);
+  const path: Check =
+    "problem" in choice
+      ? {
+          name: "image builds",
+          status: "warn",
+          detail: `no way to build an image from its recipe here: ${choice.problem}; downloaded images still work`,
+          fix: choice.hint,
+        }
+      : {
+          name: "image builds",
+          status: "ok",
+          detail: {
+            root: "as root (kvmci runs as root)",
+            unshare: `as ${host.username}, in user namespaces (mmdebstrap's unshare mode)`,
+            sudo: `as root through sudo -n: building as ${host.username} would need ${host.unshareLacks.join(", ")}`,
+          }[choice.mode],
+        };
+  return [sudo, namespaces, path];
+}
+
+/**
+ * A host tool: where it is and its version, or the package that provides it. `missing` is how
+ * bad its absence is; `purpose` says why kvmci needs it.
+ */
 async function toolCheck(
   tool: string,
-  args: string[],
-  fix: string,
+  pkg: string,
   missing: "warn" | "fail",
+  purpose: string,
 ): Promise<Check> {
+  const install = `sudo apt-get install ${pkg} (needed ${purpose}; kvmci installs it itself when it may use sudo -n)`;
   const path = await which(tool);
-  if (!path) return { name: tool, status: missing, detail: "not installed", fix };
-  const result = await execa(path, args, { reject: false, stdin: "ignore" });
+  if (!path) return { name: tool, status: missing, detail: "not installed", fix: install };
+  const result = await execa(path, ["--version"], {
+    reject: false,
+    stdin: "ignore",
+    timeout: 30_000,
+  });
+  if (result.exitCode !== 0)
+    return {
+      name: tool,
+      status: missing,
+      detail: `${path} --version failed (${result.exitCode === undefined ? result.shortMessage : `exit code ${result.exitCode}`}): ${tailLines(String(result.stderr ?? ""), 1).join("") || "no output"}`,
+      fix: `sudo apt-get install --reinstall ${pkg}`,
+    };
   const first = `${result.stdout}`.split("\n")[0] ?? "";
   return { name: tool, status: "ok", detail: `${first.trim() || "present"} (${path})` };
 }
@@ -90,14 +166,15 @@ async function cacheCheck(cacheDir: string): Promise<Check> {
     const fs = await statfs(cacheDir);
     const free = fs.bavail * fs.bsize;
     const enough = free > 4 * 1024 ** 3;
-    return {
-      name: "cache",
-      status: enough ? "ok" : "warn",
-      detail: `${cacheDir}, ${formatSize(free)} free`,
-      fix: enough
-        ? undefined
-        : "Images need about 1 GiB each and guests write overlays: free some space, or set KVMCI_CACHE_DIR to a larger disk.",
-    };
+    const detail = `${cacheDir}, ${formatSize(free)} free`;
+    return enough
+      ? { name: "cache", status: "ok", detail }
+      : {
+          name: "cache",
+          status: "warn",
+          detail,
+          fix: "Images need about 1 GiB each and guests write overlays: free some space, or set KVMCI_CACHE_DIR to a larger disk.",
+        };
   } catch (error) {
     return {
       name: "cache",

@@ -13,6 +13,7 @@ import type { ImageOrigin, ResolveOptions } from "./resolve-options.js";
 import { chooseBuildMode } from "./build-mode.js";
 import { toolInstaller, type EnsureTools } from "../host/packages.js";
 import { withEntryLock } from "./entry-lock.js";
+import { closestNames } from "../units/similar-names.js";
 
 /**
  * Turns `--image` into an image ready to boot: a catalog name (downloaded or built once, then
@@ -148,28 +149,4 @@ async function hostDebianMirror(): Promise<string> {
     // no sources.list.d
   }
   return findDebianMirror(files) ?? defaultDebianMirror;
-}
-
-/** Names within a small edit distance, best first. Pure. */
-export function closestNames(name: string, known: string[]): string[] {
-  return known
-    .map((k) => ({ k, d: editDistance(name, k) }))
-    .filter(({ k, d }) => d <= Math.max(2, Math.floor(k.length / 3)))
-    .sort((a, b) => a.d - b.d)
-    .slice(0, 3)
-    .map(({ k }) => k);
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const current = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
-      previous = current;
-    }
-  }
-  return row[b.length]!;
 }

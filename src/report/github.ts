@@ -7,6 +7,7 @@ import type { RunResult } from "../run/run.js";
 import { guestVerdict } from "./matrix.js";
 import type { JunitReport } from "./junit.js";
 import { code, fence, plain } from "./markdown.js";
+import { phaseEndMark } from "./phase-end.js";
 import { redactUrlCredentials } from "./redact.js";
 import { formatTransfer } from "./transfer.js";
 
@@ -37,11 +38,15 @@ export class GithubLogReporter {
       case "phase-start":
         this.line(`::group::kvmci: ${event.phase}`);
         break;
-      case "phase-end":
+      case "phase-end": {
         this.endFence();
-        this.line(`kvmci ${event.ok ? "✓" : "✗"} ${event.phase} ${formatDuration(event.ms)}`);
+        const { mark, outcome } = phaseEndMark(event);
+        this.line(
+          `kvmci ${mark} ${event.phase} ${formatDuration(event.ms)}${outcome ? `, ${outcome}` : ""}`,
+        );
         this.line("::endgroup::");
         break;
+      }
       case "output":
         if (!this.fence) {
           this.fence = randomUUID();

@@ -1,7 +1,9 @@
 import { formatDuration } from "../units/duration.js";
+import { formatCommand } from "../host/command.js";
 import type { KvmciError } from "../errors.js";
 import type { RunEvent } from "../run/events.js";
 import type { RunResult } from "../run/run.js";
+import { phaseEndMark } from "./phase-end.js";
 import { redactUrlCredentials } from "./redact.js";
 import { formatTransfer } from "./transfer.js";
 
@@ -15,6 +17,16 @@ export interface TerminalStreams {
   stdout: TextSink;
   stderr: TextSink;
 }
+
+/**
+ * How much kvmci says of its own (`--quiet`, `--verbose`); the command's output, warnings,
+ * errors and the last line are always shown.
+ * - `quiet`: only those.
+ * - `normal`: also each phase's result, notes, and on a terminal a live status line.
+ * - `verbose`: also each host command kvmci starts (and how one that failed ended), and each
+ *   step of a long phase as a line of its own, in a log too.
+ */
+export type Verbosity = "quiet" | "normal" | "verbose";
 
 const prefix = "kvmci";
 const plainProgressEveryMs = 5_000;
@@ -31,11 +43,33 @@ export class TerminalReporter {
   /** When a plain (non-terminal) progress line was last printed for a transfer. */
   private lastTransferLine = 0;
 
-  constructor(private readonly streams: TerminalStreams) {
+  constructor(
+    private readonly streams: TerminalStreams,
+    private readonly verbosity: Verbosity = "normal",
+  ) {
     this.tty = Boolean(streams.stderr.isTTY);
   }
 
+  /** A reporter on the same streams that says more or less. */
+  withVerbosity(verbosity: Verbosity): TerminalReporter {
+    return verbosity === this.verbosity ? this : new TerminalReporter(this.streams, verbosity);
+  }
+
+  /** `--verbose`: a host command kvmci started (QEMU, qemu-img, tar, git, apt-get…). */
+  hostCommand(argv: readonly string[]): void {
+    if (this.verbosity === "verbose") this.line(`${prefix} $ ${formatCommand(argv)}`);
+  }
+
+  /** `--verbose`: how a host command ended, when it did not end well. */
+  hostCommandEnd(argv: readonly string[], code: number | null, signal: string | null): void {
+    if (this.verbosity !== "verbose" || code === 0) return;
+    const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+    this.line(`${prefix} $ ${argv[0] ?? "?"} ${how}`);
+  }
+
   readonly onEvent = (event: RunEvent): void => {
+    // Quiet: the command's output and warnings, nothing of the phases.
+    if (this.verbosity === "quiet" && event.type !== "output" && event.type !== "warning") return;
     switch (event.type) {
       case "phase-start":
         this.clearStatus();
@@ -43,18 +77,21 @@ export class TerminalReporter {
         if (event.phase === "command") this.line(`${prefix} › command output follows`);
         else if (this.tty) this.startTicker();
         break;
-      case "phase-end":
+      case "phase-end": {
         this.clearStatus();
         this.stopTicker();
         // The phase's live line is done; printing its result must not draw it again.
         this.status = undefined;
+        const { mark, outcome } = phaseEndMark(event);
         this.line(
-          `${prefix} ${event.ok ? "✓" : "✗"} ${event.phase.padEnd(9)} ${formatDuration(event.ms)}`,
+          `${prefix} ${mark} ${event.phase.padEnd(9)} ${formatDuration(event.ms)}${outcome ? `, ${outcome}` : ""}`,
         );
         break;
+      }
       case "progress":
         if (this.status) this.status.message = event.message;
-        this.renderStatus();
+        if (this.verbosity === "verbose") this.line(`${prefix} › ${event.phase}: ${event.message}`);
+        else this.renderStatus();
         break;
       case "transfer": {
         const text = `downloading ${event.what}: ${formatTransfer(event.progress, Date.now())}`;

@@ -1,11 +1,17 @@
 import { PassThrough, type Readable } from "node:stream";
 import { execa } from "execa";
+import { Parser, type ReadEntry } from "tar";
 
 export interface HostTar {
   /** The archive, held (with back-pressure) until whoever reads it is ready. */
   archive: Readable;
   /** Bytes tar has written so far. */
   bytes(): number;
+  /**
+   * How many files (anything but folders) the archive holds, read from the archive itself once
+   * tar has finished writing it: what was sent, after tar's own --exclude.
+   */
+  files: Promise<number>;
   /** tar's exit: its code and stderr. */
   done: Promise<{ exitCode: number | undefined; stderr: string }>;
 }
@@ -31,10 +37,42 @@ export function startHostTar(argv: string[], o: { input?: string; signal: AbortS
   tar.stdout?.pipe(archive);
   // Counted on tar's side: a "data" listener on the holding stream would start it flowing
   // before the channel is there to read it.
-  tar.stdout?.on("data", (chunk: Buffer) => (bytes += chunk.length));
+  const counter = countFiles();
+  tar.stdout?.on("data", (chunk: Buffer) => {
+    bytes += chunk.length;
+    counter.write(chunk);
+  });
+  tar.stdout?.on("end", () => counter.end());
+  tar.stdout?.on("error", () => counter.end());
   return {
     archive,
     bytes: () => bytes,
+    files: counter.files,
     done: tar.then((r) => ({ exitCode: r.exitCode, stderr: String(r.stderr ?? "") })),
+  };
+}
+
+/** Counts the non-folder entries of a tar stream written to it, as a tar reader sees them. */
+function countFiles(): { write(chunk: Buffer): void; end(): void; files: Promise<number> } {
+  let count = 0;
+  const parser = new Parser({ strict: false });
+  parser.on("entry", (entry: ReadEntry) => {
+    if (entry.type !== "Directory") count++;
+    entry.resume();
+  });
+  const files = new Promise<number>((resolve) => {
+    parser.on("end", () => resolve(count));
+    parser.on("close", () => resolve(count));
+    // A stream cut short (tar failed; its exit code says so) counts what came whole.
+    parser.on("error", () => resolve(count));
+  });
+  let ended = false;
+  return {
+    write: (chunk) => void parser.write(chunk),
+    end: () => {
+      if (!ended) parser.end();
+      ended = true;
+    },
+    files,
   };
 }

@@ -8,7 +8,8 @@ import { tailLines } from "../units/text.js";
 
 export interface SyncResult {
   mode: "git" | "folder";
-  files: number | undefined;
+  /** Files sent (folders not counted), as the archive holds them: what tar left out is not. */
+  files: number;
   /** Size of the tar stream sent. */
   bytes: number;
 }
@@ -57,9 +58,5 @@ export async function syncWorkspace(
       },
     );
   }
-  return {
-    mode: listing.mode,
-    files: listing.mode === "git" ? listing.files.length : undefined,
-    bytes,
-  };
+  return { mode: listing.mode, files: await tar.files, bytes };
 }

@@ -16,9 +16,18 @@ describe("parseOptions", () => {
   it("collects every unknown or incomplete option", () => {
     const parsed = parseOptions(["--memroy", "1G", "--bogus", "--image"], runOptions);
     expect(parsed.problems).toEqual([
-      "--memroy: unknown option",
+      "--memroy: unknown option (did you mean --memory?)",
       "--bogus: unknown option",
       "--image: expected a value (NAME)",
     ]);
+  });
+
+  it("takes the word after a mistyped option as its value when the option meant takes one", () => {
+    const typo = parseOptions(["--imag", "x"], runOptions);
+    expect(typo.problems).toEqual(["--imag: unknown option (did you mean --image?)"]);
+    expect(typo.positionals).toEqual([]);
+    // --fail-fast takes no value: the word after its typo is still a stray word.
+    expect(parseOptions(["--fail-fst", "x"], runOptions).positionals).toEqual(["x"]);
+    expect(parseOptions(["--bogus", "x"], runOptions).positionals).toEqual(["x"]);
   });
 });

@@ -142,6 +142,22 @@ describe("provision", () => {
     });
   });
 
+  it("refuses the flags' shortcuts in kvmci.yml, saying what to write there instead", async () => {
+    await writeFile(
+      join(cwd, "kvmci.yml"),
+      "provision-script: setup.sh\nprovision-package: [curl]\nprovision:\n  packages: [jq]\n",
+    );
+    await writeFile(join(cwd, "setup.sh"), "echo\n");
+    const refused = await problemsOf(
+      loadRunConfig({ flags: {}, argv: ["true"], configPath: undefined, cwd }),
+    );
+    expect(refused.exitCode).toBe(64);
+    expect(refused.details).toEqual([
+      "kvmci.yml: provision-script: only a flag (--provision-script); in kvmci.yml write provision: {script-file: FILE}",
+      "kvmci.yml: provision-package: only a flag (--provision-package); in kvmci.yml write provision: {packages: [NAME, …]}",
+    ]);
+  });
+
   it("is undefined when nothing is provisioned", async () => {
     await writeFile(join(cwd, "kvmci.yml"), "provision: {}\n");
     const config = await loadRunConfig({ flags: {}, argv: ["true"], configPath: undefined, cwd });

@@ -7,17 +7,24 @@ import type { ZodType } from "zod";
 import { describe, expect, it } from "vitest";
 import { readActionInputs } from "../../src/action/inputs.js";
 import {
+  doctorOptions,
   gcOptions,
   helpOnly,
   imageBuildOptions,
   imageListOptions,
+  lsOptions,
+  optionRows,
   parseOptions,
   runOptions,
   settingsFromFlags,
+  sshOptions,
+  stopOptions,
   type OptionSpec,
 } from "../../src/cli/options.js";
+import { imageSubcommands } from "../../src/cli/commands/image.js";
+import { fileRefusal } from "../../src/config/load.js";
 import { runSettingsSchema } from "../../src/config/schema.js";
-import { exitCodeTable, formatExitCodes } from "../../src/errors.js";
+import { exitCodeRows, exitCodeTable } from "../../src/errors.js";
 import { loadCatalogEntry } from "../../src/image/catalog.js";
 import { formatIssue } from "../../src/units/issues.js";
 import { parseSize } from "../../src/units/size.js";
@@ -82,6 +89,8 @@ function optionProblems(args: string[], spec: OptionSpec[], min: number, max: nu
   return problems;
 }
 
+const commandNames = ["run", "prepare", "image", "gc", "doctor"];
+
 /** Why `kvmci <argv>` would be refused as usage, as the CLI parses it; [] when it parses. */
 function argvProblems(argv: string[]): string[] {
   const [command, ...rest] = argv;
@@ -91,6 +100,9 @@ function argvProblems(argv: string[]): string[] {
     case "--help":
     case "-h":
     case "help":
+      return rest.length > 1 || (rest[0] !== undefined && !commandNames.includes(rest[0]))
+        ? [`kvmci ${command} takes at most the name of a command`]
+        : [];
     case "--version":
     case "version":
       return rest.length > 0 ? [`nothing may follow ${command}`] : [];
@@ -108,22 +120,11 @@ function argvProblems(argv: string[]): string[] {
     }
     case "image": {
       const [sub, ...args] = rest;
-      switch (sub) {
-        case "pull":
-          return optionProblems(args, helpOnly, 1, 1);
-        case "build":
-          return optionProblems(args, imageBuildOptions, 0, 1);
-        case "ls":
-          return optionProblems(args, imageListOptions, 0, 0);
-        case "rm":
-          return optionProblems(args, helpOnly, 1, Infinity);
-        case undefined:
-        case "--help":
-        case "help":
-          return [];
-        default:
-          return [`unknown image command ${sub}`];
-      }
+      if (sub === "--help" || sub === "help") return [];
+      if (sub === undefined) return ["kvmci image needs a subcommand"];
+      if (!Object.hasOwn(imageSubcommands, sub)) return [`unknown image command ${sub}`];
+      const { options, positionals } = imageSubcommands[sub as keyof typeof imageSubcommands];
+      return optionProblems(args, options, positionals.min, positionals.max);
     }
     case "gc": {
       const problems = optionProblems(rest, gcOptions, 0, 0);
@@ -134,7 +135,7 @@ function argvProblems(argv: string[]): string[] {
       return problems;
     }
     case "doctor":
-      return optionProblems(rest, helpOnly, 0, 0);
+      return optionProblems(rest, doctorOptions, 0, 0);
     default:
       return [`unknown command ${command}`];
   }
@@ -281,9 +282,10 @@ describe("every YAML block parses, and is what it says", () => {
     }
     // Otherwise it is kvmci.yml, or a part of one.
     expect(typeof value === "object" && value !== null && !Array.isArray(value)).toBe(true);
-    const problems = Object.entries(value as object).flatMap(([key, v]) =>
-      settingProblems(key, v, "kvmci.yml: "),
-    );
+    const problems = Object.entries(value as object).flatMap(([key, v]) => {
+      const refused = fileRefusal(key);
+      return refused ? [`kvmci.yml: ${refused}`] : settingProblems(key, v, "kvmci.yml: ");
+    });
     expect(problems).toEqual([]);
   });
 });
@@ -297,26 +299,33 @@ describe("the reference tables are the code's", () => {
   };
 
   it("docs/cli.md: the exit codes are exitCodeTable", () => {
-    const own = formatExitCodes()
-      .split("\n")[1]!
-      .trim()
-      .split(/\s{2,}/);
+    const [code, meaning] = exitCodeRows()[0]!;
     const rows = table(cli, "code").rows.map((r) => r.map(cellText));
     expect(rows).toEqual([
-      [own[0]!.replace("-", "–"), own[1]],
+      [code.replace("-", "–"), meaning],
       ...exitCodeTable.map((e) => [String(e.code), e.meaning]),
     ]);
   });
-
+  const flags = optionRows(runOptions).map(([flag]) => flag);
   it("docs/cli.md: the options of kvmci run are exactly its flags, as --help shows them", () => {
     const documented = table(cli, "option").rows.map((r) => cellText(r[0] ?? ""));
-    const flags = runOptions.map((o) => `--${o.name}${o.value ? ` ${o.value}` : ""}`);
+    const flags = optionRows(runOptions).map(([flag]) => flag);
     expect([...documented].sort()).toEqual([...flags].sort());
   });
 
   it("docs/cli.md: every flag named in the text exists", () => {
     const known = new Set(
-      [runOptions, imageBuildOptions, imageListOptions, gcOptions, helpOnly]
+      [
+        runOptions,
+        imageBuildOptions,
+        imageListOptions,
+        gcOptions,
+        doctorOptions,
+        lsOptions,
+        sshOptions,
+        stopOptions,
+        helpOnly,
+      ]
         .flat()
         .map((o) => o.name),
     );

@@ -3,7 +3,6 @@ import { describe, expect, it } from "vitest";
 import { buildMmdebstrapArgs, stepFromLine } from "../../src/image/build.js";
 import { builtinCatalogDir, loadCatalogEntry } from "../../src/image/catalog.js";
 import { parseRecipe, type Recipe } from "../../src/image/recipe.js";
-import { closestNames } from "../../src/image/resolve.js";
 
 async function loadRecipe(name: string): Promise<Recipe> {
   const entry = await loadCatalogEntry(name, [builtinCatalogDir]);
@@ -100,10 +99,6 @@ describe("debian-12 recipe", () => {
     );
     expect(stepFromLine("kvmci-step: making the bootloader")).toBe("making the bootloader");
     expect(stepFromLine("Setting up sudo")).toBeUndefined();
-  });
-
-  it("suggests close names for a typo", () => {
-    expect(closestNames("debain-12", ["debian-12", "ubuntu-24.04"])).toEqual(["debian-12"]);
   });
 });
 

@@ -38,6 +38,7 @@ describe("several guests in one run", () => {
     expect(result.stdout).toMatch(/^\[pass\] hello from kvmci-\w+ shard=none\/none$/m);
     expect(result.stdout).toMatch(/^\[fail\] hello from kvmci-\w+ shard=none\/none$/m);
     expect(result.stderr).toMatch(/^\[pass\] kvmci ✓ command /m);
+    expect(result.stderr).toMatch(/^\[fail\] kvmci ✗ command +\S+, exit code 3$/m);
     expect(result.stderr).toMatch(/^GUEST\s+IMAGE\s+ACCEL\s+RESULT\s+EXIT\s+image\s+overlay/m);
     expect(result.stderr).toMatch(/^pass\s+debian-12\s+\w+\s+passed\s+0\s/m);
     expect(result.stderr).toMatch(/^fail\s+debian-12\s+\w+\s+failed\s+3\s/m);

@@ -39,6 +39,27 @@ describe("GithubLogReporter", () => {
     ]);
   });
 
+  it("marks the command's group with how the command ended", () => {
+    const { r, text } = reporter();
+    r.onEvent({
+      type: "phase-end",
+      phase: "command",
+      ms: 1500,
+      ok: true,
+      command: { exitCode: 124, outcome: "timeout" },
+    });
+    r.onEvent({
+      type: "phase-end",
+      phase: "command",
+      ms: 1500,
+      ok: true,
+      command: { exitCode: 2, outcome: "failed" },
+    });
+    expect(text()).toBe(
+      "kvmci ✗ command 1.5s, timed out\n::endgroup::\nkvmci ✗ command 1.5s, exit code 2\n::endgroup::\n",
+    );
+  });
+
   it("turns warnings into annotations", () => {
     const { r, warnings } = reporter();
     r.onEvent({ type: "warning", message: "KVM is not usable here" });

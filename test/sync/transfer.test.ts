@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -34,6 +34,38 @@ describe("syncWorkspace", () => {
       expect(result.bytes).toBe(archive.length);
       const listed = await execa("tar", ["-t", "-f", "-"], { input: archive });
       expect(listed.stdout.split("\n").sort()).toEqual(["./", "./a.txt", "./b.txt"]);
+      expect(result).toMatchObject({ mode: "folder", files: 2 });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("counts the files sent, not those tar leaves out (the artifacts folder, --exclude)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "kvmci-sync-test-"));
+    try {
+      await execa("git", ["init", "-q"], { cwd: dir });
+      await mkdir(join(dir, "src"));
+      await mkdir(join(dir, "kvmci-artifacts", "reports"), { recursive: true });
+      for (const file of ["src/a.ts", "src/b.ts", "notes.log", "README.md"])
+        await writeFile(join(dir, file), file);
+      // An earlier run's artifacts: untracked and not ignored, so git lists them.
+      for (const file of [".kvmci-artifacts", "reports/junit.xml", "reports/summary.txt"])
+        await writeFile(join(dir, "kvmci-artifacts", file), "old");
+      await execa("git", ["add", "src", "README.md"], { cwd: dir });
+      const received: Buffer[] = [];
+      const result = await syncWorkspace(
+        lateGuest(received),
+        {
+          cwd: dir,
+          workdir: "/work",
+          excludes: ["*.log"],
+          artifactsDir: join(dir, "kvmci-artifacts"),
+        },
+        new AbortController().signal,
+      );
+      const listed = await execa("tar", ["-t", "-f", "-"], { input: Buffer.concat(received) });
+      expect(listed.stdout.split("\n").sort()).toEqual(["README.md", "src/a.ts", "src/b.ts"]);
+      expect(result).toMatchObject({ mode: "git", files: 3 });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

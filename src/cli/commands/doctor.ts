@@ -2,23 +2,44 @@ import { runDoctor } from "../../doctor/checks.js";
 import { ExitCode, KvmciError } from "../../errors.js";
 import { resolveCacheDir } from "../../image/cache.js";
 import type { Process } from "../process.js";
-import { helpOnly, parseOptions } from "../options.js";
+import { helpWidth, renderHelp, type HelpBlock } from "../help.js";
+import {
+  doctorOptions,
+  noWords,
+  optionRows,
+  parseOptions,
+  positionalProblems,
+} from "../options.js";
+import { doctorJson, formatDoctor } from "../../report/doctor.js";
+
+const doctorHelp: HelpBlock[] = [
+  "Usage: kvmci doctor [--json]",
+  "Checks QEMU, qemu-img, mmdebstrap, tar, git, /dev/kvm (present, permitted, really usable), the cache folder, sudo -n, unprivileged user namespaces, and which way an image build would go here; prints the fix under each check that is not fine. Exits 69 when kvmci cannot run guests here.",
+  { heading: "Options:", rows: optionRows(doctorOptions) },
+];
 
 export async function doctorCommand(argv: string[], proc: Process): Promise<number> {
-  const parsed = parseOptions(argv, helpOnly);
+  const parsed = parseOptions(argv, doctorOptions);
   if (parsed.values.help === true) {
-    proc.stdout.write(
-      "Usage: kvmci doctor\n\nChecks QEMU, qemu-img, /dev/kvm (present, permitted, really usable), mmdebstrap and the cache folder, and prints the fix for each failing check.\n",
-    );
+    proc.stdout.write(`${renderHelp(doctorHelp, helpWidth(proc.stdout))}\n`);
     return 0;
   }
-  if (parsed.problems.length)
-    throw new KvmciError("usage", `Invalid usage: ${parsed.problems.join("; ")}`);
-  const checks = await runDoctor({ cacheDir: resolveCacheDir(proc.env) });
-  for (const check of checks) {
-    const mark = check.status === "ok" ? "✓" : check.status === "warn" ? "!" : "✗";
-    proc.stdout.write(`${mark} ${check.name}: ${check.detail}\n`);
-    if (check.fix && check.status !== "ok") proc.stdout.write(`    fix: ${check.fix}\n`);
-  }
+  const problems = [
+    ...parsed.problems,
+    ...positionalProblems(parsed.positionals, noWords("kvmci doctor")),
+  ];
+  if (problems.length)
+    throw new KvmciError("usage", `Invalid usage: ${problems.join("; ")}`, {
+      hint: "Run `kvmci doctor --help`.",
+    });
+  const checks = await runDoctor({
+    cacheDir: resolveCacheDir(proc.env),
+    isRoot: proc.getuid?.() === 0,
+  });
+  proc.stdout.write(
+    parsed.values.json === true
+      ? `${JSON.stringify(doctorJson(checks), null, 2)}\n`
+      : formatDoctor(checks),
+  );
   return checks.some((c) => c.status === "fail") ? ExitCode.hostRequirement : 0;
 }

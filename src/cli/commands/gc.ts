@@ -7,23 +7,19 @@ import { requireWritableCache } from "../../cache/layout.js";
 import { resolveCacheDir } from "../../image/cache.js";
 import { catalogDirs, listCatalog } from "../../image/catalog.js";
 import type { Process } from "../process.js";
-import { formatOptions, gcOptions, parseOptions } from "../options.js";
+import { helpWidth, renderHelp, type HelpBlock } from "../help.js";
+import { gcOptions, noWords, optionRows, parseOptions, positionalProblems } from "../options.js";
 
-const gcHelp = `Usage: kvmci gc [options]
-
-Cleans what killed runs left (run folders in the temporary folder, unfinished builds and
-downloads, unreadable cache entries), kept guests whose keeper is gone or whose time is up,
-and images built from older versions of their recipe,
-and with --max-size whole images, least recently used first. Images a running guest uses are
-never removed.
-
-Options:
-${formatOptions(gcOptions)}`;
+const gcHelp: HelpBlock[] = [
+  "Usage: kvmci gc [options]",
+  "Cleans what killed runs left (run folders in the temporary folder, unfinished builds and downloads, unreadable cache entries), kept guests whose keeper is gone or whose time is up, and images built from older versions of their recipe, and with --max-size whole images, least recently used first. Images a running guest uses are never removed.",
+  { heading: "Options:", rows: optionRows(gcOptions) },
+];
 
 export async function gcCommand(argv: string[], proc: Process): Promise<number> {
   const parsed = parseOptions(argv, gcOptions);
   if (parsed.values.help === true) {
-    proc.stdout.write(`${gcHelp}\n`);
+    proc.stdout.write(`${renderHelp(gcHelp, helpWidth(proc.stdout))}\n`);
     return 0;
   }
   const problems = [...parsed.problems];
@@ -38,7 +34,7 @@ export async function gcCommand(argv: string[], proc: Process): Promise<number> 
     problems.push(
       `--max-size: expected a size like 10G or 500M, got ${JSON.stringify(maxSizeText)}`,
     );
-  if (parsed.positionals.length) problems.push(`unexpected ${parsed.positionals.join(" ")}`);
+  problems.push(...positionalProblems(parsed.positionals, noWords("kvmci gc")));
   if (problems.length)
     throw new KvmciError("usage", `Invalid usage: ${problems.join("; ")}`, {
       hint: "Run `kvmci gc --help`.",

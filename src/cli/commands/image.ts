@@ -11,29 +11,84 @@ import { catalogDirs, listCatalog } from "../../image/catalog.js";
 import { resolveImage } from "../../image/resolve.js";
 import { cliToolInstaller } from "../install-policy.js";
 import type { ResolveOptions } from "../../image/resolve-options.js";
-import { formatTable } from "../../report/table.js";
+import {
+  catalogListJson,
+  formatCatalogList,
+  formatImageList,
+  imageListJson,
+} from "../../report/image-list.js";
 import type { TerminalReporter } from "../../report/terminal.js";
 import { PhaseClock } from "../../run/phase-clock.js";
 import type { Process } from "../process.js";
+import { didYouMean } from "../../units/similar-names.js";
+import { helpWidth, renderHelp, type HelpBlock } from "../help.js";
 import {
-  formatOptions,
   helpOnly,
   imageBuildOptions,
   imageListOptions,
+  optionRows,
   parseOptions,
+  positionalProblems,
   type OptionSpec,
+  type Positionals,
 } from "../options.js";
 
-const imageHelp = `Usage:
-  kvmci image pull NAME|URL#sha256=DIGEST   download (or build) an image into the cache now;
-                                            for a catalog image, check its published checksum
-                                            again and fetch a newer release if there is one
-  kvmci image build [NAME] [options]        build an image from its recipe (default debian-12)
-  kvmci image ls [--available]              list cached images (--available: the catalog)
-  kvmci image rm NAME|ENTRY|DIGEST...       remove cached images (not those a guest is using)
+/** `kvmci image`'s subcommands: how each is written, what it does, its options and words. */
+export const imageSubcommands = {
+  pull: {
+    usage: "kvmci image pull NAME|URL#sha256=DIGEST",
+    about:
+      "download (or build) an image into the cache now; for a catalog image, check its published checksum again and fetch a newer release if there is one",
+    options: helpOnly,
+    positionals: {
+      min: 1,
+      max: 1,
+      what: "an image name or URL",
+      example: "kvmci image pull ubuntu-24.04",
+    },
+  },
+  build: {
+    usage: "kvmci image build [NAME] [options]",
+    about: "build an image from its recipe (default debian-12)",
+    options: imageBuildOptions,
+    positionals: { min: 0, max: 1, what: "a recipe's name", example: "kvmci image build" },
+  },
+  ls: {
+    usage: "kvmci image ls [--available] [--json]",
+    about: "list cached images (--available: the catalog)",
+    options: imageListOptions,
+    positionals: { min: 0, max: 0, what: "nothing", example: "kvmci image ls" },
+  },
+  rm: {
+    usage: "kvmci image rm NAME|ENTRY|DIGEST...",
+    about: "remove cached images (not those a guest is using)",
+    options: helpOnly,
+    positionals: {
+      min: 1,
+      max: Infinity,
+      what: "what to remove",
+      example: "kvmci image rm ubuntu-24.04",
+    },
+  },
+} satisfies Record<
+  string,
+  { usage: string; about: string; options: OptionSpec[]; positionals: Positionals }
+>;
 
-Options for build:
-${formatOptions(imageBuildOptions)}`;
+type ImageSubcommand = keyof typeof imageSubcommands;
+const subcommandNames = Object.keys(imageSubcommands) as ImageSubcommand[];
+
+const imageHelp: HelpBlock[] = [
+  {
+    heading: "Usage:",
+    rows: subcommandNames.map((name) => [
+      imageSubcommands[name].usage,
+      imageSubcommands[name].about,
+    ]),
+  },
+  { heading: "Options for build:", rows: optionRows(imageBuildOptions) },
+  { heading: "Options for ls:", rows: optionRows(imageListOptions) },
+];
 
 export async function imageCommand(
   argv: string[],
@@ -42,19 +97,36 @@ export async function imageCommand(
   reporter: TerminalReporter,
 ): Promise<number> {
   const [sub, ...rest] = argv;
+  if (sub === "--help" || sub === "help") return help(proc);
+  if (sub === undefined)
+    throw new KvmciError("usage", `kvmci image needs a subcommand: ${subcommandNames.join(", ")}`, {
+      details: subcommandNames.map((name) => imageSubcommands[name].usage),
+      hint: "`kvmci image --help` says what each does.",
+    });
+  if (!(subcommandNames as string[]).includes(sub)) {
+    const suggestion = didYouMean(sub, subcommandNames);
+    throw new KvmciError(
+      "usage",
+      `Unknown image command ${JSON.stringify(sub)}${suggestion ? ` (${suggestion})` : ""}`,
+      { hint: "Use `kvmci image pull`, `build`, `ls` or `rm` (`kvmci image --help`)." },
+    );
+  }
+  const command = sub as ImageSubcommand;
+  const { options, positionals } = imageSubcommands[command];
+  const parsed = parseOptions(rest, options);
+  if (parsed.values.help === true) return help(proc);
+  const problems = [...parsed.problems, ...positionalProblems(parsed.positionals, positionals)];
+  if (problems.length)
+    throw new KvmciError("usage", `Invalid usage: ${problems.join("; ")}`, {
+      hint: `Usage: ${imageSubcommands[command].usage} (\`kvmci image --help\`).`,
+    });
   const cacheDir = resolveCacheDir(proc.env);
-  if (sub !== "ls" && !rest.includes("--help")) await requireWritableCache(cacheDir);
-  switch (sub) {
+  // Listing only reads the cache; the others write to it.
+  if (command !== "ls") await requireWritableCache(cacheDir);
+  switch (command) {
     case "build":
     case "pull": {
-      const spec = sub === "build" ? imageBuildOptions : helpOnly;
-      const parsed = parseSub(rest, spec);
-      if (parsed.values.help) return help(proc);
-      if (parsed.positionals.length > 1)
-        throw usage(`expected one image, got ${parsed.positionals.join(" ")}`);
-      const name = parsed.positionals[0] ?? (sub === "build" ? "debian-12" : undefined);
-      if (!name)
-        throw usage("expected an image name or URL, as in `kvmci image pull ubuntu-24.04`");
+      const name = parsed.positionals[0] ?? "debian-12";
       const clock = new PhaseClock(reporter.onEvent);
       const options: ResolveOptions = {
         cacheDir,
@@ -64,7 +136,7 @@ export async function imageCommand(
         home: homedir(),
         mirror: typeof parsed.values.mirror === "string" ? parsed.values.mirror : undefined,
         force: parsed.values.force === true,
-        refresh: sub === "pull",
+        refresh: command === "pull",
         isRoot: proc.getuid?.() === 0,
         ensureTools: cliToolInstaller(proc, {
           install: true,
@@ -84,128 +156,33 @@ export async function imageCommand(
       return 0;
     }
     case "ls": {
-      const parsed = parseSub(rest, imageListOptions);
-      if (parsed.values.help) return help(proc);
-      if (parsed.positionals.length) throw usage(`unexpected ${parsed.positionals.join(" ")}`);
-      if (parsed.values.available) {
-        await listAvailable(proc, cacheDir);
-        return 0;
-      }
-      await listCached(proc, cacheDir);
+      const json = parsed.values.json === true;
+      if (parsed.values.available) await listAvailable(proc, cacheDir, json);
+      else await listCached(proc, cacheDir, json);
       return 0;
     }
-    case "rm": {
-      const parsed = parseSub(rest, helpOnly);
-      if (parsed.values.help) return help(proc);
-      if (parsed.positionals.length === 0)
-        throw usage("expected what to remove, as in `kvmci image rm ubuntu-24.04`");
+    case "rm":
       await removeImages(proc, cacheDir, parsed.positionals);
       return 0;
-    }
-    case undefined:
-    case "--help":
-    case "help":
-      return help(proc);
-    default:
-      throw new KvmciError("usage", `Unknown image command ${JSON.stringify(sub)}`, {
-        hint: "Use `kvmci image pull`, `build`, `ls` or `rm` (`kvmci image --help`).",
-      });
   }
 }
 
-async function listCached(proc: Process, cacheDir: string): Promise<void> {
-  const { items, images, snapshots } = await scanCacheItems(cacheDir);
-  if (items.length === 0) {
-    proc.stdout.write(
-      `No images cached in ${cacheDir}. \`kvmci image pull NAME\` fetches one; \`kvmci image ls --available\` lists them.\n`,
-    );
-    return;
-  }
-  const inUse = await entriesInUse(cacheDir);
-  const lastUsed = (entry: string | undefined, date: Date) =>
-    entry && inUse.has(entry) ? "in use now" : shortTime(date);
-  if (images.length) {
-    proc.stdout.write(
-      formatTable([
-        ["NAME", "SOURCE", "SIZE", "DIGEST", "CREATED", "LAST USED", "ENTRY"],
-        ...images.map((i) => [
-          i.info.name,
-          i.info.source.kind === "catalog" ? "download" : i.info.source.kind,
-          formatSize(i.sizeOnDisk),
-          i.info.digest.slice(0, 19),
-          shortTime(new Date(i.info.createdAt)),
-          lastUsed(i.entry, i.lastUsed),
-          i.entry ?? "",
-        ]),
-      ]),
-    );
-  }
-  if (snapshots.length) {
-    if (images.length) proc.stdout.write("\n");
-    proc.stdout.write(
-      formatTable([
-        ["SNAPSHOT OF", "SIZE", "CREATED", "LAST USED", "ENTRY"],
-        ...snapshots.map((s) => [
-          s.info.image.name,
-          formatSize(s.sizeOnDisk),
-          shortTime(new Date(s.info.createdAt)),
-          lastUsed(s.entry, s.lastUsed),
-          s.entry,
-        ]),
-      ]),
-    );
-  }
-  const madeFrom = [
-    ...images.flatMap((i) => {
-      const source = i.info.source;
-      if (source.kind !== "prepared") return [];
-      const what = [
-        source.packages.length ? `packages ${source.packages.join(" ")}` : "",
-        `provisioning ${source.key.slice(0, 12)}`,
-      ].filter(Boolean);
-      return [[i.entry ?? i.dir, `${source.base} + ${what.join(", ")}`]];
-    }),
-    ...snapshots.map((s) => {
-      const m = s.info.made;
-      return [
-        s.entry,
-        [
-          s.info.image.entry ?? s.info.image.name,
-          `${m.accel}, ${m.cpus} CPU${m.cpus === 1 ? "" : "s"}, ${formatSize(m.memoryBytes)} memory`,
-          m.diskBytes ? `${formatSize(m.diskBytes)} disk` : "",
-          `network ${m.network}, ${m.boot} boot, ${m.qemuVersion.replace(/^QEMU emulator version /, "QEMU ")}`,
-          m.hostCpu ? `host CPU ${m.hostCpu}` : "",
-        ]
-          .filter(Boolean)
-          .join(", "),
-      ];
-    }),
-  ];
-  if (madeFrom.length) {
-    proc.stdout.write("\n");
-    proc.stdout.write(formatTable([["ENTRY", "MADE FROM"], ...madeFrom]));
-  }
-  const total = items.reduce((sum, i) => sum + i.sizeOnDisk, 0);
-  const count = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+async function listCached(proc: Process, cacheDir: string, json: boolean): Promise<void> {
+  const { images, snapshots } = await scanCacheItems(cacheDir);
+  const listing = { cacheDir, images, snapshots, inUse: await entriesInUse(cacheDir) };
   proc.stdout.write(
-    `${count(images.length, "image")}, ${count(snapshots.length, "snapshot")}, ${formatSize(total)} in ${cacheDir}\n`,
+    json ? `${JSON.stringify(imageListJson(listing), null, 2)}\n` : formatImageList(listing),
   );
 }
 
-async function listAvailable(proc: Process, cacheDir: string): Promise<void> {
-  const cached = await listCachedImages(cacheDir);
-  const entries = await listCatalog(catalogDirs(proc.env));
-  const rows = [
-    ["NAME", "KIND", "USER", "CACHED", "DESCRIPTION"],
-    ...entries.map((e) => [
-      e.name,
-      e.kind,
-      e.user,
-      cached.some((c) => c.info.name === e.name && c.info.source.kind !== "url") ? "yes" : "no",
-      e.description,
-    ]),
-  ];
-  proc.stdout.write(formatTable(rows));
+async function listAvailable(proc: Process, cacheDir: string, json: boolean): Promise<void> {
+  const listing = {
+    entries: await listCatalog(catalogDirs(proc.env)),
+    cached: await listCachedImages(cacheDir),
+  };
+  proc.stdout.write(
+    json ? `${JSON.stringify(catalogListJson(listing), null, 2)}\n` : formatCatalogList(listing),
+  );
 }
 
 /**
@@ -264,26 +241,7 @@ function matchesImage(image: CachedImage, word: string): boolean {
   );
 }
 
-function shortTime(date: Date): string {
-  return date
-    .toISOString()
-    .replace(/:\d\d(\.\d+)?Z$/, "Z")
-    .replace("T", " ");
-}
-
-function parseSub(argv: string[], spec: OptionSpec[]) {
-  const parsed = parseOptions(argv, spec);
-  if (parsed.problems.length) throw usage(parsed.problems.join("; "));
-  return parsed;
-}
-
-function usage(problem: string): KvmciError {
-  return new KvmciError("usage", `Invalid usage: ${problem}`, {
-    hint: "Run `kvmci image --help`.",
-  });
-}
-
 function help(proc: Process): number {
-  proc.stdout.write(`${imageHelp}\n`);
+  proc.stdout.write(`${renderHelp(imageHelp, helpWidth(proc.stdout))}\n`);
   return 0;
 }

@@ -11,51 +11,29 @@ import { shellJoin, shellQuote } from "../../ssh/shell-quote.js";
 import { formatDuration } from "../../units/duration.js";
 import { formatSize } from "../../units/size.js";
 import type { Process } from "../process.js";
-import { formatOptions, helpOnly, parseOptions, type OptionSpec } from "../options.js";
+import { helpWidth, renderHelp, type HelpBlock } from "../help.js";
+import { lsOptions, optionRows, parseOptions, sshOptions, stopOptions } from "../options.js";
 import { terminalOf } from "../terminal.js";
 
 // Guests kept after their run (`kvmci run --keep`): listed, logged into, stopped.
 
-const lsOptions: OptionSpec[] = [
-  { name: "json", type: "boolean", help: "print the list as JSON" },
-  ...helpOnly,
-];
-const sshOptions: OptionSpec[] = [
-  {
-    name: "print",
-    type: "boolean",
-    help: "print an OpenSSH command line (with a known-hosts file holding exactly the guest's key) instead of connecting",
-  },
-  ...helpOnly,
-];
-const stopOptions: OptionSpec[] = [
-  { name: "all", type: "boolean", help: "stop every kept guest" },
-  ...helpOnly,
+export const lsHelp: HelpBlock[] = [
+  "Usage: kvmci ls [--json]",
+  "Lists the guests kept after their run (kvmci run --keep): name, image, state, age, time left, SSH port, memory.",
+  { heading: "Options:", rows: optionRows(lsOptions) },
 ];
 
-export const lsHelp = `Usage: kvmci ls [--json]
+export const sshHelp: HelpBlock[] = [
+  "Usage: kvmci ssh NAME [--print] [-- COMMAND...]",
+  "Opens a shell in a kept guest (in its workdir, on this terminal), or runs one command there and exits with its exit code. The connection uses the guest's own key and pins its host key.",
+  { heading: "Options:", rows: optionRows(sshOptions) },
+];
 
-Lists the guests kept after their run (kvmci run --keep): name, image, state, age, time left,
-SSH port, memory.
-
-Options:
-${formatOptions(lsOptions)}`;
-
-export const sshHelp = `Usage: kvmci ssh NAME [--print] [-- COMMAND...]
-
-Opens a shell in a kept guest (in its workdir, on this terminal), or runs one command there and
-exits with its exit code. The connection uses the guest's own key and pins its host key.
-
-Options:
-${formatOptions(sshOptions)}`;
-
-export const stopHelp = `Usage: kvmci stop NAME...|--all
-
-Stops kept guests and removes them. A kept guest also stops by itself when its time is up;
-kvmci gc removes those whose keeper is gone.
-
-Options:
-${formatOptions(stopOptions)}`;
+export const stopHelp: HelpBlock[] = [
+  "Usage: kvmci stop NAME...|--all",
+  "Stops kept guests and removes them. A kept guest also stops by itself when its time is up; kvmci gc removes those whose keeper is gone.",
+  { heading: "Options:", rows: optionRows(stopOptions) },
+];
 
 export async function lsCommand(argv: string[], proc: Process): Promise<number> {
   const parsed = parseOptions(argv, lsOptions);
@@ -208,8 +186,8 @@ function describe(state: KeptState, guest: KeptGuest): string {
     : "its keeper was stopped";
 }
 
-function help(proc: Process, text: string): number {
-  proc.stdout.write(`${text}\n`);
+function help(proc: Process, blocks: HelpBlock[]): number {
+  proc.stdout.write(`${renderHelp(blocks, helpWidth(proc.stdout))}\n`);
   return 0;
 }
 

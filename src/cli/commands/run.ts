@@ -1,6 +1,6 @@
 import { loadRunConfig } from "../../config/load.js";
 import type { RunConfig } from "../../run/run-config.js";
-import { formatExitCodes, problemsError } from "../../errors.js";
+import { exitCodeRows, problemsError } from "../../errors.js";
 import { homedir } from "node:os";
 import { createHttpGet } from "../../host/http.js";
 import { resolveCacheDir } from "../../image/cache.js";
@@ -21,31 +21,31 @@ import {
 } from "../../run/matrix.js";
 import { formatMatrixTable } from "../../report/matrix.js";
 import { GuestLines } from "../../report/prefix.js";
-import { TerminalReporter } from "../../report/terminal.js";
+import { TerminalReporter, type Verbosity } from "../../report/terminal.js";
 import { formatDuration } from "../../units/duration.js";
 import type { Process } from "../process.js";
-import { formatOptions, parseOptions, runOptions, settingsFromFlags } from "../options.js";
+import { helpWidth, renderHelp, type HelpBlock } from "../help.js";
+import { watchHostCommands } from "../host-commands.js";
+import { optionRows, parseOptions, runOptions, settingsFromFlags } from "../options.js";
 
-export const runHelp = `Usage: kvmci run [options] [-- COMMAND...]
+/** `kvmci run --help`, as blocks to wrap to the terminal. */
+export const runHelp: HelpBlock[] = [
+  "Usage: kvmci run [options] [-- COMMAND...]",
+  "Boots a throwaway guest, copies this folder into it, runs COMMAND there (or `run:` from kvmci.yml), streams its output, copies artifacts back and deletes the guest.",
+  {
+    heading:
+      "Options (each but --config, --verbose, --quiet and --help can also be set in kvmci.yml under the same name, --no-sync as sync: false, --no-snapshot as snapshot: false; flags win):",
+    rows: optionRows(runOptions),
+  },
+  { heading: "Exit codes:", rows: exitCodeRows() },
+];
 
-Boots a throwaway guest, copies this folder into it, runs COMMAND there (or \`run:\` from
-kvmci.yml), streams its output, copies artifacts back and deletes the guest.
-
-Options (each can also be set in kvmci.yml under the same name, --no-sync as sync: false,
---no-snapshot as snapshot: false; flags win):
-${formatOptions(runOptions)}
-
-${formatExitCodes()}`;
-
-export const prepareHelp = `Usage: kvmci prepare [options]
-
-Makes, ahead of time, what \`kvmci run\` with the same options and kvmci.yml starts from: the
-image (downloaded or built), the prepared image when provisioning is set, and the warm
-snapshot (unless --no-snapshot). A later run then starts in seconds. Takes the options of
-\`kvmci run\`; a command is not needed.
-
-Options:
-${formatOptions(runOptions)}`;
+/** `kvmci prepare --help`. */
+export const prepareHelp: HelpBlock[] = [
+  "Usage: kvmci prepare [options]",
+  "Makes, ahead of time, what `kvmci run` with the same options and kvmci.yml starts from: the image (downloaded or built), the prepared image when provisioning is set, and the warm snapshot (unless --no-snapshot). A later run then starts in seconds. Takes the options of `kvmci run`; a command is not needed.",
+  { heading: "Options:", rows: optionRows(runOptions) },
+];
 
 export function runCommand(
   argv: string[],
@@ -77,7 +77,15 @@ async function runOrPrepare(
     proc.stdout.write(`${read.help}\n`);
     return 0;
   }
-  const { config, guests, keepForMs } = read;
+  const { config, guests, verbosity, keepForMs } = read;
+  const shown = reporter.withVerbosity(verbosity);
+  using _commands =
+    verbosity === "verbose"
+      ? watchHostCommands({
+          started: (command) => shown.hostCommand(command),
+          ended: (command, code, signal) => shown.hostCommandEnd(command, code, signal),
+        })
+      : undefined;
   const startedAt = new Date();
   const deps: RunDeps = {
     cacheDir: resolveCacheDir(proc.env),
@@ -101,10 +109,10 @@ async function runOrPrepare(
     terminal: terminalOf(proc),
     keepForMs,
   };
-  if (guests.length > 1) return runMany(guests, config, deps, proc, startedAt);
+  if (guests.length > 1) return runMany(guests, config, deps, proc, startedAt, verbosity);
   const single = guests[0]?.config ?? config;
-  const result = await run(single, deps, reporter.onEvent);
-  reporter.summary(result, passedAs(mode));
+  const result = await run(single, deps, shown.onEvent);
+  shown.summary(result, passedAs(mode));
   if (config.json) await writeJsonReport(config.json, buildJsonReport(single, result, startedAt));
   return result.exitCode;
 }
@@ -118,18 +126,24 @@ export async function readRunArgs(
   argv: string[],
   proc: Pick<Process, "cwd" | "env"> & Partial<Pick<Process, "stdout">>,
 ): Promise<
-  { config: RunConfig; guests: GuestRun[]; keepForMs: number | undefined } | { help: string }
+  | { config: RunConfig; guests: GuestRun[]; verbosity: Verbosity; keepForMs: number | undefined }
+  | { help: string }
 > {
   const parsed = parseOptions(argv, runOptions);
-  if (parsed.values.help === true) return { help: mode === "run" ? runHelp : prepareHelp };
+  if (parsed.values.help === true)
+    return { help: renderHelp(mode === "run" ? runHelp : prepareHelp, helpWidth(proc.stdout)) };
   const problems = [...parsed.problems];
   if (parsed.positionals.length > 0) {
     problems.push(
-      `unexpected ${JSON.stringify(parsed.positionals[0])}: put the command after \`--\`, as in kvmci run -- ${parsed.positionals.join(" ")}`,
+      mode === "run"
+        ? `unexpected ${JSON.stringify(parsed.positionals[0])}: put the command after \`--\`, as in kvmci run -- ${parsed.positionals.join(" ")}`
+        : `unexpected ${parsed.positionals.map((w) => JSON.stringify(w)).join(" ")}: kvmci prepare takes options only`,
     );
   }
   if (mode === "prepare" && parsed.rest.length > 0)
     problems.push("kvmci prepare runs no command: drop what follows `--`");
+  if (parsed.values.verbose === true && parsed.values.quiet === true)
+    problems.push("--verbose and --quiet: give one or the other");
   const keep = parsed.values.keep;
   const keepForMs =
     keep === undefined || keep === false
@@ -169,7 +183,9 @@ export async function readRunArgs(
       ["--keep keeps one guest: give one image (or pick one guest of the matrix with --shard)"],
       hint,
     );
-  return { config, guests, keepForMs };
+  const verbosity: Verbosity =
+    parsed.values.verbose === true ? "verbose" : parsed.values.quiet === true ? "quiet" : "normal";
+  return { config, guests, verbosity, keepForMs };
 }
 
 /**
@@ -182,12 +198,15 @@ async function runMany(
   deps: RunDeps,
   proc: Process,
   startedAt: Date,
+  verbosity: Verbosity,
 ): Promise<number> {
   const limits = await hostLimits(config.parallel);
   const err = (text: string) => proc.stderr.write(text);
-  err(
-    `kvmci › ${guests.length} guests (${guests.map((g) => g.name).join(", ")}), up to ${Math.min(limits.maxGuests, guests.length)} at once\n`,
-  );
+  const quiet = verbosity === "quiet";
+  if (!quiet)
+    err(
+      `kvmci › ${guests.length} guests (${guests.map((g) => g.name).join(", ")}), up to ${Math.min(limits.maxGuests, guests.length)} at once\n`,
+    );
   const streams = new Map(
     guests.map((g) => [
       g.name,
@@ -198,7 +217,7 @@ async function runMany(
     ]),
   );
   const reporters = new Map(
-    guests.map((g) => [g.name, new TerminalReporter(streams.get(g.name)!)]),
+    guests.map((g) => [g.name, new TerminalReporter(streams.get(g.name)!, verbosity)]),
   );
   const outcomes = await runMatrix(guests, deps, {
     limits,
@@ -214,7 +233,8 @@ async function runMany(
     },
   });
   const exitCode = matrixExitCode(outcomes, deps.signal);
-  err(`\n${formatMatrixTable(outcomes)}`);
+  // Quiet: each guest's last line and the run's say it; the table is left out.
+  if (!quiet) err(`\n${formatMatrixTable(outcomes)}`);
   const failed = outcomes.filter((o) => o.result?.outcome !== "passed");
   const seconds = formatDuration(Date.now() - startedAt.getTime());
   err(
