@@ -306,7 +306,7 @@ describe("the reference tables are the code's", () => {
       ...exitCodeTable.map((e) => [String(e.code), e.meaning]),
     ]);
   });
-  const flags = optionRows(runOptions).map(([flag]) => flag);
+
   it("docs/cli.md: the options of kvmci run are exactly its flags, as --help shows them", () => {
     const documented = table(cli, "option").rows.map((r) => cellText(r[0] ?? ""));
     const flags = optionRows(runOptions).map(([flag]) => flag);
