@@ -3181,8 +3181,8 @@ async function identifyProcess(pid = process.pid) {
 async function isProcessRunning(owner, self) {
   if (owner.bootId !== self.bootId || owner.pidNamespace !== self.pidNamespace || owner.host !== self.host)
     return void 0;
-  const startTicks = await readStartTicks(owner.pid);
-  return startTicks !== void 0 && startTicks === owner.startTicks;
+  const stat10 = await readStat(owner.pid);
+  return stat10 !== void 0 && stat10.startTicks === owner.startTicks && !/^[ZX]$/.test(stat10.state);
 }
 function parseStartTicks(stat10) {
   const afterName = stat10.slice(stat10.lastIndexOf(")") + 2).split(" ");
@@ -3190,8 +3190,14 @@ function parseStartTicks(stat10) {
   return Number.isFinite(value) ? value : void 0;
 }
 async function readStartTicks(pid) {
+  return (await readStat(pid))?.startTicks;
+}
+async function readStat(pid) {
   try {
-    return parseStartTicks(await readFile8(`/proc/${pid}/stat`, "utf8"));
+    const stat10 = await readFile8(`/proc/${pid}/stat`, "utf8");
+    const startTicks = parseStartTicks(stat10);
+    const state = stat10.slice(stat10.lastIndexOf(")") + 2).split(" ")[0] ?? "";
+    return startTicks === void 0 ? void 0 : { state, startTicks };
   } catch {
     return void 0;
   }
@@ -9371,10 +9377,12 @@ async function gcCommand(argv, proc) {
     unreachable: (image) => image.info.source.kind === "recipe" && !recipeKeys.has(image.info.source.key) ? "built from an older version of its recipe" : void 0
   });
   const verb = dryRun ? "would remove" : "removed";
+  let keptRemoved = 0;
   for (const { guest, state } of await listKeptGuests(cacheDir)) {
     const over = Date.parse(guest.until) <= Date.now();
     if (state === "stopped" || state === "running" && over) {
       if (!dryRun) await stopKeptGuest(cacheDir, guest);
+      keptRemoved++;
       proc.stdout.write(
         `${verb} kept guest ${guest.name}: ${state === "stopped" ? "its keeper is gone" : "its time is up"}
 `
@@ -9392,7 +9400,7 @@ async function gcCommand(argv, proc) {
     proc.stdout.write(`kept ${k.entry}: in use by pid ${k.pids.join(", ")}
 `);
   proc.stdout.write(
-    `cache ${cacheDir}: ${formatSize(report.bytesBefore)} \u2192 ${formatSize(report.bytesAfter)}${maxBytes !== void 0 ? ` (limit ${formatSize(maxBytes)})` : ""}${report.removed.length === 0 ? ", nothing to remove" : ""}
+    `cache ${cacheDir}: ${formatSize(report.bytesBefore)} \u2192 ${formatSize(report.bytesAfter)}${maxBytes !== void 0 ? ` (limit ${formatSize(maxBytes)})` : ""}${report.removed.length === 0 && keptRemoved === 0 ? ", nothing to remove" : ""}
 `
   );
   if (maxBytes !== void 0 && report.bytesAfter > maxBytes && report.keptInUse.length)

@@ -19544,8 +19544,8 @@ async function identifyProcess(pid = process.pid) {
 async function isProcessRunning(owner, self) {
   if (owner.bootId !== self.bootId || owner.pidNamespace !== self.pidNamespace || owner.host !== self.host)
     return void 0;
-  const startTicks = await readStartTicks(owner.pid);
-  return startTicks !== void 0 && startTicks === owner.startTicks;
+  const stat2 = await readStat(owner.pid);
+  return stat2 !== void 0 && stat2.startTicks === owner.startTicks && !/^[ZX]$/.test(stat2.state);
 }
 function parseStartTicks(stat2) {
   const afterName = stat2.slice(stat2.lastIndexOf(")") + 2).split(" ");
@@ -19553,8 +19553,14 @@ function parseStartTicks(stat2) {
   return Number.isFinite(value) ? value : void 0;
 }
 async function readStartTicks(pid) {
+  return (await readStat(pid))?.startTicks;
+}
+async function readStat(pid) {
   try {
-    return parseStartTicks(await readFile(`/proc/${pid}/stat`, "utf8"));
+    const stat2 = await readFile(`/proc/${pid}/stat`, "utf8");
+    const startTicks = parseStartTicks(stat2);
+    const state = stat2.slice(stat2.lastIndexOf(")") + 2).split(" ")[0] ?? "";
+    return startTicks === void 0 ? void 0 : { state, startTicks };
   } catch {
     return void 0;
   }

@@ -37,8 +37,9 @@ export async function isProcessRunning(
     owner.host !== self.host
   )
     return undefined;
-  const startTicks = await readStartTicks(owner.pid);
-  return startTicks !== undefined && startTicks === owner.startTicks;
+  const stat = await readStat(owner.pid);
+  // A zombie (its parent, init in a container, has not reaped it yet) runs no more.
+  return stat !== undefined && stat.startTicks === owner.startTicks && !/^[ZX]$/.test(stat.state);
 }
 
 /** Pure: the start time from the text of /proc/PID/stat (the command name may hold spaces). */
@@ -50,8 +51,16 @@ export function parseStartTicks(stat: string): number | undefined {
 }
 
 async function readStartTicks(pid: number): Promise<number | undefined> {
+  return (await readStat(pid))?.startTicks;
+}
+
+/** The state (R, S, Z…) and start time of a process, from /proc/PID/stat. */
+async function readStat(pid: number): Promise<{ state: string; startTicks: number } | undefined> {
   try {
-    return parseStartTicks(await readFile(`/proc/${pid}/stat`, "utf8"));
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    const startTicks = parseStartTicks(stat);
+    const state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0] ?? "";
+    return startTicks === undefined ? undefined : { state, startTicks };
   } catch {
     return undefined;
   }

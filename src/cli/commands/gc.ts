@@ -56,10 +56,12 @@ export async function gcCommand(argv: string[], proc: Process): Promise<number> 
   });
   const verb = dryRun ? "would remove" : "removed";
   // Kept guests whose keeper is gone, or whose time is up (a keeper that missed it is ended).
+  let keptRemoved = 0;
   for (const { guest, state } of await listKeptGuests(cacheDir)) {
     const over = Date.parse(guest.until) <= Date.now();
     if (state === "stopped" || (state === "running" && over)) {
       if (!dryRun) await stopKeptGuest(cacheDir, guest);
+      keptRemoved++;
       proc.stdout.write(
         `${verb} kept guest ${guest.name}: ${state === "stopped" ? "its keeper is gone" : "its time is up"}\n`,
       );
@@ -75,7 +77,7 @@ export async function gcCommand(argv: string[], proc: Process): Promise<number> 
   proc.stdout.write(
     `cache ${cacheDir}: ${formatSize(report.bytesBefore)} → ${formatSize(report.bytesAfter)}${
       maxBytes !== undefined ? ` (limit ${formatSize(maxBytes)})` : ""
-    }${report.removed.length === 0 ? ", nothing to remove" : ""}\n`,
+    }${report.removed.length === 0 && keptRemoved === 0 ? ", nothing to remove" : ""}\n`,
   );
   if (maxBytes !== undefined && report.bytesAfter > maxBytes && report.keptInUse.length)
     proc.stdout.write("still above the limit: the rest is in use by running guests\n");
