@@ -30,7 +30,7 @@ const layers = [
   { name: "housekeeping", paths: ["housekeeping/", "doctor/"] },
   {
     name: "host-tools",
-    paths: ["image/", "snapshot/", "disk/", "cloud-init/", "qemu/", "ssh/", "sync/"],
+    paths: ["image/", "snapshot/", "disk/", "cloud-init/", "qemu/", "ssh/", "sync/", "net/"],
   },
   { name: "cache", paths: ["cache/"] },
   { name: "host", paths: ["host/"] },

@@ -43,14 +43,14 @@ var __callDispose = (stack, error, hasError) => {
   var E = typeof SuppressedError === "function" ? SuppressedError : function(e, s, m, _) {
     return _ = Error(m), _.name = "SuppressedError", _.error = e, _.suppressed = s, _;
   };
-  var fail = (e) => error = hasError ? new E(e, error, "An error was suppressed during disposal") : (hasError = true, e);
+  var fail2 = (e) => error = hasError ? new E(e, error, "An error was suppressed during disposal") : (hasError = true, e);
   var next = (it) => {
     while (it = stack.pop()) {
       try {
         var result = it[1] && it[1].call(it[2]);
-        if (it[0]) return Promise.resolve(result).then(next, (e) => (fail(e), next()));
+        if (it[0]) return Promise.resolve(result).then(next, (e) => (fail2(e), next()));
       } catch (e) {
-        fail(e);
+        fail2(e);
       }
     }
     if (hasError) throw error;
@@ -989,10 +989,14 @@ function largestGuestBytes(totalBytes2) {
   return Math.max(0, totalBytes2 - hostReserveBytes);
 }
 function mayStart(next, running, limits) {
+  return mayStartTogether([next], running, limits);
+}
+function mayStartTogether(next, running, limits) {
   if (running.length === 0) return true;
-  if (running.length >= limits.maxGuests) return false;
+  if (running.length + next.length > limits.maxGuests) return false;
   const used = running.reduce((sum, g) => sum + g.memoryBytes, 0);
-  return used + next.memoryBytes <= limits.memoryBytes;
+  const more = next.reduce((sum, g) => sum + g.memoryBytes, 0);
+  return used + more <= limits.memoryBytes;
 }
 var hostReserveBytes;
 var init_schedule = __esm({
@@ -1040,7 +1044,7 @@ function choice(values) {
     error: (issue) => `expected one of ${values.join(", ")}, got ${JSON.stringify(issue.input)}`
   });
 }
-var minMemoryBytes, memory, duration, count, artifactGlobs, envName, env, stringList, absolutePath, imageName, packageName, provision, runSettingsSchema;
+var minMemoryBytes, memory, duration, count, artifactGlobs, envName, env, stringList, absolutePath, imageName, packageName, provision, guestName, probe, commandSetting, topologyGuest, runSettingsSchema;
 var init_schema = __esm({
   "src/config/schema.ts"() {
     "use strict";
@@ -1147,6 +1151,42 @@ var init_schema = __esm({
     }).partial().strict().refine((p) => !(p.script && p["script-file"]), {
       message: "give script or script-file, not both"
     });
+    guestName = /^[a-z][a-z0-9-]{0,30}$/;
+    probe = z.string().superRefine((value, ctx) => {
+      if (/^tcp:/.test(value)) {
+        const port = Number(value.slice(4));
+        if (!Number.isInteger(port) || port < 1 || port > 65535)
+          ctx.addIssue({
+            code: "custom",
+            message: `expected tcp:PORT with a port from 1 to 65535, got ${JSON.stringify(value)}`
+          });
+      } else if (value.trim() === "")
+        ctx.addIssue({ code: "custom", message: "expected tcp:PORT or a command" });
+    });
+    commandSetting = z.union(
+      [
+        z.string().min(1, "expected a non-empty value"),
+        z.array(z.string()).min(1, "expected a non-empty value")
+      ],
+      { error: "expected a command (a string, run with bash -c) or an argv list" }
+    );
+    topologyGuest = z.object({
+      image: imageName,
+      cpus: count,
+      memory,
+      disk: size(),
+      network: choice(["user", "none"]),
+      provision,
+      env,
+      artifact: artifactGlobs,
+      /** Started in the background, in order, before any guest's run: (its output is logged). */
+      service: z.union([z.string().min(1), z.array(z.string().min(1))], {
+        error: "expected a command or a list of commands"
+      }).transform((v) => Array.isArray(v) ? v : [v]),
+      /** What must answer before any run: starts: tcp:PORT, or a command that exits 0. */
+      ready: z.union([probe, z.array(probe)], { error: "expected tcp:PORT, a command, or a list of them" }).transform((v) => Array.isArray(v) ? v : [v]),
+      run: commandSetting
+    }).partial().strict();
     runSettingsSchema = z.object({
       image: z.union([imageName, z.array(imageName).min(1, "expected at least one image")], {
         error: "expected an image name, or a list of them"
@@ -1172,15 +1212,7 @@ var init_schema = __esm({
       "console-log": z.string().min(1, "expected a non-empty value"),
       "user-data": z.string().min(1, "expected a non-empty value"),
       json: z.string().min(1, "expected a non-empty value"),
-      run: z.union(
-        [
-          z.string().min(1, "expected a non-empty value"),
-          z.array(z.string()).min(1, "expected a non-empty value")
-        ],
-        {
-          error: "expected a command (a string, run with bash -c) or an argv list"
-        }
-      ),
+      run: commandSetting,
       mirror: z.string().url(),
       provision,
       /** Guests that differ in more than the image: each entry may set these. */
@@ -1193,6 +1225,17 @@ var init_schema = __esm({
           env
         }).partial().strict()
       ).min(1, "expected at least one entry"),
+      /** Machines of one run on a private network of their own (see config/load.ts). */
+      guests: z.record(
+        z.string().regex(
+          guestName,
+          "expected a guest name: lower-case letters, digits and -, starting with a letter (it is the guest's host name)"
+        ),
+        topologyGuest
+      ).refine((g) => Object.keys(g).length >= 1 && Object.keys(g).length <= 16, {
+        message: "expected from 1 to 16 guests"
+      }),
+      "ready-timeout": duration,
       parallel: count,
       output: choice(["prefixed", "grouped"]),
       "fail-fast": z.boolean(),
@@ -1407,6 +1450,14 @@ var init_settings = __esm({
       shard: {
         flag: { kind: "value", value: "I/N" },
         help: "run the I-th of N parts of the matrix; guests get KVMCI_SHARD_INDEX and KVMCI_SHARD_TOTAL"
+      },
+      guests: {
+        flag: { kind: "none" },
+        help: "machines of one run on a private network of their own, each by its name: a mapping of names to {image, cpus, memory, disk, network, provision, env, artifact, service, ready, run}"
+      },
+      "ready-timeout": {
+        flag: { kind: "value", value: "DURATION" },
+        help: "with guests: how long every ready: probe may take, together, before the run fails (default 5m)"
       }
     };
   }
@@ -1415,7 +1466,7 @@ var init_settings = __esm({
 // src/config/load.ts
 import { readFile as readFile3 } from "node:fs/promises";
 import { availableParallelism } from "node:os";
-import { dirname as dirname2, resolve as resolve2 } from "node:path";
+import { dirname as dirname2, extname, join as join3, resolve as resolve2 } from "node:path";
 import yaml from "js-yaml";
 async function loadRunConfig(input) {
   const problems = [...input.problems ?? []];
@@ -1437,10 +1488,14 @@ async function loadRunConfig(input) {
   const flagSettings = parseSettings(input.flags, flagPrefix, problems, input.flagNames);
   const merged = { ...fileSettings, ...dropUndefined(flagSettings) };
   let command;
-  if (input.argv.length > 0) command = { argv: input.argv };
-  else if (typeof merged.run === "string") command = { script: merged.run };
-  else if (Array.isArray(merged.run)) command = { argv: merged.run };
-  else if (input.commandOptional) command = { argv: ["true"] };
+  if (merged.guests && (input.argv.length > 0 || merged.run !== void 0)) {
+    problems.push(
+      "with guests:, each guest says its own run: (a command after `--`, or run: at the top, would not say which guest runs it)"
+    );
+    command = { argv: ["true"] };
+  } else if (input.argv.length > 0) command = { argv: input.argv };
+  else if (merged.run !== void 0) command = toCommand(merged.run);
+  else if (input.commandOptional || merged.guests) command = { argv: ["true"] };
   else
     problems.push(
       input.wording?.noCommand ?? `no command: give one after \`--\` (kvmci run -- npm test) or set \`run:\` in ${defaultConfigFile}`
@@ -1478,6 +1533,9 @@ async function loadRunConfig(input) {
     ...entry,
     env: entry.env && fromHost(entry.env, `matrix ${entry.name}: env`)
   }));
+  if (merged.guests && (merged.matrix || Array.isArray(merged.image)))
+    problems.push("give guests: or several images (image: [A, B], matrix:), not both");
+  const topologySettings = merged.guests ? await loadTopology(merged.guests, { input, configPath, node, flagPrefix }, problems) : void 0;
   if (problems.length > 0 || !command) {
     throw problemsError(
       "configuration",
@@ -1485,7 +1543,7 @@ async function loadRunConfig(input) {
       input.wording?.hint ?? "Run `kvmci run --help` for every option."
     );
   }
-  return Object.freeze({
+  const config = Object.freeze({
     image: matrix[0]?.image ?? "debian-12",
     matrix,
     parallel: merged.parallel,
@@ -1529,8 +1587,74 @@ async function loadRunConfig(input) {
     mirror: merged.mirror,
     provision: provision2,
     command,
-    cwd: input.cwd
+    cwd: input.cwd,
+    topology: void 0,
+    readyTimeoutMs: merged["ready-timeout"] ?? 5 * 6e4
   });
+  if (!topologySettings) return config;
+  return Object.freeze({
+    ...config,
+    topology: topologySettings.map((t) => ({
+      name: t.name,
+      services: t.services,
+      probes: t.probes,
+      command: t.command,
+      config: Object.freeze({
+        ...config,
+        image: t.image ?? config.image,
+        matrix: [{ name: t.name, image: t.image ?? config.image }],
+        cpus: t.cpus ?? config.cpus,
+        memoryBytes: t.memoryBytes ?? config.memoryBytes,
+        diskBytes: t.diskBytes ?? config.diskBytes,
+        network: t.network ?? config.network,
+        provision: t.provision ?? config.provision,
+        env: { ...config.env, ...t.env },
+        artifacts: t.artifacts ?? config.artifacts,
+        artifactsDir: join3(config.artifactsDir, t.name),
+        consoleLog: config.consoleLog && withName(config.consoleLog, t.name),
+        command: t.command ?? { argv: ["true"] }
+      })
+    }))
+  });
+}
+function toCommand(run2) {
+  return typeof run2 === "string" ? { script: run2 } : { argv: run2 };
+}
+function withName(path, name) {
+  const ext = extname(path);
+  return `${path.slice(0, path.length - ext.length)}.${name}${ext}`;
+}
+async function loadTopology(guests, o, problems) {
+  const out = [];
+  for (const [name, g] of Object.entries(guests)) {
+    const where = `guests.${name}`;
+    const provision2 = g.provision ? await loadProvision(
+      g.provision,
+      {},
+      { configPath: o.configPath, cwd: o.input.cwd, flagPrefix: o.flagPrefix },
+      problems,
+      o.node
+    ) : void 0;
+    out.push({
+      name,
+      image: g.image,
+      cpus: g.cpus,
+      memoryBytes: g.memory,
+      diskBytes: g.disk,
+      network: g.network,
+      provision: provision2,
+      env: resolveEnv(g.env, o.input.hostEnv ?? {}, `${where}.env`, problems) ?? {},
+      artifacts: g.artifact,
+      services: g.service ?? [],
+      probes: (g.ready ?? []).map(
+        (p) => p.startsWith("tcp:") ? { kind: "tcp", port: Number(p.slice(4)) } : { kind: "command", command: p }
+      ),
+      command: g.run === void 0 ? void 0 : toCommand(g.run)
+    });
+  }
+  if (!out.some((g) => g.command))
+    problems.push("guests: no guest has a run: command, so there is nothing to run");
+  return out;
 }
 function buildMatrix(merged, problems) {
   const images = merged.image === void 0 ? [] : Array.isArray(merged.image) ? merged.image : [merged.image];
@@ -1722,9 +1846,9 @@ var init_http = __esm({
 // src/cache/layout.ts
 import { constants as constants2 } from "node:fs";
 import { access as access2, mkdir } from "node:fs/promises";
-import { join as join3 } from "node:path";
+import { join as join4 } from "node:path";
 function cachePath(cacheDir, folder, name = "") {
-  return join3(cacheDir, CacheFolders[folder], name);
+  return join4(cacheDir, CacheFolders[folder], name);
 }
 async function requireWritableCache(cacheDir) {
   try {
@@ -1767,7 +1891,7 @@ var init_layout = __esm({
 
 // src/image/integrity.ts
 import { readFile as readFile4, rename, stat as stat2, writeFile } from "node:fs/promises";
-import { join as join4 } from "node:path";
+import { join as join5 } from "node:path";
 import { z as z2 } from "zod";
 function bootFiles(info, diskFile) {
   return [diskFile, info.boot.kernel, info.boot.initrd].filter((f) => !!f);
@@ -1775,7 +1899,7 @@ function bootFiles(info, diskFile) {
 async function stampEntry(dir, info, diskFile) {
   const stamp = {};
   for (const file of bootFiles(info, diskFile)) {
-    const path = join4(dir, file);
+    const path = join5(dir, file);
     const digest = file === diskFile ? info.digest : formatDigest(await digestFile(path, "sha256"));
     stamp[file] = { ...await sizeAndTime(path), digest };
   }
@@ -1785,7 +1909,7 @@ async function findDamage(dir, info, diskFile, o = {}) {
   const stamp = await readStamp(dir);
   let changed = false;
   for (const file of bootFiles(info, diskFile)) {
-    const path = join4(dir, file);
+    const path = join5(dir, file);
     const now = await sizeAndTime(path).catch(() => void 0);
     if (!now) return `${file} is missing`;
     const known = stamp[file];
@@ -1815,7 +1939,7 @@ function sameTime(recordedMs, nowMs) {
 async function readStamp(dir) {
   try {
     const parsed = entryStampSchema.safeParse(
-      JSON.parse(await readFile4(join4(dir, stampFileName), "utf8"))
+      JSON.parse(await readFile4(join5(dir, stampFileName), "utf8"))
     );
     return parsed.success ? parsed.data : {};
   } catch {
@@ -1823,10 +1947,10 @@ async function readStamp(dir) {
   }
 }
 async function writeStamp(dir, stamp) {
-  const temporary = join4(dir, `.${stampFileName}.${process.pid}`);
+  const temporary = join5(dir, `.${stampFileName}.${process.pid}`);
   await writeFile(temporary, `${JSON.stringify(stamp, null, 2)}
 `);
-  await rename(temporary, join4(dir, stampFileName));
+  await rename(temporary, join5(dir, stampFileName));
 }
 var stampFileName, fileStampSchema, entryStampSchema;
 var init_integrity = __esm({
@@ -1846,15 +1970,15 @@ var init_integrity = __esm({
 // src/image/cache.ts
 import { mkdir as mkdir2, readdir as readdir2, readFile as readFile5, rename as rename2, rm, stat as stat3, utimes, writeFile as writeFile2 } from "node:fs/promises";
 import { homedir } from "node:os";
-import { join as join5 } from "node:path";
+import { join as join6 } from "node:path";
 import { z as z3 } from "zod";
 function diskFileName(format) {
   return format === "raw" ? "disk.raw" : ImageFiles.disk;
 }
 function resolveCacheDir(env2, home = homedir()) {
   if (env2.KVMCI_CACHE_DIR) return env2.KVMCI_CACHE_DIR;
-  const xdg = env2.XDG_CACHE_HOME && env2.XDG_CACHE_HOME.startsWith("/") ? env2.XDG_CACHE_HOME : join5(home, ".cache");
-  return join5(xdg, "kvmci");
+  const xdg = env2.XDG_CACHE_HOME && env2.XDG_CACHE_HOME.startsWith("/") ? env2.XDG_CACHE_HOME : join6(home, ".cache");
+  return join6(xdg, "kvmci");
 }
 function imagesDir(cacheDir) {
   return cachePath(cacheDir, "images");
@@ -1866,7 +1990,7 @@ function imageEntryName(name, keyOrDigest) {
 async function readCachedImage(dir) {
   let text;
   try {
-    text = await readFile5(join5(dir, ImageFiles.info), "utf8");
+    text = await readFile5(join6(dir, ImageFiles.info), "utf8");
   } catch {
     return void 0;
   }
@@ -1878,13 +2002,13 @@ async function readCachedImage(dir) {
   }
   const parsed = imageInfoSchema.safeParse(data);
   if (!parsed.success) return void 0;
-  const diskPath = join5(dir, diskFileName(parsed.data.format));
+  const diskPath = join6(dir, diskFileName(parsed.data.format));
   try {
     await stat3(diskPath);
   } catch {
     return void 0;
   }
-  const lastUsed = await stat3(join5(dir, ImageFiles.lastUsed)).then(
+  const lastUsed = await stat3(join6(dir, ImageFiles.lastUsed)).then(
     (s) => s.mtime,
     () => new Date(parsed.data.createdAt)
   );
@@ -1898,10 +2022,10 @@ async function readCachedImage(dir) {
   };
 }
 async function findCachedEntry(cacheDir, entry) {
-  return readCachedImage(join5(imagesDir(cacheDir), entry));
+  return readCachedImage(join6(imagesDir(cacheDir), entry));
 }
 async function findIntactEntry(cacheDir, entry, o) {
-  const dir = join5(imagesDir(cacheDir), entry);
+  const dir = join6(imagesDir(cacheDir), entry);
   const image = await readCachedImage(dir);
   let damage;
   if (image) {
@@ -1933,7 +2057,7 @@ async function scanEntries(dir, read) {
       partial.push(name);
       continue;
     }
-    const entry = await read(join5(dir, name));
+    const entry = await read(join6(dir, name));
     if (entry) found.push(entry);
     else broken.push(name);
   }
@@ -1949,7 +2073,7 @@ async function createPartialEntry(cacheDir, entryName) {
   return createPartialFolder(imagesDir(cacheDir), entryName);
 }
 async function createPartialFolder(parent, entryName) {
-  const dir = join5(parent, `${partialPrefix}${entryName}-${process.pid}-${Date.now()}`);
+  const dir = join6(parent, `${partialPrefix}${entryName}-${process.pid}-${Date.now()}`);
   await mkdir2(dir, { recursive: true, mode: 448 });
   return dir;
 }
@@ -1959,9 +2083,9 @@ function partialOwnerPid(folder) {
 }
 async function commitEntry(partialDir, cacheDir, entryName, info) {
   await stampEntry(partialDir, info, diskFileName(info.format));
-  await writeFile2(join5(partialDir, ImageFiles.info), `${JSON.stringify(info, null, 2)}
+  await writeFile2(join6(partialDir, ImageFiles.info), `${JSON.stringify(info, null, 2)}
 `);
-  return publishEntry(partialDir, join5(imagesDir(cacheDir), entryName), readCachedImage);
+  return publishEntry(partialDir, join6(imagesDir(cacheDir), entryName), readCachedImage);
 }
 async function publishEntry(partialDir, finalDir, readBack) {
   if (!await readBack(finalDir)) await rm(finalDir, { recursive: true, force: true });
@@ -1977,14 +2101,14 @@ async function publishEntry(partialDir, finalDir, readBack) {
   return entry;
 }
 async function touchFolder(dir) {
-  const path = join5(dir, ImageFiles.lastUsed);
+  const path = join6(dir, ImageFiles.lastUsed);
   const now = /* @__PURE__ */ new Date();
   await utimes(path, now, now).catch(() => writeFile2(path, "")).catch(() => void 0);
 }
 async function folderSize(dir) {
   let total = 0;
   for (const entry of await readdir2(dir)) {
-    const s = await stat3(join5(dir, entry));
+    const s = await stat3(join6(dir, entry));
     total += s.blocks * 512;
   }
   return total;
@@ -2090,7 +2214,7 @@ var init_recipe = __esm({
 // src/image/catalog.ts
 import { existsSync } from "node:fs";
 import { readdir as readdir3, readFile as readFile6 } from "node:fs/promises";
-import { basename, join as join6 } from "node:path";
+import { basename, join as join7 } from "node:path";
 import { fileURLToPath } from "node:url";
 import yaml3 from "js-yaml";
 import { z as z5 } from "zod";
@@ -2101,7 +2225,7 @@ function catalogDirs(env2) {
 async function loadCatalogEntry(name, dirs) {
   if (!namePattern.test(name)) return void 0;
   for (const dir of dirs) {
-    const file = join6(dir, `${name}.yml`);
+    const file = join7(dir, `${name}.yml`);
     let text;
     try {
       text = await readFile6(file, "utf8");
@@ -2145,7 +2269,7 @@ async function parseCatalogEntry(text, file, usersOwn) {
   const data = yaml3.load(text, { filename: file });
   const kind = data?.kind;
   if (kind === "recipe") {
-    const customizeFile = join6(file.slice(0, -4), "customize.sh");
+    const customizeFile = join7(file.slice(0, -4), "customize.sh");
     const customize = await readFile6(customizeFile, "utf8").catch(() => void 0);
     if (customize === void 0) {
       problems = [`${customizeFile}: missing (a recipe's customize hook)`];
@@ -2181,7 +2305,7 @@ var init_catalog = __esm({
     init_issues();
     init_errors();
     init_recipe();
-    builtinCatalogDir = ["../images/", "../../images/"].map((relative5) => fileURLToPath(new URL(relative5, import.meta.url))).find((dir) => existsSync(join6(dir, "debian-12.yml"))) ?? fileURLToPath(new URL("../images/", import.meta.url));
+    builtinCatalogDir = ["../images/", "../../images/"].map((relative5) => fileURLToPath(new URL(relative5, import.meta.url))).find((dir) => existsSync(join7(dir, "debian-12.yml"))) ?? fileURLToPath(new URL("../images/", import.meta.url));
     namePattern = /^[a-z0-9][a-z0-9.-]*$/;
     httpUrl = z5.string().refine((s) => /^https?:\/\/[^/\s]+\/\S+$/.test(s), "expected an http:// or https:// URL");
     downloadSchema = z5.object({
@@ -2285,7 +2409,9 @@ var init_events = __esm({
       "ready",
       "restore",
       "snapshot",
+      "network",
       "sync",
+      "services",
       "command",
       "artifacts",
       "teardown"
@@ -2337,7 +2463,9 @@ function formatMatrixTable(outcomes) {
 }
 function guestVerdict(o) {
   if (o.stoppedBy === "fail-fast") return o.result ? "stopped (fail-fast)" : "not run (fail-fast)";
+  if (o.stoppedBy === "another guest") return "stopped (another guest failed)";
   if (!o.result) return "not run";
+  if (o.serves && o.result.outcome === "passed") return "served";
   return {
     passed: "passed",
     failed: "failed",
@@ -2443,11 +2571,11 @@ var init_meminfo = __esm({
 // src/host/which.ts
 import { constants as constants3 } from "node:fs";
 import { access as access3 } from "node:fs/promises";
-import { delimiter as delimiter2, join as join7 } from "node:path";
+import { delimiter as delimiter2, join as join8 } from "node:path";
 async function which(command, path = process.env.PATH ?? "") {
   const dirs = [...path.split(delimiter2), "/usr/sbin", "/sbin"].filter(Boolean);
   for (const dir of dirs) {
-    const candidate = join7(dir, command);
+    const candidate = join8(dir, command);
     try {
       await access3(candidate, constants3.X_OK);
       return candidate;
@@ -2622,7 +2750,7 @@ import {
   symlink,
   utimes as utimes2
 } from "node:fs/promises";
-import { isAbsolute as isAbsolute2, join as join8, posix, relative, sep } from "node:path";
+import { isAbsolute as isAbsolute2, join as join9, posix, relative, sep } from "node:path";
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { Parser } from "tar";
@@ -2724,7 +2852,7 @@ function receiveTree(dir, o) {
       entry.resume();
       return;
     }
-    const target = join8(dir, path);
+    const target = join9(dir, path);
     if (kind === "directory") {
       entry.resume();
       await makeDirectory(target, folderMode).catch((error) => {
@@ -2754,14 +2882,14 @@ function receiveTree(dir, o) {
       received.refused.push({ path, why: parent });
       return;
     }
-    const { size: size2, mode } = await lstat2(join8(dir, source.path));
+    const { size: size2, mode } = await lstat2(join9(dir, source.path));
     if (received.bytes + size2 > o.limits.maxBytes) {
       stop(`more than ${formatSize(o.limits.maxBytes)} in all`);
       return;
     }
     try {
-      await copyFile(join8(dir, source.path), join8(dir, path), constants4.COPYFILE_EXCL);
-      await chmod(join8(dir, path), mode & 511);
+      await copyFile(join9(dir, source.path), join9(dir, path), constants4.COPYFILE_EXCL);
+      await chmod(join9(dir, path), mode & 511);
     } catch (error) {
       received.refused.push({ path, why: whyNot(error) });
       return;
@@ -2876,7 +3004,7 @@ async function makeParents(root, path, mode) {
   const parts = path.split("/").slice(0, -1);
   let at = root;
   for (const part of parts) {
-    at = join8(at, part);
+    at = join9(at, part);
     try {
       const stat10 = await lstat2(at);
       if (!stat10.isDirectory()) return `${relative(root, at)} is not a folder`;
@@ -2916,7 +3044,7 @@ async function makeLinks(root, links, received, folderMode) {
       continue;
     }
     try {
-      await symlink(target, join8(root, path));
+      await symlink(target, join9(root, path));
       made.push(path);
     } catch (error) {
       received.refused.push({ path, why: whyNot(error) });
@@ -2926,11 +3054,11 @@ async function makeLinks(root, links, received, folderMode) {
   for (let changed = true; changed; ) {
     changed = false;
     for (const path of [...made]) {
-      const resolved = await realpath2(join8(root, path)).catch(() => void 0);
+      const resolved = await realpath2(join9(root, path)).catch(() => void 0);
       if (resolved !== void 0 && (resolved === realRoot || resolved.startsWith(realRoot + sep)))
         continue;
-      const target = await readlink(join8(root, path)).catch(() => "?");
-      await rm2(join8(root, path), { force: true });
+      const target = await readlink(join9(root, path)).catch(() => "?");
+      await rm2(join9(root, path), { force: true });
       made.splice(made.indexOf(path), 1);
       received.refused.push({
         path,
@@ -2944,7 +3072,7 @@ async function makeLinks(root, links, received, folderMode) {
 async function linkParentIsLink(root, path) {
   let at = root;
   for (const part of path.split("/").slice(0, -1)) {
-    at = join8(at, part);
+    at = join9(at, part);
     if ((await lstat2(at)).isSymbolicLink()) return true;
   }
   return false;
@@ -3016,11 +3144,11 @@ var init_tar_args = __esm({
 
 // src/sync/artifacts.ts
 import { chmod as chmod2, lstat as lstat3, mkdir as mkdir4, mkdtemp, readdir as readdir4, rename as rename3, rm as rm3, writeFile as writeFile4 } from "node:fs/promises";
-import { basename as basename2, dirname as dirname3, join as join9 } from "node:path";
+import { basename as basename2, dirname as dirname3, join as join10 } from "node:path";
 async function collectArtifacts(guest, o, signal) {
   const parent = dirname3(o.dir);
   await mkdir4(parent, { recursive: true });
-  const staging = await mkdtemp(join9(parent, `.${basename2(o.dir)}.receiving-`));
+  const staging = await mkdtemp(join10(parent, `.${basename2(o.dir)}.receiving-`));
   try {
     const receiver = receiveTree(staging, { limits: o.limits, umask: o.umask });
     const ranOut = AbortSignal.timeout(Math.max(0, o.deadline - Date.now()));
@@ -3041,8 +3169,8 @@ async function collectArtifacts(guest, o, signal) {
     }
     const tree = await receiver.done;
     if (tree.hostError) throw hostWriteError(o.dir, tree.hostError);
-    await rm3(join9(staging, artifactsMarker), { recursive: true, force: true });
-    await writeFile4(join9(staging, artifactsMarker), "Made by kvmci: replaced on every run.\n", {
+    await rm3(join10(staging, artifactsMarker), { recursive: true, force: true });
+    await writeFile4(join10(staging, artifactsMarker), "Made by kvmci: replaced on every run.\n", {
       flag: "wx"
     });
     await chmod2(staging, 511 & ~o.umask);
@@ -3105,7 +3233,7 @@ async function madeByKvmci(dir) {
   const entries = await readdir4(dir, { withFileTypes: true });
   if (entries.some((e) => e.name === artifactsMarker && e.isFile())) return true;
   for (const entry of entries) {
-    if (!entry.isDirectory() || !await madeByKvmci(join9(dir, entry.name))) return false;
+    if (!entry.isDirectory() || !await madeByKvmci(join10(dir, entry.name))) return false;
   }
   return true;
 }
@@ -3138,6 +3266,13 @@ async function checkBeforeStart(config, guests, host, flagPrefix = "--") {
       const problem = await checkArtifactsDir(guest.artifactsDir);
       if (problem) problems.push(`${flagPrefix}artifacts-dir${who}: ${problem}`);
     }
+  }
+  if (config.topology) {
+    const together = guests.reduce((sum, g) => sum + g.config.memoryBytes, 0);
+    if (together > largest)
+      problems.push(
+        `guests: their memory together (${formatSize(together)}) is more than this host can give its guests (${formatSize(largest)}); they run at once`
+      );
   }
   for (const [option, path] of [
     ["json", config.json],
@@ -3310,11 +3445,11 @@ var init_lock = __esm({
 // src/cache/in-use.ts
 import { randomBytes as randomBytes2 } from "node:crypto";
 import { mkdir as mkdir6, readdir as readdir5, readFile as readFile10, rm as rm5, writeFile as writeFile6 } from "node:fs/promises";
-import { join as join10 } from "node:path";
+import { join as join11 } from "node:path";
 async function markInUse(cacheDir, entry, signal) {
   const dir = cachePath(cacheDir, "inUse");
   await mkdir6(dir, { recursive: true, mode: 448 });
-  const file = join10(dir, `${process.pid}-${randomBytes2(4).toString("hex")}.json`);
+  const file = join11(dir, `${process.pid}-${randomBytes2(4).toString("hex")}.json`);
   const record = { owner: await identifyProcess(), entry };
   {
     var _stack = [];
@@ -3346,12 +3481,12 @@ async function entriesInUse(cacheDir, prune = false) {
   for (const file of files) {
     let record;
     try {
-      record = JSON.parse(await readFile10(join10(dir, file), "utf8"));
+      record = JSON.parse(await readFile10(join11(dir, file), "utf8"));
     } catch {
       continue;
     }
     if (await isProcessRunning(record.owner, self) === false) {
-      if (prune) await rm5(join10(dir, file), { force: true });
+      if (prune) await rm5(join11(dir, file), { force: true });
       continue;
     }
     used.set(record.entry, [...used.get(record.entry) ?? [], record.owner.pid]);
@@ -3363,7 +3498,7 @@ async function markInUseBy(cacheDir, entry, owner) {
   try {
     const dir = cachePath(cacheDir, "inUse");
     await mkdir6(dir, { recursive: true, mode: 448 });
-    const file = join10(dir, `${owner.pid}-${randomBytes2(4).toString("hex")}.json`);
+    const file = join11(dir, `${owner.pid}-${randomBytes2(4).toString("hex")}.json`);
     const record = { owner, entry };
     const _removals = __using(_stack, await holdRemovals(cacheDir), true);
     await writeFile6(file, JSON.stringify(record), { mode: 384 });
@@ -3764,6 +3899,12 @@ function buildQemuArgs(spec) {
     `user,id=net0${spec.network === "none" ? ",restrict=on" : ""},hostfwd=tcp:127.0.0.1:${spec.sshPort}-:22`,
     "-device",
     "virtio-net-pci,netdev=net0",
+    ...spec.lan ? [
+      "-netdev",
+      `stream,id=lan,server=off,addr.type=unix,addr.path=${spec.lan.socketPath}`,
+      "-device",
+      `virtio-net-pci,netdev=lan,mac=${spec.lan.mac}`
+    ] : [],
     // Entropy early in boot: without it, services that need randomness wait.
     "-device",
     "virtio-rng-pci",
@@ -4258,8 +4399,8 @@ var init_session = __esm({
             tryKeyboard: false,
             agent: void 0
           };
-          const timer = setTimeout(() => fail(new Error("SSH handshake timed out")), timeoutMs + 1e3);
-          const fail = (error) => {
+          const timer = setTimeout(() => fail2(new Error("SSH handshake timed out")), timeoutMs + 1e3);
+          const fail2 = (error) => {
             clearTimeout(timer);
             client.destroy();
             reject(mismatch ? new HostKeyMismatchError(target.port) : error);
@@ -4268,8 +4409,8 @@ var init_session = __esm({
             clearTimeout(timer);
             resolve4(new _SshSession(client));
           });
-          client.on("error", fail);
-          client.once("close", () => fail(new Error("the connection closed during the SSH handshake")));
+          client.on("error", fail2);
+          client.once("close", () => fail2(new Error("the connection closed during the SSH handshake")));
           client.connect(config);
         });
       }
@@ -4440,14 +4581,14 @@ var init_readiness = __esm({
 // src/guest/run-folder.ts
 import { lstat as lstat4, mkdtemp as mkdtemp2, readdir as readdir6, readFile as readFile11, rm as rm6, writeFile as writeFile9 } from "node:fs/promises";
 import { tmpdir as osTmpdir } from "node:os";
-import { join as join11 } from "node:path";
+import { join as join12 } from "node:path";
 async function createRunFolder(tmpdir2 = osTmpdir()) {
-  const path = await mkdtemp2(join11(tmpdir2, runFolderPrefix));
+  const path = await mkdtemp2(join12(tmpdir2, runFolderPrefix));
   const owner = await identifyProcess();
-  await writeFile9(join11(path, RunFiles.owner), JSON.stringify(owner), { mode: 384 });
+  await writeFile9(join12(path, RunFiles.owner), JSON.stringify(owner), { mode: 384 });
   return {
     path,
-    file: (name) => join11(path, name),
+    file: (name) => join12(path, name),
     [Symbol.asyncDispose]: () => rm6(path, { recursive: true, force: true })
   };
 }
@@ -4463,7 +4604,7 @@ async function removeStaleRunFolders(tmpdir2 = osTmpdir()) {
   const removed = [];
   for (const entry of entries) {
     if (!entry.startsWith(runFolderPrefix)) continue;
-    const path = join11(tmpdir2, entry);
+    const path = join12(tmpdir2, entry);
     const owner = await readOwner(path, uid);
     if (!owner) continue;
     if (await isProcessRunning(owner, self) !== false) continue;
@@ -4477,7 +4618,7 @@ async function readOwner(path, uid) {
     const folder = await lstat4(path);
     if (!folder.isDirectory() || (folder.mode & 511) !== 448) return void 0;
     if (uid !== void 0 && folder.uid !== uid) return void 0;
-    const file = join11(path, RunFiles.owner);
+    const file = join12(path, RunFiles.owner);
     const record = await lstat4(file);
     if (!record.isFile() || uid !== void 0 && record.uid !== uid) return void 0;
     return JSON.parse(await readFile11(file, "utf8"));
@@ -4660,7 +4801,7 @@ import { constants as constants6 } from "node:fs";
 import { copyFile as copyFile2, rm as rm7, writeFile as writeFile10 } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { setTimeout as sleep4 } from "node:timers/promises";
-import { join as join12 } from "node:path";
+import { join as join13 } from "node:path";
 function exitSummary(exit) {
   if (exit.signal) return ` (QEMU ended by ${exit.signal})`;
   return exit.code !== void 0 ? ` (QEMU exit code ${exit.code})` : "";
@@ -4779,8 +4920,8 @@ var init_guest = __esm({
         }
         return {
           kind: "kernel",
-          kernel: join12(dir, info.boot.kernel),
-          initrd: join12(dir, info.boot.initrd),
+          kernel: join13(dir, info.boot.kernel),
+          initrd: join13(dir, info.boot.initrd),
           cmdline: info.boot.cmdline
         };
       }
@@ -4791,7 +4932,8 @@ var init_guest = __esm({
           cpus: this.spec.cpus,
           memoryMiB: Math.round(this.spec.memoryBytes / (1024 * 1024)),
           boot: this.bootMethod(),
-          network: this.spec.network
+          network: this.spec.network,
+          lan: this.spec.lan
         };
       }
       /**
@@ -4854,8 +4996,8 @@ var init_guest = __esm({
         const wake = await this.wakeChannel(signal);
         await wake.waitFor("armed", wakeTimeoutMs, signal);
         await qmp.execute("stop");
-        const memoryPath = join12(dir, "memory.bin");
-        const diskPath = join12(dir, "disk.qcow2");
+        const memoryPath = join13(dir, "memory.bin");
+        const diskPath = join13(dir, "disk.qcow2");
         await qmp.execute("migrate-set-parameters", { "max-bandwidth": 64 * 1024 ** 3 });
         await qmp.execute("migrate", { uri: `exec:cat > ${shellQuote(memoryPath)}` });
         await this.waitForMigration("save", deadline, signal);
@@ -4964,12 +5106,12 @@ var init_guest = __esm({
       /** Connects SSH with the pinned host key, retrying until the deadline or QEMU's exit. */
       async connectSsh(deadline, signal, started) {
         const qemu = this.requireQemu();
-        const stage = `waiting for SSH on 127.0.0.1:${this.sshPort}`;
+        const stage2 = `waiting for SSH on 127.0.0.1:${this.sshPort}`;
         let lastError = "no answer yet";
         while (!this.ssh) {
           signal.throwIfAborted();
           if (qemu.hasExited) throw await this.stoppedFailure("during boot");
-          if (Date.now() >= deadline) throw await this.timeoutFailure(stage, lastError, started);
+          if (Date.now() >= deadline) throw await this.timeoutFailure(stage2, lastError, started);
           const banner = await sshBannerSeen(this.sshPort, bannerTimeoutMs, signal);
           if (!banner.ok) {
             lastError = banner.reason;
@@ -5121,13 +5263,13 @@ var init_guest = __esm({
           cause: o.cause
         });
       }
-      async timeoutFailure(stage, lastError, started) {
+      async timeoutFailure(stage2, lastError, started) {
         const waited = Math.round((Date.now() - started) / 1e3);
         const failedUnits = failedUnitsOnConsole(await this.consoleTail(2e3));
         const hint = this.spec.accel === "tcg" ? "Raise --boot-timeout if this host is slow (software emulation is much slower than KVM)." : "KVM is in use: on some hosts (nested virtualisation) /dev/kvm opens but 64-bit guests hang; if the console below stops early, try --accel tcg, or raise --boot-timeout if this host is just slow.";
         return this.failure(
           "guestBoot",
-          `The guest was not ready after ${waited}s: ${stage} (last attempt: ${lastError})`,
+          `The guest was not ready after ${waited}s: ${stage2} (last attempt: ${lastError})`,
           {
             hint: `${hint} ${this.consoleHint()}`,
             lead: failedUnits.length ? [`systemd in the guest failed to start: ${failedUnits.join(", ")}`] : []
@@ -5214,7 +5356,7 @@ var init_mbr = __esm({
 import { randomInt } from "node:crypto";
 import { chmod as chmod3, copyFile as copyFile3, mkdir as mkdir7, mkdtemp as mkdtemp3, open as open5, readFile as readFile13, writeFile as writeFile11 } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join as join13 } from "node:path";
+import { join as join14 } from "node:path";
 function buildMmdebstrapArgs(recipe, o) {
   const fsKib = Math.floor(recipe.sizeBytes / 1024) - 1024;
   const hook = [
@@ -5256,11 +5398,11 @@ async function buildRecipeImage(recipe, options) {
   try {
     work = await createWorkDir(partial, options.mode);
     const diskId = randomInt(1, 2 ** 32 - 1);
-    const raw = join13(work, "disk.raw");
+    const raw = join14(work, "disk.raw");
     const handle = await open5(raw, "w", 420);
     await handle.truncate(recipe.sizeBytes);
     await handle.close();
-    const scratch = join13(work, "tmp");
+    const scratch = join14(work, "tmp");
     await mkdir7(scratch);
     if (options.mode === "unshare") {
       await chmod3(raw, 438);
@@ -5299,8 +5441,8 @@ async function buildRecipeImage(recipe, options) {
       ]);
     options.onStep?.("writing the partition table and bootloader");
     const header = buildDiskHeader({
-      bootCode: await readFile13(join13(work, "boot.img")),
-      coreImage: await readFile13(join13(work, "core.img")),
+      bootCode: await readFile13(join14(work, "boot.img")),
+      coreImage: await readFile13(join14(work, "core.img")),
       diskId,
       diskBytes: recipe.sizeBytes
     });
@@ -5309,12 +5451,12 @@ async function buildRecipeImage(recipe, options) {
     await disk.close();
     options.onStep?.("converting to qcow2");
     await runCommand(
-      ["qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, join13(partial, ImageFiles.disk)],
+      ["qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, join14(partial, ImageFiles.disk)],
       { signal: options.signal, failureCode: "image" }
     );
-    await copyFile3(join13(work, "vmlinuz"), join13(partial, ImageFiles.kernel));
-    await copyFile3(join13(work, "initrd.img"), join13(partial, ImageFiles.initrd));
-    const kernelVersion = (await readFile13(join13(work, "kernel-version"), "utf8")).trim();
+    await copyFile3(join14(work, "vmlinuz"), join14(partial, ImageFiles.kernel));
+    await copyFile3(join14(work, "initrd.img"), join14(partial, ImageFiles.initrd));
+    const kernelVersion = (await readFile13(join14(work, "kernel-version"), "utf8")).trim();
     await removeTree(work, options.mode === "sudo");
     work = void 0;
     options.onStep?.("computing the digest");
@@ -5322,7 +5464,7 @@ async function buildRecipeImage(recipe, options) {
       name: recipe.name,
       arch: recipe.arch,
       digest: formatDigest(
-        await digestFile(join13(partial, ImageFiles.disk), "sha256", options.signal)
+        await digestFile(join14(partial, ImageFiles.disk), "sha256", options.signal)
       ),
       format: "qcow2",
       user: recipe.user,
@@ -5337,7 +5479,7 @@ async function buildRecipeImage(recipe, options) {
       createdAt: (options.now?.() ?? /* @__PURE__ */ new Date()).toISOString()
     };
     await writeFile11(
-      join13(partial, "build.log"),
+      join14(partial, "build.log"),
       `${formatCommand(argv)}
 ${log.join("\n")}
 kernel ${kernelVersion}
@@ -5357,11 +5499,11 @@ kernel ${kernelVersion}
 }
 async function createWorkDir(partial, mode) {
   if (mode !== "unshare") {
-    const work2 = join13(partial, "work");
+    const work2 = join14(partial, "work");
     await mkdir7(work2, { mode: 448 });
     return work2;
   }
-  const work = await mkdtemp3(join13(tmpdir(), "kvmci-build-"));
+  const work = await mkdtemp3(join14(tmpdir(), "kvmci-build-"));
   await chmod3(work, 511);
   return work;
 }
@@ -6029,7 +6171,7 @@ var init_entry_lock = __esm({
 
 // src/image/pull.ts
 import { mkdir as mkdir9, rename as rename5, rm as rm10 } from "node:fs/promises";
-import { join as join14 } from "node:path";
+import { join as join15 } from "node:path";
 async function pullCatalogImage(entry, options) {
   const fileName = decodeURIComponent(new URL(entry.url).pathname.split("/").pop() ?? "");
   options.onStep?.(`fetching ${entry.checksums}`);
@@ -6104,7 +6246,7 @@ async function downloadIntoCache(spec, options) {
     if (again) return { image: again, origin: "cached" };
     const downloads = cachePath(options.cacheDir, "downloads");
     await mkdir9(downloads, { recursive: true, mode: 448 });
-    const part = join14(downloads, `${spec.entryName}.part`);
+    const part = join15(downloads, `${spec.entryName}.part`);
     options.onNote?.(`downloading ${spec.url}`);
     await downloadVerified(spec.url, part, spec.expected, {
       http: options.http,
@@ -6128,7 +6270,7 @@ async function downloadIntoCache(spec, options) {
     }
     const partial = await createPartialEntry(options.cacheDir, spec.entryName);
     try {
-      await rename5(part, join14(partial, diskFileName(disk.format)));
+      await rename5(part, join15(partial, diskFileName(disk.format)));
       const image = await commitEntry(
         partial,
         options.cacheDir,
@@ -6217,14 +6359,14 @@ async function unshareBuildLacks(signal) {
 }
 async function userNamespacesWork(signal) {
   if (!await which("unshare")) return { ok: false, why: "unshare is not installed" };
-  const probe = await execa6("unshare", ["--user", "--map-root-user", "true"], {
+  const probe2 = await execa6("unshare", ["--user", "--map-root-user", "true"], {
     reject: false,
     stdin: "ignore",
     timeout: 1e4,
     cancelSignal: signal
   });
-  if (probe.exitCode === 0) return { ok: true };
-  const line = String(probe.stderr ?? "").trim().split("\n").pop() ?? "";
+  if (probe2.exitCode === 0) return { ok: true };
+  const line = String(probe2.stderr ?? "").trim().split("\n").pop() ?? "";
   return { ok: false, why: line ? `refused here: ${line}` : "refused here" };
 }
 function hasRange(text, username, uid) {
@@ -6244,7 +6386,7 @@ var init_build_mode = __esm({
 
 // src/image/resolve.ts
 import { readdir as readdir7, readFile as readFile17 } from "node:fs/promises";
-import { basename as basename3, join as join15 } from "node:path";
+import { basename as basename3, join as join16 } from "node:path";
 async function resolveImage(text, options) {
   const reference = parseImageReference(text, options.cwd, options.home);
   if ("problem" in reference)
@@ -6260,7 +6402,7 @@ async function resolveImage(text, options) {
       const entry = await loadCatalogEntry(reference.name, options.catalogDirs);
       if (entry?.kind === "download") return resolveDownload(entry, options);
       if (entry?.kind === "recipe") return resolveRecipe(entry, options);
-      const asFile = await localFileImage(join15(options.cwd, reference.name), options).catch(
+      const asFile = await localFileImage(join16(options.cwd, reference.name), options).catch(
         (error) => {
           if (error instanceof KvmciError && error.code === "imageUnknown") return void 0;
           throw error;
@@ -6334,7 +6476,7 @@ async function hostDebianMirror() {
     const dir = "/etc/apt/sources.list.d";
     for (const entry of (await readdir7(dir)).sort()) {
       if (entry.endsWith(".list") || entry.endsWith(".sources"))
-        files.push({ name: basename3(entry), text: await readFile17(join15(dir, entry), "utf8") });
+        files.push({ name: basename3(entry), text: await readFile17(join16(dir, entry), "utf8") });
     }
   } catch {
   }
@@ -6366,7 +6508,7 @@ var init_resolve = __esm({
 
 // src/sync/workspace.ts
 import { lstat as lstat5 } from "node:fs/promises";
-import { dirname as dirname7, join as join16, resolve as resolve3 } from "node:path";
+import { dirname as dirname7, join as join17, resolve as resolve3 } from "node:path";
 import { execa as execa7 } from "execa";
 async function listWorkspace(dir) {
   const inside = await execa7("git", ["rev-parse", "--is-inside-work-tree"], {
@@ -6385,7 +6527,7 @@ async function listWorkspace(dir) {
   const present = [];
   for (const file of unique) {
     try {
-      await lstat5(join16(dir, file));
+      await lstat5(join17(dir, file));
       present.push(file);
     } catch {
     }
@@ -6394,7 +6536,7 @@ async function listWorkspace(dir) {
 }
 async function inGitWorkTree(dir) {
   for (let at = resolve3(dir); ; at = dirname7(at)) {
-    if (await lstat5(join16(at, ".git")).then(
+    if (await lstat5(join17(at, ".git")).then(
       () => true,
       () => false
     ))
@@ -6412,10 +6554,10 @@ var init_workspace = __esm({
 import { constants as constants7 } from "node:fs";
 import { access as access5, readFile as readFile18, stat as stat7 } from "node:fs/promises";
 import { execa as execa8 } from "execa";
-async function decideAccel(request, probe) {
+async function decideAccel(request, probe2) {
   if (request === "tcg") return { accel: "tcg", reason: "requested with --accel tcg" };
-  const problem = await probeKvm(probe);
-  if (!problem && !probe.kernel)
+  const problem = await probeKvm(probe2);
+  if (!problem && !probe2.kernel)
     return {
       accel: "kvm",
       reason: "/dev/kvm is usable; no kernel was at hand to prove a 64-bit guest runs under it (if the boot hangs, use --accel tcg)"
@@ -6542,9 +6684,9 @@ var init_accel = __esm({
 
 // src/qemu/probe-memo.ts
 import { mkdir as mkdir10, readFile as readFile19, rename as rename6, writeFile as writeFile14 } from "node:fs/promises";
-import { dirname as dirname8, join as join17 } from "node:path";
+import { dirname as dirname8, join as join18 } from "node:path";
 function fileProbeMemo(cacheDir) {
-  const path = join17(cacheDir, "kvm-probe.json");
+  const path = join18(cacheDir, "kvm-probe.json");
   const read = async () => {
     try {
       return JSON.parse(await readFile19(path, "utf8"));
@@ -6580,7 +6722,7 @@ var init_probe_memo = __esm({
 import { constants as constants8 } from "node:fs";
 import { access as access6 } from "node:fs/promises";
 import { release } from "node:os";
-import { join as join18 } from "node:path";
+import { join as join19 } from "node:path";
 async function chooseAccel(config, image, o) {
   const decision = await decideAccel(config.accel, {
     kernel: await probeKernel(image, o.cacheDir),
@@ -6606,7 +6748,7 @@ async function chooseAccel(config, image, o) {
   return decision;
 }
 async function probeKernel(image, cacheDir) {
-  const own = (i) => i.info.boot.kernel ? join18(i.dir, i.info.boot.kernel) : void 0;
+  const own = (i) => i.info.boot.kernel ? join19(i.dir, i.info.boot.kernel) : void 0;
   const candidates = [
     own(image),
     ...(await listCachedImages(cacheDir)).map(own),
@@ -6760,11 +6902,12 @@ var init_command2 = __esm({
 import { randomBytes as randomBytes4 } from "node:crypto";
 import { mkdir as mkdir11, readdir as readdir8, readFile as readFile20, rm as rm11, writeFile as writeFile15 } from "node:fs/promises";
 import { availableParallelism as availableParallelism2 } from "node:os";
-import { join as join19 } from "node:path";
+import { join as join20 } from "node:path";
 import { setTimeout as sleep6 } from "node:timers/promises";
 async function tryTakeHostSlot(cacheDir, needs, o) {
   var _stack = [];
   try {
+    const all = Array.isArray(needs) ? needs : [needs];
     const dir = cachePath(cacheDir, "guests");
     await mkdir11(dir, { recursive: true, mode: 448 });
     const _admission = __using(_stack, await acquireLock(cachePath(cacheDir, "locks", "guests.lock"), {
@@ -6772,11 +6915,22 @@ async function tryTakeHostSlot(cacheDir, needs, o) {
     }), true);
     const running = await liveSlots(dir);
     const limits = await hostLimitsNow(running, o.parallel);
-    if (!mayStart(needs, running, limits)) return { busy: { running: running.length, limits } };
-    const file = join19(dir, `${process.pid}-${randomBytes4(4).toString("hex")}.json`);
-    const record = { owner: await identifyProcess(), memoryBytes: needs.memoryBytes };
-    await writeFile15(file, JSON.stringify(record), { mode: 384 });
-    return { slot: { [Symbol.asyncDispose]: () => rm11(file, { force: true }) } };
+    if (!mayStartTogether(all, running, limits)) return { busy: { running: running.length, limits } };
+    const owner = await identifyProcess();
+    const files = [];
+    for (const one of all) {
+      const file = join20(dir, `${process.pid}-${randomBytes4(4).toString("hex")}.json`);
+      const record = { owner, memoryBytes: one.memoryBytes };
+      await writeFile15(file, JSON.stringify(record), { mode: 384 });
+      files.push(file);
+    }
+    return {
+      slot: {
+        [Symbol.asyncDispose]: async () => {
+          for (const file of files) await rm11(file, { force: true });
+        }
+      }
+    };
   } catch (_) {
     var _error = _, _hasError = true;
   } finally {
@@ -6804,12 +6958,12 @@ async function liveSlots(dir) {
   for (const file of await readdir8(dir).catch(() => [])) {
     let record;
     try {
-      record = JSON.parse(await readFile20(join19(dir, file), "utf8"));
+      record = JSON.parse(await readFile20(join20(dir, file), "utf8"));
     } catch {
       continue;
     }
     const running = await isProcessRunning(record.owner, self);
-    if (running === false) await rm11(join19(dir, file), { force: true });
+    if (running === false) await rm11(join20(dir, file), { force: true });
     if (running === true) live.push({ memoryBytes: record.memoryBytes });
   }
   return live;
@@ -6819,7 +6973,7 @@ async function handOverHostSlot(cacheDir, needs, owner) {
   await mkdir11(dir, { recursive: true, mode: 448 });
   const record = { owner, memoryBytes: needs.memoryBytes };
   await writeFile15(
-    join19(dir, `${owner.pid}-${randomBytes4(4).toString("hex")}.json`),
+    join20(dir, `${owner.pid}-${randomBytes4(4).toString("hex")}.json`),
     JSON.stringify(record),
     {
       mode: 384
@@ -6889,6 +7043,7 @@ function machineArgs(spec) {
   return buildQemuArgs({
     ...spec,
     boot: spec.boot.kind === "kernel" ? { ...spec.boot, kernel: "KERNEL", initrd: "INITRD" } : spec.boot,
+    lan: spec.lan ? { ...spec.lan, socketPath: "LAN" } : void 0,
     name: "NAME",
     overlayPath: "OVERLAY",
     seedPath: "SEED",
@@ -7073,7 +7228,7 @@ var init_host_tar = __esm({
 
 // src/run/prepare.ts
 import { copyFile as copyFile4, rm as rm12 } from "node:fs/promises";
-import { join as join20, relative as relative2 } from "node:path";
+import { join as join21, relative as relative2 } from "node:path";
 import { Readable as Readable2 } from "node:stream";
 function preparedEntryName(base, key) {
   return imageEntryName(`${base.info.name}-prepared`, key);
@@ -7212,18 +7367,18 @@ ${Buffer.concat(guestOutput).toString()}`, 8),
     progress("saving the prepared image");
     const partial = await createPartialEntry(o.cacheDir, entry);
     try {
-      const disk = join20(partial, ImageFiles.disk);
+      const disk = join21(partial, ImageFiles.disk);
       await copyFile4(guest.overlayPath, disk);
       await rebaseOverlay(
         {
           path: disk,
-          backingFile: base.entry ? relative2(join20(imagesDir(o.cacheDir), entry), base.diskPath) : base.diskPath,
+          backingFile: base.entry ? relative2(join21(imagesDir(o.cacheDir), entry), base.diskPath) : base.diskPath,
           backingFormat: base.info.format
         },
         signal
       );
       for (const file of [base.info.boot.kernel, base.info.boot.initrd])
-        if (file) await copyFile4(join20(base.dir, file), join20(partial, file));
+        if (file) await copyFile4(join21(base.dir, file), join21(partial, file));
       const info = {
         ...base.info,
         digest: formatDigest(await digestFile(disk, "sha256", signal)),
@@ -7297,7 +7452,7 @@ var init_run_config = __esm({
 
 // src/snapshot/store.ts
 import { readFile as readFile22, stat as stat8, writeFile as writeFile16 } from "node:fs/promises";
-import { join as join21 } from "node:path";
+import { join as join22 } from "node:path";
 import { z as z6 } from "zod";
 function snapshotsDir(cacheDir) {
   return cachePath(cacheDir, "snapshots");
@@ -7309,22 +7464,22 @@ async function readSnapshot(dir) {
   let info;
   try {
     const parsed = snapshotInfoSchema.safeParse(
-      JSON.parse(await readFile22(join21(dir, SnapshotFiles.info), "utf8"))
+      JSON.parse(await readFile22(join22(dir, SnapshotFiles.info), "utf8"))
     );
     if (!parsed.success) return void 0;
     info = parsed.data;
   } catch {
     return void 0;
   }
-  const memoryPath = join21(dir, SnapshotFiles.memory);
-  const diskPath = join21(dir, SnapshotFiles.disk);
+  const memoryPath = join22(dir, SnapshotFiles.memory);
+  const diskPath = join22(dir, SnapshotFiles.disk);
   try {
     await stat8(memoryPath);
     await stat8(diskPath);
   } catch {
     return void 0;
   }
-  const lastUsed = await stat8(join21(dir, SnapshotFiles.lastUsed)).then(
+  const lastUsed = await stat8(join22(dir, SnapshotFiles.lastUsed)).then(
     (s) => s.mtime,
     () => new Date(info.createdAt)
   );
@@ -7339,7 +7494,7 @@ async function readSnapshot(dir) {
   };
 }
 async function findSnapshot(cacheDir, entry) {
-  return readSnapshot(join21(snapshotsDir(cacheDir), entry));
+  return readSnapshot(join22(snapshotsDir(cacheDir), entry));
 }
 async function scanSnapshots(cacheDir) {
   const { entries, broken, partial } = await scanEntries(snapshotsDir(cacheDir), readSnapshot);
@@ -7350,13 +7505,13 @@ function createPartialSnapshot(cacheDir, entry) {
 }
 async function commitSnapshot(partialDir, cacheDir, entry, info) {
   const files = {
-    memory: await fileRecordOf(join21(partialDir, SnapshotFiles.memory)),
-    disk: await fileRecordOf(join21(partialDir, SnapshotFiles.disk))
+    memory: await fileRecordOf(join22(partialDir, SnapshotFiles.memory)),
+    disk: await fileRecordOf(join22(partialDir, SnapshotFiles.disk))
   };
   const full = { ...info, files };
-  await writeFile16(join21(partialDir, SnapshotFiles.info), `${JSON.stringify(full, null, 2)}
+  await writeFile16(join22(partialDir, SnapshotFiles.info), `${JSON.stringify(full, null, 2)}
 `);
-  return publishEntry(partialDir, join21(snapshotsDir(cacheDir), entry), readSnapshot);
+  return publishEntry(partialDir, join22(snapshotsDir(cacheDir), entry), readSnapshot);
 }
 async function verifySnapshot(snapshot, signal) {
   for (const [name, path] of [
@@ -7419,7 +7574,7 @@ var init_store = __esm({
 
 // src/run/warm.ts
 import { rm as rm13 } from "node:fs/promises";
-import { join as join22, relative as relative3 } from "node:path";
+import { join as join23, relative as relative3 } from "node:path";
 async function planSnapshot(guest, image, userData, cacheDir) {
   const spec = guest.machineSpec();
   const parts = {
@@ -7484,7 +7639,7 @@ async function saveSnapshot(guest, image, plan, o) {
       const started = performance.now();
       const saved = await guest.saveState(partial, o.deadline, o.signal);
       const saveMs = Math.round(performance.now() - started);
-      const finalDir = join22(snapshotsDir(o.cacheDir), plan.entry);
+      const finalDir = join23(snapshotsDir(o.cacheDir), plan.entry);
       await rebaseOverlay(
         {
           path: saved.diskPath,
@@ -7721,12 +7876,12 @@ var init_workspace2 = __esm({
 
 // src/guest/kept.ts
 import { lstat as lstat6, mkdir as mkdir12, readdir as readdir9, readFile as readFile23, rm as rm14, writeFile as writeFile17 } from "node:fs/promises";
-import { basename as basename4, join as join23 } from "node:path";
+import { basename as basename4, join as join24 } from "node:path";
 import { setTimeout as sleep7 } from "node:timers/promises";
 async function writeKeptRecord(cacheDir, record) {
   const dir = cachePath(cacheDir, "kept");
   await mkdir12(dir, { recursive: true, mode: 448 });
-  await writeFile17(join23(dir, `${record.name}.json`), JSON.stringify(record, null, 2), {
+  await writeFile17(join24(dir, `${record.name}.json`), JSON.stringify(record, null, 2), {
     mode: 384
   });
 }
@@ -7738,7 +7893,7 @@ async function listKeptGuests(cacheDir) {
   for (const file of files.filter((f) => f.endsWith(".json")).sort()) {
     let guest;
     try {
-      guest = JSON.parse(await readFile23(join23(dir, file), "utf8"));
+      guest = JSON.parse(await readFile23(join24(dir, file), "utf8"));
     } catch {
       continue;
     }
@@ -8179,9 +8334,523 @@ var init_run = __esm({
   }
 });
 
+// src/guest/lan-config.ts
+function buildLanCommand(o) {
+  const hosts = o.peers.map((p) => `${p.address} ${p.name} # kvmci-lan`).join("\n");
+  const network = [
+    "[Match]",
+    `MACAddress=${o.mac}`,
+    "",
+    "[Network]",
+    `Address=${o.address}/24`,
+    "LinkLocalAddressing=no",
+    "IPv6AcceptRA=no",
+    ""
+  ].join("\n");
+  const script = [
+    "set -e",
+    `dev=; for d in /sys/class/net/*; do if [ "$(cat "$d/address")" = ${shellQuote(o.mac)} ]; then dev=\${d##*/}; fi; done`,
+    `[ -n "$dev" ] || { echo "kvmci: no network card with MAC ${o.mac} in this guest" >&2; exit 1; }`,
+    "if command -v networkctl >/dev/null 2>&1 && systemctl is-active -q systemd-networkd; then",
+    `  printf '%s' ${shellQuote(network)} > /etc/systemd/network/10-kvmci-lan.network`,
+    '  networkctl reload && networkctl reconfigure "$dev"',
+    "else",
+    `  ip link set "$dev" up && ip addr replace ${o.address}/24 dev "$dev"`,
+    "fi",
+    "sed -i '/# kvmci-lan$/d' /etc/hosts",
+    `printf '%s\\n' ${shellQuote(hosts)} >> /etc/hosts`,
+    `i=0; until ip -4 -o addr show dev "$dev" | grep -q ' ${o.address.replace(/\./g, "\\.")}/'; do`,
+    '  i=$((i + 1)); [ $i -lt 100 ] || { echo "kvmci: $dev did not get its address" >&2; exit 1; }; sleep 0.1',
+    "done"
+  ].join("\n");
+  return shellJoin(["sudo", "sh", "-c", script]);
+}
+function buildProbeCommand(probe2, address) {
+  if (probe2.kind === "tcp")
+    return `timeout 2 bash -c ${shellQuote(`</dev/tcp/${address}/${probe2.port}`)} 2>/dev/null`;
+  return probe2.command;
+}
+var init_lan_config = __esm({
+  "src/guest/lan-config.ts"() {
+    "use strict";
+    init_shell_quote();
+  }
+});
+
+// src/net/lan.ts
+import { chmod as chmod4 } from "node:fs/promises";
+import { createServer as createServer2 } from "node:net";
+function lanAddress(index) {
+  return `10.72.0.${10 + index}`;
+}
+function lanMac(index) {
+  return `52:54:00:4c:00:${(index + 1).toString(16).padStart(2, "0")}`;
+}
+var LanSwitch;
+var init_lan = __esm({
+  "src/net/lan.ts"() {
+    "use strict";
+    LanSwitch = class _LanSwitch {
+      constructor(server, path) {
+        this.server = server;
+        this.path = path;
+      }
+      server;
+      path;
+      ports = /* @__PURE__ */ new Set();
+      where = /* @__PURE__ */ new Map();
+      /** Frames switched, for tests and the report. */
+      frames = 0;
+      static async start(path) {
+        const server = createServer2();
+        const lan = new _LanSwitch(server, path);
+        server.on("connection", (socket) => lan.attach(socket));
+        await new Promise((resolve4, reject) => {
+          server.once("error", reject);
+          server.listen(path, resolve4);
+        });
+        await chmod4(path, 384);
+        return lan;
+      }
+      attach(socket) {
+        this.ports.add(socket);
+        let pending = Buffer.alloc(0);
+        socket.on("data", (chunk) => {
+          pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+          while (pending.length >= 4) {
+            const length = pending.readUInt32BE(0);
+            if (length > 65536) {
+              socket.destroy();
+              return;
+            }
+            if (pending.length < 4 + length) break;
+            this.forward(socket, pending.subarray(0, 4 + length));
+            pending = pending.subarray(4 + length);
+          }
+        });
+        const forget = () => {
+          this.ports.delete(socket);
+          for (const [mac, port] of this.where) if (port === socket) this.where.delete(mac);
+        };
+        socket.on("close", forget);
+        socket.on("error", forget);
+      }
+      /** `packet` is the length and the frame: passed on as it came. */
+      forward(from, packet) {
+        if (packet.length < 4 + 14) return;
+        this.frames++;
+        const destination = packet.subarray(4, 10).toString("hex");
+        const source = packet.subarray(10, 16).toString("hex");
+        this.where.set(source, from);
+        const known = this.where.get(destination);
+        const copy = Buffer.from(packet);
+        if (known && known !== from) known.write(copy);
+        else if (!known) {
+          for (const port of this.ports) if (port !== from) port.write(copy);
+        }
+      }
+      async [Symbol.asyncDispose]() {
+        for (const port of this.ports) port.destroy();
+        await new Promise((resolve4) => this.server.close(() => resolve4()));
+      }
+    };
+  }
+});
+
+// src/run/topology.ts
+import { mkdtemp as mkdtemp4, rm as rm15 } from "node:fs/promises";
+import { tmpdir as osTmpdir2 } from "node:os";
+import { join as join25 } from "node:path";
+import { setTimeout as sleep8 } from "node:timers/promises";
+async function runTopology(config, deps, o) {
+  const topology = config.topology ?? [];
+  const { signal } = deps;
+  const members = topology.map((spec, index) => {
+    const raw = o.emitFor(spec.name);
+    const member = {
+      spec,
+      index,
+      emit: (event) => {
+        if (event.type === "warning") member.result.warnings.push(event.message);
+        raw(event);
+      },
+      clock: void 0,
+      result: void 0,
+      bootTimeoutMs: 0,
+      cleanups: []
+    };
+    member.clock = new PhaseClock(member.emit);
+    member.result = newResult(member.clock);
+    return member;
+  });
+  const stop = new AbortController();
+  const stageSignal = AbortSignal.any([signal, stop.signal]);
+  let lan;
+  let lanFolder;
+  try {
+    const ensureTools = deps.ensureTools ?? refuseMissingTools;
+    await ensureTools(["qemu-system-x86_64", "qemu-img", "tar", "git"], "to run the guests");
+    await requireWritableCache(deps.cacheDir);
+    for (const folder of await removeStaleRunFolders(deps.tmpdir))
+      members[0]?.emit({
+        type: "note",
+        message: `removed ${folder}, left by a kvmci that was killed`
+      });
+    await stage(members, stop, signal, async (m) => {
+      const { image, inUse } = await m.clock.time(
+        "image",
+        () => resolveForRun(m.spec.config, deps, { ensureTools, emit: m.emit, result: m.result })
+      );
+      if (inUse) m.cleanups.push(() => inUse[Symbol.asyncDispose]());
+      m.image = image;
+      m.accel = await chooseAccel(m.spec.config, image, {
+        cacheDir: deps.cacheDir,
+        signal: stageSignal,
+        emit: m.emit
+      });
+      m.result.accel = { name: m.accel.accel, reason: m.accel.reason };
+      m.bootTimeoutMs = m.spec.config.bootTimeoutMs ?? defaultBootTimeoutMs(m.accel.accel);
+    });
+    const slot = await admitTogether(members, config, deps);
+    members[0].cleanups.push(() => slot[Symbol.asyncDispose]());
+    await stage(members, stop, signal, async (m) => {
+      const provision2 = m.spec.config.provision;
+      if (!provision2) return;
+      await m.clock.time("prepare", async () => {
+        const prepared = await prepareForRun(m.image, provision2, {
+          cacheDir: deps.cacheDir,
+          accel: m.accel.accel,
+          cpus: m.spec.config.cpus,
+          memoryBytes: m.spec.config.memoryBytes,
+          diskBytes: m.spec.config.diskBytes,
+          boot: bootMethodFor(m.spec.config, m.image),
+          bootTimeoutMs: m.bootTimeoutMs,
+          consoleLog: m.spec.config.consoleLog,
+          tmpdir: deps.tmpdir,
+          signal: stageSignal,
+          emit: m.emit,
+          now: deps.now,
+          trust: trustCloudConfig(m.spec.config.hostTrust?.certificates ?? []),
+          env: provisioningEnv(m.spec.config)
+        });
+        m.cleanups.push(() => prepared.inUse[Symbol.asyncDispose]());
+        m.image = prepared.image;
+        m.result.prepared = { entry: prepared.image.entry, reused: prepared.reused };
+      });
+    });
+    lanFolder = await mkdtemp4(join25(deps.tmpdir ?? osTmpdir2(), "kvmci-lan-"));
+    lan = await LanSwitch.start(join25(lanFolder, "lan.sock"));
+    const peers = members.map((m) => ({ name: m.spec.name, address: lanAddress(m.index) }));
+    await stage(members, stop, signal, async (m) => {
+      const cfg = m.spec.config;
+      const boot = bootMethodFor(cfg, m.image);
+      m.result.boot = boot;
+      const userData = guestUserData(cfg);
+      const guest = await Guest.create(
+        {
+          name: m.spec.name,
+          image: m.image,
+          accel: m.accel.accel,
+          cpus: cfg.cpus,
+          memoryBytes: cfg.memoryBytes,
+          diskBytes: cfg.diskBytes,
+          boot,
+          network: cfg.network,
+          extraUserData: userData,
+          consoleLogCopy: cfg.consoleLog,
+          lan: { socketPath: lan.path, mac: lanMac(m.index) }
+        },
+        deps.tmpdir
+      );
+      m.guest = guest;
+      const plan = cfg.snapshot ? await planSnapshot(guest, m.image, userData, deps.cacheDir) : void 0;
+      const started = await startGuest(guest, {
+        plan,
+        image: m.image,
+        cacheDir: deps.cacheDir,
+        bootTimeoutMs: m.bootTimeoutMs,
+        workdir: cfg.workdir,
+        clock: m.clock,
+        signal: stageSignal,
+        emit: m.emit,
+        now: deps.now
+      });
+      if (started.inUse) m.cleanups.push(() => started.inUse[Symbol.asyncDispose]());
+      m.result.snapshot = started.snapshot;
+      m.result.cloudInitErrors = started.cloudInitErrors;
+      await m.clock.time(
+        "network",
+        () => execOrFail(
+          guest,
+          buildLanCommand({ mac: lanMac(m.index), address: lanAddress(m.index), peers }),
+          `putting ${m.spec.name} on the run's private network`,
+          stageSignal
+        )
+      );
+      m.emit({
+        type: "note",
+        message: `on the run's private network as ${m.spec.name} (${lanAddress(m.index)}), with ${peers.filter((p) => p.name !== m.spec.name).map((p) => p.name).join(", ")}`
+      });
+      await m.clock.time(
+        "sync",
+        () => putWorkspace(guest, cfg, { signal: stageSignal, emit: m.emit })
+      );
+    });
+    const readyBy = Date.now() + config.readyTimeoutMs;
+    await stage(members, stop, signal, async (m) => {
+      if (m.spec.services.length === 0 && m.spec.probes.length === 0) return;
+      await m.clock.time("services", async () => {
+        for (const service of m.spec.services) startService(m, service, stageSignal);
+        for (const probe2 of m.spec.probes)
+          await waitForProbe(m, probe2, readyBy, stageSignal, config);
+      });
+    });
+    await stage(members, stop, signal, async (m) => {
+      if (!m.spec.command) {
+        m.result.outcome = "passed";
+        return;
+      }
+      const cfg = m.spec.config;
+      const commandStarted = Date.now();
+      const command = await m.clock.time(
+        "command",
+        () => runCommand2(m.guest, cfg, {
+          signal: stageSignal,
+          emit: m.emit,
+          size: deps.terminalSize?.()
+        })
+      );
+      m.result.exitCode = command.exitCode;
+      m.result.outcome = command.outcome;
+      if (command.outcome !== "passed" && config.failFast && !stop.signal.aborted) {
+        for (const other of members)
+          if (other !== m && other.result.outcome === "error") other.stoppedBy = "fail-fast";
+        stop.abort("fail-fast");
+      }
+      if (cfg.artifacts.length > 0)
+        m.result.artifacts = await m.clock.time(
+          "artifacts",
+          () => bringBackArtifacts(m.guest, cfg, {
+            umask: deps.umask,
+            commandStarted,
+            signal,
+            emit: m.emit
+          })
+        );
+    });
+    for (const m of members)
+      if (config.shellOnFailure && m.spec.command && m.result.outcome !== "passed" && m.guest?.reachable)
+        await shellAfterFailure(m.guest, m.spec.config, {
+          why: `${m.spec.name}: the command ${m.result.outcome === "timeout" ? "timed out" : `failed with exit code ${m.result.exitCode}`}`,
+          terminal: deps.terminal,
+          emit: m.emit
+        });
+  } catch (error) {
+    if (signal.aborted) {
+      for (const m of members)
+        if (m.result.outcome === "error" && !m.result.error) interrupted(m, signal);
+        else if (!(error instanceof StageFailed)) for (const m2 of members) fail(m2, error);
+    }
+  } finally {
+    await Promise.all(members.map((m) => teardown(m)));
+    await lan?.[Symbol.asyncDispose]().catch(() => void 0);
+    if (lanFolder) await rm15(lanFolder, { recursive: true, force: true });
+  }
+  return members.map((m) => {
+    const outcome = {
+      name: m.spec.name,
+      config: m.spec.config,
+      result: m.result,
+      stoppedBy: m.stoppedBy,
+      serves: !m.spec.command
+    };
+    o.onGuestEnd?.(outcome);
+    return outcome;
+  });
+}
+async function stage(members, stop, signal, work) {
+  const failed = [];
+  await Promise.all(
+    members.map(async (m) => {
+      try {
+        await work(m);
+      } catch (error) {
+        m.clock.end(false);
+        if (signal.aborted) {
+          interrupted(m, signal);
+          return;
+        }
+        if (stop.signal.aborted) return;
+        failed.push(m);
+        const why = error instanceof ConnectionLostError && m.guest?.launched ? await m.guest.lostFailure(error) : error;
+        fail(m, why);
+        if (!stop.signal.aborted) stop.abort("another guest failed");
+      }
+    })
+  );
+  signal.throwIfAborted();
+  if (failed.length === 0) {
+    if (stop.signal.aborted && stop.signal.reason !== "fail-fast") throw new StageFailed("stopped");
+    return;
+  }
+  for (const m of members) if (!failed.includes(m)) m.stoppedBy ??= "another guest";
+  throw new StageFailed(failed.map((m) => m.spec.name).join(", "));
+}
+function interrupted(m, signal) {
+  m.result.outcome = "interrupted";
+  m.result.exitCode = signal.reason === "SIGTERM" ? ExitCode.sigterm : ExitCode.sigint;
+}
+function fail(m, error) {
+  const failure = isKvmciError(error) ? error : new KvmciError("internal", errorMessage(error), {
+    cause: error,
+    hint: "This is a bug in kvmci, not something you did: please report it with this output."
+  });
+  m.result.outcome = "error";
+  m.result.error = failure;
+  m.result.exitCode = failure.exitCode;
+  m.emit({ type: "warning", message: `${m.spec.name}: ${failure.message}` });
+}
+async function admitTogether(members, config, deps) {
+  const needs = members.map((m) => ({ memoryBytes: m.spec.config.memoryBytes }));
+  const options = { parallel: config.parallel, signal: deps.signal };
+  const attempt = await tryTakeHostSlot(deps.cacheDir, needs, options);
+  if ("slot" in attempt) return attempt.slot;
+  const { running, limits } = attempt.busy;
+  for (const m of members) {
+    m.clock.start("queue");
+    m.emit({
+      type: "note",
+      message: `waiting for the host, with the run's ${members.length} guests: ${running} other guest${running === 1 ? "" : "s"} running (at most ${limits.maxGuests} at once here, and ${formatSize(limits.memoryBytes)} of memory for guests)`
+    });
+  }
+  try {
+    const slot = await waitForHostSlot(deps.cacheDir, needs, options);
+    for (const m of members) m.clock.end(true);
+    return slot;
+  } catch (error) {
+    for (const m of members) m.clock.end(false);
+    throw error;
+  }
+}
+function startService(m, service, signal) {
+  const cfg = m.spec.config;
+  const line = buildGuestCommandLine(
+    { script: service },
+    { workdir: cfg.workdir, env: { ...cfg.baseEnv, ...cfg.env } }
+  );
+  m.emit({ type: "note", message: `service: ${service}` });
+  void m.guest.exec(line, {
+    onStdout: (chunk) => m.emit({ type: "output", stream: "stdout", chunk }),
+    onStderr: (chunk) => m.emit({ type: "output", stream: "stderr", chunk }),
+    signal
+  }).then(
+    (result) => {
+      if (!signal.aborted)
+        m.emit({
+          type: "note",
+          message: `service ended with exit code ${result.code}: ${service}`
+        });
+    },
+    () => void 0
+  );
+}
+async function waitForProbe(m, probe2, readyBy, signal, config) {
+  const what = probe2.kind === "tcp" ? `tcp:${probe2.port}` : probe2.command;
+  const command = buildGuestCommandLine(
+    { script: buildProbeCommand(probe2, lanAddress(m.index)) },
+    { workdir: m.spec.config.workdir, env: { ...m.spec.config.baseEnv, ...m.spec.config.env } }
+  );
+  for (; ; ) {
+    signal.throwIfAborted();
+    const result = await m.guest.exec(command, { signal });
+    if (result.code === 0) {
+      m.emit({ type: "note", message: `ready: ${what}` });
+      return;
+    }
+    if (Date.now() >= readyBy)
+      throw new KvmciError(
+        "guestBoot",
+        `${m.spec.name} was not ready: its probe ${what} did not succeed within --ready-timeout ${formatDuration(config.readyTimeoutMs)}`,
+        {
+          hint: "Its service's output is above. Check that the service starts, listens on that port on every address (not only 127.0.0.1), or raise ready-timeout."
+        }
+      );
+    await sleep8(500, void 0, { signal });
+  }
+}
+async function execOrFail(guest, command, what, signal) {
+  const stderr = [];
+  const result = await guest.exec(command, { onStderr: (c) => stderr.push(c), signal });
+  if (result.code !== 0)
+    throw new KvmciError("guestBoot", `${what} failed (exit code ${result.code})`, {
+      details: Buffer.concat(stderr).toString().trim().split("\n").slice(-5)
+    });
+}
+async function teardown(m) {
+  if (m.guest) {
+    m.clock.start("teardown");
+    try {
+      await m.guest[Symbol.asyncDispose]();
+      m.clock.end(true);
+    } catch (error) {
+      m.clock.end(false);
+      m.emit({ type: "warning", message: `teardown: ${errorMessage(error)}` });
+    }
+  }
+  for (const cleanup of m.cleanups.reverse())
+    await Promise.resolve(cleanup()).catch(() => void 0);
+}
+function newResult(clock) {
+  return {
+    outcome: "error",
+    exitCode: 0,
+    image: void 0,
+    accel: void 0,
+    boot: void 0,
+    phases: clock.records,
+    artifacts: [],
+    cloudInitErrors: [],
+    warnings: [],
+    prepared: void 0,
+    snapshot: void 0,
+    error: void 0
+  };
+}
+var StageFailed;
+var init_topology = __esm({
+  "src/run/topology.ts"() {
+    "use strict";
+    init_layout();
+    init_errors();
+    init_command_line();
+    init_guest();
+    init_lan_config();
+    init_run_folder();
+    init_resolve();
+    init_lan();
+    init_duration();
+    init_error_message();
+    init_size();
+    init_accel2();
+    init_artifacts2();
+    init_command2();
+    init_debug();
+    init_host_slots();
+    init_phase_clock();
+    init_prepare();
+    init_run_config();
+    init_run();
+    init_warm();
+    init_workspace2();
+    init_trust();
+    StageFailed = class extends Error {
+    };
+  }
+});
+
 // src/run/matrix.ts
 import { availableParallelism as availableParallelism3 } from "node:os";
-import { extname, join as join24 } from "node:path";
+import { extname as extname2, join as join26 } from "node:path";
 function planGuests(config) {
   const selected = config.shard ? selectShard(config.matrix, config.shard.index, config.shard.total) : config.matrix.map((entry) => ({ entry, part: void 0 }));
   const many = selected.length > 1;
@@ -8198,13 +8867,13 @@ function planGuests(config) {
         ...entry.env,
         ...part ? { KVMCI_SHARD_INDEX: String(part.index), KVMCI_SHARD_TOTAL: String(part.total) } : {}
       },
-      artifactsDir: many ? join24(config.artifactsDir, entry.name) : config.artifactsDir,
+      artifactsDir: many ? join26(config.artifactsDir, entry.name) : config.artifactsDir,
       consoleLog: many && config.consoleLog ? withSuffix(config.consoleLog, entry.name) : config.consoleLog
     })
   }));
 }
 function withSuffix(path, name) {
-  const ext = extname(path);
+  const ext = extname2(path);
   return `${path.slice(0, path.length - ext.length)}.${name}${ext}`;
 }
 async function hostLimits(parallel) {
@@ -8597,6 +9266,24 @@ async function runOrPrepare(mode, argv, proc, signal, reporter) {
       terminal: terminalOf(proc),
       keepForMs
     };
+    if (config.topology) {
+      if (mode === "prepare")
+        throw problemsError(
+          "usage",
+          ["kvmci prepare does not take guests: yet"],
+          "Run `kvmci run` instead."
+        );
+      const topologyGuests = config.topology.map((t) => ({ name: t.name, config: t.config }));
+      return runMany(
+        topologyGuests,
+        config,
+        deps,
+        proc,
+        startedAt,
+        verbosity,
+        (o) => runTopology(config, deps, o)
+      );
+    }
     if (guests.length > 1) return runMany(guests, config, deps, proc, startedAt, verbosity);
     const single = guests[0]?.config ?? config;
     const result = await run(single, deps, shown.onEvent);
@@ -8642,7 +9329,7 @@ async function readRunArgs(mode, argv, proc) {
     hostEnv: proc.env,
     terminal: Boolean(proc.stdout?.isTTY)
   });
-  const guests = planGuests(config);
+  const guests = config.topology ? config.topology.map((t) => ({ name: t.name, config: t.config })) : planGuests(config);
   const hostProblems = await checkBeforeStart(config, guests, {
     totalMemoryBytes: (await readMemInfo()).totalBytes
   });
@@ -8656,13 +9343,14 @@ async function readRunArgs(mode, argv, proc) {
   const verbosity = parsed.values.verbose === true ? "verbose" : parsed.values.quiet === true ? "quiet" : "normal";
   return { config, guests, verbosity, keepForMs };
 }
-async function runMany(guests, config, deps, proc, startedAt, verbosity) {
+async function runMany(guests, config, deps, proc, startedAt, verbosity, runAll) {
   const limits = await hostLimits(config.parallel);
   const err = (text) => proc.stderr.write(text);
   const quiet = verbosity === "quiet";
   if (!quiet)
     err(
-      `kvmci \u203A ${guests.length} guests (${guests.map((g) => g.name).join(", ")}), up to ${Math.min(limits.maxGuests, guests.length)} at once
+      runAll ? `kvmci \u203A ${guests.length} guests on one private network: ${guests.map((g) => g.name).join(", ")}
+` : `kvmci \u203A ${guests.length} guests (${guests.map((g) => g.name).join(", ")}), up to ${Math.min(limits.maxGuests, guests.length)} at once
 `
     );
   const streams = new Map(
@@ -8677,24 +9365,26 @@ async function runMany(guests, config, deps, proc, startedAt, verbosity) {
   const reporters = new Map(
     guests.map((g) => [g.name, new TerminalReporter(streams.get(g.name), verbosity)])
   );
-  const outcomes = await runMatrix(guests, deps, {
-    limits,
-    failFast: config.failFast,
+  const callbacks = {
     emitFor: (name) => reporters.get(name).onEvent,
     onGuestEnd: (outcome) => {
       if (outcome.result)
-        reporters.get(outcome.name).summary(outcome.result, passedAs(deps.prepareOnly ? "prepare" : "run"));
+        reporters.get(outcome.name).summary(
+          outcome.result,
+          outcome.serves ? "served" : passedAs(deps.prepareOnly ? "prepare" : "run")
+        );
       streams.get(outcome.name).stdout.flush();
       streams.get(outcome.name).stderr.flush();
     }
-  });
+  };
+  const outcomes = runAll ? await runAll(callbacks) : await runMatrix(guests, deps, { limits, failFast: config.failFast, ...callbacks });
   const exitCode = matrixExitCode(outcomes, deps.signal);
   if (!quiet) err(`
 ${formatMatrixTable(outcomes)}`);
   const failed = outcomes.filter((o) => o.result?.outcome !== "passed");
   const seconds = formatDuration(Date.now() - startedAt.getTime());
   err(
-    failed.length === 0 ? `kvmci \u2713 all ${outcomes.length} guests passed in ${seconds}
+    failed.length === 0 ? `kvmci \u2713 all ${outcomes.length} guests ${runAll ? "did their part" : "passed"} in ${seconds}
 ` : `kvmci \u2717 ${failed.length} of ${outcomes.length} guests did not pass (${failed.map((o) => o.name).join(", ")}) in ${seconds}
 `
   );
@@ -8725,6 +9415,7 @@ var init_run2 = __esm({
     init_duration();
     init_preflight();
     init_run();
+    init_topology();
     init_matrix2();
     init_matrix();
     init_prefix();
@@ -8973,7 +9664,7 @@ __export(image_exports, {
   imageSubcommands: () => imageSubcommands
 });
 import { homedir as homedir3 } from "node:os";
-import { rm as rm15 } from "node:fs/promises";
+import { rm as rm16 } from "node:fs/promises";
 async function imageCommand(argv, proc, signal, reporter) {
   const [sub, ...rest] = argv;
   if (sub === "--help" || sub === "help") return help(proc);
@@ -9095,7 +9786,7 @@ async function removeImages(proc, cacheDir, words) {
         continue;
       }
       for (const item of tree) {
-        await rm15(item.dir, { recursive: true, force: true });
+        await rm16(item.dir, { recursive: true, force: true });
         gone.add(item.entry);
         const over = item.entry === entry ? "" : `, layered over ${entry}`;
         proc.stdout.write(`removed ${item.entry} (${formatSize(item.sizeOnDisk)}${over})
@@ -9194,14 +9885,14 @@ var init_image = __esm({
 });
 
 // src/housekeeping/gc.ts
-import { readdir as readdir10, readFile as readFile24, rm as rm16, stat as stat9 } from "node:fs/promises";
-import { join as join25 } from "node:path";
+import { readdir as readdir10, readFile as readFile24, rm as rm17, stat as stat9 } from "node:fs/promises";
+import { join as join27 } from "node:path";
 async function collectGarbage(cacheDir, options = {}) {
   var _stack = [];
   try {
     const removed = [];
     const remove = async (path, what, bytes, why) => {
-      if (!options.dryRun) await rm16(path, { recursive: true, force: true });
+      if (!options.dryRun) await rm17(path, { recursive: true, force: true });
       removed.push({ what, bytes, why });
     };
     const _removals = __using(_stack, options.dryRun ? void 0 : await holdRemovals(cacheDir), true);
@@ -9223,7 +9914,7 @@ async function collectGarbage(cacheDir, options = {}) {
     for (const download of downloads) {
       if (await lockHeldByLiveProcess(cacheDir, download.entry)) continue;
       await remove(download.path, `${download.entry}.part`, download.bytes, "an abandoned download");
-      await rm16(`${download.path}.json`, { force: true });
+      await rm17(`${download.path}.json`, { force: true });
     }
     let remaining = [...scan.items];
     const removeTree2 = async (entry, why) => {
@@ -9292,7 +9983,7 @@ async function listDownloads(cacheDir) {
   }
   const out = [];
   for (const file of files.filter((f) => f.endsWith(".part")).sort()) {
-    const path = join25(dir, file);
+    const path = join27(dir, file);
     out.push({ entry: file.slice(0, -5), path, bytes: (await stat9(path)).blocks * 512 });
   }
   return out;
@@ -9324,7 +10015,7 @@ async function treeSize(path) {
     const s = await stat9(path);
     if (!s.isDirectory()) return s.blocks * 512;
     let total = 0;
-    for (const entry of await readdir10(path)) total += await treeSize(join25(path, entry));
+    for (const entry of await readdir10(path)) total += await treeSize(join27(path, entry));
     return total;
   } catch {
     return 0;
@@ -9432,7 +10123,7 @@ var init_gc2 = __esm({
 // src/doctor/checks.ts
 import { mkdir as mkdir13, statfs } from "node:fs/promises";
 import { userInfo as userInfo2 } from "node:os";
-import { join as join26 } from "node:path";
+import { join as join28 } from "node:path";
 import { execa as execa11 } from "execa";
 async function runDoctor(o) {
   const checks = [];
@@ -9515,7 +10206,7 @@ async function toolCheck(tool, pkg, missing, purpose) {
 async function kvmCheck(cacheDir) {
   const images = await listCachedImages(cacheDir);
   const withKernel = images.find((i) => i.info.boot.kernel);
-  const kernel = withKernel ? join26(withKernel.dir, withKernel.info.boot.kernel ?? "") : void 0;
+  const kernel = withKernel ? join28(withKernel.dir, withKernel.info.boot.kernel ?? "") : void 0;
   const memo = fileProbeMemo(cacheDir);
   const problem = await probeKvm({
     kernel,
@@ -9659,7 +10350,7 @@ __export(kept_exports, {
   stopHelp: () => stopHelp
 });
 import { readFile as readFile25 } from "node:fs/promises";
-import { join as join27 } from "node:path";
+import { join as join29 } from "node:path";
 async function lsCommand(argv, proc) {
   const parsed = parseOptions(argv, lsOptions);
   if (parsed.values.help === true) return help2(proc, lsHelp);
@@ -9719,8 +10410,8 @@ async function sshCommand(argv, proc) {
     if (extra.length) problems.push(`unexpected ${extra.join(" ")}: put a command after \`--\``);
     if (problems.length) throw usage(problems, "ssh");
     const guest = await findRunning(proc, name);
-    const key = join27(guest.folder, RunFiles.clientKey);
-    const knownHosts = join27(guest.folder, RunFiles.knownHosts);
+    const key = join29(guest.folder, RunFiles.clientKey);
+    const knownHosts = join29(guest.folder, RunFiles.knownHosts);
     if (parsed.values.print === true) {
       const command = [
         "ssh",

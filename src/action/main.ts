@@ -25,6 +25,8 @@ import {
 } from "../report/github.js";
 import { junitSummary, readJunitFile, type JunitRead } from "../report/junit-file.js";
 import { run, type RunDeps, type RunResult } from "../run/run.js";
+import { runTopology } from "../run/topology.js";
+import type { Emit } from "../run/events.js";
 import {
   hostLimits,
   matrixExitCode,
@@ -78,7 +80,9 @@ export async function runAction(
     let guests: GuestRun[];
     try {
       config = await loadRunConfig({ ...settings.load, hostEnv: env });
-      guests = planGuests(config);
+      guests = config.topology
+        ? config.topology.map((t) => ({ name: t.name, config: t.config }))
+        : planGuests(config);
       const problems = await checkBeforeStart(
         config,
         guests,
@@ -119,7 +123,7 @@ export async function runAction(
       tmpdir: join(folder, "tmp"),
     };
     const outcomes: GuestOutcome[] =
-      guests.length === 1
+      guests.length === 1 && !config.topology
         ? [
             {
               ...guests[0]!,
@@ -127,9 +131,14 @@ export async function runAction(
               stoppedBy: undefined,
             },
           ]
-        : await runGuestsGrouped(guests, config, deps);
+        : await runGuestsGrouped(
+            guests,
+            config,
+            deps,
+            config.topology ? (o) => runTopology(config, deps, o) : undefined,
+          );
     const durationMs = Date.now() - started;
-    const single = guests.length === 1 ? outcomes[0]!.result : undefined;
+    const single = guests.length === 1 && !config.topology ? outcomes[0]!.result : undefined;
     const exitCode = single ? single.exitCode : matrixExitCode(outcomes, signal);
     // The result first: nothing read from the guest after this (its JUnit file, its console)
     // can lose the exit code or the outputs.
@@ -229,6 +238,11 @@ async function runGuestsGrouped(
   guests: GuestRun[],
   config: RunConfig,
   deps: RunDeps,
+  /** A topology's own orchestration; a matrix's by default. */
+  runAll?: (o: {
+    emitFor: (name: string) => Emit;
+    onGuestEnd: (outcome: GuestOutcome) => void;
+  }) => Promise<GuestOutcome[]>,
 ): Promise<GuestOutcome[]> {
   const held = new Map<string, string[]>();
   const lines = new Map(
@@ -249,11 +263,9 @@ async function runGuestsGrouped(
   process.stdout.write(
     `kvmci › ${guests.length} guests: ${guests.map((g) => g.name).join(", ")}\n`,
   );
-  return runMatrix(guests, deps, {
-    limits: await hostLimits(config.parallel),
-    failFast: config.failFast,
-    emitFor: (name) => reporters.get(name)!.onEvent,
-    onGuestEnd: (outcome) => {
+  const callbacks = {
+    emitFor: (name: string) => reporters.get(name)!.onEvent,
+    onGuestEnd: (outcome: GuestOutcome) => {
       if (outcome.result) reporters.get(outcome.name)!.summary(outcome.result);
       lines.get(outcome.name)!.flush();
       const fence = randomUUID();
@@ -268,7 +280,14 @@ async function runGuestsGrouped(
         ].join("\n"),
       );
     },
-  });
+  };
+  return runAll
+    ? runAll(callbacks)
+    : runMatrix(guests, deps, {
+        limits: await hostLimits(config.parallel),
+        failFast: config.failFast,
+        ...callbacks,
+      });
 }
 
 /** Whether the image is a recipe that is not cached, so mmdebstrap is needed to build it. */

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
-import { dirname, resolve } from "node:path";
+import { dirname, extname, join, resolve } from "node:path";
 import yaml from "js-yaml";
 import type { ZodType } from "zod";
 import type { CloudConfig } from "../cloud-init/user-data.js";
@@ -70,10 +70,14 @@ export async function loadRunConfig(input: LoadInput): Promise<RunConfig> {
   const merged: RunSettingsParsed = { ...fileSettings, ...dropUndefined(flagSettings) };
 
   let command: GuestCommand | undefined;
-  if (input.argv.length > 0) command = { argv: input.argv };
-  else if (typeof merged.run === "string") command = { script: merged.run };
-  else if (Array.isArray(merged.run)) command = { argv: merged.run };
-  else if (input.commandOptional) command = { argv: ["true"] };
+  if (merged.guests && (input.argv.length > 0 || merged.run !== undefined)) {
+    problems.push(
+      "with guests:, each guest says its own run: (a command after `--`, or run: at the top, would not say which guest runs it)",
+    );
+    command = { argv: ["true"] };
+  } else if (input.argv.length > 0) command = { argv: input.argv };
+  else if (merged.run !== undefined) command = toCommand(merged.run);
+  else if (input.commandOptional || merged.guests) command = { argv: ["true"] };
   else
     problems.push(
       input.wording?.noCommand ??
@@ -126,6 +130,12 @@ export async function loadRunConfig(input: LoadInput): Promise<RunConfig> {
     env: entry.env && fromHost(entry.env, `matrix ${entry.name}: env`),
   }));
 
+  if (merged.guests && (merged.matrix || Array.isArray(merged.image)))
+    problems.push("give guests: or several images (image: [A, B], matrix:), not both");
+  const topologySettings = merged.guests
+    ? await loadTopology(merged.guests, { input, configPath, node, flagPrefix }, problems)
+    : undefined;
+
   if (problems.length > 0 || !command) {
     throw problemsError(
       "configuration",
@@ -134,7 +144,7 @@ export async function loadRunConfig(input: LoadInput): Promise<RunConfig> {
     );
   }
 
-  return Object.freeze({
+  const config: RunConfig = Object.freeze({
     image: matrix[0]?.image ?? "debian-12",
     matrix,
     parallel: merged.parallel,
@@ -179,7 +189,89 @@ export async function loadRunConfig(input: LoadInput): Promise<RunConfig> {
     provision,
     command,
     cwd: input.cwd,
+    topology: undefined,
+    readyTimeoutMs: merged["ready-timeout"] ?? 5 * 60_000,
   });
+  if (!topologySettings) return config;
+  return Object.freeze({
+    ...config,
+    topology: topologySettings.map((t) => ({
+      name: t.name,
+      services: t.services,
+      probes: t.probes,
+      command: t.command,
+      config: Object.freeze({
+        ...config,
+        image: t.image ?? config.image,
+        matrix: [{ name: t.name, image: t.image ?? config.image }],
+        cpus: t.cpus ?? config.cpus,
+        memoryBytes: t.memoryBytes ?? config.memoryBytes,
+        diskBytes: t.diskBytes ?? config.diskBytes,
+        network: t.network ?? config.network,
+        provision: t.provision ?? config.provision,
+        env: { ...config.env, ...t.env },
+        artifacts: t.artifacts ?? config.artifacts,
+        artifactsDir: join(config.artifactsDir, t.name),
+        consoleLog: config.consoleLog && withName(config.consoleLog, t.name),
+        command: t.command ?? { argv: ["true"] },
+      }),
+    })),
+  });
+}
+
+/** `run:` as a command: a string for bash -c, a list as an argv. Pure. */
+function toCommand(run: string | string[]): GuestCommand {
+  return typeof run === "string" ? { script: run } : { argv: run };
+}
+
+/** `console.log` → `console.db.log`: one file per guest of a topology. Pure. */
+function withName(path: string, name: string): string {
+  const ext = extname(path);
+  return `${path.slice(0, path.length - ext.length)}.${name}${ext}`;
+}
+
+type GuestsSetting = NonNullable<RunSettingsParsed["guests"]>;
+
+/** The parts of each guest's settings that differ from the run's, read and checked. */
+async function loadTopology(
+  guests: GuestsSetting,
+  o: { input: LoadInput; configPath: string; node: NodeChoice; flagPrefix: string },
+  problems: string[],
+) {
+  const out = [];
+  for (const [name, g] of Object.entries(guests)) {
+    const where = `guests.${name}`;
+    const provision = g.provision
+      ? await loadProvision(
+          g.provision,
+          {},
+          { configPath: o.configPath, cwd: o.input.cwd, flagPrefix: o.flagPrefix },
+          problems,
+          o.node,
+        )
+      : undefined;
+    out.push({
+      name,
+      image: g.image,
+      cpus: g.cpus,
+      memoryBytes: g.memory,
+      diskBytes: g.disk,
+      network: g.network,
+      provision,
+      env: resolveEnv(g.env, o.input.hostEnv ?? {}, `${where}.env`, problems) ?? {},
+      artifacts: g.artifact,
+      services: g.service ?? [],
+      probes: (g.ready ?? []).map((p) =>
+        p.startsWith("tcp:")
+          ? { kind: "tcp" as const, port: Number(p.slice(4)) }
+          : { kind: "command" as const, command: p },
+      ),
+      command: g.run === undefined ? undefined : toCommand(g.run),
+    });
+  }
+  if (!out.some((g) => g.command))
+    problems.push("guests: no guest has a run: command, so there is nothing to run");
+  return out;
 }
 
 /** The guests: `matrix:` entries, else one per image. Names are unique. */

@@ -190,6 +190,56 @@ const provision = z
     message: "give script or script-file, not both",
   });
 
+/** A guest's name in `guests:`: the host name the others reach it by. */
+const guestName = /^[a-z][a-z0-9-]{0,30}$/;
+
+/** `tcp:PORT` (something listens there, in the guest) or a command that exits 0 when ready. */
+const probe = z.string().superRefine((value, ctx) => {
+  if (/^tcp:/.test(value)) {
+    const port = Number(value.slice(4));
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+      ctx.addIssue({
+        code: "custom",
+        message: `expected tcp:PORT with a port from 1 to 65535, got ${JSON.stringify(value)}`,
+      });
+  } else if (value.trim() === "")
+    ctx.addIssue({ code: "custom", message: "expected tcp:PORT or a command" });
+});
+
+const commandSetting = z.union(
+  [
+    z.string().min(1, "expected a non-empty value"),
+    z.array(z.string()).min(1, "expected a non-empty value"),
+  ],
+  { error: "expected a command (a string, run with bash -c) or an argv list" },
+);
+
+/** One machine of a `guests:` topology: a single run's settings, plus its services and probes. */
+const topologyGuest = z
+  .object({
+    image: imageName,
+    cpus: count,
+    memory,
+    disk: size(),
+    network: choice(["user", "none"]),
+    provision,
+    env,
+    artifact: artifactGlobs,
+    /** Started in the background, in order, before any guest's run: (its output is logged). */
+    service: z
+      .union([z.string().min(1), z.array(z.string().min(1))], {
+        error: "expected a command or a list of commands",
+      })
+      .transform((v) => (Array.isArray(v) ? v : [v])),
+    /** What must answer before any run: starts: tcp:PORT, or a command that exits 0. */
+    ready: z
+      .union([probe, z.array(probe)], { error: "expected tcp:PORT, a command, or a list of them" })
+      .transform((v) => (Array.isArray(v) ? v : [v])),
+    run: commandSetting,
+  })
+  .partial()
+  .strict();
+
 /**
  * Every setting of `kvmci run`, as written in `kvmci.yml` (kebab-case keys) or on the command
  * line. All optional here; defaults are applied after the file and the flags are merged.
@@ -220,15 +270,7 @@ export const runSettingsSchema = z
     "console-log": z.string().min(1, "expected a non-empty value"),
     "user-data": z.string().min(1, "expected a non-empty value"),
     json: z.string().min(1, "expected a non-empty value"),
-    run: z.union(
-      [
-        z.string().min(1, "expected a non-empty value"),
-        z.array(z.string()).min(1, "expected a non-empty value"),
-      ],
-      {
-        error: "expected a command (a string, run with bash -c) or an argv list",
-      },
-    ),
+    run: commandSetting,
     mirror: z.string().url(),
     provision,
     /** Guests that differ in more than the image: each entry may set these. */
@@ -248,6 +290,21 @@ export const runSettingsSchema = z
           .strict(),
       )
       .min(1, "expected at least one entry"),
+    /** Machines of one run on a private network of their own (see config/load.ts). */
+    guests: z
+      .record(
+        z
+          .string()
+          .regex(
+            guestName,
+            "expected a guest name: lower-case letters, digits and -, starting with a letter (it is the guest's host name)",
+          ),
+        topologyGuest,
+      )
+      .refine((g) => Object.keys(g).length >= 1 && Object.keys(g).length <= 16, {
+        message: "expected from 1 to 16 guests",
+      }),
+    "ready-timeout": duration,
     parallel: count,
     output: choice(["prefixed", "grouped"]),
     "fail-fast": z.boolean(),

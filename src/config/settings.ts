@@ -220,6 +220,14 @@ export const settingsInfo: { [K in SettingKey]-?: SettingInfo } = {
     flag: { kind: "value", value: "I/N" },
     help: "run the I-th of N parts of the matrix; guests get KVMCI_SHARD_INDEX and KVMCI_SHARD_TOTAL",
   },
+  guests: {
+    flag: { kind: "none" },
+    help: "machines of one run on a private network of their own, each by its name: a mapping of names to {image, cpus, memory, disk, network, provision, env, artifact, service, ready, run}",
+  },
+  "ready-timeout": {
+    flag: { kind: "value", value: "DURATION" },
+    help: "with guests: how long every ready: probe may take, together, before the run fails (default 5m)",
+  },
 };
 
 /** The name a setting has on the command line (`sync` is `--no-sync`), or undefined. */

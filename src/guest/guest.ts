@@ -47,6 +47,8 @@ export interface GuestSpec {
   consoleLogCopy?: string;
   /** May be kept after the run (`--keep`): QEMU runs under a keeper that can outlive kvmci. */
   keepable?: boolean;
+  /** A second card on the run's private network (see net/lan.ts). */
+  lan?: { socketPath: string; mac: string };
 }
 
 /** What a guest takes from the host besides files and processes. */
@@ -196,6 +198,7 @@ export class Guest implements AsyncDisposable {
       memoryMiB: Math.round(this.spec.memoryBytes / (1024 * 1024)),
       boot: this.bootMethod(),
       network: this.spec.network,
+      lan: this.spec.lan,
     };
   }
 

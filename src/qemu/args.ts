@@ -29,6 +29,11 @@ export interface QemuSpec {
   pidPath: string;
   /** Start paused, waiting for a snapshot's state (`migrate-incoming` over QMP). */
   incoming?: boolean;
+  /**
+   * A second card on the run's private network (guests: topologies): QEMU's stream netdev to
+   * the run's switch (net/lan.ts), with a fixed MAC address.
+   */
+  lan?: { socketPath: string; mac: string };
 }
 
 /**
@@ -77,6 +82,14 @@ export function buildQemuArgs(spec: QemuSpec): string[] {
     `user,id=net0${spec.network === "none" ? ",restrict=on" : ""},hostfwd=tcp:127.0.0.1:${spec.sshPort}-:22`,
     "-device",
     "virtio-net-pci,netdev=net0",
+    ...(spec.lan
+      ? [
+          "-netdev",
+          `stream,id=lan,server=off,addr.type=unix,addr.path=${spec.lan.socketPath}`,
+          "-device",
+          `virtio-net-pci,netdev=lan,mac=${spec.lan.mac}`,
+        ]
+      : []),
     // Entropy early in boot: without it, services that need randomness wait.
     "-device",
     "virtio-rng-pci",

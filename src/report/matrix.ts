@@ -32,7 +32,9 @@ export function formatMatrixTable(outcomes: GuestOutcome[]): string {
 
 export function guestVerdict(o: GuestOutcome): string {
   if (o.stoppedBy === "fail-fast") return o.result ? "stopped (fail-fast)" : "not run (fail-fast)";
+  if (o.stoppedBy === "another guest") return "stopped (another guest failed)";
   if (!o.result) return "not run";
+  if (o.serves && o.result.outcome === "passed") return "served";
   return {
     passed: "passed",
     failed: "failed",

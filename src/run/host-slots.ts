@@ -11,7 +11,7 @@ import {
   type ProcessIdentity,
 } from "../host/process-identity.js";
 import { readMemInfo } from "../host/meminfo.js";
-import { mayStart, memoryBudget, type GuestNeeds, type HostLimits } from "./schedule.js";
+import { mayStartTogether, memoryBudget, type GuestNeeds, type HostLimits } from "./schedule.js";
 
 /**
  * Guests of every kvmci on this host share its CPUs and memory. Eight runs started at once on a
@@ -37,12 +37,16 @@ export interface SlotOptions {
 export type SlotAttempt =
   { slot: AsyncDisposable } | { busy: { running: number; limits: HostLimits } };
 
-/** Takes a slot now if the host has room; says how busy it is if not. */
+/**
+ * Takes a slot now if the host has room; says how busy it is if not. Several needs (a
+ * topology's guests) are admitted together or not at all.
+ */
 export async function tryTakeHostSlot(
   cacheDir: string,
-  needs: GuestNeeds,
+  needs: GuestNeeds | GuestNeeds[],
   o: SlotOptions,
 ): Promise<SlotAttempt> {
+  const all = Array.isArray(needs) ? needs : [needs];
   const dir = cachePath(cacheDir, "guests");
   await mkdir(dir, { recursive: true, mode: 0o700 });
   // Reading the others and writing ours is one step for every kvmci on the host.
@@ -51,17 +55,28 @@ export async function tryTakeHostSlot(
   });
   const running = await liveSlots(dir);
   const limits = await hostLimitsNow(running, o.parallel);
-  if (!mayStart(needs, running, limits)) return { busy: { running: running.length, limits } };
-  const file = join(dir, `${process.pid}-${randomBytes(4).toString("hex")}.json`);
-  const record: SlotRecord = { owner: await identifyProcess(), memoryBytes: needs.memoryBytes };
-  await writeFile(file, JSON.stringify(record), { mode: 0o600 });
-  return { slot: { [Symbol.asyncDispose]: () => rm(file, { force: true }) } };
+  if (!mayStartTogether(all, running, limits)) return { busy: { running: running.length, limits } };
+  const owner = await identifyProcess();
+  const files: string[] = [];
+  for (const one of all) {
+    const file = join(dir, `${process.pid}-${randomBytes(4).toString("hex")}.json`);
+    const record: SlotRecord = { owner, memoryBytes: one.memoryBytes };
+    await writeFile(file, JSON.stringify(record), { mode: 0o600 });
+    files.push(file);
+  }
+  return {
+    slot: {
+      [Symbol.asyncDispose]: async () => {
+        for (const file of files) await rm(file, { force: true });
+      },
+    },
+  };
 }
 
 /** Waits for a slot, however long the guests before it take; ends only with `o.signal`. */
 export async function waitForHostSlot(
   cacheDir: string,
-  needs: GuestNeeds,
+  needs: GuestNeeds | GuestNeeds[],
   o: SlotOptions,
 ): Promise<AsyncDisposable> {
   for (;;) {

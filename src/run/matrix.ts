@@ -19,7 +19,9 @@ export interface GuestOutcome {
   /** Undefined for a guest that never started (interrupted or stopped by --fail-fast). */
   result: RunResult | undefined;
   /** Why it stopped before its end, when something else stopped it. */
-  stoppedBy: "fail-fast" | undefined;
+  stoppedBy: "fail-fast" | "another guest" | undefined;
+  /** A topology's guest without a run: command: it only served the others. */
+  serves?: boolean;
 }
 
 /**

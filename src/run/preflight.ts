@@ -32,6 +32,13 @@ export async function checkBeforeStart(
       if (problem) problems.push(`${flagPrefix}artifacts-dir${who}: ${problem}`);
     }
   }
+  if (config.topology) {
+    const together = guests.reduce((sum, g) => sum + g.config.memoryBytes, 0);
+    if (together > largest)
+      problems.push(
+        `guests: their memory together (${formatSize(together)}) is more than this host can give its guests (${formatSize(largest)}); they run at once`,
+      );
+  }
   for (const [option, path] of [
     ["json", config.json],
     ["console-log", config.consoleLog],

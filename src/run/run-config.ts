@@ -17,6 +17,22 @@ export interface MatrixEntry {
   env?: Record<string, string>;
 }
 
+/** What must answer in a topology's guest before any run: command starts. */
+export type ReadyProbe = { kind: "tcp"; port: number } | { kind: "command"; command: string };
+
+/** One machine of a `guests:` topology. */
+export interface TopologyGuest {
+  /** Its host name on the run's private network. */
+  name: string;
+  /** The run's settings with the guest's own over them (artifacts under a folder of its name). */
+  config: RunConfig;
+  /** Started in the background, in order, before any guest's command. */
+  services: string[];
+  probes: ReadyProbe[];
+  /** Its `run:`; a guest without one only serves the others. */
+  command: GuestCommand | undefined;
+}
+
 /** Everything `kvmci run` needs, validated, with defaults applied. Read-only once made. */
 export interface RunConfig {
   /** The image of a single guest (the first entry's when there are several). */
@@ -69,6 +85,10 @@ export interface RunConfig {
   command: GuestCommand;
   /** The folder synced into the guest. */
   cwd: string;
+  /** `guests:`: several machines on a private network of their own, in one run. */
+  topology: TopologyGuest[] | undefined;
+  /** How long a topology's ready: probes may take, together. */
+  readyTimeoutMs: number;
 }
 
 export function defaultBootTimeoutMs(accel: "kvm" | "tcg"): number {

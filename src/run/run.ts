@@ -181,7 +181,7 @@ export async function run(config: RunConfig, deps: RunDeps, emitEvent: Emit): Pr
  * before the guest starts so that `kvmci gc` elsewhere leaves it alone (and resolved again if
  * a gc removed it just before), and checked against --disk.
  */
-async function resolveForRun(
+export async function resolveForRun(
   config: RunConfig,
   deps: RunDeps,
   o: { ensureTools: EnsureTools; emit: Emit; result: RunResult },
@@ -221,7 +221,7 @@ async function resolveForRun(
 }
 
 /** Variables for the provisioning steps: the host's proxy, the certificates' bundle. Pure. */
-function provisioningEnv(config: RunConfig): Record<string, string> {
+export function provisioningEnv(config: RunConfig): Record<string, string> {
   return {
     ...(config.hostTrust?.proxy ?? {}),
     ...(config.baseEnv.NODE_EXTRA_CA_CERTS
@@ -234,7 +234,7 @@ function provisioningEnv(config: RunConfig): Record<string, string> {
  * A place among the guests running on this host (see host-slots.ts); when the host is full the
  * guest waits in the `queue` phase, saying for what.
  */
-async function takeSlot(
+export async function takeSlot(
   config: RunConfig,
   deps: RunDeps,
   clock: PhaseClock,
@@ -257,7 +257,7 @@ async function takeSlot(
 }
 
 /** Direct kernel boot when the image has a kernel beside it (unless firmware was asked for). */
-function bootMethodFor(config: RunConfig, image: CachedImage): "firmware" | "kernel" {
+export function bootMethodFor(config: RunConfig, image: CachedImage): "firmware" | "kernel" {
   const hasKernel = Boolean(
     image.info.boot.kernel && image.info.boot.initrd && image.info.boot.cmdline,
   );

@@ -83,8 +83,22 @@ export function largestGuestBytes(totalBytes: number): number {
  * instead of waiting forever. Pure.
  */
 export function mayStart(next: GuestNeeds, running: GuestNeeds[], limits: HostLimits): boolean {
+  return mayStartTogether([next], running, limits);
+}
+
+/**
+ * Whether guests that must run together (a topology) may all start now: as mayStart, for all of
+ * them at once. When nothing runs they always may, whatever their number, so that a topology
+ * larger than the host's CPU count runs alone rather than never. Pure.
+ */
+export function mayStartTogether(
+  next: GuestNeeds[],
+  running: GuestNeeds[],
+  limits: HostLimits,
+): boolean {
   if (running.length === 0) return true;
-  if (running.length >= limits.maxGuests) return false;
+  if (running.length + next.length > limits.maxGuests) return false;
   const used = running.reduce((sum, g) => sum + g.memoryBytes, 0);
-  return used + next.memoryBytes <= limits.memoryBytes;
+  const more = next.reduce((sum, g) => sum + g.memoryBytes, 0);
+  return used + more <= limits.memoryBytes;
 }

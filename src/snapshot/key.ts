@@ -44,6 +44,7 @@ export function machineArgs(spec: Omit<QemuSpec, PerRun | "incoming">): string[]
       spec.boot.kind === "kernel"
         ? { ...spec.boot, kernel: "KERNEL", initrd: "INITRD" }
         : spec.boot,
+    lan: spec.lan ? { ...spec.lan, socketPath: "LAN" } : undefined,
     name: "NAME",
     overlayPath: "OVERLAY",
     seedPath: "SEED",

@@ -12,11 +12,14 @@ import { terminalOf } from "../terminal.js";
 import { maxDurationMs, parseDuration } from "../../units/duration.js";
 import { checkBeforeStart } from "../../run/preflight.js";
 import { run, type RunDeps } from "../../run/run.js";
+import { runTopology } from "../../run/topology.js";
+import type { Emit } from "../../run/events.js";
 import {
   hostLimits,
   matrixExitCode,
   planGuests,
   runMatrix,
+  type GuestOutcome,
   type GuestRun,
 } from "../../run/matrix.js";
 import { formatMatrixTable } from "../../report/matrix.js";
@@ -109,6 +112,18 @@ async function runOrPrepare(
     terminal: terminalOf(proc),
     keepForMs,
   };
+  if (config.topology) {
+    if (mode === "prepare")
+      throw problemsError(
+        "usage",
+        ["kvmci prepare does not take guests: yet"],
+        "Run `kvmci run` instead.",
+      );
+    const topologyGuests = config.topology.map((t) => ({ name: t.name, config: t.config }));
+    return runMany(topologyGuests, config, deps, proc, startedAt, verbosity, (o) =>
+      runTopology(config, deps, o),
+    );
+  }
   if (guests.length > 1) return runMany(guests, config, deps, proc, startedAt, verbosity);
   const single = guests[0]?.config ?? config;
   const result = await run(single, deps, shown.onEvent);
@@ -172,7 +187,9 @@ export async function readRunArgs(
     hostEnv: proc.env,
     terminal: Boolean(proc.stdout?.isTTY),
   });
-  const guests = planGuests(config);
+  const guests = config.topology
+    ? config.topology.map((t) => ({ name: t.name, config: t.config }))
+    : planGuests(config);
   const hostProblems = await checkBeforeStart(config, guests, {
     totalMemoryBytes: (await readMemInfo()).totalBytes,
   });
@@ -199,13 +216,20 @@ async function runMany(
   proc: Process,
   startedAt: Date,
   verbosity: Verbosity,
+  /** A topology's own orchestration; a matrix's by default. */
+  runAll?: (o: {
+    emitFor: (name: string) => Emit;
+    onGuestEnd: (outcome: GuestOutcome) => void;
+  }) => Promise<GuestOutcome[]>,
 ): Promise<number> {
   const limits = await hostLimits(config.parallel);
   const err = (text: string) => proc.stderr.write(text);
   const quiet = verbosity === "quiet";
   if (!quiet)
     err(
-      `kvmci › ${guests.length} guests (${guests.map((g) => g.name).join(", ")}), up to ${Math.min(limits.maxGuests, guests.length)} at once\n`,
+      runAll
+        ? `kvmci › ${guests.length} guests on one private network: ${guests.map((g) => g.name).join(", ")}\n`
+        : `kvmci › ${guests.length} guests (${guests.map((g) => g.name).join(", ")}), up to ${Math.min(limits.maxGuests, guests.length)} at once\n`,
     );
   const streams = new Map(
     guests.map((g) => [
@@ -219,19 +243,23 @@ async function runMany(
   const reporters = new Map(
     guests.map((g) => [g.name, new TerminalReporter(streams.get(g.name)!, verbosity)]),
   );
-  const outcomes = await runMatrix(guests, deps, {
-    limits,
-    failFast: config.failFast,
-    emitFor: (name) => reporters.get(name)!.onEvent,
-    onGuestEnd: (outcome) => {
+  const callbacks = {
+    emitFor: (name: string) => reporters.get(name)!.onEvent,
+    onGuestEnd: (outcome: GuestOutcome) => {
       if (outcome.result)
         reporters
           .get(outcome.name)!
-          .summary(outcome.result, passedAs(deps.prepareOnly ? "prepare" : "run"));
+          .summary(
+            outcome.result,
+            outcome.serves ? "served" : passedAs(deps.prepareOnly ? "prepare" : "run"),
+          );
       streams.get(outcome.name)!.stdout.flush();
       streams.get(outcome.name)!.stderr.flush();
     },
-  });
+  };
+  const outcomes = runAll
+    ? await runAll(callbacks)
+    : await runMatrix(guests, deps, { limits, failFast: config.failFast, ...callbacks });
   const exitCode = matrixExitCode(outcomes, deps.signal);
   // Quiet: each guest's last line and the run's say it; the table is left out.
   if (!quiet) err(`\n${formatMatrixTable(outcomes)}`);
@@ -239,7 +267,7 @@ async function runMany(
   const seconds = formatDuration(Date.now() - startedAt.getTime());
   err(
     failed.length === 0
-      ? `kvmci ✓ all ${outcomes.length} guests passed in ${seconds}\n`
+      ? `kvmci ✓ all ${outcomes.length} guests ${runAll ? "did their part" : "passed"} in ${seconds}\n`
       : `kvmci ✗ ${failed.length} of ${outcomes.length} guests did not pass (${failed.map((o) => o.name).join(", ")}) in ${seconds}\n`,
   );
   if (config.json) {
