@@ -268,7 +268,9 @@ describe("kvmci run input errors", () => {
       project,
     );
     expect(again.exitCode).toBe(64);
-    expect(again.stderr).toContain('--memory: expected a size like 2G or 512M, got "lots"');
+    expect(again.stderr).toContain(
+      '--memory: expected a size like 2G or 512M (a bare number is MiB), got "lots"',
+    );
     expect(again.stderr).toContain('--accel: expected one of auto, kvm, tcg, got "fast"');
     expect(again.stderr).not.toMatch(/\n\s+at /);
   });
