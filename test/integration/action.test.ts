@@ -55,7 +55,7 @@ describe("the GitHub Action (dist/)", () => {
     expect(r.log).toContain("8 passed, 0 failed");
     expect(r.summary).toContain("## kvmci: ✅ passed");
     expect(r.summary).toContain("### Tests: 8 passed, 0 failed, 0 skipped");
-    expect(r.summary).toContain("| fixture | 8 | 0 | 0 |");
+    expect(r.summary).toContain("| `fixture` | 8 | 0 | 0 |");
     expect(r.summary).not.toContain("hello from the host");
     expect(await readFile(join(project, "kvmci-artifacts", "reports", "summary.txt"), "utf8")).toBe(
       "8 passed, 0 failed\n",
@@ -76,7 +76,7 @@ describe("the GitHub Action (dist/)", () => {
     expect(r.log).toContain("::error::kvmci: the command failed with exit code 1");
     expect(r.summary).toContain("## kvmci: ❌ failed (exit code 1)");
     expect(r.summary).toContain("### Tests: 7 passed, 1 failed, 0 skipped");
-    expect(r.summary).toContain("#### ❌ fixture › on-request — `tests/on-request.sh:4`");
+    expect(r.summary).toContain("#### ❌ `fixture` › `on-request` — `tests/on-request.sh:4`");
   });
 
   it("stops a command at its timeout: exit code 124, the step fails", async () => {
