@@ -28,3 +28,32 @@ describe("wakeAgentScript", () => {
     expect(result.exitCode).toBe(0);
   });
 });
+
+describe("the wake channel, from a hostile guest", () => {
+  it("keeps only a few short lines, whatever is written to it, and still hears its word", async () => {
+    const { createServer } = await import("node:net");
+    const { mkdtemp, rm } = await import("node:fs/promises");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { WakeChannel } = await import("../../src/guest/wake.js");
+    const dir = await mkdtemp(join(tmpdir(), "kvmci-wake-"));
+    const path = join(dir, "wake.sock");
+    const server = createServer((socket) => {
+      // 20 MB without a newline, then many lines, then the word.
+      socket.write("x".repeat(20 * 1024 ** 2));
+      socket.write("\n");
+      for (let i = 0; i < 10_000; i++) socket.write(`noise ${i}\n`);
+      socket.write("armed\n");
+    });
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    try {
+      const before = process.memoryUsage().heapUsed;
+      await using channel = await WakeChannel.connect(path);
+      await channel.waitFor("armed", 10_000);
+      expect(process.memoryUsage().heapUsed - before).toBeLessThan(16 * 1024 ** 2);
+    } finally {
+      server.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
