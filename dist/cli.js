@@ -2672,7 +2672,12 @@ var init_packages = __esm({
       newuidmap: "uidmap",
       newgidmap: "uidmap",
       tar: "tar",
-      git: "git"
+      git: "git",
+      isoinfo: "genisoimage",
+      sfdisk: "fdisk",
+      sudo: "sudo",
+      ssh: "openssh-client",
+      "arch-test": "arch-test"
     };
     systemPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
   }
@@ -4964,7 +4969,10 @@ var init_guest = __esm({
             QmpClient.connect(this.folder.file(RunFiles.qmp), {
               timeoutMs: qmpConnectTimeoutMs,
               signal
-            }).catch((error) => qemu.hasExited ? void 0 : Promise.reject(error)),
+            }).catch((error) => {
+              if (qemu.hasExited) return void 0;
+              throw error;
+            }),
             qemu.exited.then(() => void 0)
           ]);
           if (qmp && !qemu.hasExited) {

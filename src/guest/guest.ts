@@ -235,7 +235,10 @@ export class Guest implements AsyncDisposable {
         QmpClient.connect(this.folder.file(RunFiles.qmp), {
           timeoutMs: qmpConnectTimeoutMs,
           signal,
-        }).catch((error: unknown) => (qemu.hasExited ? undefined : Promise.reject(error))),
+        }).catch((error: unknown) => {
+          if (qemu.hasExited) return undefined;
+          throw error;
+        }),
         qemu.exited.then(() => undefined),
       ]);
       if (qmp && !qemu.hasExited) {

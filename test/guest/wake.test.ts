@@ -1,6 +1,10 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { execa } from "execa";
-import { buildWakeLine, wakeAgentScript } from "../../src/guest/wake.js";
+import { buildWakeLine, WakeChannel, wakeAgentScript } from "../../src/guest/wake.js";
 
 describe("buildWakeLine", () => {
   it("carries time (ms precision), host name, seed and the key without its comment", () => {
@@ -31,11 +35,6 @@ describe("wakeAgentScript", () => {
 
 describe("the wake channel, from a hostile guest", () => {
   it("keeps only a few short lines, whatever is written to it, and still hears its word", async () => {
-    const { createServer } = await import("node:net");
-    const { mkdtemp, rm } = await import("node:fs/promises");
-    const { tmpdir } = await import("node:os");
-    const { join } = await import("node:path");
-    const { WakeChannel } = await import("../../src/guest/wake.js");
     const dir = await mkdtemp(join(tmpdir(), "kvmci-wake-"));
     const path = join(dir, "wake.sock");
     const server = createServer((socket) => {
