@@ -4688,7 +4688,8 @@ user=$1
 home=$(getent passwd "$user" | cut -d: -f6)
 port=/dev/virtio-ports/${wakePortName}
 exec 3<>"$port" || exit 1
-rm -f "$home/.ssh/authorized_keys" /var/lib/cloud/instance/user-data.txt \\
+: >"$home/.ssh/authorized_keys"
+rm -f /var/lib/cloud/instance/user-data.txt \\
   /var/lib/cloud/instance/user-data.txt.i /var/lib/cloud/instance/cloud-config.txt \\
   /var/lib/cloud/instance/obj.pkl
 # Established connections to port 22 (0x0016, state 01); give them 10 s to go.
@@ -4704,24 +4705,32 @@ while :; do
   # A read fails while no host end is connected (between the save and a restore): wait.
   if ! read -r word time name seed keytype key <&3; then sleep 0.05; continue; fi
   [ "$word" = wake ] || continue
-  date -u -s "@$time" >/dev/null
-  old=$(cat /proc/sys/kernel/hostname)
+  # The new key first, so that the host may connect as soon as it hears the word.
+  printf '%s %s\\n' "$keytype" "$key" >"$home/.ssh/authorized_keys"
+  stamp=$(date -u -s "@$time" +%Y-%m-%dT%H:%M:%SZ)
+  read -r old </proc/sys/kernel/hostname
   if [ "$name" != "$old" ]; then
     echo "$name" >/proc/sys/kernel/hostname
     echo "$name" >/etc/hostname
-    sed -i "s/\\([[:space:]]\\)$old\\([[:space:]]\\|\\$\\)/\\1$name\\2/g" /etc/hosts
+    # /etc/hosts with the old name replaced word by word, in the shell itself.
+    hosts=
+    set -f
+    while IFS= read -r line || [ -n "$line" ]; do
+      out=
+      for w in $line; do
+        [ "$w" = "$old" ] && w=$name
+        out="$out\${out:+ }$w"
+      done
+      hosts="$hosts$out
+"
+    done </etc/hosts
+    set +f
+    printf '%s' "$hosts" >/etc/hosts
   fi
   printf '%s' "$seed" >/dev/urandom
-  mkdir -p "$home/.ssh"
-  printf '%s %s\\n' "$keytype" "$key" >"$home/.ssh/authorized_keys"
-  chown "$user:" "$home/.ssh" "$home/.ssh/authorized_keys"
-  chmod 700 "$home/.ssh"
-  chmod 600 "$home/.ssh/authorized_keys"
   # A restored guest prints nothing on its own: say on the serial console what happened, so
   # that its console copy and a failure's console tail start from here.
-  printf '
-kvmci: woke as %s at %s
-' "$name" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >/dev/ttyS0 2>/dev/null
+  printf '\\nkvmci: woke as %s at %s\\n' "$name" "$stamp" >/dev/ttyS0 2>/dev/null
   echo awake >&3
   exit 0
 done
@@ -5070,7 +5079,7 @@ var init_guest = __esm({
           })
         );
         await wake.waitFor("awake", wakeTimeoutMs, signal);
-        await this.connectSsh(deadline, signal, Date.now());
+        await this.connectSsh(deadline, signal, Date.now(), true);
       }
       async wakeChannel(signal) {
         this.wake ??= await WakeChannel.connect(this.folder.file(RunFiles.wake), signal);
@@ -5112,16 +5121,23 @@ var init_guest = __esm({
           this.ssh = void 0;
         }
       }
-      /** Connects SSH with the pinned host key, retrying until the deadline or QEMU's exit. */
-      async connectSsh(deadline, signal, started) {
+      /**
+       * Connects SSH with the pinned host key, retrying until the deadline or QEMU's exit. `awake`:
+       * sshd is known to run (a restored guest): connect at once, without first waiting for its
+       * banner on a connection of its own (each connection costs sshd a fork and exec, a few
+       * hundred milliseconds under emulation).
+       */
+      async connectSsh(deadline, signal, started, awake = false) {
         const qemu = this.requireQemu();
         const stage2 = `waiting for SSH on 127.0.0.1:${this.sshPort}`;
         let lastError = "no answer yet";
+        let probe2 = !awake;
         while (!this.ssh) {
           signal.throwIfAborted();
           if (qemu.hasExited) throw await this.stoppedFailure("during boot");
           if (Date.now() >= deadline) throw await this.timeoutFailure(stage2, lastError, started);
-          const banner = await sshBannerSeen(this.sshPort, bannerTimeoutMs, signal);
+          const banner = probe2 ? await sshBannerSeen(this.sshPort, bannerTimeoutMs, signal) : { ok: true };
+          probe2 = true;
           if (!banner.ok) {
             lastError = banner.reason;
             await sleep4(pollMs, void 0, { signal });
@@ -7110,7 +7126,7 @@ var init_key = __esm({
   "src/snapshot/key.ts"() {
     "use strict";
     init_args();
-    snapshotFormat = 4;
+    snapshotFormat = 5;
   }
 });
 
