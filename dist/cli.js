@@ -4359,7 +4359,7 @@ function attach(channel, io, resolve4, reject) {
   if (io.stdin) io.stdin.pipe(channel);
   else channel.end();
 }
-var Client, HostKeyMismatchError, SshSession, signalNumbers;
+var Client, HostKeyMismatchError, cipherPreference, SshSession, signalNumbers;
 var init_session = __esm({
   "src/ssh/session.ts"() {
     "use strict";
@@ -4377,6 +4377,13 @@ var init_session = __esm({
         );
       }
     };
+    cipherPreference = [
+      "chacha20-poly1305@openssh.com",
+      "aes128-gcm@openssh.com",
+      "aes256-gcm@openssh.com",
+      "aes128-ctr",
+      "aes256-ctr"
+    ];
     SshSession = class _SshSession {
       constructor(client) {
         this.client = client;
@@ -4400,6 +4407,7 @@ var init_session = __esm({
               mismatch = !key.equals(expected);
               return !mismatch;
             },
+            algorithms: { cipher: [...cipherPreference] },
             // Only the key we made; never a password or an agent.
             tryKeyboard: false,
             agent: void 0
