@@ -7,6 +7,7 @@
 //   BENCH_ROUNDS (default 5) warm rounds; BENCH_COLD_ROUNDS (default 3) cold and by-hand rounds;
 //   BENCH_SKIP_FIRST=1 leaves out the first run with an empty cache (it builds the image).
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -68,11 +69,6 @@ async function makeLargeWorkspace(dir, files, bytes) {
     await writeFile(join(sub, `f${i}.${i < big ? "bin" : "js"}`), randomBytes(size));
   }
 }
-function randomBytes(n) {
-  const b = Buffer.allocUnsafe(n);
-  for (let i = 0; i < n; i += 4) b.writeUInt32LE((Math.random() * 2 ** 32) >>> 0, i & ~3);
-  return b.subarray(0, n);
-}
 
 const rows = [];
 const row = (target, unit, now, baseline, previous, test, goal) =>
@@ -89,6 +85,11 @@ const cli = (...args) =>
 const kept = [];
 
 try {
+  const large = join(work, "large");
+  await makeLargeWorkspace(large, 5000, 100 * MiB);
+  const largeBytes = Number(
+    execFileSync("du", ["-sb", large], { encoding: "utf8" }).split("\t")[0],
+  );
   // Warm-up: the image, a snapshot for each version, the KVM probe settled.
   console.error("warming up (image, snapshots)…");
   await now(["--", "true"], root);
@@ -117,11 +118,6 @@ try {
     console.error(`cold ${i + 1}/${coldRounds}: ${(c.ms / 1000).toFixed(1)} s`);
   }
   // 3. A large workspace, and tar | ssh by hand into a kept guest.
-  const large = join(work, "large");
-  await makeLargeWorkspace(large, 5000, 100 * MiB);
-  const largeBytes = Number(
-    execFileSync("du", ["-sb", large], { encoding: "utf8" }).split("\t")[0],
-  );
   const largeSync = [];
   const largeSyncPrevious = [];
   for (let i = 0; i < Math.max(3, coldRounds); i++) {
@@ -304,7 +300,7 @@ try {
     `\nkvmci bench, ${new Date().toISOString()}, accel ${warm[0].report.accel.name}, ${rounds} warm rounds, ${coldRounds} cold; this repo ${(repoBytes / MiB).toFixed(1)} MiB as tar\n`,
   );
   for (const [i, cells] of table.entries()) {
-    console.log(`| ${cells.join(" | ")} |`);
+    console.log(`| ${cells.map((c) => String(c).replaceAll("|", "\\|")).join(" | ")} |`);
     if (i === 0) console.log(`|${cells.map(() => "---").join("|")}|`);
   }
   const last = warm.at(-1).report.phases;
