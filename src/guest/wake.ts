@@ -43,6 +43,12 @@ while :; do
     sed -i "s/\\([[:space:]]\\)$old\\([[:space:]]\\|\\$\\)/\\1$name\\2/g" /etc/hosts
   fi
   printf '%s' "$seed" >/dev/urandom
+  # Writing mixes the seed in but does not reseed the generator at once: without vmgenid (arm64)
+  # every guest restored from this snapshot would draw the same numbers until the kernel's next
+  # reseed (up to a minute). RNDRESEEDCRNG does it now; python3 is there for cloud-init.
+  if [ ! -e /sys/bus/acpi/devices/QEMUVGID:00 ]; then
+    python3 -c 'import fcntl, os; fcntl.ioctl(os.open("/dev/urandom", os.O_WRONLY), 0x5207)' 2>/dev/null
+  fi
   mkdir -p "$home/.ssh"
   printf '%s %s\\n' "$keytype" "$key" >"$home/.ssh/authorized_keys"
   chown "$user:" "$home/.ssh" "$home/.ssh/authorized_keys"
@@ -50,7 +56,10 @@ while :; do
   chmod 600 "$home/.ssh/authorized_keys"
   # A restored guest prints nothing on its own: say on the serial console what happened, so
   # that its console copy and a failure's console tail start from here.
-  printf '\nkvmci: woke as %s at %s\n' "$name" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >/dev/ttyS0 2>/dev/null
+  # (ttyS0 on x86_64, ttyAMA0 on arm64.)
+  for tty in /dev/ttyS0 /dev/ttyAMA0; do
+    printf '\nkvmci: woke as %s at %s\n' "$name" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$tty"
+  done 2>/dev/null
   echo awake >&3
   exit 0
 done

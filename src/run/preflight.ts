@@ -5,12 +5,14 @@ import { formatSize } from "../units/size.js";
 import { checkArtifactsDir } from "../sync/artifacts.js";
 import type { GuestRun } from "./matrix.js";
 import { largestGuestBytes } from "./schedule.js";
+import { nodeArchProblem } from "./prepare.js";
 
 /**
  * What can be known to fail before anything starts, given this host: a guest bigger than the
  * host could ever admit (it would wait in the queue for ever), report and console files whose
- * folder is missing (found only after the run, with the result lost), and artifacts folders
- * that kvmci may not replace. Returns every problem, as `where: what`.
+ * folder is missing (found only after the run, with the result lost), artifacts folders that
+ * kvmci may not replace, and a Node.js to copy that cannot run in a guest of its architecture.
+ * Returns every problem, as `where: what`.
  */
 export async function checkBeforeStart(
   config: RunConfig,
@@ -27,6 +29,10 @@ export async function checkBeforeStart(
         `${flagPrefix}memory${who}: ${formatSize(guest.memoryBytes)} is more than this host can give a guest ` +
           `(${formatSize(largest)}: its ${formatSize(host.totalMemoryBytes)} less 1 GiB for itself)`,
       );
+    const node = guest.provision?.node;
+    const nodeProblem = node && nodeArchProblem(node, guest.arch, guest.image);
+    if (nodeProblem)
+      problems.push(`${flagPrefix}node${who}: ${nodeProblem.message}. ${nodeProblem.hint}`);
     if (guest.artifacts.length > 0) {
       const problem = await checkArtifactsDir(guest.artifactsDir);
       if (problem) problems.push(`${flagPrefix}artifacts-dir${who}: ${problem}`);

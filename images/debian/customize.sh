@@ -1,16 +1,25 @@
 #!/bin/sh
-# mmdebstrap customize hook for the debian-12 recipe.
+# mmdebstrap customize hook for kvmci's Debian recipes (debian-12 for x86_64 and aarch64).
 #   $1  the finished root file system (mmdebstrap's chroot)
-#   $2  the output folder: disk.raw (file system written at 1 MiB), core.img, boot.img, vmlinuz,
-#       initrd.img, kernel-version
+#   $2  the output folder: disk.raw (file system written at 1 MiB), vmlinuz, initrd.img,
+#       kernel-version; core.img and boot.img when the recipe has GRUB (grub-pc-bin, x86_64)
 #   $3  the ext4 file system's size in KiB
 #   $4  the disk identifier (8 hex digits) the partition UUID is derived from
 #   $5  the kernel command line (without root=)
 # In unshare mode mmdebstrap runs this inside its user namespace, so ownership stays right
-# without real root.
+# without real root. For another architecture than the host's, programs of the root run under
+# qemu-user (binfmt_misc), many times slower: the host's own tools do what they can instead.
 set -eu
 root="$1" out="$2" fs_kib="$3" disk_id="$4" cmdline="$5"
 step() { echo "kvmci-step: $*"; }
+# Unit links only: the host's systemctl makes them without running anything of the root's.
+units() {
+  if command -v systemctl >/dev/null 2>&1; then
+    systemctl --root="$root" "$@"
+  else
+    chroot "$root" systemctl "$@"
+  fi
+}
 
 step "configuring the guest"
 # cloud-init writes a fresh host key per run; keys made at build time would be shared by every guest.
@@ -54,46 +63,52 @@ cat > "$root/etc/systemd/system/systemd-networkd-wait-online.service.d/kvmci.con
 ExecStart=
 ExecStart=/lib/systemd/systemd-networkd-wait-online --any --timeout=60
 WAIT
-chroot "$root" systemctl enable systemd-networkd.service systemd-resolved.service >/dev/null 2>&1
+units enable systemd-networkd.service systemd-resolved.service >/dev/null 2>&1
 # Periodic jobs only compete with the test for two emulated CPUs.
-chroot "$root" systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer man-db.timer >/dev/null 2>&1 || true
+units mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer man-db.timer >/dev/null 2>&1 || true
 # Jobs that only compete with boot for the CPUs.
-chroot "$root" systemctl mask cloud-config.service e2scrub_reap.service systemd-binfmt.service >/dev/null 2>&1 || true
+units mask cloud-config.service e2scrub_reap.service systemd-binfmt.service >/dev/null 2>&1 || true
 
-# An initramfs with only what a QEMU guest needs to find its root disk: a smaller file to load
-# and less for udev to do on every boot.
-printf 'MODULES=list\n' > "$root/etc/initramfs-tools/conf.d/kvmci.conf"
-printf 'virtio_pci\nvirtio_blk\nvirtio_scsi\nsd_mod\n' >> "$root/etc/initramfs-tools/modules"
-chroot "$root" update-initramfs -u -k all >/dev/null
-
-echo "PARTUUID=${disk_id}-01 / ext4 rw,discard,errors=remount-ro 0 1" > "$root/etc/fstab"
-
+step "making the initramfs"
 kernel=$(cd "$root/boot" && ls vmlinuz-* | sort -V | tail -n 1)
 version=${kernel#vmlinuz-}
-mkdir -p "$root/boot/grub"
-cat > "$root/boot/grub/grub.cfg" <<GRUB
+# The essential hook made update-initramfs a no-op while packages were installed: put it back.
+rm -f "$root/usr/sbin/update-initramfs"
+chroot "$root" dpkg-divert --quiet --local --rename \
+  --divert /usr/sbin/update-initramfs.kvmci --remove /usr/sbin/update-initramfs
+# Only what a QEMU guest needs to find its root disk: a smaller file to load and less for udev
+# to do on every boot.
+printf 'MODULES=list\n' > "$root/etc/initramfs-tools/conf.d/kvmci.conf"
+printf 'virtio_pci\nvirtio_blk\nvirtio_scsi\nsd_mod\n' >> "$root/etc/initramfs-tools/modules"
+chroot "$root" update-initramfs -c -k "$version" >/dev/null
+
+echo "PARTUUID=${disk_id}-01 / ext4 rw,discard,errors=remount-ro 0 1" > "$root/etc/fstab"
+cp "$root/boot/vmlinuz-$version" "$out/vmlinuz"
+cp "$root/boot/initrd.img-$version" "$out/initrd.img"
+echo "$version" > "$out/kernel-version"
+
+if [ -d "$root/usr/lib/grub/i386-pc" ]; then
+  step "making the bootloader"
+  mkdir -p "$root/boot/grub"
+  cat > "$root/boot/grub/grub.cfg" <<GRUB
 set timeout=0
 linux /boot/vmlinuz-$version root=PARTUUID=${disk_id}-01 $cmdline
 initrd /boot/initrd.img-$version
 boot
 GRUB
-
-step "making the bootloader"
-# The core image finds its own partition and reads grub.cfg from it, as grub-install would
-# arrange; we embed it by hand so that no loop device (and no root) is needed.
-cat > "$root/tmp/kvmci-early.cfg" <<'EARLY'
+  # The core image finds its own partition and reads grub.cfg from it, as grub-install would
+  # arrange; we embed it by hand so that no loop device (and no root) is needed.
+  cat > "$root/tmp/kvmci-early.cfg" <<'EARLY'
 set root=(hd0,msdos1)
 set prefix=($root)/boot/grub
 configfile $prefix/grub.cfg
 EARLY
-chroot "$root" grub-mkimage -O i386-pc -o /tmp/kvmci-core.img -c /tmp/kvmci-early.cfg \
-  -p '(hd0,msdos1)/boot/grub' biosdisk part_msdos ext2 linux normal configfile echo test
-cp "$root/tmp/kvmci-core.img" "$out/core.img"
-cp "$root/usr/lib/grub/i386-pc/boot.img" "$out/boot.img"
-rm -f "$root/tmp/kvmci-core.img" "$root/tmp/kvmci-early.cfg"
-cp "$root/boot/vmlinuz-$version" "$out/vmlinuz"
-cp "$root/boot/initrd.img-$version" "$out/initrd.img"
-echo "$version" > "$out/kernel-version"
+  chroot "$root" grub-mkimage -O i386-pc -o /tmp/kvmci-core.img -c /tmp/kvmci-early.cfg \
+    -p '(hd0,msdos1)/boot/grub' biosdisk part_msdos ext2 linux normal configfile echo test
+  cp "$root/tmp/kvmci-core.img" "$out/core.img"
+  cp "$root/usr/lib/grub/i386-pc/boot.img" "$out/boot.img"
+  rm -f "$root/tmp/kvmci-core.img" "$root/tmp/kvmci-early.cfg"
+fi
 
 step "making the file system"
 # mmdebstrap still has /dev, /proc and /sys mounted in the root; copy without them first.
@@ -105,6 +120,6 @@ mkdir "$staging"
 trap 'rm -rf "$staging"' EXIT
 tar -C "$root" --one-file-system --exclude='./dev/*' --exclude='./var/cache/apt/archives/*.deb' -cf - . | tar -C "$staging" -xpf -
 rm -rf "$staging"/var/lib/apt/lists/* "$staging"/var/log/*.log
-# The partition starts at 1 MiB; kvmci writes the partition table and bootloader in front of it.
+# The partition starts at 1 MiB; kvmci writes the partition table (and GRUB) in front of it.
 mke2fs -q -t ext4 -L root -E offset=1048576 -d "$staging" "$out/disk.raw" "${fs_kib}k"
 rm -rf "$staging"
