@@ -1,5 +1,5 @@
 #!/bin/sh
-# mmdebstrap customize hook for kvmci's Debian recipes (debian-12 for x86_64 and aarch64).
+# mmdebstrap customize hook for kvmci's Debian recipes (debian-12, debian-13; x86_64, aarch64).
 #   $1  the finished root file system (mmdebstrap's chroot)
 #   $2  the output folder: disk.raw (file system written at 1 MiB), vmlinuz, initrd.img,
 #       kernel-version; core.img and boot.img when the recipe has GRUB (grub-pc-bin, x86_64)
@@ -34,8 +34,8 @@ datasource_list: [NoCloud, None]
 ssh_genkeytypes: []
 # The modules a test guest needs. Left out on purpose: locale (fails on a minimal image),
 # apt and package updates, timezone, ntp, keyboard, grub-dpkg.
-# The usual config-stage modules run in the final stage instead and cloud-config.service is
-# masked: every stage is a Python start-up, several seconds under emulation.
+# The usual config-stage modules run in the final stage instead: every stage is a Python
+# start-up, several seconds under emulation (cloud-init before 24.3; see below).
 cloud_init_modules: [seed_random, bootcmd, write_files, growpart, resizefs, set_hostname, update_hostname, update_etc_hosts, users_groups, ssh]
 cloud_config_modules: []
 cloud_final_modules: [set_passwords, runcmd, package_update_upgrade_install, scripts_per_once, scripts_per_boot, scripts_per_instance, scripts_user, final_message]
@@ -67,7 +67,14 @@ units enable systemd-networkd.service systemd-resolved.service >/dev/null 2>&1
 # Periodic jobs only compete with the test for two emulated CPUs.
 units mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer man-db.timer >/dev/null 2>&1 || true
 # Jobs that only compete with boot for the CPUs.
-units mask cloud-config.service e2scrub_reap.service systemd-binfmt.service >/dev/null 2>&1 || true
+units mask e2scrub_reap.service systemd-binfmt.service >/dev/null 2>&1 || true
+# Before cloud-init 24.3 each stage is a service and a Python start-up of its own, and the
+# config stage has nothing to do here. From 24.3 (Debian 13) one process, cloud-init-main,
+# runs every stage and waits for each stage's service: masking one makes the boot hang.
+if [ ! -e "$root/usr/lib/systemd/system/cloud-init-main.service" ] &&
+  [ ! -e "$root/lib/systemd/system/cloud-init-main.service" ]; then
+  units mask cloud-config.service >/dev/null 2>&1 || true
+fi
 
 step "making the initramfs"
 kernel=$(cd "$root/boot" && ls vmlinuz-* | sort -V | tail -n 1)

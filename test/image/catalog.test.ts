@@ -32,7 +32,7 @@ describe("the built-in catalog", () => {
   it("has every image for x86_64 and aarch64: downloads boot through BIOS and UEFI", async () => {
     const entries = await listCatalog([builtinCatalogDir]);
     const names = [...new Set(entries.map((e) => e.name))];
-    expect(names).toContain("debian-12");
+    expect(names).toContain("debian-13");
     for (const name of names) {
       const arches = entries.filter((e) => e.name === name).map((e) => e.arch);
       expect(arches, name).toEqual(["x86_64", "aarch64"]);
