@@ -5,6 +5,8 @@ import { defineConfig } from "vitest/config";
 // run one at a time, the fault-injection suite in test/faults among them.
 export default defineConfig({
   test: {
+    // A fresh machine: the host tools the tests need are installed first (test/host-tools.setup.ts).
+    globalSetup: ["test/host-tools.setup.ts"],
     projects: [
       {
         test: {

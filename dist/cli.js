@@ -2802,7 +2802,11 @@ var init_packages = __esm({
       newuidmap: "uidmap",
       newgidmap: "uidmap",
       tar: "tar",
-      git: "git"
+      git: "git",
+      isoinfo: "genisoimage",
+      sfdisk: "fdisk",
+      sudo: "sudo",
+      ssh: "openssh-client"
     };
     systemPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
   }
@@ -4918,17 +4922,21 @@ var init_guest = __esm({
             log: this.folder.file(RunFiles.qemuLog)
           }) : await QemuProcess.start(argv);
           this.qemu = qemu;
-          const early = await Promise.race([qemu.exited, sleep3(300, void 0, { signal })]);
-          if (!early) {
-            this.qmp = await Promise.race([
-              QmpClient.connect(this.folder.file(RunFiles.qmp), {
-                timeoutMs: qmpConnectTimeoutMs,
-                signal
-              }),
-              qemu.exited.then(() => void 0)
-            ]);
-            if (this.qmp) return;
+          const qmp = await Promise.race([
+            QmpClient.connect(this.folder.file(RunFiles.qmp), {
+              timeoutMs: qmpConnectTimeoutMs,
+              signal
+            }).catch((error) => {
+              if (qemu.hasExited) return void 0;
+              throw error;
+            }),
+            qemu.exited.then(() => void 0)
+          ]);
+          if (qmp && !qemu.hasExited) {
+            this.qmp = qmp;
+            return;
           }
+          await qmp?.[Symbol.asyncDispose]();
           const exit = await qemu.exited;
           if (/host forwarding rule/i.test(exit.stderr) && attempt < 5) continue;
           throw await this.failure("guestBoot", `QEMU exited at start-up${exitSummary(exit)}`, {
@@ -7927,24 +7935,44 @@ async function commitSnapshot(partialDir, cacheDir, entry, info) {
   return publishEntry(partialDir, join23(snapshotsDir(cacheDir), entry), readSnapshot);
 }
 async function verifySnapshot(snapshot, signal) {
+  const stamps = await readStamps(snapshot.dir);
+  let restamp = false;
   for (const [name, path] of [
     ["memory", snapshot.memoryPath],
     ["disk", snapshot.diskPath]
   ]) {
     const expected = snapshot.info.files[name];
+    const now = await stat8(path).catch(() => void 0);
+    if (!now) return `its ${name} file cannot be read`;
+    const stamp = stamps[name];
+    if (stamp && now.size === expected.bytes && now.size === stamp.size && now.mtimeMs === stamp.mtimeMs && now.ino === stamp.ino)
+      continue;
     const actual = await fileRecordOf(path, signal).catch(() => void 0);
     if (!actual) return `its ${name} file cannot be read`;
     if (actual.bytes !== expected.bytes || actual.sha256 !== expected.sha256)
       return `its ${name} file does not match the digest recorded when it was saved`;
+    stamps[name] = { size: now.size, mtimeMs: now.mtimeMs, ino: now.ino };
+    restamp = true;
   }
+  if (restamp)
+    await writeFile16(join23(snapshot.dir, stampFile), JSON.stringify(stamps), { mode: 384 }).catch(
+      () => void 0
+    );
   return void 0;
+}
+async function readStamps(dir) {
+  try {
+    return JSON.parse(await readFile23(join23(dir, stampFile), "utf8"));
+  } catch {
+    return {};
+  }
 }
 async function fileRecordOf(path, signal) {
   const { size: size2 } = await stat8(path);
   const digest = await digestFile(path, "sha256", signal);
   return { bytes: size2, sha256: digest.hex };
 }
-var SnapshotFiles, fileRecord, snapshotInfoSchema;
+var SnapshotFiles, fileRecord, snapshotInfoSchema, stampFile;
 var init_store = __esm({
   "src/snapshot/store.ts"() {
     "use strict";
@@ -7985,6 +8013,7 @@ var init_store = __esm({
       saveMs: z6.number(),
       createdAt: z6.string()
     });
+    stampFile = "verified.json";
   }
 });
 

@@ -242,18 +242,24 @@ export class Guest implements AsyncDisposable {
           })
         : await QemuProcess.start(argv);
       this.qemu = qemu;
-      // QEMU fails at start-up (a bad option, a taken port) within a moment, or not at all.
-      const early = await Promise.race([qemu.exited, sleep(300, undefined, { signal })]);
-      if (!early) {
-        this.qmp = await Promise.race([
-          QmpClient.connect(this.folder.file(RunFiles.qmp), {
-            timeoutMs: qmpConnectTimeoutMs,
-            signal,
-          }),
-          qemu.exited.then(() => undefined),
-        ]);
-        if (this.qmp) return;
+      // QEMU answers on QMP only once its machine is set up (its network's port forward bound):
+      // an answer means it started; an exit first (a bad option, a taken port) means it did not.
+      // Waiting a fixed moment instead cost 300 ms of every start.
+      const qmp = await Promise.race([
+        QmpClient.connect(this.folder.file(RunFiles.qmp), {
+          timeoutMs: qmpConnectTimeoutMs,
+          signal,
+        }).catch((error: unknown) => {
+          if (qemu.hasExited) return undefined;
+          throw error;
+        }),
+        qemu.exited.then(() => undefined),
+      ]);
+      if (qmp && !qemu.hasExited) {
+        this.qmp = qmp;
+        return;
       }
+      await qmp?.[Symbol.asyncDispose]();
       const exit = await qemu.exited;
       if (/host forwarding rule/i.test(exit.stderr) && attempt < 5) continue;
       throw await this.failure("guestBoot", `QEMU exited at start-up${exitSummary(exit)}`, {

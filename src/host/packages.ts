@@ -24,6 +24,10 @@ export const packageOf: Record<string, string> = {
   newgidmap: "uidmap",
   tar: "tar",
   git: "git",
+  isoinfo: "genisoimage",
+  sfdisk: "fdisk",
+  sudo: "sudo",
+  ssh: "openssh-client",
 };
 
 /** Where apt puts what it installs: looked in after an install, whatever PATH says. */

@@ -1,6 +1,10 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { execa } from "execa";
-import { buildWakeLine, wakeAgentScript } from "../../src/guest/wake.js";
+import { buildWakeLine, WakeChannel, wakeAgentScript } from "../../src/guest/wake.js";
 
 describe("buildWakeLine", () => {
   it("carries time (ms precision), host name, seed and the key without its comment", () => {
@@ -26,5 +30,29 @@ describe("wakeAgentScript", () => {
     const result = await execa("sh", ["-n"], { input: wakeAgentScript, reject: false });
     expect(result.stderr).toBe("");
     expect(result.exitCode).toBe(0);
+  });
+});
+
+describe("the wake channel, from a hostile guest", () => {
+  it("keeps only a few short lines, whatever is written to it, and still hears its word", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "kvmci-wake-"));
+    const path = join(dir, "wake.sock");
+    const server = createServer((socket) => {
+      // 20 MB without a newline, then many lines, then the word.
+      socket.write("x".repeat(20 * 1024 ** 2));
+      socket.write("\n");
+      for (let i = 0; i < 10_000; i++) socket.write(`noise ${i}\n`);
+      socket.write("armed\n");
+    });
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    try {
+      const before = process.memoryUsage().heapUsed;
+      await using channel = await WakeChannel.connect(path);
+      await channel.waitFor("armed", 10_000);
+      expect(process.memoryUsage().heapUsed - before).toBeLessThan(16 * 1024 ** 2);
+    } finally {
+      server.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

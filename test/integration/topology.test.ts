@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { readFile, writeFile } from "node:fs/promises";
+import { access, cp, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createFixtureProject, sandboxPerTest, type Sandbox } from "./harness.js";
@@ -15,13 +15,18 @@ interface Report {
   guests: { name: string; verdict: string; exitCode: number; snapshot?: { use: string } }[];
 }
 
+/** The fixture project (made once per sandbox) with a kvmci.yml, as `name` in the sandbox. */
 async function topology(sandbox: Sandbox, yaml: string, name = "project"): Promise<string> {
-  const project = await createFixtureProject(sandbox);
-  const dir = name === "project" ? project : join(sandbox.root, name);
-  if (dir !== project) {
-    const { cp } = await import("node:fs/promises");
-    await cp(project, dir, { recursive: true });
-  }
+  const fixture = join(sandbox.root, "project");
+  if (
+    !(await access(fixture).then(
+      () => true,
+      () => false,
+    ))
+  )
+    await createFixtureProject(sandbox);
+  const dir = join(sandbox.root, name);
+  if (dir !== fixture) await cp(fixture, dir, { recursive: true });
   await writeFile(join(dir, "kvmci.yml"), yaml);
   return dir;
 }
@@ -76,13 +81,12 @@ describe("guests: on one private network", () => {
   it("two runs at the same time each see only their own guests", async () => {
     const sandbox = sandboxOf();
     const tokens = [randomUUID(), randomUUID()];
-    const dirs = await Promise.all(
-      tokens.map(async (token, i) => {
-        const dir = await topology(sandbox, example(token), `run-${i}`);
-        await writeFile(join(dir, "token.txt"), token);
-        return dir;
-      }),
-    );
+    const dirs: string[] = [];
+    for (const [i, token] of tokens.entries()) {
+      const dir = await topology(sandbox, example(token), `run-${i}`);
+      await writeFile(join(dir, "token.txt"), token);
+      dirs.push(dir);
+    }
     // --parallel 4: both topologies on the host at once, not one after the other.
     const results = await Promise.all(dirs.map((dir) => run(sandbox, dir, ["--parallel", "4"])));
     results.forEach(({ result }, i) => {

@@ -1,0 +1,34 @@
+import { toolInstaller } from "../src/host/packages.js";
+
+/**
+ * Before any test: what the tests need of the host, installed with kvmci's own installer (apt-get
+ * as root or with passwordless sudo, one line saying what and why), so that `npm ci && npm test`
+ * in a fresh clone on a fresh Debian or Ubuntu machine needs no step before it. Elsewhere it
+ * says what to install, as kvmci does.
+ */
+export default async function installTestTools(): Promise<void> {
+  await toolInstaller({
+    mode: "auto",
+    isRoot: process.getuid?.() === 0,
+    log: (line) => process.stderr.write(`tests › ${line}\n`),
+    extendPath: (dirs) => {
+      process.env.PATH = `${process.env.PATH ?? ""}:${dirs}`;
+    },
+  })(
+    [
+      "qemu-system-x86_64",
+      "qemu-img",
+      "mmdebstrap",
+      "tar",
+      "git",
+      // Independent readers of what kvmci writes (seeds, partition tables), in the unit tests.
+      "isoinfo",
+      "sfdisk",
+      // The simulated CI runner (an ordinary user with sudo) and OpenSSH for kvmci ssh --print.
+      "sudo",
+      "newuidmap",
+      "ssh",
+    ],
+    "by the tests",
+  );
+}
