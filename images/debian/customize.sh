@@ -22,7 +22,8 @@ units() {
 }
 
 step "configuring the guest"
-# cloud-init writes a fresh host key per run; keys made at build time would be shared by every guest.
+# kvmci gives each guest its own host key; keys made at build time would be shared by every
+# guest (and the essential hook left empty files in their place).
 rm -f "$root"/etc/ssh/ssh_host_*
 : > "$root/etc/machine-id"
 rm -f "$root/var/lib/dbus/machine-id"
@@ -76,13 +77,46 @@ if [ ! -e "$root/usr/lib/systemd/system/cloud-init-main.service" ] &&
   units mask cloud-config.service >/dev/null 2>&1 || true
 fi
 
+# The essential hook made these commands no-ops while packages were installed: put them back,
+# then run each once.
+for command in /usr/sbin/update-initramfs /usr/sbin/update-ca-certificates /usr/bin/py3compile; do
+  rm -f "$root$command"
+  chroot "$root" dpkg-divert --quiet --local --rename --divert "$command.kvmci" --remove "$command"
+done
+
+if [ -e "$root/usr/sbin/update-ca-certificates" ]; then
+  step "collecting the CA certificates"
+  chroot "$root" update-ca-certificates --fresh >/dev/null
+fi
+
+if [ -e "$root/usr/bin/py3compile" ]; then
+  step "compiling Python modules"
+  # What the python3-* packages' py3compile calls would have compiled. Bytecode does not depend
+  # on the architecture, only on Python's own magic number: when the host's Python has the
+  # guest's, it compiles natively, else the guest's Python does (one start-up, not 25).
+  # Timestamp-checked files, as Debian's own, whatever SOURCE_DATE_EPOCH says.
+  magic() {
+    sed -n 's/^MAGIC_NUMBER = (\([0-9][0-9]*\)).to_bytes.*/\1/p' "$1/importlib/_bootstrap_external.py" 2>/dev/null
+  }
+  guest_magic=$(magic "$(ls -d "$root"/usr/lib/python3.[0-9]* | sort -V | tail -n 1)")
+  host_lib=$(python3 -c 'import sysconfig; print(sysconfig.get_path("stdlib"))' 2>/dev/null) || host_lib=
+  dirs=
+  for dir in /usr/lib/python3/dist-packages /usr/share/python3; do
+    if [ -d "$root$dir" ]; then dirs="$dirs $dir"; fi
+  done
+  if [ -n "$guest_magic" ] && [ -n "$host_lib" ] && [ "$guest_magic" = "$(magic "$host_lib")" ]; then
+    for dir in $dirs; do
+      python3 -m compileall -q -j 0 --invalidation-mode timestamp -s "$root" -p / "$root$dir" >/dev/null
+    done
+  else
+    # shellcheck disable=SC2086 # the folders, one word each
+    chroot "$root" python3 -m compileall -q --invalidation-mode timestamp $dirs >/dev/null
+  fi
+fi
+
 step "making the initramfs"
 kernel=$(cd "$root/boot" && ls vmlinuz-* | sort -V | tail -n 1)
 version=${kernel#vmlinuz-}
-# The essential hook made update-initramfs a no-op while packages were installed: put it back.
-rm -f "$root/usr/sbin/update-initramfs"
-chroot "$root" dpkg-divert --quiet --local --rename \
-  --divert /usr/sbin/update-initramfs.kvmci --remove /usr/sbin/update-initramfs
 # Only what a QEMU guest needs to find its root disk: a smaller file to load and less for udev
 # to do on every boot.
 printf 'MODULES=list\n' > "$root/etc/initramfs-tools/conf.d/kvmci.conf"
