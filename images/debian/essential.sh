@@ -7,7 +7,7 @@
 # (a 2-core host building arm64 on x86-64: the times below). Until the customize hook puts them
 # back, these commands do nothing, and it runs each once:
 #   update-initramfs       the kernel's and initramfs-tools' own builds (every module, twice);
-#                          the customize hook builds the small one that is kept: ~60 s saved
+#                          the customize hook builds the small one that is kept (~30 s)
 #   update-ca-certificates run by ca-certificates' postinst and again by its trigger, ~25 s each
 #   py3compile             a Python start-up per python3-* package (~2.5 s each, 25 of them);
 #                          the customize hook compiles them all in one go
