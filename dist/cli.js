@@ -7226,7 +7226,7 @@ async function resolveRecipe(recipe, options) {
     if (cached) return { image: cached, origin: "cached" };
     const foreign = recipe.arch === options.hostArch ? "" : ` for ${recipe.arch}`;
     options.onNote?.(
-      `${recipe.name}${foreign} is not cached yet; building it from packages (once)${mode === "root" ? "" : `: ${why}`}` + (foreign ? `; its programs run under qemu-user emulation, so this takes 10\u201320 minutes` : "")
+      `${recipe.name}${foreign} is not cached yet; building it from packages (once)${mode === "root" ? "" : `: ${why}`}` + (foreign ? `; its programs run under qemu-user emulation, so this takes about 5 times as long (4\u20135 minutes on 2 cores)` : "")
     );
     const image = await buildRecipeImage(recipe, {
       cacheDir: options.cacheDir,
@@ -10697,7 +10697,7 @@ function foreignBuildCheck(arch2, hostArch, state, have) {
     return {
       name,
       status: "ok",
-      detail: `${what}: an ${arch2} recipe builds here under emulation (10\u201320 times slower than for ${hostArch})`
+      detail: `${what}: an ${arch2} recipe builds here under emulation (about 5 times as long as for ${hostArch})`
     };
   if (have.mayRoot)
     return {

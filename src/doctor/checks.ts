@@ -127,7 +127,7 @@ export function foreignBuildCheck(
     return {
       name,
       status: "ok",
-      detail: `${what}: an ${arch} recipe builds here under emulation (10–20 times slower than for ${hostArch})`,
+      detail: `${what}: an ${arch} recipe builds here under emulation (about 5 times as long as for ${hostArch})`,
     };
   if (have.mayRoot)
     return {

@@ -152,7 +152,7 @@ async function resolveRecipe(
     options.onNote?.(
       `${recipe.name}${foreign} is not cached yet; building it from packages (once)${mode === "root" ? "" : `: ${why}`}` +
         (foreign
-          ? `; its programs run under qemu-user emulation, so this takes 10–20 minutes`
+          ? `; its programs run under qemu-user emulation, so this takes about 5 times as long (4–5 minutes on 2 cores)`
           : ""),
     );
     const image = await buildRecipeImage(recipe, {
