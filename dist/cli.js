@@ -4299,7 +4299,7 @@ function attach(channel, io, resolve4, reject) {
   if (io.stdin) io.stdin.pipe(channel);
   else channel.end();
 }
-var Client, HostKeyMismatchError, SshSession, signalNumbers;
+var Client, HostKeyMismatchError, cipherPreference, SshSession, signalNumbers;
 var init_session = __esm({
   "src/ssh/session.ts"() {
     "use strict";
@@ -4317,6 +4317,13 @@ var init_session = __esm({
         );
       }
     };
+    cipherPreference = [
+      "chacha20-poly1305@openssh.com",
+      "aes128-gcm@openssh.com",
+      "aes256-gcm@openssh.com",
+      "aes128-ctr",
+      "aes256-ctr"
+    ];
     SshSession = class _SshSession {
       constructor(client) {
         this.client = client;
@@ -4340,6 +4347,7 @@ var init_session = __esm({
               mismatch = !key.equals(expected);
               return !mismatch;
             },
+            algorithms: { cipher: [...cipherPreference] },
             // Only the key we made; never a password or an agent.
             tryKeyboard: false,
             agent: void 0
@@ -4630,7 +4638,8 @@ user=$1
 home=$(getent passwd "$user" | cut -d: -f6)
 port=/dev/virtio-ports/${wakePortName}
 exec 3<>"$port" || exit 1
-rm -f "$home/.ssh/authorized_keys" /var/lib/cloud/instance/user-data.txt \\
+: >"$home/.ssh/authorized_keys"
+rm -f /var/lib/cloud/instance/user-data.txt \\
   /var/lib/cloud/instance/user-data.txt.i /var/lib/cloud/instance/cloud-config.txt \\
   /var/lib/cloud/instance/obj.pkl
 # Established connections to port 22 (0x0016, state 01); give them 10 s to go.
@@ -4646,32 +4655,41 @@ while :; do
   # A read fails while no host end is connected (between the save and a restore): wait.
   if ! read -r word time name seed keytype key <&3; then sleep 0.05; continue; fi
   [ "$word" = wake ] || continue
-  date -u -s "@$time" >/dev/null
-  old=$(cat /proc/sys/kernel/hostname)
+  # The new key first, so that the host may connect as soon as it hears the word.
+  printf '%s %s\\n' "$keytype" "$key" >"$home/.ssh/authorized_keys"
+  stamp=$(date -u -s "@$time" +%Y-%m-%dT%H:%M:%SZ)
+  read -r old </proc/sys/kernel/hostname
   if [ "$name" != "$old" ]; then
     echo "$name" >/proc/sys/kernel/hostname
     echo "$name" >/etc/hostname
-    sed -i "s/\\([[:space:]]\\)$old\\([[:space:]]\\|\\$\\)/\\1$name\\2/g" /etc/hosts
+    # /etc/hosts with the old name replaced word by word, in the shell itself.
+    hosts=
+    set -f
+    while IFS= read -r line || [ -n "$line" ]; do
+      out=
+      for w in $line; do
+        [ "$w" = "$old" ] && w=$name
+        out="$out\${out:+ }$w"
+      done
+      hosts="$hosts$out
+"
+    done </etc/hosts
+    set +f
+    printf '%s' "$hosts" >/etc/hosts
   fi
   printf '%s' "$seed" >/dev/urandom
   # Writing mixes the seed in but does not reseed the generator at once: without vmgenid (arm64)
-  # every guest restored from this snapshot would draw the same numbers until the kernel's next
-  # reseed (up to a minute). RNDRESEEDCRNG does it now; python3 is there for cloud-init.
+  # guests restored from one snapshot could draw the same numbers until the kernel's next
+  # reseed. RNDRESEEDCRNG does it now: one program, and only there (python3 is there for
+  # cloud-init).
   if [ ! -e /sys/bus/acpi/devices/QEMUVGID:00 ]; then
     python3 -c 'import fcntl, os; fcntl.ioctl(os.open("/dev/urandom", os.O_WRONLY), 0x5207)' 2>/dev/null
   fi
-  mkdir -p "$home/.ssh"
-  printf '%s %s\\n' "$keytype" "$key" >"$home/.ssh/authorized_keys"
-  chown "$user:" "$home/.ssh" "$home/.ssh/authorized_keys"
-  chmod 700 "$home/.ssh"
-  chmod 600 "$home/.ssh/authorized_keys"
   # A restored guest prints nothing on its own: say on the serial console what happened, so
-  # that its console copy and a failure's console tail start from here.
-  # (ttyS0 on x86_64, ttyAMA0 on arm64.)
+  # that its console copy and a failure's console tail start from here (ttyS0 on x86_64,
+  # ttyAMA0 on arm64).
   for tty in /dev/ttyS0 /dev/ttyAMA0; do
-    printf '
-kvmci: woke as %s at %s
-' "$name" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$tty"
+    printf '\\nkvmci: woke as %s at %s\\n' "$name" "$stamp" >"$tty"
   done 2>/dev/null
   echo awake >&3
   exit 0
@@ -5027,7 +5045,7 @@ var init_guest = __esm({
           })
         );
         await wake.waitFor("awake", wakeTimeoutMs, signal);
-        await this.connectSsh(deadline, signal, Date.now());
+        await this.connectSsh(deadline, signal, Date.now(), true);
       }
       async wakeChannel(signal) {
         this.wake ??= await WakeChannel.connect(this.folder.file(RunFiles.wake), signal);
@@ -5069,16 +5087,23 @@ var init_guest = __esm({
           this.ssh = void 0;
         }
       }
-      /** Connects SSH with the pinned host key, retrying until the deadline or QEMU's exit. */
-      async connectSsh(deadline, signal, started) {
+      /**
+       * Connects SSH with the pinned host key, retrying until the deadline or QEMU's exit. `awake`:
+       * sshd is known to run (a restored guest): connect at once, without first waiting for its
+       * banner on a connection of its own (each connection costs sshd a fork and exec, a few
+       * hundred milliseconds under emulation).
+       */
+      async connectSsh(deadline, signal, started, awake = false) {
         const qemu = this.requireQemu();
         const stage2 = `waiting for SSH on 127.0.0.1:${this.sshPort}`;
         let lastError = "no answer yet";
+        let probe2 = !awake;
         while (!this.ssh) {
           signal.throwIfAborted();
           if (qemu.hasExited) throw await this.stoppedFailure("during boot");
           if (Date.now() >= deadline) throw await this.timeoutFailure(stage2, lastError, started);
-          const banner = await sshBannerSeen(this.sshPort, bannerTimeoutMs, signal);
+          const banner = probe2 ? await sshBannerSeen(this.sshPort, bannerTimeoutMs, signal) : { ok: true };
+          probe2 = true;
           if (!banner.ok) {
             lastError = banner.reason;
             await sleep3(pollMs, void 0, { signal });
@@ -5318,7 +5343,7 @@ var init_key = __esm({
   "src/snapshot/key.ts"() {
     "use strict";
     init_args();
-    snapshotFormat = 4;
+    snapshotFormat = 5;
   }
 });
 

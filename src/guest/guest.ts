@@ -364,7 +364,7 @@ export class Guest implements AsyncDisposable {
       }),
     );
     await wake.waitFor("awake", wakeTimeoutMs, signal);
-    await this.connectSsh(deadline, signal, Date.now());
+    await this.connectSsh(deadline, signal, Date.now(), true);
   }
 
   private async wakeChannel(signal: AbortSignal): Promise<WakeChannel> {
@@ -419,16 +419,30 @@ export class Guest implements AsyncDisposable {
     }
   }
 
-  /** Connects SSH with the pinned host key, retrying until the deadline or QEMU's exit. */
-  private async connectSsh(deadline: number, signal: AbortSignal, started: number): Promise<void> {
+  /**
+   * Connects SSH with the pinned host key, retrying until the deadline or QEMU's exit. `awake`:
+   * sshd is known to run (a restored guest): connect at once, without first waiting for its
+   * banner on a connection of its own (each connection costs sshd a fork and exec, a few
+   * hundred milliseconds under emulation).
+   */
+  private async connectSsh(
+    deadline: number,
+    signal: AbortSignal,
+    started: number,
+    awake = false,
+  ): Promise<void> {
     const qemu = this.requireQemu();
     const stage = `waiting for SSH on 127.0.0.1:${this.sshPort}`;
     let lastError = "no answer yet";
+    let probe = !awake;
     while (!this.ssh) {
       signal.throwIfAborted();
       if (qemu.hasExited) throw await this.stoppedFailure("during boot");
       if (Date.now() >= deadline) throw await this.timeoutFailure(stage, lastError, started);
-      const banner = await sshBannerSeen(this.sshPort, bannerTimeoutMs, signal);
+      const banner = probe
+        ? await sshBannerSeen(this.sshPort, bannerTimeoutMs, signal)
+        : { ok: true as const };
+      probe = true;
       if (!banner.ok) {
         lastError = banner.reason;
         await sleep(pollMs, undefined, { signal });

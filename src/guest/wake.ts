@@ -10,6 +10,10 @@ import { wakePortName } from "../qemu/args.js";
  * on the wake channel. Each guest restored from the snapshot (and the saving guest itself) is
  * sent one `wake` line with its own clock, host name, randomness and client key; the agent
  * applies them, says `awake` and exits. Nothing of it stays on disk but the files it changed.
+ * After the wake it starts one program (date, to set the clock), and on arm64, which has no
+ * vmgenid, a second (python3, to reseed the random number generator): everything else is the
+ * shell's own, since each program started costs tens of milliseconds under emulation. The authorized
+ * keys file is emptied, not removed, so that writing it keeps its owner and mode.
  *
  * Arguments: the login user.
  */
@@ -19,7 +23,8 @@ user=$1
 home=$(getent passwd "$user" | cut -d: -f6)
 port=/dev/virtio-ports/${wakePortName}
 exec 3<>"$port" || exit 1
-rm -f "$home/.ssh/authorized_keys" /var/lib/cloud/instance/user-data.txt \\
+: >"$home/.ssh/authorized_keys"
+rm -f /var/lib/cloud/instance/user-data.txt \\
   /var/lib/cloud/instance/user-data.txt.i /var/lib/cloud/instance/cloud-config.txt \\
   /var/lib/cloud/instance/obj.pkl
 # Established connections to port 22 (0x0016, state 01); give them 10 s to go.
@@ -35,30 +40,41 @@ while :; do
   # A read fails while no host end is connected (between the save and a restore): wait.
   if ! read -r word time name seed keytype key <&3; then sleep 0.05; continue; fi
   [ "$word" = wake ] || continue
-  date -u -s "@$time" >/dev/null
-  old=$(cat /proc/sys/kernel/hostname)
+  # The new key first, so that the host may connect as soon as it hears the word.
+  printf '%s %s\\n' "$keytype" "$key" >"$home/.ssh/authorized_keys"
+  stamp=$(date -u -s "@$time" +%Y-%m-%dT%H:%M:%SZ)
+  read -r old </proc/sys/kernel/hostname
   if [ "$name" != "$old" ]; then
     echo "$name" >/proc/sys/kernel/hostname
     echo "$name" >/etc/hostname
-    sed -i "s/\\([[:space:]]\\)$old\\([[:space:]]\\|\\$\\)/\\1$name\\2/g" /etc/hosts
+    # /etc/hosts with the old name replaced word by word, in the shell itself.
+    hosts=
+    set -f
+    while IFS= read -r line || [ -n "$line" ]; do
+      out=
+      for w in $line; do
+        [ "$w" = "$old" ] && w=$name
+        out="$out\${out:+ }$w"
+      done
+      hosts="$hosts$out
+"
+    done </etc/hosts
+    set +f
+    printf '%s' "$hosts" >/etc/hosts
   fi
   printf '%s' "$seed" >/dev/urandom
   # Writing mixes the seed in but does not reseed the generator at once: without vmgenid (arm64)
-  # every guest restored from this snapshot would draw the same numbers until the kernel's next
-  # reseed (up to a minute). RNDRESEEDCRNG does it now; python3 is there for cloud-init.
+  # guests restored from one snapshot could draw the same numbers until the kernel's next
+  # reseed. RNDRESEEDCRNG does it now: one program, and only there (python3 is there for
+  # cloud-init).
   if [ ! -e /sys/bus/acpi/devices/QEMUVGID:00 ]; then
     python3 -c 'import fcntl, os; fcntl.ioctl(os.open("/dev/urandom", os.O_WRONLY), 0x5207)' 2>/dev/null
   fi
-  mkdir -p "$home/.ssh"
-  printf '%s %s\\n' "$keytype" "$key" >"$home/.ssh/authorized_keys"
-  chown "$user:" "$home/.ssh" "$home/.ssh/authorized_keys"
-  chmod 700 "$home/.ssh"
-  chmod 600 "$home/.ssh/authorized_keys"
   # A restored guest prints nothing on its own: say on the serial console what happened, so
-  # that its console copy and a failure's console tail start from here.
-  # (ttyS0 on x86_64, ttyAMA0 on arm64.)
+  # that its console copy and a failure's console tail start from here (ttyS0 on x86_64,
+  # ttyAMA0 on arm64).
   for tty in /dev/ttyS0 /dev/ttyAMA0; do
-    printf '\nkvmci: woke as %s at %s\n' "$name" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$tty"
+    printf '\\nkvmci: woke as %s at %s\\n' "$name" "$stamp" >"$tty"
   done 2>/dev/null
   echo awake >&3
   exit 0

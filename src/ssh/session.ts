@@ -26,6 +26,19 @@ export class HostKeyMismatchError extends KvmciError {
   }
 }
 
+/**
+ * ChaCha20-Poly1305 first: an emulated guest CPU has no AES instructions, and its sshd moves the
+ * workspace half as fast again with ChaCha20 as with AES-GCM (measured under TCG: 64 MiB in
+ * 3.7 s against 5.7 s). With KVM either is far faster than the rest of the sync.
+ */
+const cipherPreference = [
+  "chacha20-poly1305@openssh.com",
+  "aes128-gcm@openssh.com",
+  "aes256-gcm@openssh.com",
+  "aes128-ctr",
+  "aes256-ctr",
+] as const;
+
 /** One SSH connection to a guest. */
 export class SshSession implements AsyncDisposable {
   private constructor(private readonly client: Client) {}
@@ -48,6 +61,7 @@ export class SshSession implements AsyncDisposable {
           mismatch = !key.equals(expected);
           return !mismatch;
         },
+        algorithms: { cipher: [...cipherPreference] },
         // Only the key we made; never a password or an agent.
         tryKeyboard: false,
         agent: undefined,
