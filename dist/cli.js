@@ -5898,6 +5898,10 @@ async function checkBeforeStart(config, guests, host, flagPrefix = "--") {
       problems.push(
         `${flagPrefix}memory${who}: ${formatSize(guest.memoryBytes)} is more than this host can give a guest (${formatSize(largest)}: its ${formatSize(host.totalMemoryBytes)} less 1 GiB for itself)`
       );
+    if (guest.accel === "kvm" && guest.arch !== host.arch)
+      problems.push(
+        `${flagPrefix}accel${who}: kvm runs guests of this host's own architecture (${host.arch ?? "unknown"}) only, and the guest is ${guest.arch}; leave accel at auto (or tcg) to emulate it`
+      );
     const node = guest.provision?.node;
     const nodeProblem = node && nodeArchProblem(node, guest.arch, guest.image);
     if (nodeProblem)
@@ -9845,7 +9849,8 @@ async function readRunArgs(mode, argv, proc) {
   });
   const guests = config.topology ? config.topology.map((t) => ({ name: t.name, config: t.config })) : planGuests(config);
   const hostProblems = await checkBeforeStart(config, guests, {
-    totalMemoryBytes: (await readMemInfo()).totalBytes
+    totalMemoryBytes: (await readMemInfo()).totalBytes,
+    arch: archOfNode(proc.arch ?? "")
   });
   if (hostProblems.length > 0) throw problemsError("configuration", hostProblems, hint);
   if (keepForMs !== void 0 && guests.length > 1)

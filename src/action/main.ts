@@ -88,7 +88,7 @@ export async function runAction(
       const problems = await checkBeforeStart(
         config,
         guests,
-        { totalMemoryBytes: (await readMemInfo()).totalBytes },
+        { totalMemoryBytes: (await readMemInfo()).totalBytes, arch: hostArch },
         "input ",
       );
       if (problems.length > 0)

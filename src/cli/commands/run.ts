@@ -195,6 +195,7 @@ export async function readRunArgs(
     : planGuests(config);
   const hostProblems = await checkBeforeStart(config, guests, {
     totalMemoryBytes: (await readMemInfo()).totalBytes,
+    arch: archOfNode(proc.arch ?? ""),
   });
   if (hostProblems.length > 0) throw problemsError("configuration", hostProblems, hint);
   if (keepForMs !== undefined && guests.length > 1)
