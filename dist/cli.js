@@ -1006,6 +1006,24 @@ var init_schedule = __esm({
   }
 });
 
+// src/units/arch.ts
+function isArch(value) {
+  return arches.includes(value);
+}
+function archOfNode(nodeArch) {
+  return nodeArch === "x64" ? "x86_64" : nodeArch === "arm64" ? "aarch64" : void 0;
+}
+function debianArch(arch2) {
+  return arch2 === "x86_64" ? "amd64" : "arm64";
+}
+var arches;
+var init_arch = __esm({
+  "src/units/arch.ts"() {
+    "use strict";
+    arches = ["x86_64", "aarch64"];
+  }
+});
+
 // src/config/schema.ts
 import { z } from "zod";
 function size(min = 1, what = "") {
@@ -1044,7 +1062,16 @@ function choice(values) {
     error: (issue) => `expected one of ${values.join(", ")}, got ${JSON.stringify(issue.input)}`
   });
 }
-var minMemoryBytes, memory, duration, count, artifactGlobs, envName, env, stringList, absolutePath, imageName, packageName, provision, guestName, probe, commandSetting, topologyGuest, runSettingsSchema;
+function checkArch(value, ctx) {
+  if (isArch(value)) return value;
+  const meant = archAliases[value.toLowerCase()];
+  ctx.addIssue({
+    code: "custom",
+    message: `expected ${arches.join(" or ")}, got ${JSON.stringify(value)}${meant ? ` (that is ${meant} here)` : ""}`
+  });
+  return z.NEVER;
+}
+var minMemoryBytes, memory, duration, count, artifactGlobs, envName, env, stringList, absolutePath, imageName, archAliases, arch, archList, packageName, provision, guestName, probe, commandSetting, topologyGuest, runSettingsSchema;
 var init_schema = __esm({
   "src/config/schema.ts"() {
     "use strict";
@@ -1052,6 +1079,7 @@ var init_schema = __esm({
     init_duration();
     init_schedule();
     init_size();
+    init_arch();
     minMemoryBytes = 256 * 1024 ** 2;
     memory = size(minMemoryBytes, " (a guest needs that much to boot)");
     duration = z.union([z.string(), z.number()], { error: "expected a duration like 90s, 10m or 1h" }).transform((value, ctx) => {
@@ -1139,6 +1167,13 @@ var init_schema = __esm({
       const reference = parseImageReference(value, "/", "/");
       if ("problem" in reference) ctx.addIssue({ code: "custom", message: reference.problem });
     });
+    archAliases = { amd64: "x86_64", x64: "x86_64", arm64: "aarch64" };
+    arch = z.string({ error: `expected ${arches.join(" or ")}` }).transform((value, ctx) => checkArch(value, ctx));
+    archList = z.union([z.string(), z.array(z.string()).min(1, "expected at least one architecture")], {
+      error: `expected ${arches.join(" or ")}, or a list of them`
+    }).transform(
+      (value, ctx) => Array.isArray(value) ? value.map((v) => checkArch(v, ctx)) : checkArch(value, ctx)
+    );
     packageName = z.string().regex(/^[a-z0-9][a-z0-9+.:~=_-]*$/, "expected a package name like curl or python3-pytest");
     provision = z.object({
       packages: z.union([packageName, z.array(packageName)]).transform((v) => Array.isArray(v) ? v : [v]),
@@ -1191,6 +1226,8 @@ var init_schema = __esm({
       image: z.union([imageName, z.array(imageName).min(1, "expected at least one image")], {
         error: "expected an image name, or a list of them"
       }),
+      /** The guest's architecture; a list makes one guest per architecture (and image). */
+      arch: archList,
       cpus: count,
       memory,
       disk: size(),
@@ -1220,6 +1257,7 @@ var init_schema = __esm({
         z.object({
           name: z.string().regex(/^[A-Za-z0-9._-]+$/, "expected a short name: letters, digits, . _ -"),
           image: imageName,
+          arch,
           cpus: count,
           memory,
           env
@@ -1281,6 +1319,11 @@ var init_settings = __esm({
         help: "image to boot: a catalog name (default debian-12; `kvmci image ls --available`), a qcow2/raw file, or https://\u2026#sha256=DIGEST; repeat it for one guest per image, in parallel",
         input: { form: "list" }
       },
+      arch: {
+        flag: { kind: "value", value: "x86_64|aarch64", multiple: true },
+        help: "the guest's architecture (default the host's); another than the host's is emulated (TCG), and images are picked or built for it; repeat it for one guest per architecture (and image)",
+        input: { form: "list" }
+      },
       run: {
         flag: { kind: "none" },
         help: "the command, run with bash -c in the workdir (on the command line: after `--`)",
@@ -1293,7 +1336,7 @@ var init_settings = __esm({
       },
       matrix: {
         flag: { kind: "none" },
-        help: "guests that differ in more than the image: a list of {name, image, cpus, memory, env}"
+        help: "guests that differ in more than the image: a list of {name, image, arch, cpus, memory, env}"
       },
       cpus: {
         flag: { kind: "value", value: "N" },
@@ -1529,12 +1572,14 @@ async function loadRunConfig(input) {
   const locale = merged.locale ?? "C.UTF-8";
   const fromHost = (values, where) => resolveEnv(values, input.hostEnv ?? {}, where, problems);
   const env2 = fromHost(merged.env, `${flagPrefix}env`);
-  const matrix = buildMatrix(merged, problems).map((entry) => ({
+  const matrix = buildMatrix(merged, input.hostArch ?? "x86_64", problems).map((entry) => ({
     ...entry,
     env: entry.env && fromHost(entry.env, `matrix ${entry.name}: env`)
   }));
   if (merged.guests && (merged.matrix || Array.isArray(merged.image)))
     problems.push("give guests: or several images (image: [A, B], matrix:), not both");
+  if (merged.guests && Array.isArray(merged.arch) && merged.arch.length > 1)
+    problems.push("with guests:, every guest has the run's one architecture (arch: A, not a list)");
   const topologySettings = merged.guests ? await loadTopology(merged.guests, { input, configPath, node, flagPrefix }, problems) : void 0;
   if (problems.length > 0 || !command) {
     throw problemsError(
@@ -1545,6 +1590,7 @@ async function loadRunConfig(input) {
   }
   const config = Object.freeze({
     image: matrix[0]?.image ?? "debian-12",
+    arch: matrix[0]?.arch ?? input.hostArch ?? "x86_64",
     matrix,
     parallel: merged.parallel,
     output: merged.output ?? "prefixed",
@@ -1602,7 +1648,7 @@ async function loadRunConfig(input) {
       config: Object.freeze({
         ...config,
         image: t.image ?? config.image,
-        matrix: [{ name: t.name, image: t.image ?? config.image }],
+        matrix: [{ name: t.name, image: t.image ?? config.image, arch: config.arch }],
         cpus: t.cpus ?? config.cpus,
         memoryBytes: t.memoryBytes ?? config.memoryBytes,
         diskBytes: t.diskBytes ?? config.diskBytes,
@@ -1656,23 +1702,33 @@ async function loadTopology(guests, o, problems) {
     problems.push("guests: no guest has a run: command, so there is nothing to run");
   return out;
 }
-function buildMatrix(merged, problems) {
+function buildMatrix(merged, hostArch, problems) {
   const images = merged.image === void 0 ? [] : Array.isArray(merged.image) ? merged.image : [merged.image];
+  const arches2 = merged.arch === void 0 ? [] : Array.isArray(merged.arch) ? merged.arch : [merged.arch];
   if (merged.matrix && images.length > 1) {
     problems.push("give several images with image: [A, B] or with matrix:, not both");
     return [];
   }
+  if (merged.matrix && arches2.length > 1) {
+    problems.push("give several architectures with arch: [A, B] or with matrix:, not both");
+    return [];
+  }
   const fallbackImage = images[0] ?? "debian-12";
+  const fallbackArch = arches2[0] ?? hostArch;
   const entries = merged.matrix ? merged.matrix.map((m) => ({
     name: m.name,
     image: m.image ?? fallbackImage,
+    arch: m.arch ?? fallbackArch,
     cpus: m.cpus,
     memoryBytes: m.memory,
     env: m.env
-  })) : (images.length ? images : [fallbackImage]).map((image) => ({ image }));
+  })) : (images.length ? images : [fallbackImage]).flatMap(
+    (image) => [...new Set(arches2.length ? arches2 : [fallbackArch])].map((arch2) => ({ image, arch: arch2 }))
+  );
+  const severalArches = new Set(entries.map((e) => e.arch)).size > 1;
   const seen = /* @__PURE__ */ new Map();
   return entries.map((entry) => {
-    const base = entry.name ?? shortImageName(entry.image);
+    const base = entry.name ?? (severalArches ? `${shortImageName(entry.image)}-${entry.arch}` : shortImageName(entry.image));
     const count2 = (seen.get(base) ?? 0) + 1;
     seen.set(base, count2);
     return { ...entry, name: count2 === 1 ? base : `${base}-${count2}` };
@@ -1975,6 +2031,9 @@ import { z as z3 } from "zod";
 function diskFileName(format) {
   return format === "raw" ? "disk.raw" : ImageFiles.disk;
 }
+function firmwareFor(arch2) {
+  return arch2 === "x86_64" ? "bios" : "uefi";
+}
 function resolveCacheDir(env2, home = homedir()) {
   if (env2.KVMCI_CACHE_DIR) return env2.KVMCI_CACHE_DIR;
   const xdg = env2.XDG_CACHE_HOME && env2.XDG_CACHE_HOME.startsWith("/") ? env2.XDG_CACHE_HOME : join6(home, ".cache");
@@ -2118,6 +2177,7 @@ var init_cache = __esm({
   "src/image/cache.ts"() {
     "use strict";
     init_layout();
+    init_arch();
     init_integrity();
     ImageFiles = {
       disk: "disk.qcow2",
@@ -2132,7 +2192,7 @@ var init_cache = __esm({
     digestText = z3.string().regex(/^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$/);
     imageInfoSchema = z3.object({
       name: z3.string(),
-      arch: z3.string(),
+      arch: z3.enum(arches),
       /** Of the disk file as stored: for downloads, the published (or pinned) digest it matched. */
       digest: digestText,
       format: z3.enum(["qcow2", "raw"]),
@@ -2153,7 +2213,8 @@ var init_cache = __esm({
         })
       ]),
       boot: z3.object({
-        firmware: z3.literal("bios"),
+        /** `none`: no bootloader in the disk; it boots only with its kernel (the arm64 recipes). */
+        firmware: z3.enum(["bios", "uefi", "none"]),
         kernel: z3.string().optional(),
         initrd: z3.string().optional(),
         cmdline: z3.string().optional()
@@ -2167,11 +2228,22 @@ var init_cache = __esm({
 import { createHash as createHash2 } from "node:crypto";
 import yaml2 from "js-yaml";
 import { z as z4 } from "zod";
-function parseRecipe(text, customize, customizeScript) {
+function recipeHookPaths(text) {
+  const data = yaml2.load(text);
+  const named = (key) => {
+    const value = data?.[key];
+    return typeof value === "string" && hookPath.safeParse(value).success ? value : void 0;
+  };
+  return {
+    customize: named("customize-hook") ?? `${String(data?.name)}/customize.sh`,
+    essential: named("essential-hook")
+  };
+}
+function parseRecipe(text, hooks) {
   const parsed = recipeSchema.safeParse(yaml2.load(text));
   if (!parsed.success) return { problems: parsed.error.issues.map(formatIssue) };
   const r = parsed.data;
-  const key = createHash2("sha256").update(buildFormat).update("\0").update(text).update("\0").update(customize).digest("hex");
+  const key = createHash2("sha256").update(buildFormat).update("\0").update(text).update("\0").update(hooks.customize.text).update("\0").update(hooks.essential?.text ?? "").digest("hex");
   return {
     kind: "recipe",
     name: r.name,
@@ -2184,29 +2256,39 @@ function parseRecipe(text, customize, customizeScript) {
     sizeBytes: parseSize(r.size) ?? 0,
     packages: r.packages,
     kernelCmdline: r["kernel-cmdline"],
-    customizeScript,
+    customizeScript: hooks.customize.path,
+    essentialScript: hooks.essential?.path,
     key
   };
 }
-var buildFormat, recipeSchema;
+var buildFormat, hookPath, recipeSchema;
 var init_recipe = __esm({
   "src/image/recipe.ts"() {
     "use strict";
+    init_arch();
     init_size();
     init_issues();
-    buildFormat = "kvmci-recipe-build-1";
+    buildFormat = "kvmci-recipe-build-2";
+    hookPath = z4.string().refine(
+      (p) => /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(p) && !p.split("/").includes(".."),
+      "expected a path inside the catalog folder, like debian/customize.sh"
+    );
     recipeSchema = z4.object({
       kind: z4.literal("recipe"),
       name: z4.string().regex(/^[a-z0-9][a-z0-9.-]*$/),
       description: z4.string(),
-      arch: z4.literal("x86_64"),
+      arch: z4.enum(arches),
       suite: z4.string().min(1),
       variant: z4.enum(["apt", "minbase", "important", "required", "standard"]),
       components: z4.array(z4.string()).min(1),
       user: z4.string().regex(/^[a-z_][a-z0-9_-]*$/),
       size: z4.string().refine((s) => parseSize(s) !== void 0, "expected a size like 3G"),
       packages: z4.array(z4.string().min(1)).min(1),
-      "kernel-cmdline": z4.string()
+      "kernel-cmdline": z4.string(),
+      /** mmdebstrap's --customize-hook (default `<name>/customize.sh`). */
+      "customize-hook": hookPath.optional(),
+      /** mmdebstrap's --essential-hook, run before the packages beyond the essential set. */
+      "essential-hook": hookPath.optional()
     }).strict();
   }
 });
@@ -2222,59 +2304,82 @@ function catalogDirs(env2) {
   const extra = (env2.KVMCI_CATALOG ?? "").split(":").filter((d) => d !== "");
   return [...extra, builtinCatalogDir];
 }
-async function loadCatalogEntry(name, dirs) {
-  if (!namePattern.test(name)) return void 0;
+async function loadCatalogEntry(name, arch2, dirs) {
+  return (await loadCatalogEntries(name, dirs)).find((e) => e.arch === arch2);
+}
+async function loadCatalogEntries(name, dirs) {
+  if (!namePattern.test(name)) return [];
+  const found = /* @__PURE__ */ new Map();
   for (const dir of dirs) {
-    const file = join7(dir, `${name}.yml`);
-    let text;
-    try {
-      text = await readFile6(file, "utf8");
-    } catch {
-      continue;
+    for (const file of [`${name}.yml`, ...arches.map((a) => `${name}.${a}.yml`)]) {
+      const path = join7(dir, file);
+      let text;
+      try {
+        text = await readFile6(path, "utf8");
+      } catch {
+        continue;
+      }
+      const entry = await parseCatalogEntry(text, path, dir);
+      if (!found.has(entry.arch)) found.set(entry.arch, entry);
     }
-    return parseCatalogEntry(text, file, dir !== builtinCatalogDir);
   }
-  return void 0;
+  return [...found.values()];
+}
+function entryNameOfFile(file) {
+  if (!file.endsWith(".yml")) return void 0;
+  const stem = file.slice(0, -4);
+  const arch2 = arches.find((a) => stem.endsWith(`.${a}`));
+  return arch2 ? stem.slice(0, -arch2.length - 1) : stem;
 }
 async function listCatalog(dirs) {
   const seen = /* @__PURE__ */ new Map();
-  for (const dir of dirs) {
-    let files;
-    try {
-      files = await readdir3(dir);
-    } catch {
-      continue;
-    }
-    for (const file of files.filter((f) => f.endsWith(".yml")).sort()) {
-      const name = file.slice(0, -4);
-      if (seen.has(name)) continue;
-      const entry = await loadCatalogEntry(name, [dir]);
-      if (entry) seen.set(name, entry);
-    }
+  for (const name of await listCatalogNames(dirs)) {
+    for (const entry of await loadCatalogEntries(name, dirs))
+      seen.set(`${name}/${entry.arch}`, entry);
   }
-  return [...seen.values()].sort((a, b) => a.name.localeCompare(b.name));
+  return [...seen.values()].sort(
+    (a, b) => a.name.localeCompare(b.name) || arches.indexOf(a.arch) - arches.indexOf(b.arch)
+  );
 }
 async function listCatalogNames(dirs) {
   const names = /* @__PURE__ */ new Set();
   for (const dir of dirs) {
     try {
-      for (const f of await readdir3(dir)) if (f.endsWith(".yml")) names.add(f.slice(0, -4));
+      for (const f of await readdir3(dir)) {
+        const name = entryNameOfFile(f);
+        if (name !== void 0 && namePattern.test(name)) names.add(name);
+      }
     } catch {
     }
   }
   return [...names].sort();
 }
-async function parseCatalogEntry(text, file, usersOwn) {
+async function parseCatalogEntry(text, file, dir) {
+  const usersOwn = dir !== builtinCatalogDir;
   let problems;
-  const data = yaml3.load(text, { filename: file });
+  let data;
+  try {
+    data = yaml3.load(text, { filename: file });
+  } catch (error) {
+    data = void 0;
+    problems = [error.message.split("\n")[0] ?? String(error)];
+  }
   const kind = data?.kind;
   if (kind === "recipe") {
-    const customizeFile = join7(file.slice(0, -4), "customize.sh");
-    const customize = await readFile6(customizeFile, "utf8").catch(() => void 0);
-    if (customize === void 0) {
-      problems = [`${customizeFile}: missing (a recipe's customize hook)`];
-    } else {
-      const recipe = parseRecipe(text, customize, customizeFile);
+    const paths = recipeHookPaths(text);
+    const read = async (path) => {
+      const full = join7(dir, path);
+      const hookText = await readFile6(full, "utf8").catch(() => void 0);
+      return hookText === void 0 ? void 0 : { path: full, text: hookText };
+    };
+    const customize = await read(paths.customize);
+    const essential = paths.essential ? await read(paths.essential) : void 0;
+    problems = [
+      ...customize ? [] : [`${join7(dir, paths.customize)}: missing (the recipe's customize hook)`],
+      ...paths.essential && !essential ? [`${join7(dir, paths.essential)}: missing (the recipe's essential hook)`] : []
+    ];
+    if (customize && problems.length === 0) {
+      const recipe = parseRecipe(text, { customize, essential });
       if (!("problems" in recipe)) return checkName(recipe, file);
       problems = recipe.problems;
     }
@@ -2283,7 +2388,7 @@ async function parseCatalogEntry(text, file, usersOwn) {
     if (parsed.success) return checkName({ ...parsed.data, file }, file);
     problems = parsed.error.issues.map(formatIssue);
   } else {
-    problems = [`kind: expected "download" or "recipe", got ${JSON.stringify(kind)}`];
+    problems ??= [`kind: expected "download" or "recipe", got ${JSON.stringify(kind)}`];
   }
   throw new KvmciError(usersOwn ? "usage" : "internal", `Invalid catalog entry ${file}`, {
     details: problems,
@@ -2291,9 +2396,12 @@ async function parseCatalogEntry(text, file, usersOwn) {
   });
 }
 function checkName(entry, file) {
-  if (`${entry.name}.yml` !== basename(file)) {
+  const base = basename(file);
+  if (base !== `${entry.name}.yml` && base !== `${entry.name}.${entry.arch}.yml`) {
     throw new KvmciError("usage", `Invalid catalog entry ${file}`, {
-      details: [`name: ${JSON.stringify(entry.name)} must match the file name`]
+      details: [
+        `name: ${JSON.stringify(entry.name)} and arch: ${entry.arch} must match the file name (${entry.name}.yml or ${entry.name}.${entry.arch}.yml)`
+      ]
     });
   }
   return entry;
@@ -2304,6 +2412,7 @@ var init_catalog = __esm({
     "use strict";
     init_issues();
     init_errors();
+    init_arch();
     init_recipe();
     builtinCatalogDir = ["../images/", "../../images/"].map((relative5) => fileURLToPath(new URL(relative5, import.meta.url))).find((dir) => existsSync(join7(dir, "debian-12.yml"))) ?? fileURLToPath(new URL("../images/", import.meta.url));
     namePattern = /^[a-z0-9][a-z0-9.-]*$/;
@@ -2312,7 +2421,7 @@ var init_catalog = __esm({
       kind: z5.literal("download"),
       name: z5.string().regex(namePattern),
       description: z5.string().min(1),
-      arch: z5.literal("x86_64"),
+      arch: z5.enum(arches),
       /** The disk image itself. */
       url: httpUrl,
       /** The distribution's published checksum list (SHA256SUMS, SHA512SUMS or CHECKSUM). */
@@ -2320,9 +2429,15 @@ var init_catalog = __esm({
       format: z5.enum(["qcow2", "raw"]),
       /** The account cloud-init configures by default; kvmci logs in as this user. */
       user: z5.string().regex(/^[a-z_][a-z0-9_-]*$/),
-      /** How the image boots: `bios` (SeaBIOS and the image's own bootloader). */
-      boot: z5.literal("bios")
-    }).strict();
+      /**
+       * How the image boots: `bios` (SeaBIOS and the image's own bootloader) on x86_64, `uefi`
+       * (UEFI firmware and the image's own EFI bootloader) on aarch64.
+       */
+      boot: z5.enum(["bios", "uefi"])
+    }).strict().refine((e) => e.boot === (e.arch === "x86_64" ? "bios" : "uefi"), {
+      message: "expected boot: bios for x86_64 and boot: uefi for aarch64 (how kvmci boots each)",
+      path: ["boot"]
+    });
   }
 });
 
@@ -2440,6 +2555,7 @@ function formatMatrixTable(outcomes) {
   const used = phases.filter(
     (phase) => outcomes.some((o) => o.result?.phases.some((p) => p.phase === phase))
   );
+  const arches2 = new Set(outcomes.map((o) => o.config.arch)).size > 1;
   const rows = outcomes.map((o) => {
     const r = o.result;
     const phaseCells = used.map((phase) => {
@@ -2449,6 +2565,7 @@ function formatMatrixTable(outcomes) {
     return [
       o.name,
       r?.image?.name ?? o.config.image,
+      ...arches2 ? [o.config.arch] : [],
       r?.accel?.name ?? "-",
       guestVerdict(o),
       r && o.stoppedBy === void 0 ? String(r.exitCode) : "-",
@@ -2457,7 +2574,7 @@ function formatMatrixTable(outcomes) {
   });
   return formatTable([
     // Phase columns keep their lower-case names: "image" the phase is not "IMAGE" the name.
-    ["GUEST", "IMAGE", "ACCEL", "RESULT", "EXIT", ...used],
+    ["GUEST", "IMAGE", ...arches2 ? ["ARCH"] : [], "ACCEL", "RESULT", "EXIT", ...used],
     ...rows
   ]);
 }
@@ -2496,6 +2613,7 @@ function buildJsonReport(config, result, startedAt) {
     accel: result.accel,
     boot: result.boot,
     guest: {
+      arch: config.arch,
       cpus: config.cpus,
       memoryBytes: config.memoryBytes,
       diskBytes: config.diskBytes,
@@ -2591,11 +2709,20 @@ var init_which = __esm({
 });
 
 // src/host/packages.ts
+import { constants as constants4 } from "node:fs";
+import { access as access4 } from "node:fs/promises";
 import { execa as execa3 } from "execa";
 async function missingTools(tools, path) {
   const missing = [];
-  for (const tool of tools) if (!await which(tool, path)) missing.push(tool);
+  for (const tool of tools) if (!await present(tool, path)) missing.push(tool);
   return { missing, packages: [...new Set(missing.map((t) => packageOf[t] ?? t))] };
+}
+async function present(tool, path) {
+  if (!tool.startsWith("/")) return await which(tool, path) !== void 0;
+  return access4(tool, constants4.R_OK).then(
+    () => true,
+    () => false
+  );
 }
 function toolInstaller(policy) {
   return async (tools, purpose) => {
@@ -2667,6 +2794,9 @@ var init_packages = __esm({
       "qemu-system-aarch64": "qemu-system-arm",
       "qemu-img": "qemu-utils",
       "qemu-aarch64-static": "qemu-user-static",
+      "qemu-x86_64-static": "qemu-user-static",
+      "arch-test": "arch-test",
+      "/usr/share/AAVMF/AAVMF_CODE.fd": "qemu-efi-aarch64",
       "update-binfmts": "binfmt-support",
       mmdebstrap: "mmdebstrap",
       newuidmap: "uidmap",
@@ -2676,8 +2806,7 @@ var init_packages = __esm({
       isoinfo: "genisoimage",
       sfdisk: "fdisk",
       sudo: "sudo",
-      ssh: "openssh-client",
-      "arch-test": "arch-test"
+      ssh: "openssh-client"
     };
     systemPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
   }
@@ -2742,7 +2871,7 @@ var init_terminal2 = __esm({
 });
 
 // src/sync/receive-tree.ts
-import { constants as constants4, createWriteStream } from "node:fs";
+import { constants as constants5, createWriteStream } from "node:fs";
 import {
   chmod,
   copyFile,
@@ -2893,7 +3022,7 @@ function receiveTree(dir, o) {
       return;
     }
     try {
-      await copyFile(join9(dir, source.path), join9(dir, path), constants4.COPYFILE_EXCL);
+      await copyFile(join9(dir, source.path), join9(dir, path), constants5.COPYFILE_EXCL);
       await chmod(join9(dir, path), mode & 511);
     } catch (error) {
       received.refused.push({ path, why: whyNot(error) });
@@ -2909,7 +3038,7 @@ function receiveTree(dir, o) {
     try {
       handle = await open2(
         target,
-        constants4.O_WRONLY | constants4.O_CREAT | constants4.O_TRUNC | constants4.O_NOFOLLOW,
+        constants5.O_WRONLY | constants5.O_CREAT | constants5.O_TRUNC | constants5.O_NOFOLLOW,
         executable ? 511 : 438
       );
       await handle.chmod((executable ? 511 : 438) & ~o.umask);
@@ -3255,274 +3384,6 @@ var init_artifacts = __esm({
   }
 });
 
-// src/run/preflight.ts
-import { stat as stat4 } from "node:fs/promises";
-import { dirname as dirname4 } from "node:path";
-async function checkBeforeStart(config, guests, host, flagPrefix = "--") {
-  const problems = [];
-  const largest = largestGuestBytes(host.totalMemoryBytes);
-  for (const { name, config: guest } of guests) {
-    const who = guests.length > 1 ? ` (${name})` : "";
-    if (guest.memoryBytes > largest)
-      problems.push(
-        `${flagPrefix}memory${who}: ${formatSize(guest.memoryBytes)} is more than this host can give a guest (${formatSize(largest)}: its ${formatSize(host.totalMemoryBytes)} less 1 GiB for itself)`
-      );
-    if (guest.artifacts.length > 0) {
-      const problem = await checkArtifactsDir(guest.artifactsDir);
-      if (problem) problems.push(`${flagPrefix}artifacts-dir${who}: ${problem}`);
-    }
-  }
-  if (config.topology) {
-    const together = guests.reduce((sum, g) => sum + g.config.memoryBytes, 0);
-    if (together > largest)
-      problems.push(
-        `guests: their memory together (${formatSize(together)}) is more than this host can give its guests (${formatSize(largest)}); they run at once`
-      );
-  }
-  for (const [option, path] of [
-    ["json", config.json],
-    ["console-log", config.consoleLog]
-  ]) {
-    if (!path) continue;
-    const problem = await folderProblem(path);
-    if (problem) problems.push(`${flagPrefix}${option}: ${problem}`);
-  }
-  return [...new Set(problems)];
-}
-async function folderProblem(file) {
-  const folder = dirname4(file);
-  try {
-    if (!(await stat4(folder)).isDirectory()) return `${folder} is not a folder`;
-  } catch {
-    return `the folder ${folder} does not exist (create it first)`;
-  }
-  return void 0;
-}
-var init_preflight = __esm({
-  "src/run/preflight.ts"() {
-    "use strict";
-    init_size();
-    init_artifacts();
-    init_schedule();
-  }
-});
-
-// src/host/process-identity.ts
-import { readFile as readFile8, readlink as readlink2 } from "node:fs/promises";
-import { hostname } from "node:os";
-async function identifyProcess(pid = process.pid) {
-  const [startTicks, bootId, pidNamespace] = await Promise.all([
-    readStartTicks(pid),
-    readFile8("/proc/sys/kernel/random/boot_id", "utf8").then((s) => s.trim()),
-    readlink2("/proc/self/ns/pid").catch(() => "unknown")
-  ]);
-  return { pid, startTicks: startTicks ?? 0, bootId, pidNamespace, host: hostname() };
-}
-async function isProcessRunning(owner, self) {
-  if (owner.bootId !== self.bootId || owner.pidNamespace !== self.pidNamespace || owner.host !== self.host)
-    return void 0;
-  const stat10 = await readStat(owner.pid);
-  return stat10 !== void 0 && stat10.startTicks === owner.startTicks && !/^[ZX]$/.test(stat10.state);
-}
-function parseStartTicks(stat10) {
-  const afterName = stat10.slice(stat10.lastIndexOf(")") + 2).split(" ");
-  const value = Number(afterName[22 - 3]);
-  return Number.isFinite(value) ? value : void 0;
-}
-async function readStartTicks(pid) {
-  return (await readStat(pid))?.startTicks;
-}
-async function readStat(pid) {
-  try {
-    const stat10 = await readFile8(`/proc/${pid}/stat`, "utf8");
-    const startTicks = parseStartTicks(stat10);
-    const state = stat10.slice(stat10.lastIndexOf(")") + 2).split(" ")[0] ?? "";
-    return startTicks === void 0 ? void 0 : { state, startTicks };
-  } catch {
-    return void 0;
-  }
-}
-var init_process_identity = __esm({
-  "src/host/process-identity.ts"() {
-    "use strict";
-  }
-});
-
-// src/cache/lock.ts
-import { randomBytes } from "node:crypto";
-import { link, mkdir as mkdir5, readFile as readFile9, rename as rename4, rm as rm4, stat as stat5, utimes as utimes3, writeFile as writeFile5 } from "node:fs/promises";
-import { dirname as dirname5 } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
-async function acquireLock(path, options = {}) {
-  const self = await identifyProcess();
-  await mkdir5(dirname5(path), { recursive: true, mode: 448 });
-  const deadline = Date.now() + (options.timeoutMs ?? 60 * 6e4);
-  let waited = false;
-  for (; ; ) {
-    options.signal?.throwIfAborted();
-    if (await tryCreate(path, self)) return held(path, self);
-    const holder = await readHolder(path);
-    if (holder === "gone") continue;
-    if (await isAbandoned(path, holder, self)) {
-      await breakLock(path, holder);
-      continue;
-    }
-    if (!waited && holder !== "unreadable") options.onWait?.(holder);
-    waited = true;
-    if (Date.now() > deadline) {
-      throw new KvmciError("image", `Timed out waiting for the cache lock ${path}`, {
-        hint: holder === "unreadable" ? "Delete the lock file if no kvmci is running." : `kvmci (pid ${holder.pid} on ${holder.host}) still holds it; wait for it or stop it.`
-      });
-    }
-    await sleep(options.pollMs ?? 250, void 0, { signal: options.signal });
-  }
-}
-async function tryCreate(path, self) {
-  const staging = `${path}.${self.pid}-${randomBytes(4).toString("hex")}`;
-  await writeFile5(staging, JSON.stringify(self), { mode: 384 });
-  try {
-    await link(staging, path);
-    return true;
-  } catch (error) {
-    if (error.code === "EEXIST") return false;
-    throw error;
-  } finally {
-    await rm4(staging, { force: true });
-  }
-}
-async function readHolder(path) {
-  try {
-    return JSON.parse(await readFile9(path, "utf8"));
-  } catch (error) {
-    return error.code === "ENOENT" ? "gone" : "unreadable";
-  }
-}
-async function isAbandoned(path, holder, self) {
-  if (holder !== "unreadable") {
-    const running = await isProcessRunning(holder, self);
-    if (running !== void 0) return !running;
-  }
-  try {
-    return Date.now() - (await stat5(path)).mtimeMs > abandonedAfterMs;
-  } catch {
-    return false;
-  }
-}
-async function breakLock(path, seen) {
-  const aside = `${path}.broken-${process.pid}-${randomBytes(4).toString("hex")}`;
-  try {
-    await rename4(path, aside);
-  } catch (error) {
-    if (error.code === "ENOENT") return;
-    throw error;
-  }
-  const moved = await readHolder(aside);
-  const same = seen === "unreadable" ? moved === "unreadable" : typeof moved === "object" && moved.pid === seen.pid && moved.startTicks === seen.startTicks;
-  if (!same) await link(aside, path).catch(() => void 0);
-  await rm4(aside, { force: true });
-}
-function held(path, self) {
-  const heartbeat = setInterval(() => {
-    const now = /* @__PURE__ */ new Date();
-    utimes3(path, now, now).catch(() => void 0);
-  }, heartbeatMs);
-  heartbeat.unref();
-  return {
-    async [Symbol.asyncDispose]() {
-      clearInterval(heartbeat);
-      const holder = await readHolder(path);
-      if (typeof holder === "object" && holder.pid === self.pid && holder.startTicks === self.startTicks)
-        await rm4(path, { force: true });
-    }
-  };
-}
-var heartbeatMs, abandonedAfterMs;
-var init_lock = __esm({
-  "src/cache/lock.ts"() {
-    "use strict";
-    init_errors();
-    init_process_identity();
-    heartbeatMs = 5e3;
-    abandonedAfterMs = 3e4;
-  }
-});
-
-// src/cache/in-use.ts
-import { randomBytes as randomBytes2 } from "node:crypto";
-import { mkdir as mkdir6, readdir as readdir5, readFile as readFile10, rm as rm5, writeFile as writeFile6 } from "node:fs/promises";
-import { join as join11 } from "node:path";
-async function markInUse(cacheDir, entry, signal) {
-  const dir = cachePath(cacheDir, "inUse");
-  await mkdir6(dir, { recursive: true, mode: 448 });
-  const file = join11(dir, `${process.pid}-${randomBytes2(4).toString("hex")}.json`);
-  const record = { owner: await identifyProcess(), entry };
-  {
-    var _stack = [];
-    try {
-      const _removals = __using(_stack, await holdRemovals(cacheDir, signal), true);
-      await writeFile6(file, JSON.stringify(record), { mode: 384 });
-    } catch (_) {
-      var _error = _, _hasError = true;
-    } finally {
-      var _promise = __callDispose(_stack, _error, _hasError);
-      _promise && await _promise;
-    }
-  }
-  return { [Symbol.asyncDispose]: () => rm5(file, { force: true }) };
-}
-function holdRemovals(cacheDir, signal) {
-  return acquireLock(cachePath(cacheDir, "locks", "removals.lock"), { signal });
-}
-async function entriesInUse(cacheDir, prune = false) {
-  const dir = cachePath(cacheDir, "inUse");
-  const used = /* @__PURE__ */ new Map();
-  let files;
-  try {
-    files = await readdir5(dir);
-  } catch {
-    return used;
-  }
-  const self = await identifyProcess();
-  for (const file of files) {
-    let record;
-    try {
-      record = JSON.parse(await readFile10(join11(dir, file), "utf8"));
-    } catch {
-      continue;
-    }
-    if (await isProcessRunning(record.owner, self) === false) {
-      if (prune) await rm5(join11(dir, file), { force: true });
-      continue;
-    }
-    used.set(record.entry, [...used.get(record.entry) ?? [], record.owner.pid]);
-  }
-  return used;
-}
-async function markInUseBy(cacheDir, entry, owner) {
-  var _stack = [];
-  try {
-    const dir = cachePath(cacheDir, "inUse");
-    await mkdir6(dir, { recursive: true, mode: 448 });
-    const file = join11(dir, `${owner.pid}-${randomBytes2(4).toString("hex")}.json`);
-    const record = { owner, entry };
-    const _removals = __using(_stack, await holdRemovals(cacheDir), true);
-    await writeFile6(file, JSON.stringify(record), { mode: 384 });
-  } catch (_) {
-    var _error = _, _hasError = true;
-  } finally {
-    var _promise = __callDispose(_stack, _error, _hasError);
-    _promise && await _promise;
-  }
-}
-var init_in_use = __esm({
-  "src/cache/in-use.ts"() {
-    "use strict";
-    init_process_identity();
-    init_layout();
-    init_lock();
-  }
-});
-
 // src/cloud-init/user-data.ts
 import yaml4 from "js-yaml";
 function buildCloudConfig(spec) {
@@ -3593,6 +3454,54 @@ var init_user_data = __esm({
       "ssh_genkeytypes",
       "ssh_keys"
     ]);
+  }
+});
+
+// src/disk/overlay.ts
+function buildOverlayArgs(o) {
+  const args = [
+    "qemu-img",
+    "create",
+    "-q",
+    "-f",
+    "qcow2",
+    "-F",
+    o.backingFormat,
+    "-b",
+    o.backingFile,
+    o.overlayPath
+  ];
+  if (o.sizeBytes !== void 0) args.push(String(o.sizeBytes));
+  return args;
+}
+async function createOverlay(o, signal) {
+  await runCommand(buildOverlayArgs(o), {
+    signal,
+    failureCode: "image",
+    hint: "The image may be missing or damaged: `kvmci image ls` shows the cache; `kvmci image rm NAME` and a new run fetch or build it again."
+  });
+}
+function buildRebaseArgs(o) {
+  return [
+    "qemu-img",
+    "rebase",
+    "-u",
+    "-f",
+    "qcow2",
+    "-F",
+    o.backingFormat,
+    "-b",
+    o.backingFile,
+    o.path
+  ];
+}
+async function rebaseOverlay(o, signal) {
+  await runCommand(buildRebaseArgs(o), { signal, failureCode: "image" });
+}
+var init_overlay = __esm({
+  "src/disk/overlay.ts"() {
+    "use strict";
+    init_command();
   }
 });
 
@@ -3773,7 +3682,7 @@ var init_iso9660 = __esm({
 });
 
 // src/cloud-init/seed.ts
-import { writeFile as writeFile7 } from "node:fs/promises";
+import { writeFile as writeFile5 } from "node:fs/promises";
 function buildSeedImage(spec, date) {
   return buildIso9660({
     volumeId: seedLabel,
@@ -3786,7 +3695,7 @@ function buildSeedImage(spec, date) {
   });
 }
 async function writeSeed(path, spec, date) {
-  await writeFile7(path, buildSeedImage(spec, date), { mode: 384 });
+  await writeFile5(path, buildSeedImage(spec, date), { mode: 384 });
 }
 var seedLabel;
 var init_seed = __esm({
@@ -3795,54 +3704,6 @@ var init_seed = __esm({
     init_iso9660();
     init_user_data();
     seedLabel = "cidata";
-  }
-});
-
-// src/disk/overlay.ts
-function buildOverlayArgs(o) {
-  const args = [
-    "qemu-img",
-    "create",
-    "-q",
-    "-f",
-    "qcow2",
-    "-F",
-    o.backingFormat,
-    "-b",
-    o.backingFile,
-    o.overlayPath
-  ];
-  if (o.sizeBytes !== void 0) args.push(String(o.sizeBytes));
-  return args;
-}
-async function createOverlay(o, signal) {
-  await runCommand(buildOverlayArgs(o), {
-    signal,
-    failureCode: "image",
-    hint: "The image may be missing or damaged: `kvmci image ls` shows the cache; `kvmci image rm NAME` and a new run fetch or build it again."
-  });
-}
-function buildRebaseArgs(o) {
-  return [
-    "qemu-img",
-    "rebase",
-    "-u",
-    "-f",
-    "qcow2",
-    "-F",
-    o.backingFormat,
-    "-b",
-    o.backingFile,
-    o.path
-  ];
-}
-async function rebaseOverlay(o, signal) {
-  await runCommand(buildRebaseArgs(o), { signal, failureCode: "image" });
-}
-var init_overlay = __esm({
-  "src/disk/overlay.ts"() {
-    "use strict";
-    init_command();
   }
 });
 
@@ -3867,22 +3728,78 @@ var init_port = __esm({
   }
 });
 
+// src/host/process-identity.ts
+import { readFile as readFile8, readlink as readlink2 } from "node:fs/promises";
+import { hostname } from "node:os";
+async function identifyProcess(pid = process.pid) {
+  const [startTicks, bootId, pidNamespace] = await Promise.all([
+    readStartTicks(pid),
+    readFile8("/proc/sys/kernel/random/boot_id", "utf8").then((s) => s.trim()),
+    readlink2("/proc/self/ns/pid").catch(() => "unknown")
+  ]);
+  return { pid, startTicks: startTicks ?? 0, bootId, pidNamespace, host: hostname() };
+}
+async function isProcessRunning(owner, self) {
+  if (owner.bootId !== self.bootId || owner.pidNamespace !== self.pidNamespace || owner.host !== self.host)
+    return void 0;
+  const stat10 = await readStat(owner.pid);
+  return stat10 !== void 0 && stat10.startTicks === owner.startTicks && !/^[ZX]$/.test(stat10.state);
+}
+function parseStartTicks(stat10) {
+  const afterName = stat10.slice(stat10.lastIndexOf(")") + 2).split(" ");
+  const value = Number(afterName[22 - 3]);
+  return Number.isFinite(value) ? value : void 0;
+}
+async function readStartTicks(pid) {
+  return (await readStat(pid))?.startTicks;
+}
+async function readStat(pid) {
+  try {
+    const stat10 = await readFile8(`/proc/${pid}/stat`, "utf8");
+    const startTicks = parseStartTicks(stat10);
+    const state = stat10.slice(stat10.lastIndexOf(")") + 2).split(" ")[0] ?? "";
+    return startTicks === void 0 ? void 0 : { state, startTicks };
+  } catch {
+    return void 0;
+  }
+}
+var init_process_identity = __esm({
+  "src/host/process-identity.ts"() {
+    "use strict";
+  }
+});
+
 // src/qemu/args.ts
-function cpuModel(accel) {
-  return accel === "kvm" ? "host" : tcgCpuModel;
+function parseQemuVersion(text) {
+  const match = /version (\d+)\.(\d+)/.exec(text);
+  return match ? [Number(match[1]), Number(match[2])] : void 0;
+}
+function cpuModel(arch2, accel, qemuVersion2 = "") {
+  if (accel === "kvm") return "host";
+  if (arch2 === "x86_64") return tcgCpuModel;
+  const [major] = parseQemuVersion(qemuVersion2) ?? [Infinity];
+  return major >= 6 ? tcgArmCpuModel : tcgArmCpuModelOldQemu;
+}
+function qemuBinary(arch2) {
+  return arch2 === "x86_64" ? "qemu-system-x86_64" : "qemu-system-aarch64";
+}
+function machineType(arch2, accel) {
+  if (arch2 === "x86_64") return "q35";
+  return accel === "kvm" ? "virt,gic-version=host" : "virt";
 }
 function buildQemuArgs(spec) {
+  const x86 = spec.arch === "x86_64";
   const args = [
-    "qemu-system-x86_64",
+    qemuBinary(spec.arch),
     "-name",
     spec.name,
     "-machine",
-    "q35",
+    machineType(spec.arch, spec.accel),
     // Multi-threaded TCG uses every host core; a bigger translation cache avoids re-translating.
     "-accel",
     spec.accel === "kvm" ? "kvm" : "tcg,thread=multi,tb-size=256",
     "-cpu",
-    cpuModel(spec.accel),
+    spec.cpu,
     "-smp",
     String(spec.cpus),
     "-m",
@@ -3914,16 +3831,17 @@ function buildQemuArgs(spec) {
     "-device",
     "virtio-rng-pci",
     // A kernel panic reaches QEMU through pvpanic and ends it at once, so a crashed guest is
-    // reported as such within a moment instead of when SSH keepalives give up.
+    // reported as such within a moment instead of when SSH keepalives give up. The ISA device
+    // on x86_64; the arm64 board has no ISA bus.
     "-device",
-    "pvpanic",
+    x86 ? "pvpanic" : "pvpanic-pci",
     "-action",
     // exit-failure would say more, but needs QEMU 7.1; Ubuntu 22.04 has 6.2.
     "panic=shutdown",
     // A new generation id on every QEMU start: a guest restored from a snapshot reseeds its
-    // random number generator instead of repeating the saved guest's sequence.
-    "-device",
-    "vmgenid,guid=auto",
+    // random number generator instead of repeating the saved guest's sequence. QEMU has no
+    // vmgenid for arm64: there the wake agent reseeds it (see guest/wake.ts).
+    ...x86 ? ["-device", "vmgenid,guid=auto"] : [],
     // The wake channel: a restored guest learns its key, name and clock through it.
     "-device",
     "virtio-serial-pci,id=serial0",
@@ -3937,6 +3855,14 @@ function buildQemuArgs(spec) {
     spec.pidPath
   ];
   if (spec.incoming) args.push("-incoming", "defer");
+  if (spec.boot.kind === "uefi") {
+    args.push(
+      "-drive",
+      `if=pflash,format=raw,unit=0,readonly=on,file=${spec.boot.code}`,
+      "-drive",
+      `if=pflash,format=raw,unit=1,file=${spec.boot.vars}`
+    );
+  }
   if (spec.boot.kind === "kernel") {
     args.push(
       "-kernel",
@@ -3949,12 +3875,26 @@ function buildQemuArgs(spec) {
   }
   return args;
 }
-var wakePortName, tcgCpuModel;
+var wakePortName, tcgCpuModel, tcgArmCpuModel, tcgArmCpuModelOldQemu;
 var init_args = __esm({
   "src/qemu/args.ts"() {
     "use strict";
     wakePortName = "org.kvmci.wake";
     tcgCpuModel = "qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt,+cx16";
+    tcgArmCpuModel = "max,pauth-impdef=on";
+    tcgArmCpuModelOldQemu = "cortex-a57";
+  }
+});
+
+// src/qemu/firmware.ts
+var aarch64Uefi;
+var init_firmware = __esm({
+  "src/qemu/firmware.ts"() {
+    "use strict";
+    aarch64Uefi = {
+      code: "/usr/share/AAVMF/AAVMF_CODE.fd",
+      varsTemplate: "/usr/share/AAVMF/AAVMF_VARS.fd"
+    };
   }
 });
 
@@ -3993,12 +3933,12 @@ wait "$qemu"
 
 // src/qemu/process.ts
 import { spawn } from "node:child_process";
-import { access as access4, open as open3, writeFile as writeFile8 } from "node:fs/promises";
+import { access as access5, open as open3, writeFile as writeFile6 } from "node:fs/promises";
 import { execa as execa4 } from "execa";
 async function withParentDeathSignal(argv) {
   for (const path of ["/usr/bin/setpriv", "/bin/setpriv"]) {
     try {
-      await access4(path);
+      await access5(path);
       return [path, "--pdeathsig", "KILL", "--", ...argv];
     } catch {
     }
@@ -4069,7 +4009,7 @@ var init_process = __esm({
        * folder: the keeper itself, and where QEMU's stderr goes.
        */
       static async startKeepable(argv, { script, log }) {
-        await writeFile8(script, keeperScript, { mode: 448 });
+        await writeFile6(script, keeperScript, { mode: 448 });
         const stderr = await open3(log, "w", 384);
         try {
           const child = spawn("sh", [script, ...argv], {
@@ -4141,7 +4081,7 @@ var init_unix_socket = __esm({
 });
 
 // src/qemu/qmp.ts
-import { setTimeout as sleep2 } from "node:timers/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 var QmpError, QmpClient;
 var init_qmp = __esm({
   "src/qemu/qmp.ts"() {
@@ -4185,7 +4125,7 @@ var init_qmp = __esm({
             return client;
           } catch (error) {
             if (Date.now() >= deadline) throw error;
-            await sleep2(20, void 0, { signal: options.signal });
+            await sleep(20, void 0, { signal: options.signal });
           }
         }
       }
@@ -4490,10 +4430,10 @@ var init_session = __esm({
 });
 
 // src/host/file-tail.ts
-import { constants as constants5 } from "node:fs";
+import { constants as constants6 } from "node:fs";
 import { open as open4 } from "node:fs/promises";
 async function readFileTail(path, maxBytes) {
-  const handle = await open4(path, constants5.O_RDONLY | constants5.O_NOFOLLOW | constants5.O_NONBLOCK);
+  const handle = await open4(path, constants6.O_RDONLY | constants6.O_NOFOLLOW | constants6.O_NONBLOCK);
   try {
     const { size: size2 } = await handle.stat();
     const length = Math.min(size2, maxBytes);
@@ -4592,23 +4532,23 @@ var init_readiness = __esm({
 });
 
 // src/guest/run-folder.ts
-import { lstat as lstat4, mkdtemp as mkdtemp2, readdir as readdir6, readFile as readFile11, rm as rm6, writeFile as writeFile9 } from "node:fs/promises";
+import { lstat as lstat4, mkdtemp as mkdtemp2, readdir as readdir5, readFile as readFile9, rm as rm4, writeFile as writeFile7 } from "node:fs/promises";
 import { tmpdir as osTmpdir } from "node:os";
-import { join as join12 } from "node:path";
+import { join as join11 } from "node:path";
 async function createRunFolder(tmpdir2 = osTmpdir()) {
-  const path = await mkdtemp2(join12(tmpdir2, runFolderPrefix));
+  const path = await mkdtemp2(join11(tmpdir2, runFolderPrefix));
   const owner = await identifyProcess();
-  await writeFile9(join12(path, RunFiles.owner), JSON.stringify(owner), { mode: 384 });
+  await writeFile7(join11(path, RunFiles.owner), JSON.stringify(owner), { mode: 384 });
   return {
     path,
-    file: (name) => join12(path, name),
-    [Symbol.asyncDispose]: () => rm6(path, { recursive: true, force: true })
+    file: (name) => join11(path, name),
+    [Symbol.asyncDispose]: () => rm4(path, { recursive: true, force: true })
   };
 }
 async function removeStaleRunFolders(tmpdir2 = osTmpdir()) {
   let entries;
   try {
-    entries = await readdir6(tmpdir2);
+    entries = await readdir5(tmpdir2);
   } catch {
     return [];
   }
@@ -4617,11 +4557,11 @@ async function removeStaleRunFolders(tmpdir2 = osTmpdir()) {
   const removed = [];
   for (const entry of entries) {
     if (!entry.startsWith(runFolderPrefix)) continue;
-    const path = join12(tmpdir2, entry);
+    const path = join11(tmpdir2, entry);
     const owner = await readOwner(path, uid);
     if (!owner) continue;
     if (await isProcessRunning(owner, self) !== false) continue;
-    await rm6(path, { recursive: true, force: true });
+    await rm4(path, { recursive: true, force: true });
     removed.push(path);
   }
   return removed;
@@ -4631,10 +4571,10 @@ async function readOwner(path, uid) {
     const folder = await lstat4(path);
     if (!folder.isDirectory() || (folder.mode & 511) !== 448) return void 0;
     if (uid !== void 0 && folder.uid !== uid) return void 0;
-    const file = join12(path, RunFiles.owner);
+    const file = join11(path, RunFiles.owner);
     const record = await lstat4(file);
     if (!record.isFile() || uid !== void 0 && record.uid !== uid) return void 0;
-    return JSON.parse(await readFile11(file, "utf8"));
+    return JSON.parse(await readFile9(file, "utf8"));
   } catch {
     return void 0;
   }
@@ -4652,6 +4592,8 @@ var init_run_folder = __esm({
       qmp: "qmp.sock",
       /** The host end of the wake channel. */
       wake: "wake.sock",
+      /** The guest's own copy of the UEFI variable store (arm64 firmware boot). */
+      uefiVars: "uefi-vars.fd",
       /** QEMU's pid, written by QEMU itself. */
       qemuPid: "qemu.pid",
       /** Who owns the folder: lets a later kvmci recognise folders left by a killed run. */
@@ -4669,7 +4611,7 @@ var init_run_folder = __esm({
 });
 
 // src/guest/wake.ts
-import { setTimeout as sleep3 } from "node:timers/promises";
+import { setTimeout as sleep2 } from "node:timers/promises";
 function buildStartAgentCommand(user) {
   return `sudo sh -c 'cat > ${wakeAgentPath} && setsid -f sh ${wakeAgentPath} ${user} </dev/null >/dev/null 2>&1'`;
 }
@@ -4736,9 +4678,19 @@ while :; do
     printf '%s' "$hosts" >/etc/hosts
   fi
   printf '%s' "$seed" >/dev/urandom
+  # Writing mixes the seed in but does not reseed the generator at once: without vmgenid (arm64)
+  # guests restored from one snapshot could draw the same numbers until the kernel's next
+  # reseed. RNDRESEEDCRNG does it now: one program, and only there (python3 is there for
+  # cloud-init).
+  if [ ! -e /sys/bus/acpi/devices/QEMUVGID:00 ]; then
+    python3 -c 'import fcntl, os; fcntl.ioctl(os.open("/dev/urandom", os.O_WRONLY), 0x5207)' 2>/dev/null
+  fi
   # A restored guest prints nothing on its own: say on the serial console what happened, so
-  # that its console copy and a failure's console tail start from here.
-  printf '\\nkvmci: woke as %s at %s\\n' "$name" "$stamp" >/dev/ttyS0 2>/dev/null
+  # that its console copy and a failure's console tail start from here (ttyS0 on x86_64,
+  # ttyAMA0 on arm64).
+  for tty in /dev/ttyS0 /dev/ttyAMA0; do
+    printf '\\nkvmci: woke as %s at %s\\n' "$name" "$stamp" >"$tty"
+  done 2>/dev/null
   echo awake >&3
   exit 0
 done
@@ -4778,7 +4730,7 @@ done
             return new _WakeChannel(await openUnixSocket(path));
           } catch (error) {
             if (attempt >= 100) throw error;
-            await sleep3(20, void 0, { signal });
+            await sleep2(20, void 0, { signal });
           }
         }
       }
@@ -4818,12 +4770,12 @@ done
 });
 
 // src/guest/guest.ts
-import { randomBytes as randomBytes3 } from "node:crypto";
-import { constants as constants6 } from "node:fs";
-import { copyFile as copyFile2, rm as rm7, writeFile as writeFile10 } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { constants as constants7 } from "node:fs";
+import { copyFile as copyFile2, rm as rm5, writeFile as writeFile8 } from "node:fs/promises";
 import { Readable } from "node:stream";
-import { setTimeout as sleep4 } from "node:timers/promises";
-import { join as join13 } from "node:path";
+import { setTimeout as sleep3 } from "node:timers/promises";
+import { join as join12 } from "node:path";
 function exitSummary(exit) {
   if (exit.signal) return ` (QEMU ended by ${exit.signal})`;
   return exit.code !== void 0 ? ` (QEMU exit code ${exit.code})` : "";
@@ -4838,6 +4790,7 @@ var init_guest = __esm({
     init_port();
     init_process_identity();
     init_args();
+    init_firmware();
     init_process();
     init_qmp();
     init_keys();
@@ -4935,22 +4888,25 @@ var init_guest = __esm({
         );
       }
       bootMethod() {
-        if (this.spec.boot === "firmware") return { kind: "firmware" };
+        if (this.spec.boot === "firmware")
+          return this.spec.arch === "aarch64" ? { kind: "uefi", code: aarch64Uefi.code, vars: this.folder.file(RunFiles.uefiVars) } : { kind: "firmware" };
         const { info, dir } = this.spec.image;
         if (!info.boot.kernel || !info.boot.initrd || !info.boot.cmdline) {
           throw new Error(`The image ${info.name} has no kernel for direct boot`);
         }
         return {
           kind: "kernel",
-          kernel: join13(dir, info.boot.kernel),
-          initrd: join13(dir, info.boot.initrd),
+          kernel: join12(dir, info.boot.kernel),
+          initrd: join12(dir, info.boot.initrd),
           cmdline: info.boot.cmdline
         };
       }
       /** The parts of QEMU's command line that a saved state depends on. */
       machineSpec() {
         return {
+          arch: this.spec.arch,
           accel: this.spec.accel,
+          cpu: this.spec.cpu,
           cpus: this.spec.cpus,
           memoryMiB: Math.round(this.spec.memoryBytes / (1024 * 1024)),
           boot: this.bootMethod(),
@@ -4963,6 +4919,8 @@ var init_guest = __esm({
        * binding it is retried. `incoming`: start paused, waiting for a saved state.
        */
       async launch(signal, options = {}) {
+        const boot = this.bootMethod();
+        if (boot.kind === "uefi") await copyFile2(aarch64Uefi.varsTemplate, boot.vars);
         for (let attempt = 1; ; attempt++) {
           this.sshPort = await this.host.findPort();
           const argv = buildQemuArgs({
@@ -5022,12 +4980,12 @@ var init_guest = __esm({
         const wake = await this.wakeChannel(signal);
         await wake.waitFor("armed", wakeTimeoutMs, signal);
         await qmp.execute("stop");
-        const memoryPath = join13(dir, "memory.bin");
-        const diskPath = join13(dir, "disk.qcow2");
+        const memoryPath = join12(dir, "memory.bin");
+        const diskPath = join12(dir, "disk.qcow2");
         await qmp.execute("migrate-set-parameters", { "max-bandwidth": 64 * 1024 ** 3 });
         await qmp.execute("migrate", { uri: `exec:cat > ${shellQuote(memoryPath)}` });
         await this.waitForMigration("save", deadline, signal);
-        await copyFile2(this.overlayPath, diskPath, constants6.COPYFILE_FICLONE);
+        await copyFile2(this.overlayPath, diskPath, constants7.COPYFILE_FICLONE);
         this.clientKey = generateKeyPair(`kvmci-client-${this.id}`);
         await this.resume(deadline, signal);
         return { memoryPath, diskPath };
@@ -5058,7 +5016,7 @@ var init_guest = __esm({
         try {
           const exit = await Promise.race([
             qemu.exited,
-            sleep4(timeoutMs, void 0, { signal: AbortSignal.any([signal, waited.signal]) })
+            sleep3(timeoutMs, void 0, { signal: AbortSignal.any([signal, waited.signal]) })
           ]);
           if (!exit) throw new Error(`the guest did not power off within ${timeoutMs / 1e3}s`);
         } finally {
@@ -5071,7 +5029,7 @@ var init_guest = __esm({
         await this.qemu?.stop();
         this.qemu = void 0;
         this.pinnedHostKey = this.hostKey.publicKey;
-        await rm7(this.overlayPath, { force: true });
+        await rm5(this.overlayPath, { force: true });
         await this.createOverlay(signal);
       }
       /** Continues a stopped guest, wakes it with this run's clock, name, randomness and key. */
@@ -5082,7 +5040,7 @@ var init_guest = __esm({
           buildWakeLine({
             now: /* @__PURE__ */ new Date(),
             hostname: `kvmci-${this.id}`,
-            seed: randomBytes3(32).toString("hex"),
+            seed: randomBytes(32).toString("hex"),
             authorizedKey: this.clientKey.publicKey
           })
         );
@@ -5105,7 +5063,7 @@ var init_guest = __esm({
             throw new Error(
               `QEMU could not ${what} the guest's state: ${info["error-desc"] ?? info.status}`
             );
-          await sleep4(migrationPollMs, void 0, { signal });
+          await sleep3(migrationPollMs, void 0, { signal });
         }
       }
       /**
@@ -5148,7 +5106,7 @@ var init_guest = __esm({
           probe2 = true;
           if (!banner.ok) {
             lastError = banner.reason;
-            await sleep4(pollMs, void 0, { signal });
+            await sleep3(pollMs, void 0, { signal });
             continue;
           }
           try {
@@ -5165,7 +5123,7 @@ var init_guest = __esm({
           } catch (error) {
             if (error instanceof HostKeyMismatchError) throw error;
             lastError = errorMessage(error);
-            await sleep4(pollMs, void 0, { signal });
+            await sleep3(pollMs, void 0, { signal });
           }
         }
       }
@@ -5219,18 +5177,18 @@ var init_guest = __esm({
        */
       async keep(untilMs) {
         const qemu = this.requireQemu();
-        await writeFile10(this.folder.file(RunFiles.clientKey), this.clientKey.privateKey, {
+        await writeFile8(this.folder.file(RunFiles.clientKey), this.clientKey.privateKey, {
           mode: 384
         });
         const [type, key] = this.pinnedHostKey.trim().split(/\s+/);
-        await writeFile10(
+        await writeFile8(
           this.folder.file(RunFiles.knownHosts),
           `[127.0.0.1]:${this.sshPort} ${type} ${key}
 `,
           { mode: 384 }
         );
         const keeper = await identifyProcess(qemu.pid);
-        await writeFile10(this.folder.file(RunFiles.owner), JSON.stringify(keeper), { mode: 384 });
+        await writeFile8(this.folder.file(RunFiles.owner), JSON.stringify(keeper), { mode: 384 });
         qemu.keep(untilMs);
         this.kept = true;
         await this.closeConnections();
@@ -5276,7 +5234,7 @@ var init_guest = __esm({
         return this.qemu;
       }
       async exitedWithin(ms) {
-        return Promise.race([this.requireQemu().exited, sleep4(ms).then(() => void 0)]);
+        return Promise.race([this.requireQemu().exited, sleep3(ms).then(() => void 0)]);
       }
       async stoppedFailure(when) {
         const exit = await this.requireQemu().exited;
@@ -5316,9 +5274,682 @@ var init_guest = __esm({
   }
 });
 
-// src/host/remove-tree.ts
-import { readFile as readFile12, rm as rm8 } from "node:fs/promises";
+// src/snapshot/key.ts
+import { createHash as createHash3 } from "node:crypto";
+import { readFile as readFile10 } from "node:fs/promises";
+function machineArgs(spec) {
+  return buildQemuArgs({
+    ...spec,
+    boot: spec.boot.kind === "kernel" ? { ...spec.boot, kernel: "KERNEL", initrd: "INITRD" } : spec.boot.kind === "uefi" ? { ...spec.boot, vars: "VARS" } : spec.boot,
+    lan: spec.lan ? { ...spec.lan, socketPath: "LAN" } : void 0,
+    name: "NAME",
+    overlayPath: "OVERLAY",
+    seedPath: "SEED",
+    consolePath: "CONSOLE",
+    sshPort: 0,
+    qmpPath: "QMP",
+    wakePath: "WAKE",
+    pidPath: "PID"
+  });
+}
+function snapshotKey(parts) {
+  const canonical = JSON.stringify([
+    snapshotFormat,
+    parts.imageDigest,
+    parts.qemuVersion,
+    parts.machine,
+    parts.hostCpu ?? null,
+    canonicalJson(parts.userData ?? null),
+    parts.diskBytes
+  ]);
+  return createHash3("sha256").update(canonical).digest("hex");
+}
+function canonicalJson(value) {
+  return JSON.stringify(
+    value,
+    (_key, v) => v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)) : v
+  );
+}
+async function hostCpuIdentity(cpuinfo) {
+  const text = cpuinfo ?? await readFile10("/proc/cpuinfo", "utf8");
+  return parseCpuIdentity(text);
+}
+function parseCpuIdentity(cpuinfo) {
+  const first = cpuinfo.split(/\n\s*\n/)[0] ?? "";
+  const field = (name) => new RegExp(`^${name}\\s*:\\s*(.*)$`, "m").exec(first)?.[1]?.trim() ?? "?";
+  if (!/^vendor_id\s*:/m.test(first) && /^CPU implementer\s*:/m.test(first)) {
+    const features = field("Features").split(/\s+/).sort().join(" ");
+    return [
+      `implementer ${field("CPU implementer")}`,
+      `part ${field("CPU part")}`,
+      `variant ${field("CPU variant")}`,
+      `revision ${field("CPU revision")}`,
+      `features ${createHash3("sha256").update(features).digest("hex").slice(0, 16)}`
+    ].join(", ");
+  }
+  const flags = field("flags").split(/\s+/).sort().join(" ");
+  const flagsHash = createHash3("sha256").update(flags).digest("hex").slice(0, 16);
+  return [
+    field("vendor_id"),
+    `family ${field("cpu family")}`,
+    `model ${field("model")}`,
+    `stepping ${field("stepping")}`,
+    field("model name"),
+    `flags ${flagsHash}`
+  ].join(", ");
+}
+var snapshotFormat;
+var init_key = __esm({
+  "src/snapshot/key.ts"() {
+    "use strict";
+    init_args();
+    snapshotFormat = 5;
+  }
+});
+
+// src/guest/provision.ts
+import { createHash as createHash4 } from "node:crypto";
+function prepareKey(baseDigest, p, diskBytes) {
+  const canonical = canonicalJson([
+    prepareFormat,
+    baseDigest,
+    [...p.packages].sort(),
+    p.script ?? null,
+    p.cloudConfig ?? null,
+    diskBytes ?? null,
+    // The same release for the same CPU is the same build; where it lies on the host is not.
+    p.node ? [p.node.version, p.node.npmVersion ?? null, p.node.arch, p.node.sizeBytes] : null
+  ]);
+  return createHash4("sha256").update(canonical).digest("hex");
+}
+function buildInstallCommand(packages) {
+  const names = shellJoin(packages);
+  return [
+    "set -e",
+    "if command -v apt-get >/dev/null; then",
+    "  export DEBIAN_FRONTEND=noninteractive",
+    "  sudo -E apt-get update -q",
+    `  sudo -E apt-get install -y -q --no-install-recommends ${names}`,
+    "elif command -v dnf >/dev/null; then",
+    `  sudo dnf install -y -q ${names}`,
+    "else",
+    "  echo 'kvmci: this image has neither apt-get nor dnf to install packages with' >&2",
+    "  exit 127",
+    "fi"
+  ].join("\n");
+}
+function buildCleanupCommand(user) {
+  const script = [
+    "set -u",
+    "home=$(getent passwd " + user + " | cut -d: -f6)",
+    "if command -v apt-get >/dev/null; then apt-get clean; fi",
+    "if command -v dnf >/dev/null; then dnf clean all -q; fi",
+    "cloud-init clean --logs >/dev/null 2>&1 || rm -rf /var/lib/cloud/instances /var/lib/cloud/instance /var/log/cloud-init*",
+    "rm -f /etc/ssh/ssh_host_*",
+    'rm -f "$home/.ssh/authorized_keys" "$home/.bash_history" /root/.bash_history',
+    ": > /etc/machine-id",
+    "rm -f /var/lib/dbus/machine-id",
+    "rm -rf /var/log/journal/* /var/tmp/* /tmp/*",
+    "find /var/log -type f -exec truncate -s 0 {} + 2>/dev/null",
+    "sync",
+    "fstrim -a >/dev/null 2>&1 || true"
+  ].join("\n");
+  return `sudo sh -c ${shellJoin([script])}`;
+}
+var prepareFormat, nodeInstallCommand, runScriptCommand;
+var init_provision = __esm({
+  "src/guest/provision.ts"() {
+    "use strict";
+    init_key();
+    init_shell_quote();
+    prepareFormat = 1;
+    nodeInstallCommand = "set -e; sudo tar -x -f - -C /usr/local --no-same-owner; /usr/local/bin/node --version; if [ -e /usr/local/bin/npm ]; then /usr/local/bin/npm --version; fi";
+    runScriptCommand = "sudo -E sh -c 'f=/root/.kvmci-provision; cat > $f && chmod 700 $f && cd /root && $f; code=$?; rm -f $f; exit $code'";
+  }
+});
+
+// src/sync/host-tar.ts
+import { PassThrough } from "node:stream";
 import { execa as execa5 } from "execa";
+import { Parser as Parser2 } from "tar";
+function startHostTar(argv, o) {
+  const [file, ...args] = argv;
+  const tar = execa5(file ?? "tar", args, {
+    input: o.input,
+    stdin: o.input === void 0 ? "ignore" : "pipe",
+    stdout: "pipe",
+    stderr: "pipe",
+    reject: false,
+    buffer: { stdout: false },
+    cancelSignal: o.signal
+  });
+  const archive = new PassThrough();
+  let bytes = 0;
+  tar.stdout?.pipe(archive);
+  const counter = countFiles();
+  tar.stdout?.on("data", (chunk) => {
+    bytes += chunk.length;
+    counter.write(chunk);
+  });
+  tar.stdout?.on("end", () => counter.end());
+  tar.stdout?.on("error", () => counter.end());
+  return {
+    archive,
+    bytes: () => bytes,
+    files: counter.files,
+    done: tar.then((r) => ({ exitCode: r.exitCode, stderr: String(r.stderr ?? "") }))
+  };
+}
+function countFiles() {
+  let count2 = 0;
+  const parser2 = new Parser2({ strict: false });
+  parser2.on("entry", (entry) => {
+    if (entry.type !== "Directory") count2++;
+    entry.resume();
+  });
+  const files = new Promise((resolve4) => {
+    parser2.on("end", () => resolve4(count2));
+    parser2.on("close", () => resolve4(count2));
+    parser2.on("error", () => resolve4(count2));
+  });
+  let ended = false;
+  return {
+    write: (chunk) => void parser2.write(chunk),
+    end: () => {
+      if (!ended) parser2.end();
+      ended = true;
+    },
+    files
+  };
+}
+var init_host_tar = __esm({
+  "src/sync/host-tar.ts"() {
+    "use strict";
+  }
+});
+
+// src/cache/lock.ts
+import { randomBytes as randomBytes2 } from "node:crypto";
+import { link, mkdir as mkdir5, readFile as readFile11, rename as rename4, rm as rm6, stat as stat4, utimes as utimes3, writeFile as writeFile9 } from "node:fs/promises";
+import { dirname as dirname4 } from "node:path";
+import { setTimeout as sleep4 } from "node:timers/promises";
+async function acquireLock(path, options = {}) {
+  const self = await identifyProcess();
+  await mkdir5(dirname4(path), { recursive: true, mode: 448 });
+  const deadline = Date.now() + (options.timeoutMs ?? 60 * 6e4);
+  let waited = false;
+  for (; ; ) {
+    options.signal?.throwIfAborted();
+    if (await tryCreate(path, self)) return held(path, self);
+    const holder = await readHolder(path);
+    if (holder === "gone") continue;
+    if (await isAbandoned(path, holder, self)) {
+      await breakLock(path, holder);
+      continue;
+    }
+    if (!waited && holder !== "unreadable") options.onWait?.(holder);
+    waited = true;
+    if (Date.now() > deadline) {
+      throw new KvmciError("image", `Timed out waiting for the cache lock ${path}`, {
+        hint: holder === "unreadable" ? "Delete the lock file if no kvmci is running." : `kvmci (pid ${holder.pid} on ${holder.host}) still holds it; wait for it or stop it.`
+      });
+    }
+    await sleep4(options.pollMs ?? 250, void 0, { signal: options.signal });
+  }
+}
+async function tryCreate(path, self) {
+  const staging = `${path}.${self.pid}-${randomBytes2(4).toString("hex")}`;
+  await writeFile9(staging, JSON.stringify(self), { mode: 384 });
+  try {
+    await link(staging, path);
+    return true;
+  } catch (error) {
+    if (error.code === "EEXIST") return false;
+    throw error;
+  } finally {
+    await rm6(staging, { force: true });
+  }
+}
+async function readHolder(path) {
+  try {
+    return JSON.parse(await readFile11(path, "utf8"));
+  } catch (error) {
+    return error.code === "ENOENT" ? "gone" : "unreadable";
+  }
+}
+async function isAbandoned(path, holder, self) {
+  if (holder !== "unreadable") {
+    const running = await isProcessRunning(holder, self);
+    if (running !== void 0) return !running;
+  }
+  try {
+    return Date.now() - (await stat4(path)).mtimeMs > abandonedAfterMs;
+  } catch {
+    return false;
+  }
+}
+async function breakLock(path, seen) {
+  const aside = `${path}.broken-${process.pid}-${randomBytes2(4).toString("hex")}`;
+  try {
+    await rename4(path, aside);
+  } catch (error) {
+    if (error.code === "ENOENT") return;
+    throw error;
+  }
+  const moved = await readHolder(aside);
+  const same = seen === "unreadable" ? moved === "unreadable" : typeof moved === "object" && moved.pid === seen.pid && moved.startTicks === seen.startTicks;
+  if (!same) await link(aside, path).catch(() => void 0);
+  await rm6(aside, { force: true });
+}
+function held(path, self) {
+  const heartbeat = setInterval(() => {
+    const now = /* @__PURE__ */ new Date();
+    utimes3(path, now, now).catch(() => void 0);
+  }, heartbeatMs);
+  heartbeat.unref();
+  return {
+    async [Symbol.asyncDispose]() {
+      clearInterval(heartbeat);
+      const holder = await readHolder(path);
+      if (typeof holder === "object" && holder.pid === self.pid && holder.startTicks === self.startTicks)
+        await rm6(path, { force: true });
+    }
+  };
+}
+var heartbeatMs, abandonedAfterMs;
+var init_lock = __esm({
+  "src/cache/lock.ts"() {
+    "use strict";
+    init_errors();
+    init_process_identity();
+    heartbeatMs = 5e3;
+    abandonedAfterMs = 3e4;
+  }
+});
+
+// src/cache/in-use.ts
+import { randomBytes as randomBytes3 } from "node:crypto";
+import { mkdir as mkdir6, readdir as readdir6, readFile as readFile12, rm as rm7, writeFile as writeFile10 } from "node:fs/promises";
+import { join as join13 } from "node:path";
+async function markInUse(cacheDir, entry, signal) {
+  const dir = cachePath(cacheDir, "inUse");
+  await mkdir6(dir, { recursive: true, mode: 448 });
+  const file = join13(dir, `${process.pid}-${randomBytes3(4).toString("hex")}.json`);
+  const record = { owner: await identifyProcess(), entry };
+  {
+    var _stack = [];
+    try {
+      const _removals = __using(_stack, await holdRemovals(cacheDir, signal), true);
+      await writeFile10(file, JSON.stringify(record), { mode: 384 });
+    } catch (_) {
+      var _error = _, _hasError = true;
+    } finally {
+      var _promise = __callDispose(_stack, _error, _hasError);
+      _promise && await _promise;
+    }
+  }
+  return { [Symbol.asyncDispose]: () => rm7(file, { force: true }) };
+}
+function holdRemovals(cacheDir, signal) {
+  return acquireLock(cachePath(cacheDir, "locks", "removals.lock"), { signal });
+}
+async function entriesInUse(cacheDir, prune = false) {
+  const dir = cachePath(cacheDir, "inUse");
+  const used = /* @__PURE__ */ new Map();
+  let files;
+  try {
+    files = await readdir6(dir);
+  } catch {
+    return used;
+  }
+  const self = await identifyProcess();
+  for (const file of files) {
+    let record;
+    try {
+      record = JSON.parse(await readFile12(join13(dir, file), "utf8"));
+    } catch {
+      continue;
+    }
+    if (await isProcessRunning(record.owner, self) === false) {
+      if (prune) await rm7(join13(dir, file), { force: true });
+      continue;
+    }
+    used.set(record.entry, [...used.get(record.entry) ?? [], record.owner.pid]);
+  }
+  return used;
+}
+async function markInUseBy(cacheDir, entry, owner) {
+  var _stack = [];
+  try {
+    const dir = cachePath(cacheDir, "inUse");
+    await mkdir6(dir, { recursive: true, mode: 448 });
+    const file = join13(dir, `${owner.pid}-${randomBytes3(4).toString("hex")}.json`);
+    const record = { owner, entry };
+    const _removals = __using(_stack, await holdRemovals(cacheDir), true);
+    await writeFile10(file, JSON.stringify(record), { mode: 384 });
+  } catch (_) {
+    var _error = _, _hasError = true;
+  } finally {
+    var _promise = __callDispose(_stack, _error, _hasError);
+    _promise && await _promise;
+  }
+}
+var init_in_use = __esm({
+  "src/cache/in-use.ts"() {
+    "use strict";
+    init_process_identity();
+    init_layout();
+    init_lock();
+  }
+});
+
+// src/image/entry-lock.ts
+async function withEntryLock(options, entryName, fn) {
+  var _stack = [];
+  try {
+    const _lock = __using(_stack, await acquireLock(cachePath(options.cacheDir, "locks", `${entryName}.lock`), {
+      signal: options.signal,
+      onWait: (holder) => options.onNote?.(
+        `another kvmci (pid ${holder.pid}) is preparing ${entryName}; waiting for it instead of doing it twice`
+      )
+    }), true);
+    return await fn();
+  } catch (_) {
+    var _error = _, _hasError = true;
+  } finally {
+    var _promise = __callDispose(_stack, _error, _hasError);
+    _promise && await _promise;
+  }
+}
+var init_entry_lock = __esm({
+  "src/image/entry-lock.ts"() {
+    "use strict";
+    init_layout();
+    init_lock();
+  }
+});
+
+// src/run/prepare.ts
+import { copyFile as copyFile3, rm as rm8 } from "node:fs/promises";
+import { join as join14, relative as relative2 } from "node:path";
+import { Readable as Readable2 } from "node:stream";
+function nodeArchProblem(node, arch2, image) {
+  if (node.arch === arch2) return void 0;
+  return {
+    message: `The Node.js to copy into the guest (${node.binary}, ${node.version}) is built for ${node.arch} and cannot run in the ${arch2} guest ${image}`,
+    hint: `Give node: package to install the distribution's Node.js for ${arch2} in the guest, node: PATH with an ${arch2} node binary, or node: none.`
+  };
+}
+function preparedEntryName(base, key) {
+  return imageEntryName(`${base.info.name}-prepared`, key);
+}
+async function prepareImage(base, provision2, o) {
+  const problem = provision2.node && nodeArchProblem(provision2.node, o.arch, base.info.name);
+  if (problem) throw new KvmciError("usage", problem.message, { hint: problem.hint });
+  const key = prepareKey(base.info.digest, provision2, o.diskBytes);
+  const entry = preparedEntryName(base, key);
+  const events = {
+    cacheDir: o.cacheDir,
+    signal: o.signal,
+    onNote: (message) => o.emit({ type: "note", message })
+  };
+  const cached = await findIntactEntry(o.cacheDir, entry, events);
+  if (cached) return { image: cached, reused: true };
+  return withEntryLock(events, entry, async () => {
+    const again = await findIntactEntry(o.cacheDir, entry, events);
+    if (again) return { image: again, reused: true };
+    return { image: await provisionAndSave(base, provision2, key, entry, o), reused: false };
+  });
+}
+async function provisionAndSave(base, provision2, key, entry, o) {
+  var _stack = [];
+  try {
+    const { signal, emit } = o;
+    const progress = (message) => emit({ type: "progress", phase: "prepare", message });
+    const output = (stream) => (chunk) => emit({ type: "output", stream, chunk });
+    const guest = __using(_stack, await Guest.create(
+      {
+        name: base.info.name,
+        image: base,
+        arch: o.arch,
+        accel: o.accel,
+        cpu: o.cpu,
+        cpus: o.cpus,
+        memoryBytes: o.memoryBytes,
+        diskBytes: o.diskBytes,
+        boot: o.boot,
+        network: "user",
+        extraUserData: o.trust ? provision2.cloudConfig ? mergeCloudConfig(o.trust, provision2.cloudConfig) : o.trust : provision2.cloudConfig,
+        consoleLogCopy: o.consoleLog
+      },
+      o.tmpdir
+    ), true);
+    await guest.createOverlay(signal);
+    await guest.writeSeed(o.now());
+    progress("booting the image to provision it");
+    await guest.launch(signal);
+    const ready = await guest.waitReady(Date.now() + o.bootTimeoutMs, signal);
+    for (const problem of ready.cloudInitErrors)
+      emit({ type: "warning", message: `cloud-init reported (provisioning boot): ${problem}` });
+    const withEnv = (command) => Object.keys(o.env).length ? `${Object.entries(o.env).map(([k, v]) => `export ${k}=${shellQuote(v)}`).join("; ")}; ${command}` : command;
+    const step = async (what, command, stdin) => {
+      progress(what);
+      emit({ type: "note", message: `provisioning: ${what}` });
+      let result;
+      try {
+        result = await guest.exec(withEnv(command), {
+          stdin: stdin === void 0 ? void 0 : Readable2.from([stdin]),
+          onStdout: output("stdout"),
+          onStderr: output("stderr"),
+          signal
+        });
+      } catch (error) {
+        signal.throwIfAborted();
+        throw await guest.lostFailure(error);
+      }
+      signal.throwIfAborted();
+      if (result.code !== 0) {
+        throw new KvmciError(
+          "provision",
+          `Provisioning failed: ${what} exited with code ${result.code}`,
+          {
+            hint: "Its output is above. Nothing was cached; fix the provisioning and run again."
+          }
+        );
+      }
+    };
+    if (provision2.packages.length > 0)
+      await step(
+        `installing ${provision2.packages.join(", ")}`,
+        buildInstallCommand(provision2.packages)
+      );
+    if (provision2.node) {
+      const node = provision2.node;
+      progress(`copying Node.js ${node.version} from the host`);
+      emit({
+        type: "note",
+        message: `provisioning: Node.js ${node.version}${node.npmVersion ? ` with npm ${node.npmVersion}` : ""} from ${node.prefix} into /usr/local (once; later runs use the prepared image)`
+      });
+      const tar = startHostTar(["tar", "-c", "-f", "-", "-C", node.prefix, ...node.entries], {
+        signal
+      });
+      const guestOutput = [];
+      const result = await guest.exec(withEnv(nodeInstallCommand), {
+        stdin: tar.archive,
+        onStdout: (chunk) => guestOutput.push(chunk),
+        onStderr: (chunk) => guestOutput.push(chunk),
+        signal
+      }).catch(async (error) => {
+        signal.throwIfAborted();
+        throw await guest.lostFailure(error);
+      });
+      const packed = await tar.done;
+      signal.throwIfAborted();
+      if (packed.exitCode !== 0 || result.code !== 0)
+        throw new KvmciError(
+          "provision",
+          `The host's Node.js ${node.version} (${node.binary}) does not run in the ${base.info.name} guest`,
+          {
+            details: tailLines(`${packed.stderr}
+${Buffer.concat(guestOutput).toString()}`, 8),
+            hint: "Give node: package to install the distribution's Node.js instead, node: /path/to/node for another build (an official nodejs.org one runs on most distributions), or node: none."
+          }
+        );
+    }
+    if (provision2.script !== void 0)
+      await step(
+        `running the script from ${provision2.scriptSource ?? "kvmci.yml"}`,
+        runScriptCommand,
+        provision2.script
+      );
+    await step("cleaning what each guest must have of its own", buildCleanupCommand(guest.user));
+    progress("powering off");
+    try {
+      await guest.shutdown(12e4, signal);
+    } catch (error) {
+      if (isKvmciError(error) || signal.aborted) throw error;
+      throw new KvmciError("provision", `Provisioning failed: ${error.message}`);
+    }
+    progress("saving the prepared image");
+    const partial = await createPartialEntry(o.cacheDir, entry);
+    try {
+      const disk = join14(partial, ImageFiles.disk);
+      await copyFile3(guest.overlayPath, disk);
+      await rebaseOverlay(
+        {
+          path: disk,
+          backingFile: base.entry ? relative2(join14(imagesDir(o.cacheDir), entry), base.diskPath) : base.diskPath,
+          backingFormat: base.info.format
+        },
+        signal
+      );
+      for (const file of [base.info.boot.kernel, base.info.boot.initrd])
+        if (file) await copyFile3(join14(base.dir, file), join14(partial, file));
+      const info = {
+        ...base.info,
+        digest: formatDigest(await digestFile(disk, "sha256", signal)),
+        format: "qcow2",
+        virtualSize: o.diskBytes ?? base.info.virtualSize,
+        source: {
+          kind: "prepared",
+          key,
+          base: base.entry ?? base.diskPath,
+          baseDigest: base.info.digest,
+          packages: provision2.packages
+        },
+        createdAt: o.now().toISOString()
+      };
+      return await commitEntry(partial, o.cacheDir, entry, info);
+    } catch (error) {
+      await rm8(partial, { recursive: true, force: true });
+      throw error;
+    }
+  } catch (_) {
+    var _error = _, _hasError = true;
+  } finally {
+    var _promise = __callDispose(_stack, _error, _hasError);
+    _promise && await _promise;
+  }
+}
+async function prepareForRun(base, provision2, o) {
+  for (; ; ) {
+    const prepared = await prepareImage(base, provision2, o);
+    const entry = prepared.image.entry;
+    const inUse = await markInUse(o.cacheDir, entry, o.signal);
+    if (!await findCachedEntry(o.cacheDir, entry)) {
+      await inUse[Symbol.asyncDispose]();
+      continue;
+    }
+    o.emit({
+      type: "note",
+      message: prepared.reused ? `using prepared image ${entry} (provisioning unchanged)` : `saved prepared image ${entry}; later runs skip provisioning until it changes`
+    });
+    await touchLastUsed(prepared.image);
+    return { ...prepared, inUse };
+  }
+}
+var init_prepare = __esm({
+  "src/run/prepare.ts"() {
+    "use strict";
+    init_user_data();
+    init_overlay();
+    init_errors();
+    init_guest();
+    init_provision();
+    init_host_tar();
+    init_shell_quote();
+    init_text();
+    init_in_use();
+    init_cache();
+    init_digest();
+    init_entry_lock();
+  }
+});
+
+// src/run/preflight.ts
+import { stat as stat5 } from "node:fs/promises";
+import { dirname as dirname5 } from "node:path";
+async function checkBeforeStart(config, guests, host, flagPrefix = "--") {
+  const problems = [];
+  const largest = largestGuestBytes(host.totalMemoryBytes);
+  for (const { name, config: guest } of guests) {
+    const who = guests.length > 1 ? ` (${name})` : "";
+    if (guest.memoryBytes > largest)
+      problems.push(
+        `${flagPrefix}memory${who}: ${formatSize(guest.memoryBytes)} is more than this host can give a guest (${formatSize(largest)}: its ${formatSize(host.totalMemoryBytes)} less 1 GiB for itself)`
+      );
+    if (guest.accel === "kvm" && guest.arch !== host.arch)
+      problems.push(
+        `${flagPrefix}accel${who}: kvm runs guests of this host's own architecture (${host.arch ?? "unknown"}) only, and the guest is ${guest.arch}; leave accel at auto (or tcg) to emulate it`
+      );
+    const node = guest.provision?.node;
+    const nodeProblem = node && nodeArchProblem(node, guest.arch, guest.image);
+    if (nodeProblem)
+      problems.push(`${flagPrefix}node${who}: ${nodeProblem.message}. ${nodeProblem.hint}`);
+    if (guest.artifacts.length > 0) {
+      const problem = await checkArtifactsDir(guest.artifactsDir);
+      if (problem) problems.push(`${flagPrefix}artifacts-dir${who}: ${problem}`);
+    }
+  }
+  if (config.topology) {
+    const together = guests.reduce((sum, g) => sum + g.config.memoryBytes, 0);
+    if (together > largest)
+      problems.push(
+        `guests: their memory together (${formatSize(together)}) is more than this host can give its guests (${formatSize(largest)}); they run at once`
+      );
+  }
+  for (const [option, path] of [
+    ["json", config.json],
+    ["console-log", config.consoleLog]
+  ]) {
+    if (!path) continue;
+    const problem = await folderProblem(path);
+    if (problem) problems.push(`${flagPrefix}${option}: ${problem}`);
+  }
+  return [...new Set(problems)];
+}
+async function folderProblem(file) {
+  const folder = dirname5(file);
+  try {
+    if (!(await stat5(folder)).isDirectory()) return `${folder} is not a folder`;
+  } catch {
+    return `the folder ${folder} does not exist (create it first)`;
+  }
+  return void 0;
+}
+var init_preflight = __esm({
+  "src/run/preflight.ts"() {
+    "use strict";
+    init_size();
+    init_artifacts();
+    init_schedule();
+    init_prepare();
+  }
+});
+
+// src/host/remove-tree.ts
+import { readFile as readFile13, rm as rm9 } from "node:fs/promises";
+import { execa as execa6 } from "execa";
 async function removeTree(dir, withSudo = false) {
   const mounts = await mountsBelow(dir);
   if (mounts.length > 0) {
@@ -5327,16 +5958,16 @@ async function removeTree(dir, withSudo = false) {
     );
   }
   try {
-    await rm8(dir, { recursive: true, force: true });
+    await rm9(dir, { recursive: true, force: true });
   } catch (error) {
     if (!withSudo || error.code !== "EACCES") throw error;
-    await execa5("sudo", ["-n", "rm", "-rf", "--one-file-system", "--", dir], { stdin: "ignore" });
+    await execa6("sudo", ["-n", "rm", "-rf", "--one-file-system", "--", dir], { stdin: "ignore" });
   }
 }
 async function mountsBelow(dir) {
   let text;
   try {
-    text = await readFile12("/proc/self/mountinfo", "utf8");
+    text = await readFile13("/proc/self/mountinfo", "utf8");
   } catch {
     return [];
   }
@@ -5351,17 +5982,18 @@ var init_remove_tree = __esm({
 
 // src/image/mbr.ts
 function buildDiskHeader(spec) {
-  if (spec.bootCode.length < 440)
-    throw new Error(`boot.img is ${spec.bootCode.length} bytes, expected 512`);
-  if (spec.coreImage.length > headerBytes - sectorSize) {
-    throw new Error(`core.img is ${spec.coreImage.length} bytes; it must fit in the first MiB`);
+  const { boot } = spec;
+  if (boot && boot.bootCode.length < 440)
+    throw new Error(`boot.img is ${boot.bootCode.length} bytes, expected 512`);
+  if (boot && boot.coreImage.length > headerBytes - sectorSize) {
+    throw new Error(`core.img is ${boot.coreImage.length} bytes; it must fit in the first MiB`);
   }
   const header = Buffer.alloc(headerBytes);
-  spec.bootCode.copy(header, 0, 0, 440);
+  boot?.bootCode.copy(header, 0, 0, 440);
   header.writeUInt32LE(spec.diskId >>> 0, 440);
   const sectors = Math.floor(spec.diskBytes / sectorSize) - partitionStart;
   const entry = header.subarray(446, 462);
-  entry[0] = 128;
+  entry[0] = boot ? 128 : 0;
   entry.set([254, 255, 255], 1);
   entry[4] = 131;
   entry.set([254, 255, 255], 5);
@@ -5369,7 +6001,7 @@ function buildDiskHeader(spec) {
   entry.writeUInt32LE(sectors, 12);
   header[510] = 85;
   header[511] = 170;
-  spec.coreImage.copy(header, sectorSize);
+  boot?.coreImage.copy(header, sectorSize);
   return header;
 }
 function formatDiskId(diskId) {
@@ -5387,12 +6019,22 @@ var init_mbr = __esm({
 
 // src/image/build.ts
 import { randomInt } from "node:crypto";
-import { chmod as chmod3, copyFile as copyFile3, mkdir as mkdir7, mkdtemp as mkdtemp3, open as open5, readFile as readFile13, writeFile as writeFile11 } from "node:fs/promises";
+import {
+  access as access6,
+  chmod as chmod3,
+  copyFile as copyFile4,
+  mkdir as mkdir7,
+  mkdtemp as mkdtemp3,
+  open as open5,
+  readFile as readFile14,
+  writeFile as writeFile11
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join as join14 } from "node:path";
+import { join as join15 } from "node:path";
 function buildMmdebstrapArgs(recipe, o) {
   const fsKib = Math.floor(recipe.sizeBytes / 1024) - 1024;
-  const hook = [
+  const shellLine = (parts) => parts.map((part) => part === '"$1"' ? part : `'${part.replace(/'/g, `'\\''`)}'`).join(" ");
+  const hook = shellLine([
     "sh",
     recipe.customizeScript,
     '"$1"',
@@ -5400,16 +6042,18 @@ function buildMmdebstrapArgs(recipe, o) {
     String(fsKib),
     o.diskId,
     recipe.kernelCmdline
-  ].map((part) => part === '"$1"' ? part : `'${part.replace(/'/g, `'\\''`)}'`).join(" ");
+  ]);
   const prefix2 = o.mode === "root" ? isolatedBuildPrefix : o.mode === "sudo" ? ["sudo", "-n", "env", `TMPDIR=${o.tmpdir}`, ...isolatedBuildPrefix] : [];
   return [
     ...prefix2,
     "mmdebstrap",
     `--mode=${o.mode === "unshare" ? "unshare" : "root"}`,
+    `--arch=${debianArch(recipe.arch)}`,
     `--variant=${recipe.variant}`,
     `--components=${recipe.components.join(",")}`,
     `--include=${recipe.packages.join(",")}`,
     "--format=null",
+    ...recipe.essentialScript ? [`--essential-hook=${shellLine(["sh", recipe.essentialScript, '"$1"'])}`] : [],
     `--customize-hook=${hook}`,
     recipe.suite,
     "/dev/null",
@@ -5431,11 +6075,11 @@ async function buildRecipeImage(recipe, options) {
   try {
     work = await createWorkDir(partial, options.mode);
     const diskId = randomInt(1, 2 ** 32 - 1);
-    const raw = join14(work, "disk.raw");
+    const raw = join15(work, "disk.raw");
     const handle = await open5(raw, "w", 420);
     await handle.truncate(recipe.sizeBytes);
     await handle.close();
-    const scratch = join14(work, "tmp");
+    const scratch = join15(work, "tmp");
     await mkdir7(scratch);
     if (options.mode === "unshare") {
       await chmod3(raw, 438);
@@ -5472,10 +6116,16 @@ async function buildRecipeImage(recipe, options) {
         `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}`,
         work
       ]);
-    options.onStep?.("writing the partition table and bootloader");
+    const bios = await access6(join15(work, "core.img")).then(
+      () => true,
+      () => false
+    );
+    options.onStep?.(`writing the partition table${bios ? " and bootloader" : ""}`);
     const header = buildDiskHeader({
-      bootCode: await readFile13(join14(work, "boot.img")),
-      coreImage: await readFile13(join14(work, "core.img")),
+      boot: bios ? {
+        bootCode: await readFile14(join15(work, "boot.img")),
+        coreImage: await readFile14(join15(work, "core.img"))
+      } : void 0,
       diskId,
       diskBytes: recipe.sizeBytes
     });
@@ -5484,12 +6134,12 @@ async function buildRecipeImage(recipe, options) {
     await disk.close();
     options.onStep?.("converting to qcow2");
     await runCommand(
-      ["qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, join14(partial, ImageFiles.disk)],
+      ["qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, join15(partial, ImageFiles.disk)],
       { signal: options.signal, failureCode: "image" }
     );
-    await copyFile3(join14(work, "vmlinuz"), join14(partial, ImageFiles.kernel));
-    await copyFile3(join14(work, "initrd.img"), join14(partial, ImageFiles.initrd));
-    const kernelVersion = (await readFile13(join14(work, "kernel-version"), "utf8")).trim();
+    await copyFile4(join15(work, "vmlinuz"), join15(partial, ImageFiles.kernel));
+    await copyFile4(join15(work, "initrd.img"), join15(partial, ImageFiles.initrd));
+    const kernelVersion = (await readFile14(join15(work, "kernel-version"), "utf8")).trim();
     await removeTree(work, options.mode === "sudo");
     work = void 0;
     options.onStep?.("computing the digest");
@@ -5497,14 +6147,14 @@ async function buildRecipeImage(recipe, options) {
       name: recipe.name,
       arch: recipe.arch,
       digest: formatDigest(
-        await digestFile(join14(partial, ImageFiles.disk), "sha256", options.signal)
+        await digestFile(join15(partial, ImageFiles.disk), "sha256", options.signal)
       ),
       format: "qcow2",
       user: recipe.user,
       virtualSize: recipe.sizeBytes,
       source: { kind: "recipe", key: recipe.key },
       boot: {
-        firmware: "bios",
+        firmware: bios ? "bios" : "none",
         kernel: ImageFiles.kernel,
         initrd: ImageFiles.initrd,
         cmdline: `root=PARTUUID=${formatDiskId(diskId)}-01 ${recipe.kernelCmdline}`
@@ -5512,7 +6162,7 @@ async function buildRecipeImage(recipe, options) {
       createdAt: (options.now?.() ?? /* @__PURE__ */ new Date()).toISOString()
     };
     await writeFile11(
-      join14(partial, "build.log"),
+      join15(partial, "build.log"),
       `${formatCommand(argv)}
 ${log.join("\n")}
 kernel ${kernelVersion}
@@ -5532,11 +6182,11 @@ kernel ${kernelVersion}
 }
 async function createWorkDir(partial, mode) {
   if (mode !== "unshare") {
-    const work2 = join14(partial, "work");
+    const work2 = join15(partial, "work");
     await mkdir7(work2, { mode: 448 });
     return work2;
   }
-  const work = await mkdtemp3(join14(tmpdir(), "kvmci-build-"));
+  const work = await mkdtemp3(join15(tmpdir(), "kvmci-build-"));
   await chmod3(work, 511);
   return work;
 }
@@ -5553,6 +6203,7 @@ var init_build = __esm({
     init_mbr();
     init_cache();
     init_digest();
+    init_arch();
     isolatedBuildPrefix = [
       "unshare",
       "--mount",
@@ -5659,8 +6310,8 @@ var init_inspect = __esm({
 });
 
 // src/image/local-file.ts
-import { createHash as createHash3 } from "node:crypto";
-import { mkdir as mkdir8, readFile as readFile14, realpath as realpath3, stat as stat6, writeFile as writeFile12 } from "node:fs/promises";
+import { createHash as createHash5 } from "node:crypto";
+import { mkdir as mkdir8, readFile as readFile15, realpath as realpath3, stat as stat6, writeFile as writeFile12 } from "node:fs/promises";
 import { dirname as dirname6 } from "node:path";
 async function localFileImage(path, options) {
   let real;
@@ -5673,14 +6324,14 @@ async function localFileImage(path, options) {
   }
   const info = await inspectDisk(real, { allowBacking: true, what: path });
   const s = await stat6(real);
-  const memo = cachePath(
+  const memo2 = cachePath(
     options.cacheDir,
     "fileDigests",
-    `${createHash3("sha256").update(real).digest("hex").slice(0, 32)}.json`
+    `${createHash5("sha256").update(real).digest("hex").slice(0, 32)}.json`
   );
   let digest;
   try {
-    const known = JSON.parse(await readFile14(memo, "utf8"));
+    const known = JSON.parse(await readFile15(memo2, "utf8"));
     if (known.path === real && known.size === s.size && known.mtimeMs === s.mtimeMs && known.ino === s.ino)
       digest = known.digest;
   } catch {
@@ -5688,7 +6339,7 @@ async function localFileImage(path, options) {
   if (!digest) {
     options.onStep?.("computing the image's digest (once per version of the file)");
     digest = formatDigest(await digestFile(real, "sha256", options.signal));
-    await mkdir8(dirname6(memo), { recursive: true, mode: 448 });
+    await mkdir8(dirname6(memo2), { recursive: true, mode: 448 });
     const record = {
       path: real,
       size: s.size,
@@ -5696,18 +6347,18 @@ async function localFileImage(path, options) {
       ino: s.ino,
       digest
     };
-    await writeFile12(memo, JSON.stringify(record), { mode: 384 });
+    await writeFile12(memo2, JSON.stringify(record), { mode: 384 });
   }
   return {
     info: {
       name: real.split("/").pop() ?? real,
-      arch: "x86_64",
+      arch: options.arch,
       digest,
       format: info.format,
       user: genericUser,
       virtualSize: info.virtualSize,
       source: { kind: "file", path: real },
-      boot: { firmware: "bios" },
+      boot: { firmware: firmwareFor(options.arch) },
       createdAt: s.mtime.toISOString()
     },
     dir: dirname6(real),
@@ -5724,6 +6375,7 @@ var init_local_file = __esm({
     init_layout();
     init_inspect();
     init_errors();
+    init_cache();
     init_digest();
     genericUser = "kvmci";
   }
@@ -5890,7 +6542,7 @@ var init_retry = __esm({
 });
 
 // src/image/download.ts
-import { open as open7, readFile as readFile15, rm as rm9, writeFile as writeFile13 } from "node:fs/promises";
+import { open as open7, readFile as readFile16, rm as rm10, writeFile as writeFile13 } from "node:fs/promises";
 import { Writable as Writable2 } from "node:stream";
 import { pipeline as pipeline2 } from "node:stream/promises";
 async function downloadVerified(url, partPath, expected, options) {
@@ -5926,7 +6578,7 @@ async function downloadVerified(url, partPath, expected, options) {
       hint: "The file was deleted. If the publisher replaced the image, `kvmci image pull` again fetches the new checksum; for a pinned URL, check the digest you pinned."
     });
   }
-  await rm9(metaPath, { force: true });
+  await rm10(metaPath, { force: true });
 }
 async function fetchOnce(url, file, metaPath, meta, options) {
   const headers = {};
@@ -6016,14 +6668,14 @@ async function writeAll(handle, buffers, position) {
 }
 async function readMeta(path) {
   try {
-    return JSON.parse(await readFile15(path, "utf8"));
+    return JSON.parse(await readFile16(path, "utf8"));
   } catch {
     return void 0;
   }
 }
 async function discard(partPath, metaPath) {
-  await rm9(partPath, { force: true });
-  await rm9(metaPath, { force: true });
+  await rm10(partPath, { force: true });
+  await rm10(metaPath, { force: true });
 }
 async function fetchText(url, options) {
   const text = await withRetries(
@@ -6176,35 +6828,9 @@ var init_download = __esm({
   }
 });
 
-// src/image/entry-lock.ts
-async function withEntryLock(options, entryName, fn) {
-  var _stack = [];
-  try {
-    const _lock = __using(_stack, await acquireLock(cachePath(options.cacheDir, "locks", `${entryName}.lock`), {
-      signal: options.signal,
-      onWait: (holder) => options.onNote?.(
-        `another kvmci (pid ${holder.pid}) is preparing ${entryName}; waiting for it instead of doing it twice`
-      )
-    }), true);
-    return await fn();
-  } catch (_) {
-    var _error = _, _hasError = true;
-  } finally {
-    var _promise = __callDispose(_stack, _error, _hasError);
-    _promise && await _promise;
-  }
-}
-var init_entry_lock = __esm({
-  "src/image/entry-lock.ts"() {
-    "use strict";
-    init_layout();
-    init_lock();
-  }
-});
-
 // src/image/pull.ts
-import { mkdir as mkdir9, rename as rename5, rm as rm10 } from "node:fs/promises";
-import { join as join15 } from "node:path";
+import { mkdir as mkdir9, rename as rename5, rm as rm11 } from "node:fs/promises";
+import { join as join16 } from "node:path";
 async function pullCatalogImage(entry, options) {
   const fileName = decodeURIComponent(new URL(entry.url).pathname.split("/").pop() ?? "");
   options.onStep?.(`fetching ${entry.checksums}`);
@@ -6258,13 +6884,13 @@ async function pullUrlImage(url, digest, options) {
       declaredFormat: void 0,
       info: (format, virtualSize) => ({
         name,
-        arch: "x86_64",
+        arch: options.arch,
         digest: formatDigest(digest),
         format,
         user: genericUser,
         virtualSize,
         source: { kind: "url", url },
-        boot: { firmware: "bios" },
+        boot: { firmware: firmwareFor(options.arch) },
         createdAt: (/* @__PURE__ */ new Date()).toISOString()
       })
     },
@@ -6279,7 +6905,7 @@ async function downloadIntoCache(spec, options) {
     if (again) return { image: again, origin: "cached" };
     const downloads = cachePath(options.cacheDir, "downloads");
     await mkdir9(downloads, { recursive: true, mode: 448 });
-    const part = join15(downloads, `${spec.entryName}.part`);
+    const part = join16(downloads, `${spec.entryName}.part`);
     options.onNote?.(`downloading ${spec.url}`);
     await downloadVerified(spec.url, part, spec.expected, {
       http: options.http,
@@ -6298,12 +6924,12 @@ async function downloadIntoCache(spec, options) {
           { hint: "The catalog entry needs fixing; the file was deleted." }
         );
     } catch (error) {
-      await rm10(part, { force: true });
+      await rm11(part, { force: true });
       throw error;
     }
     const partial = await createPartialEntry(options.cacheDir, spec.entryName);
     try {
-      await rename5(part, join15(partial, diskFileName(disk.format)));
+      await rename5(part, join16(partial, diskFileName(disk.format)));
       const image = await commitEntry(
         partial,
         options.cacheDir,
@@ -6312,7 +6938,7 @@ async function downloadIntoCache(spec, options) {
       );
       return { image, origin: "downloaded" };
     } catch (error) {
-      await rm10(partial, { recursive: true, force: true });
+      await rm11(partial, { recursive: true, force: true });
       const code = error.code;
       if (code === "ENOSPC" || code === "EDQUOT")
         throw new KvmciError("hostWrite", `No space left in the cache ${options.cacheDir}`, {
@@ -6327,8 +6953,9 @@ async function removeSuperseded(name, keep, options) {
   const inUse = await entriesInUse(options.cacheDir);
   for (const image of await listCachedImages(options.cacheDir)) {
     if (image.info.source.kind !== "catalog" || image.info.name !== name) continue;
+    if (image.info.arch !== keep.info.arch) continue;
     if (image.entry === keep.entry || !image.entry || inUse.has(image.entry)) continue;
-    await rm10(image.dir, { recursive: true, force: true });
+    await rm11(image.dir, { recursive: true, force: true });
     options.onNote?.(`removed the older copy of ${name} (${image.info.digest.slice(0, 19)}\u2026)`);
   }
 }
@@ -6350,9 +6977,9 @@ var init_pull = __esm({
 });
 
 // src/image/build-mode.ts
-import { readFile as readFile16 } from "node:fs/promises";
+import { readFile as readFile17 } from "node:fs/promises";
 import { userInfo } from "node:os";
-import { execa as execa6 } from "execa";
+import { execa as execa7 } from "execa";
 async function chooseBuildMode(o) {
   const { username } = userInfo();
   const unshareLacks = o.isRoot ? [] : await unshareBuildLacks(o.signal);
@@ -6385,14 +7012,14 @@ async function unshareBuildLacks(signal) {
   if (!await which("newuidmap") || !await which("newgidmap"))
     missing.push("newuidmap and newgidmap (package uidmap)");
   for (const file of ["/etc/subuid", "/etc/subgid"]) {
-    const text = await readFile16(file, "utf8").catch(() => "");
+    const text = await readFile17(file, "utf8").catch(() => "");
     if (!hasRange(text, username, uid)) missing.push(`a range for ${username} in ${file}`);
   }
   return missing;
 }
 async function userNamespacesWork(signal) {
   if (!await which("unshare")) return { ok: false, why: "unshare is not installed" };
-  const probe2 = await execa6("unshare", ["--user", "--map-root-user", "true"], {
+  const probe2 = await execa7("unshare", ["--user", "--map-root-user", "true"], {
     reject: false,
     stdin: "ignore",
     timeout: 1e4,
@@ -6417,9 +7044,131 @@ var init_build_mode = __esm({
   }
 });
 
+// src/image/foreign-arch.ts
+import { readFile as readFile18 } from "node:fs/promises";
+import { join as join17 } from "node:path";
+function binfmtName(arch2) {
+  return `qemu-${arch2}`;
+}
+function qemuUserBinary(arch2) {
+  return `qemu-${arch2}-static`;
+}
+function binfmtRegistration(arch2, interpreter) {
+  const { magic, mask } = elfMagic[arch2];
+  return `:${binfmtName(arch2)}:M::${magic}:${mask}:${interpreter}:F`;
+}
+function parseBinfmtEntry(text) {
+  const lines = text.split("\n");
+  return {
+    enabled: lines[0]?.trim() === "enabled",
+    interpreter: /^interpreter (.+)$/m.exec(text)?.[1]?.trim(),
+    flags: /^flags: ?(\S*)$/m.exec(text)?.[1] ?? ""
+  };
+}
+async function readBinfmtState(arch2) {
+  const exists = (path) => readFile18(path, "utf8").then(
+    (text) => text,
+    () => void 0
+  );
+  const status = await exists(join17(binfmtDir, "status"));
+  const entry = await exists(join17(binfmtDir, binfmtName(arch2)));
+  return {
+    mounted: status !== void 0,
+    entry: entry === void 0 ? void 0 : parseBinfmtEntry(entry)
+  };
+}
+function planBinfmtSetup(arch2, state, interpreter) {
+  const steps = [];
+  if (!state.mounted)
+    steps.push({
+      argv: ["mount", "-t", "binfmt_misc", "binfmt_misc", binfmtDir],
+      done: `mounted binfmt_misc at ${binfmtDir}`
+    });
+  if (!state.mounted || !state.entry)
+    steps.push({
+      argv: [
+        "sh",
+        "-c",
+        `printf '%s' "$1" > ${binfmtDir}/register`,
+        "sh",
+        binfmtRegistration(arch2, interpreter)
+      ],
+      done: `registered ${interpreter} with binfmt_misc for ${arch2} programs (${binfmtName(arch2)}, flag F)`
+    });
+  else if (!state.entry.enabled)
+    steps.push({
+      argv: ["sh", "-c", `echo 1 > ${binfmtDir}/${binfmtName(arch2)}`],
+      done: `enabled binfmt_misc's ${binfmtName(arch2)} entry (it was switched off)`
+    });
+  return steps;
+}
+function binfmtFix(arch2) {
+  return `sudo apt-get install qemu-user-static binfmt-support arch-test && sudo update-binfmts --enable ${binfmtName(arch2)} (or run kvmci as root, or as a user who may use sudo without a password, and it does this itself)`;
+}
+async function ensureForeignArch(arch2, o) {
+  const purpose = `to build an ${arch2} image on this ${o.hostArch ?? "non-x86_64, non-aarch64"} host`;
+  const state = await readBinfmtState(arch2);
+  const ready = state.mounted && state.entry?.enabled === true;
+  const needStatic = !ready || !state.entry?.flags.includes("F");
+  await o.ensureTools(["arch-test", ...needStatic ? [qemuUserBinary(arch2)] : []], purpose);
+  if (!ready) {
+    const asRoot = o.isRoot ? [] : await sudoWithoutPassword(o.signal) ? ["sudo", "-n"] : void 0;
+    if (!asRoot) {
+      const missing = !state.mounted ? "binfmt_misc is not mounted" : !state.entry ? `binfmt_misc has no ${binfmtName(arch2)} entry` : `binfmt_misc's ${binfmtName(arch2)} entry is switched off`;
+      throw new KvmciError(
+        "hostRequirement",
+        `Building an ${arch2} image here runs its programs under qemu-user, and ${missing}; only root can change that`,
+        { hint: `Once per boot, as an administrator: ${binfmtFix(arch2)}.` }
+      );
+    }
+    const interpreter = await which(qemuUserBinary(arch2)) ?? `/usr/bin/${qemuUserBinary(arch2)}`;
+    for (const step of planBinfmtSetup(arch2, state, interpreter)) {
+      await runCommand([...asRoot, ...step.argv], {
+        signal: o.signal,
+        failureCode: "hostRequirement",
+        hint: `Do it by hand: ${binfmtFix(arch2)}.`
+      });
+      o.onNote?.(`${step.done}, ${purpose}`);
+    }
+  }
+  const proof = await runCommand(["arch-test", debianArch(arch2)], {
+    signal: o.signal,
+    failureCode: "hostRequirement",
+    hint: `binfmt_misc is set up but ${debianArch(arch2)} programs still do not run: ${binfmtFix(arch2)}.`
+  });
+  if (proof.trim() !== `${debianArch(arch2)}: ok`)
+    throw new KvmciError(
+      "hostRequirement",
+      `${debianArch(arch2)} programs do not run on this host (arch-test says: ${proof.trim()})`,
+      { hint: `${binfmtFix(arch2)}.` }
+    );
+}
+var binfmtDir, elfMagic;
+var init_foreign_arch = __esm({
+  "src/image/foreign-arch.ts"() {
+    "use strict";
+    init_errors();
+    init_command();
+    init_packages();
+    init_which();
+    init_arch();
+    binfmtDir = "/proc/sys/fs/binfmt_misc";
+    elfMagic = {
+      x86_64: {
+        magic: "\\x7fELF\\x02\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00\\x3e\\x00",
+        mask: "\\xff\\xff\\xff\\xff\\xff\\xfe\\xfe\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff"
+      },
+      aarch64: {
+        magic: "\\x7fELF\\x02\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00\\xb7\\x00",
+        mask: "\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff"
+      }
+    };
+  }
+});
+
 // src/image/resolve.ts
-import { readdir as readdir7, readFile as readFile17 } from "node:fs/promises";
-import { basename as basename3, join as join16 } from "node:path";
+import { readdir as readdir7, readFile as readFile19 } from "node:fs/promises";
+import { basename as basename3, join as join18 } from "node:path";
 async function resolveImage(text, options) {
   const reference = parseImageReference(text, options.cwd, options.home);
   if ("problem" in reference)
@@ -6430,12 +7179,14 @@ async function resolveImage(text, options) {
     case "file":
       return { image: await localFileImage(reference.path, options), origin: "file" };
     case "url":
-      return pullUrlImage(reference.url, reference.digest, options);
+      return forArch(await pullUrlImage(reference.url, reference.digest, options), options);
     case "name": {
-      const entry = await loadCatalogEntry(reference.name, options.catalogDirs);
+      const entry = await loadCatalogEntry(reference.name, options.arch, options.catalogDirs);
       if (entry?.kind === "download") return resolveDownload(entry, options);
       if (entry?.kind === "recipe") return resolveRecipe(entry, options);
-      const asFile = await localFileImage(join16(options.cwd, reference.name), options).catch(
+      const others = await loadCatalogEntries(reference.name, options.catalogDirs);
+      if (others.length > 0) throw noEntryForArch(reference.name, options.arch, others);
+      const asFile = await localFileImage(join18(options.cwd, reference.name), options).catch(
         (error) => {
           if (error instanceof KvmciError && error.code === "imageUnknown") return void 0;
           throw error;
@@ -6446,16 +7197,33 @@ async function resolveImage(text, options) {
     }
   }
 }
+function forArch(pulled, options) {
+  const { info } = pulled.image;
+  if (info.arch === options.arch) return pulled;
+  return {
+    ...pulled,
+    image: {
+      ...pulled.image,
+      info: { ...info, arch: options.arch, boot: { firmware: firmwareFor(options.arch) } }
+    }
+  };
+}
+function noEntryForArch(name, arch2, others) {
+  const theirs = others.map((e) => e.arch).join(" and ");
+  return new KvmciError("imageUnknown", `The catalog has no ${arch2} image ${name}`, {
+    hint: `${name} is in the catalog for ${theirs} only: give --arch ${others[0].arch}, another image (\`kvmci image ls --available\`), or a file or https://\u2026#sha256=DIGEST URL of an ${arch2} image.`
+  });
+}
 async function resolveDownload(entry, options) {
   if (!options.refresh) {
-    const cached = await newestCatalogDownload(options.cacheDir, entry.name, options);
+    const cached = await newestCatalogDownload(options.cacheDir, entry.name, entry.arch, options);
     if (cached) return { image: cached, origin: "cached" };
   }
   return pullCatalogImage(entry, options);
 }
-async function newestCatalogDownload(cacheDir, name, o = {}) {
+async function newestCatalogDownload(cacheDir, name, arch2, o = {}) {
   const copies = (await listCachedImages(cacheDir)).filter(
-    (i) => i.info.source.kind === "catalog" && i.info.name === name
+    (i) => i.info.source.kind === "catalog" && i.info.name === name && i.info.arch === arch2
   );
   const newest = copies.sort((a, b) => b.info.createdAt.localeCompare(a.info.createdAt))[0];
   return newest?.entry ? findIntactEntry(cacheDir, newest.entry, o) : void 0;
@@ -6474,11 +7242,20 @@ async function resolveRecipe(recipe, options) {
     signal: options.signal
   });
   if (mode === "unshare") await ensureTools(["newuidmap"], "to build the image without root");
+  if (recipe.arch !== options.hostArch)
+    await ensureForeignArch(recipe.arch, {
+      hostArch: options.hostArch,
+      isRoot: options.isRoot,
+      ensureTools,
+      signal: options.signal,
+      onNote: options.onNote
+    });
   return withEntryLock(options, entryName, async () => {
     const cached = options.force ? void 0 : await findIntactEntry(options.cacheDir, entryName, options);
     if (cached) return { image: cached, origin: "cached" };
+    const foreign = recipe.arch === options.hostArch ? "" : ` for ${recipe.arch}`;
     options.onNote?.(
-      `${recipe.name} is not cached yet; building it from packages (once)${mode === "root" ? "" : `: ${why}`}`
+      `${recipe.name}${foreign} is not cached yet; building it from packages (once)${mode === "root" ? "" : `: ${why}`}` + (foreign ? `; its programs run under qemu-user emulation, so this takes about 5 times as long (4\u20135 minutes on 2 cores)` : "")
     );
     const image = await buildRecipeImage(recipe, {
       cacheDir: options.cacheDir,
@@ -6501,7 +7278,7 @@ async function hostDebianMirror() {
   const files = [];
   for (const path of ["/etc/apt/sources.list"]) {
     try {
-      files.push({ name: path, text: await readFile17(path, "utf8") });
+      files.push({ name: path, text: await readFile19(path, "utf8") });
     } catch {
     }
   }
@@ -6509,7 +7286,7 @@ async function hostDebianMirror() {
     const dir = "/etc/apt/sources.list.d";
     for (const entry of (await readdir7(dir)).sort()) {
       if (entry.endsWith(".list") || entry.endsWith(".sources"))
-        files.push({ name: basename3(entry), text: await readFile17(join16(dir, entry), "utf8") });
+        files.push({ name: basename3(entry), text: await readFile19(join18(dir, entry), "utf8") });
     }
   } catch {
   }
@@ -6528,6 +7305,7 @@ var init_resolve = __esm({
     init_pull();
     init_reference();
     init_build_mode();
+    init_foreign_arch();
     init_packages();
     init_entry_lock();
     init_similar_names();
@@ -6541,35 +7319,35 @@ var init_resolve = __esm({
 
 // src/sync/workspace.ts
 import { lstat as lstat5 } from "node:fs/promises";
-import { dirname as dirname7, join as join17, resolve as resolve3 } from "node:path";
-import { execa as execa7 } from "execa";
+import { dirname as dirname7, join as join19, resolve as resolve3 } from "node:path";
+import { execa as execa8 } from "execa";
 async function listWorkspace(dir) {
-  const inside = await execa7("git", ["rev-parse", "--is-inside-work-tree"], {
+  const inside = await execa8("git", ["rev-parse", "--is-inside-work-tree"], {
     cwd: dir,
     reject: false,
     stdin: "ignore"
   });
   if (inside.exitCode !== 0 || inside.stdout.trim() !== "true")
     return { mode: "folder", files: [] };
-  const listed = await execa7(
+  const listed = await execa8(
     "git",
     ["ls-files", "-z", "--cached", "--others", "--exclude-standard"],
     { cwd: dir, stdin: "ignore" }
   );
   const unique = [...new Set(listed.stdout.split("\0").filter(Boolean))];
-  const present = [];
+  const present2 = [];
   for (const file of unique) {
     try {
-      await lstat5(join17(dir, file));
-      present.push(file);
+      await lstat5(join19(dir, file));
+      present2.push(file);
     } catch {
     }
   }
-  return { mode: "git", files: present };
+  return { mode: "git", files: present2 };
 }
 async function inGitWorkTree(dir) {
   for (let at = resolve3(dir); ; at = dirname7(at)) {
-    if (await lstat5(join17(at, ".git")).then(
+    if (await lstat5(join19(at, ".git")).then(
       () => true,
       () => false
     ))
@@ -6584,11 +7362,15 @@ var init_workspace = __esm({
 });
 
 // src/qemu/accel.ts
-import { constants as constants7 } from "node:fs";
-import { access as access5, readFile as readFile18, stat as stat7 } from "node:fs/promises";
-import { execa as execa8 } from "execa";
+import { constants as constants8 } from "node:fs";
+import { access as access7, readFile as readFile20, stat as stat7 } from "node:fs/promises";
+import { execa as execa9 } from "execa";
 async function decideAccel(request, probe2) {
   if (request === "tcg") return { accel: "tcg", reason: "requested with --accel tcg" };
+  if (probe2.arch !== probe2.hostArch) {
+    const problem2 = foreignArchProblem(probe2.arch, probe2.hostArch);
+    return request === "kvm" ? { accel: "tcg", reason: problem2.message, kvmProblem: problem2 } : { accel: "tcg", reason: `software emulation (TCG): ${problem2.message}` };
+  }
   const problem = await probeKvm(probe2);
   if (!problem && !probe2.kernel)
     return {
@@ -6602,6 +7384,12 @@ async function decideAccel(request, probe2) {
     kvmProblem: problem
   };
 }
+function foreignArchProblem(arch2, hostArch) {
+  return {
+    message: `an ${arch2} guest on ${hostArch ? `an ${hostArch}` : "this"} host (KVM runs guests of the host's own architecture only)`,
+    hint: `Leave --accel at auto (or tcg) to emulate it, or run on an ${arch2} host with KVM for full speed.`
+  };
+}
 async function probeKvm(options) {
   const device = options.devicePath ?? "/dev/kvm";
   try {
@@ -6609,11 +7397,11 @@ async function probeKvm(options) {
   } catch {
     return {
       message: `${device} does not exist`,
-      hint: "Enable virtualisation (VT-x/AMD-V) in the firmware and load the kvm_intel or kvm_amd module; inside a virtual machine, nested virtualisation must be enabled by its host."
+      hint: options.arch === "aarch64" ? "KVM on arm64 needs a kernel started in EL2 (bare metal, or a virtual machine whose host offers nested virtualisation); without it guests are emulated." : "Enable virtualisation (VT-x/AMD-V) in the firmware and load the kvm_intel or kvm_amd module; inside a virtual machine, nested virtualisation must be enabled by its host."
     };
   }
   try {
-    await access5(device, constants7.R_OK | constants7.W_OK);
+    await access7(device, constants8.R_OK | constants8.W_OK);
   } catch {
     return {
       message: `this user may not open ${device}`,
@@ -6622,20 +7410,25 @@ async function probeKvm(options) {
   }
   if (!options.kernel) return void 0;
   const kernel = options.kernel;
-  const key = options.memo ? await probeKey(kernel) : void 0;
+  const key = options.memo ? await probeKey(options.arch, kernel) : void 0;
   if (options.memo && key) {
     const remembered = await options.memo.get(key);
     if (remembered !== void 0) return remembered ?? void 0;
   }
-  const problem = await bootProbeKernel(kernel, options.timeoutMs ?? 1e4, options.signal);
+  const problem = await bootProbeKernel(
+    options.arch,
+    kernel,
+    options.timeoutMs ?? 1e4,
+    options.signal
+  );
   options.signal?.throwIfAborted();
   if (options.memo && key) await options.memo.set(key, problem ?? null);
   return problem;
 }
-async function probeKey(kernel) {
+async function probeKey(arch2, kernel) {
   try {
-    const bootId = (await readFile18("/proc/sys/kernel/random/boot_id", "utf8")).trim();
-    const qemu = await which("qemu-system-x86_64");
+    const bootId = (await readFile20("/proc/sys/kernel/random/boot_id", "utf8")).trim();
+    const qemu = await which(qemuBinary(arch2));
     if (!qemu) return void 0;
     const [q, k] = await Promise.all([stat7(qemu), stat7(kernel)]);
     return [bootId, qemu, q.size, q.mtimeMs, kernel, k.size, k.mtimeMs].join("|");
@@ -6643,15 +7436,15 @@ async function probeKey(kernel) {
     return void 0;
   }
 }
-function buildKvmProbeArgs(kernel) {
+function buildKvmProbeArgs(arch2, kernel) {
   return [
-    "qemu-system-x86_64",
+    qemuBinary(arch2),
     "-machine",
-    "q35",
+    machineType(arch2, "kvm"),
     "-accel",
     "kvm",
     "-cpu",
-    cpuModel("kvm"),
+    cpuModel(arch2, "kvm"),
     "-m",
     "256M",
     "-nodefaults",
@@ -6664,16 +7457,16 @@ function buildKvmProbeArgs(kernel) {
     "-kernel",
     kernel,
     "-append",
-    "console=ttyS0 panic=-1 loglevel=4"
+    `console=${arch2 === "x86_64" ? "ttyS0" : "ttyAMA0"} panic=-1 loglevel=4`
   ];
 }
-async function bootProbeKernel(kernel, timeoutMs, signal) {
-  const [file, ...args] = buildKvmProbeArgs(kernel);
+async function bootProbeKernel(arch2, kernel, timeoutMs, signal) {
+  const [file, ...args] = buildKvmProbeArgs(arch2, kernel);
   let output = "";
   const controller = new AbortController();
   const onAbort = () => controller.abort();
   signal?.addEventListener("abort", onAbort, { once: true });
-  const child = execa8(file ?? "qemu-system-x86_64", args, {
+  const child = execa9(file ?? qemuBinary(arch2), args, {
     reject: false,
     all: true,
     stdin: "ignore",
@@ -6716,13 +7509,13 @@ var init_accel = __esm({
 });
 
 // src/qemu/probe-memo.ts
-import { mkdir as mkdir10, readFile as readFile19, rename as rename6, writeFile as writeFile14 } from "node:fs/promises";
-import { dirname as dirname8, join as join18 } from "node:path";
+import { mkdir as mkdir10, readFile as readFile21, rename as rename6, writeFile as writeFile14 } from "node:fs/promises";
+import { dirname as dirname8, join as join20 } from "node:path";
 function fileProbeMemo(cacheDir) {
-  const path = join18(cacheDir, "kvm-probe.json");
+  const path = join20(cacheDir, "kvm-probe.json");
   const read = async () => {
     try {
-      return JSON.parse(await readFile19(path, "utf8"));
+      return JSON.parse(await readFile21(path, "utf8"));
     } catch {
       return {};
     }
@@ -6751,14 +7544,38 @@ var init_probe_memo = __esm({
   }
 });
 
+// src/qemu/version.ts
+import { execa as execa10 } from "execa";
+function qemuVersion(arch2) {
+  let version2 = memo.get(arch2);
+  if (!version2) {
+    version2 = execa10(qemuBinary(arch2), ["--version"]).then(
+      (r) => r.stdout.split("\n")[0]?.trim() ?? ""
+    );
+    version2.catch(() => memo.delete(arch2));
+    memo.set(arch2, version2);
+  }
+  return version2;
+}
+var memo;
+var init_version = __esm({
+  "src/qemu/version.ts"() {
+    "use strict";
+    init_args();
+    memo = /* @__PURE__ */ new Map();
+  }
+});
+
 // src/run/accel.ts
-import { constants as constants8 } from "node:fs";
-import { access as access6 } from "node:fs/promises";
+import { constants as constants9 } from "node:fs";
+import { access as access8 } from "node:fs/promises";
 import { release } from "node:os";
-import { join as join19 } from "node:path";
+import { join as join21 } from "node:path";
 async function chooseAccel(config, image, o) {
   const decision = await decideAccel(config.accel, {
-    kernel: await probeKernel(image, o.cacheDir),
+    arch: config.arch,
+    hostArch: o.hostArch,
+    kernel: await probeKernel(image, config.arch, o.cacheDir),
     signal: o.signal,
     memo: fileProbeMemo(o.cacheDir)
   });
@@ -6778,19 +7595,22 @@ async function chooseAccel(config, image, o) {
   } else {
     o.emit({ type: "note", message: `accel: ${decision.accel} (${decision.reason})` });
   }
-  return decision;
+  return {
+    ...decision,
+    cpu: cpuModel(config.arch, decision.accel, await qemuVersion(config.arch))
+  };
 }
-async function probeKernel(image, cacheDir) {
-  const own = (i) => i.info.boot.kernel ? join19(i.dir, i.info.boot.kernel) : void 0;
+async function probeKernel(image, arch2, cacheDir) {
+  const own = (i) => i.info.boot.kernel && i.info.arch === arch2 ? join21(i.dir, i.info.boot.kernel) : void 0;
   const candidates = [
-    own(image),
+    image.info.boot.kernel ? join21(image.dir, image.info.boot.kernel) : void 0,
     ...(await listCachedImages(cacheDir)).map(own),
     `/boot/vmlinuz-${release()}`
   ];
   for (const candidate of candidates) {
     if (!candidate) continue;
     try {
-      await access6(candidate, constants8.R_OK);
+      await access8(candidate, constants9.R_OK);
       return candidate;
     } catch {
     }
@@ -6802,8 +7622,10 @@ var init_accel2 = __esm({
     "use strict";
     init_errors();
     init_cache();
+    init_args();
     init_accel();
     init_probe_memo();
+    init_version();
   }
 });
 
@@ -6933,9 +7755,9 @@ var init_command2 = __esm({
 
 // src/run/host-slots.ts
 import { randomBytes as randomBytes4 } from "node:crypto";
-import { mkdir as mkdir11, readdir as readdir8, readFile as readFile20, rm as rm11, writeFile as writeFile15 } from "node:fs/promises";
+import { mkdir as mkdir11, readdir as readdir8, readFile as readFile22, rm as rm12, writeFile as writeFile15 } from "node:fs/promises";
 import { availableParallelism as availableParallelism2 } from "node:os";
-import { join as join20 } from "node:path";
+import { join as join22 } from "node:path";
 import { setTimeout as sleep6 } from "node:timers/promises";
 async function tryTakeHostSlot(cacheDir, needs, o) {
   var _stack = [];
@@ -6952,7 +7774,7 @@ async function tryTakeHostSlot(cacheDir, needs, o) {
     const owner = await identifyProcess();
     const files = [];
     for (const one of all) {
-      const file = join20(dir, `${process.pid}-${randomBytes4(4).toString("hex")}.json`);
+      const file = join22(dir, `${process.pid}-${randomBytes4(4).toString("hex")}.json`);
       const record = { owner, memoryBytes: one.memoryBytes };
       await writeFile15(file, JSON.stringify(record), { mode: 384 });
       files.push(file);
@@ -6960,7 +7782,7 @@ async function tryTakeHostSlot(cacheDir, needs, o) {
     return {
       slot: {
         [Symbol.asyncDispose]: async () => {
-          for (const file of files) await rm11(file, { force: true });
+          for (const file of files) await rm12(file, { force: true });
         }
       }
     };
@@ -6991,12 +7813,12 @@ async function liveSlots(dir) {
   for (const file of await readdir8(dir).catch(() => [])) {
     let record;
     try {
-      record = JSON.parse(await readFile20(join20(dir, file), "utf8"));
+      record = JSON.parse(await readFile22(join22(dir, file), "utf8"));
     } catch {
       continue;
     }
     const running = await isProcessRunning(record.owner, self);
-    if (running === false) await rm11(join20(dir, file), { force: true });
+    if (running === false) await rm12(join22(dir, file), { force: true });
     if (running === true) live.push({ memoryBytes: record.memoryBytes });
   }
   return live;
@@ -7006,7 +7828,7 @@ async function handOverHostSlot(cacheDir, needs, owner) {
   await mkdir11(dir, { recursive: true, mode: 448 });
   const record = { owner, memoryBytes: needs.memoryBytes };
   await writeFile15(
-    join20(dir, `${owner.pid}-${randomBytes4(4).toString("hex")}.json`),
+    join22(dir, `${owner.pid}-${randomBytes4(4).toString("hex")}.json`),
     JSON.stringify(record),
     {
       mode: 384
@@ -7068,411 +7890,6 @@ var init_phase_clock = __esm({
   }
 });
 
-// src/snapshot/key.ts
-import { createHash as createHash4 } from "node:crypto";
-import { readFile as readFile21 } from "node:fs/promises";
-import { execa as execa9 } from "execa";
-function machineArgs(spec) {
-  return buildQemuArgs({
-    ...spec,
-    boot: spec.boot.kind === "kernel" ? { ...spec.boot, kernel: "KERNEL", initrd: "INITRD" } : spec.boot,
-    lan: spec.lan ? { ...spec.lan, socketPath: "LAN" } : void 0,
-    name: "NAME",
-    overlayPath: "OVERLAY",
-    seedPath: "SEED",
-    consolePath: "CONSOLE",
-    sshPort: 0,
-    qmpPath: "QMP",
-    wakePath: "WAKE",
-    pidPath: "PID"
-  });
-}
-function snapshotKey(parts) {
-  const canonical = JSON.stringify([
-    snapshotFormat,
-    parts.imageDigest,
-    parts.qemuVersion,
-    parts.machine,
-    parts.hostCpu ?? null,
-    canonicalJson(parts.userData ?? null),
-    parts.diskBytes
-  ]);
-  return createHash4("sha256").update(canonical).digest("hex");
-}
-function canonicalJson(value) {
-  return JSON.stringify(
-    value,
-    (_key, v) => v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)) : v
-  );
-}
-function qemuVersion() {
-  versionMemo ??= execa9("qemu-system-x86_64", ["--version"]).then(
-    (r) => r.stdout.split("\n")[0]?.trim() ?? ""
-  );
-  return versionMemo;
-}
-async function hostCpuIdentity(cpuinfo) {
-  const text = cpuinfo ?? await readFile21("/proc/cpuinfo", "utf8");
-  return parseCpuIdentity(text);
-}
-function parseCpuIdentity(cpuinfo) {
-  const first = cpuinfo.split(/\n\s*\n/)[0] ?? "";
-  const field = (name) => new RegExp(`^${name}\\s*:\\s*(.*)$`, "m").exec(first)?.[1]?.trim() ?? "?";
-  const flags = field("flags").split(/\s+/).sort().join(" ");
-  const flagsHash = createHash4("sha256").update(flags).digest("hex").slice(0, 16);
-  return [
-    field("vendor_id"),
-    `family ${field("cpu family")}`,
-    `model ${field("model")}`,
-    `stepping ${field("stepping")}`,
-    field("model name"),
-    `flags ${flagsHash}`
-  ].join(", ");
-}
-var snapshotFormat, versionMemo;
-var init_key = __esm({
-  "src/snapshot/key.ts"() {
-    "use strict";
-    init_args();
-    snapshotFormat = 5;
-  }
-});
-
-// src/guest/provision.ts
-import { createHash as createHash5 } from "node:crypto";
-function prepareKey(baseDigest, p, diskBytes) {
-  const canonical = canonicalJson([
-    prepareFormat,
-    baseDigest,
-    [...p.packages].sort(),
-    p.script ?? null,
-    p.cloudConfig ?? null,
-    diskBytes ?? null,
-    // The same release for the same CPU is the same build; where it lies on the host is not.
-    p.node ? [p.node.version, p.node.npmVersion ?? null, p.node.arch, p.node.sizeBytes] : null
-  ]);
-  return createHash5("sha256").update(canonical).digest("hex");
-}
-function buildInstallCommand(packages) {
-  const names = shellJoin(packages);
-  return [
-    "set -e",
-    "if command -v apt-get >/dev/null; then",
-    "  export DEBIAN_FRONTEND=noninteractive",
-    "  sudo -E apt-get update -q",
-    `  sudo -E apt-get install -y -q --no-install-recommends ${names}`,
-    "elif command -v dnf >/dev/null; then",
-    `  sudo dnf install -y -q ${names}`,
-    "else",
-    "  echo 'kvmci: this image has neither apt-get nor dnf to install packages with' >&2",
-    "  exit 127",
-    "fi"
-  ].join("\n");
-}
-function buildCleanupCommand(user) {
-  const script = [
-    "set -u",
-    "home=$(getent passwd " + user + " | cut -d: -f6)",
-    "if command -v apt-get >/dev/null; then apt-get clean; fi",
-    "if command -v dnf >/dev/null; then dnf clean all -q; fi",
-    "cloud-init clean --logs >/dev/null 2>&1 || rm -rf /var/lib/cloud/instances /var/lib/cloud/instance /var/log/cloud-init*",
-    "rm -f /etc/ssh/ssh_host_*",
-    'rm -f "$home/.ssh/authorized_keys" "$home/.bash_history" /root/.bash_history',
-    ": > /etc/machine-id",
-    "rm -f /var/lib/dbus/machine-id",
-    "rm -rf /var/log/journal/* /var/tmp/* /tmp/*",
-    "find /var/log -type f -exec truncate -s 0 {} + 2>/dev/null",
-    "sync",
-    "fstrim -a >/dev/null 2>&1 || true"
-  ].join("\n");
-  return `sudo sh -c ${shellJoin([script])}`;
-}
-var prepareFormat, nodeInstallCommand, runScriptCommand;
-var init_provision = __esm({
-  "src/guest/provision.ts"() {
-    "use strict";
-    init_key();
-    init_shell_quote();
-    prepareFormat = 1;
-    nodeInstallCommand = "set -e; sudo tar -x -f - -C /usr/local --no-same-owner; /usr/local/bin/node --version; if [ -e /usr/local/bin/npm ]; then /usr/local/bin/npm --version; fi";
-    runScriptCommand = "sudo -E sh -c 'f=/root/.kvmci-provision; cat > $f && chmod 700 $f && cd /root && $f; code=$?; rm -f $f; exit $code'";
-  }
-});
-
-// src/sync/host-tar.ts
-import { PassThrough } from "node:stream";
-import { execa as execa10 } from "execa";
-import { Parser as Parser2 } from "tar";
-function startHostTar(argv, o) {
-  const [file, ...args] = argv;
-  const tar = execa10(file ?? "tar", args, {
-    input: o.input,
-    stdin: o.input === void 0 ? "ignore" : "pipe",
-    stdout: "pipe",
-    stderr: "pipe",
-    reject: false,
-    buffer: { stdout: false },
-    cancelSignal: o.signal
-  });
-  const archive = new PassThrough();
-  let bytes = 0;
-  tar.stdout?.pipe(archive);
-  const counter = countFiles();
-  tar.stdout?.on("data", (chunk) => {
-    bytes += chunk.length;
-    counter.write(chunk);
-  });
-  tar.stdout?.on("end", () => counter.end());
-  tar.stdout?.on("error", () => counter.end());
-  return {
-    archive,
-    bytes: () => bytes,
-    files: counter.files,
-    done: tar.then((r) => ({ exitCode: r.exitCode, stderr: String(r.stderr ?? "") }))
-  };
-}
-function countFiles() {
-  let count2 = 0;
-  const parser2 = new Parser2({ strict: false });
-  parser2.on("entry", (entry) => {
-    if (entry.type !== "Directory") count2++;
-    entry.resume();
-  });
-  const files = new Promise((resolve4) => {
-    parser2.on("end", () => resolve4(count2));
-    parser2.on("close", () => resolve4(count2));
-    parser2.on("error", () => resolve4(count2));
-  });
-  let ended = false;
-  return {
-    write: (chunk) => void parser2.write(chunk),
-    end: () => {
-      if (!ended) parser2.end();
-      ended = true;
-    },
-    files
-  };
-}
-var init_host_tar = __esm({
-  "src/sync/host-tar.ts"() {
-    "use strict";
-  }
-});
-
-// src/run/prepare.ts
-import { copyFile as copyFile4, rm as rm12 } from "node:fs/promises";
-import { join as join21, relative as relative2 } from "node:path";
-import { Readable as Readable2 } from "node:stream";
-function preparedEntryName(base, key) {
-  return imageEntryName(`${base.info.name}-prepared`, key);
-}
-async function prepareImage(base, provision2, o) {
-  if (provision2.node && provision2.node.arch !== base.info.arch)
-    throw new KvmciError(
-      "usage",
-      `The host's Node.js ${provision2.node.version} is built for ${provision2.node.arch}, and the guest ${base.info.name} is ${base.info.arch}`,
-      {
-        hint: "Give node: package to install the distribution's Node.js in the guest, or node: none."
-      }
-    );
-  const key = prepareKey(base.info.digest, provision2, o.diskBytes);
-  const entry = preparedEntryName(base, key);
-  const events = {
-    cacheDir: o.cacheDir,
-    signal: o.signal,
-    onNote: (message) => o.emit({ type: "note", message })
-  };
-  const cached = await findIntactEntry(o.cacheDir, entry, events);
-  if (cached) return { image: cached, reused: true };
-  return withEntryLock(events, entry, async () => {
-    const again = await findIntactEntry(o.cacheDir, entry, events);
-    if (again) return { image: again, reused: true };
-    return { image: await provisionAndSave(base, provision2, key, entry, o), reused: false };
-  });
-}
-async function provisionAndSave(base, provision2, key, entry, o) {
-  var _stack = [];
-  try {
-    const { signal, emit } = o;
-    const progress = (message) => emit({ type: "progress", phase: "prepare", message });
-    const output = (stream) => (chunk) => emit({ type: "output", stream, chunk });
-    const guest = __using(_stack, await Guest.create(
-      {
-        name: base.info.name,
-        image: base,
-        accel: o.accel,
-        cpus: o.cpus,
-        memoryBytes: o.memoryBytes,
-        diskBytes: o.diskBytes,
-        boot: o.boot,
-        network: "user",
-        extraUserData: o.trust ? provision2.cloudConfig ? mergeCloudConfig(o.trust, provision2.cloudConfig) : o.trust : provision2.cloudConfig,
-        consoleLogCopy: o.consoleLog
-      },
-      o.tmpdir
-    ), true);
-    await guest.createOverlay(signal);
-    await guest.writeSeed(o.now());
-    progress("booting the image to provision it");
-    await guest.launch(signal);
-    const ready = await guest.waitReady(Date.now() + o.bootTimeoutMs, signal);
-    for (const problem of ready.cloudInitErrors)
-      emit({ type: "warning", message: `cloud-init reported (provisioning boot): ${problem}` });
-    const withEnv = (command) => Object.keys(o.env).length ? `${Object.entries(o.env).map(([k, v]) => `export ${k}=${shellQuote(v)}`).join("; ")}; ${command}` : command;
-    const step = async (what, command, stdin) => {
-      progress(what);
-      emit({ type: "note", message: `provisioning: ${what}` });
-      let result;
-      try {
-        result = await guest.exec(withEnv(command), {
-          stdin: stdin === void 0 ? void 0 : Readable2.from([stdin]),
-          onStdout: output("stdout"),
-          onStderr: output("stderr"),
-          signal
-        });
-      } catch (error) {
-        signal.throwIfAborted();
-        throw await guest.lostFailure(error);
-      }
-      signal.throwIfAborted();
-      if (result.code !== 0) {
-        throw new KvmciError(
-          "provision",
-          `Provisioning failed: ${what} exited with code ${result.code}`,
-          {
-            hint: "Its output is above. Nothing was cached; fix the provisioning and run again."
-          }
-        );
-      }
-    };
-    if (provision2.packages.length > 0)
-      await step(
-        `installing ${provision2.packages.join(", ")}`,
-        buildInstallCommand(provision2.packages)
-      );
-    if (provision2.node) {
-      const node = provision2.node;
-      progress(`copying Node.js ${node.version} from the host`);
-      emit({
-        type: "note",
-        message: `provisioning: Node.js ${node.version}${node.npmVersion ? ` with npm ${node.npmVersion}` : ""} from ${node.prefix} into /usr/local (once; later runs use the prepared image)`
-      });
-      const tar = startHostTar(["tar", "-c", "-f", "-", "-C", node.prefix, ...node.entries], {
-        signal
-      });
-      const guestOutput = [];
-      const result = await guest.exec(withEnv(nodeInstallCommand), {
-        stdin: tar.archive,
-        onStdout: (chunk) => guestOutput.push(chunk),
-        onStderr: (chunk) => guestOutput.push(chunk),
-        signal
-      }).catch(async (error) => {
-        signal.throwIfAborted();
-        throw await guest.lostFailure(error);
-      });
-      const packed = await tar.done;
-      signal.throwIfAborted();
-      if (packed.exitCode !== 0 || result.code !== 0)
-        throw new KvmciError(
-          "provision",
-          `The host's Node.js ${node.version} (${node.binary}) does not run in the ${base.info.name} guest`,
-          {
-            details: tailLines(`${packed.stderr}
-${Buffer.concat(guestOutput).toString()}`, 8),
-            hint: "Give node: package to install the distribution's Node.js instead, node: /path/to/node for another build (an official nodejs.org one runs on most distributions), or node: none."
-          }
-        );
-    }
-    if (provision2.script !== void 0)
-      await step(
-        `running the script from ${provision2.scriptSource ?? "kvmci.yml"}`,
-        runScriptCommand,
-        provision2.script
-      );
-    await step("cleaning what each guest must have of its own", buildCleanupCommand(guest.user));
-    progress("powering off");
-    try {
-      await guest.shutdown(12e4, signal);
-    } catch (error) {
-      if (isKvmciError(error) || signal.aborted) throw error;
-      throw new KvmciError("provision", `Provisioning failed: ${error.message}`);
-    }
-    progress("saving the prepared image");
-    const partial = await createPartialEntry(o.cacheDir, entry);
-    try {
-      const disk = join21(partial, ImageFiles.disk);
-      await copyFile4(guest.overlayPath, disk);
-      await rebaseOverlay(
-        {
-          path: disk,
-          backingFile: base.entry ? relative2(join21(imagesDir(o.cacheDir), entry), base.diskPath) : base.diskPath,
-          backingFormat: base.info.format
-        },
-        signal
-      );
-      for (const file of [base.info.boot.kernel, base.info.boot.initrd])
-        if (file) await copyFile4(join21(base.dir, file), join21(partial, file));
-      const info = {
-        ...base.info,
-        digest: formatDigest(await digestFile(disk, "sha256", signal)),
-        format: "qcow2",
-        virtualSize: o.diskBytes ?? base.info.virtualSize,
-        source: {
-          kind: "prepared",
-          key,
-          base: base.entry ?? base.diskPath,
-          baseDigest: base.info.digest,
-          packages: provision2.packages
-        },
-        createdAt: o.now().toISOString()
-      };
-      return await commitEntry(partial, o.cacheDir, entry, info);
-    } catch (error) {
-      await rm12(partial, { recursive: true, force: true });
-      throw error;
-    }
-  } catch (_) {
-    var _error = _, _hasError = true;
-  } finally {
-    var _promise = __callDispose(_stack, _error, _hasError);
-    _promise && await _promise;
-  }
-}
-async function prepareForRun(base, provision2, o) {
-  for (; ; ) {
-    const prepared = await prepareImage(base, provision2, o);
-    const entry = prepared.image.entry;
-    const inUse = await markInUse(o.cacheDir, entry, o.signal);
-    if (!await findCachedEntry(o.cacheDir, entry)) {
-      await inUse[Symbol.asyncDispose]();
-      continue;
-    }
-    o.emit({
-      type: "note",
-      message: prepared.reused ? `using prepared image ${entry} (provisioning unchanged)` : `saved prepared image ${entry}; later runs skip provisioning until it changes`
-    });
-    await touchLastUsed(prepared.image);
-    return { ...prepared, inUse };
-  }
-}
-var init_prepare = __esm({
-  "src/run/prepare.ts"() {
-    "use strict";
-    init_user_data();
-    init_overlay();
-    init_errors();
-    init_guest();
-    init_provision();
-    init_host_tar();
-    init_shell_quote();
-    init_text();
-    init_in_use();
-    init_cache();
-    init_digest();
-    init_entry_lock();
-  }
-});
-
 // src/run/run-config.ts
 function defaultBootTimeoutMs(accel) {
   return accel === "kvm" ? 18e4 : 6e5;
@@ -7484,8 +7901,8 @@ var init_run_config = __esm({
 });
 
 // src/snapshot/store.ts
-import { readFile as readFile22, stat as stat8, writeFile as writeFile16 } from "node:fs/promises";
-import { join as join22 } from "node:path";
+import { readFile as readFile23, stat as stat8, writeFile as writeFile16 } from "node:fs/promises";
+import { join as join23 } from "node:path";
 import { z as z6 } from "zod";
 function snapshotsDir(cacheDir) {
   return cachePath(cacheDir, "snapshots");
@@ -7497,22 +7914,22 @@ async function readSnapshot(dir) {
   let info;
   try {
     const parsed = snapshotInfoSchema.safeParse(
-      JSON.parse(await readFile22(join22(dir, SnapshotFiles.info), "utf8"))
+      JSON.parse(await readFile23(join23(dir, SnapshotFiles.info), "utf8"))
     );
     if (!parsed.success) return void 0;
     info = parsed.data;
   } catch {
     return void 0;
   }
-  const memoryPath = join22(dir, SnapshotFiles.memory);
-  const diskPath = join22(dir, SnapshotFiles.disk);
+  const memoryPath = join23(dir, SnapshotFiles.memory);
+  const diskPath = join23(dir, SnapshotFiles.disk);
   try {
     await stat8(memoryPath);
     await stat8(diskPath);
   } catch {
     return void 0;
   }
-  const lastUsed = await stat8(join22(dir, SnapshotFiles.lastUsed)).then(
+  const lastUsed = await stat8(join23(dir, SnapshotFiles.lastUsed)).then(
     (s) => s.mtime,
     () => new Date(info.createdAt)
   );
@@ -7527,7 +7944,7 @@ async function readSnapshot(dir) {
   };
 }
 async function findSnapshot(cacheDir, entry) {
-  return readSnapshot(join22(snapshotsDir(cacheDir), entry));
+  return readSnapshot(join23(snapshotsDir(cacheDir), entry));
 }
 async function scanSnapshots(cacheDir) {
   const { entries, broken, partial } = await scanEntries(snapshotsDir(cacheDir), readSnapshot);
@@ -7538,13 +7955,13 @@ function createPartialSnapshot(cacheDir, entry) {
 }
 async function commitSnapshot(partialDir, cacheDir, entry, info) {
   const files = {
-    memory: await fileRecordOf(join22(partialDir, SnapshotFiles.memory)),
-    disk: await fileRecordOf(join22(partialDir, SnapshotFiles.disk))
+    memory: await fileRecordOf(join23(partialDir, SnapshotFiles.memory)),
+    disk: await fileRecordOf(join23(partialDir, SnapshotFiles.disk))
   };
   const full = { ...info, files };
-  await writeFile16(join22(partialDir, SnapshotFiles.info), `${JSON.stringify(full, null, 2)}
+  await writeFile16(join23(partialDir, SnapshotFiles.info), `${JSON.stringify(full, null, 2)}
 `);
-  return publishEntry(partialDir, join22(snapshotsDir(cacheDir), entry), readSnapshot);
+  return publishEntry(partialDir, join23(snapshotsDir(cacheDir), entry), readSnapshot);
 }
 async function verifySnapshot(snapshot, signal) {
   const stamps = await readStamps(snapshot.dir);
@@ -7567,14 +7984,14 @@ async function verifySnapshot(snapshot, signal) {
     restamp = true;
   }
   if (restamp)
-    await writeFile16(join22(snapshot.dir, stampFile), JSON.stringify(stamps), { mode: 384 }).catch(
+    await writeFile16(join23(snapshot.dir, stampFile), JSON.stringify(stamps), { mode: 384 }).catch(
       () => void 0
     );
   return void 0;
 }
 async function readStamps(dir) {
   try {
-    return JSON.parse(await readFile22(join22(dir, stampFile), "utf8"));
+    return JSON.parse(await readFile23(join23(dir, stampFile), "utf8"));
   } catch {
     return {};
   }
@@ -7588,6 +8005,7 @@ var SnapshotFiles, fileRecord, snapshotInfoSchema, stampFile;
 var init_store = __esm({
   "src/snapshot/store.ts"() {
     "use strict";
+    init_arch();
     init_layout();
     init_digest();
     init_cache();
@@ -7606,6 +8024,8 @@ var init_store = __esm({
       image: z6.object({ name: z6.string(), entry: z6.string().optional(), digest: z6.string() }),
       /** What the key was made from, for people: `kvmci image ls` shows it. */
       made: z6.object({
+        /** Absent in snapshots saved before kvmci ran arm64 guests: those are x86_64. */
+        arch: z6.enum(arches).optional(),
         accel: z6.enum(["kvm", "tcg"]),
         cpus: z6.number(),
         memoryBytes: z6.number(),
@@ -7628,12 +8048,12 @@ var init_store = __esm({
 
 // src/run/warm.ts
 import { rm as rm13 } from "node:fs/promises";
-import { join as join23, relative as relative3 } from "node:path";
+import { join as join24, relative as relative3 } from "node:path";
 async function planSnapshot(guest, image, userData, cacheDir) {
   const spec = guest.machineSpec();
   const parts = {
     imageDigest: image.info.digest,
-    qemuVersion: await qemuVersion(),
+    qemuVersion: await qemuVersion(spec.arch),
     machine: machineArgs(spec),
     hostCpu: spec.accel === "kvm" ? await hostCpuIdentity() : void 0,
     // The user's cloud-config ran during the saved boot: other settings need another boot.
@@ -7693,7 +8113,7 @@ async function saveSnapshot(guest, image, plan, o) {
       const started = performance.now();
       const saved = await guest.saveState(partial, o.deadline, o.signal);
       const saveMs = Math.round(performance.now() - started);
-      const finalDir = join23(snapshotsDir(o.cacheDir), plan.entry);
+      const finalDir = join24(snapshotsDir(o.cacheDir), plan.entry);
       await rebaseOverlay(
         {
           path: saved.diskPath,
@@ -7707,6 +8127,7 @@ async function saveSnapshot(guest, image, plan, o) {
         key: plan.key,
         image: { name: image.info.name, entry: image.entry, digest: image.info.digest },
         made: {
+          arch: spec.arch,
           accel: spec.accel,
           cpus: spec.cpus,
           memoryBytes: guest.spec.memoryBytes,
@@ -7828,6 +8249,7 @@ var init_warm = __esm({
     init_size();
     init_overlay();
     init_key();
+    init_version();
     init_store();
     init_tar_args();
     init_in_use();
@@ -7929,13 +8351,13 @@ var init_workspace2 = __esm({
 });
 
 // src/guest/kept.ts
-import { lstat as lstat6, mkdir as mkdir12, readdir as readdir9, readFile as readFile23, rm as rm14, writeFile as writeFile17 } from "node:fs/promises";
-import { basename as basename4, join as join24 } from "node:path";
+import { lstat as lstat6, mkdir as mkdir12, readdir as readdir9, readFile as readFile24, rm as rm14, writeFile as writeFile17 } from "node:fs/promises";
+import { basename as basename4, join as join25 } from "node:path";
 import { setTimeout as sleep7 } from "node:timers/promises";
 async function writeKeptRecord(cacheDir, record) {
   const dir = cachePath(cacheDir, "kept");
   await mkdir12(dir, { recursive: true, mode: 448 });
-  await writeFile17(join24(dir, `${record.name}.json`), JSON.stringify(record, null, 2), {
+  await writeFile17(join25(dir, `${record.name}.json`), JSON.stringify(record, null, 2), {
     mode: 384
   });
 }
@@ -7947,7 +8369,7 @@ async function listKeptGuests(cacheDir) {
   for (const file of files.filter((f) => f.endsWith(".json")).sort()) {
     let guest;
     try {
-      guest = JSON.parse(await readFile23(join24(dir, file), "utf8"));
+      guest = JSON.parse(await readFile24(join25(dir, file), "utf8"));
     } catch {
       continue;
     }
@@ -8105,8 +8527,8 @@ async function run(config, deps, emitEvent) {
       const ensureTools = deps.ensureTools ?? refuseMissingTools;
       const git = config.sync && await inGitWorkTree(config.cwd);
       await ensureTools(
-        ["qemu-system-x86_64", "qemu-img", "tar", ...git ? ["git"] : []],
-        "to run a guest"
+        [qemuBinary(config.arch), "qemu-img", "tar", ...git ? ["git"] : []],
+        `to run ${config.arch === deps.hostArch ? "a guest" : `an ${config.arch} guest`}`
       );
       await requireWritableCache(deps.cacheDir);
       for (const folder of await removeStaleRunFolders(deps.tmpdir))
@@ -8116,7 +8538,14 @@ async function run(config, deps, emitEvent) {
         () => resolveForRun(config, deps, { ensureTools, emit, result })
       );
       const _inUse = __using(_stack, inUse, true);
-      const accel = await chooseAccel(config, image, { cacheDir: deps.cacheDir, signal, emit });
+      if (bootMethodFor(config, image) === "firmware" && config.arch === "aarch64")
+        await ensureTools([aarch64Uefi.code], "to boot an arm64 image through its firmware");
+      const accel = await chooseAccel(config, image, {
+        cacheDir: deps.cacheDir,
+        signal,
+        emit,
+        hostArch: deps.hostArch
+      });
       result.accel = { name: accel.accel, reason: accel.reason };
       const bootTimeoutMs = config.bootTimeoutMs ?? defaultBootTimeoutMs(accel.accel);
       const _slot = __using(_stack, await takeSlot(config, deps, clock, emit), true);
@@ -8124,7 +8553,9 @@ async function run(config, deps, emitEvent) {
       const _preparedInUse = __using(_stack, config.provision ? await clock.time("prepare", async () => {
         const prepared = await prepareForRun(image, config.provision, {
           cacheDir: deps.cacheDir,
+          arch: config.arch,
           accel: accel.accel,
+          cpu: accel.cpu,
           cpus: config.cpus,
           memoryBytes: config.memoryBytes,
           diskBytes: config.diskBytes,
@@ -8145,7 +8576,7 @@ async function run(config, deps, emitEvent) {
       await runGuest(config, deps, {
         entries: [image.entry, result.prepared?.entry].filter((e) => Boolean(e)),
         image: guestImage,
-        accel: accel.accel,
+        machine: accel,
         bootTimeoutMs,
         clock,
         result,
@@ -8177,6 +8608,8 @@ async function run(config, deps, emitEvent) {
 async function resolveForRun(config, deps, o) {
   const { emit, result } = o;
   const options = {
+    arch: config.arch,
+    hostArch: deps.hostArch,
     cacheDir: deps.cacheDir,
     catalogDirs: deps.catalogDirs,
     http: deps.http,
@@ -8239,6 +8672,13 @@ function bootMethodFor(config, image) {
       { hint: "Use --boot firmware (or auto) for this image." }
     );
   }
+  if (config.boot === "firmware" && image.info.boot.firmware === "none") {
+    throw new KvmciError(
+      "image",
+      `--boot firmware: the image ${image.info.name} has no bootloader; it boots only with its kernel`,
+      { hint: "Use --boot kernel (or auto) for this image." }
+    );
+  }
   return config.boot === "firmware" || !hasKernel ? "firmware" : "kernel";
 }
 function guestUserData(config) {
@@ -8256,7 +8696,9 @@ async function runGuest(config, deps, o) {
     {
       name: image.info.name,
       image,
-      accel: o.accel,
+      arch: config.arch,
+      accel: o.machine.accel,
+      cpu: o.machine.cpu,
       cpus: config.cpus,
       memoryBytes: config.memoryBytes,
       diskBytes: config.diskBytes,
@@ -8372,6 +8814,8 @@ var init_run = __esm({
     init_run_folder();
     init_cache();
     init_resolve();
+    init_args();
+    init_firmware();
     init_workspace();
     init_error_message();
     init_size();
@@ -8514,7 +8958,7 @@ var init_lan = __esm({
 // src/run/topology.ts
 import { mkdtemp as mkdtemp4, rm as rm15 } from "node:fs/promises";
 import { tmpdir as osTmpdir2 } from "node:os";
-import { join as join25 } from "node:path";
+import { join as join26 } from "node:path";
 import { setTimeout as sleep8 } from "node:timers/promises";
 async function runTopology(config, deps, o) {
   const topology = config.topology ?? [];
@@ -8543,7 +8987,7 @@ async function runTopology(config, deps, o) {
   let lanFolder;
   try {
     const ensureTools = deps.ensureTools ?? refuseMissingTools;
-    await ensureTools(["qemu-system-x86_64", "qemu-img", "tar", "git"], "to run the guests");
+    await ensureTools([qemuBinary(config.arch), "qemu-img", "tar", "git"], "to run the guests");
     await requireWritableCache(deps.cacheDir);
     for (const folder of await removeStaleRunFolders(deps.tmpdir))
       members[0]?.emit({
@@ -8560,7 +9004,8 @@ async function runTopology(config, deps, o) {
       m.accel = await chooseAccel(m.spec.config, image, {
         cacheDir: deps.cacheDir,
         signal: stageSignal,
-        emit: m.emit
+        emit: m.emit,
+        hostArch: deps.hostArch
       });
       m.result.accel = { name: m.accel.accel, reason: m.accel.reason };
       m.bootTimeoutMs = m.spec.config.bootTimeoutMs ?? defaultBootTimeoutMs(m.accel.accel);
@@ -8573,7 +9018,9 @@ async function runTopology(config, deps, o) {
       await m.clock.time("prepare", async () => {
         const prepared = await prepareForRun(m.image, provision2, {
           cacheDir: deps.cacheDir,
+          arch: m.spec.config.arch,
           accel: m.accel.accel,
+          cpu: m.accel.cpu,
           cpus: m.spec.config.cpus,
           memoryBytes: m.spec.config.memoryBytes,
           diskBytes: m.spec.config.diskBytes,
@@ -8592,8 +9039,8 @@ async function runTopology(config, deps, o) {
         m.result.prepared = { entry: prepared.image.entry, reused: prepared.reused };
       });
     });
-    lanFolder = await mkdtemp4(join25(deps.tmpdir ?? osTmpdir2(), "kvmci-lan-"));
-    lan = await LanSwitch.start(join25(lanFolder, "lan.sock"));
+    lanFolder = await mkdtemp4(join26(deps.tmpdir ?? osTmpdir2(), "kvmci-lan-"));
+    lan = await LanSwitch.start(join26(lanFolder, "lan.sock"));
     const peers = members.map((m) => ({ name: m.spec.name, address: lanAddress(m.index) }));
     await stage(members, stop, signal, async (m) => {
       const cfg = m.spec.config;
@@ -8604,7 +9051,9 @@ async function runTopology(config, deps, o) {
         {
           name: m.spec.name,
           image: m.image,
+          arch: cfg.arch,
           accel: m.accel.accel,
+          cpu: m.accel.cpu,
           cpus: cfg.cpus,
           memoryBytes: cfg.memoryBytes,
           diskBytes: cfg.diskBytes,
@@ -8882,6 +9331,7 @@ var init_topology = __esm({
     init_run_folder();
     init_resolve();
     init_lan();
+    init_args();
     init_duration();
     init_error_message();
     init_size();
@@ -8904,7 +9354,7 @@ var init_topology = __esm({
 
 // src/run/matrix.ts
 import { availableParallelism as availableParallelism3 } from "node:os";
-import { extname as extname2, join as join26 } from "node:path";
+import { extname as extname2, join as join27 } from "node:path";
 function planGuests(config) {
   const selected = config.shard ? selectShard(config.matrix, config.shard.index, config.shard.total) : config.matrix.map((entry) => ({ entry, part: void 0 }));
   const many = selected.length > 1;
@@ -8913,6 +9363,7 @@ function planGuests(config) {
     config: Object.freeze({
       ...config,
       image: entry.image,
+      arch: entry.arch,
       matrix: [entry],
       cpus: entry.cpus ?? config.cpus,
       memoryBytes: entry.memoryBytes ?? config.memoryBytes,
@@ -8921,7 +9372,7 @@ function planGuests(config) {
         ...entry.env,
         ...part ? { KVMCI_SHARD_INDEX: String(part.index), KVMCI_SHARD_TOTAL: String(part.total) } : {}
       },
-      artifactsDir: many ? join26(config.artifactsDir, entry.name) : config.artifactsDir,
+      artifactsDir: many ? join27(config.artifactsDir, entry.name) : config.artifactsDir,
       consoleLog: many && config.consoleLog ? withSuffix(config.consoleLog, entry.name) : config.consoleLog
     })
   }));
@@ -9150,7 +9601,7 @@ function optionRows(spec) {
     o.help
   ]);
 }
-var runOnlyOptions, runOptions, imageBuildOptions, imageListOptions, doctorOptions, gcOptions, helpOnly, lsOptions, sshOptions, stopOptions;
+var runOnlyOptions, runOptions, imageArchOption, imagePullOptions, imageBuildOptions, imageListOptions, doctorOptions, gcOptions, helpOnly, lsOptions, sshOptions, stopOptions;
 var init_options = __esm({
   "src/cli/options.ts"() {
     "use strict";
@@ -9208,7 +9659,18 @@ var init_options = __esm({
       ),
       ...runOnlyOptions
     ];
+    imageArchOption = {
+      name: "arch",
+      type: "string",
+      value: "x86_64|aarch64",
+      help: "the architecture to build or download the image for (default the host's)"
+    };
+    imagePullOptions = [
+      imageArchOption,
+      { name: "help", type: "boolean", help: "show this help" }
+    ];
     imageBuildOptions = [
+      imageArchOption,
       {
         name: "mirror",
         type: "string",
@@ -9303,6 +9765,7 @@ async function runOrPrepare(mode, argv, proc, signal, reporter) {
       http: createHttpGet(),
       home: homedir2(),
       isRoot: proc.getuid?.() === 0,
+      hostArch: archOfNode(proc.arch ?? ""),
       signal,
       now: () => /* @__PURE__ */ new Date(),
       umask: process.umask(),
@@ -9381,11 +9844,13 @@ async function readRunArgs(mode, argv, proc) {
     cwd: proc.cwd(),
     commandOptional: mode === "prepare",
     hostEnv: proc.env,
+    hostArch: archOfNode(proc.arch ?? ""),
     terminal: Boolean(proc.stdout?.isTTY)
   });
   const guests = config.topology ? config.topology.map((t) => ({ name: t.name, config: t.config })) : planGuests(config);
   const hostProblems = await checkBeforeStart(config, guests, {
-    totalMemoryBytes: (await readMemInfo()).totalBytes
+    totalMemoryBytes: (await readMemInfo()).totalBytes,
+    arch: archOfNode(proc.arch ?? "")
   });
   if (hostProblems.length > 0) throw problemsError("configuration", hostProblems, hint);
   if (keepForMs !== void 0 && guests.length > 1)
@@ -9468,6 +9933,7 @@ var init_run2 = __esm({
     init_terminal2();
     init_duration();
     init_preflight();
+    init_arch();
     init_run();
     init_topology();
     init_matrix2();
@@ -9574,9 +10040,10 @@ function formatImageList(l) {
   if (images.length)
     parts.push(
       formatTable([
-        ["NAME", "SOURCE", "SIZE", "DIGEST", "CREATED", "LAST USED", "ENTRY"],
+        ["NAME", "ARCH", "SOURCE", "SIZE", "DIGEST", "CREATED", "LAST USED", "ENTRY"],
         ...images.map((i) => [
           i.info.name,
+          i.info.arch,
           sourceWord(i),
           formatSize(i.sizeOnDisk),
           i.info.digest.slice(0, 19),
@@ -9615,7 +10082,7 @@ function formatImageList(l) {
         s.entry,
         [
           s.info.image.entry ?? s.info.image.name,
-          `${m.accel}, ${m.cpus} CPU${m.cpus === 1 ? "" : "s"}, ${formatSize(m.memoryBytes)} memory`,
+          `${m.arch ?? "x86_64"}, ${m.accel}, ${m.cpus} CPU${m.cpus === 1 ? "" : "s"}, ${formatSize(m.memoryBytes)} memory`,
           m.diskBytes ? `${formatSize(m.diskBytes)} disk` : "",
           `network ${m.network}, ${m.boot} boot, ${m.qemuVersion.replace(/^QEMU emulator version /, "QEMU ")}`,
           m.hostCpu ? `host CPU ${m.hostCpu}` : ""
@@ -9637,6 +10104,7 @@ function imageListJson(l) {
       const source = i.info.source;
       return {
         name: i.info.name,
+        arch: i.info.arch,
         entry: i.entry ?? null,
         source: sourceWord(i),
         digest: i.info.digest,
@@ -9669,9 +10137,10 @@ function imageListJson(l) {
 }
 function formatCatalogList(l) {
   return formatTable([
-    ["NAME", "KIND", "USER", "CACHED", "DESCRIPTION"],
+    ["NAME", "ARCH", "KIND", "USER", "CACHED", "DESCRIPTION"],
     ...l.entries.map((e) => [
       e.name,
+      e.arch,
       e.kind,
       e.user,
       isCached(e, l.cached) ? "yes" : "no",
@@ -9684,6 +10153,7 @@ function catalogListJson(l) {
     version: 1,
     catalog: l.entries.map((e) => ({
       name: e.name,
+      arch: e.arch,
       kind: e.kind,
       user: e.user,
       cached: isCached(e, l.cached),
@@ -9692,7 +10162,9 @@ function catalogListJson(l) {
   };
 }
 function isCached(entry, cached) {
-  return cached.some((c) => c.info.name === entry.name && c.info.source.kind !== "url");
+  return cached.some(
+    (c) => c.info.name === entry.name && c.info.arch === entry.arch && c.info.source.kind !== "url"
+  );
 }
 function sourceWord(image) {
   return image.info.source.kind === "catalog" ? "download" : image.info.source.kind;
@@ -9740,6 +10212,10 @@ async function imageCommand(argv, proc, signal, reporter) {
   const parsed = parseOptions(rest, options);
   if (parsed.values.help === true) return help(proc);
   const problems = [...parsed.problems, ...positionalProblems(parsed.positionals, positionals)];
+  const hostArch = archOfNode(proc.arch ?? "");
+  const archText = parsed.values.arch;
+  if (typeof archText === "string" && !isArch(archText))
+    problems.push(`--arch: expected ${arches.join(" or ")}, got ${JSON.stringify(archText)}`);
   if (problems.length)
     throw new KvmciError("usage", `Invalid usage: ${problems.join("; ")}`, {
       hint: `Usage: ${imageSubcommands[command].usage} (\`kvmci image --help\`).`
@@ -9752,6 +10228,8 @@ async function imageCommand(argv, proc, signal, reporter) {
       const name = parsed.positionals[0] ?? "debian-12";
       const clock = new PhaseClock(reporter.onEvent);
       const options2 = {
+        arch: typeof archText === "string" && isArch(archText) ? archText : hostArch ?? "x86_64",
+        hostArch,
         cacheDir,
         catalogDirs: catalogDirs(proc.env),
         http: createHttpGet(),
@@ -9885,13 +10363,14 @@ var init_image = __esm({
     init_image_list();
     init_phase_clock();
     init_similar_names();
+    init_arch();
     init_help();
     init_options();
     imageSubcommands = {
       pull: {
-        usage: "kvmci image pull NAME|URL#sha256=DIGEST",
+        usage: "kvmci image pull NAME|URL#sha256=DIGEST [--arch ARCH]",
         about: "download (or build) an image into the cache now; for a catalog image, check its published checksum again and fetch a newer release if there is one",
-        options: helpOnly,
+        options: imagePullOptions,
         positionals: {
           min: 1,
           max: 1,
@@ -9932,6 +10411,7 @@ var init_image = __esm({
           imageSubcommands[name].about
         ])
       },
+      { heading: "Options for pull:", rows: optionRows(imagePullOptions) },
       { heading: "Options for build:", rows: optionRows(imageBuildOptions) },
       { heading: "Options for ls:", rows: optionRows(imageListOptions) }
     ];
@@ -9939,8 +10419,8 @@ var init_image = __esm({
 });
 
 // src/housekeeping/gc.ts
-import { readdir as readdir10, readFile as readFile24, rm as rm17, stat as stat9 } from "node:fs/promises";
-import { join as join27 } from "node:path";
+import { readdir as readdir10, readFile as readFile25, rm as rm17, stat as stat9 } from "node:fs/promises";
+import { join as join28 } from "node:path";
 async function collectGarbage(cacheDir, options = {}) {
   var _stack = [];
   try {
@@ -10037,7 +10517,7 @@ async function listDownloads(cacheDir) {
   }
   const out = [];
   for (const file of files.filter((f) => f.endsWith(".part")).sort()) {
-    const path = join27(dir, file);
+    const path = join28(dir, file);
     out.push({ entry: file.slice(0, -5), path, bytes: (await stat9(path)).blocks * 512 });
   }
   return out;
@@ -10046,7 +10526,7 @@ async function lockHeldByLiveProcess(cacheDir, entry) {
   let holder;
   try {
     holder = JSON.parse(
-      await readFile24(cachePath(cacheDir, "locks", `${entry}.lock`), "utf8")
+      await readFile25(cachePath(cacheDir, "locks", `${entry}.lock`), "utf8")
     );
   } catch {
     return false;
@@ -10069,7 +10549,7 @@ async function treeSize(path) {
     const s = await stat9(path);
     if (!s.isDirectory()) return s.blocks * 512;
     let total = 0;
-    for (const entry of await readdir10(path)) total += await treeSize(join27(path, entry));
+    for (const entry of await readdir10(path)) total += await treeSize(join28(path, entry));
     return total;
   } catch {
     return 0;
@@ -10175,20 +10655,22 @@ var init_gc2 = __esm({
 });
 
 // src/doctor/checks.ts
-import { mkdir as mkdir13, statfs } from "node:fs/promises";
+import { access as access9, mkdir as mkdir13, statfs } from "node:fs/promises";
 import { userInfo as userInfo2 } from "node:os";
-import { join as join28 } from "node:path";
+import { join as join29 } from "node:path";
 import { execa as execa11 } from "execa";
 async function runDoctor(o) {
+  const hostArch = o.hostArch ?? "x86_64";
+  const foreign = arches.filter((a) => a !== hostArch);
   const checks = [];
   checks.push(
-    await toolCheck("qemu-system-x86_64", "qemu-system-x86", "fail", "to run guests"),
+    await toolCheck(qemuBinary(hostArch), qemuPackage(hostArch), "fail", "to run guests"),
     await toolCheck("qemu-img", "qemu-utils", "fail", "to make overlays"),
     await toolCheck("mmdebstrap", "mmdebstrap", "warn", "only to build images"),
     await toolCheck("tar", "tar", "fail", "to sync the workspace"),
     await toolCheck("git", "git", "warn", "to sync a git work tree")
   );
-  checks.push(await kvmCheck(o.cacheDir));
+  checks.push(await kvmCheck(o.cacheDir, hostArch));
   checks.push(await cacheCheck(o.cacheDir));
   const userns = await userNamespacesWork();
   const host = {
@@ -10198,7 +10680,67 @@ async function runDoctor(o) {
     sudo: !o.isRoot && await sudoWithoutPassword()
   };
   checks.push(...buildChecks(host, userns));
+  for (const arch2 of foreign) {
+    checks.push(
+      await toolCheck(
+        qemuBinary(arch2),
+        qemuPackage(arch2),
+        "warn",
+        `only for ${arch2} guests (emulated here)`
+      )
+    );
+    if (arch2 === "aarch64") checks.push(await uefiCheck());
+    checks.push(
+      foreignBuildCheck(arch2, hostArch, await readBinfmtState(arch2), {
+        archTest: await which("arch-test") !== void 0,
+        qemuUser: await which(qemuUserBinary(arch2)) !== void 0,
+        mayRoot: host.isRoot || host.sudo
+      })
+    );
+  }
   return checks;
+}
+function qemuPackage(arch2) {
+  return arch2 === "x86_64" ? "qemu-system-x86" : "qemu-system-arm";
+}
+async function uefiCheck() {
+  const present2 = await access9(aarch64Uefi.code).then(
+    () => true,
+    () => false
+  );
+  return present2 ? { name: "aarch64 firmware", status: "ok", detail: `UEFI for arm64 (${aarch64Uefi.code})` } : {
+    name: "aarch64 firmware",
+    status: "warn",
+    detail: `${aarch64Uefi.code} is missing: aarch64 cloud images (ubuntu-24.04, debian-12-genericcloud, \u2026) boot through it; kvmci's own debian recipes do not need it`,
+    fix: "sudo apt-get install qemu-efi-aarch64 (kvmci installs it itself when it may use sudo -n)"
+  };
+}
+function foreignBuildCheck(arch2, hostArch, state, have) {
+  const name = `${arch2} image builds`;
+  const ready = state.mounted && state.entry?.enabled === true;
+  const missing = [
+    ...have.archTest ? [] : ["arch-test"],
+    ...have.qemuUser || ready && state.entry?.flags.includes("F") ? [] : [qemuUserBinary(arch2)]
+  ];
+  const what = !state.mounted ? "binfmt_misc is not mounted" : !state.entry ? `binfmt_misc has no ${binfmtName(arch2)} entry` : !state.entry.enabled ? `binfmt_misc's ${binfmtName(arch2)} entry is switched off` : `${debianArch(arch2)} programs run through ${state.entry.interpreter ?? "qemu-user"} (flags ${state.entry.flags || "none"})`;
+  if (ready && missing.length === 0)
+    return {
+      name,
+      status: "ok",
+      detail: `${what}: an ${arch2} recipe builds here under emulation (about 5 times as long as for ${hostArch})`
+    };
+  if (have.mayRoot)
+    return {
+      name,
+      status: "ok",
+      detail: `${[what, ...missing.length ? [`${missing.join(" and ")} not installed`] : []].join("; ")}: kvmci sets this up itself (as root) when it first builds an ${arch2} image`
+    };
+  return {
+    name,
+    status: "warn",
+    detail: `${[what, ...missing.length ? [`${missing.join(" and ")} not installed`] : []].join("; ")}: ${arch2} images cannot be built here, and kvmci may not set it up (not root, no passwordless sudo)`,
+    fix: `${binfmtFix(arch2)}. Downloaded ${arch2} images and ones built elsewhere still run.`
+  };
 }
 function buildChecks(host, userns) {
   const sudo = host.isRoot ? { name: "sudo", status: "ok", detail: "not needed: kvmci runs as root" } : host.sudo ? {
@@ -10257,14 +10799,16 @@ async function toolCheck(tool, pkg, missing, purpose) {
   const first = `${result.stdout}`.split("\n")[0] ?? "";
   return { name: tool, status: "ok", detail: `${first.trim() || "present"} (${path})` };
 }
-async function kvmCheck(cacheDir) {
+async function kvmCheck(cacheDir, hostArch) {
   const images = await listCachedImages(cacheDir);
-  const withKernel = images.find((i) => i.info.boot.kernel);
-  const kernel = withKernel ? join28(withKernel.dir, withKernel.info.boot.kernel ?? "") : void 0;
-  const memo = fileProbeMemo(cacheDir);
+  const withKernel = images.find((i) => i.info.boot.kernel && i.info.arch === hostArch);
+  const kernel = withKernel ? join29(withKernel.dir, withKernel.info.boot.kernel ?? "") : void 0;
+  const memo2 = fileProbeMemo(cacheDir);
   const problem = await probeKvm({
+    arch: hostArch,
+    hostArch,
     kernel,
-    memo: { get: () => Promise.resolve(void 0), set: (k, v) => memo.set(k, v) }
+    memo: { get: () => Promise.resolve(void 0), set: (k, v) => memo2.set(k, v) }
   });
   if (problem) {
     return {
@@ -10274,11 +10818,15 @@ async function kvmCheck(cacheDir) {
       fix: problem.hint
     };
   }
-  return kernel ? { name: "kvm", status: "ok", detail: "/dev/kvm is usable: a 64-bit kernel booted under it" } : {
+  return kernel ? {
+    name: "kvm",
+    status: "ok",
+    detail: `/dev/kvm is usable: a 64-bit kernel booted under it (${hostArch} guests; others are emulated)`
+  } : {
     name: "kvm",
     status: "warn",
     detail: "/dev/kvm can be opened; whether it runs 64-bit guests is proven once an image is cached",
-    fix: "kvmci image build debian-12, then kvmci doctor again"
+    fix: `kvmci image build debian-12 --arch ${hostArch}, then kvmci doctor again`
   };
 }
 async function cacheCheck(cacheDir) {
@@ -10312,8 +10860,12 @@ var init_checks = __esm({
     init_which();
     init_build_mode();
     init_cache();
+    init_foreign_arch();
     init_accel();
+    init_args();
+    init_firmware();
     init_probe_memo();
+    init_arch();
   }
 });
 
@@ -10367,7 +10919,8 @@ async function doctorCommand(argv, proc) {
     });
   const checks = await runDoctor({
     cacheDir: resolveCacheDir(proc.env),
-    isRoot: proc.getuid?.() === 0
+    isRoot: proc.getuid?.() === 0,
+    hostArch: archOfNode(proc.arch ?? "")
   });
   proc.stdout.write(
     parsed.values.json === true ? `${JSON.stringify(doctorJson(checks), null, 2)}
@@ -10385,9 +10938,10 @@ var init_doctor2 = __esm({
     init_help();
     init_options();
     init_doctor();
+    init_arch();
     doctorHelp = [
       "Usage: kvmci doctor [--json]",
-      "Checks QEMU, qemu-img, mmdebstrap, tar, git, /dev/kvm (present, permitted, really usable), the cache folder, sudo -n, unprivileged user namespaces, and which way an image build would go here; prints the fix under each check that is not fine. Exits 69 when kvmci cannot run guests here.",
+      "Checks QEMU, qemu-img, mmdebstrap, tar, git, /dev/kvm (present, permitted, really usable), the cache folder, sudo -n, unprivileged user namespaces, and which way an image build would go here; then what guests of the other architecture need (their QEMU, arm64 UEFI firmware, binfmt_misc and qemu-user to build their images). Prints the fix under each check that is not fine. Exits 69 when kvmci cannot run guests here.",
       { heading: "Options:", rows: optionRows(doctorOptions) }
     ];
   }
@@ -10403,8 +10957,8 @@ __export(kept_exports, {
   stopCommand: () => stopCommand,
   stopHelp: () => stopHelp
 });
-import { readFile as readFile25 } from "node:fs/promises";
-import { join as join29 } from "node:path";
+import { readFile as readFile26 } from "node:fs/promises";
+import { join as join30 } from "node:path";
 async function lsCommand(argv, proc) {
   const parsed = parseOptions(argv, lsOptions);
   if (parsed.values.help === true) return help2(proc, lsHelp);
@@ -10464,8 +11018,8 @@ async function sshCommand(argv, proc) {
     if (extra.length) problems.push(`unexpected ${extra.join(" ")}: put a command after \`--\``);
     if (problems.length) throw usage(problems, "ssh");
     const guest = await findRunning(proc, name);
-    const key = join29(guest.folder, RunFiles.clientKey);
-    const knownHosts = join29(guest.folder, RunFiles.knownHosts);
+    const key = join30(guest.folder, RunFiles.clientKey);
+    const knownHosts = join30(guest.folder, RunFiles.knownHosts);
     if (parsed.values.print === true) {
       const command = [
         "ssh",
@@ -10482,13 +11036,13 @@ async function sshCommand(argv, proc) {
 `);
       return 0;
     }
-    const hostKey = (await readFile25(knownHosts, "utf8")).trim().split(/\s+/).slice(1).join(" ");
+    const hostKey = (await readFile26(knownHosts, "utf8")).trim().split(/\s+/).slice(1).join(" ");
     const session = __using(_stack, await SshSession.connect(
       {
         host: "127.0.0.1",
         port: guest.sshPort,
         user: guest.user,
-        privateKey: await readFile25(key, "utf8"),
+        privateKey: await readFile26(key, "utf8"),
         hostPublicKey: hostKey
       },
       15e3

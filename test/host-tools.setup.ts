@@ -1,4 +1,5 @@
 import { toolInstaller } from "../src/host/packages.js";
+import { aarch64Uefi } from "../src/qemu/firmware.js";
 
 /**
  * Before any test: what the tests need of the host, installed with kvmci's own installer (apt-get
@@ -19,6 +20,12 @@ export default async function installTestTools(): Promise<void> {
       "qemu-system-x86_64",
       "qemu-img",
       "mmdebstrap",
+      // arm64 guests: their QEMU and UEFI firmware, and qemu-user and arch-test to build their
+      // images here (kvmci itself mounts binfmt_misc and registers qemu-aarch64 when it builds).
+      "qemu-system-aarch64",
+      aarch64Uefi.code,
+      "qemu-aarch64-static",
+      "arch-test",
       "tar",
       "git",
       // Independent readers of what kvmci writes (seeds, partition tables), in the unit tests.

@@ -23,8 +23,11 @@ export function cachedFolders(cacheDir: string): string[] {
  * workflow with two jobs on different images keeps two caches. Pure.
  */
 export function cacheKeyPrefix(config: RunConfig, env: NodeJS.ProcessEnv): string {
+  const arches = [...new Set(config.matrix.map((m) => m.arch))];
   const settings = canonicalJson({
     image: config.image,
+    // Only when a guest is not x86_64, so that caches saved before arm64 guests still match.
+    ...(arches.some((a) => a !== "x86_64") ? { arch: arches } : {}),
     provision: config.provision ?? null,
     userData: config.userData ?? null,
     cpus: config.cpus,

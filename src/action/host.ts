@@ -3,6 +3,8 @@ import { access } from "node:fs/promises";
 import { KvmciError } from "../errors.js";
 import { runCommand } from "../host/command.js";
 import { toolInstaller } from "../host/packages.js";
+import { qemuBinary } from "../qemu/args.js";
+import type { Arch } from "../units/arch.js";
 
 export type Log = (line: string) => void;
 
@@ -12,15 +14,21 @@ function asRoot(argv: string[], isRoot: boolean): string[] {
 }
 
 /**
- * Installs QEMU (and mmdebstrap when an image must be built) with apt when missing, and says
- * how long that took, before the run's own groups start. A runner without apt or sudo gets the
- * packages named in the error.
+ * Installs QEMU for the guests' architectures (and mmdebstrap when an image must be built) with
+ * apt when missing, and says how long that took, before the run's own groups start. What a
+ * build for another architecture needs (qemu-user, binfmt_misc) is set up by the build, which
+ * says so. A runner without apt or sudo gets the packages named in the error.
  */
 export async function ensureHostTools(
-  o: { needBuild: boolean; isRoot: boolean; signal: AbortSignal },
+  o: { arches: Arch[]; needBuild: boolean; isRoot: boolean; signal: AbortSignal },
   log: Log,
 ): Promise<void> {
-  const tools = ["qemu-system-x86_64", "qemu-img", "tar", ...(o.needBuild ? ["mmdebstrap"] : [])];
+  const tools = [
+    ...o.arches.map(qemuBinary),
+    "qemu-img",
+    "tar",
+    ...(o.needBuild ? ["mmdebstrap"] : []),
+  ];
   await toolInstaller({
     mode: "auto",
     isRoot: o.isRoot,

@@ -61,7 +61,8 @@ export function readActionInputs(
       case "list": {
         const list = lines(name);
         // One line is one value, as in kvmci.yml (`image: debian-12`); several are a list.
-        flags[key] = list && list.length === 1 && key === "image" ? list[0] : list;
+        flags[key] =
+          list && list.length === 1 && (key === "image" || key === "arch") ? list[0] : list;
         break;
       }
       case "boolean":

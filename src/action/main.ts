@@ -10,6 +10,7 @@ import { formatDuration } from "../units/duration.js";
 import { isKvmciError, KvmciError, problemsError } from "../errors.js";
 import { readMemInfo } from "../host/meminfo.js";
 import { checkBeforeStart } from "../run/preflight.js";
+import { archOfNode } from "../units/arch.js";
 import { readConsoleTail } from "../guest/console.js";
 import { toolInstaller } from "../host/packages.js";
 import { errorMessage } from "../units/error-message.js";
@@ -53,6 +54,7 @@ export async function runAction(
   cacheService: CacheService = actionsCache,
 ): Promise<void> {
   const started = Date.now();
+  const hostArch = archOfNode(process.arch);
   const runnerTemp = env.RUNNER_TEMP ?? join(homedir(), ".cache", "kvmci-action");
   // Everything of this step in one folder, recorded first: the post step cleans it up even
   // when this process is killed in the middle of a boot.
@@ -79,14 +81,14 @@ export async function runAction(
     let config: RunConfig;
     let guests: GuestRun[];
     try {
-      config = await loadRunConfig({ ...settings.load, hostEnv: env });
+      config = await loadRunConfig({ ...settings.load, hostEnv: env, hostArch });
       guests = config.topology
         ? config.topology.map((t) => ({ name: t.name, config: t.config }))
         : planGuests(config);
       const problems = await checkBeforeStart(
         config,
         guests,
-        { totalMemoryBytes: (await readMemInfo()).totalBytes },
+        { totalMemoryBytes: (await readMemInfo()).totalBytes, arch: hostArch },
         "input ",
       );
       if (problems.length > 0)
@@ -104,7 +106,12 @@ export async function runAction(
       ? await restoreKvmciCache(cacheService, { cacheDir, prefix }, log, warn)
       : undefined;
     await ensureHostTools(
-      { needBuild: await mustBuild(config, cacheDir, env), isRoot, signal },
+      {
+        arches: [...new Set(guests.map((g) => g.config.arch))],
+        needBuild: await mustBuild(guests, cacheDir, env),
+        isRoot,
+        signal,
+      },
       log,
     );
     await enableKvm({ isRoot, signal }, log);
@@ -116,6 +123,7 @@ export async function runAction(
       http: createHttpGet(),
       home: homedir(),
       isRoot,
+      hostArch,
       signal,
       now: () => new Date(),
       umask: process.umask(),
@@ -290,12 +298,19 @@ async function runGuestsGrouped(
       });
 }
 
-/** Whether the image is a recipe that is not cached, so mmdebstrap is needed to build it. */
-async function mustBuild(config: RunConfig, cacheDir: string, env: NodeJS.ProcessEnv) {
-  const entry = await loadCatalogEntry(config.image, catalogDirs(env)).catch(() => undefined);
-  if (entry?.kind !== "recipe") return false;
+/** Whether a guest's image is a recipe that is not cached, so mmdebstrap is needed to build it. */
+async function mustBuild(guests: GuestRun[], cacheDir: string, env: NodeJS.ProcessEnv) {
   const cached = await listCachedImages(cacheDir);
-  return !cached.some((i) => i.info.source.kind === "recipe" && i.info.name === config.image);
+  for (const { config } of guests) {
+    const entry = await loadCatalogEntry(config.image, config.arch, catalogDirs(env)).catch(
+      () => undefined,
+    );
+    if (entry?.kind !== "recipe") continue;
+    const key = entry.key;
+    if (!cached.some((i) => i.info.source.kind === "recipe" && i.info.source.key === key))
+      return true;
+  }
+  return false;
 }
 
 /**

@@ -89,7 +89,21 @@ export function settingsFromFlags(values: ParsedOptions["values"]): RunSettingsI
   return settings;
 }
 
+/** `--arch` of `kvmci image build` and `pull`: which architecture's entry to fetch or build. */
+const imageArchOption: OptionSpec = {
+  name: "arch",
+  type: "string",
+  value: "x86_64|aarch64",
+  help: "the architecture to build or download the image for (default the host's)",
+};
+
+export const imagePullOptions: OptionSpec[] = [
+  imageArchOption,
+  { name: "help", type: "boolean", help: "show this help" },
+];
+
 export const imageBuildOptions: OptionSpec[] = [
+  imageArchOption,
   {
     name: "mirror",
     type: "string",

@@ -15,6 +15,8 @@ export interface Process {
   };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   getuid?: () => number;
+  /** Node's name for the host's CPU architecture (`x64`, `arm64`). */
+  arch?: string;
   on(event: "SIGINT" | "SIGTERM", listener: () => void): unknown;
   off(event: "SIGINT" | "SIGTERM", listener: () => void): unknown;
 }

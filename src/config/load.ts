@@ -13,6 +13,7 @@ import { findHostNode, readNodeInstall, type NodeInstall } from "../host/node-in
 import { readHostTrust, type HostTrust } from "../host/trust.js";
 import { errorMessage } from "../units/error-message.js";
 import { formatIssue } from "../units/issues.js";
+import type { Arch } from "../units/arch.js";
 import { runSettingsSchema, type RunSettingsInput, type RunSettingsParsed } from "./schema.js";
 import { settingsInfo, type SettingKey } from "./settings.js";
 
@@ -40,6 +41,8 @@ export interface LoadInput {
   hostEnv?: NodeJS.ProcessEnv;
   /** kvmci's own output is a terminal (so the command gets one too, unless `tty: false`). */
   terminal?: boolean;
+  /** The host's architecture: the guests' unless `arch` says otherwise (x86_64 if unknown). */
+  hostArch?: Arch;
   /** The node binary running kvmci: the host's Node.js when none is on PATH. */
   nodeFallback?: string;
   /** Reads what the host trusts (its extra certificates, proxy); tests give their own. */
@@ -125,13 +128,15 @@ export async function loadRunConfig(input: LoadInput): Promise<RunConfig> {
   const fromHost = (values: Record<string, string | undefined> | undefined, where: string) =>
     resolveEnv(values, input.hostEnv ?? {}, where, problems);
   const env = fromHost(merged.env, `${flagPrefix}env`);
-  const matrix = buildMatrix(merged, problems).map((entry) => ({
+  const matrix = buildMatrix(merged, input.hostArch ?? "x86_64", problems).map((entry) => ({
     ...entry,
     env: entry.env && fromHost(entry.env, `matrix ${entry.name}: env`),
   }));
 
   if (merged.guests && (merged.matrix || Array.isArray(merged.image)))
     problems.push("give guests: or several images (image: [A, B], matrix:), not both");
+  if (merged.guests && Array.isArray(merged.arch) && merged.arch.length > 1)
+    problems.push("with guests:, every guest has the run's one architecture (arch: A, not a list)");
   const topologySettings = merged.guests
     ? await loadTopology(merged.guests, { input, configPath, node, flagPrefix }, problems)
     : undefined;
@@ -146,6 +151,7 @@ export async function loadRunConfig(input: LoadInput): Promise<RunConfig> {
 
   const config: RunConfig = Object.freeze({
     image: matrix[0]?.image ?? "debian-12",
+    arch: matrix[0]?.arch ?? input.hostArch ?? "x86_64",
     matrix,
     parallel: merged.parallel,
     output: merged.output ?? "prefixed",
@@ -203,7 +209,7 @@ export async function loadRunConfig(input: LoadInput): Promise<RunConfig> {
       config: Object.freeze({
         ...config,
         image: t.image ?? config.image,
-        matrix: [{ name: t.name, image: t.image ?? config.image }],
+        matrix: [{ name: t.name, image: t.image ?? config.image, arch: config.arch }],
         cpus: t.cpus ?? config.cpus,
         memoryBytes: t.memoryBytes ?? config.memoryBytes,
         diskBytes: t.diskBytes ?? config.diskBytes,
@@ -274,21 +280,34 @@ async function loadTopology(
   return out;
 }
 
-/** The guests: `matrix:` entries, else one per image. Names are unique. */
+/**
+ * The guests: `matrix:` entries, else one per image and architecture. Names are unique; with
+ * more than one architecture, a guest named after its image has its architecture after it
+ * (`debian-12-aarch64`).
+ */
 function buildMatrix(
   merged: RunSettingsParsed,
+  hostArch: Arch,
   problems: string[],
 ): (Omit<MatrixEntry, "env"> & { env?: Record<string, string | undefined> })[] {
   const images =
     merged.image === undefined ? [] : Array.isArray(merged.image) ? merged.image : [merged.image];
+  const arches =
+    merged.arch === undefined ? [] : Array.isArray(merged.arch) ? merged.arch : [merged.arch];
   if (merged.matrix && images.length > 1) {
     problems.push("give several images with image: [A, B] or with matrix:, not both");
     return [];
   }
+  if (merged.matrix && arches.length > 1) {
+    problems.push("give several architectures with arch: [A, B] or with matrix:, not both");
+    return [];
+  }
   const fallbackImage = images[0] ?? "debian-12";
+  const fallbackArch = arches[0] ?? hostArch;
   const entries: {
     name?: string;
     image: string;
+    arch: Arch;
     cpus?: number;
     memoryBytes?: number;
     env?: Record<string, string | undefined>;
@@ -296,14 +315,22 @@ function buildMatrix(
     ? merged.matrix.map((m) => ({
         name: m.name,
         image: m.image ?? fallbackImage,
+        arch: m.arch ?? fallbackArch,
         cpus: m.cpus,
         memoryBytes: m.memory,
         env: m.env,
       }))
-    : (images.length ? images : [fallbackImage]).map((image) => ({ image }));
+    : (images.length ? images : [fallbackImage]).flatMap((image) =>
+        [...new Set(arches.length ? arches : [fallbackArch])].map((arch) => ({ image, arch })),
+      );
+  const severalArches = new Set(entries.map((e) => e.arch)).size > 1;
   const seen = new Map<string, number>();
   return entries.map((entry) => {
-    const base = entry.name ?? shortImageName(entry.image);
+    const base =
+      entry.name ??
+      (severalArches
+        ? `${shortImageName(entry.image)}-${entry.arch}`
+        : shortImageName(entry.image));
     const count = (seen.get(base) ?? 0) + 1;
     seen.set(base, count);
     return { ...entry, name: count === 1 ? base : `${base}-${count}` };

@@ -3,6 +3,7 @@ import { parseImageReference } from "../image/reference.js";
 import { maxDurationMs, parseDuration } from "../units/duration.js";
 import { parseShard } from "../run/schedule.js";
 import { formatSize, parseSize } from "../units/size.js";
+import { arches, isArch, type Arch } from "../units/arch.js";
 
 /** A size like 2G or 512M; a bare number is MiB. At least `min` bytes. */
 function size(min = 1, what = "") {
@@ -167,6 +168,32 @@ const imageName = z
     if ("problem" in reference) ctx.addIssue({ code: "custom", message: reference.problem });
   });
 
+/** What people also call the two architectures (Debian, Docker, GitHub's RUNNER_ARCH). */
+const archAliases: Record<string, Arch> = { amd64: "x86_64", x64: "x86_64", arm64: "aarch64" };
+
+function checkArch(value: string, ctx: z.RefinementCtx): Arch {
+  if (isArch(value)) return value;
+  const meant = archAliases[value.toLowerCase()];
+  ctx.addIssue({
+    code: "custom",
+    message: `expected ${arches.join(" or ")}, got ${JSON.stringify(value)}${meant ? ` (that is ${meant} here)` : ""}`,
+  });
+  return z.NEVER;
+}
+
+const arch = z
+  .string({ error: `expected ${arches.join(" or ")}` })
+  .transform((value, ctx) => checkArch(value, ctx));
+
+/** One architecture, or a list of them (one guest per architecture). */
+const archList = z
+  .union([z.string(), z.array(z.string()).min(1, "expected at least one architecture")], {
+    error: `expected ${arches.join(" or ")}, or a list of them`,
+  })
+  .transform((value, ctx): Arch | Arch[] =>
+    Array.isArray(value) ? value.map((v) => checkArch(v, ctx)) : checkArch(value, ctx),
+  );
+
 const packageName = z
   .string()
   .regex(/^[a-z0-9][a-z0-9+.:~=_-]*$/, "expected a package name like curl or python3-pytest");
@@ -249,6 +276,8 @@ export const runSettingsSchema = z
     image: z.union([imageName, z.array(imageName).min(1, "expected at least one image")], {
       error: "expected an image name, or a list of them",
     }),
+    /** The guest's architecture; a list makes one guest per architecture (and image). */
+    arch: archList,
     cpus: count,
     memory,
     disk: size(),
@@ -282,6 +311,7 @@ export const runSettingsSchema = z
               .string()
               .regex(/^[A-Za-z0-9._-]+$/, "expected a short name: letters, digits, . _ -"),
             image: imageName,
+            arch,
             cpus: count,
             memory,
             env,

@@ -50,6 +50,11 @@ export const settingsInfo: { [K in SettingKey]-?: SettingInfo } = {
     help: "image to boot: a catalog name (default debian-12; `kvmci image ls --available`), a qcow2/raw file, or https://…#sha256=DIGEST; repeat it for one guest per image, in parallel",
     input: { form: "list" },
   },
+  arch: {
+    flag: { kind: "value", value: "x86_64|aarch64", multiple: true },
+    help: "the guest's architecture (default the host's); another than the host's is emulated (TCG), and images are picked or built for it; repeat it for one guest per architecture (and image)",
+    input: { form: "list" },
+  },
   run: {
     flag: { kind: "none" },
     help: "the command, run with bash -c in the workdir (on the command line: after `--`)",
@@ -62,7 +67,7 @@ export const settingsInfo: { [K in SettingKey]-?: SettingInfo } = {
   },
   matrix: {
     flag: { kind: "none" },
-    help: "guests that differ in more than the image: a list of {name, image, cpus, memory, env}",
+    help: "guests that differ in more than the image: a list of {name, image, arch, cpus, memory, env}",
   },
   cpus: {
     flag: { kind: "value", value: "N" },

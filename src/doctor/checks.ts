@@ -1,4 +1,4 @@
-import { mkdir, statfs } from "node:fs/promises";
+import { access, mkdir, statfs } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -13,25 +13,44 @@ import {
   type BuildHost,
 } from "../image/build-mode.js";
 import { listCachedImages } from "../image/cache.js";
+import {
+  binfmtFix,
+  binfmtName,
+  qemuUserBinary,
+  readBinfmtState,
+  type BinfmtState,
+} from "../image/foreign-arch.js";
 import { probeKvm } from "../qemu/accel.js";
+import { qemuBinary } from "../qemu/args.js";
+import { aarch64Uefi } from "../qemu/firmware.js";
 import { fileProbeMemo } from "../qemu/probe-memo.js";
+import { arches, debianArch, type Arch } from "../units/arch.js";
 
 /** One thing doctor looked at: fine, or not, and then always with what fixes it. */
 export type Check = { name: string; detail: string } & (
   { status: "ok"; fix?: undefined } | { status: "warn" | "fail"; fix: string }
 );
 
-/** Every host requirement, checked for real, each with the fix when it fails. */
-export async function runDoctor(o: { cacheDir: string; isRoot: boolean }): Promise<Check[]> {
+/**
+ * Every host requirement, checked for real, each with the fix when it fails: first what guests
+ * of the host's own architecture need, then what guests of the other one need (emulated).
+ */
+export async function runDoctor(o: {
+  cacheDir: string;
+  isRoot: boolean;
+  hostArch: Arch | undefined;
+}): Promise<Check[]> {
+  const hostArch = o.hostArch ?? "x86_64";
+  const foreign = arches.filter((a) => a !== hostArch);
   const checks: Check[] = [];
   checks.push(
-    await toolCheck("qemu-system-x86_64", "qemu-system-x86", "fail", "to run guests"),
+    await toolCheck(qemuBinary(hostArch), qemuPackage(hostArch), "fail", "to run guests"),
     await toolCheck("qemu-img", "qemu-utils", "fail", "to make overlays"),
     await toolCheck("mmdebstrap", "mmdebstrap", "warn", "only to build images"),
     await toolCheck("tar", "tar", "fail", "to sync the workspace"),
     await toolCheck("git", "git", "warn", "to sync a git work tree"),
   );
-  checks.push(await kvmCheck(o.cacheDir));
+  checks.push(await kvmCheck(o.cacheDir, hostArch));
   checks.push(await cacheCheck(o.cacheDir));
   const userns = await userNamespacesWork();
   const host: BuildHost = {
@@ -41,7 +60,87 @@ export async function runDoctor(o: { cacheDir: string; isRoot: boolean }): Promi
     sudo: !o.isRoot && (await sudoWithoutPassword()),
   };
   checks.push(...buildChecks(host, userns));
+  for (const arch of foreign) {
+    checks.push(
+      await toolCheck(
+        qemuBinary(arch),
+        qemuPackage(arch),
+        "warn",
+        `only for ${arch} guests (emulated here)`,
+      ),
+    );
+    if (arch === "aarch64") checks.push(await uefiCheck());
+    checks.push(
+      foreignBuildCheck(arch, hostArch, await readBinfmtState(arch), {
+        archTest: (await which("arch-test")) !== undefined,
+        qemuUser: (await which(qemuUserBinary(arch))) !== undefined,
+        mayRoot: host.isRoot || host.sudo,
+      }),
+    );
+  }
   return checks;
+}
+
+function qemuPackage(arch: Arch): string {
+  return arch === "x86_64" ? "qemu-system-x86" : "qemu-system-arm";
+}
+
+async function uefiCheck(): Promise<Check> {
+  const present = await access(aarch64Uefi.code).then(
+    () => true,
+    () => false,
+  );
+  return present
+    ? { name: "aarch64 firmware", status: "ok", detail: `UEFI for arm64 (${aarch64Uefi.code})` }
+    : {
+        name: "aarch64 firmware",
+        status: "warn",
+        detail: `${aarch64Uefi.code} is missing: aarch64 cloud images (ubuntu-24.04, debian-12-genericcloud, …) boot through it; kvmci's own debian recipes do not need it`,
+        fix: "sudo apt-get install qemu-efi-aarch64 (kvmci installs it itself when it may use sudo -n)",
+      };
+}
+
+/**
+ * What doctor says of building images for another architecture here: binfmt_misc must hand its
+ * programs to qemu-user, and mmdebstrap checks that with arch-test. Pure.
+ */
+export function foreignBuildCheck(
+  arch: Arch,
+  hostArch: Arch,
+  state: BinfmtState,
+  have: { archTest: boolean; qemuUser: boolean; mayRoot: boolean },
+): Check {
+  const name = `${arch} image builds`;
+  const ready = state.mounted && state.entry?.enabled === true;
+  const missing = [
+    ...(have.archTest ? [] : ["arch-test"]),
+    ...(have.qemuUser || (ready && state.entry?.flags.includes("F")) ? [] : [qemuUserBinary(arch)]),
+  ];
+  const what = !state.mounted
+    ? "binfmt_misc is not mounted"
+    : !state.entry
+      ? `binfmt_misc has no ${binfmtName(arch)} entry`
+      : !state.entry.enabled
+        ? `binfmt_misc's ${binfmtName(arch)} entry is switched off`
+        : `${debianArch(arch)} programs run through ${state.entry.interpreter ?? "qemu-user"} (flags ${state.entry.flags || "none"})`;
+  if (ready && missing.length === 0)
+    return {
+      name,
+      status: "ok",
+      detail: `${what}: an ${arch} recipe builds here under emulation (about 5 times as long as for ${hostArch})`,
+    };
+  if (have.mayRoot)
+    return {
+      name,
+      status: "ok",
+      detail: `${[what, ...(missing.length ? [`${missing.join(" and ")} not installed`] : [])].join("; ")}: kvmci sets this up itself (as root) when it first builds an ${arch} image`,
+    };
+  return {
+    name,
+    status: "warn",
+    detail: `${[what, ...(missing.length ? [`${missing.join(" and ")} not installed`] : [])].join("; ")}: ${arch} images cannot be built here, and kvmci may not set it up (not root, no passwordless sudo)`,
+    fix: `${binfmtFix(arch)}. Downloaded ${arch} images and ones built elsewhere still run.`,
+  };
 }
 
 /**
@@ -131,13 +230,15 @@ async function toolCheck(
   return { name: tool, status: "ok", detail: `${first.trim() || "present"} (${path})` };
 }
 
-async function kvmCheck(cacheDir: string): Promise<Check> {
+async function kvmCheck(cacheDir: string, hostArch: Arch): Promise<Check> {
   const images = await listCachedImages(cacheDir);
-  const withKernel = images.find((i) => i.info.boot.kernel);
+  const withKernel = images.find((i) => i.info.boot.kernel && i.info.arch === hostArch);
   const kernel = withKernel ? join(withKernel.dir, withKernel.info.boot.kernel ?? "") : undefined;
   // Always probe afresh, and record the outcome for the runs that follow.
   const memo = fileProbeMemo(cacheDir);
   const problem = await probeKvm({
+    arch: hostArch,
+    hostArch,
     kernel,
     memo: { get: () => Promise.resolve(undefined), set: (k, v) => memo.set(k, v) },
   });
@@ -150,13 +251,17 @@ async function kvmCheck(cacheDir: string): Promise<Check> {
     };
   }
   return kernel
-    ? { name: "kvm", status: "ok", detail: "/dev/kvm is usable: a 64-bit kernel booted under it" }
+    ? {
+        name: "kvm",
+        status: "ok",
+        detail: `/dev/kvm is usable: a 64-bit kernel booted under it (${hostArch} guests; others are emulated)`,
+      }
     : {
         name: "kvm",
         status: "warn",
         detail:
           "/dev/kvm can be opened; whether it runs 64-bit guests is proven once an image is cached",
-        fix: "kvmci image build debian-12, then kvmci doctor again",
+        fix: `kvmci image build debian-12 --arch ${hostArch}, then kvmci doctor again`,
       };
 }
 

@@ -12,6 +12,8 @@ import { findFreePort } from "../host/port.js";
 import { identifyProcess, type ProcessIdentity } from "../host/process-identity.js";
 import type { CachedImage } from "../image/cache.js";
 import { buildQemuArgs, type Accel, type BootMethod } from "../qemu/args.js";
+import { aarch64Uefi } from "../qemu/firmware.js";
+import type { Arch } from "../units/arch.js";
 import { QemuProcess, type QemuExit } from "../qemu/process.js";
 import { QmpClient } from "../qemu/qmp.js";
 import { generateKeyPair, type KeyPair } from "../ssh/keys.js";
@@ -35,7 +37,11 @@ export interface GuestSpec {
   /** Shown in messages and used as QEMU's name, e.g. `debian-12`. */
   name: string;
   image: CachedImage;
+  /** The guest's architecture (the image's). */
+  arch: Arch;
   accel: Accel;
+  /** The CPU model (see qemu/args.ts, cpuModel). */
+  cpu: string;
   cpus: number;
   memoryBytes: number;
   /** Virtual size of the overlay; the guest grows its root file system to fill it. */
@@ -177,7 +183,10 @@ export class Guest implements AsyncDisposable {
   }
 
   bootMethod(): BootMethod {
-    if (this.spec.boot === "firmware") return { kind: "firmware" };
+    if (this.spec.boot === "firmware")
+      return this.spec.arch === "aarch64"
+        ? { kind: "uefi", code: aarch64Uefi.code, vars: this.folder.file(RunFiles.uefiVars) }
+        : { kind: "firmware" };
     const { info, dir } = this.spec.image;
     if (!info.boot.kernel || !info.boot.initrd || !info.boot.cmdline) {
       throw new Error(`The image ${info.name} has no kernel for direct boot`);
@@ -193,7 +202,9 @@ export class Guest implements AsyncDisposable {
   /** The parts of QEMU's command line that a saved state depends on. */
   machineSpec() {
     return {
+      arch: this.spec.arch,
       accel: this.spec.accel,
+      cpu: this.spec.cpu,
       cpus: this.spec.cpus,
       memoryMiB: Math.round(this.spec.memoryBytes / (1024 * 1024)),
       boot: this.bootMethod(),
@@ -207,6 +218,9 @@ export class Guest implements AsyncDisposable {
    * binding it is retried. `incoming`: start paused, waiting for a saved state.
    */
   async launch(signal?: AbortSignal, options: { incoming?: boolean } = {}): Promise<void> {
+    const boot = this.bootMethod();
+    // The firmware writes its variables; each guest has a fresh copy of the template.
+    if (boot.kind === "uefi") await copyFile(aarch64Uefi.varsTemplate, boot.vars);
     for (let attempt = 1; ; attempt++) {
       this.sshPort = await this.host.findPort();
       const argv = buildQemuArgs({

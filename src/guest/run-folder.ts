@@ -16,6 +16,8 @@ export const RunFiles = {
   qmp: "qmp.sock",
   /** The host end of the wake channel. */
   wake: "wake.sock",
+  /** The guest's own copy of the UEFI variable store (arm64 firmware boot). */
+  uefiVars: "uefi-vars.fd",
   /** QEMU's pid, written by QEMU itself. */
   qemuPid: "qemu.pid",
   /** Who owns the folder: lets a later kvmci recognise folders left by a killed run. */

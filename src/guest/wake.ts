@@ -10,8 +10,9 @@ import { wakePortName } from "../qemu/args.js";
  * on the wake channel. Each guest restored from the snapshot (and the saving guest itself) is
  * sent one `wake` line with its own clock, host name, randomness and client key; the agent
  * applies them, says `awake` and exits. Nothing of it stays on disk but the files it changed.
- * After the wake it starts one program (date, to set the clock): everything else is the shell's
- * own, since each program started costs tens of milliseconds under emulation. The authorized
+ * After the wake it starts one program (date, to set the clock), and on arm64, which has no
+ * vmgenid, a second (python3, to reseed the random number generator): everything else is the
+ * shell's own, since each program started costs tens of milliseconds under emulation. The authorized
  * keys file is emptied, not removed, so that writing it keeps its owner and mode.
  *
  * Arguments: the login user.
@@ -62,9 +63,19 @@ while :; do
     printf '%s' "$hosts" >/etc/hosts
   fi
   printf '%s' "$seed" >/dev/urandom
+  # Writing mixes the seed in but does not reseed the generator at once: without vmgenid (arm64)
+  # guests restored from one snapshot could draw the same numbers until the kernel's next
+  # reseed. RNDRESEEDCRNG does it now: one program, and only there (python3 is there for
+  # cloud-init).
+  if [ ! -e /sys/bus/acpi/devices/QEMUVGID:00 ]; then
+    python3 -c 'import fcntl, os; fcntl.ioctl(os.open("/dev/urandom", os.O_WRONLY), 0x5207)' 2>/dev/null
+  fi
   # A restored guest prints nothing on its own: say on the serial console what happened, so
-  # that its console copy and a failure's console tail start from here.
-  printf '\\nkvmci: woke as %s at %s\\n' "$name" "$stamp" >/dev/ttyS0 2>/dev/null
+  # that its console copy and a failure's console tail start from here (ttyS0 on x86_64,
+  # ttyAMA0 on arm64).
+  for tty in /dev/ttyS0 /dev/ttyAMA0; do
+    printf '\\nkvmci: woke as %s at %s\\n' "$name" "$stamp" >"$tty"
+  done 2>/dev/null
   echo awake >&3
   exit 0
 done

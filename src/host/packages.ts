@@ -1,15 +1,23 @@
+import { constants } from "node:fs";
+import { access } from "node:fs/promises";
 import { execa } from "execa";
 import { KvmciError } from "../errors.js";
 import { formatDuration } from "../units/duration.js";
 import { runCommand } from "./command.js";
 import { which } from "./which.js";
 
-/** The Debian/Ubuntu package each tool kvmci runs comes in. */
+/**
+ * The Debian/Ubuntu package each tool kvmci runs comes in (and each file it reads: a name that
+ * starts with / is a file that must be there, not a command).
+ */
 export const packageOf: Record<string, string> = {
   "qemu-system-x86_64": "qemu-system-x86",
   "qemu-system-aarch64": "qemu-system-arm",
   "qemu-img": "qemu-utils",
   "qemu-aarch64-static": "qemu-user-static",
+  "qemu-x86_64-static": "qemu-user-static",
+  "arch-test": "arch-test",
+  "/usr/share/AAVMF/AAVMF_CODE.fd": "qemu-efi-aarch64",
   "update-binfmts": "binfmt-support",
   mmdebstrap: "mmdebstrap",
   newuidmap: "uidmap",
@@ -20,7 +28,6 @@ export const packageOf: Record<string, string> = {
   sfdisk: "fdisk",
   sudo: "sudo",
   ssh: "openssh-client",
-  "arch-test": "arch-test",
 };
 
 /** Where apt puts what it installs: looked in after an install, whatever PATH says. */
@@ -50,8 +57,16 @@ export async function missingTools(
   path?: string,
 ): Promise<{ missing: string[]; packages: string[] }> {
   const missing: string[] = [];
-  for (const tool of tools) if (!(await which(tool, path))) missing.push(tool);
+  for (const tool of tools) if (!(await present(tool, path))) missing.push(tool);
   return { missing, packages: [...new Set(missing.map((t) => packageOf[t] ?? t))] };
+}
+
+async function present(tool: string, path: string | undefined): Promise<boolean> {
+  if (!tool.startsWith("/")) return (await which(tool, path)) !== undefined;
+  return access(tool, constants.R_OK).then(
+    () => true,
+    () => false,
+  );
 }
 
 /**

@@ -1,5 +1,14 @@
 import { randomInt } from "node:crypto";
-import { chmod, copyFile, mkdir, mkdtemp, open, readFile, writeFile } from "node:fs/promises";
+import {
+  access,
+  chmod,
+  copyFile,
+  mkdir,
+  mkdtemp,
+  open,
+  readFile,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KvmciError } from "../errors.js";
@@ -17,6 +26,7 @@ import {
 import { digestFile, formatDigest } from "./digest.js";
 import type { BuildMode } from "./build-mode.js";
 import type { Recipe } from "./recipe.js";
+import { debianArch } from "../units/arch.js";
 
 export interface BuildOptions {
   cacheDir: string;
@@ -50,7 +60,9 @@ export function buildMmdebstrapArgs(
   o: { mode: BuildMode; mirror: string; outDir: string; diskId: string; tmpdir: string },
 ): string[] {
   const fsKib = Math.floor(recipe.sizeBytes / 1024) - 1024;
-  const hook = [
+  const shellLine = (parts: string[]) =>
+    parts.map((part) => (part === '"$1"' ? part : `'${part.replace(/'/g, `'\\''`)}'`)).join(" ");
+  const hook = shellLine([
     "sh",
     recipe.customizeScript,
     '"$1"',
@@ -58,9 +70,7 @@ export function buildMmdebstrapArgs(
     String(fsKib),
     o.diskId,
     recipe.kernelCmdline,
-  ]
-    .map((part) => (part === '"$1"' ? part : `'${part.replace(/'/g, `'\\''`)}'`))
-    .join(" ");
+  ]);
   // Through sudo, TMPDIR would be reset: it is given again on the far side.
   const prefix =
     o.mode === "root"
@@ -72,10 +82,14 @@ export function buildMmdebstrapArgs(
     ...prefix,
     "mmdebstrap",
     `--mode=${o.mode === "unshare" ? "unshare" : "root"}`,
+    `--arch=${debianArch(recipe.arch)}`,
     `--variant=${recipe.variant}`,
     `--components=${recipe.components.join(",")}`,
     `--include=${recipe.packages.join(",")}`,
     "--format=null",
+    ...(recipe.essentialScript
+      ? [`--essential-hook=${shellLine(["sh", recipe.essentialScript, '"$1"'])}`]
+      : []),
     `--customize-hook=${hook}`,
     recipe.suite,
     "/dev/null",
@@ -103,8 +117,9 @@ export function stepFromLine(line: string): string | undefined {
 /**
  * Builds a recipe into the cache: mmdebstrap makes the root file system (the recipe's hook
  * writes it straight into a raw disk at the partition's offset), kvmci writes the partition
- * table and bootloader in front, converts to qcow2 and records the digest. Nothing appears
- * under the entry's real name until it is complete.
+ * table (and GRUB, when the hook made it) in front, converts to qcow2 and records the digest.
+ * A recipe for another architecture than the host's runs its programs under qemu-user (see
+ * foreign-arch.ts). Nothing appears under the entry's real name until it is complete.
  */
 export async function buildRecipeImage(
   recipe: Recipe,
@@ -163,10 +178,20 @@ export async function buildRecipeImage(
         `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}`,
         work,
       ]);
-    options.onStep?.("writing the partition table and bootloader");
+    // The hook leaves GRUB's images when the recipe has a BIOS bootloader (x86_64); without
+    // them the disk boots only with its kernel (arm64), and its boot code area stays empty.
+    const bios = await access(join(work, "core.img")).then(
+      () => true,
+      () => false,
+    );
+    options.onStep?.(`writing the partition table${bios ? " and bootloader" : ""}`);
     const header = buildDiskHeader({
-      bootCode: await readFile(join(work, "boot.img")),
-      coreImage: await readFile(join(work, "core.img")),
+      boot: bios
+        ? {
+            bootCode: await readFile(join(work, "boot.img")),
+            coreImage: await readFile(join(work, "core.img")),
+          }
+        : undefined,
       diskId,
       diskBytes: recipe.sizeBytes,
     });
@@ -197,7 +222,7 @@ export async function buildRecipeImage(
       virtualSize: recipe.sizeBytes,
       source: { kind: "recipe", key: recipe.key },
       boot: {
-        firmware: "bios",
+        firmware: bios ? "bios" : "none",
         kernel: ImageFiles.kernel,
         initrd: ImageFiles.initrd,
         cmdline: `root=PARTUUID=${formatDiskId(diskId)}-01 ${recipe.kernelCmdline}`,

@@ -3,6 +3,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
 import { cachePath } from "../cache/layout.js";
+import { arches, type Arch } from "../units/arch.js";
 import { findDamage, stampEntry } from "./integrity.js";
 
 /** Files inside one cached image folder. */
@@ -27,7 +28,7 @@ const digestText = z.string().regex(/^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})
 
 const imageInfoSchema = z.object({
   name: z.string(),
-  arch: z.string(),
+  arch: z.enum(arches),
   /** Of the disk file as stored: for downloads, the published (or pinned) digest it matched. */
   digest: digestText,
   format: z.enum(["qcow2", "raw"]),
@@ -48,7 +49,8 @@ const imageInfoSchema = z.object({
     }),
   ]),
   boot: z.object({
-    firmware: z.literal("bios"),
+    /** `none`: no bootloader in the disk; it boots only with its kernel (the arm64 recipes). */
+    firmware: z.enum(["bios", "uefi", "none"]),
     kernel: z.string().optional(),
     initrd: z.string().optional(),
     cmdline: z.string().optional(),
@@ -57,6 +59,11 @@ const imageInfoSchema = z.object({
 });
 
 export type ImageInfo = z.infer<typeof imageInfoSchema>;
+
+/** How a disk of this architecture boots through firmware: SeaBIOS, or UEFI on arm64. */
+export function firmwareFor(arch: Arch): "bios" | "uefi" {
+  return arch === "x86_64" ? "bios" : "uefi";
+}
 
 /** An image ready to be used as a backing file: a cache entry, or a user's own file. */
 export interface CachedImage {

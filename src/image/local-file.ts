@@ -4,7 +4,8 @@ import { dirname } from "node:path";
 import { cachePath } from "../cache/layout.js";
 import { inspectDisk } from "../disk/inspect.js";
 import { KvmciError } from "../errors.js";
-import type { CachedImage } from "./cache.js";
+import { firmwareFor, type CachedImage } from "./cache.js";
+import type { Arch } from "../units/arch.js";
 import { digestFile, formatDigest } from "./digest.js";
 
 /** The user kvmci creates in images it knows nothing about (local files and URLs). */
@@ -25,7 +26,13 @@ interface RememberedDigest {
  */
 export async function localFileImage(
   path: string,
-  options: { cacheDir: string; signal?: AbortSignal; onStep?: (step: string) => void },
+  options: {
+    cacheDir: string;
+    /** What the file is taken to be for (its bytes do not say): the run's architecture. */
+    arch: Arch;
+    signal?: AbortSignal;
+    onStep?: (step: string) => void;
+  },
 ): Promise<CachedImage> {
   let real: string;
   try {
@@ -71,13 +78,13 @@ export async function localFileImage(
   return {
     info: {
       name: real.split("/").pop() ?? real,
-      arch: "x86_64",
+      arch: options.arch,
       digest,
       format: info.format,
       user: genericUser,
       virtualSize: info.virtualSize,
       source: { kind: "file", path: real },
-      boot: { firmware: "bios" },
+      boot: { firmware: firmwareFor(options.arch) },
       createdAt: s.mtime.toISOString(),
     },
     dir: dirname(real),

@@ -5,6 +5,7 @@ import { cachePath } from "../cache/layout.js";
 import { inspectDisk } from "../disk/inspect.js";
 import { KvmciError } from "../errors.js";
 import {
+  firmwareFor,
   commitEntry,
   createPartialEntry,
   diskFileName,
@@ -94,13 +95,13 @@ export async function pullUrlImage(
       declaredFormat: undefined,
       info: (format, virtualSize) => ({
         name,
-        arch: "x86_64",
+        arch: options.arch,
         digest: formatDigest(digest),
         format,
         user: genericUser,
         virtualSize,
         source: { kind: "url", url },
-        boot: { firmware: "bios" },
+        boot: { firmware: firmwareFor(options.arch) },
         createdAt: new Date().toISOString(),
       }),
     },
@@ -182,6 +183,7 @@ async function removeSuperseded(
   const inUse = await entriesInUse(options.cacheDir);
   for (const image of await listCachedImages(options.cacheDir)) {
     if (image.info.source.kind !== "catalog" || image.info.name !== name) continue;
+    if (image.info.arch !== keep.info.arch) continue;
     if (image.entry === keep.entry || !image.entry || inUse.has(image.entry)) continue;
     await rm(image.dir, { recursive: true, force: true });
     options.onNote?.(`removed the older copy of ${name} (${image.info.digest.slice(0, 19)}…)`);

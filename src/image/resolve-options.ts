@@ -1,6 +1,7 @@
 import type { HttpGet } from "../host/http.js";
 import type { EnsureTools } from "../host/packages.js";
 import type { TransferProgress } from "./download.js";
+import type { Arch } from "../units/arch.js";
 
 // Apart from resolve.ts so that pull.ts, which resolve.ts calls, can take the same options
 // without importing resolve.ts back.
@@ -15,6 +16,10 @@ export interface ImageEvents {
 }
 
 export interface ResolveOptions extends ImageEvents {
+  /** The guest's architecture: a catalog name resolves to its entry for it. */
+  arch: Arch;
+  /** The host's: building for another runs its programs under qemu-user (see foreign-arch.ts). */
+  hostArch: Arch | undefined;
   cacheDir: string;
   catalogDirs: string[];
   http: HttpGet;

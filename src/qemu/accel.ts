@@ -2,7 +2,8 @@ import { constants } from "node:fs";
 import { access, readFile, stat } from "node:fs/promises";
 import { which } from "../host/which.js";
 import { execa } from "execa";
-import { cpuModel, type Accel } from "./args.js";
+import type { Arch } from "../units/arch.js";
+import { cpuModel, machineType, qemuBinary, type Accel } from "./args.js";
 
 export type AccelRequest = "auto" | Accel;
 
@@ -20,13 +21,16 @@ export interface KvmProblem {
 }
 
 export interface KvmProbeOptions {
+  /** The guest's architecture; KVM runs only guests of the host's own. */
+  arch: Arch;
+  hostArch: Arch | undefined;
   devicePath?: string;
   /**
    * Remembers the kernel-boot proof for this host boot (keyed by boot id, QEMU binary and
    * kernel), so that a host whose KVM hangs costs the probe's timeout once, not every run.
    */
   memo?: ProbeMemo;
-  /** A 64-bit Linux kernel to boot as the proof; the image's own kernel. */
+  /** A 64-bit Linux kernel of the guest's architecture to boot as the proof (the image's own). */
   kernel?: string;
   timeoutMs?: number;
   signal?: AbortSignal;
@@ -42,6 +46,12 @@ export async function decideAccel(
   probe: KvmProbeOptions,
 ): Promise<AccelDecision> {
   if (request === "tcg") return { accel: "tcg", reason: "requested with --accel tcg" };
+  if (probe.arch !== probe.hostArch) {
+    const problem = foreignArchProblem(probe.arch, probe.hostArch);
+    return request === "kvm"
+      ? { accel: "tcg", reason: problem.message, kvmProblem: problem }
+      : { accel: "tcg", reason: `software emulation (TCG): ${problem.message}` };
+  }
   const problem = await probeKvm(probe);
   if (!problem && !probe.kernel)
     return {
@@ -57,6 +67,14 @@ export async function decideAccel(
   };
 }
 
+/** Why KVM cannot run a guest of another architecture than the host's. Pure. */
+export function foreignArchProblem(arch: Arch, hostArch: Arch | undefined): KvmProblem {
+  return {
+    message: `an ${arch} guest on ${hostArch ? `an ${hostArch}` : "this"} host (KVM runs guests of the host's own architecture only)`,
+    hint: `Leave --accel at auto (or tcg) to emulate it, or run on an ${arch} host with KVM for full speed.`,
+  };
+}
+
 /** Returns what is wrong with KVM on this host, or undefined when it works. */
 export async function probeKvm(options: KvmProbeOptions): Promise<KvmProblem | undefined> {
   const device = options.devicePath ?? "/dev/kvm";
@@ -66,8 +84,11 @@ export async function probeKvm(options: KvmProbeOptions): Promise<KvmProblem | u
     return {
       message: `${device} does not exist`,
       hint:
-        "Enable virtualisation (VT-x/AMD-V) in the firmware and load the kvm_intel or kvm_amd module; " +
-        "inside a virtual machine, nested virtualisation must be enabled by its host.",
+        options.arch === "aarch64"
+          ? "KVM on arm64 needs a kernel started in EL2 (bare metal, or a virtual machine whose host offers nested virtualisation); " +
+            "without it guests are emulated."
+          : "Enable virtualisation (VT-x/AMD-V) in the firmware and load the kvm_intel or kvm_amd module; " +
+            "inside a virtual machine, nested virtualisation must be enabled by its host.",
     };
   }
   try {
@@ -82,12 +103,17 @@ export async function probeKvm(options: KvmProbeOptions): Promise<KvmProblem | u
   }
   if (!options.kernel) return undefined;
   const kernel = options.kernel;
-  const key = options.memo ? await probeKey(kernel) : undefined;
+  const key = options.memo ? await probeKey(options.arch, kernel) : undefined;
   if (options.memo && key) {
     const remembered = await options.memo.get(key);
     if (remembered !== undefined) return remembered ?? undefined;
   }
-  const problem = await bootProbeKernel(kernel, options.timeoutMs ?? 10_000, options.signal);
+  const problem = await bootProbeKernel(
+    options.arch,
+    kernel,
+    options.timeoutMs ?? 10_000,
+    options.signal,
+  );
   options.signal?.throwIfAborted();
   if (options.memo && key) await options.memo.set(key, problem ?? null);
   return problem;
@@ -99,10 +125,10 @@ export interface ProbeMemo {
   set(key: string, value: KvmProblem | null): Promise<void>;
 }
 
-async function probeKey(kernel: string): Promise<string | undefined> {
+async function probeKey(arch: Arch, kernel: string): Promise<string | undefined> {
   try {
     const bootId = (await readFile("/proc/sys/kernel/random/boot_id", "utf8")).trim();
-    const qemu = await which("qemu-system-x86_64");
+    const qemu = await which(qemuBinary(arch));
     if (!qemu) return undefined;
     const [q, k] = await Promise.all([stat(qemu), stat(kernel)]);
     return [bootId, qemu, q.size, q.mtimeMs, kernel, k.size, k.mtimeMs].join("|");
@@ -112,15 +138,15 @@ async function probeKey(kernel: string): Promise<string | undefined> {
 }
 
 /** The probe's command line: boot the kernel with no disk; it must get as far as panicking. */
-export function buildKvmProbeArgs(kernel: string): string[] {
+export function buildKvmProbeArgs(arch: Arch, kernel: string): string[] {
   return [
-    "qemu-system-x86_64",
+    qemuBinary(arch),
     "-machine",
-    "q35",
+    machineType(arch, "kvm"),
     "-accel",
     "kvm",
     "-cpu",
-    cpuModel("kvm"),
+    cpuModel(arch, "kvm"),
     "-m",
     "256M",
     "-nodefaults",
@@ -133,21 +159,22 @@ export function buildKvmProbeArgs(kernel: string): string[] {
     "-kernel",
     kernel,
     "-append",
-    "console=ttyS0 panic=-1 loglevel=4",
+    `console=${arch === "x86_64" ? "ttyS0" : "ttyAMA0"} panic=-1 loglevel=4`,
   ];
 }
 
 async function bootProbeKernel(
+  arch: Arch,
   kernel: string,
   timeoutMs: number,
   signal?: AbortSignal,
 ): Promise<KvmProblem | undefined> {
-  const [file, ...args] = buildKvmProbeArgs(kernel);
+  const [file, ...args] = buildKvmProbeArgs(arch, kernel);
   let output = "";
   const controller = new AbortController();
   const onAbort = () => controller.abort();
   signal?.addEventListener("abort", onAbort, { once: true });
-  const child = execa(file ?? "qemu-system-x86_64", args, {
+  const child = execa(file ?? qemuBinary(arch), args, {
     reject: false,
     all: true,
     stdin: "ignore",

@@ -1,14 +1,27 @@
+import type { Arch } from "../units/arch.js";
+
 export type Accel = "kvm" | "tcg";
 
 /** The guest sees the wake channel as /dev/virtio-ports/<this name>. */
 export const wakePortName = "org.kvmci.wake";
 
+/**
+ * `firmware`: SeaBIOS and the image's own bootloader (x86_64). `uefi`: UEFI firmware from pflash
+ * and the image's own EFI bootloader (aarch64 cloud images); `vars` is the run's own copy of the
+ * variable store, which the firmware writes. `kernel`: direct kernel boot.
+ */
 export type BootMethod =
-  { kind: "firmware" } | { kind: "kernel"; kernel: string; initrd: string; cmdline: string };
+  | { kind: "firmware" }
+  | { kind: "uefi"; code: string; vars: string }
+  | { kind: "kernel"; kernel: string; initrd: string; cmdline: string };
 
 export interface QemuSpec {
   name: string;
+  /** The guest's architecture: which qemu-system binary, machine and devices. */
+  arch: Arch;
   accel: Accel;
+  /** The CPU model the guest sees (see cpuModel). */
+  cpu: string;
   cpus: number;
   memoryMiB: number;
   overlayPath: string;
@@ -37,30 +50,69 @@ export interface QemuSpec {
 }
 
 /**
- * The CPU the guest sees. Under KVM, the host's own. Under TCG, the x86-64-v2 level (what RHEL 9
- * and its rebuilds require) and nothing beyond it: with `-cpu max`, glibc picks AVX2 string
- * routines and the kernel picks mitigations that TCG emulates slowly, and a cold boot to ready
- * took 29 s against 27 s with this model on a 2-core host (QEMU 7.2).
+ * The x86-64 CPU under TCG: the x86-64-v2 level (what RHEL 9 and its rebuilds require) and
+ * nothing beyond it. With `-cpu max`, glibc picks AVX2 string routines and the kernel picks
+ * mitigations that TCG emulates slowly, and a cold boot to ready took 29 s against 27 s with this
+ * model on a 2-core host (QEMU 7.2).
  */
 export const tcgCpuModel = "qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt,+cx16";
 
-export function cpuModel(accel: Accel): string {
-  return accel === "kvm" ? "host" : tcgCpuModel;
+/**
+ * The arm64 CPU under TCG: every feature QEMU emulates, with pointer authentication computed by
+ * QEMU's cheap implementation-defined algorithm instead of QARMA, which the kernel and glibc use
+ * on every function return: a cold boot took half as long as with plain `-cpu max` on a 2-core
+ * host (QEMU 7.2). QEMU before 6.0 has no pauth-impdef; a Cortex-A57 (ARMv8.0, no pointer
+ * authentication) boots about as fast there.
+ */
+export const tcgArmCpuModel = "max,pauth-impdef=on";
+export const tcgArmCpuModelOldQemu = "cortex-a57";
+
+/** `qemu-system-… --version`'s first line as [major, minor], or undefined. Pure. */
+export function parseQemuVersion(text: string): [number, number] | undefined {
+  const match = /version (\d+)\.(\d+)/.exec(text);
+  return match ? [Number(match[1]), Number(match[2])] : undefined;
 }
 
-/** The full qemu-system-x86_64 command line for one guest. Pure. */
+/**
+ * The CPU the guest sees: under KVM the host's own, under TCG the model above for its
+ * architecture. `qemuVersion` is `--version`'s first line (an unknown one counts as recent).
+ * Pure.
+ */
+export function cpuModel(arch: Arch, accel: Accel, qemuVersion = ""): string {
+  if (accel === "kvm") return "host";
+  if (arch === "x86_64") return tcgCpuModel;
+  const [major] = parseQemuVersion(qemuVersion) ?? [Infinity];
+  return major >= 6 ? tcgArmCpuModel : tcgArmCpuModelOldQemu;
+}
+
+/** The qemu-system binary that runs guests of this architecture. */
+export function qemuBinary(arch: Arch): string {
+  return arch === "x86_64" ? "qemu-system-x86_64" : "qemu-system-aarch64";
+}
+
+/**
+ * The board: q35 for x86_64; for aarch64 the generic `virt` board, whose interrupt controller
+ * must be the host's own under KVM (TCG emulates a GICv2 by default).
+ */
+export function machineType(arch: Arch, accel: Accel): string {
+  if (arch === "x86_64") return "q35";
+  return accel === "kvm" ? "virt,gic-version=host" : "virt";
+}
+
+/** The full qemu-system command line for one guest. Pure. */
 export function buildQemuArgs(spec: QemuSpec): string[] {
+  const x86 = spec.arch === "x86_64";
   const args = [
-    "qemu-system-x86_64",
+    qemuBinary(spec.arch),
     "-name",
     spec.name,
     "-machine",
-    "q35",
+    machineType(spec.arch, spec.accel),
     // Multi-threaded TCG uses every host core; a bigger translation cache avoids re-translating.
     "-accel",
     spec.accel === "kvm" ? "kvm" : "tcg,thread=multi,tb-size=256",
     "-cpu",
-    cpuModel(spec.accel),
+    spec.cpu,
     "-smp",
     String(spec.cpus),
     "-m",
@@ -94,16 +146,17 @@ export function buildQemuArgs(spec: QemuSpec): string[] {
     "-device",
     "virtio-rng-pci",
     // A kernel panic reaches QEMU through pvpanic and ends it at once, so a crashed guest is
-    // reported as such within a moment instead of when SSH keepalives give up.
+    // reported as such within a moment instead of when SSH keepalives give up. The ISA device
+    // on x86_64; the arm64 board has no ISA bus.
     "-device",
-    "pvpanic",
+    x86 ? "pvpanic" : "pvpanic-pci",
     "-action",
     // exit-failure would say more, but needs QEMU 7.1; Ubuntu 22.04 has 6.2.
     "panic=shutdown",
     // A new generation id on every QEMU start: a guest restored from a snapshot reseeds its
-    // random number generator instead of repeating the saved guest's sequence.
-    "-device",
-    "vmgenid,guid=auto",
+    // random number generator instead of repeating the saved guest's sequence. QEMU has no
+    // vmgenid for arm64: there the wake agent reseeds it (see guest/wake.ts).
+    ...(x86 ? ["-device", "vmgenid,guid=auto"] : []),
     // The wake channel: a restored guest learns its key, name and clock through it.
     "-device",
     "virtio-serial-pci,id=serial0",
@@ -117,6 +170,14 @@ export function buildQemuArgs(spec: QemuSpec): string[] {
     spec.pidPath,
   ];
   if (spec.incoming) args.push("-incoming", "defer");
+  if (spec.boot.kind === "uefi") {
+    args.push(
+      "-drive",
+      `if=pflash,format=raw,unit=0,readonly=on,file=${spec.boot.code}`,
+      "-drive",
+      `if=pflash,format=raw,unit=1,file=${spec.boot.vars}`,
+    );
+  }
   if (spec.boot.kind === "kernel") {
     args.push(
       "-kernel",

@@ -198,6 +198,7 @@ export function renderJobSummary(s: SummaryInput): string {
 export function renderMatrixSummary(outcomes: GuestOutcome[], durationMs: number): string {
   const passed = outcomes.filter((o) => o.result?.outcome === "passed").length;
   const mark = passed === outcomes.length ? "✅" : "❌";
+  const arches = new Set(outcomes.map((o) => o.config.arch)).size > 1;
   const lines = [
     `## kvmci: ${mark} ${passed} of ${outcomes.length} guests passed in ${formatDuration(durationMs)}`,
     "",
@@ -205,7 +206,7 @@ export function renderMatrixSummary(outcomes: GuestOutcome[], durationMs: number
     "| --- | --- | --- | --- | ---: |",
     ...outcomes.map(
       (o) =>
-        `| ${plain(o.name)} | ${plain(o.result?.image?.name ?? o.config.image)} | ${o.result?.accel?.name ?? "—"} | ${guestVerdict(o)} | ${o.result && !o.stoppedBy ? o.result.exitCode : "—"} |`,
+        `| ${plain(o.name)} | ${plain(o.result?.image?.name ?? o.config.image)}${arches ? ` (${o.config.arch})` : ""} | ${o.result?.accel?.name ?? "—"} | ${guestVerdict(o)} | ${o.result && !o.stoppedBy ? o.result.exitCode : "—"} |`,
     ),
     "",
   ];

@@ -24,9 +24,10 @@ export function formatImageList(l: ImageListing): string {
   if (images.length)
     parts.push(
       formatTable([
-        ["NAME", "SOURCE", "SIZE", "DIGEST", "CREATED", "LAST USED", "ENTRY"],
+        ["NAME", "ARCH", "SOURCE", "SIZE", "DIGEST", "CREATED", "LAST USED", "ENTRY"],
         ...images.map((i) => [
           i.info.name,
+          i.info.arch,
           sourceWord(i),
           formatSize(i.sizeOnDisk),
           i.info.digest.slice(0, 19),
@@ -65,7 +66,7 @@ export function formatImageList(l: ImageListing): string {
         s.entry,
         [
           s.info.image.entry ?? s.info.image.name,
-          `${m.accel}, ${m.cpus} CPU${m.cpus === 1 ? "" : "s"}, ${formatSize(m.memoryBytes)} memory`,
+          `${m.arch ?? "x86_64"}, ${m.accel}, ${m.cpus} CPU${m.cpus === 1 ? "" : "s"}, ${formatSize(m.memoryBytes)} memory`,
           m.diskBytes ? `${formatSize(m.diskBytes)} disk` : "",
           `network ${m.network}, ${m.boot} boot, ${m.qemuVersion.replace(/^QEMU emulator version /, "QEMU ")}`,
           m.hostCpu ? `host CPU ${m.hostCpu}` : "",
@@ -93,6 +94,7 @@ export function imageListJson(l: ImageListing) {
       const source = i.info.source;
       return {
         name: i.info.name,
+        arch: i.info.arch,
         entry: i.entry ?? null,
         source: sourceWord(i),
         digest: i.info.digest,
@@ -135,9 +137,10 @@ export interface CatalogListing {
 /** `kvmci image ls --available`. Pure. */
 export function formatCatalogList(l: CatalogListing): string {
   return formatTable([
-    ["NAME", "KIND", "USER", "CACHED", "DESCRIPTION"],
+    ["NAME", "ARCH", "KIND", "USER", "CACHED", "DESCRIPTION"],
     ...l.entries.map((e) => [
       e.name,
+      e.arch,
       e.kind,
       e.user,
       isCached(e, l.cached) ? "yes" : "no",
@@ -152,6 +155,7 @@ export function catalogListJson(l: CatalogListing) {
     version: 1,
     catalog: l.entries.map((e) => ({
       name: e.name,
+      arch: e.arch,
       kind: e.kind,
       user: e.user,
       cached: isCached(e, l.cached),
@@ -161,7 +165,9 @@ export function catalogListJson(l: CatalogListing) {
 }
 
 function isCached(entry: CatalogEntry, cached: CachedImage[]): boolean {
-  return cached.some((c) => c.info.name === entry.name && c.info.source.kind !== "url");
+  return cached.some(
+    (c) => c.info.name === entry.name && c.info.arch === entry.arch && c.info.source.kind !== "url",
+  );
 }
 
 /** How an image came to the cache, in the words of the SOURCE column. */

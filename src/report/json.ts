@@ -19,6 +19,7 @@ export function buildJsonReport(config: RunConfig, result: RunResult, startedAt:
     accel: result.accel,
     boot: result.boot,
     guest: {
+      arch: config.arch,
       cpus: config.cpus,
       memoryBytes: config.memoryBytes,
       diskBytes: config.diskBytes,

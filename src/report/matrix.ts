@@ -3,11 +3,15 @@ import type { GuestOutcome } from "../run/matrix.js";
 import { phases } from "../run/events.js";
 import { formatTable } from "./table.js";
 
-/** One line per guest: image, accel, result, exit code and each phase's duration. Pure. */
+/**
+ * One line per guest: image (and architecture, when the guests have more than one), accel,
+ * result, exit code and each phase's duration. Pure.
+ */
 export function formatMatrixTable(outcomes: GuestOutcome[]): string {
   const used = phases.filter((phase) =>
     outcomes.some((o) => o.result?.phases.some((p) => p.phase === phase)),
   );
+  const arches = new Set(outcomes.map((o) => o.config.arch)).size > 1;
   const rows = outcomes.map((o) => {
     const r = o.result;
     const phaseCells = used.map((phase) => {
@@ -17,6 +21,7 @@ export function formatMatrixTable(outcomes: GuestOutcome[]): string {
     return [
       o.name,
       r?.image?.name ?? o.config.image,
+      ...(arches ? [o.config.arch] : []),
       r?.accel?.name ?? "-",
       guestVerdict(o),
       r && o.stoppedBy === undefined ? String(r.exitCode) : "-",
@@ -25,7 +30,7 @@ export function formatMatrixTable(outcomes: GuestOutcome[]): string {
   });
   return formatTable([
     // Phase columns keep their lower-case names: "image" the phase is not "IMAGE" the name.
-    ["GUEST", "IMAGE", "ACCEL", "RESULT", "EXIT", ...used],
+    ["GUEST", "IMAGE", ...(arches ? ["ARCH"] : []), "ACCEL", "RESULT", "EXIT", ...used],
     ...rows,
   ]);
 }

@@ -39,6 +39,7 @@ export function planGuests(config: RunConfig): GuestRun[] {
     config: Object.freeze({
       ...config,
       image: entry.image,
+      arch: entry.arch,
       matrix: [entry],
       cpus: entry.cpus ?? config.cpus,
       memoryBytes: entry.memoryBytes ?? config.memoryBytes,

@@ -32,11 +32,15 @@ import {
 import { formatDigest, digestFile } from "../image/digest.js";
 import { withEntryLock } from "../image/entry-lock.js";
 import type { Accel } from "../qemu/args.js";
+import type { Arch } from "../units/arch.js";
 import type { Emit } from "./events.js";
 
 export interface PrepareOptions {
   cacheDir: string;
+  arch: Arch;
   accel: Accel;
+  /** The CPU model (see qemu/args.ts, cpuModel). */
+  cpu: string;
   cpus: number;
   memoryBytes: number;
   diskBytes: number | undefined;
@@ -53,6 +57,22 @@ export interface PrepareOptions {
   env: Record<string, string>;
 }
 
+/**
+ * Why the host's Node.js cannot be copied into a guest of this architecture, or undefined when
+ * it can. Pure.
+ */
+export function nodeArchProblem(
+  node: { version: string; arch: string; binary: string },
+  arch: Arch,
+  image: string,
+): { message: string; hint: string } | undefined {
+  if (node.arch === arch) return undefined;
+  return {
+    message: `The Node.js to copy into the guest (${node.binary}, ${node.version}) is built for ${node.arch} and cannot run in the ${arch} guest ${image}`,
+    hint: `Give node: package to install the distribution's Node.js for ${arch} in the guest, node: PATH with an ${arch} node binary, or node: none.`,
+  };
+}
+
 /** The prepared image's cache entry name: `<base name>-prepared-<key>`. */
 export function preparedEntryName(base: CachedImage, key: string): string {
   return imageEntryName(`${base.info.name}-prepared`, key);
@@ -67,14 +87,8 @@ export async function prepareImage(
   provision: Provision,
   o: PrepareOptions,
 ): Promise<{ image: CachedImage; reused: boolean }> {
-  if (provision.node && provision.node.arch !== base.info.arch)
-    throw new KvmciError(
-      "usage",
-      `The host's Node.js ${provision.node.version} is built for ${provision.node.arch}, and the guest ${base.info.name} is ${base.info.arch}`,
-      {
-        hint: "Give node: package to install the distribution's Node.js in the guest, or node: none.",
-      },
-    );
+  const problem = provision.node && nodeArchProblem(provision.node, o.arch, base.info.name);
+  if (problem) throw new KvmciError("usage", problem.message, { hint: problem.hint });
   const key = prepareKey(base.info.digest, provision, o.diskBytes);
   const entry = preparedEntryName(base, key);
   const events = {
@@ -106,7 +120,9 @@ async function provisionAndSave(
     {
       name: base.info.name,
       image: base,
+      arch: o.arch,
       accel: o.accel,
+      cpu: o.cpu,
       cpus: o.cpus,
       memoryBytes: o.memoryBytes,
       diskBytes: o.diskBytes,

@@ -3,6 +3,7 @@ import type { GuestCommand } from "../guest/command-line.js";
 import type { Provision } from "../guest/provision.js";
 import type { HostTrust } from "../host/trust.js";
 import type { AccelRequest } from "../qemu/accel.js";
+import type { Arch } from "../units/arch.js";
 
 // The orchestrator defines the settings it consumes; config/ (a layer above) produces them
 // from flags, kvmci.yml and the Action's inputs. Defined here, run/ never imports config/.
@@ -12,6 +13,8 @@ export interface MatrixEntry {
   /** Shown as `[name]` before its lines and in the table. */
   name: string;
   image: string;
+  /** The guest's architecture (the run's, else the host's). */
+  arch: Arch;
   cpus?: number;
   memoryBytes?: number;
   env?: Record<string, string>;
@@ -37,6 +40,8 @@ export interface TopologyGuest {
 export interface RunConfig {
   /** The image of a single guest (the first entry's when there are several). */
   image: string;
+  /** The architecture of a single guest (the first entry's when there are several). */
+  arch: Arch;
   /** One entry per guest: `--image A --image B`, `image: [A, B]` or `matrix:`. */
   matrix: MatrixEntry[];
   /** Guests at once; undefined: as many as the host's CPUs and free memory allow. */

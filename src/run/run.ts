@@ -10,11 +10,13 @@ import type { EnsureTools } from "../host/packages.js";
 import { findCachedEntry, touchLastUsed, type CachedImage } from "../image/cache.js";
 import type { ImageOrigin, ResolveOptions } from "../image/resolve-options.js";
 import { refuseMissingTools, resolveImage } from "../image/resolve.js";
-import type { Accel } from "../qemu/args.js";
+import { qemuBinary } from "../qemu/args.js";
+import { aarch64Uefi } from "../qemu/firmware.js";
+import type { Arch } from "../units/arch.js";
 import { inGitWorkTree } from "../sync/workspace.js";
 import { errorMessage } from "../units/error-message.js";
 import { formatSize } from "../units/size.js";
-import { chooseAccel } from "./accel.js";
+import { chooseAccel, type MachineChoice } from "./accel.js";
 import { bringBackArtifacts } from "./artifacts.js";
 import { runCommand, type CommandOutcome } from "./command.js";
 import type { Emit, PhaseRecord } from "./events.js";
@@ -34,6 +36,8 @@ export interface RunDeps {
   http: HttpGet;
   home: string;
   isRoot: boolean;
+  /** The host's own architecture (KVM runs only guests of it); undefined for any other. */
+  hostArch: Arch | undefined;
   /** Aborted on Ctrl-C / SIGTERM; its reason is the signal name. */
   signal: AbortSignal;
   now: () => Date;
@@ -109,8 +113,8 @@ export async function run(config: RunConfig, deps: RunDeps, emitEvent: Emit): Pr
     const ensureTools = deps.ensureTools ?? refuseMissingTools;
     const git = config.sync && (await inGitWorkTree(config.cwd));
     await ensureTools(
-      ["qemu-system-x86_64", "qemu-img", "tar", ...(git ? ["git"] : [])],
-      "to run a guest",
+      [qemuBinary(config.arch), "qemu-img", "tar", ...(git ? ["git"] : [])],
+      `to run ${config.arch === deps.hostArch ? "a guest" : `an ${config.arch} guest`}`,
     );
     await requireWritableCache(deps.cacheDir);
     for (const folder of await removeStaleRunFolders(deps.tmpdir))
@@ -119,7 +123,14 @@ export async function run(config: RunConfig, deps: RunDeps, emitEvent: Emit): Pr
       resolveForRun(config, deps, { ensureTools, emit, result }),
     );
     await using _inUse = inUse;
-    const accel = await chooseAccel(config, image, { cacheDir: deps.cacheDir, signal, emit });
+    if (bootMethodFor(config, image) === "firmware" && config.arch === "aarch64")
+      await ensureTools([aarch64Uefi.code], "to boot an arm64 image through its firmware");
+    const accel = await chooseAccel(config, image, {
+      cacheDir: deps.cacheDir,
+      signal,
+      emit,
+      hostArch: deps.hostArch,
+    });
     result.accel = { name: accel.accel, reason: accel.reason };
     const bootTimeoutMs = config.bootTimeoutMs ?? defaultBootTimeoutMs(accel.accel);
     await using _slot = await takeSlot(config, deps, clock, emit);
@@ -128,7 +139,9 @@ export async function run(config: RunConfig, deps: RunDeps, emitEvent: Emit): Pr
       ? await clock.time("prepare", async () => {
           const prepared = await prepareForRun(image, config.provision!, {
             cacheDir: deps.cacheDir,
+            arch: config.arch,
             accel: accel.accel,
+            cpu: accel.cpu,
             cpus: config.cpus,
             memoryBytes: config.memoryBytes,
             diskBytes: config.diskBytes,
@@ -150,7 +163,7 @@ export async function run(config: RunConfig, deps: RunDeps, emitEvent: Emit): Pr
     await runGuest(config, deps, {
       entries: [image.entry, result.prepared?.entry].filter((e): e is string => Boolean(e)),
       image: guestImage,
-      accel: accel.accel,
+      machine: accel,
       bootTimeoutMs,
       clock,
       result,
@@ -188,6 +201,8 @@ export async function resolveForRun(
 ): Promise<{ image: CachedImage; inUse: AsyncDisposable | undefined }> {
   const { emit, result } = o;
   const options: ResolveOptions = {
+    arch: config.arch,
+    hostArch: deps.hostArch,
     cacheDir: deps.cacheDir,
     catalogDirs: deps.catalogDirs,
     http: deps.http,
@@ -268,6 +283,14 @@ export function bootMethodFor(config: RunConfig, image: CachedImage): "firmware"
       { hint: "Use --boot firmware (or auto) for this image." },
     );
   }
+  // An image built for direct kernel boot only (the arm64 recipes have no bootloader).
+  if (config.boot === "firmware" && image.info.boot.firmware === "none") {
+    throw new KvmciError(
+      "image",
+      `--boot firmware: the image ${image.info.name} has no bootloader; it boots only with its kernel`,
+      { hint: "Use --boot kernel (or auto) for this image." },
+    );
+  }
   return config.boot === "firmware" || !hasKernel ? "firmware" : "kernel";
 }
 
@@ -289,7 +312,7 @@ async function runGuest(
     /** The cache entries the guest runs from (base and prepared image). */
     entries: string[];
     image: CachedImage;
-    accel: Accel;
+    machine: MachineChoice;
     bootTimeoutMs: number;
     clock: PhaseClock;
     result: RunResult;
@@ -305,7 +328,9 @@ async function runGuest(
     {
       name: image.info.name,
       image,
-      accel: o.accel,
+      arch: config.arch,
+      accel: o.machine.accel,
+      cpu: o.machine.cpu,
       cpus: config.cpus,
       memoryBytes: config.memoryBytes,
       diskBytes: config.diskBytes,

@@ -11,11 +11,11 @@ import { removeStaleRunFolders } from "../guest/run-folder.js";
 import type { CachedImage } from "../image/cache.js";
 import { refuseMissingTools } from "../image/resolve.js";
 import { LanSwitch, lanAddress, lanMac } from "../net/lan.js";
-import type { AccelDecision } from "../qemu/accel.js";
+import { qemuBinary } from "../qemu/args.js";
 import { formatDuration } from "../units/duration.js";
 import { errorMessage } from "../units/error-message.js";
 import { formatSize } from "../units/size.js";
-import { chooseAccel } from "./accel.js";
+import { chooseAccel, type MachineChoice } from "./accel.js";
 import { bringBackArtifacts } from "./artifacts.js";
 import { runCommand } from "./command.js";
 import { shellAfterFailure } from "./debug.js";
@@ -45,7 +45,7 @@ interface Member {
   clock: PhaseClock;
   result: RunResult;
   image?: CachedImage;
-  accel?: AccelDecision;
+  accel?: MachineChoice;
   bootTimeoutMs: number;
   guest?: Guest;
   cleanups: (() => PromiseLike<unknown>)[];
@@ -94,7 +94,7 @@ export async function runTopology(
   let lanFolder: string | undefined;
   try {
     const ensureTools = deps.ensureTools ?? refuseMissingTools;
-    await ensureTools(["qemu-system-x86_64", "qemu-img", "tar", "git"], "to run the guests");
+    await ensureTools([qemuBinary(config.arch), "qemu-img", "tar", "git"], "to run the guests");
     await requireWritableCache(deps.cacheDir);
     for (const folder of await removeStaleRunFolders(deps.tmpdir))
       members[0]?.emit({
@@ -112,6 +112,7 @@ export async function runTopology(
         cacheDir: deps.cacheDir,
         signal: stageSignal,
         emit: m.emit,
+        hostArch: deps.hostArch,
       });
       m.result.accel = { name: m.accel.accel, reason: m.accel.reason };
       m.bootTimeoutMs = m.spec.config.bootTimeoutMs ?? defaultBootTimeoutMs(m.accel.accel);
@@ -127,7 +128,9 @@ export async function runTopology(
       await m.clock.time("prepare", async () => {
         const prepared = await prepareForRun(m.image!, provision, {
           cacheDir: deps.cacheDir,
+          arch: m.spec.config.arch,
           accel: m.accel!.accel,
+          cpu: m.accel!.cpu,
           cpus: m.spec.config.cpus,
           memoryBytes: m.spec.config.memoryBytes,
           diskBytes: m.spec.config.diskBytes,
@@ -160,7 +163,9 @@ export async function runTopology(
         {
           name: m.spec.name,
           image: m.image!,
+          arch: cfg.arch,
           accel: m.accel!.accel,
+          cpu: m.accel!.cpu,
           cpus: cfg.cpus,
           memoryBytes: cfg.memoryBytes,
           diskBytes: cfg.diskBytes,

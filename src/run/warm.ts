@@ -11,10 +11,10 @@ import type { CachedImage } from "../image/cache.js";
 import {
   hostCpuIdentity,
   machineArgs,
-  qemuVersion,
   snapshotKey,
   type SnapshotKeyParts,
 } from "../snapshot/key.js";
+import { qemuVersion } from "../qemu/version.js";
 import {
   commitSnapshot,
   createPartialSnapshot,
@@ -50,7 +50,7 @@ export async function planSnapshot(
   const spec = guest.machineSpec();
   const parts: SnapshotKeyParts = {
     imageDigest: image.info.digest,
-    qemuVersion: await qemuVersion(),
+    qemuVersion: await qemuVersion(spec.arch),
     machine: machineArgs(spec),
     hostCpu: spec.accel === "kvm" ? await hostCpuIdentity() : undefined,
     // The user's cloud-config ran during the saved boot: other settings need another boot.
@@ -156,6 +156,7 @@ export async function saveSnapshot(
       key: plan.key,
       image: { name: image.info.name, entry: image.entry, digest: image.info.digest },
       made: {
+        arch: spec.arch,
         accel: spec.accel,
         cpus: spec.cpus,
         memoryBytes: guest.spec.memoryBytes,

@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { execa } from "execa";
 import { buildQemuArgs, type QemuSpec } from "../qemu/args.js";
 
 /** Bumped whenever what a snapshot holds, or how it is restored, changes. */
@@ -10,7 +9,7 @@ export const snapshotFormat = 5;
 export interface SnapshotKeyParts {
   /** Of the image the guest booted from (a prepared image's own digest). */
   imageDigest: string;
-  /** `qemu-system-x86_64 --version`, first line. */
+  /** The guest architecture's `qemu-system-… --version`, first line. */
   qemuVersion: string;
   /** The guest's whole QEMU command line with per-run paths, ports and names left out. */
   machine: string[];
@@ -35,7 +34,8 @@ type PerRun =
 
 /**
  * The command line a snapshot's machine is made of, without what changes per run: paths, ports,
- * names, and where the cache folder is (the kernel's path; the image digest stands for it). Pure.
+ * names, and where the cache folder is (the kernel's path; the image digest stands for it). The
+ * binary, board and CPU model in it say the architecture. Pure.
  */
 export function machineArgs(spec: Omit<QemuSpec, PerRun | "incoming">): string[] {
   return buildQemuArgs({
@@ -43,7 +43,9 @@ export function machineArgs(spec: Omit<QemuSpec, PerRun | "incoming">): string[]
     boot:
       spec.boot.kind === "kernel"
         ? { ...spec.boot, kernel: "KERNEL", initrd: "INITRD" }
-        : spec.boot,
+        : spec.boot.kind === "uefi"
+          ? { ...spec.boot, vars: "VARS" }
+          : spec.boot,
     lan: spec.lan ? { ...spec.lan, socketPath: "LAN" } : undefined,
     name: "NAME",
     overlayPath: "OVERLAY",
@@ -79,15 +81,6 @@ export function canonicalJson(value: unknown): string {
   );
 }
 
-let versionMemo: Promise<string> | undefined;
-
-export function qemuVersion(): Promise<string> {
-  versionMemo ??= execa("qemu-system-x86_64", ["--version"]).then(
-    (r) => r.stdout.split("\n")[0]?.trim() ?? "",
-  );
-  return versionMemo;
-}
-
 /**
  * The host CPU as a guest with `-cpu host` sees it: vendor, family, model, stepping and the
  * feature flags. A snapshot saved on one CI runner is only restored on a runner whose CPU
@@ -98,11 +91,24 @@ export async function hostCpuIdentity(cpuinfo?: string): Promise<string> {
   return parseCpuIdentity(text);
 }
 
-/** Pure: the identity from /proc/cpuinfo's first processor. */
+/**
+ * Pure: the identity from /proc/cpuinfo's first processor. An arm64 host names its CPU by
+ * implementer, part, variant and revision, and its features under `Features`.
+ */
 export function parseCpuIdentity(cpuinfo: string): string {
   const first = cpuinfo.split(/\n\s*\n/)[0] ?? "";
   const field = (name: string) =>
     new RegExp(`^${name}\\s*:\\s*(.*)$`, "m").exec(first)?.[1]?.trim() ?? "?";
+  if (!/^vendor_id\s*:/m.test(first) && /^CPU implementer\s*:/m.test(first)) {
+    const features = field("Features").split(/\s+/).sort().join(" ");
+    return [
+      `implementer ${field("CPU implementer")}`,
+      `part ${field("CPU part")}`,
+      `variant ${field("CPU variant")}`,
+      `revision ${field("CPU revision")}`,
+      `features ${createHash("sha256").update(features).digest("hex").slice(0, 16)}`,
+    ].join(", ");
+  }
   const flags = field("flags").split(/\s+/).sort().join(" ");
   const flagsHash = createHash("sha256").update(flags).digest("hex").slice(0, 16);
   return [

@@ -1,6 +1,7 @@
 import { readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
+import { arches } from "../units/arch.js";
 import { cachePath } from "../cache/layout.js";
 import { digestFile } from "../image/digest.js";
 import {
@@ -29,6 +30,8 @@ const snapshotInfoSchema = z.object({
   image: z.object({ name: z.string(), entry: z.string().optional(), digest: z.string() }),
   /** What the key was made from, for people: `kvmci image ls` shows it. */
   made: z.object({
+    /** Absent in snapshots saved before kvmci ran arm64 guests: those are x86_64. */
+    arch: z.enum(arches).optional(),
     accel: z.enum(["kvm", "tcg"]),
     cpus: z.number(),
     memoryBytes: z.number(),

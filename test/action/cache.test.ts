@@ -2,8 +2,10 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
+import { loadRunConfig } from "../../src/config/load.js";
 import {
   cacheKey,
+  cacheKeyPrefix,
   restoreKvmciCache,
   saveKvmciCache,
   type CacheService,
@@ -34,6 +36,27 @@ function service(o: Partial<CacheService> = {}) {
 }
 
 describe("the Action's cache", () => {
+  it("keeps guests of other architectures in caches of their own", async () => {
+    const prefix = async (arch: string | string[] | undefined) =>
+      cacheKeyPrefix(
+        await loadRunConfig({
+          flags: arch === undefined ? {} : { arch },
+          argv: ["true"],
+          configPath: undefined,
+          cwd: "/nonexistent-kvmci-test",
+          hostArch: "x86_64",
+        }),
+        { RUNNER_OS: "Linux", RUNNER_ARCH: "X64" },
+      );
+    const x86 = await prefix(undefined);
+    expect(x86).toMatch(/^kvmci-1-Linux-X64-[0-9a-f]{16}-$/);
+    // The host's architecture named or not: the same settings, the same cache.
+    expect(await prefix("x86_64")).toBe(x86);
+    const arm = await prefix("aarch64");
+    const both = await prefix(["x86_64", "aarch64"]);
+    expect(new Set([x86, arm, both]).size).toBe(3);
+  });
+
   it("keys the content by its entry names, which carry digests", async () => {
     const a = await cacheDir("images/debian-12-aaaa", "snapshots/debian-12-snapshot-bbbb");
     const b = await cacheDir("images/debian-12-aaaa", "snapshots/debian-12-snapshot-cccc");

@@ -39,6 +39,25 @@ describe("readActionInputs", () => {
     });
   });
 
+  it("takes arch: one line is the guest's architecture, several make one guest per line", async () => {
+    const load = (inputs: Record<string, string>) =>
+      loadRunConfig({
+        ...read({ run: "uname -m", ...inputs }).load,
+        cwd: "/nonexistent-kvmci-test",
+        hostArch: "x86_64",
+      });
+    expect((await load({})).arch).toBe("x86_64");
+    expect((await load({ arch: "aarch64" })).matrix.map((m) => m.arch)).toEqual(["aarch64"]);
+    expect((await load({ arch: "x86_64\naarch64" })).matrix.map((m) => [m.name, m.arch])).toEqual([
+      ["debian-12-x86_64", "x86_64"],
+      ["debian-12-aarch64", "aarch64"],
+    ]);
+    const error = await load({ arch: "arm64" }).catch((e: unknown) => e);
+    expect((error as KvmciError).message).toBe(
+      'Invalid configuration: input arch: expected x86_64 or aarch64, got "arm64" (that is aarch64 here)',
+    );
+  });
+
   it("reports the inputs' own problems together with the configuration's, named as inputs", async () => {
     const settings = read({ cache: "maybe", memory: "lots", junit: "../x.xml", provision: "[" });
     const error = await loadRunConfig(settings.load).catch((e: unknown) => e);

@@ -55,7 +55,7 @@ describe("--help", () => {
     const lines = text.split("\n");
     const first = lines.findIndex((line) => line.startsWith("  --image NAME "));
     const column = /^ {2}--image NAME +/.exec(lines[first]!)![0].length;
-    const next = lines.findIndex((line, i) => i > first && line.startsWith("  --cpus"));
+    const next = lines.findIndex((line, i) => i > first && line.startsWith("  --"));
     expect(next - first).toBeGreaterThan(1);
     for (const line of lines.slice(first + 1, next)) {
       expect(line.slice(0, column).trim()).toBe("");

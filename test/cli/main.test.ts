@@ -112,7 +112,7 @@ describe("missing or extra words are usage errors (exit 64), told before the cac
     expect(await main(["image"], proc)).toBe(64);
     expect(out.stderr.split("\n")).toEqual([
       "kvmci: error: kvmci image needs a subcommand: pull, build, ls, rm",
-      "  kvmci image pull NAME|URL#sha256=DIGEST",
+      "  kvmci image pull NAME|URL#sha256=DIGEST [--arch ARCH]",
       "  kvmci image build [NAME] [options]",
       "  kvmci image ls [--available] [--json]",
       "  kvmci image rm NAME|ENTRY|DIGEST...",

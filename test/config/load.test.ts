@@ -52,6 +52,30 @@ describe("loadRunConfig", () => {
     expect(config.env).toEqual({ A: "1" });
   });
 
+  it("takes arch: from kvmci.yml (a matrix entry's too), the host's when not given", async () => {
+    const load = (hostArch: "x86_64" | "aarch64") =>
+      loadRunConfig({ flags: {}, argv: ["true"], configPath: undefined, cwd, hostArch });
+    expect((await load("aarch64")).arch).toBe("aarch64");
+    await writeFile(join(cwd, "kvmci.yml"), "arch: aarch64\n");
+    expect((await load("x86_64")).arch).toBe("aarch64");
+    await writeFile(
+      join(cwd, "kvmci.yml"),
+      "matrix:\n  - name: x86\n  - name: arm\n    arch: aarch64\n",
+    );
+    expect((await load("x86_64")).matrix.map((m) => [m.name, m.arch])).toEqual([
+      ["x86", "x86_64"],
+      ["arm", "aarch64"],
+    ]);
+    await writeFile(join(cwd, "kvmci.yml"), "arch: arm64\nmatrix:\n  - arch: [x86_64]\n");
+    const { details } = await problemsOf(load("x86_64"));
+    expect(details).toEqual(
+      expect.arrayContaining([
+        'kvmci.yml: arch: expected x86_64 or aarch64, got "arm64" (that is aarch64 here)',
+        expect.stringMatching(/^kvmci\.yml: matrix\[0\]\.arch: /),
+      ]),
+    );
+  });
+
   it("reports every problem at once, each with where it came from", async () => {
     await writeFile(join(cwd, "kvmci.yml"), "memory: lots\naccel: fast\nbogus: 1\n");
     const { details, exitCode } = await problemsOf(

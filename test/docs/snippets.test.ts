@@ -274,7 +274,10 @@ describe("every YAML block parses, and is what it says", () => {
       const dir = await mkdtemp(join(tmpdir(), "kvmci-docs-catalog-"));
       try {
         await writeFile(join(dir, `${name}.yml`), block.body);
-        expect(await loadCatalogEntry(name, [dir])).toMatchObject({ name });
+        const arch = (value as { arch?: unknown }).arch;
+        expect(
+          await loadCatalogEntry(name, arch === "aarch64" ? arch : "x86_64", [dir]),
+        ).toMatchObject({ name });
       } finally {
         await rm(dir, { recursive: true, force: true });
       }

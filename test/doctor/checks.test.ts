@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildChecks } from "../../src/doctor/checks.js";
+import { buildChecks, foreignBuildCheck } from "../../src/doctor/checks.js";
 import { decideBuildMode, type BuildHost } from "../../src/image/build-mode.js";
 
 // The probes (sudo -n, unshare, /etc/subuid) run on the host; what doctor makes of what they
@@ -82,5 +82,49 @@ describe("decideBuildMode", () => {
     expect(decideBuildMode(user({ unshareLacks: lacksUserns }))).toMatchObject({
       problem: `Building an image as alice needs ${lacksUserns[0]}, or passwordless sudo`,
     });
+  });
+});
+
+describe("doctor's check of image builds for the other architecture", () => {
+  const entry = {
+    enabled: true,
+    interpreter: "/usr/libexec/qemu-binfmt/aarch64-binfmt-P",
+    flags: "PF",
+  };
+  const have = { archTest: true, qemuUser: true, mayRoot: false };
+
+  it("is fine when binfmt_misc runs arm64 programs and arch-test is there", () => {
+    const check = foreignBuildCheck("aarch64", "x86_64", { mounted: true, entry }, have);
+    expect(check).toMatchObject({ name: "aarch64 image builds", status: "ok" });
+    expect(check.detail).toMatch(
+      /^arm64 programs run through \/usr\/libexec\/qemu-binfmt\/aarch64-binfmt-P \(flags PF\)/,
+    );
+  });
+
+  it("is fine when kvmci may set it up itself (root or sudo -n), and says it will", () => {
+    const check = foreignBuildCheck(
+      "aarch64",
+      "x86_64",
+      { mounted: true, entry: undefined },
+      { archTest: false, qemuUser: false, mayRoot: true },
+    );
+    expect(check.status).toBe("ok");
+    expect(check.detail).toBe(
+      "binfmt_misc has no qemu-aarch64 entry; arch-test and qemu-aarch64-static not installed: kvmci sets this up itself (as root) when it first builds an aarch64 image",
+    );
+  });
+
+  it("warns an ordinary user without sudo, with the administrator's commands", () => {
+    const check = foreignBuildCheck(
+      "aarch64",
+      "x86_64",
+      { mounted: false, entry: undefined },
+      have,
+    );
+    expect(check.status).toBe("warn");
+    expect(check.detail).toMatch(
+      /^binfmt_misc is not mounted: aarch64 images cannot be built here/,
+    );
+    expect(check.fix).toMatch(/^sudo apt-get install qemu-user-static binfmt-support arch-test/);
   });
 });

@@ -2,6 +2,7 @@ import { createServer, type Server } from "node:net";
 import { dirname, join } from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
+import { tcgCpuModel } from "../../src/qemu/args.js";
 import { Guest } from "../../src/guest/guest.js";
 import { findFreePort } from "../../src/host/port.js";
 import { readCachedImage } from "../../src/image/cache.js";
@@ -39,7 +40,9 @@ describe("a port taken between choosing it and QEMU binding it", () => {
         {
           name: "ports",
           image,
+          arch: "x86_64",
           accel: "tcg",
+          cpu: tcgCpuModel,
           cpus: 1,
           memoryBytes: 256 * 1024 * 1024,
           boot: "kernel",

@@ -11,8 +11,7 @@ describe("disk header", () => {
     try {
       const diskBytes = 64 * 1024 * 1024;
       const header = buildDiskHeader({
-        bootCode: Buffer.alloc(512, 0x90),
-        coreImage: Buffer.alloc(30_000, 1),
+        boot: { bootCode: Buffer.alloc(512, 0x90), coreImage: Buffer.alloc(30_000, 1) },
         diskId: 0x6b766d63,
         diskBytes,
       });
@@ -45,8 +44,7 @@ describe("disk header", () => {
 
   it("puts the boot code first and the core image at sector 1", () => {
     const header = buildDiskHeader({
-      bootCode: Buffer.alloc(512, 0x90),
-      coreImage: Buffer.from("CORE"),
+      boot: { bootCode: Buffer.alloc(512, 0x90), coreImage: Buffer.from("CORE") },
       diskId: 1,
       diskBytes: 1 << 30,
     });
@@ -59,12 +57,21 @@ describe("disk header", () => {
   it("refuses a core image that does not fit before the partition", () => {
     expect(() =>
       buildDiskHeader({
-        bootCode: Buffer.alloc(512),
-        coreImage: Buffer.alloc(headerBytes),
+        boot: { bootCode: Buffer.alloc(512), coreImage: Buffer.alloc(headerBytes) },
         diskId: 1,
         diskBytes: 1 << 30,
       }),
     ).toThrow(/first MiB/);
+  });
+
+  it("without a bootloader (a disk booted with its kernel): no boot code, no active partition", () => {
+    const header = buildDiskHeader({ boot: undefined, diskId: 0x6b766d63, diskBytes: 1 << 30 });
+    expect(header.subarray(0, 440).every((b) => b === 0)).toBe(true);
+    expect(header.readUInt32LE(440)).toBe(0x6b766d63);
+    expect(header[446]).toBe(0);
+    expect(header[450]).toBe(0x83);
+    expect(header.subarray(512).every((b) => b === 0)).toBe(true);
+    expect(header.readUInt16LE(510)).toBe(0xaa55);
   });
 
   it("formats disk ids the way PARTUUIDs show them", () => {

@@ -34,10 +34,10 @@ describe("kvmci image pull", () => {
     expect(server.requests.filter((r) => r.path === "/debian/SHA512SUMS")).toHaveLength(2);
 
     const list = await kvmci(["image", "ls"]);
-    expect(list.stdout).toMatch(/^loop-debian\s+download\s+\d+ MiB\s+sha512:/m);
+    expect(list.stdout).toMatch(/^loop-debian\s+x86_64\s+download\s+\d+ MiB\s+sha512:/m);
     const available = await kvmci(["image", "ls", "--available"]);
-    expect(available.stdout).toMatch(/^loop-debian\s+download\s+debian\s+yes\s/m);
-    expect(available.stdout).toMatch(/^loop-small\s+download\s+debian\s+no\s/m);
+    expect(available.stdout).toMatch(/^loop-debian\s+x86_64\s+download\s+debian\s+yes\s/m);
+    expect(available.stdout).toMatch(/^loop-small\s+x86_64\s+download\s+debian\s+no\s/m);
     expect(available.stdout).toMatch(/^ubuntu-24\.04\s+download\s+ubuntu\s+no\s/m);
     expect(await cacheContents()).toMatchObject({ downloads: [] });
   });

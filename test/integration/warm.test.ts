@@ -109,7 +109,7 @@ describe("prepared images and warm snapshots", () => {
     expect(list.stdout).toContain(report.prepared!.entry);
     expect(list.stdout).toMatch(
       new RegExp(
-        `${report.snapshot!.entry}\\s+${report.prepared!.entry}, \\w+, 2 CPUs, 1\\.0 GiB memory`,
+        `${report.snapshot!.entry}\\s+${report.prepared!.entry}, x86_64, \\w+, 2 CPUs, 1\\.0 GiB memory`,
       ),
     );
   });

@@ -1,10 +1,18 @@
 import { describe, expect, it } from "vitest";
-import { buildQemuArgs, type QemuSpec } from "../../src/qemu/args.js";
-import { buildKvmProbeArgs } from "../../src/qemu/accel.js";
+import {
+  buildQemuArgs,
+  cpuModel,
+  parseQemuVersion,
+  tcgCpuModel,
+  type QemuSpec,
+} from "../../src/qemu/args.js";
+import { buildKvmProbeArgs, decideAccel } from "../../src/qemu/accel.js";
 
 const base: QemuSpec = {
   name: "kvmci-debian-12-abc",
+  arch: "x86_64",
   accel: "tcg",
+  cpu: tcgCpuModel,
   cpus: 2,
   memoryMiB: 2048,
   overlayPath: "/run/x/overlay.qcow2",
@@ -24,10 +32,56 @@ function valueOf(args: string[], flag: string): string[] {
 
 describe("buildQemuArgs", () => {
   it("uses -cpu host under KVM and an emulated model under TCG", () => {
-    expect(valueOf(buildQemuArgs({ ...base, accel: "kvm" }), "-cpu")).toEqual(["host"]);
+    expect(cpuModel("x86_64", "kvm")).toBe("host");
+    expect(cpuModel("aarch64", "kvm")).toBe("host");
     expect(valueOf(buildQemuArgs({ ...base, accel: "kvm" }), "-accel")).toEqual(["kvm"]);
-    expect(valueOf(buildQemuArgs(base), "-cpu")[0]).toMatch(/^qemu64,.*\+sse4\.2/);
+    expect(cpuModel("x86_64", "tcg")).toMatch(/^qemu64,.*\+sse4\.2/);
+    expect(valueOf(buildQemuArgs(base), "-cpu")).toEqual([tcgCpuModel]);
     expect(valueOf(buildQemuArgs(base), "-accel")[0]).toMatch(/^tcg/);
+  });
+
+  it("emulates arm64 with every feature but QEMU's cheap pointer authentication, or a Cortex-A57 before QEMU 6", () => {
+    expect(cpuModel("aarch64", "tcg", "QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7)")).toBe(
+      "max,pauth-impdef=on",
+    );
+    expect(cpuModel("aarch64", "tcg", "QEMU emulator version 5.2.0 (Debian 1:5.2+dfsg-11)")).toBe(
+      "cortex-a57",
+    );
+    expect(cpuModel("aarch64", "tcg", "")).toBe("max,pauth-impdef=on");
+    expect(parseQemuVersion("QEMU emulator version 10.1.0")).toEqual([10, 1]);
+    expect(parseQemuVersion("nonsense")).toBeUndefined();
+  });
+
+  it("runs an arm64 guest on the virt board with PCI devices, pvpanic-pci and no vmgenid", () => {
+    const arm: QemuSpec = { ...base, arch: "aarch64", cpu: "max,pauth-impdef=on" };
+    const args = buildQemuArgs(arm);
+    expect(args[0]).toBe("qemu-system-aarch64");
+    expect(valueOf(args, "-machine")).toEqual(["virt"]);
+    expect(valueOf(args, "-accel")).toEqual(["tcg,thread=multi,tb-size=256"]);
+    expect(valueOf(args, "-cpu")).toEqual(["max,pauth-impdef=on"]);
+    expect(valueOf(args, "-device")).toEqual(
+      expect.arrayContaining(["virtio-net-pci,netdev=net0", "virtio-rng-pci", "pvpanic-pci"]),
+    );
+    expect(valueOf(args, "-device").some((d) => d.startsWith("vmgenid"))).toBe(false);
+    expect(valueOf(args, "-device")).not.toContain("pvpanic");
+    const kvm = buildQemuArgs({ ...arm, accel: "kvm", cpu: "host" });
+    expect(valueOf(kvm, "-machine")).toEqual(["virt,gic-version=host"]);
+    expect(valueOf(kvm, "-accel")).toEqual(["kvm"]);
+    expect(valueOf(kvm, "-cpu")).toEqual(["host"]);
+  });
+
+  it("boots an arm64 image through UEFI from pflash: the firmware read-only, the run's own variables", () => {
+    const args = buildQemuArgs({
+      ...base,
+      arch: "aarch64",
+      cpu: "max",
+      boot: { kind: "uefi", code: "/fw/AAVMF_CODE.fd", vars: "/run/x/uefi-vars.fd" },
+    });
+    expect(valueOf(args, "-drive").slice(2)).toEqual([
+      "if=pflash,format=raw,unit=0,readonly=on,file=/fw/AAVMF_CODE.fd",
+      "if=pflash,format=raw,unit=1,file=/run/x/uefi-vars.fd",
+    ]);
+    expect(args).not.toContain("-kernel");
   });
 
   it("forwards SSH from loopback only", () => {
@@ -75,10 +129,28 @@ describe("buildQemuArgs", () => {
   });
 
   it("probes KVM with the host CPU model and no reboot, so a panic ends QEMU", () => {
-    const args = buildKvmProbeArgs("/k/vmlinuz");
+    const args = buildKvmProbeArgs("x86_64", "/k/vmlinuz");
+    expect(args[0]).toBe("qemu-system-x86_64");
     expect(valueOf(args, "-cpu")).toEqual(["host"]);
     expect(args).toContain("-no-reboot");
     expect(valueOf(args, "-append")[0]).toContain("panic=-1");
+    const arm = buildKvmProbeArgs("aarch64", "/k/Image");
+    expect(arm[0]).toBe("qemu-system-aarch64");
+    expect(valueOf(arm, "-machine")).toEqual(["virt,gic-version=host"]);
+    expect(valueOf(arm, "-append")[0]).toMatch(/^console=ttyAMA0 panic=-1/);
+  });
+
+  it("emulates a guest of another architecture without probing KVM; --accel kvm cannot run it", async () => {
+    const probe = { arch: "aarch64" as const, hostArch: "x86_64" as const, devicePath: "/nope" };
+    const auto = await decideAccel("auto", probe);
+    expect(auto.accel).toBe("tcg");
+    expect(auto.kvmProblem).toBeUndefined();
+    expect(auto.reason).toMatch(/^software emulation \(TCG\): an aarch64 guest on an x86_64 host/);
+    const kvm = await decideAccel("kvm", probe);
+    expect(kvm.kvmProblem?.message).toMatch(/KVM runs guests of the host's own architecture only/);
+    // The host's own architecture is probed as before: here /dev/kvm is missing.
+    const own = await decideAccel("auto", { ...probe, arch: "x86_64" });
+    expect(own.kvmProblem?.message).toBe("/nope does not exist");
   });
 
   it("has a QMP socket and the wake channel, and waits for a saved state only when asked", () => {

@@ -91,6 +91,7 @@ describe("kvmci image ls", () => {
       images: [
         {
           name: "debian-12",
+          arch: "x86_64",
           entry: "debian-12-r1",
           source: "recipe",
           digest,
@@ -124,34 +125,78 @@ describe("kvmci image ls", () => {
 
   it("shows the same as tables", () => {
     const text = formatImageList(listing);
-    expect(text).toMatch(/^NAME +SOURCE +SIZE +DIGEST/m);
-    expect(text).toMatch(/^debian-12 +recipe +400 MiB +sha256:abababababab +2025-05-01 10:00Z/m);
+    expect(text).toMatch(/^NAME +ARCH +SOURCE +SIZE +DIGEST/m);
+    expect(text).toMatch(
+      /^debian-12 +x86_64 +recipe +400 MiB +sha256:abababababab +2025-05-01 10:00Z/m,
+    );
     expect(text).toMatch(/^debian-12 +300 MiB +2025-05-01 11:00Z +in use now +snap-k$/m);
     expect(text).toContain("prepared-p  debian-12-r1 + packages curl, provisioning pppppppppppp");
+    // A snapshot saved before kvmci ran arm64 guests records no architecture: it is x86_64.
+    expect(text).toMatch(/^snap-k +prepared-p, x86_64, tcg, 2 CPUs, 2\.0 GiB memory,/m);
     expect(text.endsWith("2 images, 1 snapshot, 750 MiB in /cache\n")).toBe(true);
     expect(formatImageList({ ...listing, images: [], snapshots: [] })).toMatch(
       /^No images cached in \/cache\./,
     );
   });
 
-  it("--available --json: the catalog, with what is cached", () => {
+  it("shows an arm64 snapshot's architecture", () => {
+    const arm = {
+      ...snapshot,
+      info: { ...snapshot.info, made: { ...snapshot.info.made, arch: "aarch64" as const } },
+    };
+    expect(formatImageList({ ...listing, snapshots: [arm] })).toMatch(
+      /^snap-k +prepared-p, aarch64, tcg,/m,
+    );
+  });
+
+  it("--available --json: the catalog, with what is cached for each architecture", () => {
     const entries = [
-      { name: "debian-12", kind: "recipe", user: "debian", description: "Debian 12" },
-      { name: "ubuntu-24.04", kind: "download", user: "ubuntu", description: "Ubuntu 24.04" },
+      {
+        name: "debian-12",
+        arch: "x86_64",
+        kind: "recipe",
+        user: "debian",
+        description: "Debian 12",
+      },
+      {
+        name: "debian-12",
+        arch: "aarch64",
+        kind: "recipe",
+        user: "debian",
+        description: "Debian 12",
+      },
+      {
+        name: "ubuntu-24.04",
+        arch: "x86_64",
+        kind: "download",
+        user: "ubuntu",
+        description: "Ubuntu 24.04",
+      },
     ] as CatalogEntry[];
+    // Only the x86_64 debian-12 is cached: the aarch64 entry of the same name is not.
     const l = { entries, cached: [base] };
     expect(catalogListJson(l)).toEqual({
       version: 1,
       catalog: [
         {
           name: "debian-12",
+          arch: "x86_64",
           kind: "recipe",
           user: "debian",
           cached: true,
           description: "Debian 12",
         },
         {
+          name: "debian-12",
+          arch: "aarch64",
+          kind: "recipe",
+          user: "debian",
+          cached: false,
+          description: "Debian 12",
+        },
+        {
           name: "ubuntu-24.04",
+          arch: "x86_64",
           kind: "download",
           user: "ubuntu",
           cached: false,
@@ -159,6 +204,10 @@ describe("kvmci image ls", () => {
         },
       ],
     });
-    expect(formatCatalogList(l)).toMatch(/^ubuntu-24\.04 +download +ubuntu +no +Ubuntu 24\.04$/m);
+    const text = formatCatalogList(l);
+    expect(text).toMatch(/^NAME +ARCH +KIND +USER +CACHED +DESCRIPTION$/m);
+    expect(text).toMatch(/^debian-12 +x86_64 +recipe +debian +yes +Debian 12$/m);
+    expect(text).toMatch(/^debian-12 +aarch64 +recipe +debian +no +Debian 12$/m);
+    expect(text).toMatch(/^ubuntu-24\.04 +x86_64 +download +ubuntu +no +Ubuntu 24\.04$/m);
   });
 });

@@ -6,8 +6,11 @@ import type { RunDeps, RunResult } from "../../src/run/run.js";
 const cwd = "/nonexistent-kvmci-test";
 const G = 1024 ** 3;
 
-async function config(flags: Parameters<typeof loadRunConfig>[0]["flags"]) {
-  return loadRunConfig({ flags, argv: ["true"], configPath: undefined, cwd });
+async function config(
+  flags: Parameters<typeof loadRunConfig>[0]["flags"],
+  hostArch: "x86_64" | "aarch64" = "x86_64",
+) {
+  return loadRunConfig({ flags, argv: ["true"], configPath: undefined, cwd, hostArch });
 }
 
 describe("planGuests", () => {
@@ -36,6 +39,52 @@ describe("planGuests", () => {
     expect(guests[0]!.config.env).toEqual({ A: "run", B: "1" });
     expect(guests[1]!.config.memoryBytes).toBe(2 * G);
     expect(guests[1]!.config.env).toEqual({ A: "entry" });
+  });
+
+  it("runs guests of the host's architecture unless told otherwise", async () => {
+    expect(planGuests(await config({})).map((g) => g.config.arch)).toEqual(["x86_64"]);
+    expect(planGuests(await config({}, "aarch64")).map((g) => g.config.arch)).toEqual(["aarch64"]);
+    const one = planGuests(await config({ arch: "aarch64" }));
+    expect(one.map((g) => [g.name, g.config.arch])).toEqual([["debian-12", "aarch64"]]);
+  });
+
+  it("makes one guest per image and architecture, named after both", async () => {
+    const guests = planGuests(
+      await config({ image: ["debian-12", "debian-13"], arch: ["x86_64", "aarch64"] }),
+    );
+    expect(guests.map((g) => [g.name, g.config.image, g.config.arch])).toEqual([
+      ["debian-12-x86_64", "debian-12", "x86_64"],
+      ["debian-12-aarch64", "debian-12", "aarch64"],
+      ["debian-13-x86_64", "debian-13", "x86_64"],
+      ["debian-13-aarch64", "debian-13", "aarch64"],
+    ]);
+    expect(guests[1]!.config.artifactsDir).toBe(`${cwd}/kvmci-artifacts/debian-12-aarch64`);
+    expect(guests[1]!.config.matrix).toEqual([
+      { name: "debian-12-aarch64", image: "debian-12", arch: "aarch64" },
+    ]);
+  });
+
+  it("takes arch: in matrix entries, the run's arch as their default", async () => {
+    const guests = planGuests(
+      await config({
+        arch: "aarch64",
+        matrix: [{ name: "arm" }, { name: "x86", arch: "x86_64" }, { image: "debian-13" }],
+      }),
+    );
+    expect(guests.map((g) => [g.name, g.config.arch])).toEqual([
+      ["arm", "aarch64"],
+      ["x86", "x86_64"],
+      ["debian-13-aarch64", "aarch64"],
+    ]);
+  });
+
+  it("refuses an architecture it does not know, naming the one meant", async () => {
+    await expect(config({ arch: "arm64" })).rejects.toThrow(
+      'Invalid configuration: --arch: expected x86_64 or aarch64, got "arm64" (that is aarch64 here)',
+    );
+    await expect(config({ arch: ["x86_64", "aarch64"], matrix: [{ cpus: 1 }] })).rejects.toThrow(
+      /Invalid configuration/,
+    );
   });
 
   it("keeps one shard's part and tells its guests which part of the suite is theirs", async () => {

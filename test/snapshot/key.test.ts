@@ -8,7 +8,9 @@ import {
 } from "../../src/snapshot/key.js";
 
 const machine = {
+  arch: "x86_64" as const,
   accel: "tcg" as const,
+  cpu: "qemu64",
   cpus: 2,
   memoryMiB: 1024,
   boot: { kind: "firmware" as const },
@@ -38,6 +40,8 @@ describe("snapshotKey", () => {
       { ...parts, machine: machineArgs({ ...machine, memoryMiB: 2048 }) },
       { ...parts, machine: machineArgs({ ...machine, cpus: 1 }) },
       { ...parts, machine: machineArgs({ ...machine, accel: "kvm" }) },
+      { ...parts, machine: machineArgs({ ...machine, arch: "aarch64", cpu: "max" }) },
+      { ...parts, machine: machineArgs({ ...machine, cpu: "max" }) },
       { ...parts, machine: machineArgs({ ...machine, network: "none" }) },
       { ...parts, hostCpu: "GenuineIntel, family 6, model 85" },
       { ...parts, userData: { packages: ["hello"] } },
@@ -68,6 +72,23 @@ describe("snapshotKey", () => {
     expect(kernel("/root/.cache/kvmci")).not.toEqual(machineArgs(machine));
   });
 
+  it("holds the architecture: its binary, board and CPU", () => {
+    const arm = machineArgs({ ...machine, arch: "aarch64", cpu: "max,pauth-impdef=on" });
+    expect(arm[0]).toBe("qemu-system-aarch64");
+    expect(arm.join(" ")).toContain("-machine virt -accel tcg");
+    expect(machineArgs(machine)[0]).toBe("qemu-system-x86_64");
+  });
+
+  it("does not depend on the run's copy of the UEFI variable store", () => {
+    const uefi = (vars: string) =>
+      machineArgs({
+        ...machine,
+        arch: "aarch64",
+        boot: { kind: "uefi", code: "/usr/share/AAVMF/AAVMF_CODE.fd", vars },
+      });
+    expect(uefi("/tmp/kvmci-run-a/uefi-vars.fd")).toEqual(uefi("/tmp/kvmci-run-b/uefi-vars.fd"));
+  });
+
   it("does not depend on the order of keys in the user's cloud-config", () => {
     expect(canonicalJson({ b: 1, a: { d: [1, 2], c: 3 } })).toBe(
       canonicalJson({ a: { c: 3, d: [1, 2] }, b: 1 }),
@@ -84,6 +105,18 @@ describe("parseCpuIdentity", () => {
     expect(id).toMatch(
       /^GenuineIntel, family 6, model 85, stepping 7, Intel\(R\) Xeon\(R\), flags [0-9a-f]{16}$/,
     );
+  });
+
+  it("names an arm64 host's CPU by implementer, part, variant, revision and its features", () => {
+    const arm = (features: string, part = "0xd0c") =>
+      `processor\t: 0\nBogoMIPS\t: 50.00\nFeatures\t: ${features}\nCPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x3\nCPU part\t: ${part}\nCPU revision\t: 1\n\nprocessor\t: 1\n`;
+    const id = parseCpuIdentity(arm("fp asimd aes"));
+    expect(id).toMatch(
+      /^implementer 0x41, part 0xd0c, variant 0x3, revision 1, features [0-9a-f]{16}$/,
+    );
+    expect(parseCpuIdentity(arm("aes fp asimd"))).toBe(id);
+    expect(parseCpuIdentity(arm("fp asimd"))).not.toBe(id);
+    expect(parseCpuIdentity(arm("fp asimd aes", "0xd40"))).not.toBe(id);
   });
 
   it("differs when a feature or the model differs, not when flags are reordered", () => {

@@ -11,10 +11,11 @@ import {
   positionalProblems,
 } from "../options.js";
 import { doctorJson, formatDoctor } from "../../report/doctor.js";
+import { archOfNode } from "../../units/arch.js";
 
 const doctorHelp: HelpBlock[] = [
   "Usage: kvmci doctor [--json]",
-  "Checks QEMU, qemu-img, mmdebstrap, tar, git, /dev/kvm (present, permitted, really usable), the cache folder, sudo -n, unprivileged user namespaces, and which way an image build would go here; prints the fix under each check that is not fine. Exits 69 when kvmci cannot run guests here.",
+  "Checks QEMU, qemu-img, mmdebstrap, tar, git, /dev/kvm (present, permitted, really usable), the cache folder, sudo -n, unprivileged user namespaces, and which way an image build would go here; then what guests of the other architecture need (their QEMU, arm64 UEFI firmware, binfmt_misc and qemu-user to build their images). Prints the fix under each check that is not fine. Exits 69 when kvmci cannot run guests here.",
   { heading: "Options:", rows: optionRows(doctorOptions) },
 ];
 
@@ -35,6 +36,7 @@ export async function doctorCommand(argv: string[], proc: Process): Promise<numb
   const checks = await runDoctor({
     cacheDir: resolveCacheDir(proc.env),
     isRoot: proc.getuid?.() === 0,
+    hostArch: archOfNode(proc.arch ?? ""),
   });
   proc.stdout.write(
     parsed.values.json === true

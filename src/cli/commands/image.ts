@@ -21,11 +21,13 @@ import type { TerminalReporter } from "../../report/terminal.js";
 import { PhaseClock } from "../../run/phase-clock.js";
 import type { Process } from "../process.js";
 import { didYouMean } from "../../units/similar-names.js";
+import { arches, archOfNode, isArch } from "../../units/arch.js";
 import { helpWidth, renderHelp, type HelpBlock } from "../help.js";
 import {
   helpOnly,
   imageBuildOptions,
   imageListOptions,
+  imagePullOptions,
   optionRows,
   parseOptions,
   positionalProblems,
@@ -36,10 +38,10 @@ import {
 /** `kvmci image`'s subcommands: how each is written, what it does, its options and words. */
 export const imageSubcommands = {
   pull: {
-    usage: "kvmci image pull NAME|URL#sha256=DIGEST",
+    usage: "kvmci image pull NAME|URL#sha256=DIGEST [--arch ARCH]",
     about:
       "download (or build) an image into the cache now; for a catalog image, check its published checksum again and fetch a newer release if there is one",
-    options: helpOnly,
+    options: imagePullOptions,
     positionals: {
       min: 1,
       max: 1,
@@ -86,6 +88,7 @@ const imageHelp: HelpBlock[] = [
       imageSubcommands[name].about,
     ]),
   },
+  { heading: "Options for pull:", rows: optionRows(imagePullOptions) },
   { heading: "Options for build:", rows: optionRows(imageBuildOptions) },
   { heading: "Options for ls:", rows: optionRows(imageListOptions) },
 ];
@@ -116,6 +119,10 @@ export async function imageCommand(
   const parsed = parseOptions(rest, options);
   if (parsed.values.help === true) return help(proc);
   const problems = [...parsed.problems, ...positionalProblems(parsed.positionals, positionals)];
+  const hostArch = archOfNode(proc.arch ?? "");
+  const archText = parsed.values.arch;
+  if (typeof archText === "string" && !isArch(archText))
+    problems.push(`--arch: expected ${arches.join(" or ")}, got ${JSON.stringify(archText)}`);
   if (problems.length)
     throw new KvmciError("usage", `Invalid usage: ${problems.join("; ")}`, {
       hint: `Usage: ${imageSubcommands[command].usage} (\`kvmci image --help\`).`,
@@ -129,6 +136,8 @@ export async function imageCommand(
       const name = parsed.positionals[0] ?? "debian-12";
       const clock = new PhaseClock(reporter.onEvent);
       const options: ResolveOptions = {
+        arch: typeof archText === "string" && isArch(archText) ? archText : (hostArch ?? "x86_64"),
+        hostArch,
         cacheDir,
         catalogDirs: catalogDirs(proc.env),
         http: createHttpGet(),

@@ -11,6 +11,7 @@ import { cliToolInstaller } from "../install-policy.js";
 import { terminalOf } from "../terminal.js";
 import { maxDurationMs, parseDuration } from "../../units/duration.js";
 import { checkBeforeStart } from "../../run/preflight.js";
+import { archOfNode } from "../../units/arch.js";
 import { run, type RunDeps } from "../../run/run.js";
 import { runTopology } from "../../run/topology.js";
 import type { Emit } from "../../run/events.js";
@@ -96,6 +97,7 @@ async function runOrPrepare(
     http: createHttpGet(),
     home: homedir(),
     isRoot: proc.getuid?.() === 0,
+    hostArch: archOfNode(proc.arch ?? ""),
     signal,
     now: () => new Date(),
     umask: process.umask(),
@@ -139,7 +141,7 @@ async function runOrPrepare(
 export async function readRunArgs(
   mode: "run" | "prepare",
   argv: string[],
-  proc: Pick<Process, "cwd" | "env"> & Partial<Pick<Process, "stdout">>,
+  proc: Pick<Process, "cwd" | "env"> & Partial<Pick<Process, "stdout" | "arch">>,
 ): Promise<
   | { config: RunConfig; guests: GuestRun[]; verbosity: Verbosity; keepForMs: number | undefined }
   | { help: string }
@@ -185,6 +187,7 @@ export async function readRunArgs(
     cwd: proc.cwd(),
     commandOptional: mode === "prepare",
     hostEnv: proc.env,
+    hostArch: archOfNode(proc.arch ?? ""),
     terminal: Boolean(proc.stdout?.isTTY),
   });
   const guests = config.topology
@@ -192,6 +195,7 @@ export async function readRunArgs(
     : planGuests(config);
   const hostProblems = await checkBeforeStart(config, guests, {
     totalMemoryBytes: (await readMemInfo()).totalBytes,
+    arch: archOfNode(proc.arch ?? ""),
   });
   if (hostProblems.length > 0) throw problemsError("configuration", hostProblems, hint);
   if (keepForMs !== undefined && guests.length > 1)

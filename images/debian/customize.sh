@@ -1,0 +1,166 @@
+#!/bin/sh
+# mmdebstrap customize hook for kvmci's Debian recipes (debian-12, debian-13; x86_64, aarch64).
+#   $1  the finished root file system (mmdebstrap's chroot)
+#   $2  the output folder: disk.raw (file system written at 1 MiB), vmlinuz, initrd.img,
+#       kernel-version; core.img and boot.img when the recipe has GRUB (grub-pc-bin, x86_64)
+#   $3  the ext4 file system's size in KiB
+#   $4  the disk identifier (8 hex digits) the partition UUID is derived from
+#   $5  the kernel command line (without root=)
+# In unshare mode mmdebstrap runs this inside its user namespace, so ownership stays right
+# without real root. For another architecture than the host's, programs of the root run under
+# qemu-user (binfmt_misc), many times slower: the host's own tools do what they can instead.
+set -eu
+root="$1" out="$2" fs_kib="$3" disk_id="$4" cmdline="$5"
+step() { echo "kvmci-step: $*"; }
+# Unit links only: the host's systemctl makes them without running anything of the root's.
+units() {
+  if command -v systemctl >/dev/null 2>&1; then
+    systemctl --root="$root" "$@"
+  else
+    chroot "$root" systemctl "$@"
+  fi
+}
+
+step "configuring the guest"
+# kvmci gives each guest its own host key; keys made at build time would be shared by every
+# guest (and the essential hook left empty files in their place).
+rm -f "$root"/etc/ssh/ssh_host_*
+: > "$root/etc/machine-id"
+rm -f "$root/var/lib/dbus/machine-id"
+
+cat > "$root/etc/cloud/cloud.cfg.d/90-kvmci.cfg" <<'CFG'
+# Only NoCloud: probing other datasources costs seconds under emulation.
+datasource_list: [NoCloud, None]
+# kvmci injects an ed25519 host key per run; generating RSA keys costs ~20 s under emulation.
+ssh_genkeytypes: []
+# The modules a test guest needs. Left out on purpose: locale (fails on a minimal image),
+# apt and package updates, timezone, ntp, keyboard, grub-dpkg.
+# The usual config-stage modules run in the final stage instead: every stage is a Python
+# start-up, several seconds under emulation (cloud-init before 24.3; see below).
+cloud_init_modules: [seed_random, bootcmd, write_files, growpart, resizefs, set_hostname, update_hostname, update_etc_hosts, users_groups, ssh]
+cloud_config_modules: []
+cloud_final_modules: [set_passwords, runcmd, package_update_upgrade_install, scripts_per_once, scripts_per_boot, scripts_per_instance, scripts_user, final_message]
+CFG
+
+# Keys only, whatever the user-data says: a throwaway guest has no passwords worth guessing.
+cat > "$root/etc/ssh/sshd_config.d/10-kvmci.conf" <<'SSHD'
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin no
+SSHD
+
+# A DHCP network that works on the first boot even if cloud-init's rendering is skipped.
+cat > "$root/etc/systemd/network/80-kvmci-dhcp.network" <<'NET'
+[Match]
+Name=en* eth*
+
+[Network]
+DHCP=ipv4
+NET
+# Waiting for every link delays boot for links nobody uses.
+mkdir -p "$root/etc/systemd/system/systemd-networkd-wait-online.service.d"
+cat > "$root/etc/systemd/system/systemd-networkd-wait-online.service.d/kvmci.conf" <<'WAIT'
+[Service]
+ExecStart=
+ExecStart=/lib/systemd/systemd-networkd-wait-online --any --timeout=60
+WAIT
+units enable systemd-networkd.service systemd-resolved.service >/dev/null 2>&1
+# Periodic jobs only compete with the test for two emulated CPUs.
+units mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer man-db.timer >/dev/null 2>&1 || true
+# Jobs that only compete with boot for the CPUs.
+units mask e2scrub_reap.service systemd-binfmt.service >/dev/null 2>&1 || true
+# Before cloud-init 24.3 each stage is a service and a Python start-up of its own, and the
+# config stage has nothing to do here. From 24.3 (Debian 13) one process, cloud-init-main,
+# runs every stage and waits for each stage's service: masking one makes the boot hang.
+if [ ! -e "$root/usr/lib/systemd/system/cloud-init-main.service" ] &&
+  [ ! -e "$root/lib/systemd/system/cloud-init-main.service" ]; then
+  units mask cloud-config.service >/dev/null 2>&1 || true
+fi
+
+# The essential hook made these commands no-ops while packages were installed: put them back,
+# then run each once.
+for command in /usr/sbin/update-initramfs /usr/sbin/update-ca-certificates /usr/bin/py3compile; do
+  rm -f "$root$command"
+  chroot "$root" dpkg-divert --quiet --local --rename --divert "$command.kvmci" --remove "$command"
+done
+
+if [ -e "$root/usr/sbin/update-ca-certificates" ]; then
+  step "collecting the CA certificates"
+  chroot "$root" update-ca-certificates --fresh >/dev/null
+fi
+
+if [ -e "$root/usr/bin/py3compile" ]; then
+  step "compiling Python modules"
+  # What the python3-* packages' py3compile calls would have compiled. Bytecode does not depend
+  # on the architecture, only on Python's own magic number: when the host's Python has the
+  # guest's, it compiles natively, else the guest's Python does (one start-up, not 25).
+  # Timestamp-checked files, as Debian's own, whatever SOURCE_DATE_EPOCH says.
+  magic() {
+    sed -n 's/^MAGIC_NUMBER = (\([0-9][0-9]*\)).to_bytes.*/\1/p' "$1/importlib/_bootstrap_external.py" 2>/dev/null
+  }
+  guest_magic=$(magic "$(ls -d "$root"/usr/lib/python3.[0-9]* | sort -V | tail -n 1)")
+  host_lib=$(python3 -c 'import sysconfig; print(sysconfig.get_path("stdlib"))' 2>/dev/null) || host_lib=
+  dirs=
+  for dir in /usr/lib/python3/dist-packages /usr/share/python3; do
+    if [ -d "$root$dir" ]; then dirs="$dirs $dir"; fi
+  done
+  if [ -n "$guest_magic" ] && [ -n "$host_lib" ] && [ "$guest_magic" = "$(magic "$host_lib")" ]; then
+    for dir in $dirs; do
+      python3 -m compileall -q -j 0 --invalidation-mode timestamp -s "$root" -p / "$root$dir" >/dev/null
+    done
+  else
+    # shellcheck disable=SC2086 # the folders, one word each
+    chroot "$root" python3 -m compileall -q --invalidation-mode timestamp $dirs >/dev/null
+  fi
+fi
+
+step "making the initramfs"
+kernel=$(cd "$root/boot" && ls vmlinuz-* | sort -V | tail -n 1)
+version=${kernel#vmlinuz-}
+# Only what a QEMU guest needs to find its root disk: a smaller file to load and less for udev
+# to do on every boot.
+printf 'MODULES=list\n' > "$root/etc/initramfs-tools/conf.d/kvmci.conf"
+printf 'virtio_pci\nvirtio_blk\nvirtio_scsi\nsd_mod\n' >> "$root/etc/initramfs-tools/modules"
+chroot "$root" update-initramfs -c -k "$version" >/dev/null
+
+echo "PARTUUID=${disk_id}-01 / ext4 rw,discard,errors=remount-ro 0 1" > "$root/etc/fstab"
+cp "$root/boot/vmlinuz-$version" "$out/vmlinuz"
+cp "$root/boot/initrd.img-$version" "$out/initrd.img"
+echo "$version" > "$out/kernel-version"
+
+if [ -d "$root/usr/lib/grub/i386-pc" ]; then
+  step "making the bootloader"
+  mkdir -p "$root/boot/grub"
+  cat > "$root/boot/grub/grub.cfg" <<GRUB
+set timeout=0
+linux /boot/vmlinuz-$version root=PARTUUID=${disk_id}-01 $cmdline
+initrd /boot/initrd.img-$version
+boot
+GRUB
+  # The core image finds its own partition and reads grub.cfg from it, as grub-install would
+  # arrange; we embed it by hand so that no loop device (and no root) is needed.
+  cat > "$root/tmp/kvmci-early.cfg" <<'EARLY'
+set root=(hd0,msdos1)
+set prefix=($root)/boot/grub
+configfile $prefix/grub.cfg
+EARLY
+  chroot "$root" grub-mkimage -O i386-pc -o /tmp/kvmci-core.img -c /tmp/kvmci-early.cfg \
+    -p '(hd0,msdos1)/boot/grub' biosdisk part_msdos ext2 linux normal configfile echo test
+  cp "$root/tmp/kvmci-core.img" "$out/core.img"
+  cp "$root/usr/lib/grub/i386-pc/boot.img" "$out/boot.img"
+  rm -f "$root/tmp/kvmci-core.img" "$root/tmp/kvmci-early.cfg"
+fi
+
+step "making the file system"
+# mmdebstrap still has /dev, /proc and /sys mounted in the root; copy without them first.
+# Device nodes are left out: systemd mounts devtmpfs over /dev at boot, and in unshare mode they
+# could not be created anyway.
+staging="$out/staging"
+mkdir "$staging"
+# In unshare mode only this namespace can delete what it wrote: clean up here on every exit.
+trap 'rm -rf "$staging"' EXIT
+tar -C "$root" --one-file-system --exclude='./dev/*' --exclude='./var/cache/apt/archives/*.deb' -cf - . | tar -C "$staging" -xpf -
+rm -rf "$staging"/var/lib/apt/lists/* "$staging"/var/log/*.log
+# The partition starts at 1 MiB; kvmci writes the partition table (and GRUB) in front of it.
+mke2fs -q -t ext4 -L root -E offset=1048576 -d "$staging" "$out/disk.raw" "${fs_kib}k"
+rm -rf "$staging"
