@@ -38,7 +38,7 @@ describe("kvmci image pull", () => {
     const available = await kvmci(["image", "ls", "--available"]);
     expect(available.stdout).toMatch(/^loop-debian\s+x86_64\s+download\s+debian\s+yes\s/m);
     expect(available.stdout).toMatch(/^loop-small\s+x86_64\s+download\s+debian\s+no\s/m);
-    expect(available.stdout).toMatch(/^ubuntu-24\.04\s+download\s+ubuntu\s+no\s/m);
+    expect(available.stdout).toMatch(/^ubuntu-24\.04\s+x86_64\s+download\s+ubuntu\s+no\s/m);
     expect(await cacheContents()).toMatchObject({ downloads: [] });
   });
 
