@@ -39,6 +39,7 @@ describe("kvmci image pull", () => {
     expect(available.stdout).toMatch(/^loop-debian\s+x86_64\s+download\s+debian\s+yes\s/m);
     expect(available.stdout).toMatch(/^loop-small\s+x86_64\s+download\s+debian\s+no\s/m);
     expect(available.stdout).toMatch(/^ubuntu-24\.04\s+x86_64\s+download\s+ubuntu\s+no\s/m);
+    expect(available.stdout).toMatch(/^ubuntu-24\.04\s+aarch64\s+download\s+ubuntu\s+no\s/m);
     expect(await cacheContents()).toMatchObject({ downloads: [] });
   });
 
