@@ -2802,6 +2802,8 @@ var init_packages = __esm({
       newuidmap: "uidmap",
       newgidmap: "uidmap",
       tar: "tar",
+      mksquashfs: "squashfs-tools",
+      unsquashfs: "squashfs-tools",
       git: "git",
       isoinfo: "genisoimage",
       sfdisk: "fdisk",
@@ -3140,8 +3142,8 @@ async function makeParents(root, path, mode) {
   for (const part of parts) {
     at = join9(at, part);
     try {
-      const stat10 = await lstat2(at);
-      if (!stat10.isDirectory()) return `${relative(root, at)} is not a folder`;
+      const stat11 = await lstat2(at);
+      if (!stat11.isDirectory()) return `${relative(root, at)} is not a folder`;
     } catch {
       await makeDirectory(at, mode);
     }
@@ -3351,15 +3353,15 @@ function hostWriteError(dir, cause) {
   );
 }
 async function checkArtifactsDir(dir) {
-  let stat10;
+  let stat11;
   try {
-    stat10 = await lstat3(dir);
+    stat11 = await lstat3(dir);
   } catch {
     return void 0;
   }
-  if (stat10.isSymbolicLink())
+  if (stat11.isSymbolicLink())
     return `${dir} is a symbolic link; kvmci replaces the artifacts folder on every run, so it must be a real folder (or absent)`;
-  if (!stat10.isDirectory()) return `${dir} is not a folder`;
+  if (!stat11.isDirectory()) return `${dir} is not a folder`;
   if (await madeByKvmci(dir)) return void 0;
   return `${dir} holds files kvmci did not put there, and kvmci replaces the artifacts folder on every run: remove it or choose another --artifacts-dir`;
 }
@@ -3742,11 +3744,11 @@ async function identifyProcess(pid = process.pid) {
 async function isProcessRunning(owner, self) {
   if (owner.bootId !== self.bootId || owner.pidNamespace !== self.pidNamespace || owner.host !== self.host)
     return void 0;
-  const stat10 = await readStat(owner.pid);
-  return stat10 !== void 0 && stat10.startTicks === owner.startTicks && !/^[ZX]$/.test(stat10.state);
+  const stat11 = await readStat(owner.pid);
+  return stat11 !== void 0 && stat11.startTicks === owner.startTicks && !/^[ZX]$/.test(stat11.state);
 }
-function parseStartTicks(stat10) {
-  const afterName = stat10.slice(stat10.lastIndexOf(")") + 2).split(" ");
+function parseStartTicks(stat11) {
+  const afterName = stat11.slice(stat11.lastIndexOf(")") + 2).split(" ");
   const value = Number(afterName[22 - 3]);
   return Number.isFinite(value) ? value : void 0;
 }
@@ -3755,9 +3757,9 @@ async function readStartTicks(pid) {
 }
 async function readStat(pid) {
   try {
-    const stat10 = await readFile8(`/proc/${pid}/stat`, "utf8");
-    const startTicks = parseStartTicks(stat10);
-    const state = stat10.slice(stat10.lastIndexOf(")") + 2).split(" ")[0] ?? "";
+    const stat11 = await readFile8(`/proc/${pid}/stat`, "utf8");
+    const startTicks = parseStartTicks(stat11);
+    const state = stat11.slice(stat11.lastIndexOf(")") + 2).split(" ")[0] ?? "";
     return startTicks === void 0 ? void 0 : { state, startTicks };
   } catch {
     return void 0;
@@ -3766,6 +3768,257 @@ async function readStat(pid) {
 var init_process_identity = __esm({
   "src/host/process-identity.ts"() {
     "use strict";
+  }
+});
+
+// src/sync/host-tar.ts
+import { PassThrough } from "node:stream";
+import { execa as execa4 } from "execa";
+import { Parser as Parser2 } from "tar";
+function startHostTar(argv, o) {
+  const [file, ...args] = argv;
+  const tar = execa4(file ?? "tar", args, {
+    input: o.input,
+    stdin: o.input === void 0 ? "ignore" : "pipe",
+    stdout: "pipe",
+    stderr: "pipe",
+    reject: false,
+    buffer: { stdout: false },
+    cancelSignal: o.signal
+  });
+  const archive = new PassThrough();
+  let bytes = 0;
+  tar.stdout?.pipe(archive);
+  const counter = countFiles();
+  tar.stdout?.on("data", (chunk) => {
+    bytes += chunk.length;
+    counter.write(chunk);
+  });
+  tar.stdout?.on("end", () => counter.end());
+  tar.stdout?.on("error", () => counter.end());
+  return {
+    archive,
+    bytes: () => bytes,
+    files: counter.files,
+    done: tar.then((r) => ({ exitCode: r.exitCode, stderr: String(r.stderr ?? "") }))
+  };
+}
+function countFiles() {
+  let count2 = 0;
+  const parser2 = new Parser2({ strict: false });
+  parser2.on("entry", (entry) => {
+    if (entry.type !== "Directory") count2++;
+    entry.resume();
+  });
+  const files = new Promise((resolve4) => {
+    parser2.on("end", () => resolve4(count2));
+    parser2.on("close", () => resolve4(count2));
+    parser2.on("error", () => resolve4(count2));
+  });
+  let ended = false;
+  return {
+    write: (chunk) => void parser2.write(chunk),
+    end: () => {
+      if (!ended) parser2.end();
+      ended = true;
+    },
+    files
+  };
+}
+var init_host_tar = __esm({
+  "src/sync/host-tar.ts"() {
+    "use strict";
+  }
+});
+
+// src/sync/workspace.ts
+import { lstat as lstat4 } from "node:fs/promises";
+import { dirname as dirname4, join as join11, resolve as resolve3 } from "node:path";
+import { execa as execa5 } from "execa";
+async function listWorkspace(dir) {
+  const inside = await execa5("git", ["rev-parse", "--is-inside-work-tree"], {
+    cwd: dir,
+    reject: false,
+    stdin: "ignore"
+  });
+  if (inside.exitCode !== 0 || inside.stdout.trim() !== "true")
+    return { mode: "folder", files: [] };
+  const listed = await execa5(
+    "git",
+    ["ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+    { cwd: dir, stdin: "ignore" }
+  );
+  const unique = [...new Set(listed.stdout.split("\0").filter(Boolean))];
+  const present2 = [];
+  for (const file of unique) {
+    try {
+      await lstat4(join11(dir, file));
+      present2.push(file);
+    } catch {
+    }
+  }
+  return { mode: "git", files: present2 };
+}
+async function inGitWorkTree(dir) {
+  for (let at = resolve3(dir); ; at = dirname4(at)) {
+    if (await lstat4(join11(at, ".git")).then(
+      () => true,
+      () => false
+    ))
+      return true;
+    if (dirname4(at) === at) return false;
+  }
+}
+var init_workspace = __esm({
+  "src/sync/workspace.ts"() {
+    "use strict";
+  }
+});
+
+// src/sync/transfer.ts
+import { relative as relative2, isAbsolute as isAbsolute3 } from "node:path";
+async function packWorkspace(o, signal) {
+  const listing = await listWorkspace(o.cwd);
+  const excludes = [...o.excludes];
+  const artifactsRel = relative2(o.cwd, o.artifactsDir);
+  if (artifactsRel && !artifactsRel.startsWith("..") && !isAbsolute3(artifactsRel))
+    excludes.push(`./${artifactsRel}`, artifactsRel);
+  const tar = startHostTar(
+    buildPackArgs({ dir: o.cwd, fromList: listing.mode === "git", excludes }),
+    { input: listing.mode === "git" ? listing.files.join("\0") : void 0, signal }
+  );
+  return { mode: listing.mode, tar };
+}
+function packingFailed(local) {
+  return new KvmciError(
+    "usage",
+    `Packing the workspace failed: tar exited with code ${local.exitCode}`,
+    {
+      details: tailLines(local.stderr, 10),
+      hint: "Check that every file in the workspace is readable, or leave unreadable ones out with --exclude."
+    }
+  );
+}
+async function syncWorkspace(guest, o, signal) {
+  const { mode, tar } = await packWorkspace(o, signal);
+  const stderr = [];
+  const remote = await guest.exec(buildUnpackCommand(o.workdir), {
+    stdin: tar.archive,
+    onStderr: (chunk) => stderr.push(chunk),
+    signal
+  });
+  const local = await tar.done;
+  const bytes = tar.bytes();
+  if (local.exitCode !== 0) throw packingFailed(local);
+  if (remote.code !== 0) {
+    throw new KvmciError(
+      "guestLost",
+      `Unpacking the workspace in the guest failed (exit code ${remote.code})`,
+      {
+        details: tailLines(Buffer.concat(stderr).toString(), 10),
+        hint: "The guest's disk may be full: use --disk to give it more room."
+      }
+    );
+  }
+  return { mode, files: await tar.files, bytes };
+}
+var init_transfer2 = __esm({
+  "src/sync/transfer.ts"() {
+    "use strict";
+    init_errors();
+    init_host_tar();
+    init_tar_args();
+    init_workspace();
+    init_text();
+  }
+});
+
+// src/sync/workspace-disk.ts
+import { open as open3, stat as stat4 } from "node:fs/promises";
+import { execa as execa6 } from "execa";
+async function makeEmptyWorkspaceDisk(path) {
+  const file = await open3(path, "w", 384);
+  try {
+    await file.truncate(workspaceDiskBytes);
+  } finally {
+    await file.close();
+  }
+}
+async function workspaceDiskUnavailable() {
+  return await which("mksquashfs") ? void 0 : noMksquashfs;
+}
+async function buildWorkspaceDisk(path, source, owner, signal) {
+  const mksquashfs = await which("mksquashfs");
+  if (!mksquashfs) return { kind: "unavailable", why: noMksquashfs };
+  const stop = new AbortController();
+  const both = AbortSignal.any([signal, stop.signal]);
+  const { mode, tar } = await packWorkspace(source, both);
+  const squash = execa6(mksquashfs, buildMksquashfsArgs(path, owner), {
+    stdin: "pipe",
+    stdout: "ignore",
+    stderr: "pipe",
+    reject: false,
+    cancelSignal: both,
+    // mksquashfs clamps every file's time to SOURCE_DATE_EPOCH when it is set (a reproducible
+    // build's environment): the workspace keeps its own times, as over SSH.
+    env: { SOURCE_DATE_EPOCH: void 0 }
+  });
+  tar.archive.pipe(squash.stdin);
+  squash.stdin.on("error", () => stop.abort());
+  const made = await squash;
+  if (made.exitCode !== 0) stop.abort();
+  const packed = await tar.done;
+  signal.throwIfAborted();
+  if (packed.exitCode !== 0 && packed.exitCode !== void 0) throw packingFailed(packed);
+  if (made.exitCode !== 0) {
+    await makeEmptyWorkspaceDisk(path);
+    const why = tailLines(String(made.stderr ?? ""), 3).join(" ") || made.shortMessage;
+    return { kind: "unavailable", why: `mksquashfs failed: ${why}` };
+  }
+  const { size: size2 } = await stat4(path);
+  if (size2 > workspaceDiskBytes) {
+    await makeEmptyWorkspaceDisk(path);
+    return { kind: "unavailable", why: "the workspace is bigger than the workspace disk" };
+  }
+  const file = await open3(path, "r+");
+  try {
+    await file.truncate(workspaceDiskBytes);
+  } finally {
+    await file.close();
+  }
+  return { kind: "built", sync: { mode, files: await tar.files, bytes: tar.bytes() } };
+}
+function buildMksquashfsArgs(path, owner) {
+  return [
+    "-",
+    path,
+    "-tar",
+    "-noappend",
+    "-force-uid",
+    String(owner.uid),
+    "-force-gid",
+    String(owner.gid),
+    "-noI",
+    "-noD",
+    "-noF",
+    "-noX",
+    "-no-xattrs",
+    // Anything it would skip with a warning fails instead: the SSH path then sends it all.
+    "-exit-on-error",
+    "-quiet",
+    "-no-progress"
+  ];
+}
+var workspaceDiskBytes, workspaceDiskSerial, noMksquashfs;
+var init_workspace_disk = __esm({
+  "src/sync/workspace-disk.ts"() {
+    "use strict";
+    init_which();
+    init_text();
+    init_transfer2();
+    workspaceDiskBytes = 64 * 1024 ** 3;
+    workspaceDiskSerial = "kvmci-workspace";
+    noMksquashfs = "mksquashfs is not installed (package squashfs-tools)";
   }
 });
 
@@ -3817,6 +4070,10 @@ function buildQemuArgs(spec) {
     `file=${spec.overlayPath},if=virtio,format=qcow2,cache=unsafe,discard=unmap`,
     "-drive",
     `file=${spec.seedPath},if=virtio,format=raw,readonly=on`,
+    "-drive",
+    `file=${spec.workspaceDiskPath},if=none,id=workspace,format=raw,readonly=on`,
+    "-device",
+    `virtio-blk-pci,drive=workspace,serial=${workspaceDiskSerial}`,
     "-netdev",
     `user,id=net0${spec.network === "none" ? ",restrict=on" : ""},hostfwd=tcp:127.0.0.1:${spec.sshPort}-:22`,
     "-device",
@@ -3879,6 +4136,7 @@ var wakePortName, tcgCpuModel, tcgArmCpuModel, tcgArmCpuModelOldQemu;
 var init_args = __esm({
   "src/qemu/args.ts"() {
     "use strict";
+    init_workspace_disk();
     wakePortName = "org.kvmci.wake";
     tcgCpuModel = "qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt,+cx16";
     tcgArmCpuModel = "max,pauth-impdef=on";
@@ -3933,8 +4191,8 @@ wait "$qemu"
 
 // src/qemu/process.ts
 import { spawn } from "node:child_process";
-import { access as access5, open as open3, writeFile as writeFile6 } from "node:fs/promises";
-import { execa as execa4 } from "execa";
+import { access as access5, open as open4, writeFile as writeFile6 } from "node:fs/promises";
+import { execa as execa7 } from "execa";
 async function withParentDeathSignal(argv) {
   for (const path of ["/usr/bin/setpriv", "/bin/setpriv"]) {
     try {
@@ -3947,7 +4205,7 @@ async function withParentDeathSignal(argv) {
 }
 async function readTail(path) {
   try {
-    const handle = await open3(path, "r");
+    const handle = await open4(path, "r");
     try {
       const { size: size2 } = await handle.stat();
       const length = Math.min(size2, 4e3);
@@ -3985,7 +4243,7 @@ var init_process = __esm({
       /** Starts QEMU from its argv. When `setpriv` exists, QEMU is killed if kvmci itself dies. */
       static async start(argv) {
         const [file, ...args] = await withParentDeathSignal(argv);
-        const child = execa4(file ?? "qemu-system-x86_64", args, {
+        const child = execa7(file ?? "qemu-system-x86_64", args, {
           stdin: "ignore",
           stdout: "ignore",
           stderr: "pipe",
@@ -4010,7 +4268,7 @@ var init_process = __esm({
        */
       static async startKeepable(argv, { script, log }) {
         await writeFile6(script, keeperScript, { mode: 448 });
-        const stderr = await open3(log, "w", 384);
+        const stderr = await open4(log, "w", 384);
         try {
           const child = spawn("sh", [script, ...argv], {
             stdio: ["pipe", "ignore", stderr.fd],
@@ -4431,9 +4689,9 @@ var init_session = __esm({
 
 // src/host/file-tail.ts
 import { constants as constants6 } from "node:fs";
-import { open as open4 } from "node:fs/promises";
+import { open as open5 } from "node:fs/promises";
 async function readFileTail(path, maxBytes) {
-  const handle = await open4(path, constants6.O_RDONLY | constants6.O_NOFOLLOW | constants6.O_NONBLOCK);
+  const handle = await open5(path, constants6.O_RDONLY | constants6.O_NOFOLLOW | constants6.O_NONBLOCK);
   try {
     const { size: size2 } = await handle.stat();
     const length = Math.min(size2, maxBytes);
@@ -4532,16 +4790,16 @@ var init_readiness = __esm({
 });
 
 // src/guest/run-folder.ts
-import { lstat as lstat4, mkdtemp as mkdtemp2, readdir as readdir5, readFile as readFile9, rm as rm4, writeFile as writeFile7 } from "node:fs/promises";
+import { lstat as lstat5, mkdtemp as mkdtemp2, readdir as readdir5, readFile as readFile9, rm as rm4, writeFile as writeFile7 } from "node:fs/promises";
 import { tmpdir as osTmpdir } from "node:os";
-import { join as join11 } from "node:path";
+import { join as join12 } from "node:path";
 async function createRunFolder(tmpdir2 = osTmpdir()) {
-  const path = await mkdtemp2(join11(tmpdir2, runFolderPrefix));
+  const path = await mkdtemp2(join12(tmpdir2, runFolderPrefix));
   const owner = await identifyProcess();
-  await writeFile7(join11(path, RunFiles.owner), JSON.stringify(owner), { mode: 384 });
+  await writeFile7(join12(path, RunFiles.owner), JSON.stringify(owner), { mode: 384 });
   return {
     path,
-    file: (name) => join11(path, name),
+    file: (name) => join12(path, name),
     [Symbol.asyncDispose]: () => rm4(path, { recursive: true, force: true })
   };
 }
@@ -4557,7 +4815,7 @@ async function removeStaleRunFolders(tmpdir2 = osTmpdir()) {
   const removed = [];
   for (const entry of entries) {
     if (!entry.startsWith(runFolderPrefix)) continue;
-    const path = join11(tmpdir2, entry);
+    const path = join12(tmpdir2, entry);
     const owner = await readOwner(path, uid);
     if (!owner) continue;
     if (await isProcessRunning(owner, self) !== false) continue;
@@ -4568,11 +4826,11 @@ async function removeStaleRunFolders(tmpdir2 = osTmpdir()) {
 }
 async function readOwner(path, uid) {
   try {
-    const folder = await lstat4(path);
+    const folder = await lstat5(path);
     if (!folder.isDirectory() || (folder.mode & 511) !== 448) return void 0;
     if (uid !== void 0 && folder.uid !== uid) return void 0;
-    const file = join11(path, RunFiles.owner);
-    const record = await lstat4(file);
+    const file = join12(path, RunFiles.owner);
+    const record = await lstat5(file);
     if (!record.isFile() || uid !== void 0 && record.uid !== uid) return void 0;
     return JSON.parse(await readFile9(file, "utf8"));
   } catch {
@@ -4587,6 +4845,8 @@ var init_run_folder = __esm({
     RunFiles = {
       overlay: "overlay.qcow2",
       seed: "seed.iso",
+      /** This run's workspace as a read-only disk, or an empty one (sync/workspace-disk.ts). */
+      workspaceDisk: "workspace.img",
       console: "console.log",
       /** QEMU's machine protocol socket. */
       qmp: "qmp.sock",
@@ -4615,29 +4875,46 @@ import { setTimeout as sleep2 } from "node:timers/promises";
 function buildStartAgentCommand(user) {
   return `sudo sh -c 'cat > ${wakeAgentPath} && setsid -f sh ${wakeAgentPath} ${user} </dev/null >/dev/null 2>&1'`;
 }
+function mountableWorkdir(workdir) {
+  return /^\/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$/.test(workdir) && !workdir.split("/").includes("..");
+}
 function buildWakeLine(m) {
   const [type, key] = m.authorizedKey.trim().split(/\s+/);
   if (!type || !key) throw new Error("The authorized key is not an OpenSSH public key line");
   for (const word of [m.hostname, m.seed]) {
     if (!/^[A-Za-z0-9.-]+$/.test(word)) throw new Error(`Unsafe word in a wake line: ${word}`);
   }
+  const workdir = m.workspaceDir ?? "-";
+  if (workdir !== "-" && !mountableWorkdir(workdir))
+    throw new Error(`Unsafe workdir in a wake line: ${workdir}`);
   const ms = m.now.getTime();
   const time = `${Math.floor(ms / 1e3)}.${String(ms % 1e3).padStart(3, "0")}`;
-  return `wake ${time} ${m.hostname} ${m.seed} ${type} ${key}
+  return `wake ${time} ${m.hostname} ${m.seed} ${workdir} ${type} ${key}
 `;
 }
-var wakeAgentScript, wakeAgentPath, maxLines, maxLineChars, WakeChannel;
+var workspaceLower, workspaceLayers, wakeAgentScript, wakeAgentPath, maxLines, maxLineChars, WakeChannel;
 var init_wake = __esm({
   "src/guest/wake.ts"() {
     "use strict";
     init_unix_socket();
     init_args();
+    init_workspace_disk();
+    workspaceLower = "/run/kvmci-workspace";
+    workspaceLayers = "/var/lib/kvmci-workspace";
     wakeAgentScript = `#!/bin/sh
 set -u
 user=$1
-home=$(getent passwd "$user" | cut -d: -f6)
+IFS=: read -r _ _ uid gid _ home _ <<EOF
+$(getent passwd "$user")
+EOF
 port=/dev/virtio-ports/${wakePortName}
 exec 3<>"$port" || exit 1
+# The workspace disk's overlay: loaded and made now, so that mounting it after a wake starts
+# nothing else. Its upper layer is the workdir's top folder: the user's.
+modprobe -q squashfs 2>/dev/null
+modprobe -q overlay 2>/dev/null
+mkdir -p ${workspaceLower} ${workspaceLayers}/work
+install -d -o "$uid" -g "$gid" -m 0755 ${workspaceLayers}/upper
 : >"$home/.ssh/authorized_keys"
 rm -f /var/lib/cloud/instance/user-data.txt \\
   /var/lib/cloud/instance/user-data.txt.i /var/lib/cloud/instance/cloud-config.txt \\
@@ -4650,10 +4927,10 @@ while [ $n -lt 100 ] && cat /proc/net/tcp /proc/net/tcp6 2>/dev/null |
   n=$((n + 1))
 done
 sync
-echo armed >&3
+echo "armed $uid $gid" >&3
 while :; do
   # A read fails while no host end is connected (between the save and a restore): wait.
-  if ! read -r word time name seed keytype key <&3; then sleep 0.05; continue; fi
+  if ! read -r word time name seed workdir keytype key <&3; then sleep 0.05; continue; fi
   [ "$word" = wake ] || continue
   # The new key first, so that the host may connect as soon as it hears the word.
   printf '%s %s\\n' "$keytype" "$key" >"$home/.ssh/authorized_keys"
@@ -4685,13 +4962,23 @@ while :; do
   if [ ! -e /sys/bus/acpi/devices/QEMUVGID:00 ]; then
     python3 -c 'import fcntl, os; fcntl.ioctl(os.open("/dev/urandom", os.O_WRONLY), 0x5207)' 2>/dev/null
   fi
+  # This run's workspace, read-only on its disk, under a writable layer on the guest's own.
+  mounted=
+  if [ "$workdir" != - ]; then
+    [ -d "$workdir" ] || mkdir -p "$workdir"
+    if mount -t squashfs -o ro /dev/disk/by-id/virtio-${workspaceDiskSerial} ${workspaceLower} &&
+      mount -t overlay -o lowerdir=${workspaceLower},upperdir=${workspaceLayers}/upper,workdir=${workspaceLayers}/work \\
+        kvmci-workspace "$workdir"; then
+      mounted=" workspace"
+    fi 2>/dev/null
+  fi
   # A restored guest prints nothing on its own: say on the serial console what happened, so
   # that its console copy and a failure's console tail start from here (ttyS0 on x86_64,
   # ttyAMA0 on arm64).
   for tty in /dev/ttyS0 /dev/ttyAMA0; do
     printf '\\nkvmci: woke as %s at %s\\n' "$name" "$stamp" >"$tty"
   done 2>/dev/null
-  echo awake >&3
+  echo "awake$mounted" >&3
   exit 0
 done
 `;
@@ -4737,15 +5024,19 @@ done
       send(line) {
         this.socket.write(line);
       }
-      /** Waits for a line that is exactly `word`; rejects at the deadline or when QEMU closes it. */
+      /**
+       * Waits for a line whose first word is `word` and returns the words after it; rejects at the
+       * deadline or when QEMU closes the channel.
+       */
       async waitFor(word, timeoutMs, signal) {
         const deadline = Date.now() + timeoutMs;
         for (; ; ) {
           signal?.throwIfAborted();
-          const at = this.lines.indexOf(word);
+          const at = this.lines.findIndex((line) => line.split(/\s+/)[0] === word);
           if (at !== -1) {
+            const words = this.lines[at].split(/\s+/).slice(1);
             this.lines.splice(0, at + 1);
-            return;
+            return words;
           }
           if (this.closed) throw new Error(`the wake channel closed before the guest said ${word}`);
           const left = deadline - Date.now();
@@ -4775,10 +5066,16 @@ import { constants as constants7 } from "node:fs";
 import { copyFile as copyFile2, rm as rm5, writeFile as writeFile8 } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { setTimeout as sleep3 } from "node:timers/promises";
-import { join as join12 } from "node:path";
+import { join as join13 } from "node:path";
 function exitSummary(exit) {
   if (exit.signal) return ` (QEMU ended by ${exit.signal})`;
   return exit.code !== void 0 ? ` (QEMU exit code ${exit.code})` : "";
+}
+function parseUserIds(words) {
+  const [uid, gid] = words.map((word) => /^\d{1,10}$/.test(word) ? Number(word) : NaN);
+  if (uid === void 0 || gid === void 0 || !(uid < 2 ** 32 - 1) || !(gid < 2 ** 32 - 1))
+    return void 0;
+  return { uid, gid };
 }
 var bannerTimeoutMs, sshHandshakeTimeoutMs, pollMs, qmpConnectTimeoutMs, wakeTimeoutMs, migrationPollMs, Guest;
 var init_guest = __esm({
@@ -4803,6 +5100,7 @@ var init_guest = __esm({
     init_readiness();
     init_run_folder();
     init_wake();
+    init_workspace_disk();
     bannerTimeoutMs = 1500;
     sshHandshakeTimeoutMs = 3e4;
     pollMs = 250;
@@ -4828,6 +5126,9 @@ var init_guest = __esm({
       wake;
       sshPort = 0;
       kept = false;
+      /** What the workspace disk holds: nothing yet (made empty at launch), or this run's workspace. */
+      workspaceDisk = "none";
+      mountedWorkspace = false;
       /** The host key SSH must present: this run's own, or a restored snapshot's. */
       pinnedHostKey;
       /** Replaced when the guest is saved: the saved state holds only a key nobody has any more. */
@@ -4857,6 +5158,25 @@ var init_guest = __esm({
       }
       get overlayPath() {
         return this.folder.file(RunFiles.overlay);
+      }
+      /** The guest woke with this run's workspace mounted on its workdir (no sync needed). */
+      get workspaceMounted() {
+        return this.mountedWorkspace;
+      }
+      /**
+       * Packs the workspace into this guest's workspace disk, owned by `owner` (a saved guest's
+       * user), before a restore: the restored guest mounts it on the workdir as it wakes.
+       */
+      async packWorkspaceDisk(source, owner, signal) {
+        if (this.launched) throw new Error("The workspace disk is packed before QEMU starts");
+        const result = await buildWorkspaceDisk(
+          this.folder.file(RunFiles.workspaceDisk),
+          source,
+          owner,
+          signal
+        );
+        this.workspaceDisk = result.kind === "built" ? "workspace" : "none";
+        return result;
       }
       /** The run's overlay, over the image, or over a snapshot's saved disk. */
       async createOverlay(signal, backing = {
@@ -4896,8 +5216,8 @@ var init_guest = __esm({
         }
         return {
           kind: "kernel",
-          kernel: join12(dir, info.boot.kernel),
-          initrd: join12(dir, info.boot.initrd),
+          kernel: join13(dir, info.boot.kernel),
+          initrd: join13(dir, info.boot.initrd),
           cmdline: info.boot.cmdline
         };
       }
@@ -4921,6 +5241,10 @@ var init_guest = __esm({
       async launch(signal, options = {}) {
         const boot = this.bootMethod();
         if (boot.kind === "uefi") await copyFile2(aarch64Uefi.varsTemplate, boot.vars);
+        if (this.workspaceDisk === "none") {
+          await makeEmptyWorkspaceDisk(this.folder.file(RunFiles.workspaceDisk));
+          this.workspaceDisk = "empty";
+        }
         for (let attempt = 1; ; attempt++) {
           this.sshPort = await this.host.findPort();
           const argv = buildQemuArgs({
@@ -4928,6 +5252,7 @@ var init_guest = __esm({
             name: `kvmci-${this.spec.name}-${this.id}`,
             overlayPath: this.overlayPath,
             seedPath: this.folder.file(RunFiles.seed),
+            workspaceDiskPath: this.folder.file(RunFiles.workspaceDisk),
             consolePath: this.consolePath,
             sshPort: this.sshPort,
             qmpPath: this.folder.file(RunFiles.qmp),
@@ -4978,17 +5303,17 @@ var init_guest = __esm({
         await this.ssh?.[Symbol.asyncDispose]();
         this.ssh = void 0;
         const wake = await this.wakeChannel(signal);
-        await wake.waitFor("armed", wakeTimeoutMs, signal);
+        const owner = parseUserIds(await wake.waitFor("armed", wakeTimeoutMs, signal));
         await qmp.execute("stop");
-        const memoryPath = join12(dir, "memory.bin");
-        const diskPath = join12(dir, "disk.qcow2");
+        const memoryPath = join13(dir, "memory.bin");
+        const diskPath = join13(dir, "disk.qcow2");
         await qmp.execute("migrate-set-parameters", { "max-bandwidth": 64 * 1024 ** 3 });
         await qmp.execute("migrate", { uri: `exec:cat > ${shellQuote(memoryPath)}` });
         await this.waitForMigration("save", deadline, signal);
         await copyFile2(this.overlayPath, diskPath, constants7.COPYFILE_FICLONE);
         this.clientKey = generateKeyPair(`kvmci-client-${this.id}`);
         await this.resume(deadline, signal);
-        return { memoryPath, diskPath };
+        return { memoryPath, diskPath, owner };
       }
       /**
        * Starts QEMU from a saved state instead of booting: the overlay must already be over the
@@ -5003,7 +5328,11 @@ var init_guest = __esm({
         });
         await this.waitForMigration("restore", deadline, signal);
         this.pinnedHostKey = state.hostPublicKey;
-        await this.resume(deadline, signal);
+        await this.resume(
+          deadline,
+          signal,
+          this.workspaceDisk === "workspace" ? state.workspaceDir : void 0
+        );
       }
       /** Powers the guest off from inside (file systems synced) and waits for QEMU to exit. */
       async shutdown(timeoutMs, signal) {
@@ -5031,9 +5360,14 @@ var init_guest = __esm({
         this.pinnedHostKey = this.hostKey.publicKey;
         await rm5(this.overlayPath, { force: true });
         await this.createOverlay(signal);
+        this.workspaceDisk = "none";
+        this.mountedWorkspace = false;
       }
-      /** Continues a stopped guest, wakes it with this run's clock, name, randomness and key. */
-      async resume(deadline, signal) {
+      /**
+       * Continues a stopped guest, wakes it with this run's clock, name, randomness and key, and
+       * has it mount its workspace disk on `workspaceDir`.
+       */
+      async resume(deadline, signal, workspaceDir) {
         const wake = await this.wakeChannel(signal);
         await this.requireQmp().execute("cont");
         wake.send(
@@ -5041,10 +5375,12 @@ var init_guest = __esm({
             now: /* @__PURE__ */ new Date(),
             hostname: `kvmci-${this.id}`,
             seed: randomBytes(32).toString("hex"),
-            authorizedKey: this.clientKey.publicKey
+            authorizedKey: this.clientKey.publicKey,
+            workspaceDir: workspaceDir && mountableWorkdir(workspaceDir) ? workspaceDir : void 0
           })
         );
-        await wake.waitFor("awake", wakeTimeoutMs, signal);
+        const awake = await wake.waitFor("awake", wakeTimeoutMs, signal);
+        this.mountedWorkspace = workspaceDir !== void 0 && awake.includes("workspace");
         await this.connectSsh(deadline, signal, Date.now(), true);
       }
       async wakeChannel(signal) {
@@ -5285,6 +5621,7 @@ function machineArgs(spec) {
     name: "NAME",
     overlayPath: "OVERLAY",
     seedPath: "SEED",
+    workspaceDiskPath: "WORKSPACE",
     consolePath: "CONSOLE",
     sshPort: 0,
     qmpPath: "QMP",
@@ -5343,7 +5680,7 @@ var init_key = __esm({
   "src/snapshot/key.ts"() {
     "use strict";
     init_args();
-    snapshotFormat = 5;
+    snapshotFormat = 6;
   }
 });
 
@@ -5408,74 +5745,14 @@ var init_provision = __esm({
   }
 });
 
-// src/sync/host-tar.ts
-import { PassThrough } from "node:stream";
-import { execa as execa5 } from "execa";
-import { Parser as Parser2 } from "tar";
-function startHostTar(argv, o) {
-  const [file, ...args] = argv;
-  const tar = execa5(file ?? "tar", args, {
-    input: o.input,
-    stdin: o.input === void 0 ? "ignore" : "pipe",
-    stdout: "pipe",
-    stderr: "pipe",
-    reject: false,
-    buffer: { stdout: false },
-    cancelSignal: o.signal
-  });
-  const archive = new PassThrough();
-  let bytes = 0;
-  tar.stdout?.pipe(archive);
-  const counter = countFiles();
-  tar.stdout?.on("data", (chunk) => {
-    bytes += chunk.length;
-    counter.write(chunk);
-  });
-  tar.stdout?.on("end", () => counter.end());
-  tar.stdout?.on("error", () => counter.end());
-  return {
-    archive,
-    bytes: () => bytes,
-    files: counter.files,
-    done: tar.then((r) => ({ exitCode: r.exitCode, stderr: String(r.stderr ?? "") }))
-  };
-}
-function countFiles() {
-  let count2 = 0;
-  const parser2 = new Parser2({ strict: false });
-  parser2.on("entry", (entry) => {
-    if (entry.type !== "Directory") count2++;
-    entry.resume();
-  });
-  const files = new Promise((resolve4) => {
-    parser2.on("end", () => resolve4(count2));
-    parser2.on("close", () => resolve4(count2));
-    parser2.on("error", () => resolve4(count2));
-  });
-  let ended = false;
-  return {
-    write: (chunk) => void parser2.write(chunk),
-    end: () => {
-      if (!ended) parser2.end();
-      ended = true;
-    },
-    files
-  };
-}
-var init_host_tar = __esm({
-  "src/sync/host-tar.ts"() {
-    "use strict";
-  }
-});
-
 // src/cache/lock.ts
 import { randomBytes as randomBytes2 } from "node:crypto";
-import { link, mkdir as mkdir5, readFile as readFile11, rename as rename4, rm as rm6, stat as stat4, utimes as utimes3, writeFile as writeFile9 } from "node:fs/promises";
-import { dirname as dirname4 } from "node:path";
+import { link, mkdir as mkdir5, readFile as readFile11, rename as rename4, rm as rm6, stat as stat5, utimes as utimes3, writeFile as writeFile9 } from "node:fs/promises";
+import { dirname as dirname5 } from "node:path";
 import { setTimeout as sleep4 } from "node:timers/promises";
 async function acquireLock(path, options = {}) {
   const self = await identifyProcess();
-  await mkdir5(dirname4(path), { recursive: true, mode: 448 });
+  await mkdir5(dirname5(path), { recursive: true, mode: 448 });
   const deadline = Date.now() + (options.timeoutMs ?? 60 * 6e4);
   let waited = false;
   for (; ; ) {
@@ -5523,7 +5800,7 @@ async function isAbandoned(path, holder, self) {
     if (running !== void 0) return !running;
   }
   try {
-    return Date.now() - (await stat4(path)).mtimeMs > abandonedAfterMs;
+    return Date.now() - (await stat5(path)).mtimeMs > abandonedAfterMs;
   } catch {
     return false;
   }
@@ -5570,11 +5847,11 @@ var init_lock = __esm({
 // src/cache/in-use.ts
 import { randomBytes as randomBytes3 } from "node:crypto";
 import { mkdir as mkdir6, readdir as readdir6, readFile as readFile12, rm as rm7, writeFile as writeFile10 } from "node:fs/promises";
-import { join as join13 } from "node:path";
+import { join as join14 } from "node:path";
 async function markInUse(cacheDir, entry, signal) {
   const dir = cachePath(cacheDir, "inUse");
   await mkdir6(dir, { recursive: true, mode: 448 });
-  const file = join13(dir, `${process.pid}-${randomBytes3(4).toString("hex")}.json`);
+  const file = join14(dir, `${process.pid}-${randomBytes3(4).toString("hex")}.json`);
   const record = { owner: await identifyProcess(), entry };
   {
     var _stack = [];
@@ -5606,12 +5883,12 @@ async function entriesInUse(cacheDir, prune = false) {
   for (const file of files) {
     let record;
     try {
-      record = JSON.parse(await readFile12(join13(dir, file), "utf8"));
+      record = JSON.parse(await readFile12(join14(dir, file), "utf8"));
     } catch {
       continue;
     }
     if (await isProcessRunning(record.owner, self) === false) {
-      if (prune) await rm7(join13(dir, file), { force: true });
+      if (prune) await rm7(join14(dir, file), { force: true });
       continue;
     }
     used.set(record.entry, [...used.get(record.entry) ?? [], record.owner.pid]);
@@ -5623,7 +5900,7 @@ async function markInUseBy(cacheDir, entry, owner) {
   try {
     const dir = cachePath(cacheDir, "inUse");
     await mkdir6(dir, { recursive: true, mode: 448 });
-    const file = join13(dir, `${owner.pid}-${randomBytes3(4).toString("hex")}.json`);
+    const file = join14(dir, `${owner.pid}-${randomBytes3(4).toString("hex")}.json`);
     const record = { owner, entry };
     const _removals = __using(_stack, await holdRemovals(cacheDir), true);
     await writeFile10(file, JSON.stringify(record), { mode: 384 });
@@ -5671,7 +5948,7 @@ var init_entry_lock = __esm({
 
 // src/run/prepare.ts
 import { copyFile as copyFile3, rm as rm8 } from "node:fs/promises";
-import { join as join14, relative as relative2 } from "node:path";
+import { join as join15, relative as relative3 } from "node:path";
 import { Readable as Readable2 } from "node:stream";
 function nodeArchProblem(node, arch2, image) {
   if (node.arch === arch2) return void 0;
@@ -5813,18 +6090,18 @@ ${Buffer.concat(guestOutput).toString()}`, 8),
     progress("saving the prepared image");
     const partial = await createPartialEntry(o.cacheDir, entry);
     try {
-      const disk = join14(partial, ImageFiles.disk);
+      const disk = join15(partial, ImageFiles.disk);
       await copyFile3(guest.overlayPath, disk);
       await rebaseOverlay(
         {
           path: disk,
-          backingFile: base.entry ? relative2(join14(imagesDir(o.cacheDir), entry), base.diskPath) : base.diskPath,
+          backingFile: base.entry ? relative3(join15(imagesDir(o.cacheDir), entry), base.diskPath) : base.diskPath,
           backingFormat: base.info.format
         },
         signal
       );
       for (const file of [base.info.boot.kernel, base.info.boot.initrd])
-        if (file) await copyFile3(join14(base.dir, file), join14(partial, file));
+        if (file) await copyFile3(join15(base.dir, file), join15(partial, file));
       const info = {
         ...base.info,
         digest: formatDigest(await digestFile(disk, "sha256", signal)),
@@ -5887,8 +6164,8 @@ var init_prepare = __esm({
 });
 
 // src/run/preflight.ts
-import { stat as stat5 } from "node:fs/promises";
-import { dirname as dirname5 } from "node:path";
+import { stat as stat6 } from "node:fs/promises";
+import { dirname as dirname6 } from "node:path";
 async function checkBeforeStart(config, guests, host, flagPrefix = "--") {
   const problems = [];
   const largest = largestGuestBytes(host.totalMemoryBytes);
@@ -5929,9 +6206,9 @@ async function checkBeforeStart(config, guests, host, flagPrefix = "--") {
   return [...new Set(problems)];
 }
 async function folderProblem(file) {
-  const folder = dirname5(file);
+  const folder = dirname6(file);
   try {
-    if (!(await stat5(folder)).isDirectory()) return `${folder} is not a folder`;
+    if (!(await stat6(folder)).isDirectory()) return `${folder} is not a folder`;
   } catch {
     return `the folder ${folder} does not exist (create it first)`;
   }
@@ -5949,7 +6226,7 @@ var init_preflight = __esm({
 
 // src/host/remove-tree.ts
 import { readFile as readFile13, rm as rm9 } from "node:fs/promises";
-import { execa as execa6 } from "execa";
+import { execa as execa8 } from "execa";
 async function removeTree(dir, withSudo = false) {
   const mounts = await mountsBelow(dir);
   if (mounts.length > 0) {
@@ -5961,7 +6238,7 @@ async function removeTree(dir, withSudo = false) {
     await rm9(dir, { recursive: true, force: true });
   } catch (error) {
     if (!withSudo || error.code !== "EACCES") throw error;
-    await execa6("sudo", ["-n", "rm", "-rf", "--one-file-system", "--", dir], { stdin: "ignore" });
+    await execa8("sudo", ["-n", "rm", "-rf", "--one-file-system", "--", dir], { stdin: "ignore" });
   }
 }
 async function mountsBelow(dir) {
@@ -6025,12 +6302,12 @@ import {
   copyFile as copyFile4,
   mkdir as mkdir7,
   mkdtemp as mkdtemp3,
-  open as open5,
+  open as open6,
   readFile as readFile14,
   writeFile as writeFile11
 } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join as join15 } from "node:path";
+import { join as join16 } from "node:path";
 function buildMmdebstrapArgs(recipe, o) {
   const fsKib = Math.floor(recipe.sizeBytes / 1024) - 1024;
   const shellLine = (parts) => parts.map((part) => part === '"$1"' ? part : `'${part.replace(/'/g, `'\\''`)}'`).join(" ");
@@ -6075,11 +6352,11 @@ async function buildRecipeImage(recipe, options) {
   try {
     work = await createWorkDir(partial, options.mode);
     const diskId = randomInt(1, 2 ** 32 - 1);
-    const raw = join15(work, "disk.raw");
-    const handle = await open5(raw, "w", 420);
+    const raw = join16(work, "disk.raw");
+    const handle = await open6(raw, "w", 420);
     await handle.truncate(recipe.sizeBytes);
     await handle.close();
-    const scratch = join15(work, "tmp");
+    const scratch = join16(work, "tmp");
     await mkdir7(scratch);
     if (options.mode === "unshare") {
       await chmod3(raw, 438);
@@ -6116,30 +6393,30 @@ async function buildRecipeImage(recipe, options) {
         `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}`,
         work
       ]);
-    const bios = await access6(join15(work, "core.img")).then(
+    const bios = await access6(join16(work, "core.img")).then(
       () => true,
       () => false
     );
     options.onStep?.(`writing the partition table${bios ? " and bootloader" : ""}`);
     const header = buildDiskHeader({
       boot: bios ? {
-        bootCode: await readFile14(join15(work, "boot.img")),
-        coreImage: await readFile14(join15(work, "core.img"))
+        bootCode: await readFile14(join16(work, "boot.img")),
+        coreImage: await readFile14(join16(work, "core.img"))
       } : void 0,
       diskId,
       diskBytes: recipe.sizeBytes
     });
-    const disk = await open5(raw, "r+");
+    const disk = await open6(raw, "r+");
     await disk.write(header, 0, header.length, 0);
     await disk.close();
     options.onStep?.("converting to qcow2");
     await runCommand(
-      ["qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, join15(partial, ImageFiles.disk)],
+      ["qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, join16(partial, ImageFiles.disk)],
       { signal: options.signal, failureCode: "image" }
     );
-    await copyFile4(join15(work, "vmlinuz"), join15(partial, ImageFiles.kernel));
-    await copyFile4(join15(work, "initrd.img"), join15(partial, ImageFiles.initrd));
-    const kernelVersion = (await readFile14(join15(work, "kernel-version"), "utf8")).trim();
+    await copyFile4(join16(work, "vmlinuz"), join16(partial, ImageFiles.kernel));
+    await copyFile4(join16(work, "initrd.img"), join16(partial, ImageFiles.initrd));
+    const kernelVersion = (await readFile14(join16(work, "kernel-version"), "utf8")).trim();
     await removeTree(work, options.mode === "sudo");
     work = void 0;
     options.onStep?.("computing the digest");
@@ -6147,7 +6424,7 @@ async function buildRecipeImage(recipe, options) {
       name: recipe.name,
       arch: recipe.arch,
       digest: formatDigest(
-        await digestFile(join15(partial, ImageFiles.disk), "sha256", options.signal)
+        await digestFile(join16(partial, ImageFiles.disk), "sha256", options.signal)
       ),
       format: "qcow2",
       user: recipe.user,
@@ -6162,7 +6439,7 @@ async function buildRecipeImage(recipe, options) {
       createdAt: (options.now?.() ?? /* @__PURE__ */ new Date()).toISOString()
     };
     await writeFile11(
-      join15(partial, "build.log"),
+      join16(partial, "build.log"),
       `${formatCommand(argv)}
 ${log.join("\n")}
 kernel ${kernelVersion}
@@ -6182,11 +6459,11 @@ kernel ${kernelVersion}
 }
 async function createWorkDir(partial, mode) {
   if (mode !== "unshare") {
-    const work2 = join15(partial, "work");
+    const work2 = join16(partial, "work");
     await mkdir7(work2, { mode: 448 });
     return work2;
   }
-  const work = await mkdtemp3(join15(tmpdir(), "kvmci-build-"));
+  const work = await mkdtemp3(join16(tmpdir(), "kvmci-build-"));
   await chmod3(work, 511);
   return work;
 }
@@ -6223,7 +6500,7 @@ var init_build = __esm({
 });
 
 // src/disk/inspect.ts
-import { open as open6 } from "node:fs/promises";
+import { open as open7 } from "node:fs/promises";
 function buildInfoArgs(path) {
   return ["qemu-img", "info", "-U", "--output=json", path];
 }
@@ -6289,7 +6566,7 @@ async function inspectDisk(path, options) {
   return { ...info, format: info.format };
 }
 async function hasPartitionTable(path) {
-  const handle = await open6(path, "r");
+  const handle = await open7(path, "r");
   try {
     const sector2 = Buffer.alloc(1024);
     const { bytesRead } = await handle.read(sector2, 0, 1024, 0);
@@ -6311,8 +6588,8 @@ var init_inspect = __esm({
 
 // src/image/local-file.ts
 import { createHash as createHash5 } from "node:crypto";
-import { mkdir as mkdir8, readFile as readFile15, realpath as realpath3, stat as stat6, writeFile as writeFile12 } from "node:fs/promises";
-import { dirname as dirname6 } from "node:path";
+import { mkdir as mkdir8, readFile as readFile15, realpath as realpath3, stat as stat7, writeFile as writeFile12 } from "node:fs/promises";
+import { dirname as dirname7 } from "node:path";
 async function localFileImage(path, options) {
   let real;
   try {
@@ -6323,7 +6600,7 @@ async function localFileImage(path, options) {
     });
   }
   const info = await inspectDisk(real, { allowBacking: true, what: path });
-  const s = await stat6(real);
+  const s = await stat7(real);
   const memo2 = cachePath(
     options.cacheDir,
     "fileDigests",
@@ -6339,7 +6616,7 @@ async function localFileImage(path, options) {
   if (!digest) {
     options.onStep?.("computing the image's digest (once per version of the file)");
     digest = formatDigest(await digestFile(real, "sha256", options.signal));
-    await mkdir8(dirname6(memo2), { recursive: true, mode: 448 });
+    await mkdir8(dirname7(memo2), { recursive: true, mode: 448 });
     const record = {
       path: real,
       size: s.size,
@@ -6361,7 +6638,7 @@ async function localFileImage(path, options) {
       boot: { firmware: firmwareFor(options.arch) },
       createdAt: s.mtime.toISOString()
     },
-    dir: dirname6(real),
+    dir: dirname7(real),
     diskPath: real,
     entry: void 0,
     sizeOnDisk: s.blocks * 512,
@@ -6542,7 +6819,7 @@ var init_retry = __esm({
 });
 
 // src/image/download.ts
-import { open as open7, readFile as readFile16, rm as rm10, writeFile as writeFile13 } from "node:fs/promises";
+import { open as open8, readFile as readFile16, rm as rm10, writeFile as writeFile13 } from "node:fs/promises";
 import { Writable as Writable2 } from "node:stream";
 import { pipeline as pipeline2 } from "node:stream/promises";
 async function downloadVerified(url, partPath, expected, options) {
@@ -6769,7 +7046,7 @@ var init_download = __esm({
       algorithm;
       size;
       static async open(path, algorithm, signal) {
-        const handle = await open7(path, "a+", 384);
+        const handle = await open8(path, "a+", 384);
         const hash = createDigestHash(algorithm);
         let size2 = 0;
         const buffer = Buffer.allocUnsafe(4 << 20);
@@ -6830,7 +7107,7 @@ var init_download = __esm({
 
 // src/image/pull.ts
 import { mkdir as mkdir9, rename as rename5, rm as rm11 } from "node:fs/promises";
-import { join as join16 } from "node:path";
+import { join as join17 } from "node:path";
 async function pullCatalogImage(entry, options) {
   const fileName = decodeURIComponent(new URL(entry.url).pathname.split("/").pop() ?? "");
   options.onStep?.(`fetching ${entry.checksums}`);
@@ -6905,7 +7182,7 @@ async function downloadIntoCache(spec, options) {
     if (again) return { image: again, origin: "cached" };
     const downloads = cachePath(options.cacheDir, "downloads");
     await mkdir9(downloads, { recursive: true, mode: 448 });
-    const part = join16(downloads, `${spec.entryName}.part`);
+    const part = join17(downloads, `${spec.entryName}.part`);
     options.onNote?.(`downloading ${spec.url}`);
     await downloadVerified(spec.url, part, spec.expected, {
       http: options.http,
@@ -6929,7 +7206,7 @@ async function downloadIntoCache(spec, options) {
     }
     const partial = await createPartialEntry(options.cacheDir, spec.entryName);
     try {
-      await rename5(part, join16(partial, diskFileName(disk.format)));
+      await rename5(part, join17(partial, diskFileName(disk.format)));
       const image = await commitEntry(
         partial,
         options.cacheDir,
@@ -6979,7 +7256,7 @@ var init_pull = __esm({
 // src/image/build-mode.ts
 import { readFile as readFile17 } from "node:fs/promises";
 import { userInfo } from "node:os";
-import { execa as execa7 } from "execa";
+import { execa as execa9 } from "execa";
 async function chooseBuildMode(o) {
   const { username } = userInfo();
   const unshareLacks = o.isRoot ? [] : await unshareBuildLacks(o.signal);
@@ -7019,7 +7296,7 @@ async function unshareBuildLacks(signal) {
 }
 async function userNamespacesWork(signal) {
   if (!await which("unshare")) return { ok: false, why: "unshare is not installed" };
-  const probe2 = await execa7("unshare", ["--user", "--map-root-user", "true"], {
+  const probe2 = await execa9("unshare", ["--user", "--map-root-user", "true"], {
     reject: false,
     stdin: "ignore",
     timeout: 1e4,
@@ -7046,7 +7323,7 @@ var init_build_mode = __esm({
 
 // src/image/foreign-arch.ts
 import { readFile as readFile18 } from "node:fs/promises";
-import { join as join17 } from "node:path";
+import { join as join18 } from "node:path";
 function binfmtName(arch2) {
   return `qemu-${arch2}`;
 }
@@ -7070,8 +7347,8 @@ async function readBinfmtState(arch2) {
     (text) => text,
     () => void 0
   );
-  const status = await exists(join17(binfmtDir, "status"));
-  const entry = await exists(join17(binfmtDir, binfmtName(arch2)));
+  const status = await exists(join18(binfmtDir, "status"));
+  const entry = await exists(join18(binfmtDir, binfmtName(arch2)));
   return {
     mounted: status !== void 0,
     entry: entry === void 0 ? void 0 : parseBinfmtEntry(entry)
@@ -7168,7 +7445,7 @@ var init_foreign_arch = __esm({
 
 // src/image/resolve.ts
 import { readdir as readdir7, readFile as readFile19 } from "node:fs/promises";
-import { basename as basename3, join as join18 } from "node:path";
+import { basename as basename3, join as join19 } from "node:path";
 async function resolveImage(text, options) {
   const reference = parseImageReference(text, options.cwd, options.home);
   if ("problem" in reference)
@@ -7186,7 +7463,7 @@ async function resolveImage(text, options) {
       if (entry?.kind === "recipe") return resolveRecipe(entry, options);
       const others = await loadCatalogEntries(reference.name, options.catalogDirs);
       if (others.length > 0) throw noEntryForArch(reference.name, options.arch, others);
-      const asFile = await localFileImage(join18(options.cwd, reference.name), options).catch(
+      const asFile = await localFileImage(join19(options.cwd, reference.name), options).catch(
         (error) => {
           if (error instanceof KvmciError && error.code === "imageUnknown") return void 0;
           throw error;
@@ -7286,7 +7563,7 @@ async function hostDebianMirror() {
     const dir = "/etc/apt/sources.list.d";
     for (const entry of (await readdir7(dir)).sort()) {
       if (entry.endsWith(".list") || entry.endsWith(".sources"))
-        files.push({ name: basename3(entry), text: await readFile19(join18(dir, entry), "utf8") });
+        files.push({ name: basename3(entry), text: await readFile19(join19(dir, entry), "utf8") });
     }
   } catch {
   }
@@ -7317,54 +7594,10 @@ var init_resolve = __esm({
   }
 });
 
-// src/sync/workspace.ts
-import { lstat as lstat5 } from "node:fs/promises";
-import { dirname as dirname7, join as join19, resolve as resolve3 } from "node:path";
-import { execa as execa8 } from "execa";
-async function listWorkspace(dir) {
-  const inside = await execa8("git", ["rev-parse", "--is-inside-work-tree"], {
-    cwd: dir,
-    reject: false,
-    stdin: "ignore"
-  });
-  if (inside.exitCode !== 0 || inside.stdout.trim() !== "true")
-    return { mode: "folder", files: [] };
-  const listed = await execa8(
-    "git",
-    ["ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-    { cwd: dir, stdin: "ignore" }
-  );
-  const unique = [...new Set(listed.stdout.split("\0").filter(Boolean))];
-  const present2 = [];
-  for (const file of unique) {
-    try {
-      await lstat5(join19(dir, file));
-      present2.push(file);
-    } catch {
-    }
-  }
-  return { mode: "git", files: present2 };
-}
-async function inGitWorkTree(dir) {
-  for (let at = resolve3(dir); ; at = dirname7(at)) {
-    if (await lstat5(join19(at, ".git")).then(
-      () => true,
-      () => false
-    ))
-      return true;
-    if (dirname7(at) === at) return false;
-  }
-}
-var init_workspace = __esm({
-  "src/sync/workspace.ts"() {
-    "use strict";
-  }
-});
-
 // src/qemu/accel.ts
 import { constants as constants8 } from "node:fs";
-import { access as access7, readFile as readFile20, stat as stat7 } from "node:fs/promises";
-import { execa as execa9 } from "execa";
+import { access as access7, readFile as readFile20, stat as stat8 } from "node:fs/promises";
+import { execa as execa10 } from "execa";
 async function decideAccel(request, probe2) {
   if (request === "tcg") return { accel: "tcg", reason: "requested with --accel tcg" };
   if (probe2.arch !== probe2.hostArch) {
@@ -7393,7 +7626,7 @@ function foreignArchProblem(arch2, hostArch) {
 async function probeKvm(options) {
   const device = options.devicePath ?? "/dev/kvm";
   try {
-    await stat7(device);
+    await stat8(device);
   } catch {
     return {
       message: `${device} does not exist`,
@@ -7430,7 +7663,7 @@ async function probeKey(arch2, kernel) {
     const bootId = (await readFile20("/proc/sys/kernel/random/boot_id", "utf8")).trim();
     const qemu = await which(qemuBinary(arch2));
     if (!qemu) return void 0;
-    const [q, k] = await Promise.all([stat7(qemu), stat7(kernel)]);
+    const [q, k] = await Promise.all([stat8(qemu), stat8(kernel)]);
     return [bootId, qemu, q.size, q.mtimeMs, kernel, k.size, k.mtimeMs].join("|");
   } catch {
     return void 0;
@@ -7466,7 +7699,7 @@ async function bootProbeKernel(arch2, kernel, timeoutMs, signal) {
   const controller = new AbortController();
   const onAbort = () => controller.abort();
   signal?.addEventListener("abort", onAbort, { once: true });
-  const child = execa9(file ?? qemuBinary(arch2), args, {
+  const child = execa10(file ?? qemuBinary(arch2), args, {
     reject: false,
     all: true,
     stdin: "ignore",
@@ -7545,11 +7778,11 @@ var init_probe_memo = __esm({
 });
 
 // src/qemu/version.ts
-import { execa as execa10 } from "execa";
+import { execa as execa11 } from "execa";
 function qemuVersion(arch2) {
   let version2 = memo.get(arch2);
   if (!version2) {
-    version2 = execa10(qemuBinary(arch2), ["--version"]).then(
+    version2 = execa11(qemuBinary(arch2), ["--version"]).then(
       (r) => r.stdout.split("\n")[0]?.trim() ?? ""
     );
     version2.catch(() => memo.delete(arch2));
@@ -7901,7 +8134,7 @@ var init_run_config = __esm({
 });
 
 // src/snapshot/store.ts
-import { readFile as readFile23, stat as stat8, writeFile as writeFile16 } from "node:fs/promises";
+import { readFile as readFile23, stat as stat9, writeFile as writeFile16 } from "node:fs/promises";
 import { join as join23 } from "node:path";
 import { z as z6 } from "zod";
 function snapshotsDir(cacheDir) {
@@ -7924,12 +8157,12 @@ async function readSnapshot(dir) {
   const memoryPath = join23(dir, SnapshotFiles.memory);
   const diskPath = join23(dir, SnapshotFiles.disk);
   try {
-    await stat8(memoryPath);
-    await stat8(diskPath);
+    await stat9(memoryPath);
+    await stat9(diskPath);
   } catch {
     return void 0;
   }
-  const lastUsed = await stat8(join23(dir, SnapshotFiles.lastUsed)).then(
+  const lastUsed = await stat9(join23(dir, SnapshotFiles.lastUsed)).then(
     (s) => s.mtime,
     () => new Date(info.createdAt)
   );
@@ -7971,7 +8204,7 @@ async function verifySnapshot(snapshot, signal) {
     ["disk", snapshot.diskPath]
   ]) {
     const expected = snapshot.info.files[name];
-    const now = await stat8(path).catch(() => void 0);
+    const now = await stat9(path).catch(() => void 0);
     if (!now) return `its ${name} file cannot be read`;
     const stamp = stamps[name];
     if (stamp && now.size === expected.bytes && now.size === stamp.size && now.mtimeMs === stamp.mtimeMs && now.ino === stamp.ino)
@@ -7997,7 +8230,7 @@ async function readStamps(dir) {
   }
 }
 async function fileRecordOf(path, signal) {
-  const { size: size2 } = await stat8(path);
+  const { size: size2 } = await stat9(path);
   const digest = await digestFile(path, "sha256", signal);
   return { bytes: size2, sha256: digest.hex };
 }
@@ -8036,6 +8269,8 @@ var init_store = __esm({
         hostCpu: z6.string().optional()
       }),
       user: z6.string(),
+      /** The user's uid and gid in the saved guest: a workspace disk's files are theirs. */
+      userIds: z6.object({ uid: z6.number().int(), gid: z6.number().int() }).optional(),
       /** The saved guest's SSH host key: every restored guest presents it. */
       hostPublicKey: z6.string(),
       files: z6.object({ memory: fileRecord, disk: fileRecord }),
@@ -8046,9 +8281,49 @@ var init_store = __esm({
   }
 });
 
+// src/run/workspace.ts
+async function putWorkspace(guest, config, o) {
+  if (!config.sync) {
+    const made = await guest.exec(buildWorkdirCommand(config.workdir), { signal: o.signal });
+    if (made.code !== 0)
+      throw new KvmciError(
+        "guestLost",
+        `Creating ${config.workdir} in the guest failed (exit code ${made.code})`
+      );
+    return;
+  }
+  const synced = await syncWorkspace(
+    guest,
+    { ...workspaceSource(config), workdir: config.workdir },
+    o.signal
+  );
+  o.emit(syncedNote(synced, "ssh"));
+}
+function workspaceSource(config) {
+  if (!config.sync) return void 0;
+  return { cwd: config.cwd, excludes: config.exclude, artifactsDir: config.artifactsDir };
+}
+function syncedNote(synced, how) {
+  const size2 = formatSize(synced.bytes);
+  const on = how === "disk" ? ", on the workspace disk" : "";
+  return {
+    type: "note",
+    message: synced.mode === "git" ? `synced ${synced.files} files, ${size2}${on} (git: tracked and untracked, not ignored)` : `synced the folder, ${size2}${on} (not a git work tree: everything in it; --exclude leaves things out)`
+  };
+}
+var init_workspace2 = __esm({
+  "src/run/workspace.ts"() {
+    "use strict";
+    init_errors();
+    init_tar_args();
+    init_transfer2();
+    init_size();
+  }
+});
+
 // src/run/warm.ts
 import { rm as rm13 } from "node:fs/promises";
-import { join as join24, relative as relative3 } from "node:path";
+import { join as join24, relative as relative4 } from "node:path";
 async function planSnapshot(guest, image, userData, cacheDir) {
   const spec = guest.machineSpec();
   const parts = {
@@ -8064,12 +8339,13 @@ async function planSnapshot(guest, image, userData, cacheDir) {
   const entry = snapshotEntryName(image.info.name, key);
   return { key, entry, parts, existing: await findSnapshot(cacheDir, entry) };
 }
-async function restoreSnapshot(guest, snapshot, deadline, signal) {
+async function restoreSnapshot(guest, snapshot, deadline, signal, workspaceDir) {
   await guest.restore(
     {
       memoryPath: snapshot.memoryPath,
       hostPublicKey: snapshot.info.hostPublicKey,
-      verified: verifyOnce(snapshot, signal)
+      verified: verifyOnce(snapshot, signal),
+      workspaceDir
     },
     deadline,
     signal
@@ -8117,7 +8393,7 @@ async function saveSnapshot(guest, image, plan, o) {
       await rebaseOverlay(
         {
           path: saved.diskPath,
-          backingFile: image.entry ? relative3(finalDir, image.diskPath) : image.diskPath,
+          backingFile: image.entry ? relative4(finalDir, image.diskPath) : image.diskPath,
           backingFormat: image.info.format
         },
         o.signal
@@ -8138,6 +8414,7 @@ async function saveSnapshot(guest, image, plan, o) {
           hostCpu: plan.parts.hostCpu
         },
         user: guest.user,
+        userIds: saved.owner,
         hostPublicKey: guest.hostPublicKey,
         saveMs,
         createdAt: o.now().toISOString()
@@ -8173,13 +8450,31 @@ async function startGuest(guest, o) {
   const inUse = snapshot ? await markInUse(o.cacheDir, snapshot.entry, signal) : void 0;
   try {
     if (snapshot) {
+      const packed = await packWorkspaceDisk(guest, snapshot, o);
       clock.start("restore");
       try {
-        await restoreSnapshot(guest, snapshot, Date.now() + o.bootTimeoutMs, signal);
+        await restoreSnapshot(
+          guest,
+          snapshot,
+          Date.now() + o.bootTimeoutMs,
+          signal,
+          packed ? o.workdir : void 0
+        );
         clock.end(true);
         await touchFolder(snapshot.dir);
         emit({ type: "note", message: `started from snapshot ${snapshot.entry}` });
-        return { snapshot: { entry: snapshot.entry, use: "restored" }, cloudInitErrors: [], inUse };
+        if (packed && guest.workspaceMounted) emit(syncedNote(packed, "disk"));
+        else if (packed)
+          emit({
+            type: "note",
+            message: "the guest did not mount its workspace disk; sending the workspace over SSH"
+          });
+        return {
+          snapshot: { entry: snapshot.entry, use: "restored" },
+          cloudInitErrors: [],
+          inUse,
+          synced: guest.workspaceMounted
+        };
       } catch (error) {
         clock.end(false);
         if (signal.aborted) throw error;
@@ -8192,7 +8487,7 @@ async function startGuest(guest, o) {
       }
     }
     let cloudInitErrors = await bootCold(guest, o);
-    if (!o.plan) return { snapshot: void 0, cloudInitErrors, inUse };
+    if (!o.plan) return { snapshot: void 0, cloudInitErrors, inUse, synced: false };
     try {
       const saved = await clock.time(
         "snapshot",
@@ -8208,7 +8503,8 @@ async function startGuest(guest, o) {
       return {
         snapshot: saved ? { entry: saved.entry, use: "saved" } : void 0,
         cloudInitErrors,
-        inUse
+        inUse,
+        synced: false
       };
     } catch (error) {
       if (signal.aborted || isKvmciError(error)) throw error;
@@ -8219,12 +8515,31 @@ async function startGuest(guest, o) {
       });
       await guest.reset(signal);
       cloudInitErrors = await bootCold(guest, o);
-      return { snapshot: void 0, cloudInitErrors, inUse };
+      return { snapshot: void 0, cloudInitErrors, inUse, synced: false };
     }
   } catch (error) {
     await inUse?.[Symbol.asyncDispose]();
     throw error;
   }
+}
+async function packWorkspaceDisk(guest, snapshot, o) {
+  const owner = snapshot.info.userIds;
+  if (!o.workspace || !owner || !mountableWorkdir(o.workdir)) return void 0;
+  const unavailable = await workspaceDiskUnavailable();
+  if (unavailable) {
+    o.emit({ type: "note", message: `the workspace goes over SSH, more slowly: ${unavailable}` });
+    return void 0;
+  }
+  const packed = await o.clock.time(
+    "sync",
+    () => guest.packWorkspaceDisk(o.workspace, owner, o.signal)
+  );
+  if (packed.kind === "built") return packed.sync;
+  o.emit({
+    type: "note",
+    message: `the workspace goes over SSH, more slowly: ${packed.why}`
+  });
+  return void 0;
 }
 async function bootCold(guest, o) {
   o.clock.start("boot");
@@ -8256,97 +8571,10 @@ var init_warm = __esm({
     init_errors();
     init_cache();
     init_error_message();
+    init_wake();
+    init_workspace_disk();
+    init_workspace2();
     verifications = /* @__PURE__ */ new Map();
-  }
-});
-
-// src/sync/transfer.ts
-import { relative as relative4, isAbsolute as isAbsolute3 } from "node:path";
-async function syncWorkspace(guest, o, signal) {
-  const listing = await listWorkspace(o.cwd);
-  const excludes = [...o.excludes];
-  const artifactsRel = relative4(o.cwd, o.artifactsDir);
-  if (artifactsRel && !artifactsRel.startsWith("..") && !isAbsolute3(artifactsRel))
-    excludes.push(`./${artifactsRel}`, artifactsRel);
-  const tar = startHostTar(
-    buildPackArgs({ dir: o.cwd, fromList: listing.mode === "git", excludes }),
-    { input: listing.mode === "git" ? listing.files.join("\0") : void 0, signal }
-  );
-  const stderr = [];
-  const remote = await guest.exec(buildUnpackCommand(o.workdir), {
-    stdin: tar.archive,
-    onStderr: (chunk) => stderr.push(chunk),
-    signal
-  });
-  const local = await tar.done;
-  const bytes = tar.bytes();
-  if (local.exitCode !== 0) {
-    throw new KvmciError(
-      "usage",
-      `Packing the workspace failed: tar exited with code ${local.exitCode}`,
-      {
-        details: tailLines(local.stderr, 10),
-        hint: "Check that every file in the workspace is readable, or leave unreadable ones out with --exclude."
-      }
-    );
-  }
-  if (remote.code !== 0) {
-    throw new KvmciError(
-      "guestLost",
-      `Unpacking the workspace in the guest failed (exit code ${remote.code})`,
-      {
-        details: tailLines(Buffer.concat(stderr).toString(), 10),
-        hint: "The guest's disk may be full: use --disk to give it more room."
-      }
-    );
-  }
-  return { mode: listing.mode, files: await tar.files, bytes };
-}
-var init_transfer2 = __esm({
-  "src/sync/transfer.ts"() {
-    "use strict";
-    init_errors();
-    init_host_tar();
-    init_tar_args();
-    init_workspace();
-    init_text();
-  }
-});
-
-// src/run/workspace.ts
-async function putWorkspace(guest, config, o) {
-  if (!config.sync) {
-    const made = await guest.exec(buildWorkdirCommand(config.workdir), { signal: o.signal });
-    if (made.code !== 0)
-      throw new KvmciError(
-        "guestLost",
-        `Creating ${config.workdir} in the guest failed (exit code ${made.code})`
-      );
-    return;
-  }
-  const synced = await syncWorkspace(
-    guest,
-    {
-      cwd: config.cwd,
-      workdir: config.workdir,
-      excludes: config.exclude,
-      artifactsDir: config.artifactsDir
-    },
-    o.signal
-  );
-  const size2 = formatSize(synced.bytes);
-  o.emit({
-    type: "note",
-    message: synced.mode === "git" ? `synced ${synced.files} files, ${size2} (git: tracked and untracked, not ignored)` : `synced the folder, ${size2} (not a git work tree: everything in it; --exclude leaves things out)`
-  });
-}
-var init_workspace2 = __esm({
-  "src/run/workspace.ts"() {
-    "use strict";
-    init_errors();
-    init_tar_args();
-    init_transfer2();
-    init_size();
   }
 });
 
@@ -8738,6 +8966,7 @@ async function runGuest(config, deps, o) {
         cacheDir: deps.cacheDir,
         bootTimeoutMs: o.bootTimeoutMs,
         workdir: config.workdir,
+        workspace: workspaceSource(config),
         clock,
         signal,
         emit,
@@ -8751,7 +8980,8 @@ async function runGuest(config, deps, o) {
         result.outcome = "passed";
         return;
       }
-      await clock.time("sync", () => putWorkspace(guest, config, { signal, emit }));
+      if (!started.synced)
+        await clock.time("sync", () => putWorkspace(guest, config, { signal, emit }));
       const commandStarted = Date.now();
       const command = await clock.time(
         "command",
@@ -9073,6 +9303,7 @@ async function runTopology(config, deps, o) {
         cacheDir: deps.cacheDir,
         bootTimeoutMs: m.bootTimeoutMs,
         workdir: cfg.workdir,
+        workspace: workspaceSource(cfg),
         clock: m.clock,
         signal: stageSignal,
         emit: m.emit,
@@ -9094,10 +9325,11 @@ async function runTopology(config, deps, o) {
         type: "note",
         message: `on the run's private network as ${m.spec.name} (${lanAddress(m.index)}), with ${peers.filter((p) => p.name !== m.spec.name).map((p) => p.name).join(", ")}`
       });
-      await m.clock.time(
-        "sync",
-        () => putWorkspace(guest, cfg, { signal: stageSignal, emit: m.emit })
-      );
+      if (!started.synced)
+        await m.clock.time(
+          "sync",
+          () => putWorkspace(guest, cfg, { signal: stageSignal, emit: m.emit })
+        );
     });
     const readyBy = Date.now() + config.readyTimeoutMs;
     await stage(members, stop, signal, async (m) => {
@@ -10419,7 +10651,7 @@ var init_image = __esm({
 });
 
 // src/housekeeping/gc.ts
-import { readdir as readdir10, readFile as readFile25, rm as rm17, stat as stat9 } from "node:fs/promises";
+import { readdir as readdir10, readFile as readFile25, rm as rm17, stat as stat10 } from "node:fs/promises";
 import { join as join28 } from "node:path";
 async function collectGarbage(cacheDir, options = {}) {
   var _stack = [];
@@ -10518,7 +10750,7 @@ async function listDownloads(cacheDir) {
   const out = [];
   for (const file of files.filter((f) => f.endsWith(".part")).sort()) {
     const path = join28(dir, file);
-    out.push({ entry: file.slice(0, -5), path, bytes: (await stat9(path)).blocks * 512 });
+    out.push({ entry: file.slice(0, -5), path, bytes: (await stat10(path)).blocks * 512 });
   }
   return out;
 }
@@ -10534,7 +10766,7 @@ async function lockHeldByLiveProcess(cacheDir, entry) {
   return await isProcessRunning(holder, await identifyProcess()) !== false;
 }
 async function pidExists(pid) {
-  return stat9(`/proc/${pid}`).then(
+  return stat10(`/proc/${pid}`).then(
     () => true,
     () => false
   );
@@ -10546,7 +10778,7 @@ async function sumSizes(paths) {
 }
 async function treeSize(path) {
   try {
-    const s = await stat9(path);
+    const s = await stat10(path);
     if (!s.isDirectory()) return s.blocks * 512;
     let total = 0;
     for (const entry of await readdir10(path)) total += await treeSize(join28(path, entry));
@@ -10658,7 +10890,7 @@ var init_gc2 = __esm({
 import { access as access9, mkdir as mkdir13, statfs } from "node:fs/promises";
 import { userInfo as userInfo2 } from "node:os";
 import { join as join29 } from "node:path";
-import { execa as execa11 } from "execa";
+import { execa as execa12 } from "execa";
 async function runDoctor(o) {
   const hostArch = o.hostArch ?? "x86_64";
   const foreign = arches.filter((a) => a !== hostArch);
@@ -10668,7 +10900,14 @@ async function runDoctor(o) {
     await toolCheck("qemu-img", "qemu-utils", "fail", "to make overlays"),
     await toolCheck("mmdebstrap", "mmdebstrap", "warn", "only to build images"),
     await toolCheck("tar", "tar", "fail", "to sync the workspace"),
-    await toolCheck("git", "git", "warn", "to sync a git work tree")
+    await toolCheck("git", "git", "warn", "to sync a git work tree"),
+    await toolCheck(
+      "mksquashfs",
+      "squashfs-tools",
+      "warn",
+      "to put the workspace on a disk for restored guests; without it, it goes over SSH, more slowly",
+      ["-version"]
+    )
   );
   checks.push(await kvmCheck(o.cacheDir, hostArch));
   checks.push(await cacheCheck(o.cacheDir));
@@ -10780,11 +11019,11 @@ function buildChecks(host, userns) {
   };
   return [sudo, namespaces, path];
 }
-async function toolCheck(tool, pkg, missing, purpose) {
+async function toolCheck(tool, pkg, missing, purpose, versionArgs = ["--version"]) {
   const install = `sudo apt-get install ${pkg} (needed ${purpose}; kvmci installs it itself when it may use sudo -n)`;
   const path = await which(tool);
   if (!path) return { name: tool, status: missing, detail: "not installed", fix: install };
-  const result = await execa11(path, ["--version"], {
+  const result = await execa12(path, versionArgs, {
     reject: false,
     stdin: "ignore",
     timeout: 3e4
@@ -10793,7 +11032,7 @@ async function toolCheck(tool, pkg, missing, purpose) {
     return {
       name: tool,
       status: missing,
-      detail: `${path} --version failed (${result.exitCode === void 0 ? result.shortMessage : `exit code ${result.exitCode}`}): ${tailLines(String(result.stderr ?? ""), 1).join("") || "no output"}`,
+      detail: `${path} ${versionArgs.join(" ")} failed (${result.exitCode === void 0 ? result.shortMessage : `exit code ${result.exitCode}`}): ${tailLines(String(result.stderr ?? ""), 1).join("") || "no output"}`,
       fix: `sudo apt-get install --reinstall ${pkg}`
     };
   const first = `${result.stdout}`.split("\n")[0] ?? "";

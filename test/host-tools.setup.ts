@@ -28,6 +28,9 @@ export default async function installTestTools(): Promise<void> {
       "arch-test",
       "tar",
       "git",
+      // The workspace disk (mksquashfs), and its independent reader in the unit tests.
+      "mksquashfs",
+      "unsquashfs",
       // Independent readers of what kvmci writes (seeds, partition tables), in the unit tests.
       "isoinfo",
       "sfdisk",

@@ -27,6 +27,9 @@ export async function ensureHostTools(
     ...o.arches.map(qemuBinary),
     "qemu-img",
     "tar",
+    // Optional for the CLI (the workspace goes over SSH without it), but a warm run's
+    // workspace is on a disk in milliseconds with it.
+    "mksquashfs",
     ...(o.needBuild ? ["mmdebstrap"] : []),
   ];
   await toolInstaller({

@@ -49,6 +49,13 @@ export async function runDoctor(o: {
     await toolCheck("mmdebstrap", "mmdebstrap", "warn", "only to build images"),
     await toolCheck("tar", "tar", "fail", "to sync the workspace"),
     await toolCheck("git", "git", "warn", "to sync a git work tree"),
+    await toolCheck(
+      "mksquashfs",
+      "squashfs-tools",
+      "warn",
+      "to put the workspace on a disk for restored guests; without it, it goes over SSH, more slowly",
+      ["-version"],
+    ),
   );
   checks.push(await kvmCheck(o.cacheDir, hostArch));
   checks.push(await cacheCheck(o.cacheDir));
@@ -210,11 +217,12 @@ async function toolCheck(
   pkg: string,
   missing: "warn" | "fail",
   purpose: string,
+  versionArgs = ["--version"],
 ): Promise<Check> {
   const install = `sudo apt-get install ${pkg} (needed ${purpose}; kvmci installs it itself when it may use sudo -n)`;
   const path = await which(tool);
   if (!path) return { name: tool, status: missing, detail: "not installed", fix: install };
-  const result = await execa(path, ["--version"], {
+  const result = await execa(path, versionArgs, {
     reject: false,
     stdin: "ignore",
     timeout: 30_000,
@@ -223,7 +231,7 @@ async function toolCheck(
     return {
       name: tool,
       status: missing,
-      detail: `${path} --version failed (${result.exitCode === undefined ? result.shortMessage : `exit code ${result.exitCode}`}): ${tailLines(String(result.stderr ?? ""), 1).join("") || "no output"}`,
+      detail: `${path} ${versionArgs.join(" ")} failed (${result.exitCode === undefined ? result.shortMessage : `exit code ${result.exitCode}`}): ${tailLines(String(result.stderr ?? ""), 1).join("") || "no output"}`,
       fix: `sudo apt-get install --reinstall ${pkg}`,
     };
   const first = `${result.stdout}`.split("\n")[0] ?? "";

@@ -31,7 +31,19 @@ import {
 } from "./console.js";
 import { waitForCloudInit, type CloudInitWait } from "./readiness.js";
 import { createRunFolder, RunFiles, type RunFolder } from "./run-folder.js";
-import { buildStartAgentCommand, buildWakeLine, WakeChannel, wakeAgentScript } from "./wake.js";
+import {
+  buildStartAgentCommand,
+  buildWakeLine,
+  mountableWorkdir,
+  WakeChannel,
+  wakeAgentScript,
+} from "./wake.js";
+import {
+  buildWorkspaceDisk,
+  makeEmptyWorkspaceDisk,
+  type WorkspaceDiskResult,
+} from "../sync/workspace-disk.js";
+import type { WorkspaceSource } from "../sync/transfer.js";
 
 export interface GuestSpec {
   /** Shown in messages and used as QEMU's name, e.g. `debian-12`. */
@@ -79,6 +91,14 @@ export interface SavedState {
   hostPublicKey: string;
   /** Settles with what is wrong with the saved files, or undefined when they are intact. */
   verified: Promise<string | undefined>;
+  /** Where the guest mounts this run's workspace disk (see packWorkspaceDisk), if it has one. */
+  workspaceDir?: string;
+}
+
+/** The login user's ids in a saved guest: the owner of a workspace disk's files. */
+export interface GuestUserIds {
+  uid: number;
+  gid: number;
 }
 
 /**
@@ -92,6 +112,9 @@ export class Guest implements AsyncDisposable {
   private wake: WakeChannel | undefined;
   private sshPort = 0;
   private kept = false;
+  /** What the workspace disk holds: nothing yet (made empty at launch), or this run's workspace. */
+  private workspaceDisk: "none" | "empty" | "workspace" = "none";
+  private mountedWorkspace = false;
   /** The host key SSH must present: this run's own, or a restored snapshot's. */
   private pinnedHostKey: string;
   /** Replaced when the guest is saved: the saved state holds only a key nobody has any more. */
@@ -146,6 +169,32 @@ export class Guest implements AsyncDisposable {
 
   get overlayPath(): string {
     return this.folder.file(RunFiles.overlay);
+  }
+
+  /** The guest woke with this run's workspace mounted on its workdir (no sync needed). */
+  get workspaceMounted(): boolean {
+    return this.mountedWorkspace;
+  }
+
+  /**
+   * Packs the workspace into this guest's workspace disk, owned by `owner` (a saved guest's
+   * user), before a restore: the restored guest mounts it on the workdir as it wakes.
+   */
+  async packWorkspaceDisk(
+    source: WorkspaceSource,
+    owner: GuestUserIds,
+    signal: AbortSignal,
+  ): Promise<WorkspaceDiskResult> {
+    if (this.launched) throw new Error("The workspace disk is packed before QEMU starts");
+    const result = await buildWorkspaceDisk(
+      this.folder.file(RunFiles.workspaceDisk),
+      source,
+      owner,
+      signal,
+    );
+    // Not built: launch makes it the empty disk every guest of this machine has.
+    this.workspaceDisk = result.kind === "built" ? "workspace" : "none";
+    return result;
   }
 
   /** The run's overlay, over the image, or over a snapshot's saved disk. */
@@ -221,6 +270,10 @@ export class Guest implements AsyncDisposable {
     const boot = this.bootMethod();
     // The firmware writes its variables; each guest has a fresh copy of the template.
     if (boot.kind === "uefi") await copyFile(aarch64Uefi.varsTemplate, boot.vars);
+    if (this.workspaceDisk === "none") {
+      await makeEmptyWorkspaceDisk(this.folder.file(RunFiles.workspaceDisk));
+      this.workspaceDisk = "empty";
+    }
     for (let attempt = 1; ; attempt++) {
       this.sshPort = await this.host.findPort();
       const argv = buildQemuArgs({
@@ -228,6 +281,7 @@ export class Guest implements AsyncDisposable {
         name: `kvmci-${this.spec.name}-${this.id}`,
         overlayPath: this.overlayPath,
         seedPath: this.folder.file(RunFiles.seed),
+        workspaceDiskPath: this.folder.file(RunFiles.workspaceDisk),
         consolePath: this.consolePath,
         sshPort: this.sshPort,
         qmpPath: this.folder.file(RunFiles.qmp),
@@ -277,7 +331,7 @@ export class Guest implements AsyncDisposable {
     dir: string,
     deadline: number,
     signal: AbortSignal,
-  ): Promise<{ memoryPath: string; diskPath: string }> {
+  ): Promise<{ memoryPath: string; diskPath: string; owner: GuestUserIds | undefined }> {
     const qmp = this.requireQmp();
     const started = await this.exec(buildStartAgentCommand(this.user), {
       stdin: Readable.from([wakeAgentScript]),
@@ -288,7 +342,7 @@ export class Guest implements AsyncDisposable {
     await this.ssh?.[Symbol.asyncDispose]();
     this.ssh = undefined;
     const wake = await this.wakeChannel(signal);
-    await wake.waitFor("armed", wakeTimeoutMs, signal);
+    const owner = parseUserIds(await wake.waitFor("armed", wakeTimeoutMs, signal));
     await qmp.execute("stop");
     const memoryPath = join(dir, "memory.bin");
     const diskPath = join(dir, "disk.qcow2");
@@ -301,7 +355,7 @@ export class Guest implements AsyncDisposable {
     // pages, unused blocks): drop its private half and go on with a new key.
     this.clientKey = generateKeyPair(`kvmci-client-${this.id}`);
     await this.resume(deadline, signal);
-    return { memoryPath, diskPath };
+    return { memoryPath, diskPath, owner };
   }
 
   /**
@@ -317,7 +371,11 @@ export class Guest implements AsyncDisposable {
     });
     await this.waitForMigration("restore", deadline, signal);
     this.pinnedHostKey = state.hostPublicKey;
-    await this.resume(deadline, signal);
+    await this.resume(
+      deadline,
+      signal,
+      this.workspaceDisk === "workspace" ? state.workspaceDir : undefined,
+    );
   }
 
   /** Powers the guest off from inside (file systems synced) and waits for QEMU to exit. */
@@ -349,10 +407,20 @@ export class Guest implements AsyncDisposable {
     this.pinnedHostKey = this.hostKey.publicKey;
     await rm(this.overlayPath, { force: true });
     await this.createOverlay(signal);
+    // A cold boot starts with an empty workspace disk, as the saved guests did.
+    this.workspaceDisk = "none";
+    this.mountedWorkspace = false;
   }
 
-  /** Continues a stopped guest, wakes it with this run's clock, name, randomness and key. */
-  private async resume(deadline: number, signal: AbortSignal): Promise<void> {
+  /**
+   * Continues a stopped guest, wakes it with this run's clock, name, randomness and key, and
+   * has it mount its workspace disk on `workspaceDir`.
+   */
+  private async resume(
+    deadline: number,
+    signal: AbortSignal,
+    workspaceDir?: string,
+  ): Promise<void> {
     const wake = await this.wakeChannel(signal);
     await this.requireQmp().execute("cont");
     wake.send(
@@ -361,9 +429,11 @@ export class Guest implements AsyncDisposable {
         hostname: `kvmci-${this.id}`,
         seed: randomBytes(32).toString("hex"),
         authorizedKey: this.clientKey.publicKey,
+        workspaceDir: workspaceDir && mountableWorkdir(workspaceDir) ? workspaceDir : undefined,
       }),
     );
-    await wake.waitFor("awake", wakeTimeoutMs, signal);
+    const awake = await wake.waitFor("awake", wakeTimeoutMs, signal);
+    this.mountedWorkspace = workspaceDir !== undefined && awake.includes("workspace");
     await this.connectSsh(deadline, signal, Date.now(), true);
   }
 
@@ -654,4 +724,12 @@ export class Guest implements AsyncDisposable {
 function exitSummary(exit: QemuExit): string {
   if (exit.signal) return ` (QEMU ended by ${exit.signal})`;
   return exit.code !== undefined ? ` (QEMU exit code ${exit.code})` : "";
+}
+
+/** The ids the wake agent says with `armed`, if they are ids. Pure. */
+export function parseUserIds(words: string[]): GuestUserIds | undefined {
+  const [uid, gid] = words.map((word) => (/^\d{1,10}$/.test(word) ? Number(word) : NaN));
+  if (uid === undefined || gid === undefined || !(uid < 2 ** 32 - 1) || !(gid < 2 ** 32 - 1))
+    return undefined;
+  return { uid, gid };
 }

@@ -2,27 +2,45 @@ import type { Socket } from "node:net";
 import { openUnixSocket } from "../host/unix-socket.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import { wakePortName } from "../qemu/args.js";
+import { workspaceDiskSerial } from "../sync/workspace-disk.js";
+
+/** Where the workspace disk is mounted in the guest (a tmpfs: made before the save). */
+const workspaceLower = "/run/kvmci-workspace";
+/** The overlay's writable layer and its work folder, on the guest's disk. */
+const workspaceLayers = "/var/lib/kvmci-workspace";
 
 /**
  * The wake agent: a shell script started in the guest (as root, detached) just before its state
  * is saved. It removes what belongs to the saving run (its authorized key, cloud-init's copies of
- * the user-data holding it), waits until no SSH connection is left, says `armed`, and then waits
- * on the wake channel. Each guest restored from the snapshot (and the saving guest itself) is
- * sent one `wake` line with its own clock, host name, randomness and client key; the agent
- * applies them, says `awake` and exits. Nothing of it stays on disk but the files it changed.
- * After the wake it starts one program (date, to set the clock), and on arm64, which has no
- * vmgenid, a second (python3, to reseed the random number generator): everything else is the
- * shell's own, since each program started costs tens of milliseconds under emulation. The authorized
- * keys file is emptied, not removed, so that writing it keeps its owner and mode.
+ * the user-data holding it), readies what a workspace disk needs (squashfs and overlay loaded,
+ * the overlay's folders made), waits until no SSH connection is left, says `armed` with the
+ * login user's uid and gid, and then waits on the wake channel. Each guest restored from the
+ * snapshot (and the saving guest itself) is sent one `wake` line with its own clock, host name,
+ * randomness, client key and the workdir to mount its workspace disk on (or `-`); the agent
+ * applies them, mounts the workspace, says `awake` (`awake workspace` when the workspace is
+ * mounted) and exits. Nothing of it stays on disk but the files it changed.
+ * After the wake it starts one program (date, to set the clock), two (mount) for a workspace
+ * disk, and on arm64, which has no vmgenid, one more (python3, to reseed the random number
+ * generator): everything else is the shell's own, since each program started costs tens of
+ * milliseconds under emulation. The authorized keys file is emptied, not removed, so that
+ * writing it keeps its owner and mode.
  *
  * Arguments: the login user.
  */
 export const wakeAgentScript = `#!/bin/sh
 set -u
 user=$1
-home=$(getent passwd "$user" | cut -d: -f6)
+IFS=: read -r _ _ uid gid _ home _ <<EOF
+$(getent passwd "$user")
+EOF
 port=/dev/virtio-ports/${wakePortName}
 exec 3<>"$port" || exit 1
+# The workspace disk's overlay: loaded and made now, so that mounting it after a wake starts
+# nothing else. Its upper layer is the workdir's top folder: the user's.
+modprobe -q squashfs 2>/dev/null
+modprobe -q overlay 2>/dev/null
+mkdir -p ${workspaceLower} ${workspaceLayers}/work
+install -d -o "$uid" -g "$gid" -m 0755 ${workspaceLayers}/upper
 : >"$home/.ssh/authorized_keys"
 rm -f /var/lib/cloud/instance/user-data.txt \\
   /var/lib/cloud/instance/user-data.txt.i /var/lib/cloud/instance/cloud-config.txt \\
@@ -35,10 +53,10 @@ while [ $n -lt 100 ] && cat /proc/net/tcp /proc/net/tcp6 2>/dev/null |
   n=$((n + 1))
 done
 sync
-echo armed >&3
+echo "armed $uid $gid" >&3
 while :; do
   # A read fails while no host end is connected (between the save and a restore): wait.
-  if ! read -r word time name seed keytype key <&3; then sleep 0.05; continue; fi
+  if ! read -r word time name seed workdir keytype key <&3; then sleep 0.05; continue; fi
   [ "$word" = wake ] || continue
   # The new key first, so that the host may connect as soon as it hears the word.
   printf '%s %s\\n' "$keytype" "$key" >"$home/.ssh/authorized_keys"
@@ -70,13 +88,23 @@ while :; do
   if [ ! -e /sys/bus/acpi/devices/QEMUVGID:00 ]; then
     python3 -c 'import fcntl, os; fcntl.ioctl(os.open("/dev/urandom", os.O_WRONLY), 0x5207)' 2>/dev/null
   fi
+  # This run's workspace, read-only on its disk, under a writable layer on the guest's own.
+  mounted=
+  if [ "$workdir" != - ]; then
+    [ -d "$workdir" ] || mkdir -p "$workdir"
+    if mount -t squashfs -o ro /dev/disk/by-id/virtio-${workspaceDiskSerial} ${workspaceLower} &&
+      mount -t overlay -o lowerdir=${workspaceLower},upperdir=${workspaceLayers}/upper,workdir=${workspaceLayers}/work \\
+        kvmci-workspace "$workdir"; then
+      mounted=" workspace"
+    fi 2>/dev/null
+  fi
   # A restored guest prints nothing on its own: say on the serial console what happened, so
   # that its console copy and a failure's console tail start from here (ttyS0 on x86_64,
   # ttyAMA0 on arm64).
   for tty in /dev/ttyS0 /dev/ttyAMA0; do
     printf '\\nkvmci: woke as %s at %s\\n' "$name" "$stamp" >"$tty"
   done 2>/dev/null
-  echo awake >&3
+  echo "awake$mounted" >&3
   exit 0
 done
 `;
@@ -96,6 +124,17 @@ export interface WakeMessage {
   seed: string;
   /** OpenSSH public key line: type, base64 and (ignored) comment. */
   authorizedKey: string;
+  /** Where to mount the workspace disk, if the guest has this run's. */
+  workspaceDir?: string;
+}
+
+/**
+ * Whether the agent can mount a workspace on this workdir: an absolute path of plain characters
+ * (one word of the wake line; no comma or colon, which overlay's options would split on). Others
+ * get their workspace over SSH. Pure.
+ */
+export function mountableWorkdir(workdir: string): boolean {
+  return /^\/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$/.test(workdir) && !workdir.split("/").includes("..");
 }
 
 /** The one line a waiting agent acts on. Pure. */
@@ -105,9 +144,12 @@ export function buildWakeLine(m: WakeMessage): string {
   for (const word of [m.hostname, m.seed]) {
     if (!/^[A-Za-z0-9.-]+$/.test(word)) throw new Error(`Unsafe word in a wake line: ${word}`);
   }
+  const workdir = m.workspaceDir ?? "-";
+  if (workdir !== "-" && !mountableWorkdir(workdir))
+    throw new Error(`Unsafe workdir in a wake line: ${workdir}`);
   const ms = m.now.getTime();
   const time = `${Math.floor(ms / 1000)}.${String(ms % 1000).padStart(3, "0")}`;
-  return `wake ${time} ${m.hostname} ${m.seed} ${type} ${key}\n`;
+  return `wake ${time} ${m.hostname} ${m.seed} ${workdir} ${type} ${key}\n`;
 }
 
 /** The host end of the wake channel: QEMU's chardev socket, read a line at a time. */
@@ -157,15 +199,19 @@ export class WakeChannel implements AsyncDisposable {
     this.socket.write(line);
   }
 
-  /** Waits for a line that is exactly `word`; rejects at the deadline or when QEMU closes it. */
-  async waitFor(word: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  /**
+   * Waits for a line whose first word is `word` and returns the words after it; rejects at the
+   * deadline or when QEMU closes the channel.
+   */
+  async waitFor(word: string, timeoutMs: number, signal?: AbortSignal): Promise<string[]> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       signal?.throwIfAborted();
-      const at = this.lines.indexOf(word);
+      const at = this.lines.findIndex((line) => line.split(/\s+/)[0] === word);
       if (at !== -1) {
+        const words = this.lines[at]!.split(/\s+/).slice(1);
         this.lines.splice(0, at + 1);
-        return;
+        return words;
       }
       if (this.closed) throw new Error(`the wake channel closed before the guest said ${word}`);
       const left = deadline - Date.now();

@@ -23,6 +23,8 @@ export const packageOf: Record<string, string> = {
   newuidmap: "uidmap",
   newgidmap: "uidmap",
   tar: "tar",
+  mksquashfs: "squashfs-tools",
+  unsquashfs: "squashfs-tools",
   git: "git",
   isoinfo: "genisoimage",
   sfdisk: "fdisk",

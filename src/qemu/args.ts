@@ -1,4 +1,5 @@
 import type { Arch } from "../units/arch.js";
+import { workspaceDiskSerial } from "../sync/workspace-disk.js";
 
 export type Accel = "kvm" | "tcg";
 
@@ -26,6 +27,11 @@ export interface QemuSpec {
   memoryMiB: number;
   overlayPath: string;
   seedPath: string;
+  /**
+   * The workspace disk (sync/workspace-disk.ts): read-only, found by the guest through its
+   * serial number.
+   */
+  workspaceDiskPath: string;
   consolePath: string;
   sshPort: number;
   boot: BootMethod;
@@ -130,6 +136,10 @@ export function buildQemuArgs(spec: QemuSpec): string[] {
     `file=${spec.overlayPath},if=virtio,format=qcow2,cache=unsafe,discard=unmap`,
     "-drive",
     `file=${spec.seedPath},if=virtio,format=raw,readonly=on`,
+    "-drive",
+    `file=${spec.workspaceDiskPath},if=none,id=workspace,format=raw,readonly=on`,
+    "-device",
+    `virtio-blk-pci,drive=workspace,serial=${workspaceDiskSerial}`,
     "-netdev",
     `user,id=net0${spec.network === "none" ? ",restrict=on" : ""},hostfwd=tcp:127.0.0.1:${spec.sshPort}-:22`,
     "-device",

@@ -25,7 +25,7 @@ import { PhaseClock } from "./phase-clock.js";
 import { prepareForRun } from "./prepare.js";
 import { defaultBootTimeoutMs, type RunConfig } from "./run-config.js";
 import { planSnapshot, startGuest } from "./warm.js";
-import { putWorkspace } from "./workspace.js";
+import { putWorkspace, workspaceSource } from "./workspace.js";
 import { keepGuest, shellAfterFailure } from "./debug.js";
 import type { Terminal } from "../guest/shell.js";
 
@@ -370,6 +370,7 @@ async function runGuest(
       cacheDir: deps.cacheDir,
       bootTimeoutMs: o.bootTimeoutMs,
       workdir: config.workdir,
+      workspace: workspaceSource(config),
       clock,
       signal,
       emit,
@@ -383,7 +384,8 @@ async function runGuest(
       result.outcome = "passed";
       return;
     }
-    await clock.time("sync", () => putWorkspace(guest, config, { signal, emit }));
+    if (!started.synced)
+      await clock.time("sync", () => putWorkspace(guest, config, { signal, emit }));
     const commandStarted = Date.now();
     const command = await clock.time("command", () =>
       runCommand(guest, config, { signal, emit, size: deps.terminalSize?.() }),

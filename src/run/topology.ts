@@ -34,7 +34,7 @@ import {
   type RunResult,
 } from "./run.js";
 import { planSnapshot, startGuest } from "./warm.js";
-import { putWorkspace } from "./workspace.js";
+import { putWorkspace, workspaceSource } from "./workspace.js";
 import { trustCloudConfig } from "../cloud-init/trust.js";
 
 /** One guest of a topology while it runs: its settings, its own events, clock and result. */
@@ -187,6 +187,7 @@ export async function runTopology(
         cacheDir: deps.cacheDir,
         bootTimeoutMs: m.bootTimeoutMs,
         workdir: cfg.workdir,
+        workspace: workspaceSource(cfg),
         clock: m.clock,
         signal: stageSignal,
         emit: m.emit,
@@ -210,9 +211,10 @@ export async function runTopology(
           .map((p) => p.name)
           .join(", ")}`,
       });
-      await m.clock.time("sync", () =>
-        putWorkspace(guest, cfg, { signal: stageSignal, emit: m.emit }),
-      );
+      if (!started.synced)
+        await m.clock.time("sync", () =>
+          putWorkspace(guest, cfg, { signal: stageSignal, emit: m.emit }),
+        );
     });
 
     // Services first (every guest's, in the background), then every probe: a service may

@@ -32,6 +32,10 @@ import { touchFolder } from "../image/cache.js";
 import { errorMessage } from "../units/error-message.js";
 import type { Emit } from "./events.js";
 import type { PhaseClock } from "./phase-clock.js";
+import { mountableWorkdir } from "../guest/wake.js";
+import type { SyncResult, WorkspaceSource } from "../sync/transfer.js";
+import { workspaceDiskUnavailable } from "../sync/workspace-disk.js";
+import { syncedNote } from "./workspace.js";
 
 /** Which snapshot a guest with these settings would use, and whether it exists yet. */
 export interface SnapshotPlan {
@@ -71,12 +75,14 @@ export async function restoreSnapshot(
   snapshot: CachedSnapshot,
   deadline: number,
   signal: AbortSignal,
+  workspaceDir?: string,
 ): Promise<void> {
   await guest.restore(
     {
       memoryPath: snapshot.memoryPath,
       hostPublicKey: snapshot.info.hostPublicKey,
       verified: verifyOnce(snapshot, signal),
+      workspaceDir,
     },
     deadline,
     signal,
@@ -167,6 +173,7 @@ export async function saveSnapshot(
         hostCpu: plan.parts.hostCpu,
       },
       user: guest.user,
+      userIds: saved.owner,
       hostPublicKey: guest.hostPublicKey,
       saveMs,
       createdAt: o.now().toISOString(),
@@ -190,6 +197,8 @@ export interface StartOptions {
   cacheDir: string;
   bootTimeoutMs: number;
   workdir: string;
+  /** The workspace to sync (undefined with --no-sync): a restored guest gets it on its disk. */
+  workspace: WorkspaceSource | undefined;
   clock: PhaseClock;
   signal: AbortSignal;
   emit: Emit;
@@ -202,6 +211,8 @@ export interface StartedGuest {
   cloudInitErrors: string[];
   /** The restored snapshot stays in use (its disk backs the guest's) until this is disposed. */
   inUse: AsyncDisposable | undefined;
+  /** The workspace is in the workdir already (a restored guest mounted its workspace disk). */
+  synced: boolean;
 }
 
 /**
@@ -223,13 +234,31 @@ export async function startGuest(guest: Guest, o: StartOptions): Promise<Started
   const inUse = snapshot ? await markInUse(o.cacheDir, snapshot.entry, signal) : undefined;
   try {
     if (snapshot) {
+      const packed = await packWorkspaceDisk(guest, snapshot, o);
       clock.start("restore");
       try {
-        await restoreSnapshot(guest, snapshot, Date.now() + o.bootTimeoutMs, signal);
+        await restoreSnapshot(
+          guest,
+          snapshot,
+          Date.now() + o.bootTimeoutMs,
+          signal,
+          packed ? o.workdir : undefined,
+        );
         clock.end(true);
         await touchFolder(snapshot.dir);
         emit({ type: "note", message: `started from snapshot ${snapshot.entry}` });
-        return { snapshot: { entry: snapshot.entry, use: "restored" }, cloudInitErrors: [], inUse };
+        if (packed && guest.workspaceMounted) emit(syncedNote(packed, "disk"));
+        else if (packed)
+          emit({
+            type: "note",
+            message: "the guest did not mount its workspace disk; sending the workspace over SSH",
+          });
+        return {
+          snapshot: { entry: snapshot.entry, use: "restored" },
+          cloudInitErrors: [],
+          inUse,
+          synced: guest.workspaceMounted,
+        };
       } catch (error) {
         clock.end(false);
         if (signal.aborted) throw error;
@@ -242,7 +271,7 @@ export async function startGuest(guest: Guest, o: StartOptions): Promise<Started
       }
     }
     let cloudInitErrors = await bootCold(guest, o);
-    if (!o.plan) return { snapshot: undefined, cloudInitErrors, inUse };
+    if (!o.plan) return { snapshot: undefined, cloudInitErrors, inUse, synced: false };
     try {
       const saved = await clock.time("snapshot", () =>
         saveSnapshot(guest, o.image, o.plan!, {
@@ -258,6 +287,7 @@ export async function startGuest(guest: Guest, o: StartOptions): Promise<Started
         snapshot: saved ? { entry: saved.entry, use: "saved" } : undefined,
         cloudInitErrors,
         inUse,
+        synced: false,
       };
     } catch (error) {
       if (signal.aborted || isKvmciError(error)) throw error;
@@ -269,12 +299,41 @@ export async function startGuest(guest: Guest, o: StartOptions): Promise<Started
       });
       await guest.reset(signal);
       cloudInitErrors = await bootCold(guest, o);
-      return { snapshot: undefined, cloudInitErrors, inUse };
+      return { snapshot: undefined, cloudInitErrors, inUse, synced: false };
     }
   } catch (error) {
     await inUse?.[Symbol.asyncDispose]();
     throw error;
   }
+}
+
+/**
+ * The sync phase of a restore, before it: the workspace packed into the guest's workspace disk,
+ * for a snapshot that knows its user's ids and a workdir the guest can mount it on. Returns what
+ * was packed, or undefined when the workspace goes over SSH after the restore (and says why,
+ * when that is not the user's choice).
+ */
+async function packWorkspaceDisk(
+  guest: Guest,
+  snapshot: CachedSnapshot,
+  o: StartOptions,
+): Promise<SyncResult | undefined> {
+  const owner = snapshot.info.userIds;
+  if (!o.workspace || !owner || !mountableWorkdir(o.workdir)) return undefined;
+  const unavailable = await workspaceDiskUnavailable();
+  if (unavailable) {
+    o.emit({ type: "note", message: `the workspace goes over SSH, more slowly: ${unavailable}` });
+    return undefined;
+  }
+  const packed = await o.clock.time("sync", () =>
+    guest.packWorkspaceDisk(o.workspace!, owner, o.signal),
+  );
+  if (packed.kind === "built") return packed.sync;
+  o.emit({
+    type: "note",
+    message: `the workspace goes over SSH, more slowly: ${packed.why}`,
+  });
+  return undefined;
 }
 
 /** Boots the guest and waits until it is ready: phases boot, then ready once SSH answers. */

@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { buildQemuArgs, type QemuSpec } from "../qemu/args.js";
 
 /** Bumped whenever what a snapshot holds, or how it is restored, changes. */
-export const snapshotFormat = 5;
+export const snapshotFormat = 6;
 
 /** Everything a saved guest state depends on; any difference means another snapshot. */
 export interface SnapshotKeyParts {
@@ -26,6 +26,7 @@ type PerRun =
   | "name"
   | "overlayPath"
   | "seedPath"
+  | "workspaceDiskPath"
   | "consolePath"
   | "sshPort"
   | "qmpPath"
@@ -50,6 +51,7 @@ export function machineArgs(spec: Omit<QemuSpec, PerRun | "incoming">): string[]
     name: "NAME",
     overlayPath: "OVERLAY",
     seedPath: "SEED",
+    workspaceDiskPath: "WORKSPACE",
     consolePath: "CONSOLE",
     sshPort: 0,
     qmpPath: "QMP",

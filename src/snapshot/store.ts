@@ -42,6 +42,8 @@ const snapshotInfoSchema = z.object({
     hostCpu: z.string().optional(),
   }),
   user: z.string(),
+  /** The user's uid and gid in the saved guest: a workspace disk's files are theirs. */
+  userIds: z.object({ uid: z.number().int(), gid: z.number().int() }).optional(),
   /** The saved guest's SSH host key: every restored guest presents it. */
   hostPublicKey: z.string(),
   files: z.object({ memory: fileRecord, disk: fileRecord }),

@@ -1,7 +1,7 @@
 import { relative, isAbsolute } from "node:path";
 import { KvmciError } from "../errors.js";
 import type { RemoteShell } from "../ssh/session.js";
-import { startHostTar } from "./host-tar.js";
+import { startHostTar, type HostTar } from "./host-tar.js";
 import { buildPackArgs, buildUnpackCommand } from "./tar-args.js";
 import { listWorkspace } from "./workspace.js";
 import { tailLines } from "../units/text.js";
@@ -14,12 +14,21 @@ export interface SyncResult {
   bytes: number;
 }
 
-/** Streams the workspace into the guest's workdir as one tar stream over SSH. */
-export async function syncWorkspace(
-  guest: RemoteShell,
-  o: { cwd: string; workdir: string; excludes: string[]; artifactsDir: string },
+/** Where the workspace comes from and what stays out of it. */
+export interface WorkspaceSource {
+  cwd: string;
+  excludes: string[];
+  artifactsDir: string;
+}
+
+/**
+ * Starts packing the workspace as one tar stream on the host: in a git work tree the listed
+ * files, else the whole folder; never the artifacts folder of an earlier run.
+ */
+export async function packWorkspace(
+  o: WorkspaceSource,
   signal: AbortSignal,
-): Promise<SyncResult> {
+): Promise<{ mode: "git" | "folder"; tar: HostTar }> {
   const listing = await listWorkspace(o.cwd);
   const excludes = [...o.excludes];
   // Artifacts of an earlier run are output, not input; leave them on the host.
@@ -30,6 +39,28 @@ export async function syncWorkspace(
     buildPackArgs({ dir: o.cwd, fromList: listing.mode === "git", excludes }),
     { input: listing.mode === "git" ? listing.files.join("\0") : undefined, signal },
   );
+  return { mode: listing.mode, tar };
+}
+
+/** The error for a host tar that could not pack the workspace. */
+export function packingFailed(local: { exitCode: number | undefined; stderr: string }): KvmciError {
+  return new KvmciError(
+    "usage",
+    `Packing the workspace failed: tar exited with code ${local.exitCode}`,
+    {
+      details: tailLines(local.stderr, 10),
+      hint: "Check that every file in the workspace is readable, or leave unreadable ones out with --exclude.",
+    },
+  );
+}
+
+/** Streams the workspace into the guest's workdir as one tar stream over SSH. */
+export async function syncWorkspace(
+  guest: RemoteShell,
+  o: WorkspaceSource & { workdir: string },
+  signal: AbortSignal,
+): Promise<SyncResult> {
+  const { mode, tar } = await packWorkspace(o, signal);
   const stderr: Buffer[] = [];
   const remote = await guest.exec(buildUnpackCommand(o.workdir), {
     stdin: tar.archive,
@@ -38,16 +69,7 @@ export async function syncWorkspace(
   });
   const local = await tar.done;
   const bytes = tar.bytes();
-  if (local.exitCode !== 0) {
-    throw new KvmciError(
-      "usage",
-      `Packing the workspace failed: tar exited with code ${local.exitCode}`,
-      {
-        details: tailLines(local.stderr, 10),
-        hint: "Check that every file in the workspace is readable, or leave unreadable ones out with --exclude.",
-      },
-    );
-  }
+  if (local.exitCode !== 0) throw packingFailed(local);
   if (remote.code !== 0) {
     throw new KvmciError(
       "guestLost",
@@ -58,5 +80,5 @@ export async function syncWorkspace(
       },
     );
   }
-  return { mode: listing.mode, files: await tar.files, bytes };
+  return { mode, files: await tar.files, bytes };
 }

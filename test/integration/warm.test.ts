@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { open, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveCacheDir } from "../../src/image/cache.js";
@@ -179,6 +179,65 @@ describe("prepared images and warm snapshots", () => {
     expect(out.key).not.toBe(first.key);
     expect(out.work).toContain("run-tests.sh");
     expect(out.work).not.toContain("from-first-run");
+  });
+
+  it("puts the workspace on a read-only disk under a writable overlay: the user's own files, and a guest that cannot write the disk", async () => {
+    const before = await readFile(join(project, "tracked.txt"), "utf8");
+    const { result, report, phases } = await run(
+      "workspace-disk",
+      [
+        'echo "files=$(ls -A | sort | tr "\\n" " ")"',
+        'echo "owner=$(stat -c %U tracked.txt)"',
+        // The user changes, adds, removes and re-permissions files as on any disk.
+        "echo changed >> tracked.txt && chmod 600 tracked.txt && mkdir -p new/dir && touch new/dir/f && rm untracked.txt",
+        'echo "mode=$(stat -c %a tracked.txt) tail=$(tail -n1 tracked.txt) new=$(ls new/dir) gone=$(ls untracked.txt 2>&1 | wc -l)"',
+        // Root in the guest tries to write the disk itself, even after making it writable.
+        "dev=$(readlink -f /dev/disk/by-id/virtio-kvmci-workspace)",
+        'echo "ro=$(cat /sys/block/${dev#/dev/}/ro)"',
+        "sudo blockdev --setrw $dev 2>/dev/null",
+        "if sudo dd if=/dev/zero of=$dev bs=4096 count=1 oflag=direct 2>/dev/null; then echo wrote=yes; else echo wrote=no; fi",
+      ].join("\n"),
+    );
+    expect(result.exitCode, result.all).toBe(0);
+    expect(report.snapshot).toMatchObject({ use: "restored" });
+    // Packed before the restore; no sync after it.
+    expect(phases.indexOf("sync")).toBeLessThan(phases.indexOf("restore"));
+    expect(phases.filter((p) => p === "sync")).toHaveLength(1);
+    expect(result.stderr).toMatch(/synced \d+ files, .*, on the workspace disk/);
+    const out = lines(result.stdout);
+    expect(out.files).toContain("run-tests.sh");
+    expect(out.files).toContain("untracked.txt");
+    expect(out.files).not.toContain("ignored.txt");
+    expect(out.owner).not.toBe("root");
+    expect(out.mode).toBe("600 tail=changed new=f gone=1");
+    expect(out.ro).toBe("1");
+    expect(out.wrote).toBe("no");
+    // The host's files are the host's.
+    expect(await readFile(join(project, "tracked.txt"), "utf8")).toBe(before);
+    expect(await readFile(join(project, "untracked.txt"), "utf8")).toBe("untracked\n");
+  });
+
+  it("sends the workspace over SSH, saying why, when the host has no mksquashfs", async () => {
+    const bin = join(sandbox.root, "bin-without-mksquashfs");
+    await mkdir(bin, { recursive: true });
+    for (const dir of ["/usr/local/bin", "/usr/bin", "/bin"])
+      for (const name of await readdir(dir).catch(() => [] as string[]))
+        if (name !== "mksquashfs")
+          await symlink(join(dir, name), join(bin, name)).catch(() => undefined);
+    const reportPath = join(sandbox.root, "no-mksquashfs.json");
+    const result = await sandbox.start(
+      ["run", "--json", reportPath, "--", "bash", "-c", "ls -A | sort | tr '\\n' ' '"],
+      project,
+      { PATH: bin },
+    );
+    expect(result.exitCode, result.all).toBe(0);
+    expect(result.stderr).toContain(
+      "the workspace goes over SSH, more slowly: mksquashfs is not installed (package squashfs-tools)",
+    );
+    expect(result.stdout).toContain("run-tests.sh");
+    const report = JSON.parse(await readFile(reportPath, "utf8")) as Report;
+    expect(report.snapshot).toMatchObject({ use: "restored" });
+    expect(report.phases.map((p) => p.phase).filter((p) => p === "sync")).toHaveLength(1);
   });
 
   it("restores the same snapshot twice at once; neither guest sees the other's writes", async () => {

@@ -17,6 +17,7 @@ const base: QemuSpec = {
   memoryMiB: 2048,
   overlayPath: "/run/x/overlay.qcow2",
   seedPath: "/run/x/seed.iso",
+  workspaceDiskPath: "/run/workspace.img",
   consolePath: "/run/x/console.log",
   sshPort: 40022,
   boot: { kind: "firmware" },
@@ -77,7 +78,7 @@ describe("buildQemuArgs", () => {
       cpu: "max",
       boot: { kind: "uefi", code: "/fw/AAVMF_CODE.fd", vars: "/run/x/uefi-vars.fd" },
     });
-    expect(valueOf(args, "-drive").slice(2)).toEqual([
+    expect(valueOf(args, "-drive").slice(3)).toEqual([
       "if=pflash,format=raw,unit=0,readonly=on,file=/fw/AAVMF_CODE.fd",
       "if=pflash,format=raw,unit=1,file=/run/x/uefi-vars.fd",
     ]);
