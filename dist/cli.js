@@ -4047,7 +4047,7 @@ function buildQemuArgs(spec) {
     "-name",
     spec.name,
     "-machine",
-    machineType(spec.arch, spec.accel),
+    spec.memoryFile ? `${machineType(spec.arch, spec.accel)},memory-backend=ram` : machineType(spec.arch, spec.accel),
     // Multi-threaded TCG uses every host core; a bigger translation cache avoids re-translating.
     "-accel",
     spec.accel === "kvm" ? "kvm" : "tcg,thread=multi,tb-size=256",
@@ -4057,6 +4057,10 @@ function buildQemuArgs(spec) {
     String(spec.cpus),
     "-m",
     `${spec.memoryMiB}M`,
+    ...spec.memoryFile ? [
+      "-object",
+      `memory-backend-file,id=ram,size=${spec.memoryMiB}M,mem-path=${spec.memoryFile.path},share=${spec.memoryFile.shared ? "on" : "off"}`
+    ] : [],
     "-nodefaults",
     "-no-user-config",
     "-display",
@@ -4591,6 +4595,7 @@ var init_session = __esm({
       static connect(target, timeoutMs) {
         const expected = publicKeyBlob(target.hostPublicKey);
         let mismatch = false;
+        let tried = false;
         return new Promise((resolve4, reject) => {
           const client = new Client();
           const config = {
@@ -4608,7 +4613,17 @@ var init_session = __esm({
             algorithms: { cipher: [...cipherPreference] },
             // Only the key we made; never a password or an agent.
             tryKeyboard: false,
-            agent: void 0
+            agent: void 0,
+            // One login, with the key we made, once the guest accepts it.
+            authHandler: (_left, _partial, next) => {
+              const giveUp = () => next(false);
+              if (tried) return giveUp();
+              tried = true;
+              void (target.authorizedWhen ?? Promise.resolve()).then(
+                () => next({ type: "publickey", username: target.user, key: target.privateKey }),
+                giveUp
+              );
+            }
           };
           const timer = setTimeout(() => fail2(new Error("SSH handshake timed out")), timeoutMs + 1e3);
           const fail2 = (error) => {
@@ -4845,6 +4860,8 @@ var init_run_folder = __esm({
     RunFiles = {
       overlay: "overlay.qcow2",
       seed: "seed.iso",
+      /** The memory of a guest that may be saved (see Guest.launch). */
+      memory: "memory.ram",
       /** This run's workspace as a read-only disk, or an empty one (sync/workspace-disk.ts). */
       workspaceDisk: "workspace.img",
       console: "console.log",
@@ -5065,6 +5082,7 @@ import { randomBytes } from "node:crypto";
 import { constants as constants7 } from "node:fs";
 import { copyFile as copyFile2, rm as rm5, writeFile as writeFile8 } from "node:fs/promises";
 import { Readable } from "node:stream";
+import { execa as execa8 } from "execa";
 import { setTimeout as sleep3 } from "node:timers/promises";
 import { join as join13 } from "node:path";
 function exitSummary(exit) {
@@ -5077,7 +5095,7 @@ function parseUserIds(words) {
     return void 0;
   return { uid, gid };
 }
-var bannerTimeoutMs, sshHandshakeTimeoutMs, pollMs, qmpConnectTimeoutMs, wakeTimeoutMs, migrationPollMs, Guest;
+var bannerTimeoutMs, sshHandshakeTimeoutMs, pollMs, qmpConnectTimeoutMs, wakeTimeoutMs, migrationPollMs, ignoreSharedMemory, Guest;
 var init_guest = __esm({
   "src/guest/guest.ts"() {
     "use strict";
@@ -5107,6 +5125,7 @@ var init_guest = __esm({
     qmpConnectTimeoutMs = 1e4;
     wakeTimeoutMs = 2e4;
     migrationPollMs = 50;
+    ignoreSharedMemory = { capabilities: [{ capability: "x-ignore-shared", state: true }] };
     Guest = class _Guest {
       constructor(spec, folder, host) {
         this.spec = spec;
@@ -5236,7 +5255,9 @@ var init_guest = __esm({
       }
       /**
        * Launches QEMU and connects to its QMP socket. A port taken between choosing it and QEMU
-       * binding it is retried. `incoming`: start paused, waiting for a saved state.
+       * binding it is retried. `incoming`: start paused, waiting for a saved state. `memory`:
+       * `saveable`, the guest's memory is a file in the run folder that a save copies (see
+       * saveState); `{ restore }`, a snapshot's memory file mapped copy-on-write.
        */
       async launch(signal, options = {}) {
         const boot = this.bootMethod();
@@ -5258,7 +5279,8 @@ var init_guest = __esm({
             qmpPath: this.folder.file(RunFiles.qmp),
             wakePath: this.folder.file(RunFiles.wake),
             pidPath: this.folder.file(RunFiles.qemuPid),
-            incoming: options.incoming
+            incoming: options.incoming,
+            memoryFile: options.memory === "saveable" ? { path: this.folder.file(RunFiles.memory), shared: true } : options.memory ? { path: options.memory.restore, shared: false } : void 0
           });
           const qemu = this.spec.keepable ? await QemuProcess.startKeepable(argv, {
             script: this.folder.file(RunFiles.keeper),
@@ -5306,23 +5328,42 @@ var init_guest = __esm({
         const owner = parseUserIds(await wake.waitFor("armed", wakeTimeoutMs, signal));
         await qmp.execute("stop");
         const memoryPath = join13(dir, "memory.bin");
+        const ramPath = join13(dir, "memory.ram");
         const diskPath = join13(dir, "disk.qcow2");
         await qmp.execute("migrate-set-parameters", { "max-bandwidth": 64 * 1024 ** 3 });
+        await qmp.execute("migrate-set-capabilities", ignoreSharedMemory);
         await qmp.execute("migrate", { uri: `exec:cat > ${shellQuote(memoryPath)}` });
         await this.waitForMigration("save", deadline, signal);
+        const copied = await execa8(
+          "cp",
+          ["--sparse=always", this.folder.file(RunFiles.memory), ramPath],
+          {
+            reject: false,
+            stdin: "ignore",
+            cancelSignal: signal
+          }
+        );
+        signal.throwIfAborted();
+        if (copied.exitCode !== 0)
+          throw new Error(`copying the guest's memory failed: ${String(copied.stderr).trim()}`);
         await copyFile2(this.overlayPath, diskPath, constants7.COPYFILE_FICLONE);
         this.clientKey = generateKeyPair(`kvmci-client-${this.id}`);
         await this.resume(deadline, signal);
-        return { memoryPath, diskPath, owner };
+        return { memoryPath, ramPath, diskPath, owner };
       }
       /**
        * Starts QEMU from a saved state instead of booting: the overlay must already be over the
        * saved disk. Ready when SSH answers; rejects (QEMU stopped) if the state cannot be loaded.
        */
       async restore(state, deadline, signal) {
-        await this.launch(signal, { incoming: true });
+        await this.launch(signal, {
+          incoming: true,
+          memory: state.ramPath ? { restore: state.ramPath } : void 0
+        });
         const problem = await state.verified;
         if (problem) throw new Error(problem);
+        if (state.ramPath)
+          await this.requireQmp().execute("migrate-set-capabilities", ignoreSharedMemory);
         await this.requireQmp().execute("migrate-incoming", {
           uri: `exec:cat ${shellQuote(state.memoryPath)}`
         });
@@ -5379,9 +5420,23 @@ var init_guest = __esm({
             workspaceDir: workspaceDir && mountableWorkdir(workspaceDir) ? workspaceDir : void 0
           })
         );
-        const awake = await wake.waitFor("awake", wakeTimeoutMs, signal);
-        this.mountedWorkspace = workspaceDir !== void 0 && awake.includes("workspace");
-        await this.connectSsh(deadline, signal, Date.now(), true);
+        const awake = wake.waitFor("awake", wakeTimeoutMs, signal);
+        const stop = new AbortController();
+        const connected = this.connectSsh(
+          deadline,
+          AbortSignal.any([signal, stop.signal]),
+          Date.now(),
+          true,
+          awake
+        );
+        connected.catch(() => void 0);
+        try {
+          this.mountedWorkspace = workspaceDir !== void 0 && (await awake).includes("workspace");
+        } catch (error) {
+          stop.abort();
+          throw error;
+        }
+        await connected;
       }
       async wakeChannel(signal) {
         this.wake ??= await WakeChannel.connect(this.folder.file(RunFiles.wake), signal);
@@ -5429,7 +5484,7 @@ var init_guest = __esm({
        * banner on a connection of its own (each connection costs sshd a fork and exec, a few
        * hundred milliseconds under emulation).
        */
-      async connectSsh(deadline, signal, started, awake = false) {
+      async connectSsh(deadline, signal, started, awake = false, authorizedWhen) {
         const qemu = this.requireQemu();
         const stage2 = `waiting for SSH on 127.0.0.1:${this.sshPort}`;
         let lastError = "no answer yet";
@@ -5452,7 +5507,8 @@ var init_guest = __esm({
                 port: this.sshPort,
                 user: this.user,
                 privateKey: this.clientKey.privateKey,
-                hostPublicKey: this.pinnedHostKey
+                hostPublicKey: this.pinnedHostKey,
+                authorizedWhen
               },
               Math.max(1e3, Math.min(sshHandshakeTimeoutMs, deadline - Date.now()))
             );
@@ -5616,6 +5672,9 @@ import { readFile as readFile10 } from "node:fs/promises";
 function machineArgs(spec) {
   return buildQemuArgs({
     ...spec,
+    // Saved and restored guests have their memory in a file (shared when saved, mapped
+    // copy-on-write when restored): one machine.
+    memoryFile: { path: "MEMORY", shared: false },
     boot: spec.boot.kind === "kernel" ? { ...spec.boot, kernel: "KERNEL", initrd: "INITRD" } : spec.boot.kind === "uefi" ? { ...spec.boot, vars: "VARS" } : spec.boot,
     lan: spec.lan ? { ...spec.lan, socketPath: "LAN" } : void 0,
     name: "NAME",
@@ -5680,7 +5739,7 @@ var init_key = __esm({
   "src/snapshot/key.ts"() {
     "use strict";
     init_args();
-    snapshotFormat = 6;
+    snapshotFormat = 7;
   }
 });
 
@@ -6226,7 +6285,7 @@ var init_preflight = __esm({
 
 // src/host/remove-tree.ts
 import { readFile as readFile13, rm as rm9 } from "node:fs/promises";
-import { execa as execa8 } from "execa";
+import { execa as execa9 } from "execa";
 async function removeTree(dir, withSudo = false) {
   const mounts = await mountsBelow(dir);
   if (mounts.length > 0) {
@@ -6238,7 +6297,7 @@ async function removeTree(dir, withSudo = false) {
     await rm9(dir, { recursive: true, force: true });
   } catch (error) {
     if (!withSudo || error.code !== "EACCES") throw error;
-    await execa8("sudo", ["-n", "rm", "-rf", "--one-file-system", "--", dir], { stdin: "ignore" });
+    await execa9("sudo", ["-n", "rm", "-rf", "--one-file-system", "--", dir], { stdin: "ignore" });
   }
 }
 async function mountsBelow(dir) {
@@ -7256,7 +7315,7 @@ var init_pull = __esm({
 // src/image/build-mode.ts
 import { readFile as readFile17 } from "node:fs/promises";
 import { userInfo } from "node:os";
-import { execa as execa9 } from "execa";
+import { execa as execa10 } from "execa";
 async function chooseBuildMode(o) {
   const { username } = userInfo();
   const unshareLacks = o.isRoot ? [] : await unshareBuildLacks(o.signal);
@@ -7296,7 +7355,7 @@ async function unshareBuildLacks(signal) {
 }
 async function userNamespacesWork(signal) {
   if (!await which("unshare")) return { ok: false, why: "unshare is not installed" };
-  const probe2 = await execa9("unshare", ["--user", "--map-root-user", "true"], {
+  const probe2 = await execa10("unshare", ["--user", "--map-root-user", "true"], {
     reject: false,
     stdin: "ignore",
     timeout: 1e4,
@@ -7597,7 +7656,7 @@ var init_resolve = __esm({
 // src/qemu/accel.ts
 import { constants as constants8 } from "node:fs";
 import { access as access7, readFile as readFile20, stat as stat8 } from "node:fs/promises";
-import { execa as execa10 } from "execa";
+import { execa as execa11 } from "execa";
 async function decideAccel(request, probe2) {
   if (request === "tcg") return { accel: "tcg", reason: "requested with --accel tcg" };
   if (probe2.arch !== probe2.hostArch) {
@@ -7699,7 +7758,7 @@ async function bootProbeKernel(arch2, kernel, timeoutMs, signal) {
   const controller = new AbortController();
   const onAbort = () => controller.abort();
   signal?.addEventListener("abort", onAbort, { once: true });
-  const child = execa10(file ?? qemuBinary(arch2), args, {
+  const child = execa11(file ?? qemuBinary(arch2), args, {
     reject: false,
     all: true,
     stdin: "ignore",
@@ -7778,11 +7837,11 @@ var init_probe_memo = __esm({
 });
 
 // src/qemu/version.ts
-import { execa as execa11 } from "execa";
+import { execa as execa12 } from "execa";
 function qemuVersion(arch2) {
   let version2 = memo.get(arch2);
   if (!version2) {
-    version2 = execa11(qemuBinary(arch2), ["--version"]).then(
+    version2 = execa12(qemuBinary(arch2), ["--version"]).then(
       (r) => r.stdout.split("\n")[0]?.trim() ?? ""
     );
     version2.catch(() => memo.delete(arch2));
@@ -8156,9 +8215,11 @@ async function readSnapshot(dir) {
   }
   const memoryPath = join23(dir, SnapshotFiles.memory);
   const diskPath = join23(dir, SnapshotFiles.disk);
+  const ramPath = info.files.ram ? join23(dir, SnapshotFiles.ram) : void 0;
   try {
     await stat9(memoryPath);
     await stat9(diskPath);
+    if (ramPath) await stat9(ramPath);
   } catch {
     return void 0;
   }
@@ -8171,6 +8232,7 @@ async function readSnapshot(dir) {
     dir,
     entry: dir.split("/").pop() ?? dir,
     memoryPath,
+    ramPath,
     diskPath,
     sizeOnDisk: await folderSize(dir),
     lastUsed
@@ -8189,21 +8251,31 @@ function createPartialSnapshot(cacheDir, entry) {
 async function commitSnapshot(partialDir, cacheDir, entry, info) {
   const files = {
     memory: await fileRecordOf(join23(partialDir, SnapshotFiles.memory)),
-    disk: await fileRecordOf(join23(partialDir, SnapshotFiles.disk))
+    disk: await fileRecordOf(join23(partialDir, SnapshotFiles.disk)),
+    ram: await fileRecordOf(join23(partialDir, SnapshotFiles.ram))
   };
   const full = { ...info, files };
   await writeFile16(join23(partialDir, SnapshotFiles.info), `${JSON.stringify(full, null, 2)}
 `);
+  const stamps = {};
+  for (const name of ["memory", "disk", "ram"]) {
+    const now = await stat9(join23(partialDir, SnapshotFiles[name]));
+    stamps[name] = { size: now.size, mtimeMs: now.mtimeMs, ino: now.ino };
+  }
+  await writeFile16(join23(partialDir, stampFile), JSON.stringify(stamps), { mode: 384 });
   return publishEntry(partialDir, join23(snapshotsDir(cacheDir), entry), readSnapshot);
 }
 async function verifySnapshot(snapshot, signal) {
   const stamps = await readStamps(snapshot.dir);
   let restamp = false;
-  for (const [name, path] of [
+  const files = [
     ["memory", snapshot.memoryPath],
-    ["disk", snapshot.diskPath]
-  ]) {
+    ["disk", snapshot.diskPath],
+    ...snapshot.ramPath ? [["ram", snapshot.ramPath]] : []
+  ];
+  for (const [name, path] of files) {
     const expected = snapshot.info.files[name];
+    if (!expected) return `its ${name} file is not recorded`;
     const now = await stat9(path).catch(() => void 0);
     if (!now) return `its ${name} file cannot be read`;
     const stamp = stamps[name];
@@ -8243,8 +8315,13 @@ var init_store = __esm({
     init_digest();
     init_cache();
     SnapshotFiles = {
-      /** QEMU's migration stream of the stopped guest. */
+      /** QEMU's migration stream of the stopped guest: its devices (its memory is in `ram`). */
       memory: "memory.bin",
+      /**
+       * The guest's memory, a file as large as it with holes where it never wrote: restored guests
+       * map it copy-on-write (snapshot format 7 on).
+       */
+      ram: "memory.ram",
       /** The guest's disk as it was when the memory was saved: a qcow2 over the image. */
       disk: "disk.qcow2",
       lastUsed: ImageFiles.lastUsed,
@@ -8273,7 +8350,7 @@ var init_store = __esm({
       userIds: z6.object({ uid: z6.number().int(), gid: z6.number().int() }).optional(),
       /** The saved guest's SSH host key: every restored guest presents it. */
       hostPublicKey: z6.string(),
-      files: z6.object({ memory: fileRecord, disk: fileRecord }),
+      files: z6.object({ memory: fileRecord, disk: fileRecord, ram: fileRecord.optional() }),
       saveMs: z6.number(),
       createdAt: z6.string()
     });
@@ -8343,6 +8420,7 @@ async function restoreSnapshot(guest, snapshot, deadline, signal, workspaceDir) 
   await guest.restore(
     {
       memoryPath: snapshot.memoryPath,
+      ramPath: snapshot.ramPath,
       hostPublicKey: snapshot.info.hostPublicKey,
       verified: verifyOnce(snapshot, signal),
       workspaceDir
@@ -8543,7 +8621,7 @@ async function packWorkspaceDisk(guest, snapshot, o) {
 }
 async function bootCold(guest, o) {
   o.clock.start("boot");
-  await guest.launch(o.signal);
+  await guest.launch(o.signal, { memory: o.plan ? "saveable" : void 0 });
   const ready = await guest.waitReady(
     Date.now() + o.bootTimeoutMs,
     o.signal,
@@ -10890,7 +10968,7 @@ var init_gc2 = __esm({
 import { access as access9, mkdir as mkdir13, statfs } from "node:fs/promises";
 import { userInfo as userInfo2 } from "node:os";
 import { join as join29 } from "node:path";
-import { execa as execa12 } from "execa";
+import { execa as execa13 } from "execa";
 async function runDoctor(o) {
   const hostArch = o.hostArch ?? "x86_64";
   const foreign = arches.filter((a) => a !== hostArch);
@@ -11023,7 +11101,7 @@ async function toolCheck(tool, pkg, missing, purpose, versionArgs = ["--version"
   const install = `sudo apt-get install ${pkg} (needed ${purpose}; kvmci installs it itself when it may use sudo -n)`;
   const path = await which(tool);
   if (!path) return { name: tool, status: missing, detail: "not installed", fix: install };
-  const result = await execa12(path, versionArgs, {
+  const result = await execa13(path, versionArgs, {
     reject: false,
     stdin: "ignore",
     timeout: 3e4

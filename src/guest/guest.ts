@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
 import { copyFile, rm, writeFile } from "node:fs/promises";
 import { Readable } from "node:stream";
+import { execa } from "execa";
 import { setTimeout as sleep } from "node:timers/promises";
 import { join } from "node:path";
 import { writeSeed } from "../cloud-init/seed.js";
@@ -83,10 +84,17 @@ const qmpConnectTimeoutMs = 10_000;
 /** The wake agent arms (SSH gone, disk synced) and wakes (keys written) within this long. */
 const wakeTimeoutMs = 20_000;
 const migrationPollMs = 50;
+/**
+ * Memory in a file is left out of the migration stream (QEMU's x-ignore-shared, there since
+ * 4.0): the saving side copies the file, the restoring side maps it copy-on-write.
+ */
+const ignoreSharedMemory = { capabilities: [{ capability: "x-ignore-shared", state: true }] };
 
 /** Where a snapshot's state comes from, for `restore`. */
 export interface SavedState {
   memoryPath: string;
+  /** The saved memory, mapped copy-on-write; undefined when it is in the migration stream. */
+  ramPath: string | undefined;
   /** The saved guest's host key, which every guest restored from it presents. */
   hostPublicKey: string;
   /** Settles with what is wrong with the saved files, or undefined when they are intact. */
@@ -264,9 +272,14 @@ export class Guest implements AsyncDisposable {
 
   /**
    * Launches QEMU and connects to its QMP socket. A port taken between choosing it and QEMU
-   * binding it is retried. `incoming`: start paused, waiting for a saved state.
+   * binding it is retried. `incoming`: start paused, waiting for a saved state. `memory`:
+   * `saveable`, the guest's memory is a file in the run folder that a save copies (see
+   * saveState); `{ restore }`, a snapshot's memory file mapped copy-on-write.
    */
-  async launch(signal?: AbortSignal, options: { incoming?: boolean } = {}): Promise<void> {
+  async launch(
+    signal?: AbortSignal,
+    options: { incoming?: boolean; memory?: "saveable" | { restore: string } } = {},
+  ): Promise<void> {
     const boot = this.bootMethod();
     // The firmware writes its variables; each guest has a fresh copy of the template.
     if (boot.kind === "uefi") await copyFile(aarch64Uefi.varsTemplate, boot.vars);
@@ -288,6 +301,12 @@ export class Guest implements AsyncDisposable {
         wakePath: this.folder.file(RunFiles.wake),
         pidPath: this.folder.file(RunFiles.qemuPid),
         incoming: options.incoming,
+        memoryFile:
+          options.memory === "saveable"
+            ? { path: this.folder.file(RunFiles.memory), shared: true }
+            : options.memory
+              ? { path: options.memory.restore, shared: false }
+              : undefined,
       });
       const qemu = this.spec.keepable
         ? await QemuProcess.startKeepable(argv, {
@@ -331,7 +350,12 @@ export class Guest implements AsyncDisposable {
     dir: string,
     deadline: number,
     signal: AbortSignal,
-  ): Promise<{ memoryPath: string; diskPath: string; owner: GuestUserIds | undefined }> {
+  ): Promise<{
+    memoryPath: string;
+    ramPath: string;
+    diskPath: string;
+    owner: GuestUserIds | undefined;
+  }> {
     const qmp = this.requireQmp();
     const started = await this.exec(buildStartAgentCommand(this.user), {
       stdin: Readable.from([wakeAgentScript]),
@@ -345,17 +369,33 @@ export class Guest implements AsyncDisposable {
     const owner = parseUserIds(await wake.waitFor("armed", wakeTimeoutMs, signal));
     await qmp.execute("stop");
     const memoryPath = join(dir, "memory.bin");
+    const ramPath = join(dir, "memory.ram");
     const diskPath = join(dir, "disk.qcow2");
     await qmp.execute("migrate-set-parameters", { "max-bandwidth": 64 * 1024 ** 3 });
+    // The memory is a file (launched saveable): the stream carries the devices only, and the
+    // memory is copied whole, holes kept, while the guest is stopped.
+    await qmp.execute("migrate-set-capabilities", ignoreSharedMemory);
     await qmp.execute("migrate", { uri: `exec:cat > ${shellQuote(memoryPath)}` });
     await this.waitForMigration("save", deadline, signal);
+    const copied = await execa(
+      "cp",
+      ["--sparse=always", this.folder.file(RunFiles.memory), ramPath],
+      {
+        reject: false,
+        stdin: "ignore",
+        cancelSignal: signal,
+      },
+    );
+    signal.throwIfAborted();
+    if (copied.exitCode !== 0)
+      throw new Error(`copying the guest's memory failed: ${String(copied.stderr).trim()}`);
     // The migration flushed and released the disk: the overlay is complete and still.
     await copyFile(this.overlayPath, diskPath, constants.COPYFILE_FICLONE);
     // The saved memory and disk may still hold the public half of the key used so far (freed
     // pages, unused blocks): drop its private half and go on with a new key.
     this.clientKey = generateKeyPair(`kvmci-client-${this.id}`);
     await this.resume(deadline, signal);
-    return { memoryPath, diskPath, owner };
+    return { memoryPath, ramPath, diskPath, owner };
   }
 
   /**
@@ -363,9 +403,14 @@ export class Guest implements AsyncDisposable {
    * saved disk. Ready when SSH answers; rejects (QEMU stopped) if the state cannot be loaded.
    */
   async restore(state: SavedState, deadline: number, signal: AbortSignal): Promise<void> {
-    await this.launch(signal, { incoming: true });
+    await this.launch(signal, {
+      incoming: true,
+      memory: state.ramPath ? { restore: state.ramPath } : undefined,
+    });
     const problem = await state.verified;
     if (problem) throw new Error(problem);
+    if (state.ramPath)
+      await this.requireQmp().execute("migrate-set-capabilities", ignoreSharedMemory);
     await this.requireQmp().execute("migrate-incoming", {
       uri: `exec:cat ${shellQuote(state.memoryPath)}`,
     });
@@ -432,9 +477,25 @@ export class Guest implements AsyncDisposable {
         workspaceDir: workspaceDir && mountableWorkdir(workspaceDir) ? workspaceDir : undefined,
       }),
     );
-    const awake = await wake.waitFor("awake", wakeTimeoutMs, signal);
-    this.mountedWorkspace = workspaceDir !== undefined && awake.includes("workspace");
-    await this.connectSsh(deadline, signal, Date.now(), true);
+    const awake = wake.waitFor("awake", wakeTimeoutMs, signal);
+    // SSH's key exchange, which costs the emulated guest a second, goes on while the agent
+    // works; the login waits until it says the key is there.
+    const stop = new AbortController();
+    const connected = this.connectSsh(
+      deadline,
+      AbortSignal.any([signal, stop.signal]),
+      Date.now(),
+      true,
+      awake,
+    );
+    connected.catch(() => undefined);
+    try {
+      this.mountedWorkspace = workspaceDir !== undefined && (await awake).includes("workspace");
+    } catch (error) {
+      stop.abort();
+      throw error;
+    }
+    await connected;
   }
 
   private async wakeChannel(signal: AbortSignal): Promise<WakeChannel> {
@@ -500,6 +561,7 @@ export class Guest implements AsyncDisposable {
     signal: AbortSignal,
     started: number,
     awake = false,
+    authorizedWhen?: Promise<unknown>,
   ): Promise<void> {
     const qemu = this.requireQemu();
     const stage = `waiting for SSH on 127.0.0.1:${this.sshPort}`;
@@ -526,6 +588,7 @@ export class Guest implements AsyncDisposable {
             user: this.user,
             privateKey: this.clientKey.privateKey,
             hostPublicKey: this.pinnedHostKey,
+            authorizedWhen,
           },
           Math.max(1000, Math.min(sshHandshakeTimeoutMs, deadline - Date.now())),
         );

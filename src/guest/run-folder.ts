@@ -11,6 +11,8 @@ import {
 export const RunFiles = {
   overlay: "overlay.qcow2",
   seed: "seed.iso",
+  /** The memory of a guest that may be saved (see Guest.launch). */
+  memory: "memory.ram",
   /** This run's workspace as a read-only disk, or an empty one (sync/workspace-disk.ts). */
   workspaceDisk: "workspace.img",
   console: "console.log",

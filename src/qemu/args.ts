@@ -25,6 +25,12 @@ export interface QemuSpec {
   cpu: string;
   cpus: number;
   memoryMiB: number;
+  /**
+   * Guest memory in a file instead of anonymous memory: `shared`, the guest writes the file (a
+   * guest that will be saved: its memory is then copied, not streamed); not shared, the file
+   * is mapped copy-on-write (a restored guest: the snapshot's memory, never written).
+   */
+  memoryFile?: { path: string; shared: boolean };
   overlayPath: string;
   seedPath: string;
   /**
@@ -113,7 +119,9 @@ export function buildQemuArgs(spec: QemuSpec): string[] {
     "-name",
     spec.name,
     "-machine",
-    machineType(spec.arch, spec.accel),
+    spec.memoryFile
+      ? `${machineType(spec.arch, spec.accel)},memory-backend=ram`
+      : machineType(spec.arch, spec.accel),
     // Multi-threaded TCG uses every host core; a bigger translation cache avoids re-translating.
     "-accel",
     spec.accel === "kvm" ? "kvm" : "tcg,thread=multi,tb-size=256",
@@ -123,6 +131,12 @@ export function buildQemuArgs(spec: QemuSpec): string[] {
     String(spec.cpus),
     "-m",
     `${spec.memoryMiB}M`,
+    ...(spec.memoryFile
+      ? [
+          "-object",
+          `memory-backend-file,id=ram,size=${spec.memoryMiB}M,mem-path=${spec.memoryFile.path},share=${spec.memoryFile.shared ? "on" : "off"}`,
+        ]
+      : []),
     "-nodefaults",
     "-no-user-config",
     "-display",

@@ -80,6 +80,7 @@ export async function restoreSnapshot(
   await guest.restore(
     {
       memoryPath: snapshot.memoryPath,
+      ramPath: snapshot.ramPath,
       hostPublicKey: snapshot.info.hostPublicKey,
       verified: verifyOnce(snapshot, signal),
       workspaceDir,
@@ -339,7 +340,8 @@ async function packWorkspaceDisk(
 /** Boots the guest and waits until it is ready: phases boot, then ready once SSH answers. */
 async function bootCold(guest: Guest, o: StartOptions): Promise<string[]> {
   o.clock.start("boot");
-  await guest.launch(o.signal);
+  // A guest that will be saved has its memory in a file: the save copies it in a moment.
+  await guest.launch(o.signal, { memory: o.plan ? "saveable" : undefined });
   const ready = await guest.waitReady(Date.now() + o.bootTimeoutMs, o.signal, () =>
     o.clock.start("ready"),
   );

@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { buildQemuArgs, type QemuSpec } from "../qemu/args.js";
 
 /** Bumped whenever what a snapshot holds, or how it is restored, changes. */
-export const snapshotFormat = 6;
+export const snapshotFormat = 7;
 
 /** Everything a saved guest state depends on; any difference means another snapshot. */
 export interface SnapshotKeyParts {
@@ -38,9 +38,12 @@ type PerRun =
  * names, and where the cache folder is (the kernel's path; the image digest stands for it). The
  * binary, board and CPU model in it say the architecture. Pure.
  */
-export function machineArgs(spec: Omit<QemuSpec, PerRun | "incoming">): string[] {
+export function machineArgs(spec: Omit<QemuSpec, PerRun | "incoming" | "memoryFile">): string[] {
   return buildQemuArgs({
     ...spec,
+    // Saved and restored guests have their memory in a file (shared when saved, mapped
+    // copy-on-write when restored): one machine.
+    memoryFile: { path: "MEMORY", shared: false },
     boot:
       spec.boot.kind === "kernel"
         ? { ...spec.boot, kernel: "KERNEL", initrd: "INITRD" }

@@ -14,8 +14,13 @@ import {
 
 /** Files inside one snapshot folder. */
 export const SnapshotFiles = {
-  /** QEMU's migration stream of the stopped guest. */
+  /** QEMU's migration stream of the stopped guest: its devices (its memory is in `ram`). */
   memory: "memory.bin",
+  /**
+   * The guest's memory, a file as large as it with holes where it never wrote: restored guests
+   * map it copy-on-write (snapshot format 7 on).
+   */
+  ram: "memory.ram",
   /** The guest's disk as it was when the memory was saved: a qcow2 over the image. */
   disk: "disk.qcow2",
   lastUsed: ImageFiles.lastUsed,
@@ -46,7 +51,7 @@ const snapshotInfoSchema = z.object({
   userIds: z.object({ uid: z.number().int(), gid: z.number().int() }).optional(),
   /** The saved guest's SSH host key: every restored guest presents it. */
   hostPublicKey: z.string(),
-  files: z.object({ memory: fileRecord, disk: fileRecord }),
+  files: z.object({ memory: fileRecord, disk: fileRecord, ram: fileRecord.optional() }),
   saveMs: z.number(),
   createdAt: z.string(),
 });
@@ -58,6 +63,8 @@ export interface CachedSnapshot {
   dir: string;
   entry: string;
   memoryPath: string;
+  /** Undefined in snapshots whose memory is in the migration stream (before format 7). */
+  ramPath: string | undefined;
   diskPath: string;
   sizeOnDisk: number;
   lastUsed: Date;
@@ -85,9 +92,11 @@ export async function readSnapshot(dir: string): Promise<CachedSnapshot | undefi
   }
   const memoryPath = join(dir, SnapshotFiles.memory);
   const diskPath = join(dir, SnapshotFiles.disk);
+  const ramPath = info.files.ram ? join(dir, SnapshotFiles.ram) : undefined;
   try {
     await stat(memoryPath);
     await stat(diskPath);
+    if (ramPath) await stat(ramPath);
   } catch {
     return undefined;
   }
@@ -100,6 +109,7 @@ export async function readSnapshot(dir: string): Promise<CachedSnapshot | undefi
     dir,
     entry: dir.split("/").pop() ?? dir,
     memoryPath,
+    ramPath,
     diskPath,
     sizeOnDisk: await folderSize(dir),
     lastUsed,
@@ -135,9 +145,17 @@ export async function commitSnapshot(
   const files = {
     memory: await fileRecordOf(join(partialDir, SnapshotFiles.memory)),
     disk: await fileRecordOf(join(partialDir, SnapshotFiles.disk)),
+    ram: await fileRecordOf(join(partialDir, SnapshotFiles.ram)),
   };
   const full: SnapshotInfo = { ...info, files };
   await writeFile(join(partialDir, SnapshotFiles.info), `${JSON.stringify(full, null, 2)}\n`);
+  // Just hashed: the first restore need not hash them again (the folder's move keeps inodes).
+  const stamps: Stamps = {};
+  for (const name of ["memory", "disk", "ram"] as const) {
+    const now = await stat(join(partialDir, SnapshotFiles[name]));
+    stamps[name] = { size: now.size, mtimeMs: now.mtimeMs, ino: now.ino };
+  }
+  await writeFile(join(partialDir, stampFile), JSON.stringify(stamps), { mode: 0o600 });
   return publishEntry(partialDir, join(snapshotsDir(cacheDir), entry), readSnapshot);
 }
 
@@ -155,11 +173,14 @@ export async function verifySnapshot(
 ): Promise<string | undefined> {
   const stamps = await readStamps(snapshot.dir);
   let restamp = false;
-  for (const [name, path] of [
+  const files = [
     ["memory", snapshot.memoryPath],
     ["disk", snapshot.diskPath],
-  ] as const) {
+    ...(snapshot.ramPath ? ([["ram", snapshot.ramPath]] as const) : []),
+  ] as const;
+  for (const [name, path] of files) {
     const expected = snapshot.info.files[name];
+    if (!expected) return `its ${name} file is not recorded`;
     const now = await stat(path).catch(() => undefined);
     if (!now) return `its ${name} file cannot be read`;
     const stamp = stamps[name];
@@ -187,7 +208,9 @@ export async function verifySnapshot(
 
 /** The files as they were when last found good: size, modification time, inode. */
 const stampFile = "verified.json";
-type Stamps = Partial<Record<"memory" | "disk", { size: number; mtimeMs: number; ino: number }>>;
+type Stamps = Partial<
+  Record<"memory" | "disk" | "ram", { size: number; mtimeMs: number; ino: number }>
+>;
 
 async function readStamps(dir: string): Promise<Stamps> {
   try {

@@ -12,6 +12,11 @@ export interface SshTarget {
   privateKey: string;
   /** The only host key accepted: kvmci injected it, so anything else is not our guest. */
   hostPublicKey: string;
+  /**
+   * Settles when the guest accepts the key (a restored guest writes it as it wakes): the key
+   * exchange goes ahead at once, the login waits for this. A rejection gives up the attempt.
+   */
+  authorizedWhen?: Promise<unknown>;
 }
 
 export class HostKeyMismatchError extends KvmciError {
@@ -47,6 +52,7 @@ export class SshSession implements AsyncDisposable {
   static connect(target: SshTarget, timeoutMs: number): Promise<SshSession> {
     const expected = publicKeyBlob(target.hostPublicKey);
     let mismatch = false;
+    let tried = false;
     return new Promise((resolve, reject) => {
       const client = new Client();
       const config: ConnectConfig = {
@@ -65,6 +71,17 @@ export class SshSession implements AsyncDisposable {
         // Only the key we made; never a password or an agent.
         tryKeyboard: false,
         agent: undefined,
+        // One login, with the key we made, once the guest accepts it.
+        authHandler: (_left, _partial, next) => {
+          // ssh2 takes `false` for "nothing more to try"; its types leave that out.
+          const giveUp = () => (next as unknown as (auth: false) => void)(false);
+          if (tried) return giveUp();
+          tried = true;
+          void (target.authorizedWhen ?? Promise.resolve()).then(
+            () => next({ type: "publickey", username: target.user, key: target.privateKey }),
+            giveUp,
+          );
+        },
       };
       // ssh2 reports a connection closed mid-handshake with "close" and no error, and clears
       // its own ready timer then; QEMU's forward does exactly that while the guest's sshd

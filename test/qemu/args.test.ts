@@ -85,6 +85,39 @@ describe("buildQemuArgs", () => {
     expect(args).not.toContain("-kernel");
   });
 
+  it("keeps a guest's memory in a file when asked: shared to be saved, copy-on-write when restored", () => {
+    expect(valueOf(buildQemuArgs(base), "-object")).toEqual([]);
+    expect(valueOf(buildQemuArgs(base), "-machine")).toEqual(["q35"]);
+    const saved = buildQemuArgs({
+      ...base,
+      memoryFile: { path: "/run/x/memory.ram", shared: true },
+    });
+    expect(valueOf(saved, "-machine")).toEqual(["q35,memory-backend=ram"]);
+    expect(valueOf(saved, "-object")).toEqual([
+      "memory-backend-file,id=ram,size=2048M,mem-path=/run/x/memory.ram,share=on",
+    ]);
+    expect(valueOf(saved, "-m")).toEqual(["2048M"]);
+    const restored = buildQemuArgs({
+      ...base,
+      arch: "aarch64",
+      memoryFile: { path: "/cache/s/memory.ram", shared: false },
+    });
+    expect(valueOf(restored, "-machine")).toEqual(["virt,memory-backend=ram"]);
+    expect(valueOf(restored, "-object")).toEqual([
+      "memory-backend-file,id=ram,size=2048M,mem-path=/cache/s/memory.ram,share=off",
+    ]);
+  });
+
+  it("gives the guest its workspace disk read-only, with the serial number the agent mounts", () => {
+    const args = buildQemuArgs(base);
+    expect(valueOf(args, "-drive")).toContain(
+      "file=/run/workspace.img,if=none,id=workspace,format=raw,readonly=on",
+    );
+    expect(valueOf(args, "-device")).toContain(
+      "virtio-blk-pci,drive=workspace,serial=kvmci-workspace",
+    );
+  });
+
   it("forwards SSH from loopback only", () => {
     expect(valueOf(buildQemuArgs(base), "-netdev")).toEqual([
       "user,id=net0,hostfwd=tcp:127.0.0.1:40022-:22",

@@ -69,6 +69,7 @@ const snapshot: CachedSnapshot = {
   dir: "/cache/snapshots/snap-k",
   entry: "snap-k",
   memoryPath: "/cache/snapshots/snap-k/memory.bin",
+  ramPath: undefined,
   diskPath: "/cache/snapshots/snap-k/disk.qcow2",
   sizeOnDisk: 300 * 1024 ** 2,
   lastUsed: new Date("2025-05-02T09:00:00.000Z"),

@@ -75,7 +75,7 @@ describe("snapshotKey", () => {
   it("holds the architecture: its binary, board and CPU", () => {
     const arm = machineArgs({ ...machine, arch: "aarch64", cpu: "max,pauth-impdef=on" });
     expect(arm[0]).toBe("qemu-system-aarch64");
-    expect(arm.join(" ")).toContain("-machine virt -accel tcg");
+    expect(arm.join(" ")).toContain("-machine virt,memory-backend=ram -accel tcg");
     expect(machineArgs(machine)[0]).toBe("qemu-system-x86_64");
   });
 
