@@ -124,6 +124,14 @@ try {
     largeSync.push(await now(["--", "true"], large));
     largeSyncPrevious.push(await previous(["--", "true"], large));
   }
+  // Reading it all in the guest: from the workspace disk now, from the guest's own disk before.
+  const readAll = ["--", "sh", "-c", "tar c . | wc -c >/dev/null"];
+  const largeRead = [];
+  const largeReadPrevious = [];
+  for (let i = 0; i < Math.max(3, coldRounds); i++) {
+    largeRead.push(await now(readAll, large));
+    largeReadPrevious.push(await previous(readAll, large));
+  }
   const before = new Set(JSON.parse(cli("ls", "--json")).map((g) => g.name));
   await now(["--keep=15m", "--no-sync", "--", "true"]);
   const name = JSON.parse(cli("ls", "--json")).find((g) => !before.has(g.name)).name;
@@ -221,6 +229,19 @@ try {
     stats(largeSyncPrevious.map((r) => mibps(largeBytes, r.phase("sync")))),
     (x) => x.median >= 50,
     "≥ 50",
+  );
+  // What a lazy workspace costs later: the command reads every file, from the workspace disk
+  // (now) or from the guest's own disk after the SSH sync (the previous version).
+  const readNow = stats(largeRead.map((r) => mibps(largeBytes, r.phase("command"))));
+  const readBefore = stats(largeReadPrevious.map((r) => mibps(largeBytes, r.phase("command"))));
+  row(
+    `command reads all ${(largeBytes / MiB).toFixed(0)} MiB (tar c .)`,
+    "MiB/s",
+    readNow,
+    ["previous version (its own disk)", readBefore],
+    readBefore,
+    (x) => x.median >= 0.5 * readBefore.median,
+    "≥ half the baseline",
   );
   row(
     "cold boot to ready",

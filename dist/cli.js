@@ -4069,11 +4069,17 @@ function buildQemuArgs(spec) {
     `file,id=console,path=${spec.consolePath}`,
     "-serial",
     "chardev:console",
+    // The disks in this order on the PCI bus, so the guest names them vda, vdb, vdc: the root
+    // disk first, which is also the one the firmware boots (a BIOS boots only its first disk).
     // The overlay is thrown away after the run, so host-side flushes buy nothing.
     "-drive",
-    `file=${spec.overlayPath},if=virtio,format=qcow2,cache=unsafe,discard=unmap`,
+    `file=${spec.overlayPath},if=none,id=root,format=qcow2,cache=unsafe,discard=unmap`,
+    "-device",
+    "virtio-blk-pci,drive=root,bootindex=0",
     "-drive",
-    `file=${spec.seedPath},if=virtio,format=raw,readonly=on`,
+    `file=${spec.seedPath},if=none,id=seed,format=raw,readonly=on`,
+    "-device",
+    "virtio-blk-pci,drive=seed",
     "-drive",
     `file=${spec.workspaceDiskPath},if=none,id=workspace,format=raw,readonly=on`,
     "-device",

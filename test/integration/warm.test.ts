@@ -188,6 +188,8 @@ describe("prepared images and warm snapshots", () => {
       [
         'echo "files=$(ls -A | sort | tr "\\n" " ")"',
         'echo "owner=$(stat -c %U tracked.txt)"',
+        // The root disk is still the first virtio disk, whatever else the guest has.
+        'echo "root=$(findmnt -no SOURCE /)"',
         // The user changes, adds, removes and re-permissions files as on any disk.
         "echo changed >> tracked.txt && chmod 600 tracked.txt && mkdir -p new/dir && touch new/dir/f && rm untracked.txt",
         'echo "mode=$(stat -c %a tracked.txt) tail=$(tail -n1 tracked.txt) new=$(ls new/dir) gone=$(ls untracked.txt 2>&1 | wc -l)"',
@@ -209,6 +211,7 @@ describe("prepared images and warm snapshots", () => {
     expect(out.files).toContain("untracked.txt");
     expect(out.files).not.toContain("ignored.txt");
     expect(out.owner).not.toBe("root");
+    expect(out.root).toMatch(/^\/dev\/vda\d*$/);
     expect(out.mode).toBe("600 tail=changed new=f gone=1");
     expect(out.ro).toBe("1");
     expect(out.wrote).toBe("no");

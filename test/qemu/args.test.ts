@@ -130,10 +130,20 @@ describe("buildQemuArgs", () => {
     ]);
   });
 
-  it("attaches the overlay and a read-only seed, and sends the serial console to a file", () => {
+  it("attaches the overlay (booted first), a read-only seed and the workspace disk in that order, and sends the serial console to a file", () => {
     const drives = valueOf(buildQemuArgs(base), "-drive");
-    expect(drives[0]).toMatch(/^file=\/run\/x\/overlay\.qcow2,if=virtio,format=qcow2/);
-    expect(drives[1]).toBe("file=/run/x/seed.iso,if=virtio,format=raw,readonly=on");
+    expect(drives[0]).toMatch(/^file=\/run\/x\/overlay\.qcow2,if=none,id=root,format=qcow2/);
+    expect(drives[1]).toBe("file=/run/x/seed.iso,if=none,id=seed,format=raw,readonly=on");
+    expect(drives[2]).toMatch(/^file=\/run\/workspace\.img,if=none,id=workspace,/);
+    // The guest names virtio disks in PCI order: vda is the root disk, as before there was a
+    // third; and a BIOS boots only its first disk.
+    expect(
+      valueOf(buildQemuArgs(base), "-device").filter((d) => d.startsWith("virtio-blk")),
+    ).toEqual([
+      "virtio-blk-pci,drive=root,bootindex=0",
+      "virtio-blk-pci,drive=seed",
+      "virtio-blk-pci,drive=workspace,serial=kvmci-workspace",
+    ]);
     expect(valueOf(buildQemuArgs(base), "-chardev")).toEqual([
       "file,id=console,path=/run/x/console.log",
       "socket,id=wake,path=/run/x/wake.sock,server=on,wait=off",
