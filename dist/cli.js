@@ -890,6 +890,17 @@ function algorithmForHex(hex) {
   if (!/^[0-9a-fA-F]+$/.test(hex)) return void 0;
   return hex.length === 64 ? "sha256" : hex.length === 128 ? "sha512" : void 0;
 }
+async function digestZeroBlocks(path, signal) {
+  const hash = createHash("sha256");
+  const block = 1 << 20;
+  const zeros = Buffer.alloc(block);
+  for await (const chunk of createReadStream(path, { highWaterMark: block, signal })) {
+    const data = chunk;
+    if (data.length === block && data.equals(zeros)) hash.update("Z");
+    else hash.update("D").update(data);
+  }
+  return hash.digest("hex");
+}
 function createDigestHash(algorithm) {
   return createHash(algorithm);
 }
@@ -4070,12 +4081,13 @@ function buildQemuArgs(spec) {
     "-serial",
     "chardev:console",
     // The disks in this order on the PCI bus, so the guest names them vda, vdb, vdc: the root
-    // disk first, which is also the one the firmware boots (a BIOS boots only its first disk).
+    // disk first, which is also the one the firmware boots (a BIOS boots only its first disk;
+    // boot index 0 is the direct kernel boot's own when there is one).
     // The overlay is thrown away after the run, so host-side flushes buy nothing.
     "-drive",
     `file=${spec.overlayPath},if=none,id=root,format=qcow2,cache=unsafe,discard=unmap`,
     "-device",
-    "virtio-blk-pci,drive=root,bootindex=0",
+    "virtio-blk-pci,drive=root,bootindex=1",
     "-drive",
     `file=${spec.seedPath},if=none,id=seed,format=raw,readonly=on`,
     "-device",
@@ -5745,7 +5757,7 @@ var init_key = __esm({
   "src/snapshot/key.ts"() {
     "use strict";
     init_args();
-    snapshotFormat = 7;
+    snapshotFormat = 8;
   }
 });
 
@@ -8258,7 +8270,7 @@ async function commitSnapshot(partialDir, cacheDir, entry, info) {
   const files = {
     memory: await fileRecordOf(join23(partialDir, SnapshotFiles.memory)),
     disk: await fileRecordOf(join23(partialDir, SnapshotFiles.disk)),
-    ram: await fileRecordOf(join23(partialDir, SnapshotFiles.ram))
+    ram: await fileRecordOf(join23(partialDir, SnapshotFiles.ram), void 0, true)
   };
   const full = { ...info, files };
   await writeFile16(join23(partialDir, SnapshotFiles.info), `${JSON.stringify(full, null, 2)}
@@ -8287,7 +8299,7 @@ async function verifySnapshot(snapshot, signal) {
     const stamp = stamps[name];
     if (stamp && now.size === expected.bytes && now.size === stamp.size && now.mtimeMs === stamp.mtimeMs && now.ino === stamp.ino)
       continue;
-    const actual = await fileRecordOf(path, signal).catch(() => void 0);
+    const actual = await fileRecordOf(path, signal, name === "ram").catch(() => void 0);
     if (!actual) return `its ${name} file cannot be read`;
     if (actual.bytes !== expected.bytes || actual.sha256 !== expected.sha256)
       return `its ${name} file does not match the digest recorded when it was saved`;
@@ -8307,10 +8319,10 @@ async function readStamps(dir) {
     return {};
   }
 }
-async function fileRecordOf(path, signal) {
+async function fileRecordOf(path, signal, zeroBlocks = false) {
   const { size: size2 } = await stat9(path);
-  const digest = await digestFile(path, "sha256", signal);
-  return { bytes: size2, sha256: digest.hex };
+  const hex = zeroBlocks ? await digestZeroBlocks(path, signal) : (await digestFile(path, "sha256", signal)).hex;
+  return { bytes: size2, sha256: hex };
 }
 var SnapshotFiles, fileRecord, snapshotInfoSchema, stampFile;
 var init_store = __esm({
@@ -8356,6 +8368,7 @@ var init_store = __esm({
       userIds: z6.object({ uid: z6.number().int(), gid: z6.number().int() }).optional(),
       /** The saved guest's SSH host key: every restored guest presents it. */
       hostPublicKey: z6.string(),
+      /** `ram`'s sha256 is digestZeroBlocks': its empty blocks are not hashed. */
       files: z6.object({ memory: fileRecord, disk: fileRecord, ram: fileRecord.optional() }),
       saveMs: z6.number(),
       createdAt: z6.string()

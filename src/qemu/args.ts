@@ -146,12 +146,13 @@ export function buildQemuArgs(spec: QemuSpec): string[] {
     "-serial",
     "chardev:console",
     // The disks in this order on the PCI bus, so the guest names them vda, vdb, vdc: the root
-    // disk first, which is also the one the firmware boots (a BIOS boots only its first disk).
+    // disk first, which is also the one the firmware boots (a BIOS boots only its first disk;
+    // boot index 0 is the direct kernel boot's own when there is one).
     // The overlay is thrown away after the run, so host-side flushes buy nothing.
     "-drive",
     `file=${spec.overlayPath},if=none,id=root,format=qcow2,cache=unsafe,discard=unmap`,
     "-device",
-    "virtio-blk-pci,drive=root,bootindex=0",
+    "virtio-blk-pci,drive=root,bootindex=1",
     "-drive",
     `file=${spec.seedPath},if=none,id=seed,format=raw,readonly=on`,
     "-device",

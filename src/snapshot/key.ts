@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { buildQemuArgs, type QemuSpec } from "../qemu/args.js";
 
 /** Bumped whenever what a snapshot holds, or how it is restored, changes. */
-export const snapshotFormat = 7;
+export const snapshotFormat = 8;
 
 /** Everything a saved guest state depends on; any difference means another snapshot. */
 export interface SnapshotKeyParts {

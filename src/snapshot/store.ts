@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import { arches } from "../units/arch.js";
 import { cachePath } from "../cache/layout.js";
-import { digestFile } from "../image/digest.js";
+import { digestFile, digestZeroBlocks } from "../image/digest.js";
 import {
   createPartialFolder,
   folderSize,
@@ -51,6 +51,7 @@ const snapshotInfoSchema = z.object({
   userIds: z.object({ uid: z.number().int(), gid: z.number().int() }).optional(),
   /** The saved guest's SSH host key: every restored guest presents it. */
   hostPublicKey: z.string(),
+  /** `ram`'s sha256 is digestZeroBlocks': its empty blocks are not hashed. */
   files: z.object({ memory: fileRecord, disk: fileRecord, ram: fileRecord.optional() }),
   saveMs: z.number(),
   createdAt: z.string(),
@@ -145,7 +146,7 @@ export async function commitSnapshot(
   const files = {
     memory: await fileRecordOf(join(partialDir, SnapshotFiles.memory)),
     disk: await fileRecordOf(join(partialDir, SnapshotFiles.disk)),
-    ram: await fileRecordOf(join(partialDir, SnapshotFiles.ram)),
+    ram: await fileRecordOf(join(partialDir, SnapshotFiles.ram), undefined, true),
   };
   const full: SnapshotInfo = { ...info, files };
   await writeFile(join(partialDir, SnapshotFiles.info), `${JSON.stringify(full, null, 2)}\n`);
@@ -192,7 +193,7 @@ export async function verifySnapshot(
       now.ino === stamp.ino
     )
       continue;
-    const actual = await fileRecordOf(path, signal).catch(() => undefined);
+    const actual = await fileRecordOf(path, signal, name === "ram").catch(() => undefined);
     if (!actual) return `its ${name} file cannot be read`;
     if (actual.bytes !== expected.bytes || actual.sha256 !== expected.sha256)
       return `its ${name} file does not match the digest recorded when it was saved`;
@@ -220,11 +221,15 @@ async function readStamps(dir: string): Promise<Stamps> {
   }
 }
 
+/** Size and SHA-256; `zeroBlocks`: the memory file's digest, its empty blocks not hashed. */
 async function fileRecordOf(
   path: string,
   signal?: AbortSignal,
+  zeroBlocks = false,
 ): Promise<{ bytes: number; sha256: string }> {
   const { size } = await stat(path);
-  const digest = await digestFile(path, "sha256", signal);
-  return { bytes: size, sha256: digest.hex };
+  const hex = zeroBlocks
+    ? await digestZeroBlocks(path, signal)
+    : (await digestFile(path, "sha256", signal)).hex;
+  return { bytes: size, sha256: hex };
 }

@@ -140,7 +140,7 @@ describe("buildQemuArgs", () => {
     expect(
       valueOf(buildQemuArgs(base), "-device").filter((d) => d.startsWith("virtio-blk")),
     ).toEqual([
-      "virtio-blk-pci,drive=root,bootindex=0",
+      "virtio-blk-pci,drive=root,bootindex=1",
       "virtio-blk-pci,drive=seed",
       "virtio-blk-pci,drive=workspace,serial=kvmci-workspace",
     ]);
