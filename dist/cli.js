@@ -5418,6 +5418,7 @@ var init_guest = __esm({
         this.qemu = void 0;
         this.pinnedHostKey = this.hostKey.publicKey;
         await rm5(this.overlayPath, { force: true });
+        await rm5(this.folder.file(RunFiles.memory), { force: true });
         await this.createOverlay(signal);
         this.workspaceDisk = "none";
         this.mountedWorkspace = false;

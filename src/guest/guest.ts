@@ -451,6 +451,8 @@ export class Guest implements AsyncDisposable {
     this.qemu = undefined;
     this.pinnedHostKey = this.hostKey.publicKey;
     await rm(this.overlayPath, { force: true });
+    // A saveable guest's memory file: the next QEMU starts from an empty one.
+    await rm(this.folder.file(RunFiles.memory), { force: true });
     await this.createOverlay(signal);
     // A cold boot starts with an empty workspace disk, as the saved guests did.
     this.workspaceDisk = "none";

@@ -81,6 +81,14 @@ export function waitForOutput(child: Kvmci, pattern: RegExp, timeoutMs: number):
     };
     child.stdout?.on("data", onData);
     child.stderr?.on("data", onData);
+    // A kvmci that ends without printing it never will: say so now, not at the timeout.
+    child.on("close", (code) => {
+      if (pattern.test(seen)) return;
+      clearTimeout(timer);
+      reject(
+        new Error(`kvmci exited (${code}) before printing ${pattern}; saw:\n${seen.slice(-2000)}`),
+      );
+    });
   });
 }
 
