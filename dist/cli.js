@@ -4400,10 +4400,21 @@ var init_qmp = __esm({
           try {
             const socket = await openUnixSocket(path);
             const client = new _QmpClient(socket);
-            await client.greeting();
-            await client.execute("qmp_capabilities");
+            const drop = () => socket.destroy();
+            options.signal?.addEventListener("abort", drop, { once: true });
+            try {
+              await client.greeting();
+              await client.execute("qmp_capabilities");
+            } finally {
+              options.signal?.removeEventListener("abort", drop);
+            }
+            if (options.signal?.aborted) {
+              socket.destroy();
+              options.signal.throwIfAborted();
+            }
             return client;
           } catch (error) {
+            options.signal?.throwIfAborted();
             if (Date.now() >= deadline) throw error;
             await sleep(20, void 0, { signal: options.signal });
           }
@@ -5305,15 +5316,19 @@ var init_guest = __esm({
             log: this.folder.file(RunFiles.qemuLog)
           }) : await QemuProcess.start(argv);
           this.qemu = qemu;
+          const givenUp = new AbortController();
           const qmp = await Promise.race([
             QmpClient.connect(this.folder.file(RunFiles.qmp), {
               timeoutMs: qmpConnectTimeoutMs,
-              signal
+              signal: signal ? AbortSignal.any([signal, givenUp.signal]) : givenUp.signal
             }).catch((error) => {
               if (qemu.hasExited) return void 0;
               throw error;
             }),
-            qemu.exited.then(() => void 0)
+            qemu.exited.then(() => {
+              givenUp.abort();
+              return void 0;
+            })
           ]);
           if (qmp && !qemu.hasExited) {
             this.qmp = qmp;

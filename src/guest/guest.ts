@@ -318,15 +318,21 @@ export class Guest implements AsyncDisposable {
       // QEMU answers on QMP only once its machine is set up (its network's port forward bound):
       // an answer means it started; an exit first (a bad option, a taken port) means it did not.
       // Waiting a fixed moment instead cost 300 ms of every start.
+      // A QEMU that exits gives up this attempt's connection too: left trying, it could take
+      // the next QEMU's only QMP connection.
+      const givenUp = new AbortController();
       const qmp = await Promise.race([
         QmpClient.connect(this.folder.file(RunFiles.qmp), {
           timeoutMs: qmpConnectTimeoutMs,
-          signal,
+          signal: signal ? AbortSignal.any([signal, givenUp.signal]) : givenUp.signal,
         }).catch((error: unknown) => {
           if (qemu.hasExited) return undefined;
           throw error;
         }),
-        qemu.exited.then(() => undefined),
+        qemu.exited.then(() => {
+          givenUp.abort();
+          return undefined;
+        }),
       ]);
       if (qmp && !qemu.hasExited) {
         this.qmp = qmp;

@@ -49,10 +49,23 @@ export class QmpClient implements AsyncDisposable {
       try {
         const socket = await openUnixSocket(path);
         const client = new QmpClient(socket);
-        await client.greeting();
-        await client.execute("qmp_capabilities");
+        // QEMU serves one QMP client: an attempt given up must not hold the socket (or wait
+        // for a greeting that another client got).
+        const drop = () => socket.destroy();
+        options.signal?.addEventListener("abort", drop, { once: true });
+        try {
+          await client.greeting();
+          await client.execute("qmp_capabilities");
+        } finally {
+          options.signal?.removeEventListener("abort", drop);
+        }
+        if (options.signal?.aborted) {
+          socket.destroy();
+          options.signal.throwIfAborted();
+        }
         return client;
       } catch (error) {
+        options.signal?.throwIfAborted();
         if (Date.now() >= deadline) throw error;
         await sleep(20, undefined, { signal: options.signal });
       }
