@@ -876,6 +876,7 @@ var init_issues = __esm({
 // src/image/digest.ts
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
+import { open as open2 } from "node:fs/promises";
 function formatDigest(d) {
   return `${d.algorithm}:${d.hex}`;
 }
@@ -891,13 +892,36 @@ function algorithmForHex(hex) {
   return hex.length === 64 ? "sha256" : hex.length === 128 ? "sha512" : void 0;
 }
 async function digestZeroBlocks(path, signal) {
+  return copyZeroBlocks(path, void 0, signal);
+}
+async function copyZeroBlocks(source, target, signal) {
   const hash = createHash("sha256");
-  const block = 1 << 20;
-  const zeros = Buffer.alloc(block);
-  for await (const chunk of createReadStream(path, { highWaterMark: block, signal })) {
-    const data = chunk;
-    if (data.length === block && data.equals(zeros)) hash.update("Z");
-    else hash.update("D").update(data);
+  const zeros = Buffer.alloc(zeroBlock);
+  const buffer = Buffer.allocUnsafe(zeroBlock);
+  const input = await open2(source, "r");
+  const output = target === void 0 ? void 0 : await open2(target, "w", 384).catch(async (error) => {
+    await input.close();
+    throw error;
+  });
+  try {
+    let position = 0;
+    for (; ; ) {
+      signal?.throwIfAborted();
+      const { bytesRead } = await input.read(buffer, 0, zeroBlock, position);
+      if (bytesRead === 0) break;
+      const data = buffer.subarray(0, bytesRead);
+      if (bytesRead === zeroBlock && data.equals(zeros)) hash.update("Z");
+      else {
+        hash.update("D").update(data);
+        for (let done = 0; output && done < bytesRead; )
+          done += (await output.write(data, done, bytesRead - done, position + done)).bytesWritten;
+      }
+      position += bytesRead;
+    }
+    await output?.truncate(position);
+  } finally {
+    await output?.close();
+    await input.close();
   }
   return hash.digest("hex");
 }
@@ -910,11 +934,12 @@ async function digestFile(path, algorithm, signal) {
     hash.update(chunk);
   return { algorithm, hex: hash.digest("hex") };
 }
-var hexLength;
+var hexLength, zeroBlock;
 var init_digest = __esm({
   "src/image/digest.ts"() {
     "use strict";
     hexLength = { sha256: 64, sha512: 128 };
+    zeroBlock = 1 << 20;
   }
 });
 
@@ -2890,7 +2915,7 @@ import {
   copyFile,
   lstat as lstat2,
   mkdir as mkdir3,
-  open as open2,
+  open as open3,
   readlink,
   realpath as realpath2,
   rm as rm2,
@@ -3049,7 +3074,7 @@ function receiveTree(dir, o) {
     const executable = ((entry.mode ?? 0) & 73) !== 0;
     let handle;
     try {
-      handle = await open2(
+      handle = await open3(
         target,
         constants5.O_WRONLY | constants5.O_CREAT | constants5.O_TRUNC | constants5.O_NOFOLLOW,
         executable ? 511 : 438
@@ -3945,10 +3970,10 @@ var init_transfer2 = __esm({
 });
 
 // src/sync/workspace-disk.ts
-import { open as open3, stat as stat4 } from "node:fs/promises";
+import { open as open4, stat as stat4 } from "node:fs/promises";
 import { execa as execa6 } from "execa";
 async function makeEmptyWorkspaceDisk(path) {
-  const file = await open3(path, "w", 384);
+  const file = await open4(path, "w", 384);
   try {
     await file.truncate(workspaceDiskBytes);
   } finally {
@@ -3991,7 +4016,7 @@ async function buildWorkspaceDisk(path, source, owner, signal) {
     await makeEmptyWorkspaceDisk(path);
     return { kind: "unavailable", why: "the workspace is bigger than the workspace disk" };
   }
-  const file = await open3(path, "r+");
+  const file = await open4(path, "r+");
   try {
     await file.truncate(workspaceDiskBytes);
   } finally {
@@ -4213,7 +4238,7 @@ wait "$qemu"
 
 // src/qemu/process.ts
 import { spawn } from "node:child_process";
-import { access as access5, open as open4, writeFile as writeFile6 } from "node:fs/promises";
+import { access as access5, open as open5, writeFile as writeFile6 } from "node:fs/promises";
 import { execa as execa7 } from "execa";
 async function withParentDeathSignal(argv) {
   for (const path of ["/usr/bin/setpriv", "/bin/setpriv"]) {
@@ -4227,7 +4252,7 @@ async function withParentDeathSignal(argv) {
 }
 async function readTail(path) {
   try {
-    const handle = await open4(path, "r");
+    const handle = await open5(path, "r");
     try {
       const { size: size2 } = await handle.stat();
       const length = Math.min(size2, 4e3);
@@ -4290,7 +4315,7 @@ var init_process = __esm({
        */
       static async startKeepable(argv, { script, log }) {
         await writeFile6(script, keeperScript, { mode: 448 });
-        const stderr = await open4(log, "w", 384);
+        const stderr = await open5(log, "w", 384);
         try {
           const child = spawn("sh", [script, ...argv], {
             stdio: ["pipe", "ignore", stderr.fd],
@@ -4733,9 +4758,9 @@ var init_session = __esm({
 
 // src/host/file-tail.ts
 import { constants as constants6 } from "node:fs";
-import { open as open5 } from "node:fs/promises";
+import { open as open6 } from "node:fs/promises";
 async function readFileTail(path, maxBytes) {
-  const handle = await open5(path, constants6.O_RDONLY | constants6.O_NOFOLLOW | constants6.O_NONBLOCK);
+  const handle = await open6(path, constants6.O_RDONLY | constants6.O_NOFOLLOW | constants6.O_NONBLOCK);
   try {
     const { size: size2 } = await handle.stat();
     const length = Math.min(size2, maxBytes);
@@ -5111,7 +5136,6 @@ import { randomBytes } from "node:crypto";
 import { constants as constants7 } from "node:fs";
 import { copyFile as copyFile2, rm as rm5, writeFile as writeFile8 } from "node:fs/promises";
 import { Readable } from "node:stream";
-import { execa as execa8 } from "execa";
 import { setTimeout as sleep3 } from "node:timers/promises";
 import { join as join13 } from "node:path";
 function exitSummary(exit) {
@@ -5133,6 +5157,7 @@ var init_guest = __esm({
     init_errors();
     init_port();
     init_process_identity();
+    init_digest();
     init_args();
     init_firmware();
     init_process();
@@ -5367,22 +5392,18 @@ var init_guest = __esm({
         await qmp.execute("migrate-set-capabilities", ignoreSharedMemory);
         await qmp.execute("migrate", { uri: `exec:cat > ${shellQuote(memoryPath)}` });
         await this.waitForMigration("save", deadline, signal);
-        const copied = await execa8(
-          "cp",
-          ["--sparse=always", this.folder.file(RunFiles.memory), ramPath],
-          {
-            reject: false,
-            stdin: "ignore",
-            cancelSignal: signal
-          }
-        );
-        signal.throwIfAborted();
-        if (copied.exitCode !== 0)
-          throw new Error(`copying the guest's memory failed: ${String(copied.stderr).trim()}`);
+        const ramSha256 = await copyZeroBlocks(
+          this.folder.file(RunFiles.memory),
+          ramPath,
+          signal
+        ).catch((error) => {
+          signal.throwIfAborted();
+          throw new Error(`copying the guest's memory failed: ${errorMessage(error)}`);
+        });
         await copyFile2(this.overlayPath, diskPath, constants7.COPYFILE_FICLONE);
         this.clientKey = generateKeyPair(`kvmci-client-${this.id}`);
         await this.resume(deadline, signal);
-        return { memoryPath, ramPath, diskPath, owner };
+        return { memoryPath, ramPath, ramSha256, diskPath, owner };
       }
       /**
        * Starts QEMU from a saved state instead of booting: the overlay must already be over the
@@ -6319,7 +6340,7 @@ var init_preflight = __esm({
 
 // src/host/remove-tree.ts
 import { readFile as readFile13, rm as rm9 } from "node:fs/promises";
-import { execa as execa9 } from "execa";
+import { execa as execa8 } from "execa";
 async function removeTree(dir, withSudo = false) {
   const mounts = await mountsBelow(dir);
   if (mounts.length > 0) {
@@ -6331,7 +6352,7 @@ async function removeTree(dir, withSudo = false) {
     await rm9(dir, { recursive: true, force: true });
   } catch (error) {
     if (!withSudo || error.code !== "EACCES") throw error;
-    await execa9("sudo", ["-n", "rm", "-rf", "--one-file-system", "--", dir], { stdin: "ignore" });
+    await execa8("sudo", ["-n", "rm", "-rf", "--one-file-system", "--", dir], { stdin: "ignore" });
   }
 }
 async function mountsBelow(dir) {
@@ -6395,7 +6416,7 @@ import {
   copyFile as copyFile4,
   mkdir as mkdir7,
   mkdtemp as mkdtemp3,
-  open as open6,
+  open as open7,
   readFile as readFile14,
   writeFile as writeFile11
 } from "node:fs/promises";
@@ -6446,7 +6467,7 @@ async function buildRecipeImage(recipe, options) {
     work = await createWorkDir(partial, options.mode);
     const diskId = randomInt(1, 2 ** 32 - 1);
     const raw = join16(work, "disk.raw");
-    const handle = await open6(raw, "w", 420);
+    const handle = await open7(raw, "w", 420);
     await handle.truncate(recipe.sizeBytes);
     await handle.close();
     const scratch = join16(work, "tmp");
@@ -6499,7 +6520,7 @@ async function buildRecipeImage(recipe, options) {
       diskId,
       diskBytes: recipe.sizeBytes
     });
-    const disk = await open6(raw, "r+");
+    const disk = await open7(raw, "r+");
     await disk.write(header, 0, header.length, 0);
     await disk.close();
     options.onStep?.("converting to qcow2");
@@ -6593,7 +6614,7 @@ var init_build = __esm({
 });
 
 // src/disk/inspect.ts
-import { open as open7 } from "node:fs/promises";
+import { open as open8 } from "node:fs/promises";
 function buildInfoArgs(path) {
   return ["qemu-img", "info", "-U", "--output=json", path];
 }
@@ -6659,7 +6680,7 @@ async function inspectDisk(path, options) {
   return { ...info, format: info.format };
 }
 async function hasPartitionTable(path) {
-  const handle = await open7(path, "r");
+  const handle = await open8(path, "r");
   try {
     const sector2 = Buffer.alloc(1024);
     const { bytesRead } = await handle.read(sector2, 0, 1024, 0);
@@ -6912,7 +6933,7 @@ var init_retry = __esm({
 });
 
 // src/image/download.ts
-import { open as open8, readFile as readFile16, rm as rm10, writeFile as writeFile13 } from "node:fs/promises";
+import { open as open9, readFile as readFile16, rm as rm10, writeFile as writeFile13 } from "node:fs/promises";
 import { Writable as Writable2 } from "node:stream";
 import { pipeline as pipeline2 } from "node:stream/promises";
 async function downloadVerified(url, partPath, expected, options) {
@@ -7139,7 +7160,7 @@ var init_download = __esm({
       algorithm;
       size;
       static async open(path, algorithm, signal) {
-        const handle = await open8(path, "a+", 384);
+        const handle = await open9(path, "a+", 384);
         const hash = createDigestHash(algorithm);
         let size2 = 0;
         const buffer = Buffer.allocUnsafe(4 << 20);
@@ -7349,7 +7370,7 @@ var init_pull = __esm({
 // src/image/build-mode.ts
 import { readFile as readFile17 } from "node:fs/promises";
 import { userInfo } from "node:os";
-import { execa as execa10 } from "execa";
+import { execa as execa9 } from "execa";
 async function chooseBuildMode(o) {
   const { username } = userInfo();
   const unshareLacks = o.isRoot ? [] : await unshareBuildLacks(o.signal);
@@ -7389,7 +7410,7 @@ async function unshareBuildLacks(signal) {
 }
 async function userNamespacesWork(signal) {
   if (!await which("unshare")) return { ok: false, why: "unshare is not installed" };
-  const probe2 = await execa10("unshare", ["--user", "--map-root-user", "true"], {
+  const probe2 = await execa9("unshare", ["--user", "--map-root-user", "true"], {
     reject: false,
     stdin: "ignore",
     timeout: 1e4,
@@ -7690,7 +7711,7 @@ var init_resolve = __esm({
 // src/qemu/accel.ts
 import { constants as constants8 } from "node:fs";
 import { access as access7, readFile as readFile20, stat as stat8 } from "node:fs/promises";
-import { execa as execa11 } from "execa";
+import { execa as execa10 } from "execa";
 async function decideAccel(request, probe2) {
   if (request === "tcg") return { accel: "tcg", reason: "requested with --accel tcg" };
   if (probe2.arch !== probe2.hostArch) {
@@ -7792,7 +7813,7 @@ async function bootProbeKernel(arch2, kernel, timeoutMs, signal) {
   const controller = new AbortController();
   const onAbort = () => controller.abort();
   signal?.addEventListener("abort", onAbort, { once: true });
-  const child = execa11(file ?? qemuBinary(arch2), args, {
+  const child = execa10(file ?? qemuBinary(arch2), args, {
     reject: false,
     all: true,
     stdin: "ignore",
@@ -7871,11 +7892,11 @@ var init_probe_memo = __esm({
 });
 
 // src/qemu/version.ts
-import { execa as execa12 } from "execa";
+import { execa as execa11 } from "execa";
 function qemuVersion(arch2) {
   let version2 = memo.get(arch2);
   if (!version2) {
-    version2 = execa12(qemuBinary(arch2), ["--version"]).then(
+    version2 = execa11(qemuBinary(arch2), ["--version"]).then(
       (r) => r.stdout.split("\n")[0]?.trim() ?? ""
     );
     version2.catch(() => memo.delete(arch2));
@@ -8282,11 +8303,12 @@ async function scanSnapshots(cacheDir) {
 function createPartialSnapshot(cacheDir, entry) {
   return createPartialFolder(snapshotsDir(cacheDir), entry);
 }
-async function commitSnapshot(partialDir, cacheDir, entry, info) {
+async function commitSnapshot(partialDir, cacheDir, entry, info, ramSha256) {
+  const ramPath = join23(partialDir, SnapshotFiles.ram);
   const files = {
     memory: await fileRecordOf(join23(partialDir, SnapshotFiles.memory)),
     disk: await fileRecordOf(join23(partialDir, SnapshotFiles.disk)),
-    ram: await fileRecordOf(join23(partialDir, SnapshotFiles.ram), void 0, true)
+    ram: ramSha256 ? { bytes: (await stat9(ramPath)).size, sha256: ramSha256 } : await fileRecordOf(ramPath, void 0, true)
   };
   const full = { ...info, files };
   await writeFile16(join23(partialDir, SnapshotFiles.info), `${JSON.stringify(full, null, 2)}
@@ -8532,7 +8554,7 @@ async function saveSnapshot(guest, image, plan, o) {
         saveMs,
         createdAt: o.now().toISOString()
       };
-      const snapshot = await commitSnapshot(partial, o.cacheDir, plan.entry, info);
+      const snapshot = await commitSnapshot(partial, o.cacheDir, plan.entry, info, saved.ramSha256);
       o.emit({
         type: "note",
         message: `saved the ready guest as snapshot ${plan.entry} (${formatSize(snapshot.sizeOnDisk)}, ${formatDuration(saveMs)}); later runs with these settings start from it`
@@ -11003,7 +11025,7 @@ var init_gc2 = __esm({
 import { access as access9, mkdir as mkdir13, statfs } from "node:fs/promises";
 import { userInfo as userInfo2 } from "node:os";
 import { join as join29 } from "node:path";
-import { execa as execa13 } from "execa";
+import { execa as execa12 } from "execa";
 async function runDoctor(o) {
   const hostArch = o.hostArch ?? "x86_64";
   const foreign = arches.filter((a) => a !== hostArch);
@@ -11136,7 +11158,7 @@ async function toolCheck(tool, pkg, missing, purpose, versionArgs = ["--version"
   const install = `sudo apt-get install ${pkg} (needed ${purpose}; kvmci installs it itself when it may use sudo -n)`;
   const path = await which(tool);
   if (!path) return { name: tool, status: missing, detail: "not installed", fix: install };
-  const result = await execa13(path, versionArgs, {
+  const result = await execa12(path, versionArgs, {
     reject: false,
     stdin: "ignore",
     timeout: 3e4

@@ -2,7 +2,6 @@ import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
 import { copyFile, rm, writeFile } from "node:fs/promises";
 import { Readable } from "node:stream";
-import { execa } from "execa";
 import { setTimeout as sleep } from "node:timers/promises";
 import { join } from "node:path";
 import { writeSeed } from "../cloud-init/seed.js";
@@ -12,6 +11,7 @@ import { KvmciError } from "../errors.js";
 import { findFreePort } from "../host/port.js";
 import { identifyProcess, type ProcessIdentity } from "../host/process-identity.js";
 import type { CachedImage } from "../image/cache.js";
+import { copyZeroBlocks } from "../image/digest.js";
 import { buildQemuArgs, type Accel, type BootMethod } from "../qemu/args.js";
 import { aarch64Uefi } from "../qemu/firmware.js";
 import type { Arch } from "../units/arch.js";
@@ -359,6 +359,8 @@ export class Guest implements AsyncDisposable {
   ): Promise<{
     memoryPath: string;
     ramPath: string;
+    /** The memory file's digest (digestZeroBlocks'), taken as it was copied. */
+    ramSha256: string;
     diskPath: string;
     owner: GuestUserIds | undefined;
   }> {
@@ -383,25 +385,22 @@ export class Guest implements AsyncDisposable {
     await qmp.execute("migrate-set-capabilities", ignoreSharedMemory);
     await qmp.execute("migrate", { uri: `exec:cat > ${shellQuote(memoryPath)}` });
     await this.waitForMigration("save", deadline, signal);
-    const copied = await execa(
-      "cp",
-      ["--sparse=always", this.folder.file(RunFiles.memory), ramPath],
-      {
-        reject: false,
-        stdin: "ignore",
-        cancelSignal: signal,
-      },
-    );
-    signal.throwIfAborted();
-    if (copied.exitCode !== 0)
-      throw new Error(`copying the guest's memory failed: ${String(copied.stderr).trim()}`);
+    // Read once: copied with its empty blocks left as holes, and hashed as it goes.
+    const ramSha256 = await copyZeroBlocks(
+      this.folder.file(RunFiles.memory),
+      ramPath,
+      signal,
+    ).catch((error: unknown) => {
+      signal.throwIfAborted();
+      throw new Error(`copying the guest's memory failed: ${errorMessage(error)}`);
+    });
     // The migration flushed and released the disk: the overlay is complete and still.
     await copyFile(this.overlayPath, diskPath, constants.COPYFILE_FICLONE);
     // The saved memory and disk may still hold the public half of the key used so far (freed
     // pages, unused blocks): drop its private half and go on with a new key.
     this.clientKey = generateKeyPair(`kvmci-client-${this.id}`);
     await this.resume(deadline, signal);
-    return { memoryPath, ramPath, diskPath, owner };
+    return { memoryPath, ramPath, ramSha256, diskPath, owner };
   }
 
   /**

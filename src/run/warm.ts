@@ -179,7 +179,7 @@ export async function saveSnapshot(
       saveMs,
       createdAt: o.now().toISOString(),
     };
-    const snapshot = await commitSnapshot(partial, o.cacheDir, plan.entry, info);
+    const snapshot = await commitSnapshot(partial, o.cacheDir, plan.entry, info, saved.ramSha256);
     o.emit({
       type: "note",
       message: `saved the ready guest as snapshot ${plan.entry} (${formatSize(snapshot.sizeOnDisk)}, ${formatDuration(saveMs)}); later runs with these settings start from it`,

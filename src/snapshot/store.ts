@@ -136,17 +136,24 @@ export function createPartialSnapshot(cacheDir: string, entry: string): Promise<
   return createPartialFolder(snapshotsDir(cacheDir), entry);
 }
 
-/** Records the digests of the saved files, writes snapshot.json and moves it into place. */
+/**
+ * Records the digests of the saved files, writes snapshot.json and moves it into place.
+ * `ramSha256`: the memory file's digest, taken as it was written (it is gigabytes).
+ */
 export async function commitSnapshot(
   partialDir: string,
   cacheDir: string,
   entry: string,
   info: Omit<SnapshotInfo, "files">,
+  ramSha256?: string,
 ): Promise<CachedSnapshot> {
+  const ramPath = join(partialDir, SnapshotFiles.ram);
   const files = {
     memory: await fileRecordOf(join(partialDir, SnapshotFiles.memory)),
     disk: await fileRecordOf(join(partialDir, SnapshotFiles.disk)),
-    ram: await fileRecordOf(join(partialDir, SnapshotFiles.ram), undefined, true),
+    ram: ramSha256
+      ? { bytes: (await stat(ramPath)).size, sha256: ramSha256 }
+      : await fileRecordOf(ramPath, undefined, true),
   };
   const full: SnapshotInfo = { ...info, files };
   await writeFile(join(partialDir, SnapshotFiles.info), `${JSON.stringify(full, null, 2)}\n`);

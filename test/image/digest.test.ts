@@ -1,8 +1,8 @@
-import { mkdtemp, open, rm, truncate, writeFile } from "node:fs/promises";
+import { mkdtemp, open, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { digestZeroBlocks } from "../../src/image/digest.js";
+import { copyZeroBlocks, digestZeroBlocks } from "../../src/image/digest.js";
 
 let dir: string;
 beforeEach(async () => {
@@ -50,5 +50,29 @@ describe("digestZeroBlocks", () => {
       await Promise.all([eight, nine, short].map((p) => digestZeroBlocks(p))),
     );
     expect(digests.size).toBe(3);
+  });
+});
+
+describe("copyZeroBlocks", () => {
+  it("copies the file byte for byte, leaves its empty blocks as holes, and gives the same digest", async () => {
+    const source = await sparseFile("source", [
+      [1 << 20, "data"],
+      [(8 << 20) - 3, "end"],
+    ]);
+    const target = join(dir, "target");
+    const digest = await copyZeroBlocks(source, target);
+    expect(digest).toBe(await digestZeroBlocks(source));
+    expect((await readFile(target)).equals(await readFile(source))).toBe(true);
+    const copied = await stat(target);
+    expect(copied.mode & 0o777).toBe(0o600);
+    // Two of eight 1 MiB blocks hold data: the rest are not written.
+    expect(copied.blocks * 512).toBeLessThanOrEqual(2 << 20);
+  });
+
+  it("keeps the size of a file that ends in zeros", async () => {
+    const source = await sparseFile("source", [[0, "start"]]);
+    const target = join(dir, "target");
+    await copyZeroBlocks(source, target);
+    expect((await stat(target)).size).toBe(8 << 20);
   });
 });
