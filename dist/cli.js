@@ -3445,7 +3445,19 @@ function buildCloudConfig(spec) {
     ssh_keys: {
       ed25519_private: spec.hostKey.privateKey,
       ed25519_public: spec.hostKey.publicKey
-    }
+    },
+    // Before sshd starts: no message of the day for SSH sessions. pam_motd runs every script in
+    // /etc/update-motd.d at each session kvmci opens (a quarter of a second of an emulated
+    // Debian guest's time on every command, more on Ubuntu's), for a text nobody reads.
+    bootcmd: [
+      [
+        "sed",
+        "-i",
+        "-E",
+        String.raw`s/^session\s+optional\s+pam_motd\.so/# kvmci: &/`,
+        "/etc/pam.d/sshd"
+      ]
+    ]
   };
 }
 function mergeCloudConfig(ours, extra) {
@@ -4960,7 +4972,8 @@ function buildWakeLine(m) {
     throw new Error(`Unsafe workdir in a wake line: ${workdir}`);
   const ms = m.now.getTime();
   const time = `${Math.floor(ms / 1e3)}.${String(ms % 1e3).padStart(3, "0")}`;
-  return `wake ${time} ${m.hostname} ${m.seed} ${workdir} ${type} ${key}
+  const stamp = m.now.toISOString().replace(/\.\d+Z$/, "Z");
+  return `wake ${time} ${stamp} ${m.hostname} ${m.seed} ${workdir} ${type} ${key}
 `;
 }
 var workspaceLower, workspaceLayers, wakeAgentScript, wakeAgentPath, maxLines, maxLineChars, WakeChannel;
@@ -5001,11 +5014,14 @@ sync
 echo "armed $uid $gid" >&3
 while :; do
   # A read fails while no host end is connected (between the save and a restore): wait.
-  if ! read -r word time name seed workdir keytype key <&3; then sleep 0.05; continue; fi
+  if ! read -r word time stamp name seed workdir keytype key <&3; then sleep 0.05; continue; fi
   [ "$word" = wake ] || continue
   # The new key first, so that the host may connect as soon as it hears the word.
   printf '%s %s\\n' "$keytype" "$key" >"$home/.ssh/authorized_keys"
-  stamp=$(date -u -s "@$time" +%Y-%m-%dT%H:%M:%SZ)
+  # The clock is set by a program while the shell goes on (two vCPUs): it is right before the
+  # agent says it is awake, which is before anything of the run's starts.
+  date -u -s "@$time" >/dev/null &
+  clock=$!
   read -r old </proc/sys/kernel/hostname
   if [ "$name" != "$old" ]; then
     echo "$name" >/proc/sys/kernel/hostname
@@ -5043,6 +5059,7 @@ while :; do
       mounted=" workspace"
     fi 2>/dev/null
   fi
+  wait "$clock"
   # A restored guest prints nothing on its own: say on the serial console what happened, so
   # that its console copy and a failure's console tail start from here (ttyS0 on x86_64,
   # ttyAMA0 on arm64).
@@ -5751,7 +5768,8 @@ function snapshotKey(parts) {
     parts.machine,
     parts.hostCpu ?? null,
     canonicalJson(parts.userData ?? null),
-    parts.diskBytes
+    parts.diskBytes,
+    createHash3("sha256").update(parts.wakeAgent).digest("hex")
   ]);
   return createHash3("sha256").update(canonical).digest("hex");
 }
@@ -5794,7 +5812,7 @@ var init_key = __esm({
   "src/snapshot/key.ts"() {
     "use strict";
     init_args();
-    snapshotFormat = 8;
+    snapshotFormat = 9;
   }
 });
 
@@ -5853,7 +5871,7 @@ var init_provision = __esm({
     "use strict";
     init_key();
     init_shell_quote();
-    prepareFormat = 1;
+    prepareFormat = 2;
     nodeInstallCommand = "set -e; sudo tar -x -f - -C /usr/local --no-same-owner; /usr/local/bin/node --version; if [ -e /usr/local/bin/npm ]; then /usr/local/bin/npm --version; fi";
     runScriptCommand = "sudo -E sh -c 'f=/root/.kvmci-provision; cat > $f && chmod 700 $f && cd /root && $f; code=$?; rm -f $f; exit $code'";
   }
@@ -8467,7 +8485,8 @@ async function planSnapshot(guest, image, userData, cacheDir) {
     hostCpu: spec.accel === "kvm" ? await hostCpuIdentity() : void 0,
     // The user's cloud-config ran during the saved boot: other settings need another boot.
     userData: userData ?? null,
-    diskBytes: guest.spec.diskBytes ?? image.info.virtualSize
+    diskBytes: guest.spec.diskBytes ?? image.info.virtualSize,
+    wakeAgent: wakeAgentScript
   };
   const key = snapshotKey(parts);
   const entry = snapshotEntryName(image.info.name, key);

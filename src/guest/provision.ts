@@ -16,7 +16,7 @@ export interface Provision {
 }
 
 /** Bumped whenever how a prepared image is made changes. */
-export const prepareFormat = 1;
+export const prepareFormat = 2;
 
 /** The prepared image's key: the base image and everything the provisioning does. Pure. */
 export function prepareKey(

@@ -19,9 +19,9 @@ const workspaceLayers = "/var/lib/kvmci-workspace";
  * randomness, client key and the workdir to mount its workspace disk on (or `-`); the agent
  * applies them, mounts the workspace, says `awake` (`awake workspace` when the workspace is
  * mounted) and exits. Nothing of it stays on disk but the files it changed.
- * After the wake it starts one program (date, to set the clock), two (mount) for a workspace
- * disk, and on arm64, which has no vmgenid, one more (python3, to reseed the random number
- * generator): everything else is the shell's own, since each program started costs tens of
+ * After the wake it starts one program (date, to set the clock, while the shell goes on),
+ * two (mount) for a workspace disk, and on arm64, which has no vmgenid, one more (python3, to
+ * reseed the random number generator): everything else is the shell's own, since each program started costs tens of
  * milliseconds under emulation. The authorized keys file is emptied, not removed, so that
  * writing it keeps its owner and mode.
  *
@@ -56,11 +56,14 @@ sync
 echo "armed $uid $gid" >&3
 while :; do
   # A read fails while no host end is connected (between the save and a restore): wait.
-  if ! read -r word time name seed workdir keytype key <&3; then sleep 0.05; continue; fi
+  if ! read -r word time stamp name seed workdir keytype key <&3; then sleep 0.05; continue; fi
   [ "$word" = wake ] || continue
   # The new key first, so that the host may connect as soon as it hears the word.
   printf '%s %s\\n' "$keytype" "$key" >"$home/.ssh/authorized_keys"
-  stamp=$(date -u -s "@$time" +%Y-%m-%dT%H:%M:%SZ)
+  # The clock is set by a program while the shell goes on (two vCPUs): it is right before the
+  # agent says it is awake, which is before anything of the run's starts.
+  date -u -s "@$time" >/dev/null &
+  clock=$!
   read -r old </proc/sys/kernel/hostname
   if [ "$name" != "$old" ]; then
     echo "$name" >/proc/sys/kernel/hostname
@@ -98,6 +101,7 @@ while :; do
       mounted=" workspace"
     fi 2>/dev/null
   fi
+  wait "$clock"
   # A restored guest prints nothing on its own: say on the serial console what happened, so
   # that its console copy and a failure's console tail start from here (ttyS0 on x86_64,
   # ttyAMA0 on arm64).
@@ -149,7 +153,9 @@ export function buildWakeLine(m: WakeMessage): string {
     throw new Error(`Unsafe workdir in a wake line: ${workdir}`);
   const ms = m.now.getTime();
   const time = `${Math.floor(ms / 1000)}.${String(ms % 1000).padStart(3, "0")}`;
-  return `wake ${time} ${m.hostname} ${m.seed} ${workdir} ${type} ${key}\n`;
+  // The time again as the guest's console shows it: the guest's own `date` runs in the background.
+  const stamp = m.now.toISOString().replace(/\.\d+Z$/, "Z");
+  return `wake ${time} ${stamp} ${m.hostname} ${m.seed} ${workdir} ${type} ${key}\n`;
 }
 
 /** The host end of the wake channel: QEMU's chardev socket, read a line at a time. */

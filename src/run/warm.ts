@@ -32,7 +32,7 @@ import { touchFolder } from "../image/cache.js";
 import { errorMessage } from "../units/error-message.js";
 import type { Emit } from "./events.js";
 import type { PhaseClock } from "./phase-clock.js";
-import { mountableWorkdir } from "../guest/wake.js";
+import { mountableWorkdir, wakeAgentScript } from "../guest/wake.js";
 import type { SyncResult, WorkspaceSource } from "../sync/transfer.js";
 import { workspaceDiskUnavailable } from "../sync/workspace-disk.js";
 import { syncedNote } from "./workspace.js";
@@ -60,6 +60,7 @@ export async function planSnapshot(
     // The user's cloud-config ran during the saved boot: other settings need another boot.
     userData: userData ?? null,
     diskBytes: guest.spec.diskBytes ?? image.info.virtualSize,
+    wakeAgent: wakeAgentScript,
   };
   const key = snapshotKey(parts);
   const entry = snapshotEntryName(image.info.name, key);

@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { buildQemuArgs, type QemuSpec } from "../qemu/args.js";
 
 /** Bumped whenever what a snapshot holds, or how it is restored, changes. */
-export const snapshotFormat = 8;
+export const snapshotFormat = 9;
 
 /** Everything a saved guest state depends on; any difference means another snapshot. */
 export interface SnapshotKeyParts {
@@ -19,6 +19,8 @@ export interface SnapshotKeyParts {
   userData: unknown;
   /** The guest disk's size: the saved guest grew its file system to it. */
   diskBytes: number;
+  /** The wake agent's script: the saved guest runs it, waiting, and applies each wake with it. */
+  wakeAgent: string;
 }
 
 /** The spec fields that differ per run and must not enter a key. */
@@ -73,6 +75,7 @@ export function snapshotKey(parts: SnapshotKeyParts): string {
     parts.hostCpu ?? null,
     canonicalJson(parts.userData ?? null),
     parts.diskBytes,
+    createHash("sha256").update(parts.wakeAgent).digest("hex"),
   ]);
   return createHash("sha256").update(canonical).digest("hex");
 }

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import yaml from "js-yaml";
 import { describe, expect, it } from "vitest";
 import {
@@ -34,6 +35,28 @@ describe("user-data", () => {
     const config = yaml.load(text) as Record<string, unknown>;
     expect(config.runcmd).toEqual(["touch /x"]);
     expect(config.disable_root).toBe(true);
+  });
+
+  it("turns off SSH's message of the day before sshd starts; a user's bootcmd runs after", () => {
+    const config = yaml.load(renderUserData({ ...spec, extra: { bootcmd: ["echo mine"] } })) as {
+      bootcmd: (string | string[])[];
+    };
+    expect(config.bootcmd).toHaveLength(2);
+    const [sed, file] = [config.bootcmd[0]!.at(-2)!, config.bootcmd[0]!.at(-1)];
+    expect(file).toBe("/etc/pam.d/sshd");
+    expect(config.bootcmd[1]).toBe("echo mine");
+    // What the expression does to Debian's two pam_motd lines, and to nothing else.
+    const pam = [
+      "session    optional     pam_motd.so  motd=/run/motd.dynamic",
+      "session    optional     pam_motd.so noupdate",
+      "session    required     pam_limits.so",
+    ].join("\n");
+    const edited = execFileSync("sed", ["-E", sed], { input: pam, encoding: "utf8" });
+    expect(edited.split("\n")).toEqual([
+      "# kvmci: session    optional     pam_motd.so  motd=/run/motd.dynamic",
+      "# kvmci: session    optional     pam_motd.so noupdate",
+      "session    required     pam_limits.so",
+    ]);
   });
 
   it("asks for DHCP on both interface naming schemes", () => {

@@ -20,7 +20,9 @@ describe("buildWakeLine", () => {
       seed: "00ff",
       authorizedKey: "ssh-ed25519 AAAAC3Nza kvmci-client-abc123\n",
     });
-    expect(line).toBe("wake 1795687200.042 kvmci-abc123 00ff - ssh-ed25519 AAAAC3Nza\n");
+    expect(line).toBe(
+      "wake 1795687200.042 2026-11-26T10:00:00Z kvmci-abc123 00ff - ssh-ed25519 AAAAC3Nza\n",
+    );
   });
 
   it("names the workdir to mount the workspace disk on, when there is one", () => {
@@ -31,7 +33,9 @@ describe("buildWakeLine", () => {
       authorizedKey: "ssh-ed25519 AAAA",
       workspaceDir: "/home/kvmci/work",
     });
-    expect(line).toBe("wake 0.000 kvmci-abc123 00ff /home/kvmci/work ssh-ed25519 AAAA\n");
+    expect(line).toBe(
+      "wake 0.000 1970-01-01T00:00:00Z kvmci-abc123 00ff /home/kvmci/work ssh-ed25519 AAAA\n",
+    );
   });
 
   it("refuses words that could break the agent's parsing", () => {

@@ -162,7 +162,7 @@ describe("prepared images and warm snapshots", () => {
 
     const { result, report, phases } = await run(
       "warm",
-      'hello; echo "clock=$(date +%s)"; echo "hostname=$(hostname)"; echo "key=$(cat ~/.ssh/authorized_keys)"; echo "keys=$(wc -l < ~/.ssh/authorized_keys)"; echo "work=$(ls -A /work | sort | tr "\\n" " ")"',
+      'hello; echo "clock=$(date +%s)"; echo "hostname=$(hostname)"; echo "key=$(cat ~/.ssh/authorized_keys)"; echo "keys=$(wc -l < ~/.ssh/authorized_keys)"; echo "work=$(ls -A /work | sort | tr "\\n" " ")"; echo "motd=$(grep -c "^session.*pam_motd" /etc/pam.d/sshd)"; echo "sshd=$(ps -o args= -C sshd | grep listener)"',
     );
     const hostNow = Date.now() / 1000;
     expect(result.exitCode, result.all).toBe(0);
@@ -179,6 +179,10 @@ describe("prepared images and warm snapshots", () => {
     expect(out.key).not.toBe(first.key);
     expect(out.work).toContain("run-tests.sh");
     expect(out.work).not.toContain("from-first-run");
+    // SSH sessions without the message of the day, and (Debian 12) an sshd that does not
+    // re-execute itself for each connection: each costs an emulated guest a quarter second.
+    expect(out.motd).toBe("0");
+    expect(out.sshd).toMatch(/sshd -D -r /);
   });
 
   it("puts the workspace on a read-only disk under a writable overlay: the user's own files, and a guest that cannot write the disk", async () => {

@@ -24,6 +24,7 @@ const parts: SnapshotKeyParts = {
   hostCpu: undefined,
   userData: null,
   diskBytes: 3 * 1024 ** 3,
+  wakeAgent: "#!/bin/sh\n",
 };
 
 describe("snapshotKey", () => {
@@ -46,6 +47,7 @@ describe("snapshotKey", () => {
       { ...parts, hostCpu: "GenuineIntel, family 6, model 85" },
       { ...parts, userData: { packages: ["hello"] } },
       { ...parts, diskBytes: 8 * 1024 ** 3 },
+      { ...parts, wakeAgent: "#!/bin/sh\nexit 0\n" },
     ];
     const keys = new Set(variants.map(snapshotKey));
     expect(keys.size).toBe(variants.length);
