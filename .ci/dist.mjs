@@ -16,18 +16,25 @@ const common = {
   logLevel: "warning",
 };
 
+// Every library inside, since the runner runs it from the checkout without node_modules, and
+// a process that starts with one file loads faster than with hundreds of modules to resolve.
+// ssh2's optional native helpers stay out (it works without them); the banner gives its
+// bundled CommonJS the globals it expects.
+const standalone = {
+  ...common,
+  external: ["cpu-features", "*.node"],
+  banner: {
+    js: "import { createRequire as __kvmciRequire } from 'node:module'; import { fileURLToPath as __kvmciPath } from 'node:url'; const require = __kvmciRequire(import.meta.url); const __filename = __kvmciPath(import.meta.url); const __dirname = __kvmciPath(new URL('.', import.meta.url));",
+  },
+};
+
 await Promise.all([
-  // The Action: one file per entry with every library inside, since the runner runs it from
-  // the checkout without node_modules. ssh2's optional native helpers stay out (it works
-  // without them); the banner gives its bundled CommonJS the globals it expects.
+  // The Action: one file per entry.
   build({
-    ...common,
+    ...standalone,
     entryPoints: ["src/action/entries/main.ts", "src/action/entries/post.ts"],
-    external: ["cpu-features", "*.node"],
-    banner: {
-      js: "import { createRequire as __kvmciRequire } from 'node:module'; import { fileURLToPath as __kvmciPath } from 'node:url'; const require = __kvmciRequire(import.meta.url); const __filename = __kvmciPath(import.meta.url); const __dirname = __kvmciPath(new URL('.', import.meta.url));",
-    },
   }),
-  // The CLI (bin/kvmci.js): src/ in one file; npm installs its dependencies beside it.
-  build({ ...common, entryPoints: { cli: "src/cli/main.ts" }, packages: "external" }),
+  // The CLI (bin/kvmci.js): one file too. Loading it is a third of a warm run's host time:
+  // ~0.25 s bundled against ~0.33 s with its libraries beside it (Node 20, this machine).
+  build({ ...standalone, entryPoints: { cli: "src/cli/main.ts" } }),
 ]);
