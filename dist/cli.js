@@ -90810,7 +90810,7 @@ function buildWakeLine(m2) {
   return `wake ${time3} ${stamp} ${m2.hostname} ${m2.seed} ${workdir} ${type2} ${key}
 `;
 }
-var workspaceLower, workspaceLayers, wakeAgentScript, wakeAgentPath, maxLines, maxLineChars, WakeChannel;
+var workspaceLower, workspaceTable, workspaceLayers, wakeAgentScript, wakeAgentPath, maxLines, maxLineChars, WakeChannel;
 var init_wake = __esm({
   "src/guest/wake.ts"() {
     "use strict";
@@ -90818,6 +90818,7 @@ var init_wake = __esm({
     init_args();
     init_workspace_disk();
     workspaceLower = "/run/kvmci-workspace";
+    workspaceTable = "/run/kvmci-workspace.fstab";
     workspaceLayers = "/var/lib/kvmci-workspace";
     wakeAgentScript = `#!/bin/sh
 set -u
@@ -90887,11 +90888,14 @@ while :; do
   mounted=
   if [ "$workdir" != - ]; then
     [ -d "$workdir" ] || mkdir -p "$workdir"
-    if mount -t squashfs -o ro /dev/disk/by-id/virtio-${workspaceDiskSerial} ${workspaceLower} &&
-      mount -t overlay -o lowerdir=${workspaceLower},upperdir=${workspaceLayers}/upper,workdir=${workspaceLayers}/work \\
-        kvmci-workspace "$workdir"; then
+    # Both by one program, in order: mount -a over a table of the two.
+    printf '%s\\n' \\
+      "/dev/disk/by-id/virtio-${workspaceDiskSerial} ${workspaceLower} squashfs ro 0 0" \\
+      "kvmci-workspace $workdir overlay lowerdir=${workspaceLower},upperdir=${workspaceLayers}/upper,workdir=${workspaceLayers}/work 0 0" \\
+      >${workspaceTable}
+    if mount -a -T ${workspaceTable} 2>/dev/null; then
       mounted=" workspace"
-    fi 2>/dev/null
+    fi
   fi
   wait "$clock"
   # A restored guest prints nothing on its own: say on the serial console what happened, so
@@ -94512,7 +94516,14 @@ async function startGuest(guest, o2) {
 }
 async function packWorkspaceDisk(guest, snapshot, o2) {
   const owner = snapshot.info.userIds;
-  if (!o2.workspace || !owner || !mountableWorkdir(o2.workdir)) return void 0;
+  if (!o2.workspace || !owner) return void 0;
+  if (!mountableWorkdir(o2.workdir)) {
+    o2.emit({
+      type: "note",
+      message: `the workspace goes over SSH, more slowly: the guest mounts its workspace disk only on a workdir of letters, digits and . _ - / (not ${JSON.stringify(o2.workdir)})`
+    });
+    return void 0;
+  }
   const unavailable = await workspaceDiskUnavailable();
   if (unavailable) {
     o2.emit({ type: "note", message: `the workspace goes over SSH, more slowly: ${unavailable}` });

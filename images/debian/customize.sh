@@ -37,10 +37,45 @@ ssh_genkeytypes: []
 # apt and package updates, timezone, ntp, keyboard, grub-dpkg.
 # The usual config-stage modules run in the final stage instead: every stage is a Python
 # start-up, several seconds under emulation (cloud-init before 24.3; see below).
-cloud_init_modules: [seed_random, bootcmd, write_files, growpart, resizefs, set_hostname, update_hostname, update_etc_hosts, users_groups, ssh]
+# Also left out: growpart and resizefs (kvmci-grow-root below does it, only when the disk is
+# larger), and set_passwords (SSH takes keys only, see below; it also restarted sshd mid-boot).
+cloud_init_modules: [seed_random, bootcmd, write_files, set_hostname, update_hostname, update_etc_hosts, users_groups, ssh]
 cloud_config_modules: []
-cloud_final_modules: [set_passwords, runcmd, package_update_upgrade_install, scripts_per_once, scripts_per_boot, scripts_per_instance, scripts_user, final_message]
+cloud_final_modules: [runcmd, package_update_upgrade_install, scripts_per_once, scripts_per_boot, scripts_per_instance, scripts_user, final_message]
 CFG
+
+# The root file system grows to a disk larger than the image (`kvmci run --disk`). cloud-init's
+# growpart and resizefs cost two seconds of Python under emulation on every first boot, even
+# when there is nothing to grow; this checks the sizes in the shell and starts programs only
+# when there is. The image's one partition is the first disk's first (vda1).
+cat > "$root/usr/local/sbin/kvmci-grow-root" <<'GROW'
+#!/bin/sh
+set -eu
+part=/sys/block/vda/vda1
+[ -e "$part/start" ] || exit 0
+read -r total </sys/block/vda/size
+read -r start <"$part/start"
+read -r size <"$part/size"
+# At least 1 MiB (2048 sectors) after the partition: else nothing to do.
+[ $((start + size + 2048)) -le "$total" ] || exit 0
+growpart /dev/vda 1
+resize2fs /dev/vda1
+GROW
+chmod 0755 "$root/usr/local/sbin/kvmci-grow-root"
+cat > "$root/etc/systemd/system/kvmci-grow-root.service" <<'UNIT'
+[Unit]
+Description=Grow the root file system to the disk (kvmci)
+DefaultDependencies=no
+After=local-fs.target
+Before=sysinit.target cloud-init.service
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/kvmci-grow-root
+
+[Install]
+WantedBy=sysinit.target
+UNIT
 
 # Keys only, whatever the user-data says: a throwaway guest has no passwords worth guessing.
 cat > "$root/etc/ssh/sshd_config.d/10-kvmci.conf" <<'SSHD'
@@ -70,7 +105,7 @@ cat > "$root/etc/systemd/system/systemd-networkd-wait-online.service.d/kvmci.con
 ExecStart=
 ExecStart=/lib/systemd/systemd-networkd-wait-online --any --timeout=60
 WAIT
-units enable systemd-networkd.service systemd-resolved.service >/dev/null 2>&1
+units enable systemd-networkd.service systemd-resolved.service kvmci-grow-root.service >/dev/null 2>&1
 # Periodic jobs only compete with the test for two emulated CPUs.
 units mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer man-db.timer >/dev/null 2>&1 || true
 # Jobs that only compete with boot for the CPUs.

@@ -6,6 +6,8 @@ import { workspaceDiskSerial } from "../sync/workspace-disk.js";
 
 /** Where the workspace disk is mounted in the guest (a tmpfs: made before the save). */
 const workspaceLower = "/run/kvmci-workspace";
+/** The two mounts of a workspace, as a table for `mount -a` (a tmpfs). */
+const workspaceTable = "/run/kvmci-workspace.fstab";
 /** The overlay's writable layer and its work folder, on the guest's disk. */
 const workspaceLayers = "/var/lib/kvmci-workspace";
 
@@ -19,11 +21,11 @@ const workspaceLayers = "/var/lib/kvmci-workspace";
  * randomness, client key and the workdir to mount its workspace disk on (or `-`); the agent
  * applies them, mounts the workspace, says `awake` (`awake workspace` when the workspace is
  * mounted) and exits. Nothing of it stays on disk but the files it changed.
- * After the wake it starts one program (date, to set the clock, while the shell goes on),
- * two (mount) for a workspace disk, and on arm64, which has no vmgenid, one more (python3, to
- * reseed the random number generator): everything else is the shell's own, since each program started costs tens of
- * milliseconds under emulation. The authorized keys file is emptied, not removed, so that
- * writing it keeps its owner and mode.
+ * After the wake it starts one program (date, to set the clock, while the shell goes on), one
+ * more (mount, for both mounts) for a workspace disk, and on arm64, which has no vmgenid, one
+ * more (python3, to reseed the random number generator): everything else is the shell's own,
+ * since each program started costs tens of milliseconds under emulation. The authorized keys
+ * file is emptied, not removed, so that writing it keeps its owner and mode.
  *
  * Arguments: the login user.
  */
@@ -95,11 +97,14 @@ while :; do
   mounted=
   if [ "$workdir" != - ]; then
     [ -d "$workdir" ] || mkdir -p "$workdir"
-    if mount -t squashfs -o ro /dev/disk/by-id/virtio-${workspaceDiskSerial} ${workspaceLower} &&
-      mount -t overlay -o lowerdir=${workspaceLower},upperdir=${workspaceLayers}/upper,workdir=${workspaceLayers}/work \\
-        kvmci-workspace "$workdir"; then
+    # Both by one program, in order: mount -a over a table of the two.
+    printf '%s\\n' \\
+      "/dev/disk/by-id/virtio-${workspaceDiskSerial} ${workspaceLower} squashfs ro 0 0" \\
+      "kvmci-workspace $workdir overlay lowerdir=${workspaceLower},upperdir=${workspaceLayers}/upper,workdir=${workspaceLayers}/work 0 0" \\
+      >${workspaceTable}
+    if mount -a -T ${workspaceTable} 2>/dev/null; then
       mounted=" workspace"
-    fi 2>/dev/null
+    fi
   fi
   wait "$clock"
   # A restored guest prints nothing on its own: say on the serial console what happened, so

@@ -321,7 +321,14 @@ async function packWorkspaceDisk(
   o: StartOptions,
 ): Promise<SyncResult | undefined> {
   const owner = snapshot.info.userIds;
-  if (!o.workspace || !owner || !mountableWorkdir(o.workdir)) return undefined;
+  if (!o.workspace || !owner) return undefined;
+  if (!mountableWorkdir(o.workdir)) {
+    o.emit({
+      type: "note",
+      message: `the workspace goes over SSH, more slowly: the guest mounts its workspace disk only on a workdir of letters, digits and . _ - / (not ${JSON.stringify(o.workdir)})`,
+    });
+    return undefined;
+  }
   const unavailable = await workspaceDiskUnavailable();
   if (unavailable) {
     o.emit({ type: "note", message: `the workspace goes over SSH, more slowly: ${unavailable}` });

@@ -247,6 +247,20 @@ describe("prepared images and warm snapshots", () => {
     expect(report.phases.map((p) => p.phase).filter((p) => p === "sync")).toHaveLength(1);
   });
 
+  it("sends the workspace over SSH, saying why, to a workdir the guest cannot mount a disk on", async () => {
+    const { result, report } = await run("odd-workdir", "pwd; ls -A | sort | tr '\\n' ' '", [
+      "--workdir",
+      "/tmp/my work",
+    ]);
+    expect(result.exitCode, result.all).toBe(0);
+    expect(result.stderr).toContain(
+      'the workspace goes over SSH, more slowly: the guest mounts its workspace disk only on a workdir of letters, digits and . _ - / (not "/tmp/my work")',
+    );
+    expect(result.stdout).toContain("/tmp/my work");
+    expect(result.stdout).toContain("run-tests.sh");
+    expect(report.snapshot).toMatchObject({ use: "restored" });
+  });
+
   it("restores the same snapshot twice at once; neither guest sees the other's writes", async () => {
     const command = (me: string) =>
       `echo ${me} > /var/tmp/who; sync; sleep 3; echo "who=$(cat /var/tmp/who)"; ls /var/tmp`;
