@@ -1234,15 +1234,15 @@ var require_windows = __commonJS({
       }
       return false;
     }
-    function checkStat(stat11, path6, options) {
-      if (!stat11.isSymbolicLink() && !stat11.isFile()) {
+    function checkStat(stat12, path6, options) {
+      if (!stat12.isSymbolicLink() && !stat12.isFile()) {
         return false;
       }
       return checkPathExt(path6, options);
     }
     function isexe(path6, options, cb) {
-      fs2.stat(path6, function(er2, stat11) {
-        cb(er2, er2 ? false : checkStat(stat11, path6, options));
+      fs2.stat(path6, function(er2, stat12) {
+        cb(er2, er2 ? false : checkStat(stat12, path6, options));
       });
     }
     function sync(path6, options) {
@@ -1258,20 +1258,20 @@ var require_mode = __commonJS({
     isexe.sync = sync;
     var fs2 = __require("fs");
     function isexe(path6, options, cb) {
-      fs2.stat(path6, function(er2, stat11) {
-        cb(er2, er2 ? false : checkStat(stat11, options));
+      fs2.stat(path6, function(er2, stat12) {
+        cb(er2, er2 ? false : checkStat(stat12, options));
       });
     }
     function sync(path6, options) {
       return checkStat(fs2.statSync(path6), options);
     }
-    function checkStat(stat11, options) {
-      return stat11.isFile() && checkMode(stat11, options);
+    function checkStat(stat12, options) {
+      return stat12.isFile() && checkMode(stat12, options);
     }
-    function checkMode(stat11, options) {
-      var mod = stat11.mode;
-      var uid = stat11.uid;
-      var gid = stat11.gid;
+    function checkMode(stat12, options) {
+      var mod = stat12.mode;
+      var uid = stat12.uid;
+      var gid = stat12.gid;
       var myUid = options.uid !== void 0 ? options.uid : process.getuid && process.getuid();
       var myGid = options.gid !== void 0 ? options.gid : process.getgid && process.getgid();
       var u3 = parseInt("100", 8);
@@ -12019,18 +12019,18 @@ async function readNodeInstall(path6) {
   const binary2 = await realpath(path6);
   const prefix2 = dirname(dirname(binary2));
   const { stdout } = await execa(binary2, ["--version"], { timeout: 3e4 });
-  const entries = ["bin/node"];
+  const entries2 = ["bin/node"];
   let npmVersion;
   const npmPackage = join(prefix2, "lib", "node_modules", "npm", "package.json");
   try {
     npmVersion = JSON.parse(await readFile(npmPackage, "utf8")).version;
-    entries.push("lib/node_modules/npm");
+    entries2.push("lib/node_modules/npm");
     for (const link2 of ["bin/npm", "bin/npx"])
-      if (await isLink(join(prefix2, link2))) entries.push(link2);
+      if (await isLink(join(prefix2, link2))) entries2.push(link2);
   } catch {
   }
   if (await isLink(join(prefix2, "bin", "corepack")))
-    entries.push("lib/node_modules/corepack", "bin/corepack");
+    entries2.push("lib/node_modules/corepack", "bin/corepack");
   return {
     binary: binary2,
     prefix: prefix2,
@@ -12038,7 +12038,7 @@ async function readNodeInstall(path6) {
     npmVersion,
     arch: await elfArch(binary2),
     sizeBytes: (await lstat(binary2)).size,
-    entries
+    entries: entries2
   };
 }
 async function isLink(path6) {
@@ -12086,9 +12086,9 @@ async function readHostTrust(env2, folders = localCertificateFolders) {
   return { certificates: [...certificates.values()], sources, proxy: guestProxy(env2) };
 }
 async function certificateFiles(folder) {
-  const entries = await readdir(folder, { recursive: true }).catch(() => []);
+  const entries2 = await readdir(folder, { recursive: true }).catch(() => []);
   const files = [];
-  for (const entry of entries.map(String)) {
+  for (const entry of entries2.map(String)) {
     if (!/\.(crt|pem)$/.test(entry)) continue;
     const path6 = join2(folder, entry);
     if ((await stat(path6).catch(() => void 0))?.isFile()) files.push(path6);
@@ -12279,9 +12279,9 @@ function assertNever(_x) {
 }
 function assert(_2) {
 }
-function getEnumValues(entries) {
-  const numericValues = Object.values(entries).filter((v2) => typeof v2 === "number");
-  const values = Object.entries(entries).filter(([k2, _2]) => numericValues.indexOf(+k2) === -1).map(([_2, v2]) => v2);
+function getEnumValues(entries2) {
+  const numericValues = Object.values(entries2).filter((v2) => typeof v2 === "number");
+  const values = Object.entries(entries2).filter(([k2, _2]) => numericValues.indexOf(+k2) === -1).map(([_2, v2]) => v2);
   return values;
 }
 function joinValues(array2, separator = "|") {
@@ -14153,16 +14153,16 @@ var init_checks = __esm({
       hide(inst, Symbol.iterator, function* () {
         yield inst;
       });
-      let entries;
+      let entries2;
       inst._zod.check = (payload) => {
         if (payload.value == null) {
           payload.issues.push({ expected: "object", code: "invalid_type", input: payload.value, inst });
           return void 0;
         }
-        entries ?? (entries = Reflect.ownKeys(def.shape).map((key) => [key, def.shape[key]]));
+        entries2 ?? (entries2 = Reflect.ownKeys(def.shape).map((key) => [key, def.shape[key]]));
         const input2 = payload.value;
         let proms;
-        for (const [key, schema2] of entries) {
+        for (const [key, schema2] of entries2) {
           const result = schema2._zod.run({ value: input2[key], issues: [] }, {});
           if (result instanceof Promise) {
             proms ?? (proms = []);
@@ -27461,18 +27461,18 @@ function _set(Class2, valueType, params) {
 }
 // @__NO_SIDE_EFFECTS__
 function _enum(Class2, values, params) {
-  const entries = Array.isArray(values) ? Object.fromEntries(values.map((v2) => [v2, v2])) : values;
+  const entries2 = Array.isArray(values) ? Object.fromEntries(values.map((v2) => [v2, v2])) : values;
   return new Class2({
     type: "enum",
-    entries,
+    entries: entries2,
     ...normalizeParams(params)
   });
 }
 // @__NO_SIDE_EFFECTS__
-function _nativeEnum(Class2, entries, params) {
+function _nativeEnum(Class2, entries2, params) {
   return new Class2({
     type: "enum",
-    entries,
+    entries: entries2,
     ...normalizeParams(params)
   });
 }
@@ -28367,8 +28367,8 @@ function rewriteKeyNames(ctx) {
       bySchema.set(entry.schema, entry);
   }
   const rewrites = /* @__PURE__ */ new Map();
-  for (const record2 of pendingRecords.get(ctx) ?? []) {
-    const seen = ctx.seen.get(record2);
+  for (const record3 of pendingRecords.get(ctx) ?? []) {
+    const seen = ctx.seen.get(record3);
     const names = (seen?.def ?? seen?.schema)?.propertyNames;
     if (!names || names === true || rewrites.has(names))
       continue;
@@ -30059,17 +30059,17 @@ function set2(valueType, params) {
   });
 }
 function _enum2(values, params) {
-  const entries = Array.isArray(values) ? Object.fromEntries(values.map((v2) => [v2, v2])) : values;
+  const entries2 = Array.isArray(values) ? Object.fromEntries(values.map((v2) => [v2, v2])) : values;
   return new ZodEnum({
     type: "enum",
-    entries,
+    entries: entries2,
     ...util_exports.normalizeParams(params)
   });
 }
-function nativeEnum(entries, params) {
+function nativeEnum(entries2, params) {
   return new ZodEnum({
     type: "enum",
-    entries,
+    entries: entries2,
     ...util_exports.normalizeParams(params)
   });
 }
@@ -32591,10 +32591,135 @@ var init_zod = __esm({
   }
 });
 
+// src/image/sparse-data.ts
+import { dirname as dirname2, basename } from "node:path";
+async function* readDataRuns(path6, signal) {
+  const tar = execa(
+    "tar",
+    ["--sparse", "--format=gnu", "-c", "-f", "-", "-C", dirname2(path6), "--", basename(path6)],
+    { buffer: false, stdin: "ignore", stderr: "pipe", cancelSignal: signal, lines: false }
+  );
+  const stderr = [];
+  tar.stderr.on("data", (chunk) => stderr.push(chunk));
+  const input2 = new RecordReader(tar.stdout[Symbol.asyncIterator]());
+  let complete = false;
+  try {
+    for (const run2 of await readMap(input2)) {
+      let offset = run2.offset;
+      for (let left = run2.bytes; left > 0; ) {
+        const data = await input2.some(left);
+        yield { offset, data };
+        offset += data.length;
+        left -= data.length;
+      }
+    }
+    await input2.drain();
+    complete = true;
+  } finally {
+    if (!complete) {
+      tar.kill();
+      await tar.catch(() => void 0);
+    }
+  }
+  const result = await tar.catch((error62) => error62);
+  if (result.exitCode !== 0) {
+    const said = Buffer.concat(stderr).toString("utf8").trim();
+    throw new Error(`tar could not read ${path6}${said ? `: ${said}` : ""}`);
+  }
+}
+async function readMap(input2) {
+  const header = await input2.exactly(record2);
+  if (!validChecksum(header)) throw new Error("tar's output does not start with a header");
+  const type2 = String.fromCharCode(header[156]);
+  if (type2 === "0" || type2 === "\0") return [{ offset: 0, bytes: numeric(header, 124, 12) }];
+  if (type2 !== "S") throw new Error(`tar sent a member of type ${JSON.stringify(type2)}`);
+  const runs = entries(header, 386, 4);
+  for (let extended2 = header[482] !== 0; extended2; ) {
+    const more = await input2.exactly(record2);
+    runs.push(...entries(more, 0, 21));
+    extended2 = more[504] !== 0;
+  }
+  return runs;
+}
+function entries(block, at2, count3) {
+  const runs = [];
+  for (let i2 = 0; i2 < count3; i2++) {
+    const start = at2 + i2 * 24;
+    if (block[start] === 0) break;
+    runs.push({ offset: numeric(block, start, 12), bytes: numeric(block, start + 12, 12) });
+  }
+  return runs;
+}
+function numeric(block, at2, length) {
+  const field = block.subarray(at2, at2 + length);
+  if (field[0] & 128) {
+    let value = field[0] & 127;
+    for (const byte of field.subarray(1)) value = value * 256 + byte;
+    return value;
+  }
+  const text = field.toString("latin1").replace(/[\0 ]+$/, "").trim();
+  if (!/^[0-7]+$/.test(text))
+    throw new Error(`tar sent a malformed number ${JSON.stringify(text)}`);
+  return parseInt(text, 8);
+}
+function validChecksum(header) {
+  let sum = 0;
+  for (let i2 = 0; i2 < record2; i2++) sum += i2 >= 148 && i2 < 156 ? 32 : header[i2];
+  try {
+    return numeric(header, 148, 8) === sum;
+  } catch {
+    return false;
+  }
+}
+var record2, RecordReader;
+var init_sparse_data = __esm({
+  "src/image/sparse-data.ts"() {
+    "use strict";
+    init_execa();
+    record2 = 512;
+    RecordReader = class {
+      constructor(source) {
+        this.source = source;
+      }
+      source;
+      pending = [];
+      length = 0;
+      /** Up to `most` bytes, at least one; throws at the end of the stream. */
+      async some(most) {
+        if (this.length === 0) await this.fill();
+        const first = this.pending[0];
+        const data = first.length <= most ? first : first.subarray(0, most);
+        if (data === first) this.pending.shift();
+        else this.pending[0] = first.subarray(most);
+        this.length -= data.length;
+        return data;
+      }
+      async exactly(bytes) {
+        while (this.length < bytes) await this.fill();
+        const all = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
+        this.pending = all.length > bytes ? [all.subarray(bytes)] : [];
+        this.length -= bytes;
+        return all.subarray(0, bytes);
+      }
+      async drain() {
+        this.pending = [];
+        this.length = 0;
+        while (!(await this.source.next()).done) ;
+      }
+      async fill() {
+        const next = await this.source.next();
+        if (next.done) throw new Error("tar's output ended early");
+        this.pending.push(next.value);
+        this.length += next.value.length;
+      }
+    };
+  }
+});
+
 // src/image/digest.ts
 import { createHash } from "node:crypto";
 import { createReadStream as createReadStream2 } from "node:fs";
-import { open as open3 } from "node:fs/promises";
+import { open as open3, stat as stat2 } from "node:fs/promises";
 function formatDigest(d) {
   return `${d.algorithm}:${d.hex}`;
 }
@@ -32613,33 +32738,48 @@ async function digestZeroBlocks(path6, signal) {
   return copyZeroBlocks(path6, void 0, signal);
 }
 async function copyZeroBlocks(source, target, signal) {
+  const { size: size2 } = await stat2(source);
   const hash2 = createHash("sha256");
   const zeros = Buffer.alloc(zeroBlock);
-  const buffer = Buffer.allocUnsafe(zeroBlock);
-  const input2 = await open3(source, "r");
-  const output2 = target === void 0 ? void 0 : await open3(target, "w", 384).catch(async (error62) => {
-    await input2.close();
-    throw error62;
-  });
+  const block = Buffer.alloc(zeroBlock);
+  const output2 = target === void 0 ? void 0 : await open3(target, "w", 384);
   try {
-    let position = 0;
-    for (; ; ) {
-      signal?.throwIfAborted();
-      const { bytesRead } = await input2.read(buffer, 0, zeroBlock, position);
-      if (bytesRead === 0) break;
-      const data = buffer.subarray(0, bytesRead);
-      if (bytesRead === zeroBlock && data.equals(zeros)) hash2.update("Z");
+    let index = 0;
+    let written = false;
+    const next = async () => {
+      const start = index * zeroBlock;
+      const data = block.subarray(0, Math.min(zeroBlock, size2 - start));
+      if (data.length === zeroBlock && (!written || data.equals(zeros))) hash2.update("Z");
       else {
         hash2.update("D").update(data);
-        for (let done = 0; output2 && done < bytesRead; )
-          done += (await output2.write(data, done, bytesRead - done, position + done)).bytesWritten;
+        for (let done = 0; output2 && done < data.length; )
+          done += (await output2.write(data, done, data.length - done, start + done)).bytesWritten;
       }
-      position += bytesRead;
+      if (written) block.fill(0);
+      written = false;
+      index++;
+    };
+    signal?.throwIfAborted();
+    for await (const run2 of readDataRuns(source, signal)) {
+      signal?.throwIfAborted();
+      if (run2.offset + run2.data.length > size2) throw new Error(`${source} grew while it was read`);
+      for (let at2 = 0; at2 < run2.data.length; ) {
+        const position = run2.offset + at2;
+        while (index < Math.floor(position / zeroBlock)) await next();
+        const within = position - index * zeroBlock;
+        at2 += run2.data.copy(
+          block,
+          within,
+          at2,
+          at2 + Math.min(run2.data.length - at2, zeroBlock - within)
+        );
+        written = true;
+      }
     }
-    await output2?.truncate(position);
+    while (index * zeroBlock < size2) await next();
+    await output2?.truncate(size2);
   } finally {
     await output2?.close();
-    await input2.close();
   }
   return hash2.digest("hex");
 }
@@ -32656,6 +32796,7 @@ var hexLength, zeroBlock;
 var init_digest = __esm({
   "src/image/digest.ts"() {
     "use strict";
+    init_sparse_data();
     hexLength = { sha256: 64, sha512: 128 };
     zeroBlock = 1 << 20;
   }
@@ -32707,17 +32848,17 @@ var init_reference2 = __esm({
 });
 
 // src/run/schedule.ts
-function selectShard(entries, index, total) {
-  const m2 = entries.length;
+function selectShard(entries2, index, total) {
+  const m2 = entries2.length;
   const s3 = index - 1;
   if (m2 === 0) return [];
   if (total <= m2) {
-    return entries.filter((_2, e2) => e2 % total === s3).map((entry) => ({ entry, part: { index: 1, total: 1 } }));
+    return entries2.filter((_2, e2) => e2 % total === s3).map((entry) => ({ entry, part: { index: 1, total: 1 } }));
   }
   const e = s3 % m2;
   return [
     {
-      entry: entries[e],
+      entry: entries2[e],
       part: { index: Math.floor(s3 / m2) + 1, total: Math.ceil((total - e) / m2) }
     }
   ];
@@ -32887,7 +33028,7 @@ var init_schema = __esm({
       ],
       { error: "expected KEY=VALUE strings, or a mapping of names to values" }
     ).transform((value, ctx) => {
-      const entries = [];
+      const entries2 = [];
       if (Array.isArray(value)) {
         for (const item of value) {
           const at2 = item.indexOf("=");
@@ -32898,12 +33039,12 @@ var init_schema = __esm({
             });
             continue;
           }
-          entries.push(at2 < 0 ? [item, void 0] : [item.slice(0, at2), item.slice(at2 + 1)]);
+          entries2.push(at2 < 0 ? [item, void 0] : [item.slice(0, at2), item.slice(at2 + 1)]);
         }
       } else {
-        for (const [key, item] of Object.entries(value)) entries.push([key, String(item)]);
+        for (const [key, item] of Object.entries(value)) entries2.push([key, String(item)]);
       }
-      for (const [key] of entries) {
+      for (const [key] of entries2) {
         if (!envName.test(key)) {
           ctx.addIssue({
             code: "custom",
@@ -32911,7 +33052,7 @@ var init_schema = __esm({
           });
         }
       }
-      return Object.fromEntries(entries);
+      return Object.fromEntries(entries2);
     });
     stringList = external_exports.union([external_exports.string(), external_exports.array(external_exports.string())], { error: "expected a string or a list of strings" }).transform((v2) => Array.isArray(v2) ? v2 : [v2]);
     absolutePath = external_exports.string().refine((p2) => p2.startsWith("/") && !p2.includes("\0") && !/[\n']/.test(p2), {
@@ -33263,7 +33404,7 @@ var init_settings = __esm({
 // src/config/load.ts
 import { readFile as readFile3 } from "node:fs/promises";
 import { availableParallelism } from "node:os";
-import { dirname as dirname2, extname, join as join3, resolve as resolve2 } from "node:path";
+import { dirname as dirname3, extname, join as join3, resolve as resolve2 } from "node:path";
 async function loadRunConfig(input2) {
   const problems = [...input2.problems ?? []];
   const flagPrefix = input2.flagPrefix ?? "--";
@@ -33468,7 +33609,7 @@ function buildMatrix(merged, hostArch, problems) {
   }
   const fallbackImage = images[0] ?? "debian-12";
   const fallbackArch = arches2[0] ?? hostArch;
-  const entries = merged.matrix ? merged.matrix.map((m2) => ({
+  const entries2 = merged.matrix ? merged.matrix.map((m2) => ({
     name: m2.name,
     image: m2.image ?? fallbackImage,
     arch: m2.arch ?? fallbackArch,
@@ -33478,9 +33619,9 @@ function buildMatrix(merged, hostArch, problems) {
   })) : (images.length ? images : [fallbackImage]).flatMap(
     (image) => [...new Set(arches2.length ? arches2 : [fallbackArch])].map((arch2) => ({ image, arch: arch2 }))
   );
-  const severalArches = new Set(entries.map((e) => e.arch)).size > 1;
+  const severalArches = new Set(entries2.map((e) => e.arch)).size > 1;
   const seen = /* @__PURE__ */ new Map();
-  return entries.map((entry) => {
+  return entries2.map((entry) => {
     const base = entry.name ?? (severalArches ? `${shortImageName(entry.image)}-${entry.arch}` : shortImageName(entry.image));
     const count3 = (seen.get(base) ?? 0) + 1;
     seen.set(base, count3);
@@ -33503,7 +33644,7 @@ async function loadProvision(settings, flags, where, problems, node2) {
     path: resolve2(where.cwd, flags["provision-script"]),
     setting: `${where.flagPrefix}provision-script`
   } : settings?.["script-file"] ? {
-    path: resolve2(dirname2(where.configPath), settings["script-file"]),
+    path: resolve2(dirname3(where.configPath), settings["script-file"]),
     setting: `${relativeName(where.configPath, where.cwd)}: provision.script-file`
   } : void 0;
   if (scriptFile) {
@@ -39074,7 +39215,7 @@ var require_util2 = __commonJS({
           writable: true,
           enumerable: true,
           configurable: true,
-          value: function entries() {
+          value: function entries2() {
             webidl.brandCheck(this, object2);
             return makeIterator(this, "key+value");
           }
@@ -40133,9 +40274,9 @@ Content-Type: ${value.type || "application/octet-stream"}\r
                   return fd;
                 }
                 case "application/x-www-form-urlencoded": {
-                  const entries = new URLSearchParams(value.toString());
+                  const entries2 = new URLSearchParams(value.toString());
                   const fd = new FormData();
-                  for (const [name, value2] of entries) {
+                  for (const [name, value2] of entries2) {
                     fd.append(name, value2);
                   }
                   return fd;
@@ -46418,11 +46559,11 @@ var require_mock_utils = __commonJS({
     }
     function buildHeadersFromArray(headers) {
       const clone2 = headers.slice();
-      const entries = [];
+      const entries2 = [];
       for (let index = 0; index < clone2.length; index += 2) {
-        entries.push([clone2[index], clone2[index + 1]]);
+        entries2.push([clone2[index], clone2[index + 1]]);
       }
-      return Object.fromEntries(entries);
+      return Object.fromEntries(entries2);
     }
     function matchHeaders(mockDispatch2, headers) {
       if (typeof mockDispatch2.headers === "function") {
@@ -47541,7 +47682,7 @@ var require_snapshot_recorder = __commonJS({
   "node_modules/undici/lib/mock/snapshot-recorder.js"(exports2, module) {
     "use strict";
     var { writeFile: writeFile18, readFile: readFile27, mkdir: mkdir14 } = __require("node:fs/promises");
-    var { dirname: dirname9, resolve: resolve4 } = __require("node:path");
+    var { dirname: dirname10, resolve: resolve4 } = __require("node:path");
     var { setTimeout: setTimeout4, clearTimeout: clearTimeout2 } = __require("node:timers");
     var { InvalidArgumentError, UndiciError } = require_errors();
     var { hashId, isUrlExcludedFactory, normalizeHeaders, createHeaderFilters } = require_snapshot_utils();
@@ -47772,7 +47913,7 @@ var require_snapshot_recorder = __commonJS({
           throw new InvalidArgumentError("Snapshot path is required");
         }
         const resolvedPath = resolve4(path6);
-        await mkdir14(dirname9(resolvedPath), { recursive: true });
+        await mkdir14(dirname10(resolvedPath), { recursive: true });
         const data = Array.from(this.#snapshots.entries()).map(([hash2, snapshot]) => ({
           hash: hash2,
           snapshot
@@ -48471,8 +48612,8 @@ var require_redirect_handler = __commonJS({
           }
         }
       } else if (headers && typeof headers === "object") {
-        const entries = util.hasSafeIterator(headers) ? headers : Object.entries(headers);
-        for (const [key, value] of entries) {
+        const entries2 = util.hasSafeIterator(headers) ? headers : Object.entries(headers);
+        for (const [key, value] of entries2) {
           if (!shouldRemoveHeader(key, removeContent, unknownOrigin)) {
             ret.push(key, value);
           }
@@ -48974,17 +49115,17 @@ var require_dns = __commonJS({
         const timestamp2 = Date.now();
         const records = { records: { 4: null, 6: null } };
         let minTTL = this.#maxTTL;
-        for (const record2 of addresses) {
-          record2.timestamp = timestamp2;
-          if (typeof record2.ttl === "number") {
-            record2.ttl = Math.min(record2.ttl, this.#maxTTL);
-            minTTL = Math.min(minTTL, record2.ttl);
+        for (const record3 of addresses) {
+          record3.timestamp = timestamp2;
+          if (typeof record3.ttl === "number") {
+            record3.ttl = Math.min(record3.ttl, this.#maxTTL);
+            minTTL = Math.min(minTTL, record3.ttl);
           } else {
-            record2.ttl = this.#maxTTL;
+            record3.ttl = this.#maxTTL;
           }
-          const familyRecords = records.records[record2.family] ?? { ips: [] };
-          familyRecords.ips.push(record2);
-          records.records[record2.family] = familyRecords;
+          const familyRecords = records.records[record3.family] ?? { ips: [] };
+          familyRecords.ips.push(record3);
+          records.records[record3.family] = familyRecords;
         }
         this.storage.set(origin.hostname, records, { ttl: minTTL });
       }
@@ -50962,8 +51103,8 @@ var require_memory_cache_store = __commonJS({
         assertCacheKey(key);
         const topLevelKey = `${key.origin}:${key.path}`;
         const now = Date.now();
-        const entries = this.#entries.get(topLevelKey);
-        const entry = entries ? findEntry(key, entries, now) : null;
+        const entries2 = this.#entries.get(topLevelKey);
+        const entry = entries2 ? findEntry(key, entries2, now) : null;
         return entry == null ? void 0 : {
           statusMessage: entry.statusMessage,
           statusCode: entry.statusCode,
@@ -51002,18 +51143,18 @@ var require_memory_cache_store = __commonJS({
             callback(null);
           },
           final(callback) {
-            let entries = store.#entries.get(topLevelKey);
-            if (!entries) {
-              entries = [];
-              store.#entries.set(topLevelKey, entries);
+            let entries2 = store.#entries.get(topLevelKey);
+            if (!entries2) {
+              entries2 = [];
+              store.#entries.set(topLevelKey, entries2);
             }
-            const previousEntry = findEntry(key, entries, Date.now());
+            const previousEntry = findEntry(key, entries2, Date.now());
             if (previousEntry) {
-              const index = entries.indexOf(previousEntry);
-              entries.splice(index, 1, entry);
+              const index = entries2.indexOf(previousEntry);
+              entries2.splice(index, 1, entry);
               store.#size -= previousEntry.size;
             } else {
-              entries.push(entry);
+              entries2.push(entry);
               store.#count += 1;
             }
             store.#size += entry.size;
@@ -51027,12 +51168,12 @@ var require_memory_cache_store = __commonJS({
                 });
                 store.#hasEmittedMaxSizeEvent = true;
               }
-              for (const [key2, entries2] of store.#entries) {
-                for (const entry2 of entries2.splice(0, entries2.length / 2)) {
+              for (const [key2, entries3] of store.#entries) {
+                for (const entry2 of entries3.splice(0, entries3.length / 2)) {
                   store.#size -= entry2.size;
                   store.#count -= 1;
                 }
-                if (entries2.length === 0) {
+                if (entries3.length === 0) {
                   store.#entries.delete(key2);
                 }
               }
@@ -51059,9 +51200,9 @@ var require_memory_cache_store = __commonJS({
         this.#entries.delete(topLevelKey);
       }
     };
-    function findEntry(key, entries, now) {
-      for (let i2 = 0; i2 < entries.length; i2++) {
-        const entry = entries[i2];
+    function findEntry(key, entries2, now) {
+      for (let i2 = 0; i2 < entries2.length; i2++) {
+        const entry = entries2[i2];
         if (entry.deleteAt > now && entry.method === key.method && varyMatches(key, entry)) {
           return entry;
         }
@@ -60333,7 +60474,7 @@ var init_layout = __esm({
 });
 
 // src/image/integrity.ts
-import { readFile as readFile4, rename, stat as stat2, writeFile } from "node:fs/promises";
+import { readFile as readFile4, rename, stat as stat3, writeFile } from "node:fs/promises";
 import { join as join5 } from "node:path";
 function bootFiles(info, diskFile) {
   return [diskFile, info.boot.kernel, info.boot.initrd].filter((f2) => !!f2);
@@ -60371,7 +60512,7 @@ async function findDamage(dir, info, diskFile, o2 = {}) {
   return void 0;
 }
 async function sizeAndTime(path6) {
-  const s3 = await stat2(path6);
+  const s3 = await stat3(path6);
   return { size: s3.size, mtimeMs: s3.mtimeMs };
 }
 function sameTime(recordedMs, nowMs) {
@@ -60411,7 +60552,7 @@ var init_integrity = __esm({
 });
 
 // src/image/cache.ts
-import { mkdir as mkdir2, readdir as readdir2, readFile as readFile5, rename as rename2, rm, stat as stat3, utimes, writeFile as writeFile2 } from "node:fs/promises";
+import { mkdir as mkdir2, readdir as readdir2, readFile as readFile5, rename as rename2, rm, stat as stat4, utimes, writeFile as writeFile2 } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join as join6 } from "node:path";
 function diskFileName(format2) {
@@ -60449,11 +60590,11 @@ async function readCachedImage(dir) {
   if (!parsed.success) return void 0;
   const diskPath = join6(dir, diskFileName(parsed.data.format));
   try {
-    await stat3(diskPath);
+    await stat4(diskPath);
   } catch {
     return void 0;
   }
-  const lastUsed = await stat3(join6(dir, ImageFiles.lastUsed)).then(
+  const lastUsed = await stat4(join6(dir, ImageFiles.lastUsed)).then(
     (s3) => s3.mtime,
     () => new Date(parsed.data.createdAt)
   );
@@ -60477,7 +60618,7 @@ async function findIntactEntry(cacheDir, entry, o2) {
     damage = await findDamage(dir, image.info, diskFileName(image.info.format), o2);
     if (!damage) return image;
   } else {
-    const exists = await stat3(dir).then(
+    const exists = await stat4(dir).then(
       () => true,
       () => false
     );
@@ -60489,8 +60630,8 @@ async function findIntactEntry(cacheDir, entry, o2) {
   return void 0;
 }
 async function scanCache(cacheDir) {
-  const { entries, broken, partial: partial2 } = await scanEntries(imagesDir(cacheDir), readCachedImage);
-  return { images: entries, broken, partial: partial2 };
+  const { entries: entries2, broken, partial: partial2 } = await scanEntries(imagesDir(cacheDir), readCachedImage);
+  return { images: entries2, broken, partial: partial2 };
 }
 async function scanEntries(dir, read) {
   const found = [];
@@ -60553,7 +60694,7 @@ async function touchFolder(dir) {
 async function folderSize(dir) {
   let total = 0;
   for (const entry of await readdir2(dir)) {
-    const s3 = await stat3(join6(dir, entry));
+    const s3 = await stat4(join6(dir, entry));
     total += s3.blocks * 512;
   }
   return total;
@@ -60683,7 +60824,7 @@ var init_recipe = __esm({
 // src/image/catalog.ts
 import { existsSync } from "node:fs";
 import { readdir as readdir3, readFile as readFile6 } from "node:fs/promises";
-import { basename, join as join7 } from "node:path";
+import { basename as basename2, join as join7 } from "node:path";
 import { fileURLToPath as fileURLToPath3 } from "node:url";
 function catalogDirs(env2) {
   const extra = (env2.KVMCI_CATALOG ?? "").split(":").filter((d) => d !== "");
@@ -60781,7 +60922,7 @@ async function parseCatalogEntry(text, file2, dir) {
   });
 }
 function checkName(entry, file2) {
-  const base = basename(file2);
+  const base = basename2(file2);
   if (base !== `${entry.name}.yml` && base !== `${entry.name}.${entry.arch}.yml`) {
     throw new KvmciError("usage", `Invalid catalog entry ${file2}`, {
       details: [
@@ -65335,8 +65476,8 @@ function formatMatrixTable(outcomes) {
   const rows = outcomes.map((o2) => {
     const r = o2.result;
     const phaseCells = used.map((phase) => {
-      const record2 = r?.phases.find((p2) => p2.phase === phase);
-      return record2 ? `${record2.ok ? "" : "\u2717"}${formatDuration(record2.ms)}` : "-";
+      const record3 = r?.phases.find((p2) => p2.phase === phase);
+      return record3 ? `${record3.ok ? "" : "\u2717"}${formatDuration(record3.ms)}` : "-";
     });
     return [
       o2.name,
@@ -68650,7 +68791,7 @@ function receiveTree(dir, o2) {
   };
   const written = /* @__PURE__ */ new Set();
   const pendingLinks = [];
-  let entries = 0;
+  let entries2 = 0;
   let current;
   let work = Promise.resolve();
   let firstChunk = true;
@@ -68716,7 +68857,7 @@ function receiveTree(dir, o2) {
       entry.resume();
       return;
     }
-    if (++entries > o2.limits.maxEntries) {
+    if (++entries2 > o2.limits.maxEntries) {
       entry.resume();
       stop(`more than ${o2.limits.maxEntries} files`);
       return;
@@ -68891,8 +69032,8 @@ async function makeParents(root, path6, mode) {
   for (const part of parts) {
     at2 = join9(at2, part);
     try {
-      const stat11 = await lstat2(at2);
-      if (!stat11.isDirectory()) return `${relative(root, at2)} is not a folder`;
+      const stat12 = await lstat2(at2);
+      if (!stat12.isDirectory()) return `${relative(root, at2)} is not a folder`;
     } catch {
       await makeDirectory(at2, mode);
     }
@@ -69030,11 +69171,11 @@ var init_tar_args = __esm({
 
 // src/sync/artifacts.ts
 import { chmod as chmod2, lstat as lstat3, mkdir as mkdir4, mkdtemp, readdir as readdir4, rename as rename3, rm as rm3, writeFile as writeFile4 } from "node:fs/promises";
-import { basename as basename2, dirname as dirname3, join as join10 } from "node:path";
+import { basename as basename3, dirname as dirname4, join as join10 } from "node:path";
 async function collectArtifacts(guest, o2, signal) {
-  const parent = dirname3(o2.dir);
+  const parent = dirname4(o2.dir);
   await mkdir4(parent, { recursive: true });
-  const staging = await mkdtemp(join10(parent, `.${basename2(o2.dir)}.receiving-`));
+  const staging = await mkdtemp(join10(parent, `.${basename3(o2.dir)}.receiving-`));
   try {
     const receiver = receiveTree(staging, { limits: o2.limits, umask: o2.umask });
     const ranOut = AbortSignal.timeout(Math.max(0, o2.deadline - Date.now()));
@@ -69103,22 +69244,22 @@ function hostWriteError(dir, cause) {
   );
 }
 async function checkArtifactsDir(dir) {
-  let stat11;
+  let stat12;
   try {
-    stat11 = await lstat3(dir);
+    stat12 = await lstat3(dir);
   } catch {
     return void 0;
   }
-  if (stat11.isSymbolicLink())
+  if (stat12.isSymbolicLink())
     return `${dir} is a symbolic link; kvmci replaces the artifacts folder on every run, so it must be a real folder (or absent)`;
-  if (!stat11.isDirectory()) return `${dir} is not a folder`;
+  if (!stat12.isDirectory()) return `${dir} is not a folder`;
   if (await madeByKvmci(dir)) return void 0;
   return `${dir} holds files kvmci did not put there, and kvmci replaces the artifacts folder on every run: remove it or choose another --artifacts-dir`;
 }
 async function madeByKvmci(dir) {
-  const entries = await readdir4(dir, { withFileTypes: true });
-  if (entries.some((e) => e.name === artifactsMarker && e.isFile())) return true;
-  for (const entry of entries) {
+  const entries2 = await readdir4(dir, { withFileTypes: true });
+  if (entries2.some((e) => e.name === artifactsMarker && e.isFile())) return true;
+  for (const entry of entries2) {
     if (!entry.isDirectory() || !await madeByKvmci(join10(dir, entry.name))) return false;
   }
   return true;
@@ -69506,11 +69647,11 @@ async function identifyProcess(pid = process.pid) {
 async function isProcessRunning(owner, self2) {
   if (owner.bootId !== self2.bootId || owner.pidNamespace !== self2.pidNamespace || owner.host !== self2.host)
     return void 0;
-  const stat11 = await readStat(owner.pid);
-  return stat11 !== void 0 && stat11.startTicks === owner.startTicks && !/^[ZX]$/.test(stat11.state);
+  const stat12 = await readStat(owner.pid);
+  return stat12 !== void 0 && stat12.startTicks === owner.startTicks && !/^[ZX]$/.test(stat12.state);
 }
-function parseStartTicks(stat11) {
-  const afterName = stat11.slice(stat11.lastIndexOf(")") + 2).split(" ");
+function parseStartTicks(stat12) {
+  const afterName = stat12.slice(stat12.lastIndexOf(")") + 2).split(" ");
   const value = Number(afterName[22 - 3]);
   return Number.isFinite(value) ? value : void 0;
 }
@@ -69519,9 +69660,9 @@ async function readStartTicks(pid) {
 }
 async function readStat(pid) {
   try {
-    const stat11 = await readFile8(`/proc/${pid}/stat`, "utf8");
-    const startTicks = parseStartTicks(stat11);
-    const state = stat11.slice(stat11.lastIndexOf(")") + 2).split(" ")[0] ?? "";
+    const stat12 = await readFile8(`/proc/${pid}/stat`, "utf8");
+    const startTicks = parseStartTicks(stat12);
+    const state = stat12.slice(stat12.lastIndexOf(")") + 2).split(" ")[0] ?? "";
     return startTicks === void 0 ? void 0 : { state, startTicks };
   } catch {
     return void 0;
@@ -69595,7 +69736,7 @@ var init_host_tar = __esm({
 
 // src/sync/workspace.ts
 import { lstat as lstat4 } from "node:fs/promises";
-import { dirname as dirname4, join as join11, resolve as resolve3 } from "node:path";
+import { dirname as dirname5, join as join11, resolve as resolve3 } from "node:path";
 async function listWorkspace(dir) {
   const inside = await execa("git", ["rev-parse", "--is-inside-work-tree"], {
     cwd: dir,
@@ -69621,13 +69762,13 @@ async function listWorkspace(dir) {
   return { mode: "git", files: present2 };
 }
 async function inGitWorkTree(dir) {
-  for (let at2 = resolve3(dir); ; at2 = dirname4(at2)) {
+  for (let at2 = resolve3(dir); ; at2 = dirname5(at2)) {
     if (await lstat4(join11(at2, ".git")).then(
       () => true,
       () => false
     ))
       return true;
-    if (dirname4(at2) === at2) return false;
+    if (dirname5(at2) === at2) return false;
   }
 }
 var init_workspace = __esm({
@@ -69696,7 +69837,7 @@ var init_transfer2 = __esm({
 });
 
 // src/sync/workspace-disk.ts
-import { open as open5, stat as stat4 } from "node:fs/promises";
+import { open as open5, stat as stat5 } from "node:fs/promises";
 async function makeEmptyWorkspaceDisk(path6) {
   const file2 = await open5(path6, "w", 384);
   try {
@@ -69736,7 +69877,7 @@ async function buildWorkspaceDisk(path6, source, owner, signal) {
     const why = tailLines(String(made.stderr ?? ""), 3).join(" ") || made.shortMessage;
     return { kind: "unavailable", why: `mksquashfs failed: ${why}` };
   }
-  const { size: size2 } = await stat4(path6);
+  const { size: size2 } = await stat5(path6);
   if (size2 > workspaceDiskBytes) {
     await makeEmptyWorkspaceDisk(path6);
     return { kind: "unavailable", why: "the workspace is bigger than the workspace disk" };
@@ -83978,7 +84119,7 @@ var require_SFTP = __commonJS({
         if (!Buffer.isBuffer(where) && typeof where !== "string")
           throw new Error("missing directory handle or path");
         if (typeof where === "string") {
-          const entries = [];
+          const entries2 = [];
           let e = 0;
           const reread = (err, handle) => {
             if (err)
@@ -83991,11 +84132,11 @@ var require_SFTP = __commonJS({
                 return this.close(handle, (err3) => {
                   if (err3)
                     return cb(err3);
-                  cb(void 0, entries);
+                  cb(void 0, entries2);
                 });
               }
               for (let i2 = 0; i2 < list.length; ++i2, ++e)
-                entries[e] = list[i2];
+                entries2[e] = list[i2];
               reread(void 0, handle);
             });
           };
@@ -90719,16 +90860,16 @@ async function createRunFolder(tmpdir2 = osTmpdir()) {
   };
 }
 async function removeStaleRunFolders(tmpdir2 = osTmpdir()) {
-  let entries;
+  let entries2;
   try {
-    entries = await readdir5(tmpdir2);
+    entries2 = await readdir5(tmpdir2);
   } catch {
     return [];
   }
   const self2 = await identifyProcess();
   const uid = process.getuid?.();
   const removed = [];
-  for (const entry of entries) {
+  for (const entry of entries2) {
     if (!entry.startsWith(runFolderPrefix)) continue;
     const path6 = join12(tmpdir2, entry);
     const owner = await readOwner(path6, uid);
@@ -90745,8 +90886,8 @@ async function readOwner(path6, uid) {
     if (!folder.isDirectory() || (folder.mode & 511) !== 448) return void 0;
     if (uid !== void 0 && folder.uid !== uid) return void 0;
     const file2 = join12(path6, RunFiles.owner);
-    const record2 = await lstat5(file2);
-    if (!record2.isFile() || uid !== void 0 && record2.uid !== uid) return void 0;
+    const record3 = await lstat5(file2);
+    if (!record3.isFile() || uid !== void 0 && record3.uid !== uid) return void 0;
     return JSON.parse(await readFile9(file2, "utf8"));
   } catch {
     return void 0;
@@ -91717,12 +91858,12 @@ var init_provision = __esm({
 
 // src/cache/lock.ts
 import { randomBytes as randomBytes2 } from "node:crypto";
-import { link, mkdir as mkdir5, readFile as readFile11, rename as rename4, rm as rm6, stat as stat5, utimes as utimes3, writeFile as writeFile9 } from "node:fs/promises";
-import { dirname as dirname5 } from "node:path";
+import { link, mkdir as mkdir5, readFile as readFile11, rename as rename4, rm as rm6, stat as stat6, utimes as utimes3, writeFile as writeFile9 } from "node:fs/promises";
+import { dirname as dirname6 } from "node:path";
 import { setTimeout as sleep4 } from "node:timers/promises";
 async function acquireLock(path6, options = {}) {
   const self2 = await identifyProcess();
-  await mkdir5(dirname5(path6), { recursive: true, mode: 448 });
+  await mkdir5(dirname6(path6), { recursive: true, mode: 448 });
   const deadline = Date.now() + (options.timeoutMs ?? 60 * 6e4);
   let waited = false;
   for (; ; ) {
@@ -91770,7 +91911,7 @@ async function isAbandoned(path6, holder, self2) {
     if (running !== void 0) return !running;
   }
   try {
-    return Date.now() - (await stat5(path6)).mtimeMs > abandonedAfterMs;
+    return Date.now() - (await stat6(path6)).mtimeMs > abandonedAfterMs;
   } catch {
     return false;
   }
@@ -91822,12 +91963,12 @@ async function markInUse(cacheDir, entry, signal) {
   const dir = cachePath(cacheDir, "inUse");
   await mkdir6(dir, { recursive: true, mode: 448 });
   const file2 = join14(dir, `${process.pid}-${randomBytes3(4).toString("hex")}.json`);
-  const record2 = { owner: await identifyProcess(), entry };
+  const record3 = { owner: await identifyProcess(), entry };
   {
     var _stack = [];
     try {
       const _removals = __using(_stack, await holdRemovals(cacheDir, signal), true);
-      await writeFile10(file2, JSON.stringify(record2), { mode: 384 });
+      await writeFile10(file2, JSON.stringify(record3), { mode: 384 });
     } catch (_2) {
       var _error = _2, _hasError = true;
     } finally {
@@ -91851,17 +91992,17 @@ async function entriesInUse(cacheDir, prune = false) {
   }
   const self2 = await identifyProcess();
   for (const file2 of files) {
-    let record2;
+    let record3;
     try {
-      record2 = JSON.parse(await readFile12(join14(dir, file2), "utf8"));
+      record3 = JSON.parse(await readFile12(join14(dir, file2), "utf8"));
     } catch {
       continue;
     }
-    if (await isProcessRunning(record2.owner, self2) === false) {
+    if (await isProcessRunning(record3.owner, self2) === false) {
       if (prune) await rm7(join14(dir, file2), { force: true });
       continue;
     }
-    used.set(record2.entry, [...used.get(record2.entry) ?? [], record2.owner.pid]);
+    used.set(record3.entry, [...used.get(record3.entry) ?? [], record3.owner.pid]);
   }
   return used;
 }
@@ -91871,9 +92012,9 @@ async function markInUseBy(cacheDir, entry, owner) {
     const dir = cachePath(cacheDir, "inUse");
     await mkdir6(dir, { recursive: true, mode: 448 });
     const file2 = join14(dir, `${owner.pid}-${randomBytes3(4).toString("hex")}.json`);
-    const record2 = { owner, entry };
+    const record3 = { owner, entry };
     const _removals = __using(_stack, await holdRemovals(cacheDir), true);
-    await writeFile10(file2, JSON.stringify(record2), { mode: 384 });
+    await writeFile10(file2, JSON.stringify(record3), { mode: 384 });
   } catch (_2) {
     var _error = _2, _hasError = true;
   } finally {
@@ -92134,8 +92275,8 @@ var init_prepare = __esm({
 });
 
 // src/run/preflight.ts
-import { stat as stat6 } from "node:fs/promises";
-import { dirname as dirname6 } from "node:path";
+import { stat as stat7 } from "node:fs/promises";
+import { dirname as dirname7 } from "node:path";
 async function checkBeforeStart(config2, guests, host, flagPrefix = "--") {
   const problems = [];
   const largest = largestGuestBytes(host.totalMemoryBytes);
@@ -92176,9 +92317,9 @@ async function checkBeforeStart(config2, guests, host, flagPrefix = "--") {
   return [...new Set(problems)];
 }
 async function folderProblem(file2) {
-  const folder = dirname6(file2);
+  const folder = dirname7(file2);
   try {
-    if (!(await stat6(folder)).isDirectory()) return `${folder} is not a folder`;
+    if (!(await stat7(folder)).isDirectory()) return `${folder} is not a folder`;
   } catch {
     return `the folder ${folder} does not exist (create it first)`;
   }
@@ -92558,8 +92699,8 @@ var init_inspect = __esm({
 
 // src/image/local-file.ts
 import { createHash as createHash5 } from "node:crypto";
-import { mkdir as mkdir8, readFile as readFile15, realpath as realpath3, stat as stat7, writeFile as writeFile12 } from "node:fs/promises";
-import { dirname as dirname7 } from "node:path";
+import { mkdir as mkdir8, readFile as readFile15, realpath as realpath3, stat as stat8, writeFile as writeFile12 } from "node:fs/promises";
+import { dirname as dirname8 } from "node:path";
 async function localFileImage(path6, options) {
   let real;
   try {
@@ -92570,7 +92711,7 @@ async function localFileImage(path6, options) {
     });
   }
   const info = await inspectDisk(real, { allowBacking: true, what: path6 });
-  const s3 = await stat7(real);
+  const s3 = await stat8(real);
   const memo3 = cachePath(
     options.cacheDir,
     "fileDigests",
@@ -92586,15 +92727,15 @@ async function localFileImage(path6, options) {
   if (!digest) {
     options.onStep?.("computing the image's digest (once per version of the file)");
     digest = formatDigest(await digestFile(real, "sha256", options.signal));
-    await mkdir8(dirname7(memo3), { recursive: true, mode: 448 });
-    const record2 = {
+    await mkdir8(dirname8(memo3), { recursive: true, mode: 448 });
+    const record3 = {
       path: real,
       size: s3.size,
       mtimeMs: s3.mtimeMs,
       ino: s3.ino,
       digest
     };
-    await writeFile12(memo3, JSON.stringify(record2), { mode: 384 });
+    await writeFile12(memo3, JSON.stringify(record3), { mode: 384 });
   }
   return {
     info: {
@@ -92608,7 +92749,7 @@ async function localFileImage(path6, options) {
       boot: { firmware: firmwareFor(options.arch) },
       createdAt: s3.mtime.toISOString()
     },
-    dir: dirname7(real),
+    dir: dirname8(real),
     diskPath: real,
     entry: void 0,
     sizeOnDisk: s3.blocks * 512,
@@ -93415,7 +93556,7 @@ var init_foreign_arch = __esm({
 
 // src/image/resolve.ts
 import { readdir as readdir7, readFile as readFile19 } from "node:fs/promises";
-import { basename as basename3, join as join19 } from "node:path";
+import { basename as basename4, join as join19 } from "node:path";
 async function resolveImage(text, options) {
   const reference = parseImageReference(text, options.cwd, options.home);
   if ("problem" in reference)
@@ -93533,7 +93674,7 @@ async function hostDebianMirror() {
     const dir = "/etc/apt/sources.list.d";
     for (const entry of (await readdir7(dir)).sort()) {
       if (entry.endsWith(".list") || entry.endsWith(".sources"))
-        files.push({ name: basename3(entry), text: await readFile19(join19(dir, entry), "utf8") });
+        files.push({ name: basename4(entry), text: await readFile19(join19(dir, entry), "utf8") });
     }
   } catch {
   }
@@ -93566,7 +93707,7 @@ var init_resolve = __esm({
 
 // src/qemu/accel.ts
 import { constants as constants11 } from "node:fs";
-import { access as access7, readFile as readFile20, stat as stat8 } from "node:fs/promises";
+import { access as access7, readFile as readFile20, stat as stat9 } from "node:fs/promises";
 async function decideAccel(request, probe2) {
   if (request === "tcg") return { accel: "tcg", reason: "requested with --accel tcg" };
   if (probe2.arch !== probe2.hostArch) {
@@ -93595,7 +93736,7 @@ function foreignArchProblem(arch2, hostArch) {
 async function probeKvm(options) {
   const device = options.devicePath ?? "/dev/kvm";
   try {
-    await stat8(device);
+    await stat9(device);
   } catch {
     return {
       message: `${device} does not exist`,
@@ -93632,7 +93773,7 @@ async function probeKey(arch2, kernel) {
     const bootId = (await readFile20("/proc/sys/kernel/random/boot_id", "utf8")).trim();
     const qemu = await which(qemuBinary(arch2));
     if (!qemu) return void 0;
-    const [q2, k2] = await Promise.all([stat8(qemu), stat8(kernel)]);
+    const [q2, k2] = await Promise.all([stat9(qemu), stat9(kernel)]);
     return [bootId, qemu, q2.size, q2.mtimeMs, kernel, k2.size, k2.mtimeMs].join("|");
   } catch {
     return void 0;
@@ -93713,7 +93854,7 @@ var init_accel = __esm({
 
 // src/qemu/probe-memo.ts
 import { mkdir as mkdir10, readFile as readFile21, rename as rename6, writeFile as writeFile14 } from "node:fs/promises";
-import { dirname as dirname8, join as join20 } from "node:path";
+import { dirname as dirname9, join as join20 } from "node:path";
 function fileProbeMemo(cacheDir) {
   const path6 = join20(cacheDir, "kvm-probe.json");
   const read = async () => {
@@ -93734,7 +93875,7 @@ function fileProbeMemo(cacheDir) {
         Object.entries(await read()).filter(([k2]) => k2.startsWith(`${bootId}|`))
       );
       kept[key] = value;
-      await mkdir10(dirname8(path6), { recursive: true });
+      await mkdir10(dirname9(path6), { recursive: true });
       const temporary = `${path6}.${process.pid}.tmp`;
       await writeFile14(temporary, JSON.stringify(kept));
       await rename6(temporary, path6);
@@ -93978,8 +94119,8 @@ async function tryTakeHostSlot(cacheDir, needs, o2) {
     const files = [];
     for (const one of all) {
       const file2 = join22(dir, `${process.pid}-${randomBytes4(4).toString("hex")}.json`);
-      const record2 = { owner, memoryBytes: one.memoryBytes };
-      await writeFile15(file2, JSON.stringify(record2), { mode: 384 });
+      const record3 = { owner, memoryBytes: one.memoryBytes };
+      await writeFile15(file2, JSON.stringify(record3), { mode: 384 });
       files.push(file2);
     }
     return {
@@ -94014,25 +94155,25 @@ async function liveSlots(dir) {
   const self2 = await identifyProcess();
   const live = [];
   for (const file2 of await readdir8(dir).catch(() => [])) {
-    let record2;
+    let record3;
     try {
-      record2 = JSON.parse(await readFile22(join22(dir, file2), "utf8"));
+      record3 = JSON.parse(await readFile22(join22(dir, file2), "utf8"));
     } catch {
       continue;
     }
-    const running = await isProcessRunning(record2.owner, self2);
+    const running = await isProcessRunning(record3.owner, self2);
     if (running === false) await rm12(join22(dir, file2), { force: true });
-    if (running === true) live.push({ memoryBytes: record2.memoryBytes });
+    if (running === true) live.push({ memoryBytes: record3.memoryBytes });
   }
   return live;
 }
 async function handOverHostSlot(cacheDir, needs, owner) {
   const dir = cachePath(cacheDir, "guests");
   await mkdir11(dir, { recursive: true, mode: 448 });
-  const record2 = { owner, memoryBytes: needs.memoryBytes };
+  const record3 = { owner, memoryBytes: needs.memoryBytes };
   await writeFile15(
     join22(dir, `${owner.pid}-${randomBytes4(4).toString("hex")}.json`),
-    JSON.stringify(record2),
+    JSON.stringify(record3),
     {
       mode: 384
     }
@@ -94073,10 +94214,10 @@ var init_phase_clock = __esm({
       /** Ends the open phase, if any; `command`: how the command that ran in it ended. */
       end(ok, command) {
         if (!this.open) return;
-        const record2 = { phase: this.open.phase, ms: Math.round(this.now() - this.open.started), ok };
+        const record3 = { phase: this.open.phase, ms: Math.round(this.now() - this.open.started), ok };
         this.open = void 0;
-        this.records.push(record2);
-        this.emit({ type: "phase-end", ...record2, ...command ? { command } : {} });
+        this.records.push(record3);
+        this.emit({ type: "phase-end", ...record3, ...command ? { command } : {} });
       }
       async time(phase, work) {
         this.start(phase);
@@ -94104,7 +94245,7 @@ var init_run_config = __esm({
 });
 
 // src/snapshot/store.ts
-import { readFile as readFile23, stat as stat9, writeFile as writeFile16 } from "node:fs/promises";
+import { readFile as readFile23, stat as stat10, writeFile as writeFile16 } from "node:fs/promises";
 import { join as join23 } from "node:path";
 function snapshotsDir(cacheDir) {
   return cachePath(cacheDir, "snapshots");
@@ -94127,13 +94268,13 @@ async function readSnapshot(dir) {
   const diskPath = join23(dir, SnapshotFiles.disk);
   const ramPath = info.files.ram ? join23(dir, SnapshotFiles.ram) : void 0;
   try {
-    await stat9(memoryPath);
-    await stat9(diskPath);
-    if (ramPath) await stat9(ramPath);
+    await stat10(memoryPath);
+    await stat10(diskPath);
+    if (ramPath) await stat10(ramPath);
   } catch {
     return void 0;
   }
-  const lastUsed = await stat9(join23(dir, SnapshotFiles.lastUsed)).then(
+  const lastUsed = await stat10(join23(dir, SnapshotFiles.lastUsed)).then(
     (s3) => s3.mtime,
     () => new Date(info.createdAt)
   );
@@ -94152,8 +94293,8 @@ async function findSnapshot(cacheDir, entry) {
   return readSnapshot(join23(snapshotsDir(cacheDir), entry));
 }
 async function scanSnapshots(cacheDir) {
-  const { entries, broken, partial: partial2 } = await scanEntries(snapshotsDir(cacheDir), readSnapshot);
-  return { snapshots: entries, broken, partial: partial2 };
+  const { entries: entries2, broken, partial: partial2 } = await scanEntries(snapshotsDir(cacheDir), readSnapshot);
+  return { snapshots: entries2, broken, partial: partial2 };
 }
 function createPartialSnapshot(cacheDir, entry) {
   return createPartialFolder(snapshotsDir(cacheDir), entry);
@@ -94163,14 +94304,14 @@ async function commitSnapshot(partialDir, cacheDir, entry, info, ramSha256) {
   const files = {
     memory: await fileRecordOf(join23(partialDir, SnapshotFiles.memory)),
     disk: await fileRecordOf(join23(partialDir, SnapshotFiles.disk)),
-    ram: ramSha256 ? { bytes: (await stat9(ramPath)).size, sha256: ramSha256 } : await fileRecordOf(ramPath, void 0, true)
+    ram: ramSha256 ? { bytes: (await stat10(ramPath)).size, sha256: ramSha256 } : await fileRecordOf(ramPath, void 0, true)
   };
   const full = { ...info, files };
   await writeFile16(join23(partialDir, SnapshotFiles.info), `${JSON.stringify(full, null, 2)}
 `);
   const stamps = {};
   for (const name of ["memory", "disk", "ram"]) {
-    const now = await stat9(join23(partialDir, SnapshotFiles[name]));
+    const now = await stat10(join23(partialDir, SnapshotFiles[name]));
     stamps[name] = { size: now.size, mtimeMs: now.mtimeMs, ino: now.ino };
   }
   await writeFile16(join23(partialDir, stampFile), JSON.stringify(stamps), { mode: 384 });
@@ -94187,7 +94328,7 @@ async function verifySnapshot(snapshot, signal) {
   for (const [name, path6] of files) {
     const expected = snapshot.info.files[name];
     if (!expected) return `its ${name} file is not recorded`;
-    const now = await stat9(path6).catch(() => void 0);
+    const now = await stat10(path6).catch(() => void 0);
     if (!now) return `its ${name} file cannot be read`;
     const stamp = stamps[name];
     if (stamp && now.size === expected.bytes && now.size === stamp.size && now.mtimeMs === stamp.mtimeMs && now.ino === stamp.ino)
@@ -94213,7 +94354,7 @@ async function readStamps(dir) {
   }
 }
 async function fileRecordOf(path6, signal, zeroBlocks = false) {
-  const { size: size2 } = await stat9(path6);
+  const { size: size2 } = await stat10(path6);
   const hex3 = zeroBlocks ? await digestZeroBlocks(path6, signal) : (await digestFile(path6, "sha256", signal)).hex;
   return { bytes: size2, sha256: hex3 };
 }
@@ -94579,12 +94720,12 @@ var init_warm = __esm({
 
 // src/guest/kept.ts
 import { lstat as lstat6, mkdir as mkdir12, readdir as readdir9, readFile as readFile24, rm as rm14, writeFile as writeFile17 } from "node:fs/promises";
-import { basename as basename4, join as join25 } from "node:path";
+import { basename as basename5, join as join25 } from "node:path";
 import { setTimeout as sleep7 } from "node:timers/promises";
-async function writeKeptRecord(cacheDir, record2) {
+async function writeKeptRecord(cacheDir, record3) {
   const dir = cachePath(cacheDir, "kept");
   await mkdir12(dir, { recursive: true, mode: 448 });
-  await writeFile17(join25(dir, `${record2.name}.json`), JSON.stringify(record2, null, 2), {
+  await writeFile17(join25(dir, `${record3.name}.json`), JSON.stringify(record3, null, 2), {
     mode: 384
   });
 }
@@ -94622,7 +94763,7 @@ async function stopKeptGuest(cacheDir, guest) {
 }
 async function removeKeptGuest(cacheDir, guest) {
   const folder = await lstat6(guest.folder).catch(() => void 0);
-  if (folder?.isDirectory() && basename4(guest.folder).startsWith(runFolderPrefix) && folder.uid === process.getuid?.())
+  if (folder?.isDirectory() && basename5(guest.folder).startsWith(runFolderPrefix) && folder.uid === process.getuid?.())
     await rm14(guest.folder, { recursive: true, force: true });
   await rm14(cachePath(cacheDir, "kept", `${guest.name}.json`), { force: true });
 }
@@ -96650,7 +96791,7 @@ var init_image = __esm({
 });
 
 // src/housekeeping/gc.ts
-import { readdir as readdir10, readFile as readFile25, rm as rm17, stat as stat10 } from "node:fs/promises";
+import { readdir as readdir10, readFile as readFile25, rm as rm17, stat as stat11 } from "node:fs/promises";
 import { join as join28 } from "node:path";
 async function collectGarbage(cacheDir, options = {}) {
   var _stack = [];
@@ -96749,7 +96890,7 @@ async function listDownloads(cacheDir) {
   const out = [];
   for (const file2 of files.filter((f2) => f2.endsWith(".part")).sort()) {
     const path6 = join28(dir, file2);
-    out.push({ entry: file2.slice(0, -5), path: path6, bytes: (await stat10(path6)).blocks * 512 });
+    out.push({ entry: file2.slice(0, -5), path: path6, bytes: (await stat11(path6)).blocks * 512 });
   }
   return out;
 }
@@ -96765,7 +96906,7 @@ async function lockHeldByLiveProcess(cacheDir, entry) {
   return await isProcessRunning(holder, await identifyProcess()) !== false;
 }
 async function pidExists(pid) {
-  return stat10(`/proc/${pid}`).then(
+  return stat11(`/proc/${pid}`).then(
     () => true,
     () => false
   );
@@ -96777,7 +96918,7 @@ async function sumSizes(paths) {
 }
 async function treeSize(path6) {
   try {
-    const s3 = await stat10(path6);
+    const s3 = await stat11(path6);
     if (!s3.isDirectory()) return s3.blocks * 512;
     let total = 0;
     for (const entry of await readdir10(path6)) total += await treeSize(join28(path6, entry));
@@ -96897,7 +97038,7 @@ async function runDoctor(o2) {
     await toolCheck(qemuBinary(hostArch), qemuPackage(hostArch), "fail", "to run guests"),
     await toolCheck("qemu-img", "qemu-utils", "fail", "to make overlays"),
     await toolCheck("mmdebstrap", "mmdebstrap", "warn", "only to build images"),
-    await toolCheck("tar", "tar", "fail", "to sync the workspace"),
+    await toolCheck("tar", "tar", "fail", "to sync the workspace and save snapshots"),
     await toolCheck("git", "git", "warn", "to sync a git work tree"),
     await toolCheck(
       "mksquashfs",

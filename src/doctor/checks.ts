@@ -47,7 +47,7 @@ export async function runDoctor(o: {
     await toolCheck(qemuBinary(hostArch), qemuPackage(hostArch), "fail", "to run guests"),
     await toolCheck("qemu-img", "qemu-utils", "fail", "to make overlays"),
     await toolCheck("mmdebstrap", "mmdebstrap", "warn", "only to build images"),
-    await toolCheck("tar", "tar", "fail", "to sync the workspace"),
+    await toolCheck("tar", "tar", "fail", "to sync the workspace and save snapshots"),
     await toolCheck("git", "git", "warn", "to sync a git work tree"),
     await toolCheck(
       "mksquashfs",

@@ -1,6 +1,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { open } from "node:fs/promises";
+import { open, stat } from "node:fs/promises";
+import { readDataRuns } from "./sparse-data.js";
 
 export type DigestAlgorithm = "sha256" | "sha512";
 
@@ -45,43 +46,56 @@ export async function digestZeroBlocks(path: string, signal?: AbortSignal): Prom
 /**
  * digestZeroBlocks' digest of `source`, read once; with `target`, also copies it there (mode
  * 0600), leaving its all-zero 1 MiB blocks as holes. One pass instead of `cp` and a second read
- * of a file of gigabytes.
+ * of a file of gigabytes, and only its data is read: its holes are skipped (readDataRuns).
  */
 export async function copyZeroBlocks(
   source: string,
   target: string | undefined,
   signal?: AbortSignal,
 ): Promise<string> {
+  const { size } = await stat(source);
   const hash = createHash("sha256");
   const zeros = Buffer.alloc(zeroBlock);
-  const buffer = Buffer.allocUnsafe(zeroBlock);
-  const input = await open(source, "r");
-  const output =
-    target === undefined
-      ? undefined
-      : await open(target, "w", 0o600).catch(async (error: unknown) => {
-          await input.close();
-          throw error;
-        });
+  const block = Buffer.alloc(zeroBlock);
+  const output = target === undefined ? undefined : await open(target, "w", 0o600);
   try {
-    let position = 0;
-    for (;;) {
-      signal?.throwIfAborted();
-      const { bytesRead } = await input.read(buffer, 0, zeroBlock, position);
-      if (bytesRead === 0) break;
-      const data = buffer.subarray(0, bytesRead);
-      if (bytesRead === zeroBlock && data.equals(zeros)) hash.update("Z");
+    let index = 0;
+    let written = false;
+    /** Hashes (and copies) block `index`, then starts the next one empty. */
+    const next = async () => {
+      const start = index * zeroBlock;
+      const data = block.subarray(0, Math.min(zeroBlock, size - start));
+      if (data.length === zeroBlock && (!written || data.equals(zeros))) hash.update("Z");
       else {
         hash.update("D").update(data);
-        for (let done = 0; output && done < bytesRead;)
-          done += (await output.write(data, done, bytesRead - done, position + done)).bytesWritten;
+        for (let done = 0; output && done < data.length;)
+          done += (await output.write(data, done, data.length - done, start + done)).bytesWritten;
       }
-      position += bytesRead;
+      if (written) block.fill(0);
+      written = false;
+      index++;
+    };
+    signal?.throwIfAborted();
+    for await (const run of readDataRuns(source, signal)) {
+      signal?.throwIfAborted();
+      if (run.offset + run.data.length > size) throw new Error(`${source} grew while it was read`);
+      for (let at = 0; at < run.data.length;) {
+        const position = run.offset + at;
+        while (index < Math.floor(position / zeroBlock)) await next();
+        const within = position - index * zeroBlock;
+        at += run.data.copy(
+          block,
+          within,
+          at,
+          at + Math.min(run.data.length - at, zeroBlock - within),
+        );
+        written = true;
+      }
     }
-    await output?.truncate(position);
+    while (index * zeroBlock < size) await next();
+    await output?.truncate(size);
   } finally {
     await output?.close();
-    await input.close();
   }
   return hash.digest("hex");
 }

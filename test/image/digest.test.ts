@@ -1,6 +1,7 @@
 import { mkdtemp, open, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createHash, randomBytes } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { copyZeroBlocks, digestZeroBlocks } from "../../src/image/digest.js";
 
@@ -74,5 +75,78 @@ describe("copyZeroBlocks", () => {
     const target = join(dir, "target");
     await copyZeroBlocks(source, target);
     expect((await stat(target)).size).toBe(8 << 20);
+  });
+});
+
+/** The digest as defined, from a plain read of every byte (holes included). */
+async function plainDigest(path: string): Promise<string> {
+  const data = await readFile(path);
+  const hash = createHash("sha256");
+  for (let at = 0; at < data.length || at === 0; at += 1 << 20) {
+    const block = data.subarray(at, at + (1 << 20));
+    if (block.length === 1 << 20 && block.equals(Buffer.alloc(1 << 20))) hash.update("Z");
+    else hash.update("D").update(block);
+    if (at + (1 << 20) >= data.length) break;
+  }
+  return hash.digest("hex");
+}
+
+describe("the digest, reading only the data", () => {
+  it("is the digest of every byte, however the data and holes lie", async () => {
+    const cases: [string, () => Promise<string>][] = [
+      ["data across a block boundary", () => sparseFile("across", [[(2 << 20) - 2, "span"]])],
+      ["data in the last bytes", () => sparseFile("last", [[(8 << 20) - 1, "x"]])],
+      [
+        "more runs than one tar header holds",
+        () =>
+          sparseFile(
+            "many",
+            Array.from({ length: 40 }, (_, i): [number, string] => [i * 200_000, `run ${i}`]),
+          ),
+      ],
+      [
+        "no holes at all",
+        async () => {
+          const path = join(dir, "full");
+          await writeFile(path, randomBytes(3 << 20));
+          return path;
+        },
+      ],
+      [
+        "zeros written, not holes",
+        async () => {
+          const path = join(dir, "zeros");
+          await writeFile(path, Buffer.alloc(2 << 20));
+          return path;
+        },
+      ],
+      [
+        "a size that is not whole blocks",
+        async () => {
+          const path = join(dir, "odd");
+          await writeFile(path, "");
+          await truncate(path, (5 << 20) + 1234);
+          const file = await open(path, "r+");
+          await file.write(Buffer.from("tail"), 0, undefined, 5 << 20);
+          await file.close();
+          return path;
+        },
+      ],
+    ];
+    for (const [what, make] of cases) {
+      const path = await make();
+      const target = `${path}.copy`;
+      expect(await copyZeroBlocks(path, target), what).toBe(await plainDigest(path));
+      expect((await readFile(target)).equals(await readFile(path)), what).toBe(true);
+    }
+  });
+
+  it("stops when asked to, and says so", async () => {
+    const path = await sparseFile("big", [[0, "data"]]);
+    await expect(digestZeroBlocks(path, AbortSignal.abort())).rejects.toThrow();
+  });
+
+  it("says which file it could not read", async () => {
+    await expect(digestZeroBlocks(join(dir, "absent"))).rejects.toThrow(/absent/);
   });
 });
