@@ -914,11 +914,11 @@ var hasColors, format, reset, bold, dim, italic, underline, underlineDouble, und
 var init_base = __esm({
   "node_modules/yoctocolors/base.js"() {
     hasColors = tty?.WriteStream?.prototype?.hasColors?.() ?? false;
-    format = (open11, close) => {
+    format = (open12, close) => {
       if (!hasColors) {
         return (input2) => input2;
       }
-      const openCode = `\x1B[${open11}m`;
+      const openCode = `\x1B[${open12}m`;
       const closeCode = `\x1B[${close}m`;
       return (input2) => {
         const string4 = input2 + "";
@@ -1234,15 +1234,15 @@ var require_windows = __commonJS({
       }
       return false;
     }
-    function checkStat(stat12, path6, options) {
-      if (!stat12.isSymbolicLink() && !stat12.isFile()) {
+    function checkStat(stat13, path6, options) {
+      if (!stat13.isSymbolicLink() && !stat13.isFile()) {
         return false;
       }
       return checkPathExt(path6, options);
     }
     function isexe(path6, options, cb) {
-      fs2.stat(path6, function(er2, stat12) {
-        cb(er2, er2 ? false : checkStat(stat12, path6, options));
+      fs2.stat(path6, function(er2, stat13) {
+        cb(er2, er2 ? false : checkStat(stat13, path6, options));
       });
     }
     function sync(path6, options) {
@@ -1258,20 +1258,20 @@ var require_mode = __commonJS({
     isexe.sync = sync;
     var fs2 = __require("fs");
     function isexe(path6, options, cb) {
-      fs2.stat(path6, function(er2, stat12) {
-        cb(er2, er2 ? false : checkStat(stat12, options));
+      fs2.stat(path6, function(er2, stat13) {
+        cb(er2, er2 ? false : checkStat(stat13, options));
       });
     }
     function sync(path6, options) {
       return checkStat(fs2.statSync(path6), options);
     }
-    function checkStat(stat12, options) {
-      return stat12.isFile() && checkMode(stat12, options);
+    function checkStat(stat13, options) {
+      return stat13.isFile() && checkMode(stat13, options);
     }
-    function checkMode(stat12, options) {
-      var mod = stat12.mode;
-      var uid = stat12.uid;
-      var gid = stat12.gid;
+    function checkMode(stat13, options) {
+      var mod = stat13.mode;
+      var uid = stat13.uid;
+      var gid = stat13.gid;
       var myUid = options.uid !== void 0 ? options.uid : process.getuid && process.getuid();
       var myGid = options.gid !== void 0 ? options.gid : process.getgid && process.getgid();
       var u3 = parseInt("100", 8);
@@ -12183,6 +12183,3348 @@ var init_issues = __esm({
   }
 });
 
+// node_modules/tar/dist/esm/index.min.js
+import Qr from "events";
+import I from "fs";
+import { EventEmitter as Di } from "node:events";
+import Cs from "node:stream";
+import { StringDecoder as Hr } from "node:string_decoder";
+import cr from "node:path";
+import Kt from "node:fs";
+import { dirname as Fn, parse as kn } from "path";
+import { EventEmitter as Dn } from "events";
+import zi from "assert";
+import { Buffer as Ot } from "buffer";
+import * as Ps from "zlib";
+import en from "zlib";
+import { posix as Zt } from "node:path";
+import { basename as _n } from "node:path";
+import mi from "fs";
+import X from "fs";
+import js from "path";
+import { win32 as Pn } from "node:path";
+import ar from "path";
+import Br from "node:fs";
+import co from "node:assert";
+import { randomBytes as Mr } from "node:crypto";
+import u2 from "node:fs";
+import R from "node:path";
+import pr from "fs";
+import wi from "node:fs";
+import we from "node:path";
+import k from "node:fs";
+import ro from "node:fs/promises";
+import Si from "node:path";
+import { join as xr } from "node:path";
+import v from "node:fs";
+import Pr from "node:path";
+function Zn(s3, t, e) {
+  let i2 = t, r = t ? t.next : s3.head, n2 = new ue(e, i2, r, s3);
+  return n2.next === void 0 && (s3.tail = n2), n2.prev === void 0 && (s3.head = n2), s3.length++, n2;
+}
+function Yn(s3, t) {
+  s3.tail = new ue(t, s3.tail, void 0, s3), s3.head || (s3.head = s3.tail), s3.length++;
+}
+function Kn(s3, t) {
+  s3.head = new ue(t, void 0, s3.head, s3), s3.tail || (s3.tail = s3.head), s3.length++;
+}
+var zr, Ur, Ds, Wr, Gr, Zr, Q, J, nt, De, qt, Ne, Ns, Ae, As, z, Mt, g, Qt, Bt, b, N, _, bi, Ie, L, S, _i, Oi, Is, Ti, Z, xi, Ce, Jt, Rt, C, jt, Yr, Kr, Vr, $r, Fe, Li, Xr, qr, A, Jr, ht, H, te, m, Ni, tt, Ai, ki, vi, ie, ke, Ut, Ht, Ii, Pt, at, U, ot, Y, zt, Ci, j, ee, Fi, ve, gt, Me, bt, _t, Be, et, Wt, jr, Fs, ks, vs, Ms, Bs, tn, se, K, sn, M, rn, zs, nn, Bi, Tt, Gt, Pi, re, Pe, ze, Ue, He, We, Ge, Ze, Ye, Ke, Us, hn, an, Hs, ln, cn, Ws, Gs, Hi, ne, dn, Ui, oe, Ve, un, F, mn, xt, Wi, pn, lt, En, wn, Sn, ct, yn, Rn, gn, Gi, bn, Lt, ft, On, Tn, xn, Ln, f, $e, Dt, Nn, Xi, qi, An, B, Nt, it, Zi, Zs, V, he, dt, Ys, p, st, ut, Yi, At, w, Xe, qe, Ki, Ks, Vs, ae, Vi, Qe, Yt, $2, Je, It, je, ti, $s, In, le, $i, Xs, Cn, rt, mt, vn, Qi, Mn, Bn, Ct, Ji, zn, qs, ce, ei, ji, Un, Hn, ts, Qs, rr, Wn, tr, er, ir, is, sr, fe, ii, ss, si, rs, ns, os, hs, pt, ri, as, es, q, de, ni, oi, Gn, hi, ue, pi, nr, li, me, W, pe, Et, Ft, Ee, ai, G, ls, ci, or, ds, us, fi, di, hr, cs, ui, lr, fs, wt, kt, Vn, $n, fr, dr, Xn, qn, Qn, Jn, Er, wr, ur, Sr, yr, Rr, jn, to, eo, mr, ms, ps, Ei, io, Es, so, ws, Se, St, no, gr, Ss, br, oo, _r, ys, Or, Vt, Tr, ho, ao, lo, yi, Lr, Dr, _s, Nr, Os, P, Ts, xs, gi, Ar, Ir, Re, Cr, Fr, Rs, yt, O, Ri, kr, $t, gs, bs, Ls, ge, be, _e, Oe, fo, Te, uo, mo, po, vr, Xt, ye, xe, Eo, wo, So, yo, Ro, go, bo, _o, vt, Oo, To;
+var init_index_min = __esm({
+  "node_modules/tar/dist/esm/index.min.js"() {
+    zr = Object.defineProperty;
+    Ur = (s3, t) => {
+      for (var e in t) zr(s3, e, { get: t[e], enumerable: true });
+    };
+    Ds = typeof process == "object" && process ? process : { stdout: null, stderr: null };
+    Wr = (s3) => !!s3 && typeof s3 == "object" && (s3 instanceof A || s3 instanceof Cs || Gr(s3) || Zr(s3));
+    Gr = (s3) => !!s3 && typeof s3 == "object" && s3 instanceof Di && typeof s3.pipe == "function" && s3.pipe !== Cs.Writable.prototype.pipe;
+    Zr = (s3) => !!s3 && typeof s3 == "object" && s3 instanceof Di && typeof s3.write == "function" && typeof s3.end == "function";
+    Q = /* @__PURE__ */ Symbol("EOF");
+    J = /* @__PURE__ */ Symbol("maybeEmitEnd");
+    nt = /* @__PURE__ */ Symbol("emittedEnd");
+    De = /* @__PURE__ */ Symbol("emittingEnd");
+    qt = /* @__PURE__ */ Symbol("emittedError");
+    Ne = /* @__PURE__ */ Symbol("closed");
+    Ns = /* @__PURE__ */ Symbol("read");
+    Ae = /* @__PURE__ */ Symbol("flush");
+    As = /* @__PURE__ */ Symbol("flushChunk");
+    z = /* @__PURE__ */ Symbol("encoding");
+    Mt = /* @__PURE__ */ Symbol("decoder");
+    g = /* @__PURE__ */ Symbol("flowing");
+    Qt = /* @__PURE__ */ Symbol("paused");
+    Bt = /* @__PURE__ */ Symbol("resume");
+    b = /* @__PURE__ */ Symbol("buffer");
+    N = /* @__PURE__ */ Symbol("pipes");
+    _ = /* @__PURE__ */ Symbol("bufferLength");
+    bi = /* @__PURE__ */ Symbol("bufferPush");
+    Ie = /* @__PURE__ */ Symbol("bufferShift");
+    L = /* @__PURE__ */ Symbol("objectMode");
+    S = /* @__PURE__ */ Symbol("destroyed");
+    _i = /* @__PURE__ */ Symbol("error");
+    Oi = /* @__PURE__ */ Symbol("emitData");
+    Is = /* @__PURE__ */ Symbol("emitEnd");
+    Ti = /* @__PURE__ */ Symbol("emitEnd2");
+    Z = /* @__PURE__ */ Symbol("async");
+    xi = /* @__PURE__ */ Symbol("abort");
+    Ce = /* @__PURE__ */ Symbol("aborted");
+    Jt = /* @__PURE__ */ Symbol("signal");
+    Rt = /* @__PURE__ */ Symbol("dataListeners");
+    C = /* @__PURE__ */ Symbol("discarded");
+    jt = (s3) => Promise.resolve().then(s3);
+    Yr = (s3) => s3();
+    Kr = (s3) => s3 === "end" || s3 === "finish" || s3 === "prefinish";
+    Vr = (s3) => s3 instanceof ArrayBuffer || !!s3 && typeof s3 == "object" && s3.constructor && s3.constructor.name === "ArrayBuffer" && s3.byteLength >= 0;
+    $r = (s3) => !Buffer.isBuffer(s3) && ArrayBuffer.isView(s3);
+    Fe = class {
+      src;
+      dest;
+      opts;
+      ondrain;
+      constructor(t, e, i2) {
+        this.src = t, this.dest = e, this.opts = i2, this.ondrain = () => t[Bt](), this.dest.on("drain", this.ondrain);
+      }
+      unpipe() {
+        this.dest.removeListener("drain", this.ondrain);
+      }
+      proxyErrors(t) {
+      }
+      end() {
+        this.unpipe(), this.opts.end && this.dest.end();
+      }
+    };
+    Li = class extends Fe {
+      unpipe() {
+        this.src.removeListener("error", this.proxyErrors), super.unpipe();
+      }
+      constructor(t, e, i2) {
+        super(t, e, i2), this.proxyErrors = (r) => this.dest.emit("error", r), t.on("error", this.proxyErrors);
+      }
+    };
+    Xr = (s3) => !!s3.objectMode;
+    qr = (s3) => !s3.objectMode && !!s3.encoding && s3.encoding !== "buffer";
+    A = class extends Di {
+      [g] = false;
+      [Qt] = false;
+      [N] = [];
+      [b] = [];
+      [L];
+      [z];
+      [Z];
+      [Mt];
+      [Q] = false;
+      [nt] = false;
+      [De] = false;
+      [Ne] = false;
+      [qt] = null;
+      [_] = 0;
+      [S] = false;
+      [Jt];
+      [Ce] = false;
+      [Rt] = 0;
+      [C] = false;
+      writable = true;
+      readable = true;
+      constructor(...t) {
+        let e = t[0] || {};
+        if (super(), e.objectMode && typeof e.encoding == "string") throw new TypeError("Encoding and objectMode may not be used together");
+        Xr(e) ? (this[L] = true, this[z] = null) : qr(e) ? (this[z] = e.encoding, this[L] = false) : (this[L] = false, this[z] = null), this[Z] = !!e.async, this[Mt] = this[z] ? new Hr(this[z]) : null, e && e.debugExposeBuffer === true && Object.defineProperty(this, "buffer", { get: () => this[b] }), e && e.debugExposePipes === true && Object.defineProperty(this, "pipes", { get: () => this[N] });
+        let { signal: i2 } = e;
+        i2 && (this[Jt] = i2, i2.aborted ? this[xi]() : i2.addEventListener("abort", () => this[xi]()));
+      }
+      get bufferLength() {
+        return this[_];
+      }
+      get encoding() {
+        return this[z];
+      }
+      set encoding(t) {
+        throw new Error("Encoding must be set at instantiation time");
+      }
+      setEncoding(t) {
+        throw new Error("Encoding must be set at instantiation time");
+      }
+      get objectMode() {
+        return this[L];
+      }
+      set objectMode(t) {
+        throw new Error("objectMode must be set at instantiation time");
+      }
+      get async() {
+        return this[Z];
+      }
+      set async(t) {
+        this[Z] = this[Z] || !!t;
+      }
+      [xi]() {
+        this[Ce] = true, this.emit("abort", this[Jt]?.reason), this.destroy(this[Jt]?.reason);
+      }
+      get aborted() {
+        return this[Ce];
+      }
+      set aborted(t) {
+      }
+      write(t, e, i2) {
+        if (this[Ce]) return false;
+        if (this[Q]) throw new Error("write after end");
+        if (this[S]) return this.emit("error", Object.assign(new Error("Cannot call write after a stream was destroyed"), { code: "ERR_STREAM_DESTROYED" })), true;
+        typeof e == "function" && (i2 = e, e = "utf8"), e || (e = "utf8");
+        let r = this[Z] ? jt : Yr;
+        if (!this[L] && !Buffer.isBuffer(t)) {
+          if ($r(t)) t = Buffer.from(t.buffer, t.byteOffset, t.byteLength);
+          else if (Vr(t)) t = Buffer.from(t);
+          else if (typeof t != "string") throw new Error("Non-contiguous data written to non-objectMode stream");
+        }
+        return this[L] ? (this[g] && this[_] !== 0 && this[Ae](true), this[g] ? this.emit("data", t) : this[bi](t), this[_] !== 0 && this.emit("readable"), i2 && r(i2), this[g]) : t.length ? (typeof t == "string" && !(e === this[z] && !this[Mt]?.lastNeed) && (t = Buffer.from(t, e)), Buffer.isBuffer(t) && this[z] && (t = this[Mt].write(t)), this[g] && this[_] !== 0 && this[Ae](true), this[g] ? this.emit("data", t) : this[bi](t), this[_] !== 0 && this.emit("readable"), i2 && r(i2), this[g]) : (this[_] !== 0 && this.emit("readable"), i2 && r(i2), this[g]);
+      }
+      read(t) {
+        if (this[S]) return null;
+        if (this[C] = false, this[_] === 0 || t === 0 || t && t > this[_]) return this[J](), null;
+        this[L] && (t = null), this[b].length > 1 && !this[L] && (this[b] = [this[z] ? this[b].join("") : Buffer.concat(this[b], this[_])]);
+        let e = this[Ns](t || null, this[b][0]);
+        return this[J](), e;
+      }
+      [Ns](t, e) {
+        if (this[L]) this[Ie]();
+        else {
+          let i2 = e;
+          t === i2.length || t === null ? this[Ie]() : typeof i2 == "string" ? (this[b][0] = i2.slice(t), e = i2.slice(0, t), this[_] -= t) : (this[b][0] = i2.subarray(t), e = i2.subarray(0, t), this[_] -= t);
+        }
+        return this.emit("data", e), !this[b].length && !this[Q] && this.emit("drain"), e;
+      }
+      end(t, e, i2) {
+        return typeof t == "function" && (i2 = t, t = void 0), typeof e == "function" && (i2 = e, e = "utf8"), t !== void 0 && this.write(t, e), i2 && this.once("end", i2), this[Q] = true, this.writable = false, (this[g] || !this[Qt]) && this[J](), this;
+      }
+      [Bt]() {
+        this[S] || (!this[Rt] && !this[N].length && (this[C] = true), this[Qt] = false, this[g] = true, this.emit("resume"), this[b].length ? this[Ae]() : this[Q] ? this[J]() : this.emit("drain"));
+      }
+      resume() {
+        return this[Bt]();
+      }
+      pause() {
+        this[g] = false, this[Qt] = true, this[C] = false;
+      }
+      get destroyed() {
+        return this[S];
+      }
+      get flowing() {
+        return this[g];
+      }
+      get paused() {
+        return this[Qt];
+      }
+      [bi](t) {
+        this[L] ? this[_] += 1 : this[_] += t.length, this[b].push(t);
+      }
+      [Ie]() {
+        return this[L] ? this[_] -= 1 : this[_] -= this[b][0].length, this[b].shift();
+      }
+      [Ae](t = false) {
+        do
+          ;
+        while (this[As](this[Ie]()) && this[b].length);
+        !t && !this[b].length && !this[Q] && this.emit("drain");
+      }
+      [As](t) {
+        return this.emit("data", t), this[g];
+      }
+      pipe(t, e) {
+        if (this[S]) return t;
+        this[C] = false;
+        let i2 = this[nt];
+        return e = e || {}, t === Ds.stdout || t === Ds.stderr ? e.end = false : e.end = e.end !== false, e.proxyErrors = !!e.proxyErrors, i2 ? e.end && t.end() : (this[N].push(e.proxyErrors ? new Li(this, t, e) : new Fe(this, t, e)), this[Z] ? jt(() => this[Bt]()) : this[Bt]()), t;
+      }
+      unpipe(t) {
+        let e = this[N].find((i2) => i2.dest === t);
+        e && (this[N].length === 1 ? (this[g] && this[Rt] === 0 && (this[g] = false), this[N] = []) : this[N].splice(this[N].indexOf(e), 1), e.unpipe());
+      }
+      addListener(t, e) {
+        return this.on(t, e);
+      }
+      on(t, e) {
+        let i2 = super.on(t, e);
+        if (t === "data") this[C] = false, this[Rt]++, !this[N].length && !this[g] && this[Bt]();
+        else if (t === "readable" && this[_] !== 0) super.emit("readable");
+        else if (Kr(t) && this[nt]) super.emit(t), this.removeAllListeners(t);
+        else if (t === "error" && this[qt]) {
+          let r = e;
+          this[Z] ? jt(() => r.call(this, this[qt])) : r.call(this, this[qt]);
+        }
+        return i2;
+      }
+      removeListener(t, e) {
+        return this.off(t, e);
+      }
+      off(t, e) {
+        let i2 = super.off(t, e);
+        return t === "data" && (this[Rt] = this.listeners("data").length, this[Rt] === 0 && !this[C] && !this[N].length && (this[g] = false)), i2;
+      }
+      removeAllListeners(t) {
+        let e = super.removeAllListeners(t);
+        return (t === "data" || t === void 0) && (this[Rt] = 0, !this[C] && !this[N].length && (this[g] = false)), e;
+      }
+      get emittedEnd() {
+        return this[nt];
+      }
+      [J]() {
+        !this[De] && !this[nt] && !this[S] && this[b].length === 0 && this[Q] && (this[De] = true, this.emit("end"), this.emit("prefinish"), this.emit("finish"), this[Ne] && this.emit("close"), this[De] = false);
+      }
+      emit(t, ...e) {
+        let i2 = e[0];
+        if (t !== "error" && t !== "close" && t !== S && this[S]) return false;
+        if (t === "data") return !this[L] && !i2 ? false : this[Z] ? (jt(() => this[Oi](i2)), true) : this[Oi](i2);
+        if (t === "end") return this[Is]();
+        if (t === "close") {
+          if (this[Ne] = true, !this[nt] && !this[S]) return false;
+          let n2 = super.emit("close");
+          return this.removeAllListeners("close"), n2;
+        } else if (t === "error") {
+          this[qt] = i2, super.emit(_i, i2);
+          let n2 = !this[Jt] || this.listeners("error").length ? super.emit("error", i2) : false;
+          return this[J](), n2;
+        } else if (t === "resume") {
+          let n2 = super.emit("resume");
+          return this[J](), n2;
+        } else if (t === "finish" || t === "prefinish") {
+          let n2 = super.emit(t);
+          return this.removeAllListeners(t), n2;
+        }
+        let r = super.emit(t, ...e);
+        return this[J](), r;
+      }
+      [Oi](t) {
+        for (let i2 of this[N]) i2.dest.write(t) === false && this.pause();
+        let e = this[C] ? false : super.emit("data", t);
+        return this[J](), e;
+      }
+      [Is]() {
+        return this[nt] ? false : (this[nt] = true, this.readable = false, this[Z] ? (jt(() => this[Ti]()), true) : this[Ti]());
+      }
+      [Ti]() {
+        if (this[Mt]) {
+          let e = this[Mt].end();
+          if (e) {
+            for (let i2 of this[N]) i2.dest.write(e);
+            this[C] || super.emit("data", e);
+          }
+        }
+        for (let e of this[N]) e.end();
+        let t = super.emit("end");
+        return this.removeAllListeners("end"), t;
+      }
+      async collect() {
+        let t = Object.assign([], { dataLength: 0 });
+        this[L] || (t.dataLength = 0);
+        let e = this.promise();
+        return this.on("data", (i2) => {
+          t.push(i2), this[L] || (t.dataLength += i2.length);
+        }), await e, t;
+      }
+      async concat() {
+        if (this[L]) throw new Error("cannot concat in objectMode");
+        let t = await this.collect();
+        return this[z] ? t.join("") : Buffer.concat(t, t.dataLength);
+      }
+      async promise() {
+        return new Promise((t, e) => {
+          this.on(S, () => e(new Error("stream destroyed"))), this.on("error", (i2) => e(i2)), this.on("end", () => t());
+        });
+      }
+      [Symbol.asyncIterator]() {
+        this[C] = false;
+        let t = false, e = async () => (this.pause(), t = true, { value: void 0, done: true });
+        return { next: () => {
+          if (t) return e();
+          let r = this.read();
+          if (r !== null) return Promise.resolve({ done: false, value: r });
+          if (this[Q]) return e();
+          let n2, o2, h2 = (d) => {
+            this.off("data", a2), this.off("end", l), this.off(S, c3), e(), o2(d);
+          }, a2 = (d) => {
+            this.off("error", h2), this.off("end", l), this.off(S, c3), this.pause(), n2({ value: d, done: !!this[Q] });
+          }, l = () => {
+            this.off("error", h2), this.off("data", a2), this.off(S, c3), e(), n2({ done: true, value: void 0 });
+          }, c3 = () => h2(new Error("stream destroyed"));
+          return new Promise((d, y) => {
+            o2 = y, n2 = d, this.once(S, c3), this.once("error", h2), this.once("end", l), this.once("data", a2);
+          });
+        }, throw: e, return: e, [Symbol.asyncIterator]() {
+          return this;
+        }, [Symbol.asyncDispose]: async () => {
+        } };
+      }
+      [Symbol.iterator]() {
+        this[C] = false;
+        let t = false, e = () => (this.pause(), this.off(_i, e), this.off(S, e), this.off("end", e), t = true, { done: true, value: void 0 }), i2 = () => {
+          if (t) return e();
+          let r = this.read();
+          return r === null ? e() : { done: false, value: r };
+        };
+        return this.once("end", e), this.once(_i, e), this.once(S, e), { next: i2, throw: e, return: e, [Symbol.iterator]() {
+          return this;
+        }, [Symbol.dispose]: () => {
+        } };
+      }
+      destroy(t) {
+        if (this[S]) return t ? this.emit("error", t) : this.emit(S), this;
+        this[S] = true, this[C] = true, this[b].length = 0, this[_] = 0;
+        let e = this;
+        return typeof e.close == "function" && !this[Ne] && e.close(), t ? this.emit("error", t) : this.emit(S), this;
+      }
+      static get isStream() {
+        return Wr;
+      }
+    };
+    Jr = I.writev;
+    ht = /* @__PURE__ */ Symbol("_autoClose");
+    H = /* @__PURE__ */ Symbol("_close");
+    te = /* @__PURE__ */ Symbol("_ended");
+    m = /* @__PURE__ */ Symbol("_fd");
+    Ni = /* @__PURE__ */ Symbol("_finished");
+    tt = /* @__PURE__ */ Symbol("_flags");
+    Ai = /* @__PURE__ */ Symbol("_flush");
+    ki = /* @__PURE__ */ Symbol("_handleChunk");
+    vi = /* @__PURE__ */ Symbol("_makeBuf");
+    ie = /* @__PURE__ */ Symbol("_mode");
+    ke = /* @__PURE__ */ Symbol("_needDrain");
+    Ut = /* @__PURE__ */ Symbol("_onerror");
+    Ht = /* @__PURE__ */ Symbol("_onopen");
+    Ii = /* @__PURE__ */ Symbol("_onread");
+    Pt = /* @__PURE__ */ Symbol("_onwrite");
+    at = /* @__PURE__ */ Symbol("_open");
+    U = /* @__PURE__ */ Symbol("_path");
+    ot = /* @__PURE__ */ Symbol("_pos");
+    Y = /* @__PURE__ */ Symbol("_queue");
+    zt = /* @__PURE__ */ Symbol("_read");
+    Ci = /* @__PURE__ */ Symbol("_readSize");
+    j = /* @__PURE__ */ Symbol("_reading");
+    ee = /* @__PURE__ */ Symbol("_remain");
+    Fi = /* @__PURE__ */ Symbol("_size");
+    ve = /* @__PURE__ */ Symbol("_write");
+    gt = /* @__PURE__ */ Symbol("_writing");
+    Me = /* @__PURE__ */ Symbol("_defaultFlag");
+    bt = /* @__PURE__ */ Symbol("_errored");
+    _t = class extends A {
+      [bt] = false;
+      [m];
+      [U];
+      [Ci];
+      [j] = false;
+      [Fi];
+      [ee];
+      [ht];
+      constructor(t, e) {
+        if (e = e || {}, super(e), this.readable = true, this.writable = false, typeof t != "string") throw new TypeError("path must be a string");
+        this[bt] = false, this[m] = typeof e.fd == "number" ? e.fd : void 0, this[U] = t, this[Ci] = e.readSize || 16 * 1024 * 1024, this[j] = false, this[Fi] = typeof e.size == "number" ? e.size : 1 / 0, this[ee] = this[Fi], this[ht] = typeof e.autoClose == "boolean" ? e.autoClose : true, typeof this[m] == "number" ? this[zt]() : this[at]();
+      }
+      get fd() {
+        return this[m];
+      }
+      get path() {
+        return this[U];
+      }
+      write() {
+        throw new TypeError("this is a readable stream");
+      }
+      end() {
+        throw new TypeError("this is a readable stream");
+      }
+      [at]() {
+        I.open(this[U], "r", (t, e) => this[Ht](t, e));
+      }
+      [Ht](t, e) {
+        t ? this[Ut](t) : (this[m] = e, this.emit("open", e), this[zt]());
+      }
+      [vi]() {
+        return Buffer.allocUnsafe(Math.min(this[Ci], this[ee]));
+      }
+      [zt]() {
+        if (!this[j]) {
+          this[j] = true;
+          let t = this[vi]();
+          if (t.length === 0) return process.nextTick(() => this[Ii](null, 0, t));
+          I.read(this[m], t, 0, t.length, null, (e, i2, r) => this[Ii](e, i2, r));
+        }
+      }
+      [Ii](t, e, i2) {
+        this[j] = false, t ? this[Ut](t) : this[ki](e, i2) && this[zt]();
+      }
+      [H]() {
+        if (this[ht] && typeof this[m] == "number") {
+          let t = this[m];
+          this[m] = void 0, I.close(t, (e) => e ? this.emit("error", e) : this.emit("close"));
+        }
+      }
+      [Ut](t) {
+        this[j] = true, this[H](), this.emit("error", t);
+      }
+      [ki](t, e) {
+        let i2 = false;
+        return this[ee] -= t, t > 0 && (i2 = super.write(t < e.length ? e.subarray(0, t) : e)), (t === 0 || this[ee] <= 0) && (i2 = false, this[H](), super.end()), i2;
+      }
+      emit(t, ...e) {
+        switch (t) {
+          case "prefinish":
+          case "finish":
+            return false;
+          case "drain":
+            return typeof this[m] == "number" && this[zt](), false;
+          case "error":
+            return this[bt] ? false : (this[bt] = true, super.emit(t, ...e));
+          default:
+            return super.emit(t, ...e);
+        }
+      }
+    };
+    Be = class extends _t {
+      [at]() {
+        let t = true;
+        try {
+          this[Ht](null, I.openSync(this[U], "r")), t = false;
+        } finally {
+          t && this[H]();
+        }
+      }
+      [zt]() {
+        let t = true;
+        try {
+          if (!this[j]) {
+            this[j] = true;
+            do {
+              let e = this[vi](), i2 = e.length === 0 ? 0 : I.readSync(this[m], e, 0, e.length, null);
+              if (!this[ki](i2, e)) break;
+            } while (true);
+            this[j] = false;
+          }
+          t = false;
+        } finally {
+          t && this[H]();
+        }
+      }
+      [H]() {
+        if (this[ht] && typeof this[m] == "number") {
+          let t = this[m];
+          this[m] = void 0, I.closeSync(t), this.emit("close");
+        }
+      }
+    };
+    et = class extends Qr {
+      readable = false;
+      writable = true;
+      [bt] = false;
+      [gt] = false;
+      [te] = false;
+      [Y] = [];
+      [ke] = false;
+      [U];
+      [ie];
+      [ht];
+      [m];
+      [Me];
+      [tt];
+      [Ni] = false;
+      [ot];
+      constructor(t, e) {
+        e = e || {}, super(e), this[U] = t, this[m] = typeof e.fd == "number" ? e.fd : void 0, this[ie] = e.mode === void 0 ? 438 : e.mode, this[ot] = typeof e.start == "number" ? e.start : void 0, this[ht] = typeof e.autoClose == "boolean" ? e.autoClose : true;
+        let i2 = this[ot] !== void 0 ? "r+" : "w";
+        this[Me] = e.flags === void 0, this[tt] = e.flags === void 0 ? i2 : e.flags, this[m] === void 0 && this[at]();
+      }
+      emit(t, ...e) {
+        if (t === "error") {
+          if (this[bt]) return false;
+          this[bt] = true;
+        }
+        return super.emit(t, ...e);
+      }
+      get fd() {
+        return this[m];
+      }
+      get path() {
+        return this[U];
+      }
+      [Ut](t) {
+        this[H](), this[gt] = true, this.emit("error", t);
+      }
+      [at]() {
+        I.open(this[U], this[tt], this[ie], (t, e) => this[Ht](t, e));
+      }
+      [Ht](t, e) {
+        this[Me] && this[tt] === "r+" && t && t.code === "ENOENT" ? (this[tt] = "w", this[at]()) : t ? this[Ut](t) : (this[m] = e, this.emit("open", e), this[gt] || this[Ai]());
+      }
+      end(t, e) {
+        return t && this.write(t, e), this[te] = true, !this[gt] && !this[Y].length && typeof this[m] == "number" && this[Pt](null, 0), this;
+      }
+      write(t, e) {
+        return typeof t == "string" && (t = Buffer.from(t, e)), this[te] ? (this.emit("error", new Error("write() after end()")), false) : this[m] === void 0 || this[gt] || this[Y].length ? (this[Y].push(t), this[ke] = true, false) : (this[gt] = true, this[ve](t), true);
+      }
+      [ve](t) {
+        I.write(this[m], t, 0, t.length, this[ot], (e, i2) => this[Pt](e, i2));
+      }
+      [Pt](t, e) {
+        t ? this[Ut](t) : (this[ot] !== void 0 && typeof e == "number" && (this[ot] += e), this[Y].length ? this[Ai]() : (this[gt] = false, this[te] && !this[Ni] ? (this[Ni] = true, this[H](), this.emit("finish")) : this[ke] && (this[ke] = false, this.emit("drain"))));
+      }
+      [Ai]() {
+        if (this[Y].length === 0) this[te] && this[Pt](null, 0);
+        else if (this[Y].length === 1) this[ve](this[Y].pop());
+        else {
+          let t = this[Y];
+          this[Y] = [], Jr(this[m], t, this[ot], (e, i2) => this[Pt](e, i2));
+        }
+      }
+      [H]() {
+        if (this[ht] && typeof this[m] == "number") {
+          let t = this[m];
+          this[m] = void 0, I.close(t, (e) => e ? this.emit("error", e) : this.emit("close"));
+        }
+      }
+    };
+    Wt = class extends et {
+      [at]() {
+        let t;
+        if (this[Me] && this[tt] === "r+") try {
+          t = I.openSync(this[U], this[tt], this[ie]);
+        } catch (e) {
+          if (e?.code === "ENOENT") return this[tt] = "w", this[at]();
+          throw e;
+        }
+        else t = I.openSync(this[U], this[tt], this[ie]);
+        this[Ht](null, t);
+      }
+      [H]() {
+        if (this[ht] && typeof this[m] == "number") {
+          let t = this[m];
+          this[m] = void 0, I.closeSync(t), this.emit("close");
+        }
+      }
+      [ve](t) {
+        let e = true;
+        try {
+          this[Pt](null, I.writeSync(this[m], t, 0, t.length, this[ot])), e = false;
+        } finally {
+          if (e) try {
+            this[H]();
+          } catch {
+          }
+        }
+      }
+    };
+    jr = /* @__PURE__ */ new Map([["C", "cwd"], ["f", "file"], ["z", "gzip"], ["P", "preservePaths"], ["U", "unlink"], ["strip-components", "strip"], ["stripComponents", "strip"], ["keep-newer", "newer"], ["keepNewer", "newer"], ["keep-newer-files", "newer"], ["keepNewerFiles", "newer"], ["k", "keep"], ["keep-existing", "keep"], ["keepExisting", "keep"], ["m", "noMtime"], ["no-mtime", "noMtime"], ["p", "preserveOwner"], ["L", "follow"], ["h", "follow"], ["onentry", "onReadEntry"]]);
+    Fs = (s3) => !!s3.sync && !!s3.file;
+    ks = (s3) => !s3.sync && !!s3.file;
+    vs = (s3) => !!s3.sync && !s3.file;
+    Ms = (s3) => !s3.sync && !s3.file;
+    Bs = (s3) => !!s3.file;
+    tn = (s3) => {
+      let t = jr.get(s3);
+      return t || s3;
+    };
+    se = (s3 = {}) => {
+      if (!s3) return {};
+      let t = {};
+      for (let [e, i2] of Object.entries(s3)) {
+        let r = tn(e);
+        t[r] = i2;
+      }
+      return t.chmod === void 0 && t.noChmod === false && (t.chmod = true), delete t.noChmod, t;
+    };
+    K = (s3, t, e, i2, r) => Object.assign((n2 = [], o2, h2) => {
+      Array.isArray(n2) && (o2 = n2, n2 = {}), typeof o2 == "function" && (h2 = o2, o2 = void 0), o2 = o2 ? Array.from(o2) : [];
+      let a2 = se(n2);
+      if (r?.(a2, o2), Fs(a2)) {
+        if (typeof h2 == "function") throw new TypeError("callback not supported for sync tar functions");
+        return s3(a2, o2);
+      } else if (ks(a2)) {
+        let l = t(a2, o2);
+        return h2 ? l.then(() => h2(), h2) : l;
+      } else if (vs(a2)) {
+        if (typeof h2 == "function") throw new TypeError("callback not supported for sync tar functions");
+        return e(a2, o2);
+      } else if (Ms(a2)) {
+        if (typeof h2 == "function") throw new TypeError("callback only supported with file option");
+        return i2(a2, o2);
+      }
+      throw new Error("impossible options??");
+    }, { syncFile: s3, asyncFile: t, syncNoFile: e, asyncNoFile: i2, validate: r });
+    sn = en.constants || { ZLIB_VERNUM: 4736 };
+    M = Object.freeze(Object.assign(/* @__PURE__ */ Object.create(null), { Z_NO_FLUSH: 0, Z_PARTIAL_FLUSH: 1, Z_SYNC_FLUSH: 2, Z_FULL_FLUSH: 3, Z_FINISH: 4, Z_BLOCK: 5, Z_OK: 0, Z_STREAM_END: 1, Z_NEED_DICT: 2, Z_ERRNO: -1, Z_STREAM_ERROR: -2, Z_DATA_ERROR: -3, Z_MEM_ERROR: -4, Z_BUF_ERROR: -5, Z_VERSION_ERROR: -6, Z_NO_COMPRESSION: 0, Z_BEST_SPEED: 1, Z_BEST_COMPRESSION: 9, Z_DEFAULT_COMPRESSION: -1, Z_FILTERED: 1, Z_HUFFMAN_ONLY: 2, Z_RLE: 3, Z_FIXED: 4, Z_DEFAULT_STRATEGY: 0, DEFLATE: 1, INFLATE: 2, GZIP: 3, GUNZIP: 4, DEFLATERAW: 5, INFLATERAW: 6, UNZIP: 7, BROTLI_DECODE: 8, BROTLI_ENCODE: 9, Z_MIN_WINDOWBITS: 8, Z_MAX_WINDOWBITS: 15, Z_DEFAULT_WINDOWBITS: 15, Z_MIN_CHUNK: 64, Z_MAX_CHUNK: 1 / 0, Z_DEFAULT_CHUNK: 16384, Z_MIN_MEMLEVEL: 1, Z_MAX_MEMLEVEL: 9, Z_DEFAULT_MEMLEVEL: 8, Z_MIN_LEVEL: -1, Z_MAX_LEVEL: 9, Z_DEFAULT_LEVEL: -1, BROTLI_OPERATION_PROCESS: 0, BROTLI_OPERATION_FLUSH: 1, BROTLI_OPERATION_FINISH: 2, BROTLI_OPERATION_EMIT_METADATA: 3, BROTLI_MODE_GENERIC: 0, BROTLI_MODE_TEXT: 1, BROTLI_MODE_FONT: 2, BROTLI_DEFAULT_MODE: 0, BROTLI_MIN_QUALITY: 0, BROTLI_MAX_QUALITY: 11, BROTLI_DEFAULT_QUALITY: 11, BROTLI_MIN_WINDOW_BITS: 10, BROTLI_MAX_WINDOW_BITS: 24, BROTLI_LARGE_MAX_WINDOW_BITS: 30, BROTLI_DEFAULT_WINDOW: 22, BROTLI_MIN_INPUT_BLOCK_BITS: 16, BROTLI_MAX_INPUT_BLOCK_BITS: 24, BROTLI_PARAM_MODE: 0, BROTLI_PARAM_QUALITY: 1, BROTLI_PARAM_LGWIN: 2, BROTLI_PARAM_LGBLOCK: 3, BROTLI_PARAM_DISABLE_LITERAL_CONTEXT_MODELING: 4, BROTLI_PARAM_SIZE_HINT: 5, BROTLI_PARAM_LARGE_WINDOW: 6, BROTLI_PARAM_NPOSTFIX: 7, BROTLI_PARAM_NDIRECT: 8, BROTLI_DECODER_RESULT_ERROR: 0, BROTLI_DECODER_RESULT_SUCCESS: 1, BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT: 2, BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT: 3, BROTLI_DECODER_PARAM_DISABLE_RING_BUFFER_REALLOCATION: 0, BROTLI_DECODER_PARAM_LARGE_WINDOW: 1, BROTLI_DECODER_NO_ERROR: 0, BROTLI_DECODER_SUCCESS: 1, BROTLI_DECODER_NEEDS_MORE_INPUT: 2, BROTLI_DECODER_NEEDS_MORE_OUTPUT: 3, BROTLI_DECODER_ERROR_FORMAT_EXUBERANT_NIBBLE: -1, BROTLI_DECODER_ERROR_FORMAT_RESERVED: -2, BROTLI_DECODER_ERROR_FORMAT_EXUBERANT_META_NIBBLE: -3, BROTLI_DECODER_ERROR_FORMAT_SIMPLE_HUFFMAN_ALPHABET: -4, BROTLI_DECODER_ERROR_FORMAT_SIMPLE_HUFFMAN_SAME: -5, BROTLI_DECODER_ERROR_FORMAT_CL_SPACE: -6, BROTLI_DECODER_ERROR_FORMAT_HUFFMAN_SPACE: -7, BROTLI_DECODER_ERROR_FORMAT_CONTEXT_MAP_REPEAT: -8, BROTLI_DECODER_ERROR_FORMAT_BLOCK_LENGTH_1: -9, BROTLI_DECODER_ERROR_FORMAT_BLOCK_LENGTH_2: -10, BROTLI_DECODER_ERROR_FORMAT_TRANSFORM: -11, BROTLI_DECODER_ERROR_FORMAT_DICTIONARY: -12, BROTLI_DECODER_ERROR_FORMAT_WINDOW_BITS: -13, BROTLI_DECODER_ERROR_FORMAT_PADDING_1: -14, BROTLI_DECODER_ERROR_FORMAT_PADDING_2: -15, BROTLI_DECODER_ERROR_FORMAT_DISTANCE: -16, BROTLI_DECODER_ERROR_DICTIONARY_NOT_SET: -19, BROTLI_DECODER_ERROR_INVALID_ARGUMENTS: -20, BROTLI_DECODER_ERROR_ALLOC_CONTEXT_MODES: -21, BROTLI_DECODER_ERROR_ALLOC_TREE_GROUPS: -22, BROTLI_DECODER_ERROR_ALLOC_CONTEXT_MAP: -25, BROTLI_DECODER_ERROR_ALLOC_RING_BUFFER_1: -26, BROTLI_DECODER_ERROR_ALLOC_RING_BUFFER_2: -27, BROTLI_DECODER_ERROR_ALLOC_BLOCK_TYPE_TREES: -30, BROTLI_DECODER_ERROR_UNREACHABLE: -31 }, sn));
+    rn = Ot.concat;
+    zs = Object.getOwnPropertyDescriptor(Ot, "concat");
+    nn = (s3) => s3;
+    Bi = zs?.writable === true || zs?.set !== void 0 ? (s3) => {
+      Ot.concat = s3 ? nn : rn;
+    } : (s3) => {
+    };
+    Tt = /* @__PURE__ */ Symbol("_superWrite");
+    Gt = class extends Error {
+      code;
+      errno;
+      constructor(t, e) {
+        super("zlib: " + t.message, { cause: t }), this.code = t.code, this.errno = t.errno, this.code || (this.code = "ZLIB_ERROR"), this.message = "zlib: " + t.message, Error.captureStackTrace(this, e ?? this.constructor);
+      }
+      get name() {
+        return "ZlibError";
+      }
+    };
+    Pi = /* @__PURE__ */ Symbol("flushFlag");
+    re = class extends A {
+      #t = false;
+      #i = false;
+      #s;
+      #n;
+      #r;
+      #e;
+      #o;
+      get sawError() {
+        return this.#t;
+      }
+      get handle() {
+        return this.#e;
+      }
+      get flushFlag() {
+        return this.#s;
+      }
+      constructor(t, e) {
+        if (!t || typeof t != "object") throw new TypeError("invalid options for ZlibBase constructor");
+        if (super(t), this.#s = t.flush ?? 0, this.#n = t.finishFlush ?? 0, this.#r = t.fullFlushFlag ?? 0, typeof Ps[e] != "function") throw new TypeError("Compression method not supported: " + e);
+        try {
+          this.#e = new Ps[e](t);
+        } catch (i2) {
+          throw new Gt(i2, this.constructor);
+        }
+        this.#o = (i2) => {
+          this.#t || (this.#t = true, this.close(), this.emit("error", i2));
+        }, this.#e?.on("error", (i2) => this.#o(new Gt(i2))), this.once("end", () => this.close);
+      }
+      close() {
+        this.#e && (this.#e.close(), this.#e = void 0, this.emit("close"));
+      }
+      reset() {
+        if (!this.#t) return zi(this.#e, "zlib binding closed"), this.#e.reset?.();
+      }
+      flush(t) {
+        this.ended || (typeof t != "number" && (t = this.#r), this.write(Object.assign(Ot.alloc(0), { [Pi]: t })));
+      }
+      end(t, e, i2) {
+        return typeof t == "function" && (i2 = t, e = void 0, t = void 0), typeof e == "function" && (i2 = e, e = void 0), t && (e ? this.write(t, e) : this.write(t)), this.flush(this.#n), this.#i = true, super.end(i2);
+      }
+      get ended() {
+        return this.#i;
+      }
+      [Tt](t) {
+        return super.write(t);
+      }
+      write(t, e, i2) {
+        if (typeof e == "function" && (i2 = e, e = "utf8"), typeof t == "string" && (t = Ot.from(t, e)), this.#t) return;
+        zi(this.#e, "zlib binding closed");
+        let r = this.#e._handle, n2 = r.close;
+        r.close = () => {
+        };
+        let o2 = this.#e.close;
+        this.#e.close = () => {
+        }, Bi(true);
+        let h2;
+        try {
+          let l = typeof t[Pi] == "number" ? t[Pi] : this.#s;
+          h2 = this.#e._processChunk(t, l), Bi(false);
+        } catch (l) {
+          Bi(false), this.#o(new Gt(l, this.write));
+        } finally {
+          this.#e && (this.#e._handle = r, r.close = n2, this.#e.close = o2, this.#e.removeAllListeners("error"));
+        }
+        this.#e && this.#e.on("error", (l) => this.#o(new Gt(l, this.write)));
+        let a2;
+        if (h2) if (Array.isArray(h2) && h2.length > 0) {
+          let l = h2[0];
+          a2 = this[Tt](Ot.from(l));
+          for (let c3 = 1; c3 < h2.length; c3++) a2 = this[Tt](h2[c3]);
+        } else a2 = this[Tt](Ot.from(h2));
+        return i2 && i2(), a2;
+      }
+    };
+    Pe = class extends re {
+      #t;
+      #i;
+      constructor(t, e) {
+        t = t || {}, t.flush = t.flush || M.Z_NO_FLUSH, t.finishFlush = t.finishFlush || M.Z_FINISH, t.fullFlushFlag = M.Z_FULL_FLUSH, super(t, e), this.#t = t.level, this.#i = t.strategy;
+      }
+      params(t, e) {
+        if (!this.sawError) {
+          if (!this.handle) throw new Error("cannot switch params when binding is closed");
+          if (!this.handle.params) throw new Error("not supported in this implementation");
+          if (this.#t !== t || this.#i !== e) {
+            this.flush(M.Z_SYNC_FLUSH), zi(this.handle, "zlib binding closed");
+            let i2 = this.handle.flush;
+            this.handle.flush = (r, n2) => {
+              typeof r == "function" && (n2 = r, r = this.flushFlag), this.flush(r), n2?.();
+            };
+            try {
+              this.handle.params(t, e);
+            } finally {
+              this.handle.flush = i2;
+            }
+            this.handle && (this.#t = t, this.#i = e);
+          }
+        }
+      }
+    };
+    ze = class extends Pe {
+      #t;
+      constructor(t) {
+        super(t, "Gzip"), this.#t = t && !!t.portable;
+      }
+      [Tt](t) {
+        return this.#t ? (this.#t = false, t[9] = 255, super[Tt](t)) : super[Tt](t);
+      }
+    };
+    Ue = class extends Pe {
+      constructor(t) {
+        super(t, "Unzip");
+      }
+    };
+    He = class extends re {
+      constructor(t, e) {
+        t = t || {}, t.flush = t.flush || M.BROTLI_OPERATION_PROCESS, t.finishFlush = t.finishFlush || M.BROTLI_OPERATION_FINISH, t.fullFlushFlag = M.BROTLI_OPERATION_FLUSH, super(t, e);
+      }
+    };
+    We = class extends He {
+      constructor(t) {
+        super(t, "BrotliCompress");
+      }
+    };
+    Ge = class extends He {
+      constructor(t) {
+        super(t, "BrotliDecompress");
+      }
+    };
+    Ze = class extends re {
+      constructor(t, e) {
+        t = t || {}, t.flush = t.flush || M.ZSTD_e_continue, t.finishFlush = t.finishFlush || M.ZSTD_e_end, t.fullFlushFlag = M.ZSTD_e_flush, super(t, e);
+      }
+    };
+    Ye = class extends Ze {
+      constructor(t) {
+        super(t, "ZstdCompress");
+      }
+    };
+    Ke = class extends Ze {
+      constructor(t) {
+        super(t, "ZstdDecompress");
+      }
+    };
+    Us = (s3, t) => {
+      if (Number.isSafeInteger(s3)) s3 < 0 ? an(s3, t) : hn(s3, t);
+      else throw Error("cannot encode number outside of javascript safe integer range");
+      return t;
+    };
+    hn = (s3, t) => {
+      t[0] = 128;
+      for (var e = t.length; e > 1; e--) t[e - 1] = s3 & 255, s3 = Math.floor(s3 / 256);
+    };
+    an = (s3, t) => {
+      t[0] = 255;
+      var e = false;
+      s3 = s3 * -1;
+      for (var i2 = t.length; i2 > 1; i2--) {
+        var r = s3 & 255;
+        s3 = Math.floor(s3 / 256), e ? t[i2 - 1] = Ws(r) : r === 0 ? t[i2 - 1] = 0 : (e = true, t[i2 - 1] = Gs(r));
+      }
+    };
+    Hs = (s3) => {
+      let t = s3[0], e = t === 128 ? cn(s3.subarray(1, s3.length)) : t === 255 ? ln(s3) : null;
+      if (e === null) throw Error("invalid base256 encoding");
+      if (!Number.isSafeInteger(e)) throw Error("parsed number outside of javascript safe integer range");
+      return e;
+    };
+    ln = (s3) => {
+      for (var t = s3.length, e = 0, i2 = false, r = t - 1; r > -1; r--) {
+        var n2 = Number(s3[r]), o2;
+        i2 ? o2 = Ws(n2) : n2 === 0 ? o2 = n2 : (i2 = true, o2 = Gs(n2)), o2 !== 0 && (e -= o2 * Math.pow(256, t - r - 1));
+      }
+      return e;
+    };
+    cn = (s3) => {
+      for (var t = s3.length, e = 0, i2 = t - 1; i2 > -1; i2--) {
+        var r = Number(s3[i2]);
+        r !== 0 && (e += r * Math.pow(256, t - i2 - 1));
+      }
+      return e;
+    };
+    Ws = (s3) => (255 ^ s3) & 255;
+    Gs = (s3) => (255 ^ s3) + 1 & 255;
+    Hi = {};
+    Ur(Hi, { code: () => Ve, isCode: () => ne, isName: () => dn, name: () => oe, normalFsTypes: () => Ui });
+    ne = (s3) => oe.has(s3);
+    dn = (s3) => Ve.has(s3);
+    Ui = /* @__PURE__ */ new Set(["0", "", "1", "2", "3", "4", "5", "6", "7", "D"]);
+    oe = /* @__PURE__ */ new Map([["0", "File"], ["", "OldFile"], ["1", "Link"], ["2", "SymbolicLink"], ["3", "CharacterDevice"], ["4", "BlockDevice"], ["5", "Directory"], ["6", "FIFO"], ["7", "ContiguousFile"], ["g", "GlobalExtendedHeader"], ["x", "ExtendedHeader"], ["A", "SolarisACL"], ["D", "GNUDumpDir"], ["I", "Inode"], ["K", "NextFileHasLongLinkpath"], ["L", "NextFileHasLongPath"], ["M", "ContinuationFile"], ["N", "OldGnuLongPath"], ["S", "SparseFile"], ["V", "TapeVolumeHeader"], ["X", "OldExtendedHeader"]]);
+    Ve = new Map(Array.from(oe).map((s3) => [s3[1], s3[0]]));
+    un = (s3) => s3 === void 0 || s3 < 0 ? void 0 : s3;
+    F = class {
+      cksumValid = false;
+      needPax = false;
+      nullBlock = false;
+      block;
+      path;
+      mode;
+      uid;
+      gid;
+      size;
+      cksum;
+      #t = "Unsupported";
+      linkpath;
+      uname;
+      gname;
+      devmaj = 0;
+      devmin = 0;
+      atime;
+      ctime;
+      mtime;
+      charset;
+      comment;
+      constructor(t, e = 0, i2, r) {
+        Buffer.isBuffer(t) ? this.decode(t, e || 0, i2, r) : t && this.#i(t);
+      }
+      decode(t, e, i2, r) {
+        if (e || (e = 0), !t || !(t.length >= e + 512)) throw new Error("need 512 bytes for header");
+        let n2 = xt(t, e + 156, 1), o2 = Ui.has(n2), h2 = o2 ? i2 : void 0, a2 = o2 ? r : void 0;
+        if (this.path = h2?.path ?? xt(t, e, 100), this.mode = h2?.mode ?? a2?.mode ?? lt(t, e + 100, 8), this.uid = h2?.uid ?? a2?.uid ?? lt(t, e + 108, 8), this.gid = h2?.gid ?? a2?.gid ?? lt(t, e + 116, 8), this.size = un(h2?.size ?? a2?.size ?? lt(t, e + 124, 12)), this.mtime = h2?.mtime ?? a2?.mtime ?? Wi(t, e + 136, 12), this.cksum = lt(t, e + 148, 12), a2 && this.#i(a2, true), h2 && this.#i(h2), ne(n2) && (this.#t = n2 || "0"), this.#t === "0" && this.path.slice(-1) === "/" && (this.#t = "5"), this.#t === "5" && (this.size = 0), this.linkpath = xt(t, e + 157, 100), t.subarray(e + 257, e + 265).toString() === "ustar\x0000") if (this.uname = h2?.uname ?? a2?.uname ?? xt(t, e + 265, 32), this.gname = h2?.gname ?? a2?.gname ?? xt(t, e + 297, 32), this.devmaj = h2?.devmaj ?? a2?.devmaj ?? lt(t, e + 329, 8) ?? 0, this.devmin = h2?.devmin ?? a2?.devmin ?? lt(t, e + 337, 8) ?? 0, t[e + 475] !== 0) {
+          let c3 = xt(t, e + 345, 155);
+          this.path = c3 + "/" + this.path;
+        } else {
+          let c3 = xt(t, e + 345, 130);
+          c3 && (this.path = c3 + "/" + this.path), this.atime = i2?.atime ?? r?.atime ?? Wi(t, e + 476, 12), this.ctime = i2?.ctime ?? r?.ctime ?? Wi(t, e + 488, 12);
+        }
+        let l = 256;
+        for (let c3 = e; c3 < e + 148; c3++) l += t[c3];
+        for (let c3 = e + 156; c3 < e + 512; c3++) l += t[c3];
+        this.cksumValid = l === this.cksum, this.cksum === void 0 && l === 256 && (this.nullBlock = true);
+      }
+      #i(t, e = false) {
+        Object.assign(this, Object.fromEntries(Object.entries(t).filter(([i2, r]) => !(r == null || i2 === "size" && Number(r) < 0 || i2 === "path" && e || i2 === "linkpath" && e || i2 === "global"))));
+      }
+      encode(t, e = 0) {
+        if (t || (t = this.block = Buffer.alloc(512)), this.#t === "Unsupported" && (this.#t = "0"), !(t.length >= e + 512)) throw new Error("need 512 bytes for header");
+        let i2 = this.ctime || this.atime ? 130 : 155, r = mn(this.path || "", i2), n2 = r[0], o2 = r[1];
+        this.needPax = !!r[2], this.needPax = Lt(t, e, 100, n2) || this.needPax, this.needPax = ct(t, e + 100, 8, this.mode) || this.needPax, this.needPax = ct(t, e + 108, 8, this.uid) || this.needPax, this.needPax = ct(t, e + 116, 8, this.gid) || this.needPax, this.needPax = ct(t, e + 124, 12, this.size) || this.needPax, this.needPax = Gi(t, e + 136, 12, this.mtime) || this.needPax, t[e + 156] = Number(this.#t.codePointAt(0)), this.needPax = Lt(t, e + 157, 100, this.linkpath) || this.needPax, t.write("ustar\x0000", e + 257, 8), this.needPax = Lt(t, e + 265, 32, this.uname) || this.needPax, this.needPax = Lt(t, e + 297, 32, this.gname) || this.needPax, this.needPax = ct(t, e + 329, 8, this.devmaj) || this.needPax, this.needPax = ct(t, e + 337, 8, this.devmin) || this.needPax, this.needPax = Lt(t, e + 345, i2, o2) || this.needPax, t[e + 475] !== 0 ? this.needPax = Lt(t, e + 345, 155, o2) || this.needPax : (this.needPax = Lt(t, e + 345, 130, o2) || this.needPax, this.needPax = Gi(t, e + 476, 12, this.atime) || this.needPax, this.needPax = Gi(t, e + 488, 12, this.ctime) || this.needPax);
+        let h2 = 256;
+        for (let a2 = e; a2 < e + 148; a2++) h2 += t[a2];
+        for (let a2 = e + 156; a2 < e + 512; a2++) h2 += t[a2];
+        return this.cksum = h2, ct(t, e + 148, 8, this.cksum), this.cksumValid = true, this.needPax;
+      }
+      get type() {
+        return this.#t === "Unsupported" ? this.#t : oe.get(this.#t);
+      }
+      get typeKey() {
+        return this.#t;
+      }
+      set type(t) {
+        let e = String(Ve.get(t));
+        if (ne(e) || e === "Unsupported") this.#t = e;
+        else if (ne(t)) this.#t = t;
+        else throw new TypeError("invalid entry type: " + t);
+      }
+    };
+    mn = (s3, t) => {
+      let i2 = s3, r = "", n2, o2 = Zt.parse(s3).root || ".";
+      if (Buffer.byteLength(i2) < 100) n2 = [i2, r, false];
+      else {
+        r = Zt.dirname(i2), i2 = Zt.basename(i2);
+        do
+          Buffer.byteLength(i2) <= 100 && Buffer.byteLength(r) <= t ? n2 = [i2, r, false] : Buffer.byteLength(i2) > 100 && Buffer.byteLength(r) <= t ? n2 = [i2.slice(0, 99), r, true] : (i2 = Zt.join(Zt.basename(r), i2), r = Zt.dirname(r));
+        while (r !== o2 && n2 === void 0);
+        n2 || (n2 = [s3.slice(0, 99), "", true]);
+      }
+      return n2;
+    };
+    xt = (s3, t, e) => s3.subarray(t, t + e).toString("utf8").replace(/\0.*/, "");
+    Wi = (s3, t, e) => pn(lt(s3, t, e));
+    pn = (s3) => s3 === void 0 ? void 0 : new Date(s3 * 1e3);
+    lt = (s3, t, e) => Number(s3[t]) & 128 ? Hs(s3.subarray(t, t + e)) : wn(s3, t, e);
+    En = (s3) => isNaN(s3) ? void 0 : s3;
+    wn = (s3, t, e) => En(parseInt(s3.subarray(t, t + e).toString("utf8").replace(/\0.*$/, "").trim(), 8));
+    Sn = { 12: 8589934591, 8: 2097151 };
+    ct = (s3, t, e, i2) => i2 === void 0 ? false : i2 > Sn[e] || i2 < 0 ? (Us(i2, s3.subarray(t, t + e)), true) : (yn(s3, t, e, i2), false);
+    yn = (s3, t, e, i2) => s3.write(Rn(i2, e), t, e, "ascii");
+    Rn = (s3, t) => gn(Math.floor(s3).toString(8), t);
+    gn = (s3, t) => (s3.length === t - 1 ? s3 : new Array(t - s3.length - 1).join("0") + s3 + " ") + "\0";
+    Gi = (s3, t, e, i2) => i2 === void 0 ? false : ct(s3, t, e, i2.getTime() / 1e3);
+    bn = new Array(156).join("\0");
+    Lt = (s3, t, e, i2) => i2 === void 0 ? false : (s3.write(i2 + bn, t, e, "utf8"), i2.length !== Buffer.byteLength(i2) || i2.length > e);
+    ft = class s {
+      atime;
+      mtime;
+      ctime;
+      charset;
+      comment;
+      gid;
+      uid;
+      gname;
+      uname;
+      linkpath;
+      dev;
+      ino;
+      nlink;
+      path;
+      size;
+      mode;
+      global;
+      constructor(t, e = false) {
+        this.atime = t.atime, this.charset = t.charset, this.comment = t.comment, this.ctime = t.ctime, this.dev = t.dev, this.gid = t.gid, this.global = e, this.gname = t.gname, this.ino = t.ino, this.linkpath = t.linkpath, this.mtime = t.mtime, this.nlink = t.nlink, this.path = t.path, this.size = t.size, this.uid = t.uid, this.uname = t.uname;
+      }
+      encode() {
+        let t = this.encodeBody();
+        if (t === "") return Buffer.allocUnsafe(0);
+        let e = Buffer.byteLength(t), i2 = 512 * Math.ceil(1 + e / 512), r = Buffer.allocUnsafe(i2);
+        for (let n2 = 0; n2 < 512; n2++) r[n2] = 0;
+        new F({ path: ("PaxHeader/" + _n(this.path ?? "")).slice(0, 99), mode: this.mode || 420, uid: this.uid, gid: this.gid, size: e, mtime: this.mtime, type: this.global ? "GlobalExtendedHeader" : "ExtendedHeader", linkpath: "", uname: this.uname || "", gname: this.gname || "", devmaj: 0, devmin: 0, atime: this.atime, ctime: this.ctime }).encode(r), r.write(t, 512, e, "utf8");
+        for (let n2 = e + 512; n2 < r.length; n2++) r[n2] = 0;
+        return r;
+      }
+      encodeBody() {
+        return this.encodeField("path") + this.encodeField("ctime") + this.encodeField("atime") + this.encodeField("dev") + this.encodeField("ino") + this.encodeField("nlink") + this.encodeField("charset") + this.encodeField("comment") + this.encodeField("gid") + this.encodeField("gname") + this.encodeField("linkpath") + this.encodeField("mtime") + this.encodeField("size") + this.encodeField("uid") + this.encodeField("uname");
+      }
+      encodeField(t) {
+        if (this[t] === void 0) return "";
+        let e = this[t], i2 = e instanceof Date ? e.getTime() / 1e3 : e, r = " " + (t === "dev" || t === "ino" || t === "nlink" ? "SCHILY." : "") + t + "=" + i2 + `
+`, n2 = Buffer.byteLength(r), o2 = Math.floor(Math.log(n2) / Math.log(10)) + 1;
+        return n2 + o2 >= Math.pow(10, o2) && (o2 += 1), o2 + n2 + r;
+      }
+      static parse(t, e, i2 = false) {
+        return new s(On(Tn(t), e), i2);
+      }
+    };
+    On = (s3, t) => t ? Object.assign({}, t, s3) : s3;
+    Tn = (s3) => s3.replace(/\n$/, "").split(`
+`).reduce(xn, /* @__PURE__ */ Object.create(null));
+    xn = (s3, t) => {
+      let e = parseInt(t, 10);
+      if (e !== Buffer.byteLength(t) + 1) return s3;
+      t = t.slice((e + " ").length);
+      let i2 = t.split("="), r = i2.shift();
+      if (!r) return s3;
+      let n2 = r.replace(/^SCHILY\.(dev|ino|nlink)/, "$1"), o2 = i2.join("=").replace(/\0.*/, "");
+      switch (n2) {
+        case "path":
+        case "linkpath":
+        case "type":
+        case "charset":
+        case "comment":
+        case "gname":
+        case "uname":
+          s3[n2] = o2;
+          break;
+        case "ctime":
+        case "atime":
+        case "mtime":
+          s3[n2] = new Date(Number(o2) * 1e3);
+          break;
+        case "size":
+          let h2 = +o2;
+          h2 >= 0 && (s3[n2] = h2);
+          break;
+        case "gid":
+        case "uid":
+        case "dev":
+        case "ino":
+        case "nlink":
+        case "mode":
+          s3[n2] = +o2;
+          break;
+      }
+      return s3;
+    };
+    Ln = process.env.TESTING_TAR_FAKE_PLATFORM || process.platform;
+    f = Ln !== "win32" ? (s3) => String(s3) : (s3) => String(s3).replaceAll(/\\/g, "/");
+    $e = class extends A {
+      extended;
+      globalExtended;
+      header;
+      startBlockSize;
+      blockRemain;
+      remain;
+      type;
+      meta = false;
+      ignore = false;
+      path;
+      mode;
+      uid;
+      gid;
+      uname;
+      gname;
+      size = 0;
+      mtime;
+      atime;
+      ctime;
+      linkpath;
+      dev;
+      ino;
+      nlink;
+      invalid = false;
+      absolute;
+      unsupported = false;
+      constructor(t, e, i2) {
+        switch (super({}), this.pause(), this.extended = e, this.globalExtended = i2, this.header = t, this.remain = t.size ?? 0, this.startBlockSize = 512 * Math.ceil(this.remain / 512), this.blockRemain = this.startBlockSize, this.type = t.type, this.type) {
+          case "File":
+          case "OldFile":
+          case "Link":
+          case "SymbolicLink":
+          case "CharacterDevice":
+          case "BlockDevice":
+          case "Directory":
+          case "FIFO":
+          case "ContiguousFile":
+          case "GNUDumpDir":
+            break;
+          case "NextFileHasLongLinkpath":
+          case "NextFileHasLongPath":
+          case "OldGnuLongPath":
+          case "GlobalExtendedHeader":
+          case "ExtendedHeader":
+          case "OldExtendedHeader":
+            this.meta = true;
+            break;
+          default:
+            this.ignore = true;
+        }
+        if (!t.path) throw new Error("no path provided for tar.ReadEntry");
+        this.path = f(t.path), this.mode = t.mode, this.mode && (this.mode = this.mode & 4095), this.uid = t.uid, this.gid = t.gid, this.uname = t.uname, this.gname = t.gname, this.size = this.remain, this.mtime = t.mtime, this.atime = t.atime, this.ctime = t.ctime, this.linkpath = t.linkpath ? f(t.linkpath) : void 0, this.uname = t.uname, this.gname = t.gname, e && this.#t(e), i2 && this.#t(i2, true);
+      }
+      write(t) {
+        let e = t.length;
+        if (e > this.blockRemain) throw new Error("writing more to entry than is appropriate");
+        let i2 = this.remain, r = this.blockRemain;
+        return this.remain = Math.max(0, i2 - e), this.blockRemain = Math.max(0, r - e), this.ignore ? true : i2 >= e ? super.write(t) : super.write(t.subarray(0, i2));
+      }
+      #t(t, e = false) {
+        t.path && (t.path = f(t.path)), t.linkpath && (t.linkpath = f(t.linkpath)), Object.assign(this, Object.fromEntries(Object.entries(t).filter(([i2, r]) => !(r == null || i2 === "path" && e))));
+      }
+    };
+    Dt = (s3, t, e, i2 = {}) => {
+      s3.file && (i2.file = s3.file), s3.cwd && (i2.cwd = s3.cwd), i2.code = e instanceof Error && e.code || t, i2.tarCode = t, !s3.strict && i2.recoverable !== false ? (e instanceof Error && (i2 = Object.assign(e, i2), e = e.message), s3.emit("warn", t, e, i2)) : e instanceof Error ? s3.emit("error", Object.assign(e, i2)) : s3.emit("error", Object.assign(new Error(`${t}: ${e}`), i2));
+    };
+    Nn = 1024 * 1024;
+    Xi = Buffer.from([31, 139]);
+    qi = Buffer.from([40, 181, 47, 253]);
+    An = Math.max(Xi.length, qi.length);
+    B = /* @__PURE__ */ Symbol("state");
+    Nt = /* @__PURE__ */ Symbol("writeEntry");
+    it = /* @__PURE__ */ Symbol("readEntry");
+    Zi = /* @__PURE__ */ Symbol("nextEntry");
+    Zs = /* @__PURE__ */ Symbol("processEntry");
+    V = /* @__PURE__ */ Symbol("extendedHeader");
+    he = /* @__PURE__ */ Symbol("globalExtendedHeader");
+    dt = /* @__PURE__ */ Symbol("meta");
+    Ys = /* @__PURE__ */ Symbol("emitMeta");
+    p = /* @__PURE__ */ Symbol("buffer");
+    st = /* @__PURE__ */ Symbol("queue");
+    ut = /* @__PURE__ */ Symbol("ended");
+    Yi = /* @__PURE__ */ Symbol("emittedEnd");
+    At = /* @__PURE__ */ Symbol("emit");
+    w = /* @__PURE__ */ Symbol("unzip");
+    Xe = /* @__PURE__ */ Symbol("consumeChunk");
+    qe = /* @__PURE__ */ Symbol("consumeChunkSub");
+    Ki = /* @__PURE__ */ Symbol("consumeBody");
+    Ks = /* @__PURE__ */ Symbol("consumeMeta");
+    Vs = /* @__PURE__ */ Symbol("consumeHeader");
+    ae = /* @__PURE__ */ Symbol("consuming");
+    Vi = /* @__PURE__ */ Symbol("bufferConcat");
+    Qe = /* @__PURE__ */ Symbol("maybeEnd");
+    Yt = /* @__PURE__ */ Symbol("writing");
+    $2 = /* @__PURE__ */ Symbol("aborted");
+    Je = /* @__PURE__ */ Symbol("onDone");
+    It = /* @__PURE__ */ Symbol("sawValidEntry");
+    je = /* @__PURE__ */ Symbol("sawNullBlock");
+    ti = /* @__PURE__ */ Symbol("sawEOF");
+    $s = /* @__PURE__ */ Symbol("closeStream");
+    In = 1e3;
+    le = /* @__PURE__ */ Symbol("compressedBytesRead");
+    $i = /* @__PURE__ */ Symbol("decompressedBytesRead");
+    Xs = /* @__PURE__ */ Symbol("checkDecompressionRatio");
+    Cn = () => true;
+    rt = class extends Dn {
+      file;
+      strict;
+      maxMetaEntrySize;
+      filter;
+      brotli;
+      zstd;
+      maxDecompressionRatio;
+      writable = true;
+      readable = false;
+      [st] = [];
+      [p];
+      [it];
+      [Nt];
+      [B] = "begin";
+      [dt] = "";
+      [V];
+      [he];
+      [ut] = false;
+      [w];
+      [$2] = false;
+      [It];
+      [je] = false;
+      [ti] = false;
+      [Yt] = false;
+      [ae] = false;
+      [Yi] = false;
+      [le] = 0;
+      [$i] = 0;
+      constructor(t = {}) {
+        super(), this.file = t.file || "", this.on(Je, () => {
+          (this[B] === "begin" || this[It] === false) && this.warn("TAR_BAD_ARCHIVE", "Unrecognized archive format");
+        }), t.ondone ? this.on(Je, t.ondone) : this.on(Je, () => {
+          this.emit("prefinish"), this.emit("finish"), this.emit("end");
+        }), this.strict = !!t.strict, this.maxDecompressionRatio = typeof t.maxDecompressionRatio == "number" ? t.maxDecompressionRatio : In, this.maxMetaEntrySize = t.maxMetaEntrySize || Nn, this.filter = typeof t.filter == "function" ? t.filter : Cn;
+        let e = t.file && (t.file.endsWith(".tar.br") || t.file.endsWith(".tbr"));
+        this.brotli = !(t.gzip || t.zstd) && t.brotli !== void 0 ? t.brotli : e ? void 0 : false;
+        let i2 = t.file && (t.file.endsWith(".tar.zst") || t.file.endsWith(".tzst"));
+        this.zstd = !(t.gzip || t.brotli) && t.zstd !== void 0 ? t.zstd : i2 ? true : void 0, this.on("end", () => this[$s]()), typeof t.onwarn == "function" && this.on("warn", t.onwarn), typeof t.onReadEntry == "function" && this.on("entry", t.onReadEntry);
+      }
+      warn(t, e, i2 = {}) {
+        Dt(this, t, e, i2);
+      }
+      [Vs](t, e) {
+        this[It] === void 0 && (this[It] = false);
+        let i2;
+        try {
+          i2 = new F(t, e, this[V], this[he]);
+        } catch (r) {
+          return this.warn("TAR_ENTRY_INVALID", r);
+        }
+        if (i2.nullBlock) this[je] ? (this[ti] = true, this[B] === "begin" && (this[B] = "header"), this[At]("eof")) : (this[je] = true, this[At]("nullBlock"));
+        else if (this[je] = false, !i2.cksumValid) this.warn("TAR_ENTRY_INVALID", "checksum failure", { header: i2 });
+        else if (!i2.path) this.warn("TAR_ENTRY_INVALID", "path is required", { header: i2 });
+        else {
+          let r = i2.type;
+          if (/^(Symbolic)?Link$/.test(r) && !i2.linkpath) this.warn("TAR_ENTRY_INVALID", "linkpath required", { header: i2 });
+          else if (!/^(Symbolic)?Link$/.test(r) && !/^(Global)?ExtendedHeader$/.test(r) && i2.linkpath) this.warn("TAR_ENTRY_INVALID", "linkpath forbidden", { header: i2 });
+          else {
+            let n2 = this[Nt] = new $e(i2, this[V], this[he]);
+            if (!this[It]) if (n2.remain) {
+              let o2 = () => {
+                n2.invalid || (this[It] = true);
+              };
+              n2.on("end", o2);
+            } else this[It] = true;
+            n2.meta ? n2.size > this.maxMetaEntrySize ? (n2.ignore = true, this[At]("ignoredEntry", n2), this[B] = "ignore", n2.resume()) : n2.size > 0 && (this[dt] = "", n2.on("data", (o2) => this[dt] += o2), this[B] = "meta") : (this[V] = void 0, n2.ignore = n2.ignore || !this.filter(n2.path, n2), n2.ignore ? (this[At]("ignoredEntry", n2), this[B] = n2.remain ? "ignore" : "header", n2.resume()) : (n2.remain ? this[B] = "body" : (this[B] = "header", n2.end()), this[it] ? this[st].push(n2) : (this[st].push(n2), this[Zi]())));
+          }
+        }
+      }
+      [$s]() {
+        queueMicrotask(() => this.emit("close"));
+      }
+      [Zs](t) {
+        let e = true;
+        if (!t) this[it] = void 0, e = false;
+        else if (Array.isArray(t)) {
+          let [i2, ...r] = t;
+          this.emit(i2, ...r);
+        } else this[it] = t, this.emit("entry", t), t.emittedEnd || (t.on("end", () => this[Zi]()), e = false);
+        return e;
+      }
+      [Zi]() {
+        do
+          ;
+        while (this[Zs](this[st].shift()));
+        if (this[st].length === 0) {
+          let t = this[it];
+          !t || t.flowing || t.size === t.remain ? this[Yt] || this.emit("drain") : t.once("drain", () => this.emit("drain"));
+        }
+      }
+      [Ki](t, e) {
+        let i2 = this[Nt];
+        if (!i2) throw new Error("attempt to consume body without entry??");
+        let r = i2.blockRemain ?? 0, n2 = r >= t.length && e === 0 ? t : t.subarray(e, e + r);
+        return i2.write(n2), i2.blockRemain || (this[B] = "header", this[Nt] = void 0, i2.end()), n2.length;
+      }
+      [Ks](t, e) {
+        let i2 = this[Nt], r = this[Ki](t, e);
+        return !this[Nt] && i2 && this[Ys](i2), r;
+      }
+      [At](t, e, i2) {
+        this[st].length === 0 && !this[it] ? this.emit(t, e, i2) : this[st].push([t, e, i2]);
+      }
+      [Ys](t) {
+        switch (this[At]("meta", this[dt]), t.type) {
+          case "ExtendedHeader":
+          case "OldExtendedHeader":
+            this[V] = ft.parse(this[dt], this[V], false);
+            break;
+          case "GlobalExtendedHeader":
+            this[he] = ft.parse(this[dt], this[he], true);
+            break;
+          case "NextFileHasLongPath":
+          case "OldGnuLongPath": {
+            let e = this[V] ?? /* @__PURE__ */ Object.create(null);
+            this[V] = e, e.path = this[dt].replace(/\0.*/, "");
+            break;
+          }
+          case "NextFileHasLongLinkpath": {
+            let e = this[V] || /* @__PURE__ */ Object.create(null);
+            this[V] = e, e.linkpath = this[dt].replace(/\0.*/, "");
+            break;
+          }
+          default:
+            throw new Error("unknown meta: " + t.type);
+        }
+      }
+      abort(t) {
+        if (!this[$2]) {
+          if (this[w]) {
+            let e = this[w];
+            e.write = () => true, e.end = () => e, e.emit = () => false, e.destroy?.();
+          }
+          this[$2] = true, this.emit("abort", t), this.warn("TAR_ABORT", t, { recoverable: false });
+        }
+      }
+      [Xs](t) {
+        this[$i] += t.length;
+        let e = this[$i] / this[le];
+        return e > this.maxDecompressionRatio ? (this.abort(new Error(`max decompression ratio exceeded: ${e.toFixed(2)} > ${this.maxDecompressionRatio}`)), false) : true;
+      }
+      write(t, e, i2) {
+        if (typeof e == "function" && (i2 = e, e = void 0), typeof t == "string" && (t = Buffer.from(t, typeof e == "string" ? e : "utf8")), this[$2]) return i2?.(), false;
+        if ((this[w] === void 0 || this.brotli === void 0 && this[w] === false) && t) {
+          if (this[p] && (t = Buffer.concat([this[p], t]), this[p] = void 0), t.length < An) return this[p] = t, i2?.(), true;
+          for (let a2 = 0; this[w] === void 0 && a2 < Xi.length; a2++) t[a2] !== Xi[a2] && (this[w] = false);
+          let o2 = false;
+          if (this[w] === false && this.zstd !== false) {
+            o2 = true;
+            for (let a2 = 0; a2 < qi.length; a2++) if (t[a2] !== qi[a2]) {
+              o2 = false;
+              break;
+            }
+          }
+          let h2 = this.brotli === void 0 && !o2;
+          if (this[w] === false && h2) if (t.length < 512) if (this[ut]) this.brotli = true;
+          else return this[p] = t, i2?.(), true;
+          else try {
+            new F(t.subarray(0, 512)), this.brotli = false;
+          } catch {
+            this.brotli = true;
+          }
+          if (this[w] === void 0 || this[w] === false && (this.brotli || o2)) {
+            let a2 = this[ut];
+            this[ut] = false, this[w] = this[w] === void 0 ? new Ue({}) : o2 ? new Ke({}) : new Ge({}), this[w].on("data", (c3) => {
+              this[Xs](c3) && this[Xe](c3);
+            }), this[w].on("error", (c3) => {
+              this[$2] || this.abort(c3);
+            }), this[w].on("end", () => {
+              this[ut] = true, this[Xe]();
+            }), this[Yt] = true, this[le] += t.length;
+            let l = !!this[w][a2 ? "end" : "write"](t);
+            return this[Yt] = false, i2?.(), l;
+          }
+        }
+        this[Yt] = true, this[w] ? (this[le] += t.length, this[w].write(t)) : this[Xe](t), this[Yt] = false;
+        let n2 = this[st].length > 0 ? false : this[it] ? this[it].flowing : true;
+        return !n2 && this[st].length === 0 && this[it]?.once("drain", () => this.emit("drain")), i2?.(), n2;
+      }
+      [Vi](t) {
+        t && !this[$2] && (this[p] = this[p] ? Buffer.concat([this[p], t]) : t);
+      }
+      [Qe]() {
+        if (this[ut] && !this[Yi] && !this[$2] && !this[ae]) {
+          this[Yi] = true;
+          let t = this[Nt];
+          if (t?.blockRemain) {
+            let e = this[p] ? this[p].length : 0;
+            this.warn("TAR_BAD_ARCHIVE", `Truncated input (needed ${t.blockRemain} more bytes, only ${e} available)`, { entry: t }), this[p] && t.write(this[p]), t.end();
+          }
+          this[At](Je);
+        }
+      }
+      [Xe](t) {
+        if (this[ae] && t) this[Vi](t);
+        else if (!t && !this[p]) this[Qe]();
+        else if (t) {
+          if (this[ae] = true, this[p]) {
+            this[Vi](t);
+            let e = this[p];
+            this[p] = void 0, this[qe](e);
+          } else this[qe](t);
+          for (; this[p] && this[p]?.length >= 512 && !this[$2] && !this[ti]; ) {
+            let e = this[p];
+            this[p] = void 0, this[qe](e);
+          }
+          this[ae] = false;
+        }
+        (!this[p] || this[ut]) && this[Qe]();
+      }
+      [qe](t) {
+        let e = 0, i2 = t.length;
+        for (; e + 512 <= i2 && !this[$2] && !this[ti]; ) switch (this[B]) {
+          case "begin":
+          case "header":
+            this[Vs](t, e), e += 512;
+            break;
+          case "ignore":
+          case "body":
+            e += this[Ki](t, e);
+            break;
+          case "meta":
+            e += this[Ks](t, e);
+            break;
+          default:
+            throw new Error("invalid state: " + this[B]);
+        }
+        e < i2 && (this[p] = this[p] ? Buffer.concat([t.subarray(e), this[p]]) : t.subarray(e));
+      }
+      end(t, e, i2) {
+        return typeof t == "function" && (i2 = t, e = void 0, t = void 0), typeof e == "function" && (i2 = e, e = void 0), typeof t == "string" && (t = Buffer.from(t, e)), i2 && this.once("finish", i2), this[$2] || (this[w] ? (t && (this[le] += t.length, this[w].write(t)), this[w].end()) : (this[ut] = true, (this.brotli === void 0 || this.zstd === void 0) && (t = t || Buffer.alloc(0)), t && this.write(t), this[Qe]())), this;
+      }
+    };
+    mt = (s3) => {
+      let t = s3.length - 1, e = -1;
+      for (; t > -1 && s3.charAt(t) === "/"; ) e = t, t--;
+      return e === -1 ? s3 : s3.slice(0, e);
+    };
+    vn = (s3) => {
+      let t = s3.onReadEntry;
+      s3.onReadEntry = t ? (e) => {
+        t(e), e.resume();
+      } : (e) => e.resume();
+    };
+    Qi = (s3, t) => {
+      let e = new Map(t.map((o2) => [mt(o2), true])), i2 = s3.filter, r = 100, n2 = (o2, h2 = "", a2 = 0) => {
+        if (a2 >= r) return e.set(o2, false), false;
+        let l = h2 || kn(o2).root || ".", c3;
+        if (o2 === l) c3 = false;
+        else {
+          let d = e.get(o2);
+          c3 = d !== void 0 ? d : n2(Fn(o2), l, a2 + 1);
+        }
+        return e.set(o2, c3), c3;
+      };
+      s3.filter = i2 ? (o2, h2) => i2(o2, h2) && n2(mt(o2)) : (o2) => n2(mt(o2));
+    };
+    Mn = (s3) => {
+      let t = new rt(s3), e = s3.file, i2;
+      try {
+        i2 = Kt.openSync(e, "r");
+        let r = Kt.fstatSync(i2), n2 = s3.maxReadSize || 16 * 1024 * 1024;
+        if (r.size < n2) {
+          let o2 = Buffer.allocUnsafe(r.size), h2 = Kt.readSync(i2, o2, 0, r.size, 0);
+          t.end(h2 === o2.byteLength ? o2 : o2.subarray(0, h2));
+        } else {
+          let o2 = 0, h2 = Buffer.allocUnsafe(n2);
+          for (; o2 < r.size; ) {
+            let a2 = Kt.readSync(i2, h2, 0, n2, o2);
+            if (a2 === 0) break;
+            o2 += a2, t.write(h2.subarray(0, a2));
+          }
+          t.end();
+        }
+      } finally {
+        if (typeof i2 == "number") try {
+          Kt.closeSync(i2);
+        } catch {
+        }
+      }
+    };
+    Bn = (s3, t) => {
+      let e = new rt(s3), i2 = s3.maxReadSize || 16 * 1024 * 1024, r = s3.file;
+      return new Promise((o2, h2) => {
+        e.on("error", h2), e.on("end", o2), Kt.stat(r, (a2, l) => {
+          if (a2) h2(a2);
+          else {
+            let c3 = new _t(r, { readSize: i2, size: l.size });
+            c3.on("error", h2), c3.pipe(e);
+          }
+        });
+      });
+    };
+    Ct = K(Mn, Bn, (s3) => new rt(s3), (s3) => new rt(s3), (s3, t) => {
+      t?.length && Qi(s3, t), s3.noResume || vn(s3);
+    });
+    Ji = (s3, t, e) => (s3 &= 4095, e && (s3 = (s3 | 384) & -19), t && (s3 & 256 && (s3 |= 64), s3 & 32 && (s3 |= 8), s3 & 4 && (s3 |= 1)), s3);
+    ({ isAbsolute: zn, parse: qs } = Pn);
+    ce = (s3) => {
+      let t = "", e = qs(s3);
+      for (; zn(s3) || e.root; ) {
+        let i2 = s3.charAt(0) === "/" && s3.slice(0, 4) !== "//?/" ? "/" : e.root;
+        s3 = s3.slice(i2.length), t += i2, e = qs(s3);
+      }
+      return [t, s3];
+    };
+    ei = ["|", "<", ">", "?", ":"];
+    ji = ei.map((s3) => String.fromCodePoint(61440 + Number(s3.codePointAt(0))));
+    Un = new Map(ei.map((s3, t) => [s3, ji[t]]));
+    Hn = new Map(ji.map((s3, t) => [s3, ei[t]]));
+    ts = (s3) => ei.reduce((t, e) => t.split(e).join(Un.get(e)), s3);
+    Qs = (s3) => ji.reduce((t, e) => t.split(e).join(Hn.get(e)), s3);
+    rr = (s3, t) => t ? (s3 = f(s3).replace(/^\.(\/|$)/, ""), mt(t) + "/" + s3) : f(s3);
+    Wn = 16 * 1024 * 1024;
+    tr = /* @__PURE__ */ Symbol("process");
+    er = /* @__PURE__ */ Symbol("file");
+    ir = /* @__PURE__ */ Symbol("directory");
+    is = /* @__PURE__ */ Symbol("symlink");
+    sr = /* @__PURE__ */ Symbol("hardlink");
+    fe = /* @__PURE__ */ Symbol("header");
+    ii = /* @__PURE__ */ Symbol("read");
+    ss = /* @__PURE__ */ Symbol("lstat");
+    si = /* @__PURE__ */ Symbol("onlstat");
+    rs = /* @__PURE__ */ Symbol("onread");
+    ns = /* @__PURE__ */ Symbol("onreadlink");
+    os = /* @__PURE__ */ Symbol("openfile");
+    hs = /* @__PURE__ */ Symbol("onopenfile");
+    pt = /* @__PURE__ */ Symbol("close");
+    ri = /* @__PURE__ */ Symbol("mode");
+    as = /* @__PURE__ */ Symbol("awaitDrain");
+    es = /* @__PURE__ */ Symbol("ondrain");
+    q = /* @__PURE__ */ Symbol("prefix");
+    de = class extends A {
+      path;
+      portable;
+      myuid = process.getuid && process.getuid() || 0;
+      myuser = process.env.USER || "";
+      maxReadSize;
+      linkCache;
+      statCache;
+      preservePaths;
+      cwd;
+      strict;
+      mtime;
+      noPax;
+      noMtime;
+      prefix;
+      fd;
+      blockLen = 0;
+      blockRemain = 0;
+      buf;
+      pos = 0;
+      remain = 0;
+      length = 0;
+      offset = 0;
+      win32;
+      absolute;
+      header;
+      type;
+      linkpath;
+      stat;
+      onWriteEntry;
+      #t = false;
+      constructor(t, e = {}) {
+        let i2 = se(e);
+        super(), this.path = f(t), this.portable = !!i2.portable, this.maxReadSize = i2.maxReadSize || Wn, this.linkCache = i2.linkCache || /* @__PURE__ */ new Map(), this.statCache = i2.statCache || /* @__PURE__ */ new Map(), this.preservePaths = !!i2.preservePaths, this.cwd = f(i2.cwd || process.cwd()), this.strict = !!i2.strict, this.noPax = !!i2.noPax, this.noMtime = !!i2.noMtime, this.mtime = i2.mtime, this.prefix = i2.prefix ? f(i2.prefix) : void 0, this.onWriteEntry = i2.onWriteEntry, typeof i2.onwarn == "function" && this.on("warn", i2.onwarn);
+        let r = false;
+        if (!this.preservePaths) {
+          let [o2, h2] = ce(this.path);
+          o2 && typeof h2 == "string" && (this.path = h2, r = o2);
+        }
+        this.win32 = !!i2.win32 || process.platform === "win32", this.win32 && (this.path = Qs(this.path.replaceAll(/\\/g, "/")), t = t.replaceAll(/\\/g, "/")), this.absolute = f(i2.absolute || js.resolve(this.cwd, t)), this.path === "" && (this.path = "./"), r && this.warn("TAR_ENTRY_INFO", `stripping ${r} from absolute path`, { entry: this, path: r + this.path });
+        let n2 = this.statCache.get(this.absolute);
+        n2 ? this[si](n2) : this[ss]();
+      }
+      warn(t, e, i2 = {}) {
+        return Dt(this, t, e, i2);
+      }
+      emit(t, ...e) {
+        return t === "error" && (this.#t = true), super.emit(t, ...e);
+      }
+      [ss]() {
+        X.lstat(this.absolute, (t, e) => {
+          if (t) return this.emit("error", t);
+          this[si](e);
+        });
+      }
+      [si](t) {
+        this.statCache.set(this.absolute, t), this.stat = t, t.isFile() || (t.size = 0), this.type = Gn(t), this.emit("stat", t), this[tr]();
+      }
+      [tr]() {
+        switch (this.type) {
+          case "File":
+            return this[er]();
+          case "Directory":
+            return this[ir]();
+          case "SymbolicLink":
+            return this[is]();
+          default:
+            return this.end();
+        }
+      }
+      [ri](t) {
+        return Ji(t, this.type === "Directory", this.portable);
+      }
+      [q](t) {
+        return rr(t, this.prefix);
+      }
+      [fe]() {
+        if (!this.stat) throw new Error("cannot write header before stat");
+        this.type === "Directory" && this.portable && (this.noMtime = true), this.onWriteEntry?.(this), this.header = new F({ path: this[q](this.path), linkpath: this.type === "Link" && this.linkpath !== void 0 ? this[q](this.linkpath) : this.linkpath, mode: this[ri](this.stat.mode), uid: this.portable ? void 0 : this.stat.uid, gid: this.portable ? void 0 : this.stat.gid, size: this.stat.size, mtime: this.noMtime ? void 0 : this.mtime || this.stat.mtime, type: this.type === "Unsupported" ? void 0 : this.type, uname: this.portable ? void 0 : this.stat.uid === this.myuid ? this.myuser : "", atime: this.portable ? void 0 : this.stat.atime, ctime: this.portable ? void 0 : this.stat.ctime }), this.header.encode() && !this.noPax && super.write(new ft({ atime: this.portable ? void 0 : this.header.atime, ctime: this.portable ? void 0 : this.header.ctime, gid: this.portable ? void 0 : this.header.gid, mtime: this.noMtime ? void 0 : this.mtime || this.header.mtime, path: this[q](this.path), linkpath: this.type === "Link" && this.linkpath !== void 0 ? this[q](this.linkpath) : this.linkpath, size: this.header.size, uid: this.portable ? void 0 : this.header.uid, uname: this.portable ? void 0 : this.header.uname, dev: this.portable ? void 0 : this.stat.dev, ino: this.portable ? void 0 : this.stat.ino, nlink: this.portable ? void 0 : this.stat.nlink }).encode());
+        let t = this.header?.block;
+        if (!t) throw new Error("failed to encode header");
+        super.write(t);
+      }
+      [ir]() {
+        if (!this.stat) throw new Error("cannot create directory entry without stat");
+        this.path.slice(-1) !== "/" && (this.path += "/"), this.stat.size = 0, this[fe](), this.end();
+      }
+      [is]() {
+        X.readlink(this.absolute, (t, e) => {
+          if (t) return this.emit("error", t);
+          this[ns](e);
+        });
+      }
+      [ns](t) {
+        this.linkpath = f(t), this[fe](), this.end();
+      }
+      [sr](t) {
+        if (!this.stat) throw new Error("cannot create link entry without stat");
+        this.type = "Link", this.linkpath = f(js.relative(this.cwd, t)), this.stat.size = 0, this[fe](), this.end();
+      }
+      [er]() {
+        if (!this.stat) throw new Error("cannot create file entry without stat");
+        if (this.stat.nlink > 1) {
+          let t = `${this.stat.dev}:${this.stat.ino}`, e = this.linkCache.get(t);
+          if (e?.indexOf(this.cwd) === 0) return this[sr](e);
+          this.linkCache.set(t, this.absolute);
+        }
+        if (this[fe](), this.stat.size === 0) return this.end();
+        this[os]();
+      }
+      [os]() {
+        X.open(this.absolute, "r", (t, e) => {
+          if (t) return this.emit("error", t);
+          this[hs](e);
+        });
+      }
+      [hs](t) {
+        if (this.fd = t, this.#t) return this[pt]();
+        if (!this.stat) throw new Error("should stat before calling onopenfile");
+        this.blockLen = 512 * Math.ceil(this.stat.size / 512), this.blockRemain = this.blockLen;
+        let e = Math.min(this.blockLen, this.maxReadSize);
+        this.buf = Buffer.allocUnsafe(e), this.offset = 0, this.pos = 0, this.remain = this.stat.size, this.length = this.buf.length, this[ii]();
+      }
+      [ii]() {
+        let { fd: t, buf: e, offset: i2, length: r, pos: n2 } = this;
+        if (t === void 0 || e === void 0) throw new Error("cannot read file without first opening");
+        X.read(t, e, i2, r, n2, (o2, h2) => {
+          if (o2) return this[pt](() => this.emit("error", o2));
+          this[rs](h2);
+        });
+      }
+      [pt](t = () => {
+      }) {
+        this.fd !== void 0 && X.close(this.fd, t);
+      }
+      [rs](t) {
+        if (t <= 0 && this.remain > 0) {
+          let r = Object.assign(new Error("encountered unexpected EOF"), { path: this.absolute, syscall: "read", code: "EOF" });
+          return this[pt](() => this.emit("error", r));
+        }
+        if (t > this.remain) {
+          let r = Object.assign(new Error("did not encounter expected EOF"), { path: this.absolute, syscall: "read", code: "EOF" });
+          return this[pt](() => this.emit("error", r));
+        }
+        if (!this.buf) throw new Error("should have created buffer prior to reading");
+        if (t === this.remain) for (let r = t; r < this.length && t < this.blockRemain; r++) this.buf[r + this.offset] = 0, t++, this.remain++;
+        let e = this.offset === 0 && t === this.buf.length ? this.buf : this.buf.subarray(this.offset, this.offset + t);
+        this.write(e) ? this[es]() : this[as](() => this[es]());
+      }
+      [as](t) {
+        this.once("drain", t);
+      }
+      write(t, e, i2) {
+        if (typeof e == "function" && (i2 = e, e = void 0), typeof t == "string" && (t = Buffer.from(t, typeof e == "string" ? e : "utf8")), this.blockRemain < t.length) {
+          let r = Object.assign(new Error("writing more data than expected"), { path: this.absolute });
+          return this.emit("error", r);
+        }
+        return this.remain -= t.length, this.blockRemain -= t.length, this.pos += t.length, this.offset += t.length, super.write(t, null, i2);
+      }
+      [es]() {
+        if (!this.remain) return this.blockRemain && super.write(Buffer.alloc(this.blockRemain)), this[pt]((t) => t ? this.emit("error", t) : this.end());
+        if (!this.buf) throw new Error("buffer lost somehow in ONDRAIN");
+        this.offset >= this.length && (this.buf = Buffer.allocUnsafe(Math.min(this.blockRemain, this.buf.length)), this.offset = 0), this.length = this.buf.length - this.offset, this[ii]();
+      }
+    };
+    ni = class extends de {
+      sync = true;
+      [ss]() {
+        this[si](X.lstatSync(this.absolute));
+      }
+      [is]() {
+        this[ns](X.readlinkSync(this.absolute));
+      }
+      [os]() {
+        this[hs](X.openSync(this.absolute, "r"));
+      }
+      [ii]() {
+        let t = true;
+        try {
+          let { fd: e, buf: i2, offset: r, length: n2, pos: o2 } = this;
+          if (e === void 0 || i2 === void 0) throw new Error("fd and buf must be set in READ method");
+          let h2 = X.readSync(e, i2, r, n2, o2);
+          this[rs](h2), t = false;
+        } finally {
+          if (t) try {
+            this[pt](() => {
+            });
+          } catch {
+          }
+        }
+      }
+      [as](t) {
+        t();
+      }
+      [pt](t = () => {
+      }) {
+        this.fd !== void 0 && X.closeSync(this.fd), t();
+      }
+    };
+    oi = class extends A {
+      blockLen = 0;
+      blockRemain = 0;
+      buf = 0;
+      pos = 0;
+      remain = 0;
+      length = 0;
+      preservePaths;
+      portable;
+      strict;
+      noPax;
+      noMtime;
+      readEntry;
+      type;
+      prefix;
+      path;
+      mode;
+      uid;
+      gid;
+      uname;
+      gname;
+      header;
+      mtime;
+      atime;
+      ctime;
+      linkpath;
+      size;
+      onWriteEntry;
+      warn(t, e, i2 = {}) {
+        return Dt(this, t, e, i2);
+      }
+      constructor(t, e = {}) {
+        let i2 = se(e);
+        super(), this.preservePaths = !!i2.preservePaths, this.portable = !!i2.portable, this.strict = !!i2.strict, this.noPax = !!i2.noPax, this.noMtime = !!i2.noMtime, this.onWriteEntry = i2.onWriteEntry, this.readEntry = t;
+        let { type: r } = t;
+        if (r === "Unsupported") throw new Error("writing entry that should be ignored");
+        this.type = r, this.type === "Directory" && this.portable && (this.noMtime = true), this.prefix = i2.prefix, this.path = f(t.path), this.mode = t.mode !== void 0 ? this[ri](t.mode) : void 0, this.uid = this.portable ? void 0 : t.uid, this.gid = this.portable ? void 0 : t.gid, this.uname = this.portable ? void 0 : t.uname, this.gname = this.portable ? void 0 : t.gname, this.size = t.size, this.mtime = this.noMtime ? void 0 : i2.mtime || t.mtime, this.atime = this.portable ? void 0 : t.atime, this.ctime = this.portable ? void 0 : t.ctime, this.linkpath = t.linkpath !== void 0 ? f(t.linkpath) : void 0, typeof i2.onwarn == "function" && this.on("warn", i2.onwarn);
+        let n2 = false;
+        if (!this.preservePaths) {
+          let [h2, a2] = ce(this.path);
+          h2 && typeof a2 == "string" && (this.path = a2, n2 = h2);
+        }
+        this.remain = t.size, this.blockRemain = t.startBlockSize, this.onWriteEntry?.(this), this.header = new F({ path: this[q](this.path), linkpath: this.type === "Link" && this.linkpath !== void 0 ? this[q](this.linkpath) : this.linkpath, mode: this.mode, uid: this.portable ? void 0 : this.uid, gid: this.portable ? void 0 : this.gid, size: this.size, mtime: this.noMtime ? void 0 : this.mtime, type: this.type, uname: this.portable ? void 0 : this.uname, atime: this.portable ? void 0 : this.atime, ctime: this.portable ? void 0 : this.ctime }), n2 && this.warn("TAR_ENTRY_INFO", `stripping ${n2} from absolute path`, { entry: this, path: n2 + this.path }), this.header.encode() && !this.noPax && super.write(new ft({ atime: this.portable ? void 0 : this.atime, ctime: this.portable ? void 0 : this.ctime, gid: this.portable ? void 0 : this.gid, mtime: this.noMtime ? void 0 : this.mtime, path: this[q](this.path), linkpath: this.type === "Link" && this.linkpath !== void 0 ? this[q](this.linkpath) : this.linkpath, size: this.size, uid: this.portable ? void 0 : this.uid, uname: this.portable ? void 0 : this.uname, dev: this.portable ? void 0 : this.readEntry.dev, ino: this.portable ? void 0 : this.readEntry.ino, nlink: this.portable ? void 0 : this.readEntry.nlink }).encode());
+        let o2 = this.header?.block;
+        if (!o2) throw new Error("failed to encode header");
+        super.write(o2), t.pipe(this);
+      }
+      [q](t) {
+        return rr(t, this.prefix);
+      }
+      [ri](t) {
+        return Ji(t, this.type === "Directory", this.portable);
+      }
+      write(t, e, i2) {
+        typeof e == "function" && (i2 = e, e = void 0), typeof t == "string" && (t = Buffer.from(t, typeof e == "string" ? e : "utf8"));
+        let r = t.length;
+        if (r > this.blockRemain) throw new Error("writing more to entry than is appropriate");
+        return this.blockRemain -= r, super.write(t, i2);
+      }
+      end(t, e, i2) {
+        return this.blockRemain && super.write(Buffer.alloc(this.blockRemain)), typeof t == "function" && (i2 = t, e = void 0, t = void 0), typeof e == "function" && (i2 = e, e = void 0), typeof t == "string" && (t = Buffer.from(t, e ?? "utf8")), i2 && this.once("finish", i2), t ? super.end(t, i2) : super.end(i2), this;
+      }
+    };
+    Gn = (s3) => s3.isFile() ? "File" : s3.isDirectory() ? "Directory" : s3.isSymbolicLink() ? "SymbolicLink" : "Unsupported";
+    hi = class s2 {
+      tail;
+      head;
+      length = 0;
+      static create(t = []) {
+        return new s2(t);
+      }
+      constructor(t = []) {
+        for (let e of t) this.push(e);
+      }
+      *[Symbol.iterator]() {
+        for (let t = this.head; t; t = t.next) yield t.value;
+      }
+      removeNode(t) {
+        if (t.list !== this) throw new Error("removing node which does not belong to this list");
+        let e = t.next, i2 = t.prev;
+        return e && (e.prev = i2), i2 && (i2.next = e), t === this.head && (this.head = e), t === this.tail && (this.tail = i2), this.length--, t.next = void 0, t.prev = void 0, t.list = void 0, e;
+      }
+      unshiftNode(t) {
+        if (t === this.head) return;
+        t.list && t.list.removeNode(t);
+        let e = this.head;
+        t.list = this, t.next = e, e && (e.prev = t), this.head = t, this.tail || (this.tail = t), this.length++;
+      }
+      pushNode(t) {
+        if (t === this.tail) return;
+        t.list && t.list.removeNode(t);
+        let e = this.tail;
+        t.list = this, t.prev = e, e && (e.next = t), this.tail = t, this.head || (this.head = t), this.length++;
+      }
+      push(...t) {
+        for (let e = 0, i2 = t.length; e < i2; e++) Yn(this, t[e]);
+        return this.length;
+      }
+      unshift(...t) {
+        for (var e = 0, i2 = t.length; e < i2; e++) Kn(this, t[e]);
+        return this.length;
+      }
+      pop() {
+        if (!this.tail) return;
+        let t = this.tail.value, e = this.tail;
+        return this.tail = this.tail.prev, this.tail ? this.tail.next = void 0 : this.head = void 0, e.list = void 0, this.length--, t;
+      }
+      shift() {
+        if (!this.head) return;
+        let t = this.head.value, e = this.head;
+        return this.head = this.head.next, this.head ? this.head.prev = void 0 : this.tail = void 0, e.list = void 0, this.length--, t;
+      }
+      forEach(t, e) {
+        e = e || this;
+        for (let i2 = this.head, r = 0; i2; r++) t.call(e, i2.value, r, this), i2 = i2.next;
+      }
+      forEachReverse(t, e) {
+        e = e || this;
+        for (let i2 = this.tail, r = this.length - 1; i2; r--) t.call(e, i2.value, r, this), i2 = i2.prev;
+      }
+      get(t) {
+        let e = 0, i2 = this.head;
+        for (; i2 && e < t; e++) i2 = i2.next;
+        if (e === t && i2) return i2.value;
+      }
+      getReverse(t) {
+        let e = 0, i2 = this.tail;
+        for (; i2 && e < t; e++) i2 = i2.prev;
+        if (e === t && i2) return i2.value;
+      }
+      map(t, e) {
+        e = e || this;
+        let i2 = new s2();
+        for (let r = this.head; r; ) i2.push(t.call(e, r.value, this)), r = r.next;
+        return i2;
+      }
+      mapReverse(t, e) {
+        e = e || this;
+        var i2 = new s2();
+        for (let r = this.tail; r; ) i2.push(t.call(e, r.value, this)), r = r.prev;
+        return i2;
+      }
+      reduce(t, e) {
+        let i2, r = this.head;
+        if (arguments.length > 1) i2 = e;
+        else if (this.head) r = this.head.next, i2 = this.head.value;
+        else throw new TypeError("Reduce of empty list with no initial value");
+        for (var n2 = 0; r; n2++) i2 = t(i2, r.value, n2), r = r.next;
+        return i2;
+      }
+      reduceReverse(t, e) {
+        let i2, r = this.tail;
+        if (arguments.length > 1) i2 = e;
+        else if (this.tail) r = this.tail.prev, i2 = this.tail.value;
+        else throw new TypeError("Reduce of empty list with no initial value");
+        for (let n2 = this.length - 1; r; n2--) i2 = t(i2, r.value, n2), r = r.prev;
+        return i2;
+      }
+      toArray() {
+        let t = new Array(this.length);
+        for (let e = 0, i2 = this.head; i2; e++) t[e] = i2.value, i2 = i2.next;
+        return t;
+      }
+      toArrayReverse() {
+        let t = new Array(this.length);
+        for (let e = 0, i2 = this.tail; i2; e++) t[e] = i2.value, i2 = i2.prev;
+        return t;
+      }
+      slice(t = 0, e = this.length) {
+        e < 0 && (e += this.length), t < 0 && (t += this.length);
+        let i2 = new s2();
+        if (e < t || e < 0) return i2;
+        t < 0 && (t = 0), e > this.length && (e = this.length);
+        let r = this.head, n2 = 0;
+        for (n2 = 0; r && n2 < t; n2++) r = r.next;
+        for (; r && n2 < e; n2++, r = r.next) i2.push(r.value);
+        return i2;
+      }
+      sliceReverse(t = 0, e = this.length) {
+        e < 0 && (e += this.length), t < 0 && (t += this.length);
+        let i2 = new s2();
+        if (e < t || e < 0) return i2;
+        t < 0 && (t = 0), e > this.length && (e = this.length);
+        let r = this.length, n2 = this.tail;
+        for (; n2 && r > e; r--) n2 = n2.prev;
+        for (; n2 && r > t; r--, n2 = n2.prev) i2.push(n2.value);
+        return i2;
+      }
+      splice(t, e = 0, ...i2) {
+        t > this.length && (t = this.length - 1), t < 0 && (t = this.length + t);
+        let r = this.head;
+        for (let o2 = 0; r && o2 < t; o2++) r = r.next;
+        let n2 = [];
+        for (let o2 = 0; r && o2 < e; o2++) n2.push(r.value), r = this.removeNode(r);
+        r ? r !== this.tail && (r = r.prev) : r = this.tail;
+        for (let o2 of i2) r = Zn(this, r, o2);
+        return n2;
+      }
+      reverse() {
+        let t = this.head, e = this.tail;
+        for (let i2 = t; i2; i2 = i2.prev) {
+          let r = i2.prev;
+          i2.prev = i2.next, i2.next = r;
+        }
+        return this.head = e, this.tail = t, this;
+      }
+    };
+    ue = class {
+      list;
+      next;
+      prev;
+      value;
+      constructor(t, e, i2, r) {
+        this.list = r, this.value = t, e ? (e.next = this, this.prev = e) : this.prev = void 0, i2 ? (i2.prev = this, this.next = i2) : this.next = void 0;
+      }
+    };
+    pi = class {
+      path;
+      absolute;
+      entry;
+      stat;
+      readdir;
+      pending = false;
+      pendingLink = false;
+      ignore = false;
+      piped = false;
+      constructor(t, e) {
+        this.path = t || "./", this.absolute = e;
+      }
+    };
+    nr = Buffer.alloc(1024);
+    li = /* @__PURE__ */ Symbol("onStat");
+    me = /* @__PURE__ */ Symbol("ended");
+    W = /* @__PURE__ */ Symbol("queue");
+    pe = /* @__PURE__ */ Symbol("pendingLinks");
+    Et = /* @__PURE__ */ Symbol("current");
+    Ft = /* @__PURE__ */ Symbol("process");
+    Ee = /* @__PURE__ */ Symbol("processing");
+    ai = /* @__PURE__ */ Symbol("processJob");
+    G = /* @__PURE__ */ Symbol("jobs");
+    ls = /* @__PURE__ */ Symbol("jobDone");
+    ci = /* @__PURE__ */ Symbol("addFSEntry");
+    or = /* @__PURE__ */ Symbol("addTarEntry");
+    ds = /* @__PURE__ */ Symbol("stat");
+    us = /* @__PURE__ */ Symbol("readdir");
+    fi = /* @__PURE__ */ Symbol("onreaddir");
+    di = /* @__PURE__ */ Symbol("pipe");
+    hr = /* @__PURE__ */ Symbol("entry");
+    cs = /* @__PURE__ */ Symbol("entryOpt");
+    ui = /* @__PURE__ */ Symbol("writeEntryClass");
+    lr = /* @__PURE__ */ Symbol("write");
+    fs = /* @__PURE__ */ Symbol("ondrain");
+    wt = class extends A {
+      sync = false;
+      opt;
+      cwd;
+      maxReadSize;
+      preservePaths;
+      strict;
+      noPax;
+      prefix;
+      linkCache;
+      statCache;
+      file;
+      portable;
+      zip;
+      readdirCache;
+      noDirRecurse;
+      follow;
+      noMtime;
+      mtime;
+      filter;
+      jobs;
+      [ui];
+      onWriteEntry;
+      [W];
+      [pe] = /* @__PURE__ */ new Map();
+      [G] = 0;
+      [Ee] = false;
+      [me] = false;
+      constructor(t = {}) {
+        if (super(), this.opt = t, this.file = t.file || "", this.cwd = t.cwd || process.cwd(), this.maxReadSize = t.maxReadSize, this.preservePaths = !!t.preservePaths, this.strict = !!t.strict, this.noPax = !!t.noPax, this.prefix = f(t.prefix || ""), this.linkCache = t.linkCache || /* @__PURE__ */ new Map(), this.statCache = t.statCache || /* @__PURE__ */ new Map(), this.readdirCache = t.readdirCache || /* @__PURE__ */ new Map(), this.onWriteEntry = t.onWriteEntry, this[ui] = de, typeof t.onwarn == "function" && this.on("warn", t.onwarn), this.portable = !!t.portable, t.gzip || t.brotli || t.zstd) {
+          if ((t.gzip ? 1 : 0) + (t.brotli ? 1 : 0) + (t.zstd ? 1 : 0) > 1) throw new TypeError("gzip, brotli, zstd are mutually exclusive");
+          if (t.gzip && (typeof t.gzip != "object" && (t.gzip = {}), this.portable && (t.gzip.portable = true), this.zip = new ze(t.gzip)), t.brotli && (typeof t.brotli != "object" && (t.brotli = {}), this.zip = new We(t.brotli)), t.zstd && (typeof t.zstd != "object" && (t.zstd = {}), this.zip = new Ye(t.zstd)), !this.zip) throw new Error("impossible");
+          let e = this.zip;
+          e.on("data", (i2) => super.write(i2)), e.on("end", () => super.end()), e.on("drain", () => this[fs]()), this.on("resume", () => e.resume());
+        } else this.on("drain", this[fs]);
+        this.noDirRecurse = !!t.noDirRecurse, this.follow = !!t.follow, this.noMtime = !!t.noMtime, t.mtime && (this.mtime = t.mtime), this.filter = typeof t.filter == "function" ? t.filter : () => true, this[W] = new hi(), this[G] = 0, this.jobs = Number(t.jobs) || 4, this[Ee] = false, this[me] = false;
+      }
+      [lr](t) {
+        return super.write(t);
+      }
+      add(t) {
+        return this.write(t), this;
+      }
+      end(t, e, i2) {
+        return typeof t == "function" && (i2 = t, t = void 0), typeof e == "function" && (i2 = e, e = void 0), t && this.add(t), this[me] = true, this[Ft](), i2 && i2(), this;
+      }
+      write(t) {
+        if (this[me]) throw new Error("write after end");
+        return typeof t == "string" ? this[ci](t) : this[or](t), this.flowing;
+      }
+      [or](t) {
+        let e = f(ar.resolve(this.cwd, t.path));
+        if (!this.filter(t.path, t)) t.resume();
+        else {
+          let i2 = new pi(t.path, e);
+          i2.entry = new oi(t, this[cs](i2)), i2.entry.on("end", () => this[ls](i2)), this[G] += 1, this[W].push(i2);
+        }
+        this[Ft]();
+      }
+      [ci](t) {
+        let e = f(ar.resolve(this.cwd, t));
+        this[W].push(new pi(t, e)), this[Ft]();
+      }
+      [ds](t) {
+        t.pending = true, this[G] += 1;
+        let e = this.follow ? "stat" : "lstat";
+        mi[e](t.absolute, (i2, r) => {
+          t.pending = false, this[G] -= 1, i2 ? this.emit("error", i2) : this[li](t, r);
+        });
+      }
+      [li](t, e) {
+        if (this.statCache.set(t.absolute, e), t.stat = e, !this.filter(t.path, e)) t.ignore = true;
+        else if (e.isFile() && e.nlink > 1 && !this.linkCache.get(`${e.dev}:${e.ino}`) && !this.sync) if (t === this[Et]) this[ai](t);
+        else {
+          let i2 = `${e.dev}:${e.ino}`, r = this[pe].get(i2);
+          r ? r.push(t) : this[pe].set(i2, [t]), t.pendingLink = true, t.pending = true;
+        }
+        this[Ft]();
+      }
+      [us](t) {
+        t.pending = true, this[G] += 1, mi.readdir(t.absolute, (e, i2) => {
+          if (t.pending = false, this[G] -= 1, e) return this.emit("error", e);
+          this[fi](t, i2);
+        });
+      }
+      [fi](t, e) {
+        this.readdirCache.set(t.absolute, e), t.readdir = e, this[Ft]();
+      }
+      [Ft]() {
+        if (!this[Ee]) {
+          this[Ee] = true;
+          for (let t = this[W].head; t && this[G] < this.jobs; t = t.next) if (this[ai](t.value), t.value.ignore) {
+            let e = t.next;
+            this[W].removeNode(t), t.next = e;
+          }
+          this[Ee] = false, this[me] && this[W].length === 0 && this[G] === 0 && (this.zip ? this.zip.end(nr) : (super.write(nr), super.end()));
+        }
+      }
+      get [Et]() {
+        return this[W] && this[W].head && this[W].head.value;
+      }
+      [ls](t) {
+        this[W].shift(), this[G] -= 1;
+        let { stat: e } = t;
+        if (e && e.isFile() && e.nlink > 1) {
+          let i2 = `${e.dev}:${e.ino}`, r = this[pe].get(i2);
+          if (r) {
+            this[pe].delete(i2);
+            for (let n2 of r) n2.pending = false, this[ai](n2);
+          }
+        }
+        this[Ft]();
+      }
+      [ai](t) {
+        if (t.pending && t.pendingLink && t === this[Et] && (t.pending = false, t.pendingLink = false), !t.pending) {
+          if (t.entry) {
+            t === this[Et] && !t.piped && this[di](t);
+            return;
+          }
+          if (!t.stat) {
+            let e = this.statCache.get(t.absolute);
+            e ? this[li](t, e) : this[ds](t);
+          }
+          if (t.stat && !t.ignore) {
+            if (!this.noDirRecurse && t.stat.isDirectory() && !t.readdir) {
+              let e = this.readdirCache.get(t.absolute);
+              if (e ? this[fi](t, e) : this[us](t), !t.readdir) return;
+            }
+            if (t.entry = this[hr](t), !t.entry) {
+              t.ignore = true;
+              return;
+            }
+            t === this[Et] && !t.piped && this[di](t);
+          }
+        }
+      }
+      [cs](t) {
+        return { onwarn: (e, i2, r) => this.warn(e, i2, r), noPax: this.noPax, cwd: this.cwd, absolute: t.absolute, preservePaths: this.preservePaths, maxReadSize: this.maxReadSize, strict: this.strict, portable: this.portable, linkCache: this.linkCache, statCache: this.statCache, noMtime: this.noMtime, mtime: this.mtime, prefix: this.prefix, onWriteEntry: this.onWriteEntry };
+      }
+      [hr](t) {
+        this[G] += 1;
+        try {
+          return new this[ui](t.path, this[cs](t)).on("end", () => this[ls](t)).on("error", (i2) => this.emit("error", i2));
+        } catch (e) {
+          this.emit("error", e);
+        }
+      }
+      [fs]() {
+        this[Et] && this[Et].entry && this[Et].entry.resume();
+      }
+      [di](t) {
+        t.piped = true, t.readdir && t.readdir.forEach((r) => {
+          let n2 = t.path, o2 = n2 === "./" ? "" : n2.replace(/\/*$/, "/");
+          this[ci](o2 + r);
+        });
+        let e = t.entry, i2 = this.zip;
+        if (!e) throw new Error("cannot pipe without source");
+        i2 ? e.on("data", (r) => {
+          i2.write(r) || e.pause();
+        }) : e.on("data", (r) => {
+          super.write(r) || e.pause();
+        });
+      }
+      pause() {
+        return this.zip && this.zip.pause(), super.pause();
+      }
+      warn(t, e, i2 = {}) {
+        Dt(this, t, e, i2);
+      }
+    };
+    kt = class extends wt {
+      sync = true;
+      constructor(t) {
+        super(t), this[ui] = ni;
+      }
+      pause() {
+      }
+      resume() {
+      }
+      [ds](t) {
+        let e = this.follow ? "statSync" : "lstatSync";
+        this[li](t, mi[e](t.absolute));
+      }
+      [us](t) {
+        this[fi](t, mi.readdirSync(t.absolute));
+      }
+      [di](t) {
+        let e = t.entry, i2 = this.zip;
+        if (t.readdir && t.readdir.forEach((r) => {
+          let n2 = t.path, o2 = n2 === "./" ? "" : n2.replace(/\/*$/, "/");
+          this[ci](o2 + r);
+        }), !e) throw new Error("Cannot pipe without source");
+        i2 ? e.on("data", (r) => {
+          i2.write(r);
+        }) : e.on("data", (r) => {
+          super[lr](r);
+        });
+      }
+    };
+    Vn = (s3, t) => {
+      let e = new kt(s3), i2 = new Wt(s3.file, { mode: s3.mode || 438 });
+      e.pipe(i2), fr(e, t);
+    };
+    $n = (s3, t) => {
+      let e = new wt(s3), i2 = new et(s3.file, { mode: s3.mode || 438 });
+      e.pipe(i2);
+      let r = new Promise((n2, o2) => {
+        i2.on("error", o2), i2.on("close", n2), e.on("error", o2);
+      });
+      return dr(e, t).catch((n2) => e.emit("error", n2)), r;
+    };
+    fr = (s3, t) => {
+      t.forEach((e) => {
+        e.charAt(0) === "@" ? Ct({ file: cr.resolve(s3.cwd, e.slice(1)), sync: true, noResume: true, onReadEntry: (i2) => s3.add(i2) }) : s3.add(e);
+      }), s3.end();
+    };
+    dr = async (s3, t) => {
+      for (let e of t) e.charAt(0) === "@" ? await Ct({ file: cr.resolve(String(s3.cwd), e.slice(1)), noResume: true, onReadEntry: (i2) => {
+        s3.add(i2);
+      } }) : s3.add(e);
+      s3.end();
+    };
+    Xn = (s3, t) => {
+      let e = new kt(s3);
+      return fr(e, t), e;
+    };
+    qn = (s3, t) => {
+      let e = new wt(s3);
+      return dr(e, t).catch((i2) => e.emit("error", i2)), e;
+    };
+    Qn = K(Vn, $n, Xn, qn, (s3, t) => {
+      if (!t?.length) throw new TypeError("no paths specified to add to archive");
+    });
+    Jn = process.env.__FAKE_PLATFORM__ || process.platform;
+    Er = Jn === "win32";
+    ({ O_CREAT: wr, O_NOFOLLOW: ur, O_TRUNC: Sr, O_WRONLY: yr } = pr.constants);
+    Rr = Number(process.env.__FAKE_FS_O_FILENAME__) || pr.constants.UV_FS_O_FILEMAP || 0;
+    jn = Er && !!Rr;
+    to = 512 * 1024;
+    eo = Rr | Sr | wr | yr;
+    mr = !Er && typeof ur == "number" ? ur | Sr | wr | yr : null;
+    ms = mr !== null ? () => mr : jn ? (s3) => s3 < to ? eo : "w" : () => "w";
+    ps = (s3, t, e) => {
+      try {
+        return wi.lchownSync(s3, t, e);
+      } catch (i2) {
+        if (i2?.code !== "ENOENT") throw i2;
+      }
+    };
+    Ei = (s3, t, e, i2) => {
+      wi.lchown(s3, t, e, (r) => {
+        i2(r && r?.code !== "ENOENT" ? r : null);
+      });
+    };
+    io = (s3, t, e, i2, r) => {
+      if (t.isDirectory()) Es(we.resolve(s3, t.name), e, i2, (n2) => {
+        if (n2) return r(n2);
+        let o2 = we.resolve(s3, t.name);
+        Ei(o2, e, i2, r);
+      });
+      else {
+        let n2 = we.resolve(s3, t.name);
+        Ei(n2, e, i2, r);
+      }
+    };
+    Es = (s3, t, e, i2) => {
+      wi.readdir(s3, { withFileTypes: true }, (r, n2) => {
+        if (r) {
+          if (r.code === "ENOENT") return i2();
+          if (r.code !== "ENOTDIR" && r.code !== "ENOTSUP") return i2(r);
+        }
+        if (r || !n2.length) return Ei(s3, t, e, i2);
+        let o2 = n2.length, h2 = null, a2 = (l) => {
+          if (!h2) {
+            if (l) return i2(h2 = l);
+            if (--o2 === 0) return Ei(s3, t, e, i2);
+          }
+        };
+        for (let l of n2) io(s3, l, t, e, a2);
+      });
+    };
+    so = (s3, t, e, i2) => {
+      t.isDirectory() && ws(we.resolve(s3, t.name), e, i2), ps(we.resolve(s3, t.name), e, i2);
+    };
+    ws = (s3, t, e) => {
+      let i2;
+      try {
+        i2 = wi.readdirSync(s3, { withFileTypes: true });
+      } catch (r) {
+        let n2 = r;
+        if (n2?.code === "ENOENT") return;
+        if (n2?.code === "ENOTDIR" || n2?.code === "ENOTSUP") return ps(s3, t, e);
+        throw n2;
+      }
+      for (let r of i2) so(s3, r, t, e);
+      return ps(s3, t, e);
+    };
+    Se = class extends Error {
+      path;
+      code;
+      syscall = "chdir";
+      constructor(t, e) {
+        super(`${e}: Cannot cd into '${t}'`), this.path = t, this.code = e;
+      }
+      get name() {
+        return "CwdError";
+      }
+    };
+    St = class extends Error {
+      path;
+      symlink;
+      syscall = "symlink";
+      code = "TAR_SYMLINK_ERROR";
+      constructor(t, e) {
+        super("TAR_SYMLINK_ERROR: Cannot extract through symbolic link"), this.symlink = t, this.path = e;
+      }
+      get name() {
+        return "SymlinkError";
+      }
+    };
+    no = (s3, t) => {
+      k.stat(s3, (e, i2) => {
+        (e || !i2.isDirectory()) && (e = new Se(s3, e?.code || "ENOTDIR")), t(e);
+      });
+    };
+    gr = (s3, t, e) => {
+      s3 = f(s3);
+      let i2 = t.umask ?? 18, r = t.mode | 448, n2 = (r & i2) !== 0, o2 = t.uid, h2 = t.gid, a2 = typeof o2 == "number" && typeof h2 == "number" && (o2 !== t.processUid || h2 !== t.processGid), l = t.preserve, c3 = t.unlink, d = f(t.cwd), y = (E, x) => {
+        E ? e(E) : x && a2 ? Es(x, o2, h2, (Le) => y(Le)) : n2 ? k.chmod(s3, r, e) : e();
+      };
+      if (s3 === d) return no(s3, y);
+      if (l) return ro.mkdir(s3, { mode: r, recursive: true }).then((E) => y(null, E ?? void 0), y);
+      let D = f(Si.relative(d, s3)).split("/");
+      Ss(d, D, r, c3, d, void 0, y);
+    };
+    Ss = (s3, t, e, i2, r, n2, o2) => {
+      if (t.length === 0) return o2(null, n2);
+      let h2 = t.shift(), a2 = f(Si.resolve(s3 + "/" + h2));
+      k.mkdir(a2, e, br(a2, t, e, i2, r, n2, o2));
+    };
+    br = (s3, t, e, i2, r, n2, o2) => (h2) => {
+      h2 ? k.lstat(s3, (a2, l) => {
+        if (a2) a2.path = a2.path && f(a2.path), o2(a2);
+        else if (l.isDirectory()) Ss(s3, t, e, i2, r, n2, o2);
+        else if (i2) k.unlink(s3, (c3) => {
+          if (c3) return o2(c3);
+          k.mkdir(s3, e, br(s3, t, e, i2, r, n2, o2));
+        });
+        else {
+          if (l.isSymbolicLink()) return o2(new St(s3, s3 + "/" + t.join("/")));
+          o2(h2);
+        }
+      }) : (n2 = n2 || s3, Ss(s3, t, e, i2, r, n2, o2));
+    };
+    oo = (s3) => {
+      let t = false, e;
+      try {
+        t = k.statSync(s3).isDirectory();
+      } catch (i2) {
+        e = i2?.code;
+      } finally {
+        if (!t) throw new Se(s3, e ?? "ENOTDIR");
+      }
+    };
+    _r = (s3, t) => {
+      s3 = f(s3);
+      let e = t.umask ?? 18, i2 = t.mode | 448, r = (i2 & e) !== 0, n2 = t.uid, o2 = t.gid, h2 = typeof n2 == "number" && typeof o2 == "number" && (n2 !== t.processUid || o2 !== t.processGid), a2 = t.preserve, l = t.unlink, c3 = f(t.cwd), d = (E) => {
+        E && h2 && ws(E, n2, o2), r && k.chmodSync(s3, i2);
+      };
+      if (s3 === c3) return oo(c3), d();
+      if (a2) return d(k.mkdirSync(s3, { mode: i2, recursive: true }) ?? void 0);
+      let T = f(Si.relative(c3, s3)).split("/"), D;
+      for (let E = T.shift(), x = c3; E && (x += "/" + E); E = T.shift()) {
+        x = f(Si.resolve(x));
+        try {
+          k.mkdirSync(x, i2), D = D || x;
+        } catch {
+          let Le = k.lstatSync(x);
+          if (Le.isDirectory()) continue;
+          if (l) {
+            k.unlinkSync(x), k.mkdirSync(x, i2), D = D || x;
+            continue;
+          } else if (Le.isSymbolicLink()) return new St(x, x + "/" + T.join("/"));
+        }
+      }
+      return d(D);
+    };
+    ys = /* @__PURE__ */ Object.create(null);
+    Or = 1e4;
+    Vt = /* @__PURE__ */ new Set();
+    Tr = (s3) => {
+      Vt.has(s3) ? Vt.delete(s3) : ys[s3] = s3.normalize("NFD").toLocaleLowerCase("en").toLocaleUpperCase("en"), Vt.add(s3);
+      let t = ys[s3], e = Vt.size - Or;
+      if (e > Or / 10) {
+        for (let i2 of Vt) if (Vt.delete(i2), delete ys[i2], --e <= 0) break;
+      }
+      return t;
+    };
+    ho = process.env.TESTING_TAR_FAKE_PLATFORM || process.platform;
+    ao = ho === "win32";
+    lo = (s3) => s3.split("/").slice(0, -1).reduce((e, i2) => {
+      let r = e.at(-1);
+      return r !== void 0 && (i2 = xr(r, i2)), e.push(i2 || "/"), e;
+    }, []);
+    yi = class {
+      #t = /* @__PURE__ */ new Map();
+      #i = /* @__PURE__ */ new Map();
+      #s = /* @__PURE__ */ new Set();
+      reserve(t, e) {
+        t = ao ? ["win32 parallelization disabled"] : t.map((r) => mt(xr(Tr(r))));
+        let i2 = new Set(t.map((r) => lo(r)).reduce((r, n2) => r.concat(n2)));
+        this.#i.set(e, { dirs: i2, paths: t });
+        for (let r of t) {
+          let n2 = this.#t.get(r);
+          n2 ? n2.push(e) : this.#t.set(r, [e]);
+        }
+        for (let r of i2) {
+          let n2 = this.#t.get(r);
+          if (!n2) this.#t.set(r, [/* @__PURE__ */ new Set([e])]);
+          else {
+            let o2 = n2.at(-1);
+            o2 instanceof Set ? o2.add(e) : n2.push(/* @__PURE__ */ new Set([e]));
+          }
+        }
+        return this.#r(e);
+      }
+      #n(t) {
+        let e = this.#i.get(t);
+        if (!e) throw new Error("function does not have any path reservations");
+        return { paths: e.paths.map((i2) => this.#t.get(i2)), dirs: [...e.dirs].map((i2) => this.#t.get(i2)) };
+      }
+      check(t) {
+        let { paths: e, dirs: i2 } = this.#n(t);
+        return e.every((r) => r && r[0] === t) && i2.every((r) => r && r[0] instanceof Set && r[0].has(t));
+      }
+      #r(t) {
+        return this.#s.has(t) || !this.check(t) ? false : (this.#s.add(t), t(() => this.#e(t)), true);
+      }
+      #e(t) {
+        if (!this.#s.has(t)) return false;
+        let e = this.#i.get(t);
+        if (!e) throw new Error("invalid reservation");
+        let { paths: i2, dirs: r } = e, n2 = /* @__PURE__ */ new Set();
+        for (let o2 of i2) {
+          let h2 = this.#t.get(o2);
+          if (!h2 || h2?.[0] !== t) continue;
+          let a2 = h2[1];
+          if (!a2) {
+            this.#t.delete(o2);
+            continue;
+          }
+          if (h2.shift(), typeof a2 == "function") n2.add(a2);
+          else for (let l of a2) n2.add(l);
+        }
+        for (let o2 of r) {
+          let h2 = this.#t.get(o2), a2 = h2?.[0];
+          if (!(!h2 || !(a2 instanceof Set))) if (a2.size === 1 && h2.length === 1) {
+            this.#t.delete(o2);
+            continue;
+          } else if (a2.size === 1) {
+            h2.shift();
+            let l = h2[0];
+            typeof l == "function" && n2.add(l);
+          } else a2.delete(t);
+        }
+        return this.#s.delete(t), n2.forEach((o2) => this.#r(o2)), true;
+      }
+    };
+    Lr = () => process.umask();
+    Dr = /* @__PURE__ */ Symbol("onEntry");
+    _s = /* @__PURE__ */ Symbol("checkFs");
+    Nr = /* @__PURE__ */ Symbol("checkFs2");
+    Os = /* @__PURE__ */ Symbol("isReusable");
+    P = /* @__PURE__ */ Symbol("makeFs");
+    Ts = /* @__PURE__ */ Symbol("file");
+    xs = /* @__PURE__ */ Symbol("directory");
+    gi = /* @__PURE__ */ Symbol("link");
+    Ar = /* @__PURE__ */ Symbol("symlink");
+    Ir = /* @__PURE__ */ Symbol("hardlink");
+    Re = /* @__PURE__ */ Symbol("ensureNoSymlink");
+    Cr = /* @__PURE__ */ Symbol("unsupported");
+    Fr = /* @__PURE__ */ Symbol("checkPath");
+    Rs = /* @__PURE__ */ Symbol("stripAbsolutePath");
+    yt = /* @__PURE__ */ Symbol("mkdir");
+    O = /* @__PURE__ */ Symbol("onError");
+    Ri = /* @__PURE__ */ Symbol("pending");
+    kr = /* @__PURE__ */ Symbol("pend");
+    $t = /* @__PURE__ */ Symbol("unpend");
+    gs = /* @__PURE__ */ Symbol("ended");
+    bs = /* @__PURE__ */ Symbol("maybeClose");
+    Ls = /* @__PURE__ */ Symbol("skip");
+    ge = /* @__PURE__ */ Symbol("doChown");
+    be = /* @__PURE__ */ Symbol("uid");
+    _e = /* @__PURE__ */ Symbol("gid");
+    Oe = /* @__PURE__ */ Symbol("checkedCwd");
+    fo = process.env.TESTING_TAR_FAKE_PLATFORM || process.platform;
+    Te = fo === "win32";
+    uo = 1024;
+    mo = (s3, t) => {
+      if (!Te) return u2.unlink(s3, t);
+      let e = s3 + ".DELETE." + Mr(16).toString("hex");
+      u2.rename(s3, e, (i2) => {
+        if (i2) return t(i2);
+        u2.unlink(e, t);
+      });
+    };
+    po = (s3) => {
+      if (!Te) return u2.unlinkSync(s3);
+      let t = s3 + ".DELETE." + Mr(16).toString("hex");
+      u2.renameSync(s3, t), u2.unlinkSync(t);
+    };
+    vr = (s3, t, e) => s3 !== void 0 && s3 === s3 >>> 0 ? s3 : t !== void 0 && t === t >>> 0 ? t : e;
+    Xt = class extends rt {
+      [gs] = false;
+      [Oe] = false;
+      [Ri] = 0;
+      reservations = new yi();
+      transform;
+      writable = true;
+      readable = false;
+      uid;
+      gid;
+      setOwner;
+      preserveOwner;
+      processGid;
+      processUid;
+      maxDepth;
+      forceChown;
+      win32;
+      newer;
+      keep;
+      noMtime;
+      preservePaths;
+      unlink;
+      cwd;
+      strip;
+      processUmask;
+      umask;
+      dmode;
+      fmode;
+      chmod;
+      constructor(t = {}) {
+        if (t.ondone = () => {
+          this[gs] = true, this[bs]();
+        }, super(t), this.transform = t.transform, this.chmod = !!t.chmod, typeof t.uid == "number" || typeof t.gid == "number") {
+          if (typeof t.uid != "number" || typeof t.gid != "number") throw new TypeError("cannot set owner without number uid and gid");
+          if (t.preserveOwner) throw new TypeError("cannot preserve owner in archive and also set owner explicitly");
+          this.uid = t.uid, this.gid = t.gid, this.setOwner = true;
+        } else this.uid = void 0, this.gid = void 0, this.setOwner = false;
+        this.preserveOwner = t.preserveOwner === void 0 && typeof t.uid != "number" ? process.getuid?.() === 0 : !!t.preserveOwner, this.processUid = (this.preserveOwner || this.setOwner) && process.getuid ? process.getuid() : void 0, this.processGid = (this.preserveOwner || this.setOwner) && process.getgid ? process.getgid() : void 0, this.maxDepth = typeof t.maxDepth == "number" ? t.maxDepth : uo, this.forceChown = t.forceChown === true, this.win32 = !!t.win32 || Te, this.newer = !!t.newer, this.keep = !!t.keep, this.noMtime = !!t.noMtime, this.preservePaths = !!t.preservePaths, this.unlink = !!t.unlink, this.cwd = f(R.resolve(t.cwd || process.cwd())), this.strip = Number(t.strip) || 0, this.processUmask = this.chmod ? typeof t.processUmask == "number" ? t.processUmask : Lr() : 0, this.umask = typeof t.umask == "number" ? t.umask : this.processUmask, this.dmode = t.dmode || 511 & ~this.umask, this.fmode = t.fmode || 438 & ~this.umask, this.on("entry", (e) => this[Dr](e));
+      }
+      warn(t, e, i2 = {}) {
+        return (t === "TAR_BAD_ARCHIVE" || t === "TAR_ABORT") && (i2.recoverable = false), super.warn(t, e, i2);
+      }
+      [bs]() {
+        this[gs] && this[Ri] === 0 && (this.emit("prefinish"), this.emit("finish"), this.emit("end"));
+      }
+      [Rs](t, e) {
+        let i2 = t[e], { type: r } = t;
+        if (!i2 || this.preservePaths) return true;
+        let [n2, o2] = ce(i2), h2 = o2.replaceAll(/\\/g, "/").split("/");
+        if (h2.includes("..") || Te && /^[a-z]:\.\.$/i.test(h2[0] ?? "")) {
+          if (e === "path" || r === "Link") return this.warn("TAR_ENTRY_ERROR", `${e} contains '..'`, { entry: t, [e]: i2 }), false;
+          let a2 = R.posix.dirname(t.path), l = R.posix.normalize(R.posix.join(a2, h2.join("/")));
+          if (l.startsWith("../") || l === "..") return this.warn("TAR_ENTRY_ERROR", `${e} escapes extraction directory`, { entry: t, [e]: i2 }), false;
+        }
+        return n2 && (t[e] = String(o2), this.warn("TAR_ENTRY_INFO", `stripping ${n2} from absolute ${e}`, { entry: t, [e]: i2 })), true;
+      }
+      [Fr](t) {
+        let e = f(t.path), i2 = e.split("/");
+        if (this.strip) {
+          if (i2.length < this.strip) return false;
+          if (t.type === "Link") {
+            let r = f(String(t.linkpath)).split("/");
+            if (r.length >= this.strip) t.linkpath = r.slice(this.strip).join("/");
+            else return false;
+          }
+          i2.splice(0, this.strip), t.path = i2.join("/");
+        }
+        if (isFinite(this.maxDepth) && i2.length > this.maxDepth) return this.warn("TAR_ENTRY_ERROR", "path excessively deep", { entry: t, path: e, depth: i2.length, maxDepth: this.maxDepth }), false;
+        if (!this[Rs](t, "path") || !this[Rs](t, "linkpath")) return false;
+        if (t.absolute = R.isAbsolute(t.path) ? f(R.resolve(t.path)) : f(R.resolve(this.cwd, t.path)), !this.preservePaths && typeof t.absolute == "string" && t.absolute.indexOf(this.cwd + "/") !== 0 && t.absolute !== this.cwd) return this.warn("TAR_ENTRY_ERROR", "path escaped extraction target", { entry: t, path: f(t.path), resolvedPath: t.absolute, cwd: this.cwd }), false;
+        if (t.absolute === this.cwd && t.type !== "Directory" && t.type !== "GNUDumpDir") return false;
+        if (this.win32) {
+          let { root: r } = R.win32.parse(String(t.absolute));
+          t.absolute = r + ts(String(t.absolute).slice(r.length));
+          let { root: n2 } = R.win32.parse(t.path);
+          t.path = n2 + ts(t.path.slice(n2.length));
+        }
+        return true;
+      }
+      [Dr](t) {
+        if (!this[Fr](t)) return t.resume();
+        switch (co.equal(typeof t.absolute, "string"), t.type) {
+          case "Directory":
+          case "GNUDumpDir":
+            t.mode && (t.mode = t.mode | 448);
+          case "File":
+          case "OldFile":
+          case "ContiguousFile":
+          case "Link":
+          case "SymbolicLink":
+            return this[_s](t);
+          default:
+            return this[Cr](t);
+        }
+      }
+      [O](t, e) {
+        t.name === "CwdError" ? this.emit("error", t) : (this.warn("TAR_ENTRY_ERROR", t, { entry: e }), this[$t](), e.resume());
+      }
+      [yt](t, e, i2) {
+        gr(f(t), { uid: this.uid, gid: this.gid, processUid: this.processUid, processGid: this.processGid, umask: this.processUmask, preserve: this.preservePaths, unlink: this.unlink, cwd: this.cwd, mode: e }, i2);
+      }
+      [ge](t) {
+        return this.forceChown || this.preserveOwner && (typeof t.uid == "number" && t.uid !== this.processUid || typeof t.gid == "number" && t.gid !== this.processGid) || typeof this.uid == "number" && this.uid !== this.processUid || typeof this.gid == "number" && this.gid !== this.processGid;
+      }
+      [be](t) {
+        return vr(this.uid, t.uid, this.processUid);
+      }
+      [_e](t) {
+        return vr(this.gid, t.gid, this.processGid);
+      }
+      [Ts](t, e) {
+        let i2 = typeof t.mode == "number" ? t.mode & 4095 : this.fmode, r = new et(String(t.absolute), { flags: ms(t.size), mode: i2, autoClose: false });
+        r.on("error", (a2) => {
+          r.fd && u2.close(r.fd, () => {
+          }), r.write = () => true, this[O](a2, t), e();
+        });
+        let n2 = 1, o2 = (a2) => {
+          if (a2) {
+            r.fd && u2.close(r.fd, () => {
+            }), this[O](a2, t), e();
+            return;
+          }
+          --n2 === 0 && r.fd !== void 0 && u2.close(r.fd, (l) => {
+            l ? this[O](l, t) : this[$t](), e();
+          });
+        };
+        r.on("finish", () => {
+          let a2 = String(t.absolute), l = r.fd;
+          if (typeof l == "number" && t.mtime && !this.noMtime) {
+            n2++;
+            let c3 = t.atime || /* @__PURE__ */ new Date(), d = t.mtime;
+            u2.futimes(l, c3, d, (y) => y ? u2.utimes(a2, c3, d, (T) => o2(T && y)) : o2());
+          }
+          if (typeof l == "number" && this[ge](t)) {
+            n2++;
+            let c3 = this[be](t), d = this[_e](t);
+            typeof c3 == "number" && typeof d == "number" && u2.fchown(l, c3, d, (y) => y ? u2.chown(a2, c3, d, (T) => o2(T && y)) : o2());
+          }
+          o2();
+        });
+        let h2 = this.transform && this.transform(t) || t;
+        h2 !== t && (h2.on("error", (a2) => {
+          this[O](a2, t), e();
+        }), t.pipe(h2)), h2.pipe(r);
+      }
+      [xs](t, e) {
+        let i2 = typeof t.mode == "number" ? t.mode & 4095 : this.dmode;
+        this[yt](String(t.absolute), i2, (r) => {
+          if (r) {
+            this[O](r, t), e();
+            return;
+          }
+          let n2 = 1, o2 = () => {
+            --n2 === 0 && (e(), this[$t](), t.resume());
+          };
+          t.mtime && !this.noMtime && (n2++, u2.utimes(String(t.absolute), t.atime || /* @__PURE__ */ new Date(), t.mtime, o2)), this[ge](t) && (n2++, u2.chown(String(t.absolute), Number(this[be](t)), Number(this[_e](t)), o2)), o2();
+        });
+      }
+      [Cr](t) {
+        t.unsupported = true, this.warn("TAR_ENTRY_UNSUPPORTED", `unsupported entry type: ${t.type}`, { entry: t }), t.resume();
+      }
+      [Ar](t, e) {
+        let i2 = f(R.relative(this.cwd, R.resolve(R.dirname(String(t.absolute)), String(t.linkpath)))).split("/");
+        this[Re](t, this.cwd, i2, () => this[gi](t, String(t.linkpath), "symlink", e), (r) => {
+          this[O](r, t), e();
+        });
+      }
+      [Ir](t, e) {
+        let i2 = f(R.resolve(this.cwd, String(t.linkpath))), r = f(String(t.linkpath)).split("/");
+        this[Re](t, this.cwd, r, () => this[gi](t, i2, "link", e), (n2) => {
+          this[O](n2, t), e();
+        });
+      }
+      [Re](t, e, i2, r, n2) {
+        let o2 = i2.shift();
+        if (this.preservePaths || o2 === void 0) return r();
+        let h2 = R.resolve(e, o2);
+        u2.lstat(h2, (a2, l) => {
+          if (a2) return r();
+          if (l?.isSymbolicLink()) return n2(new St(h2, R.resolve(h2, i2.join("/"))));
+          this[Re](t, h2, i2, r, n2);
+        });
+      }
+      [kr]() {
+        this[Ri]++;
+      }
+      [$t]() {
+        this[Ri]--, this[bs]();
+      }
+      [Ls](t) {
+        this[$t](), t.resume();
+      }
+      [Os](t, e) {
+        return t.type === "File" && !this.unlink && e.isFile() && e.nlink <= 1 && !Te;
+      }
+      [_s](t) {
+        this[kr]();
+        let e = [t.path];
+        t.linkpath && e.push(t.linkpath), this.reservations.reserve(e, (i2) => this[Nr](t, i2));
+      }
+      [Nr](t, e) {
+        let i2 = (h2) => {
+          e(h2);
+        }, r = () => {
+          this[yt](this.cwd, this.dmode, (h2) => {
+            if (h2) {
+              this[O](h2, t), i2();
+              return;
+            }
+            this[Oe] = true, n2();
+          });
+        }, n2 = () => {
+          if (t.absolute !== this.cwd) {
+            let h2 = f(R.dirname(String(t.absolute)));
+            if (h2 !== this.cwd) return this[yt](h2, this.dmode, (a2) => {
+              if (a2) {
+                this[O](a2, t), i2();
+                return;
+              }
+              o2();
+            });
+          }
+          o2();
+        }, o2 = () => {
+          u2.lstat(String(t.absolute), (h2, a2) => {
+            if (a2 && (this.keep || this.newer && a2.mtime > (t.mtime ?? a2.mtime))) {
+              this[Ls](t), i2();
+              return;
+            }
+            if (h2 || this[Os](t, a2)) return this[P](null, t, i2);
+            if (a2.isDirectory()) {
+              if (t.type === "Directory") {
+                let l = this.chmod && t.mode && (a2.mode & 4095) !== t.mode, c3 = (d) => this[P](d ?? null, t, i2);
+                return l ? u2.chmod(String(t.absolute), Number(t.mode), c3) : c3();
+              }
+              if (t.absolute !== this.cwd) return u2.rmdir(String(t.absolute), (l) => this[P](l ?? null, t, i2));
+            }
+            if (t.absolute === this.cwd) return this[P](null, t, i2);
+            mo(String(t.absolute), (l) => this[P](l ?? null, t, i2));
+          });
+        };
+        this[Oe] ? n2() : r();
+      }
+      [P](t, e, i2) {
+        if (t) {
+          this[O](t, e), i2();
+          return;
+        }
+        switch (e.type) {
+          case "File":
+          case "OldFile":
+          case "ContiguousFile":
+            return this[Ts](e, i2);
+          case "Link":
+            return this[Ir](e, i2);
+          case "SymbolicLink":
+            return this[Ar](e, i2);
+          case "Directory":
+          case "GNUDumpDir":
+            return this[xs](e, i2);
+        }
+      }
+      [gi](t, e, i2, r) {
+        u2[i2](e, String(t.absolute), (n2) => {
+          n2 ? this[O](n2, t) : (this[$t](), t.resume()), r();
+        });
+      }
+    };
+    ye = (s3) => {
+      try {
+        return [null, s3()];
+      } catch (t) {
+        return [t, null];
+      }
+    };
+    xe = class extends Xt {
+      sync = true;
+      [P](t, e) {
+        return super[P](t, e, () => {
+        });
+      }
+      [_s](t) {
+        if (!this[Oe]) {
+          let n2 = this[yt](this.cwd, this.dmode);
+          if (n2) return this[O](n2, t);
+          this[Oe] = true;
+        }
+        if (t.absolute !== this.cwd) {
+          let n2 = f(R.dirname(String(t.absolute)));
+          if (n2 !== this.cwd) {
+            let o2 = this[yt](n2, this.dmode);
+            if (o2) return this[O](o2, t);
+          }
+        }
+        let [e, i2] = ye(() => u2.lstatSync(String(t.absolute)));
+        if (i2 && (this.keep || this.newer && i2.mtime > (t.mtime ?? i2.mtime))) return this[Ls](t);
+        if (e || this[Os](t, i2)) return this[P](null, t);
+        if (i2.isDirectory()) {
+          if (t.type === "Directory") {
+            let o2 = this.chmod && t.mode && (i2.mode & 4095) !== t.mode, [h2] = o2 ? ye(() => {
+              u2.chmodSync(String(t.absolute), Number(t.mode));
+            }) : [];
+            return this[P](h2, t);
+          }
+          let [n2] = ye(() => u2.rmdirSync(String(t.absolute)));
+          this[P](n2, t);
+        }
+        let [r] = t.absolute === this.cwd ? [] : ye(() => po(String(t.absolute)));
+        this[P](r, t);
+      }
+      [Ts](t, e) {
+        let i2 = typeof t.mode == "number" ? t.mode & 4095 : this.fmode, r = (h2) => {
+          let a2;
+          try {
+            u2.closeSync(n2);
+          } catch (l) {
+            a2 = l;
+          }
+          (h2 || a2) && this[O](h2 || a2, t), e();
+        }, n2;
+        try {
+          n2 = u2.openSync(String(t.absolute), ms(t.size), i2);
+        } catch (h2) {
+          return r(h2);
+        }
+        let o2 = this.transform && this.transform(t) || t;
+        o2 !== t && (o2.on("error", (h2) => this[O](h2, t)), t.pipe(o2)), o2.on("data", (h2) => {
+          try {
+            u2.writeSync(n2, h2, 0, h2.length);
+          } catch (a2) {
+            r(a2);
+          }
+        }), o2.on("end", () => {
+          let h2 = null;
+          if (t.mtime && !this.noMtime) {
+            let a2 = t.atime || /* @__PURE__ */ new Date(), l = t.mtime;
+            try {
+              u2.futimesSync(n2, a2, l);
+            } catch (c3) {
+              try {
+                u2.utimesSync(String(t.absolute), a2, l);
+              } catch {
+                h2 = c3;
+              }
+            }
+          }
+          if (this[ge](t)) {
+            let a2 = this[be](t), l = this[_e](t);
+            try {
+              u2.fchownSync(n2, Number(a2), Number(l));
+            } catch (c3) {
+              try {
+                u2.chownSync(String(t.absolute), Number(a2), Number(l));
+              } catch {
+                h2 = h2 || c3;
+              }
+            }
+          }
+          r(h2);
+        });
+      }
+      [xs](t, e) {
+        let i2 = typeof t.mode == "number" ? t.mode & 4095 : this.dmode, r = this[yt](String(t.absolute), i2);
+        if (r) {
+          this[O](r, t), e();
+          return;
+        }
+        if (t.mtime && !this.noMtime) try {
+          u2.utimesSync(String(t.absolute), t.atime || /* @__PURE__ */ new Date(), t.mtime);
+        } catch {
+        }
+        if (this[ge](t)) try {
+          u2.chownSync(String(t.absolute), Number(this[be](t)), Number(this[_e](t)));
+        } catch {
+        }
+        e(), t.resume();
+      }
+      [yt](t, e) {
+        try {
+          return _r(f(t), { uid: this.uid, gid: this.gid, processUid: this.processUid, processGid: this.processGid, umask: this.processUmask, preserve: this.preservePaths, unlink: this.unlink, cwd: this.cwd, mode: e });
+        } catch (i2) {
+          return i2;
+        }
+      }
+      [Re](t, e, i2, r, n2) {
+        if (this.preservePaths || i2.length === 0) return r();
+        let o2 = e;
+        for (let h2 of i2) {
+          o2 = R.resolve(o2, h2);
+          let [a2, l] = ye(() => u2.lstatSync(o2));
+          if (a2) return r();
+          if (l.isSymbolicLink()) return n2(new St(o2, R.resolve(e, i2.join("/"))));
+        }
+        r();
+      }
+      [gi](t, e, i2, r) {
+        let n2 = `${i2}Sync`;
+        try {
+          u2[n2](e, String(t.absolute)), r(), t.resume();
+        } catch (o2) {
+          return this[O](o2, t);
+        }
+      }
+    };
+    Eo = (s3) => {
+      let t = new xe(s3), e = s3.file, i2 = Br.statSync(e), r = s3.maxReadSize || 16 * 1024 * 1024;
+      new Be(e, { readSize: r, size: i2.size }).pipe(t);
+    };
+    wo = (s3, t) => {
+      let e = new Xt(s3), i2 = s3.maxReadSize || 16 * 1024 * 1024, r = s3.file;
+      return new Promise((o2, h2) => {
+        e.on("error", h2), e.on("close", o2), Br.stat(r, (a2, l) => {
+          if (a2) h2(a2);
+          else {
+            let c3 = new _t(r, { readSize: i2, size: l.size });
+            c3.on("error", h2), c3.pipe(e);
+          }
+        });
+      });
+    };
+    So = K(Eo, wo, (s3) => new xe(s3), (s3) => new Xt(s3), (s3, t) => {
+      t?.length && Qi(s3, t);
+    });
+    yo = (s3, t) => {
+      let e = new kt(s3), i2 = true, r, n2;
+      try {
+        try {
+          r = v.openSync(s3.file, "r+");
+        } catch (a2) {
+          if (a2?.code === "ENOENT") r = v.openSync(s3.file, "w+");
+          else throw a2;
+        }
+        let o2 = v.fstatSync(r), h2 = Buffer.alloc(512);
+        t: for (n2 = 0; n2 < o2.size; n2 += 512) {
+          for (let c3 = 0, d = 0; c3 < 512; c3 += d) {
+            if (d = v.readSync(r, h2, c3, h2.length - c3, n2 + c3), n2 === 0 && h2[0] === 31 && h2[1] === 139) throw new Error("cannot append to compressed archives");
+            if (!d) break t;
+          }
+          let a2 = new F(h2);
+          if (!a2.cksumValid) break;
+          let l = 512 * Math.ceil((a2.size || 0) / 512);
+          if (n2 + l + 512 > o2.size) break;
+          n2 += l, s3.mtimeCache && a2.mtime && s3.mtimeCache.set(String(a2.path), a2.mtime);
+        }
+        i2 = false, Ro(s3, e, n2, r, t);
+      } finally {
+        if (i2) try {
+          v.closeSync(r);
+        } catch {
+        }
+      }
+    };
+    Ro = (s3, t, e, i2, r) => {
+      let n2 = new Wt(s3.file, { fd: i2, start: e });
+      t.pipe(n2), bo(t, r);
+    };
+    go = (s3, t) => {
+      t = Array.from(t);
+      let e = new wt(s3), i2 = (n2, o2, h2) => {
+        let a2 = (T, D) => {
+          T ? v.close(n2, (E) => h2(T)) : h2(null, D);
+        }, l = 0;
+        if (o2 === 0) return a2(null, 0);
+        let c3 = 0, d = Buffer.alloc(512), y = (T, D) => {
+          if (T || D === void 0) return a2(T);
+          if (c3 += D, c3 < 512 && D) return v.read(n2, d, c3, d.length - c3, l + c3, y);
+          if (l === 0 && d[0] === 31 && d[1] === 139) return a2(new Error("cannot append to compressed archives"));
+          if (c3 < 512) return a2(null, l);
+          let E = new F(d);
+          if (!E.cksumValid) return a2(null, l);
+          let x = 512 * Math.ceil((E.size ?? 0) / 512);
+          if (l + x + 512 > o2 || (l += x + 512, l >= o2)) return a2(null, l);
+          s3.mtimeCache && E.mtime && s3.mtimeCache.set(String(E.path), E.mtime), c3 = 0, v.read(n2, d, 0, 512, l, y);
+        };
+        v.read(n2, d, 0, 512, l, y);
+      };
+      return new Promise((n2, o2) => {
+        e.on("error", o2);
+        let h2 = "r+", a2 = (l, c3) => {
+          if (l && l.code === "ENOENT" && h2 === "r+") return h2 = "w+", v.open(s3.file, h2, a2);
+          if (l || !c3) return o2(l);
+          v.fstat(c3, (d, y) => {
+            if (d) return v.close(c3, () => o2(d));
+            i2(c3, y.size, (T, D) => {
+              if (T) return o2(T);
+              let E = new et(s3.file, { fd: c3, start: D });
+              e.pipe(E), E.on("error", o2), E.on("close", n2), _o(e, t);
+            });
+          });
+        };
+        v.open(s3.file, h2, a2);
+      });
+    };
+    bo = (s3, t) => {
+      t.forEach((e) => {
+        e.charAt(0) === "@" ? Ct({ file: Pr.resolve(s3.cwd, e.slice(1)), sync: true, noResume: true, onReadEntry: (i2) => s3.add(i2) }) : s3.add(e);
+      }), s3.end();
+    };
+    _o = async (s3, t) => {
+      for (let e of t) e.charAt(0) === "@" ? await Ct({ file: Pr.resolve(String(s3.cwd), e.slice(1)), noResume: true, onReadEntry: (i2) => s3.add(i2) }) : s3.add(e);
+      s3.end();
+    };
+    vt = K(yo, go, () => {
+      throw new TypeError("file is required");
+    }, () => {
+      throw new TypeError("file is required");
+    }, (s3, t) => {
+      if (!Bs(s3)) throw new TypeError("file is required");
+      if (s3.gzip || s3.brotli || s3.zstd || s3.file.endsWith(".br") || s3.file.endsWith(".tbr")) throw new TypeError("cannot append to compressed archives");
+      if (!t?.length) throw new TypeError("no paths specified to add/replace");
+    });
+    Oo = K(vt.syncFile, vt.asyncFile, vt.syncNoFile, vt.asyncNoFile, (s3, t = []) => {
+      vt.validate?.(s3, t), To(s3);
+    });
+    To = (s3) => {
+      let t = s3.filter;
+      s3.mtimeCache || (s3.mtimeCache = /* @__PURE__ */ new Map()), s3.filter = t ? (e, i2) => t(e, i2) && !((s3.mtimeCache?.get(e) ?? i2.mtime ?? 0) > (i2.mtime ?? 0)) : (e, i2) => !((s3.mtimeCache?.get(e) ?? i2.mtime ?? 0) > (i2.mtime ?? 0));
+    };
+  }
+});
+
+// src/sync/receive-tree.ts
+import { constants as constants5, createWriteStream as createWriteStream2 } from "node:fs";
+import {
+  chmod,
+  copyFile,
+  lstat as lstat2,
+  mkdir,
+  open as open2,
+  readlink,
+  realpath as realpath2,
+  rm,
+  symlink,
+  utimes
+} from "node:fs/promises";
+import { isAbsolute, join as join3, posix, relative, sep } from "node:path";
+import { Writable as Writable4 } from "node:stream";
+import { pipeline } from "node:stream/promises";
+function receiveTree(dir, o2) {
+  const received = {
+    files: [],
+    links: [],
+    bytes: 0,
+    refused: [],
+    stopped: void 0,
+    hostError: void 0
+  };
+  const written = /* @__PURE__ */ new Set();
+  const pendingLinks = [];
+  let entries2 = 0;
+  let current;
+  let work = Promise.resolve();
+  let firstChunk = true;
+  const folderMode = 511 & ~o2.umask;
+  const parser2 = new rt({
+    strict: false,
+    // Compressed streams are not accepted (see the sink); these keep the parser from guessing.
+    zstd: false,
+    brotli: false,
+    maxMetaEntrySize,
+    onwarn: (code, message) => {
+      if (received.stopped) return;
+      if (code === "TAR_BAD_ARCHIVE" || code === "TAR_ABORT" || code === "TAR_ENTRY_INVALID")
+        stop(`the archive from the guest is malformed (${message})`);
+    }
+  });
+  parser2.on("entry", (entry) => {
+    if (received.stopped) {
+      entry.resume();
+      return;
+    }
+    work = work.then(() => take(entry)).catch((error62) => {
+      received.hostError ??= error62 instanceof Error ? error62 : new Error(String(error62));
+      stop(`writing on the host failed: ${received.hostError.message}`);
+    });
+  });
+  const parsed = new Promise((resolve4) => {
+    parser2.on("end", resolve4);
+    parser2.on("close", resolve4);
+    parser2.on("error", (error62) => {
+      stop(`the archive from the guest is malformed (${error62.message})`);
+      resolve4();
+    });
+  });
+  let stopped;
+  const stopSignal = new Promise((resolve4) => stopped = resolve4);
+  function stop(reason) {
+    if (received.stopped) return;
+    received.stopped = reason;
+    current?.abort();
+    parser2.abort(new Error(reason));
+    stopped();
+  }
+  async function take(entry) {
+    if (received.stopped) {
+      entry.resume();
+      return;
+    }
+    const name = normalizeName(entry.path);
+    if ("why" in name) {
+      received.refused.push({ path: entry.path, why: name.why });
+      entry.resume();
+      return;
+    }
+    const path6 = name.path;
+    if (path6 === "") {
+      entry.resume();
+      return;
+    }
+    const kind = kindOf(entry.type);
+    if (kind === void 0) {
+      received.refused.push({ path: path6, why: describeType(entry.type) });
+      entry.resume();
+      return;
+    }
+    if (++entries2 > o2.limits.maxEntries) {
+      entry.resume();
+      stop(`more than ${o2.limits.maxEntries} files`);
+      return;
+    }
+    if (kind === "link") {
+      pendingLinks.push({ path: path6, target: entry.linkpath ?? "" });
+      entry.resume();
+      return;
+    }
+    if (kind === "hardlink") {
+      entry.resume();
+      await copyHardLink(path6, entry.linkpath ?? "");
+      return;
+    }
+    const parent = await makeParents(dir, path6, folderMode);
+    if (parent !== void 0) {
+      received.refused.push({ path: path6, why: parent });
+      entry.resume();
+      return;
+    }
+    const target = join3(dir, path6);
+    if (kind === "directory") {
+      entry.resume();
+      await makeDirectory(target, folderMode).catch((error62) => {
+        received.refused.push({ path: path6, why: whyNot(error62) });
+      });
+      return;
+    }
+    if (received.bytes + entry.size > o2.limits.maxBytes) {
+      entry.resume();
+      stop(`more than ${formatSize(o2.limits.maxBytes)} in all`);
+      return;
+    }
+    received.bytes += entry.size;
+    await writeFile18(entry, path6, target);
+  }
+  async function copyHardLink(path6, linkpath) {
+    const source = normalizeName(linkpath);
+    if ("why" in source || !written.has(source.path)) {
+      received.refused.push({
+        path: path6,
+        why: `a hard link to ${linkpath}, which is not a file of these artifacts`
+      });
+      return;
+    }
+    const parent = await makeParents(dir, path6, folderMode);
+    if (parent !== void 0) {
+      received.refused.push({ path: path6, why: parent });
+      return;
+    }
+    const { size: size2, mode } = await lstat2(join3(dir, source.path));
+    if (received.bytes + size2 > o2.limits.maxBytes) {
+      stop(`more than ${formatSize(o2.limits.maxBytes)} in all`);
+      return;
+    }
+    try {
+      await copyFile(join3(dir, source.path), join3(dir, path6), constants5.COPYFILE_EXCL);
+      await chmod(join3(dir, path6), mode & 511);
+    } catch (error62) {
+      received.refused.push({ path: path6, why: whyNot(error62) });
+      return;
+    }
+    received.bytes += size2;
+    written.add(path6);
+    received.files.push(path6);
+  }
+  async function writeFile18(entry, path6, target) {
+    const executable = ((entry.mode ?? 0) & 73) !== 0;
+    let handle;
+    try {
+      handle = await open2(
+        target,
+        constants5.O_WRONLY | constants5.O_CREAT | constants5.O_TRUNC | constants5.O_NOFOLLOW,
+        executable ? 511 : 438
+      );
+      await handle.chmod((executable ? 511 : 438) & ~o2.umask);
+    } catch (error62) {
+      await handle?.close();
+      received.refused.push({ path: path6, why: whyNot(error62) });
+      entry.resume();
+      return;
+    }
+    const file2 = createWriteStream2("", { fd: handle, flush: false });
+    const aborted3 = new AbortController();
+    current = { path: path6, abort: () => aborted3.abort() };
+    try {
+      await pipeline(entry, file2, { signal: aborted3.signal });
+    } catch (error62) {
+      current = void 0;
+      await rm(target, { force: true });
+      if (aborted3.signal.aborted) return;
+      throw error62;
+    }
+    current = void 0;
+    if (entry.mtime && Number.isFinite(entry.mtime.getTime()))
+      await utimes(target, entry.mtime, entry.mtime).catch(() => void 0);
+    if (!written.has(path6)) {
+      written.add(path6);
+      received.files.push(path6);
+    }
+  }
+  const sink = new Writable4({
+    write(chunk, _encoding, callback) {
+      if (received.stopped) return callback();
+      if (firstChunk) {
+        firstChunk = false;
+        if (chunk[0] === 31 && chunk[1] === 139) {
+          stop("the archive from the guest is compressed; kvmci expects a plain tar stream");
+          return callback();
+        }
+      }
+      if (parser2.write(chunk)) callback();
+      else parser2.once("drain", () => callback());
+    },
+    final(callback) {
+      parser2.end();
+      callback();
+    }
+  });
+  const done = (async () => {
+    await Promise.race([parsed, stopSignal]);
+    for (let before; before !== work; ) {
+      before = work;
+      await work;
+    }
+    await makeLinks(dir, pendingLinks, received, folderMode);
+    return received;
+  })();
+  return { sink, done, stop };
+}
+function kindOf(type2) {
+  switch (type2) {
+    case "File":
+    case "OldFile":
+    case "ContiguousFile":
+      return "file";
+    case "Directory":
+      return "directory";
+    case "SymbolicLink":
+      return "link";
+    case "Link":
+      return "hardlink";
+    default:
+      return void 0;
+  }
+}
+function describeType(type2) {
+  switch (type2) {
+    case "CharacterDevice":
+    case "BlockDevice":
+      return "a device node (never made)";
+    case "FIFO":
+      return "a FIFO (never made)";
+    default:
+      return `an entry of type ${type2} (only files, folders and links are made)`;
+  }
+}
+function normalizeName(name) {
+  if (name.includes("\0")) return { why: "its name holds a NUL byte" };
+  if (name.startsWith("/")) return { why: "its name is absolute" };
+  const parts = name.split("/").filter((part) => part !== "" && part !== ".");
+  if (parts.includes("..")) return { why: "its name leaves the tree (..)" };
+  const path6 = parts.join("/");
+  if (Buffer.byteLength(path6) > maxPathBytes) return { why: "its name is too long" };
+  if (parts.some((part) => Buffer.byteLength(part) > maxNameBytes))
+    return { why: "a part of its name is too long" };
+  return { path: path6 };
+}
+async function makeParents(root, path6, mode) {
+  const parts = path6.split("/").slice(0, -1);
+  let at2 = root;
+  for (const part of parts) {
+    at2 = join3(at2, part);
+    try {
+      const stat13 = await lstat2(at2);
+      if (!stat13.isDirectory()) return `${relative(root, at2)} is not a folder`;
+    } catch {
+      await makeDirectory(at2, mode);
+    }
+  }
+  return void 0;
+}
+async function makeDirectory(path6, mode) {
+  try {
+    await mkdir(path6, { mode });
+  } catch (error62) {
+    if (error62.code !== "EEXIST") throw error62;
+    if (!(await lstat2(path6)).isDirectory()) throw error62;
+    return;
+  }
+  await chmod(path6, mode);
+}
+async function makeLinks(root, links, received, folderMode) {
+  const made = [];
+  for (const { path: path6, target } of links) {
+    if (target === "" || isAbsolute(target)) {
+      received.refused.push({
+        path: path6,
+        why: `a link to ${target || "nothing"} (absolute links are not kept)`
+      });
+      continue;
+    }
+    const lexical = posix.normalize(posix.join(posix.dirname(path6), target));
+    if (lexical === ".." || lexical.startsWith("../")) {
+      received.refused.push({ path: path6, why: `a link to ${target}, outside the tree` });
+      continue;
+    }
+    if (await makeParents(root, path6, folderMode) !== void 0 || await linkParentIsLink(root, path6)) {
+      received.refused.push({ path: path6, why: `a link inside another link or a file` });
+      continue;
+    }
+    try {
+      await symlink(target, join3(root, path6));
+      made.push(path6);
+    } catch (error62) {
+      received.refused.push({ path: path6, why: whyNot(error62) });
+    }
+  }
+  const realRoot = await realpath2(root);
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const path6 of [...made]) {
+      const resolved = await realpath2(join3(root, path6)).catch(() => void 0);
+      if (resolved !== void 0 && (resolved === realRoot || resolved.startsWith(realRoot + sep)))
+        continue;
+      const target = await readlink(join3(root, path6)).catch(() => "?");
+      await rm(join3(root, path6), { force: true });
+      made.splice(made.indexOf(path6), 1);
+      received.refused.push({
+        path: path6,
+        why: resolved === void 0 ? `a link to ${target}, which is not in the tree` : `a link to ${target}, which leads outside the tree`
+      });
+      changed = true;
+    }
+  }
+  received.links.push(...made);
+}
+async function linkParentIsLink(root, path6) {
+  let at2 = root;
+  for (const part of path6.split("/").slice(0, -1)) {
+    at2 = join3(at2, part);
+    if ((await lstat2(at2)).isSymbolicLink()) return true;
+  }
+  return false;
+}
+function whyNot(error62) {
+  switch (error62.code) {
+    case "EEXIST":
+    case "EISDIR":
+      return "another entry of the same name is a folder";
+    case "ENOTDIR":
+      return "a file of the same name is in the way";
+    case "ENAMETOOLONG":
+      return "its name is too long";
+    case "ELOOP":
+      return "a link is in the way";
+    default:
+      throw error62;
+  }
+}
+var defaultTreeLimits, maxPathBytes, maxNameBytes, maxMetaEntrySize;
+var init_receive_tree = __esm({
+  "src/sync/receive-tree.ts"() {
+    "use strict";
+    init_index_min();
+    init_size();
+    defaultTreeLimits = { maxBytes: 1024 ** 3, maxEntries: 1e5 };
+    maxPathBytes = 4096;
+    maxNameBytes = 255;
+    maxMetaEntrySize = 64 * 1024;
+  }
+});
+
 // node_modules/zod/v4/core/util.js
 var util_exports = {};
 __export(util_exports, {
@@ -16875,7 +20217,7 @@ function isBackEdge(ctx, value) {
   const backEdges = ctx[STATE]?.backEdges;
   return backEdges !== void 0 && isRef(value) && backEdges.has(value);
 }
-var $ZodCyclicError, STATE, NO_ISSUES, recursive, NONE, ASSUMED, PROVEN, handoff, open2, memo;
+var $ZodCyclicError, STATE, NO_ISSUES, recursive, NONE, ASSUMED, PROVEN, handoff, open3, memo;
 var init_memoizer = __esm({
   "node_modules/zod/v4/core/memoizer.js"() {
     init_util();
@@ -16891,7 +20233,7 @@ var init_memoizer = __esm({
     NONE = 0;
     ASSUMED = 1;
     PROVEN = 2;
-    open2 = [];
+    open3 = [];
     memo = {
       alloc(_inst, payload, empty) {
         const bucket = handoff;
@@ -16900,7 +20242,7 @@ var init_memoizer = __esm({
         handoff = void 0;
         const entry = { value: empty, issues: null };
         bucket.set(payload.value, entry);
-        open2.push(entry);
+        open3.push(entry);
         return empty;
       },
       guard(inst) {
@@ -16971,10 +20313,10 @@ var init_memoizer = __esm({
               return payload;
             }
             handoff = bucket;
-            const depth = open2.length;
+            const depth = open3.length;
             const result = base(payload, ctx);
             handoff = void 0;
-            const entry = open2.length > depth ? open2.pop() : void 0;
+            const entry = open3.length > depth ? open3.pop() : void 0;
             if (result instanceof Promise) {
               return result.then((r) => {
                 if (entry)
@@ -31349,7 +34691,7 @@ function resolveRef(ref, ctx) {
   throw new Error(`Reference not found: ${ref}`);
 }
 function checkObjectGuards(objectSchema, guards) {
-  const guard = z.transform((value) => value).check((payload) => {
+  const guard = z2.transform((value) => value).check((payload) => {
     const value = payload.value;
     if (typeof value !== "object" || value === null || Array.isArray(value))
       return;
@@ -31452,7 +34794,7 @@ function plural(n2) {
   return n2 === 1 ? "element" : "elements";
 }
 function checkArrayGuards(arraySchema, guards) {
-  const guard = z.transform((value) => value).check((payload) => {
+  const guard = z2.transform((value) => value).check((payload) => {
     const items = payload.value;
     if (!Array.isArray(items))
       return;
@@ -31509,14 +34851,14 @@ function getTupleRest(restSchema, ctx) {
     return void 0;
   }
   if (restSchema === void 0 || restSchema === true) {
-    return z.any();
+    return z2.any();
   }
   return convertSchema(restSchema, ctx);
 }
 function convertBaseSchema(schema2, ctx) {
   if (schema2.not !== void 0) {
     if (typeof schema2.not === "object" && Object.keys(schema2.not).length === 0) {
-      return z.never();
+      return z2.never();
     }
     throw new Error("not is not supported in Zod (except { not: {} } for never)");
   }
@@ -31538,7 +34880,7 @@ function convertBaseSchema(schema2, ctx) {
       return ctx.refs.get(refPath);
     }
     if (ctx.processing.has(refPath)) {
-      return z.lazy(() => {
+      return z2.lazy(() => {
         if (!ctx.refs.has(refPath)) {
           throw new Error(`Circular reference not resolved: ${refPath}`);
         }
@@ -31555,25 +34897,25 @@ function convertBaseSchema(schema2, ctx) {
   if (schema2.enum !== void 0) {
     const enumValues = schema2.enum;
     if (ctx.version === "openapi-3.0" && schema2.nullable === true && enumValues.length === 1 && enumValues[0] === null) {
-      return z.null();
+      return z2.null();
     }
     if (enumValues.length === 0) {
-      return z.never();
+      return z2.never();
     }
     if (enumValues.length === 1) {
-      return z.literal(enumValues[0]);
+      return z2.literal(enumValues[0]);
     }
     if (enumValues.every((v2) => typeof v2 === "string")) {
-      return z.enum(enumValues);
+      return z2.enum(enumValues);
     }
-    const literalSchemas = enumValues.map((v2) => z.literal(v2));
+    const literalSchemas = enumValues.map((v2) => z2.literal(v2));
     if (literalSchemas.length < 2) {
       return literalSchemas[0];
     }
-    return z.union([literalSchemas[0], literalSchemas[1], ...literalSchemas.slice(2)]);
+    return z2.union([literalSchemas[0], literalSchemas[1], ...literalSchemas.slice(2)]);
   }
   if (schema2.const !== void 0) {
-    return z.literal(schema2.const);
+    return z2.literal(schema2.const);
   }
   const type2 = schema2.type;
   if (Array.isArray(type2)) {
@@ -31582,74 +34924,74 @@ function convertBaseSchema(schema2, ctx) {
       return convertBaseSchema(typeSchema, ctx);
     });
     if (typeSchemas.length === 0) {
-      return z.never();
+      return z2.never();
     }
     if (typeSchemas.length === 1) {
       return typeSchemas[0];
     }
-    return z.union(typeSchemas);
+    return z2.union(typeSchemas);
   }
   if (!type2) {
-    return z.any();
+    return z2.any();
   }
   let zodSchema;
   switch (type2) {
     case "string": {
-      let stringSchema = z.string();
+      let stringSchema = z2.string();
       if (schema2.format) {
         const format2 = schema2.format;
         if (format2 === "email") {
-          stringSchema = stringSchema.check(z.email());
+          stringSchema = stringSchema.check(z2.email());
         } else if (format2 === "uri" || format2 === "uri-reference") {
-          stringSchema = stringSchema.check(z.url());
+          stringSchema = stringSchema.check(z2.url());
         } else if (format2 === "uuid" || format2 === "guid") {
-          stringSchema = stringSchema.check(z.uuid());
+          stringSchema = stringSchema.check(z2.uuid());
         } else if (format2 === "date-time") {
-          stringSchema = stringSchema.check(z.iso.datetime({ offset: true }));
+          stringSchema = stringSchema.check(z2.iso.datetime({ offset: true }));
         } else if (format2 === "date") {
-          stringSchema = stringSchema.check(z.iso.date());
+          stringSchema = stringSchema.check(z2.iso.date());
         } else if (format2 === "time") {
-          stringSchema = stringSchema.check(z.regex(fullTime));
+          stringSchema = stringSchema.check(z2.regex(fullTime));
         } else if (format2 === "duration") {
-          stringSchema = stringSchema.check(z.iso.duration());
+          stringSchema = stringSchema.check(z2.iso.duration());
         } else if (format2 === "hostname") {
-          stringSchema = stringSchema.check(z.hostname());
+          stringSchema = stringSchema.check(z2.hostname());
         } else if (format2 === "ipv4") {
-          stringSchema = stringSchema.check(z.ipv4());
+          stringSchema = stringSchema.check(z2.ipv4());
         } else if (format2 === "ipv6") {
-          stringSchema = stringSchema.check(z.ipv6());
+          stringSchema = stringSchema.check(z2.ipv6());
         } else if (format2 === "mac") {
-          stringSchema = stringSchema.check(z.mac());
+          stringSchema = stringSchema.check(z2.mac());
         } else if (format2 === "cidr") {
-          stringSchema = stringSchema.check(z.cidrv4());
+          stringSchema = stringSchema.check(z2.cidrv4());
         } else if (format2 === "cidr-v6") {
-          stringSchema = stringSchema.check(z.cidrv6());
+          stringSchema = stringSchema.check(z2.cidrv6());
         } else if (format2 === "base64") {
-          stringSchema = stringSchema.check(z.base64());
+          stringSchema = stringSchema.check(z2.base64());
         } else if (format2 === "base64url") {
-          stringSchema = stringSchema.check(z.base64url());
+          stringSchema = stringSchema.check(z2.base64url());
         } else if (format2 === "e164") {
-          stringSchema = stringSchema.check(z.e164());
+          stringSchema = stringSchema.check(z2.e164());
         } else if (format2 === "credit_card") {
-          stringSchema = stringSchema.check(z.creditCard());
+          stringSchema = stringSchema.check(z2.creditCard());
         } else if (format2 === "iban") {
-          stringSchema = stringSchema.check(z.iban());
+          stringSchema = stringSchema.check(z2.iban());
         } else if (format2 === "jwt") {
-          stringSchema = stringSchema.check(z.jwt());
+          stringSchema = stringSchema.check(z2.jwt());
         } else if (format2 === "emoji") {
-          stringSchema = stringSchema.check(z.emoji());
+          stringSchema = stringSchema.check(z2.emoji());
         } else if (format2 === "nanoid") {
-          stringSchema = stringSchema.check(z.nanoid());
+          stringSchema = stringSchema.check(z2.nanoid());
         } else if (format2 === "cuid") {
-          stringSchema = stringSchema.check(z.cuid());
+          stringSchema = stringSchema.check(z2.cuid());
         } else if (format2 === "cuid2") {
-          stringSchema = stringSchema.check(z.cuid2());
+          stringSchema = stringSchema.check(z2.cuid2());
         } else if (format2 === "ulid") {
-          stringSchema = stringSchema.check(z.ulid());
+          stringSchema = stringSchema.check(z2.ulid());
         } else if (format2 === "xid") {
-          stringSchema = stringSchema.check(z.xid());
+          stringSchema = stringSchema.check(z2.xid());
         } else if (format2 === "ksuid") {
-          stringSchema = stringSchema.check(z.ksuid());
+          stringSchema = stringSchema.check(z2.ksuid());
         }
       }
       if (typeof schema2.minLength === "number") {
@@ -31666,7 +35008,7 @@ function convertBaseSchema(schema2, ctx) {
     }
     case "number":
     case "integer": {
-      let numberSchema = type2 === "integer" ? z.number().int() : z.number();
+      let numberSchema = type2 === "integer" ? z2.number().int() : z2.number();
       if (typeof schema2.minimum === "number" && schema2.exclusiveMinimum !== true) {
         numberSchema = numberSchema.min(schema2.minimum);
       }
@@ -31690,11 +35032,11 @@ function convertBaseSchema(schema2, ctx) {
       break;
     }
     case "boolean": {
-      zodSchema = z.boolean();
+      zodSchema = z2.boolean();
       break;
     }
     case "null": {
-      zodSchema = z.null();
+      zodSchema = z2.null();
       break;
     }
     case "object": {
@@ -31712,22 +35054,22 @@ function convertBaseSchema(schema2, ctx) {
         const looseRecords = [];
         for (const pattern of patternKeys) {
           const patternValue = convertSchema(patternProps[pattern], ctx);
-          const keySchema = z.string().regex(new RegExp(pattern));
-          looseRecords.push(z.looseRecord(keySchema, patternValue));
+          const keySchema = z2.string().regex(new RegExp(pattern));
+          looseRecords.push(z2.looseRecord(keySchema, patternValue));
         }
         const schemasToIntersect = [];
         if (Object.keys(shape).length > 0) {
-          schemasToIntersect.push(z.object(shape).passthrough());
+          schemasToIntersect.push(z2.object(shape).passthrough());
         }
         schemasToIntersect.push(...looseRecords);
         if (schemasToIntersect.length === 0) {
-          zodSchema = z.object({}).passthrough();
+          zodSchema = z2.object({}).passthrough();
         } else if (schemasToIntersect.length === 1) {
           zodSchema = schemasToIntersect[0];
         } else {
-          let result = z.intersection(schemasToIntersect[0], schemasToIntersect[1]);
+          let result = z2.intersection(schemasToIntersect[0], schemasToIntersect[1]);
           for (let i2 = 2; i2 < schemasToIntersect.length; i2++) {
-            result = z.intersection(result, schemasToIntersect[i2]);
+            result = z2.intersection(result, schemasToIntersect[i2]);
           }
           zodSchema = result;
         }
@@ -31757,7 +35099,7 @@ function convertBaseSchema(schema2, ctx) {
           });
         }
       } else {
-        const objectSchema = z.object(shape);
+        const objectSchema = z2.object(shape);
         if (schema2.additionalProperties === false) {
           zodSchema = objectSchema.strict();
         } else if (additionalSchema) {
@@ -31787,30 +35129,30 @@ function convertBaseSchema(schema2, ctx) {
         const tupleItems = prefixItems.map((item) => convertSchema(item, ctx));
         const positionalItems = applyMinItems(tupleItems, minItems);
         const rest = !Array.isArray(items) ? getTupleRest(items, ctx) : void 0;
-        const tupleSchema = z.tuple(positionalItems);
+        const tupleSchema = z2.tuple(positionalItems);
         zodSchema = rest ? tupleSchema.rest(rest) : tupleSchema;
         if (typeof schema2.minItems === "number") {
-          zodSchema = zodSchema.check(z.minLength(schema2.minItems));
+          zodSchema = zodSchema.check(z2.minLength(schema2.minItems));
         }
         if (typeof schema2.maxItems === "number") {
-          zodSchema = zodSchema.check(z.maxLength(schema2.maxItems));
+          zodSchema = zodSchema.check(z2.maxLength(schema2.maxItems));
         }
       } else if (Array.isArray(items)) {
         const minItems = typeof schema2.minItems === "number" ? schema2.minItems : 0;
         const tupleItems = items.map((item) => convertSchema(item, ctx));
         const positionalItems = applyMinItems(tupleItems, minItems);
         const rest = getTupleRest(schema2.additionalItems, ctx);
-        const tupleSchema = z.tuple(positionalItems);
+        const tupleSchema = z2.tuple(positionalItems);
         zodSchema = rest ? tupleSchema.rest(rest) : tupleSchema;
         if (typeof schema2.minItems === "number") {
-          zodSchema = zodSchema.check(z.minLength(schema2.minItems));
+          zodSchema = zodSchema.check(z2.minLength(schema2.minItems));
         }
         if (typeof schema2.maxItems === "number") {
-          zodSchema = zodSchema.check(z.maxLength(schema2.maxItems));
+          zodSchema = zodSchema.check(z2.maxLength(schema2.maxItems));
         }
       } else if (items !== void 0) {
         const element = convertSchema(items, ctx);
-        let arraySchema = z.array(element);
+        let arraySchema = z2.array(element);
         if (typeof schema2.minItems === "number") {
           arraySchema = arraySchema.min(schema2.minItems);
         }
@@ -31819,7 +35161,7 @@ function convertBaseSchema(schema2, ctx) {
         }
         zodSchema = arraySchema;
       } else {
-        zodSchema = z.array(z.any());
+        zodSchema = z2.array(z2.any());
       }
       if (schema2.uniqueItems === true || schema2.contains !== void 0) {
         zodSchema = checkArrayGuards(zodSchema, {
@@ -31838,37 +35180,37 @@ function convertBaseSchema(schema2, ctx) {
 }
 function convertSchema(schema2, ctx) {
   if (typeof schema2 === "boolean") {
-    return schema2 ? z.any() : z.never();
+    return schema2 ? z2.any() : z2.never();
   }
   let baseSchema = convertBaseSchema(schema2, ctx);
   const hasExplicitType = schema2.type || schema2.enum !== void 0 || schema2.const !== void 0;
   if (schema2.anyOf && Array.isArray(schema2.anyOf)) {
     const options = schema2.anyOf.map((s3) => convertSchema(s3, ctx));
-    const anyOfUnion = z.union(options);
-    baseSchema = hasExplicitType ? z.intersection(baseSchema, anyOfUnion) : anyOfUnion;
+    const anyOfUnion = z2.union(options);
+    baseSchema = hasExplicitType ? z2.intersection(baseSchema, anyOfUnion) : anyOfUnion;
   }
   if (schema2.oneOf && Array.isArray(schema2.oneOf)) {
     const options = schema2.oneOf.map((s3) => convertSchema(s3, ctx));
-    const oneOfUnion = z.xor(options);
-    baseSchema = hasExplicitType ? z.intersection(baseSchema, oneOfUnion) : oneOfUnion;
+    const oneOfUnion = z2.xor(options);
+    baseSchema = hasExplicitType ? z2.intersection(baseSchema, oneOfUnion) : oneOfUnion;
   }
   if (schema2.allOf && Array.isArray(schema2.allOf)) {
     if (schema2.allOf.length === 0) {
-      baseSchema = hasExplicitType ? baseSchema : z.any();
+      baseSchema = hasExplicitType ? baseSchema : z2.any();
     } else {
       let result = hasExplicitType ? baseSchema : convertSchema(schema2.allOf[0], ctx);
       const startIdx = hasExplicitType ? 0 : 1;
       for (let i2 = startIdx; i2 < schema2.allOf.length; i2++) {
-        result = z.intersection(result, convertSchema(schema2.allOf[i2], ctx));
+        result = z2.intersection(result, convertSchema(schema2.allOf[i2], ctx));
       }
       baseSchema = result;
     }
   }
   if (schema2.nullable === true && ctx.version === "openapi-3.0") {
-    baseSchema = z.nullable(baseSchema);
+    baseSchema = z2.nullable(baseSchema);
   }
   if (schema2.readOnly === true) {
-    baseSchema = z.readonly(baseSchema);
+    baseSchema = z2.readonly(baseSchema);
   }
   if (schema2.default !== void 0) {
     baseSchema = baseSchema.default(schema2.default);
@@ -31919,7 +35261,7 @@ function convertSchema(schema2, ctx) {
 }
 function fromJSONSchema(schema2, params) {
   if (typeof schema2 === "boolean") {
-    return schema2 ? z.any() : z.never();
+    return schema2 ? z2.any() : z2.never();
   }
   let normalized;
   try {
@@ -31939,7 +35281,7 @@ function fromJSONSchema(schema2, params) {
   };
   return convertSchema(normalized, ctx);
 }
-var z, RECOGNIZED_KEYS, SCHEMA_KEYWORDS, SCHEMA_MAP_KEYWORDS, fullTime;
+var z2, RECOGNIZED_KEYS, SCHEMA_KEYWORDS, SCHEMA_MAP_KEYWORDS, fullTime;
 var init_from_json_schema = __esm({
   "node_modules/zod/v4/classic/from-json-schema.js"() {
     init_registries();
@@ -31947,7 +35289,7 @@ var init_from_json_schema = __esm({
     init_checks2();
     init_iso();
     init_schemas2();
-    z = {
+    z2 = {
       ...schemas_exports2,
       ...checks_exports2,
       iso: iso_exports
@@ -32719,7 +36061,7 @@ var init_sparse_data = __esm({
 // src/image/digest.ts
 import { createHash } from "node:crypto";
 import { createReadStream as createReadStream2 } from "node:fs";
-import { open as open3, stat as stat2 } from "node:fs/promises";
+import { open as open4, stat as stat2 } from "node:fs/promises";
 function formatDigest(d) {
   return `${d.algorithm}:${d.hex}`;
 }
@@ -32742,7 +36084,7 @@ async function copyZeroBlocks(source, target, signal) {
   const hash2 = createHash("sha256");
   const zeros = Buffer.alloc(zeroBlock);
   const block = Buffer.alloc(zeroBlock);
-  const output2 = target === void 0 ? void 0 : await open3(target, "w", 384);
+  const output2 = target === void 0 ? void 0 : await open4(target, "w", 384);
   try {
     let index = 0;
     let written = false;
@@ -32803,7 +36145,7 @@ var init_digest = __esm({
 });
 
 // src/image/reference.ts
-import { isAbsolute, resolve } from "node:path";
+import { isAbsolute as isAbsolute2, resolve } from "node:path";
 function parseImageReference(text, cwd, home) {
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(text)?.[1]?.toLowerCase();
   if (scheme) {
@@ -32829,7 +36171,7 @@ function parseImageReference(text, cwd, home) {
     return { kind: "url", url: url2, digest };
   }
   if (text.startsWith("~/")) return { kind: "file", path: resolve(home, text.slice(2)) };
-  if (text.includes("/") || text.startsWith(".") || isAbsolute(text))
+  if (text.includes("/") || text.startsWith(".") || isAbsolute2(text))
     return { kind: "file", path: resolve(cwd, text) };
   return { kind: "name", name: text };
 }
@@ -33404,7 +36746,7 @@ var init_settings = __esm({
 // src/config/load.ts
 import { readFile as readFile3 } from "node:fs/promises";
 import { availableParallelism } from "node:os";
-import { dirname as dirname3, extname, join as join3, resolve as resolve2 } from "node:path";
+import { dirname as dirname3, extname, join as join4, resolve as resolve2 } from "node:path";
 async function loadRunConfig(input2) {
   const problems = [...input2.problems ?? []];
   const flagPrefix = input2.flagPrefix ?? "--";
@@ -33518,8 +36860,8 @@ async function loadRunConfig(input2) {
     artifacts: merged.artifact ?? [],
     artifactsDir: resolve2(input2.cwd, merged["artifacts-dir"] ?? "kvmci-artifacts"),
     artifactsLimits: {
-      maxBytes: merged["artifacts-max-size"] ?? 1024 ** 3,
-      maxEntries: merged["artifacts-max-files"] ?? 1e5
+      maxBytes: merged["artifacts-max-size"] ?? defaultTreeLimits.maxBytes,
+      maxEntries: merged["artifacts-max-files"] ?? defaultTreeLimits.maxEntries
     },
     consoleLog: merged["console-log"] ? resolve2(input2.cwd, merged["console-log"]) : void 0,
     userData,
@@ -33550,7 +36892,7 @@ async function loadRunConfig(input2) {
         provision: t.provision ?? config2.provision,
         env: { ...config2.env, ...t.env },
         artifacts: t.artifacts ?? config2.artifacts,
-        artifactsDir: join3(config2.artifactsDir, t.name),
+        artifactsDir: join4(config2.artifactsDir, t.name),
         consoleLog: config2.consoleLog && withName(config2.consoleLog, t.name),
         command: t.command ?? { argv: ["true"] }
       })
@@ -33753,6 +37095,7 @@ var init_load = __esm({
     init_trust2();
     init_error_message();
     init_issues();
+    init_receive_tree();
     init_schema();
     init_settings();
     defaultConfigFile = "kvmci.yml";
@@ -41644,7 +44987,7 @@ var require_client_h2 = __commonJS({
   "node_modules/undici/lib/dispatcher/client-h2.js"(exports2, module) {
     "use strict";
     var assert2 = __require("node:assert");
-    var { pipeline: pipeline3 } = __require("node:stream");
+    var { pipeline: pipeline4 } = __require("node:stream");
     var util = require_util();
     var {
       RequestContentLengthMismatchError,
@@ -42316,7 +45659,7 @@ var require_client_h2 = __commonJS({
     }
     function writeStream(abort, socket, expectsPayload, h2stream, body, client, request, contentLength) {
       assert2(contentLength !== 0 || client[kRunning] === 0, "stream body cannot be pipelined");
-      const pipe2 = pipeline3(
+      const pipe2 = pipeline4(
         body,
         h2stream,
         (err) => {
@@ -46230,7 +49573,7 @@ var require_api_pipeline = __commonJS({
         util.destroy(ret, err);
       }
     };
-    function pipeline3(opts, handler) {
+    function pipeline4(opts, handler) {
       try {
         const pipelineHandler = new PipelineHandler(opts, handler);
         this.dispatch({ ...opts, body: pipelineHandler.req }, pipelineHandler);
@@ -46239,7 +49582,7 @@ var require_api_pipeline = __commonJS({
         return new PassThrough3().destroy(err);
       }
     }
-    module.exports = pipeline3;
+    module.exports = pipeline4;
   }
 });
 
@@ -51845,7 +55188,7 @@ var require_decompress = __commonJS({
   "node_modules/undici/lib/interceptor/decompress.js"(exports2, module) {
     "use strict";
     var { createInflate, createGunzip, createBrotliDecompress, createZstdDecompress } = __require("node:zlib");
-    var { pipeline: pipeline3, Transform: TransformStream2 } = __require("node:stream");
+    var { pipeline: pipeline4, Transform: TransformStream2 } = __require("node:stream");
     var { InvalidArgumentError, ResponseExceededMaxSizeError } = require_errors();
     var DecoratorHandler = require_decorator_handler();
     var { runtimeFeatures } = require_runtime_features();
@@ -52162,7 +55505,7 @@ var require_decompress = __commonJS({
       #setupMultipleDecompressors() {
         const lastDecompressor = this.#decompressors[this.#decompressors.length - 1];
         this.#setupDecompressorEvents(lastDecompressor);
-        pipeline3(this.#decompressors, (err) => {
+        pipeline4(this.#decompressors, (err) => {
           if (this.#terminated) {
             return;
           }
@@ -54993,7 +58336,7 @@ var require_fetch = __commonJS({
       subresourceSet
     } = require_constants3();
     var EE = __require("node:events");
-    var { Readable: Readable6, pipeline: pipeline3, finished: finished7, isErrored, isReadable } = __require("node:stream");
+    var { Readable: Readable6, pipeline: pipeline4, finished: finished7, isErrored, isReadable } = __require("node:stream");
     var { addAbortListener: addAbortListener3, bufferToLowerCasedHeaderName } = require_util();
     var { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = require_data_url();
     var { getGlobalDispatcher } = require_global2();
@@ -55984,7 +59327,7 @@ var require_fetch = __commonJS({
                 status,
                 statusText,
                 headersList,
-                body: decoders.length ? pipeline3(this.body, ...decoders, (err) => {
+                body: decoders.length ? pipeline4(this.body, ...decoders, (err) => {
                   if (err) {
                     this.onError(err);
                   }
@@ -59881,7 +63224,7 @@ ${value}`;
 var require_eventsource = __commonJS({
   "node_modules/undici/lib/web/eventsource/eventsource.js"(exports2, module) {
     "use strict";
-    var { pipeline: pipeline3 } = __require("node:stream");
+    var { pipeline: pipeline4 } = __require("node:stream");
     var { fetching } = require_fetch();
     var { makeRequest } = require_request2();
     var { webidl } = require_webidl();
@@ -60041,7 +63384,7 @@ var require_eventsource = __commonJS({
               ));
             }
           });
-          pipeline3(
+          pipeline4(
             response.body.stream,
             eventSourceStream,
             (error62) => {
@@ -60428,16 +63771,16 @@ var init_http = __esm({
 });
 
 // src/cache/layout.ts
-import { constants as constants5 } from "node:fs";
-import { access as access2, mkdir } from "node:fs/promises";
-import { join as join4 } from "node:path";
+import { constants as constants6 } from "node:fs";
+import { access as access2, mkdir as mkdir2 } from "node:fs/promises";
+import { join as join5 } from "node:path";
 function cachePath(cacheDir, folder, name = "") {
-  return join4(cacheDir, CacheFolders[folder], name);
+  return join5(cacheDir, CacheFolders[folder], name);
 }
 async function requireWritableCache(cacheDir) {
   try {
-    await mkdir(cacheDir, { recursive: true, mode: 448 });
-    await access2(cacheDir, constants5.W_OK | constants5.X_OK);
+    await mkdir2(cacheDir, { recursive: true, mode: 448 });
+    await access2(cacheDir, constants6.W_OK | constants6.X_OK);
   } catch (error62) {
     const code = error62.code;
     const why = code === "ENOTDIR" || code === "EEXIST" ? "a file is in the way (it or a folder above it is not a folder)" : code === "EACCES" || code === "EPERM" ? "permission denied" : code === "EROFS" ? "it is on a read-only file system" : String(error62.message);
@@ -60475,14 +63818,14 @@ var init_layout = __esm({
 
 // src/image/integrity.ts
 import { readFile as readFile4, rename, stat as stat3, writeFile } from "node:fs/promises";
-import { join as join5 } from "node:path";
+import { join as join6 } from "node:path";
 function bootFiles(info, diskFile) {
   return [diskFile, info.boot.kernel, info.boot.initrd].filter((f2) => !!f2);
 }
 async function stampEntry(dir, info, diskFile) {
   const stamp = {};
   for (const file2 of bootFiles(info, diskFile)) {
-    const path6 = join5(dir, file2);
+    const path6 = join6(dir, file2);
     const digest = file2 === diskFile ? info.digest : formatDigest(await digestFile(path6, "sha256"));
     stamp[file2] = { ...await sizeAndTime(path6), digest };
   }
@@ -60492,7 +63835,7 @@ async function findDamage(dir, info, diskFile, o2 = {}) {
   const stamp = await readStamp(dir);
   let changed = false;
   for (const file2 of bootFiles(info, diskFile)) {
-    const path6 = join5(dir, file2);
+    const path6 = join6(dir, file2);
     const now = await sizeAndTime(path6).catch(() => void 0);
     if (!now) return `${file2} is missing`;
     const known = stamp[file2];
@@ -60522,7 +63865,7 @@ function sameTime(recordedMs, nowMs) {
 async function readStamp(dir) {
   try {
     const parsed = entryStampSchema.safeParse(
-      JSON.parse(await readFile4(join5(dir, stampFileName), "utf8"))
+      JSON.parse(await readFile4(join6(dir, stampFileName), "utf8"))
     );
     return parsed.success ? parsed.data : {};
   } catch {
@@ -60530,10 +63873,10 @@ async function readStamp(dir) {
   }
 }
 async function writeStamp(dir, stamp) {
-  const temporary = join5(dir, `.${stampFileName}.${process.pid}`);
+  const temporary = join6(dir, `.${stampFileName}.${process.pid}`);
   await writeFile(temporary, `${JSON.stringify(stamp, null, 2)}
 `);
-  await rename(temporary, join5(dir, stampFileName));
+  await rename(temporary, join6(dir, stampFileName));
 }
 var stampFileName, fileStampSchema, entryStampSchema;
 var init_integrity = __esm({
@@ -60552,9 +63895,9 @@ var init_integrity = __esm({
 });
 
 // src/image/cache.ts
-import { mkdir as mkdir2, readdir as readdir2, readFile as readFile5, rename as rename2, rm, stat as stat4, utimes, writeFile as writeFile2 } from "node:fs/promises";
+import { mkdir as mkdir3, readdir as readdir2, readFile as readFile5, rename as rename2, rm as rm2, stat as stat4, utimes as utimes2, writeFile as writeFile2 } from "node:fs/promises";
 import { homedir } from "node:os";
-import { join as join6 } from "node:path";
+import { join as join7 } from "node:path";
 function diskFileName(format2) {
   return format2 === "raw" ? "disk.raw" : ImageFiles.disk;
 }
@@ -60563,8 +63906,8 @@ function firmwareFor(arch2) {
 }
 function resolveCacheDir(env2, home = homedir()) {
   if (env2.KVMCI_CACHE_DIR) return env2.KVMCI_CACHE_DIR;
-  const xdg = env2.XDG_CACHE_HOME && env2.XDG_CACHE_HOME.startsWith("/") ? env2.XDG_CACHE_HOME : join6(home, ".cache");
-  return join6(xdg, "kvmci");
+  const xdg = env2.XDG_CACHE_HOME && env2.XDG_CACHE_HOME.startsWith("/") ? env2.XDG_CACHE_HOME : join7(home, ".cache");
+  return join7(xdg, "kvmci");
 }
 function imagesDir(cacheDir) {
   return cachePath(cacheDir, "images");
@@ -60576,7 +63919,7 @@ function imageEntryName(name, keyOrDigest) {
 async function readCachedImage(dir) {
   let text;
   try {
-    text = await readFile5(join6(dir, ImageFiles.info), "utf8");
+    text = await readFile5(join7(dir, ImageFiles.info), "utf8");
   } catch {
     return void 0;
   }
@@ -60588,13 +63931,13 @@ async function readCachedImage(dir) {
   }
   const parsed = imageInfoSchema.safeParse(data);
   if (!parsed.success) return void 0;
-  const diskPath = join6(dir, diskFileName(parsed.data.format));
+  const diskPath = join7(dir, diskFileName(parsed.data.format));
   try {
     await stat4(diskPath);
   } catch {
     return void 0;
   }
-  const lastUsed = await stat4(join6(dir, ImageFiles.lastUsed)).then(
+  const lastUsed = await stat4(join7(dir, ImageFiles.lastUsed)).then(
     (s3) => s3.mtime,
     () => new Date(parsed.data.createdAt)
   );
@@ -60608,10 +63951,10 @@ async function readCachedImage(dir) {
   };
 }
 async function findCachedEntry(cacheDir, entry) {
-  return readCachedImage(join6(imagesDir(cacheDir), entry));
+  return readCachedImage(join7(imagesDir(cacheDir), entry));
 }
 async function findIntactEntry(cacheDir, entry, o2) {
-  const dir = join6(imagesDir(cacheDir), entry);
+  const dir = join7(imagesDir(cacheDir), entry);
   const image = await readCachedImage(dir);
   let damage;
   if (image) {
@@ -60625,7 +63968,7 @@ async function findIntactEntry(cacheDir, entry, o2) {
     if (!exists) return void 0;
     damage = `${ImageFiles.info} or the disk is missing or unreadable`;
   }
-  await rm(dir, { recursive: true, force: true });
+  await rm2(dir, { recursive: true, force: true });
   o2.onNote?.(`the cached image ${entry} was damaged (${damage}); removed it, it is made again`);
   return void 0;
 }
@@ -60643,7 +63986,7 @@ async function scanEntries(dir, read) {
       partial2.push(name);
       continue;
     }
-    const entry = await read(join6(dir, name));
+    const entry = await read(join7(dir, name));
     if (entry) found.push(entry);
     else broken.push(name);
   }
@@ -60659,8 +64002,8 @@ async function createPartialEntry(cacheDir, entryName) {
   return createPartialFolder(imagesDir(cacheDir), entryName);
 }
 async function createPartialFolder(parent, entryName) {
-  const dir = join6(parent, `${partialPrefix}${entryName}-${process.pid}-${Date.now()}`);
-  await mkdir2(dir, { recursive: true, mode: 448 });
+  const dir = join7(parent, `${partialPrefix}${entryName}-${process.pid}-${Date.now()}`);
+  await mkdir3(dir, { recursive: true, mode: 448 });
   return dir;
 }
 function partialOwnerPid(folder) {
@@ -60669,32 +64012,32 @@ function partialOwnerPid(folder) {
 }
 async function commitEntry(partialDir, cacheDir, entryName, info) {
   await stampEntry(partialDir, info, diskFileName(info.format));
-  await writeFile2(join6(partialDir, ImageFiles.info), `${JSON.stringify(info, null, 2)}
+  await writeFile2(join7(partialDir, ImageFiles.info), `${JSON.stringify(info, null, 2)}
 `);
-  return publishEntry(partialDir, join6(imagesDir(cacheDir), entryName), readCachedImage);
+  return publishEntry(partialDir, join7(imagesDir(cacheDir), entryName), readCachedImage);
 }
 async function publishEntry(partialDir, finalDir, readBack) {
-  if (!await readBack(finalDir)) await rm(finalDir, { recursive: true, force: true });
+  if (!await readBack(finalDir)) await rm2(finalDir, { recursive: true, force: true });
   try {
     await rename2(partialDir, finalDir);
   } catch (error62) {
     const code = error62.code;
     if (code !== "ENOTEMPTY" && code !== "EEXIST") throw error62;
-    await rm(partialDir, { recursive: true, force: true });
+    await rm2(partialDir, { recursive: true, force: true });
   }
   const entry = await readBack(finalDir);
   if (!entry) throw new Error(`The cache entry ${finalDir} could not be read back`);
   return entry;
 }
 async function touchFolder(dir) {
-  const path6 = join6(dir, ImageFiles.lastUsed);
+  const path6 = join7(dir, ImageFiles.lastUsed);
   const now = /* @__PURE__ */ new Date();
-  await utimes(path6, now, now).catch(() => writeFile2(path6, "")).catch(() => void 0);
+  await utimes2(path6, now, now).catch(() => writeFile2(path6, "")).catch(() => void 0);
 }
 async function folderSize(dir) {
   let total = 0;
   for (const entry of await readdir2(dir)) {
-    const s3 = await stat4(join6(dir, entry));
+    const s3 = await stat4(join7(dir, entry));
     total += s3.blocks * 512;
   }
   return total;
@@ -60824,7 +64167,7 @@ var init_recipe = __esm({
 // src/image/catalog.ts
 import { existsSync } from "node:fs";
 import { readdir as readdir3, readFile as readFile6 } from "node:fs/promises";
-import { basename as basename2, join as join7 } from "node:path";
+import { basename as basename2, join as join8 } from "node:path";
 import { fileURLToPath as fileURLToPath3 } from "node:url";
 function catalogDirs(env2) {
   const extra = (env2.KVMCI_CATALOG ?? "").split(":").filter((d) => d !== "");
@@ -60838,7 +64181,7 @@ async function loadCatalogEntries(name, dirs) {
   const found = /* @__PURE__ */ new Map();
   for (const dir of dirs) {
     for (const file2 of [`${name}.yml`, ...arches.map((a2) => `${name}.${a2}.yml`)]) {
-      const path6 = join7(dir, file2);
+      const path6 = join8(dir, file2);
       let text;
       try {
         text = await readFile6(path6, "utf8");
@@ -60894,15 +64237,15 @@ async function parseCatalogEntry(text, file2, dir) {
   if (kind === "recipe") {
     const paths = recipeHookPaths(text);
     const read = async (path6) => {
-      const full = join7(dir, path6);
+      const full = join8(dir, path6);
       const hookText = await readFile6(full, "utf8").catch(() => void 0);
       return hookText === void 0 ? void 0 : { path: full, text: hookText };
     };
     const customize = await read(paths.customize);
     const essential = paths.essential ? await read(paths.essential) : void 0;
     problems = [
-      ...customize ? [] : [`${join7(dir, paths.customize)}: missing (the recipe's customize hook)`],
-      ...paths.essential && !essential ? [`${join7(dir, paths.essential)}: missing (the recipe's essential hook)`] : []
+      ...customize ? [] : [`${join8(dir, paths.customize)}: missing (the recipe's customize hook)`],
+      ...paths.essential && !essential ? [`${join8(dir, paths.essential)}: missing (the recipe's essential hook)`] : []
     ];
     if (customize && problems.length === 0) {
       const recipe = parseRecipe(text, { customize, essential });
@@ -60942,7 +64285,7 @@ var init_catalog = __esm({
     init_errors();
     init_arch();
     init_recipe();
-    builtinCatalogDir = ["../images/", "../../images/"].map((relative5) => fileURLToPath3(new URL(relative5, import.meta.url))).find((dir) => existsSync(join7(dir, "debian-12.yml"))) ?? fileURLToPath3(new URL("../images/", import.meta.url));
+    builtinCatalogDir = ["../images/", "../../images/"].map((relative5) => fileURLToPath3(new URL(relative5, import.meta.url))).find((dir) => existsSync(join8(dir, "debian-12.yml"))) ?? fileURLToPath3(new URL("../images/", import.meta.url));
     namePattern = /^[a-z0-9][a-z0-9.-]*$/;
     httpUrl2 = external_exports.string().refine((s3) => /^https?:\/\/[^/\s]+\/\S+$/.test(s3), "expected an http:// or https:// URL");
     downloadSchema = external_exports.object({
@@ -64212,76 +67555,76 @@ var init_redos = __esm({
 });
 
 // node_modules/is-unsafe/src/contexts/nosql.js
-var sep, NOSQL_PATTERNS, nosql_default;
+var sep2, NOSQL_PATTERNS, nosql_default;
 var init_nosql = __esm({
   "node_modules/is-unsafe/src/contexts/nosql.js"() {
-    sep = `["'\\s]*:`;
+    sep2 = `["'\\s]*:`;
     NOSQL_PATTERNS = [
       // ─── MongoDB $ operator injection ────────────────────────────────────────
       {
         id: "nosql-where-operator",
         description: "$where \u2014 executes arbitrary JavaScript server-side in MongoDB",
-        pattern: new RegExp(`\\$where${sep}`, "i")
+        pattern: new RegExp(`\\$where${sep2}`, "i")
       },
       {
         id: "nosql-ne-operator",
         description: '$ne \u2014 "not equal" operator used to bypass equality checks',
-        pattern: new RegExp(`\\$ne${sep}`, "i")
+        pattern: new RegExp(`\\$ne${sep2}`, "i")
       },
       {
         id: "nosql-gt-operator",
         description: '$gt \u2014 "greater than" used to bypass password/value checks',
-        pattern: new RegExp(`\\$gte?${sep}`, "i")
+        pattern: new RegExp(`\\$gte?${sep2}`, "i")
       },
       {
         id: "nosql-lt-operator",
         description: '$lt / $lte \u2014 "less than" bypass variants',
-        pattern: new RegExp(`\\$lte?${sep}`, "i")
+        pattern: new RegExp(`\\$lte?${sep2}`, "i")
       },
       {
         id: "nosql-regex-operator",
         description: "$regex \u2014 can be used to extract data character by character (blind injection)",
-        pattern: new RegExp(`\\$regex${sep}`, "i")
+        pattern: new RegExp(`\\$regex${sep2}`, "i")
       },
       {
         id: "nosql-or-operator",
         description: "$or \u2014 logical OR; used to create always-true conditions",
-        pattern: new RegExp(`\\$or${sep}\\s*\\[`, "i")
+        pattern: new RegExp(`\\$or${sep2}\\s*\\[`, "i")
       },
       {
         id: "nosql-and-operator",
         description: "$and \u2014 logical AND operator injection",
-        pattern: new RegExp(`\\$and${sep}\\s*\\[`, "i")
+        pattern: new RegExp(`\\$and${sep2}\\s*\\[`, "i")
       },
       {
         id: "nosql-nor-operator",
         description: "$nor \u2014 logical NOR operator injection",
-        pattern: new RegExp(`\\$nor${sep}\\s*\\[`, "i")
+        pattern: new RegExp(`\\$nor${sep2}\\s*\\[`, "i")
       },
       {
         id: "nosql-exists-operator",
         description: "$exists \u2014 can enumerate fields to determine schema",
-        pattern: new RegExp(`\\$exists${sep}`, "i")
+        pattern: new RegExp(`\\$exists${sep2}`, "i")
       },
       {
         id: "nosql-in-operator",
         description: "$in \u2014 matches any value in a list; can enumerate values",
-        pattern: new RegExp(`\\$in${sep}\\s*\\[`, "i")
+        pattern: new RegExp(`\\$in${sep2}\\s*\\[`, "i")
       },
       {
         id: "nosql-expr-operator",
         description: "$expr \u2014 allows aggregation expressions in queries (MongoDB 3.6+)",
-        pattern: new RegExp(`\\$expr${sep}`, "i")
+        pattern: new RegExp(`\\$expr${sep2}`, "i")
       },
       {
         id: "nosql-function-operator",
         description: "$function \u2014 executes arbitrary JavaScript in MongoDB 4.4+",
-        pattern: new RegExp(`\\$function${sep}`, "i")
+        pattern: new RegExp(`\\$function${sep2}`, "i")
       },
       {
         id: "nosql-accumulator-operator",
         description: "$accumulator \u2014 custom aggregation with arbitrary JS execution",
-        pattern: new RegExp(`\\$accumulator${sep}`, "i")
+        pattern: new RegExp(`\\$accumulator${sep2}`, "i")
       },
       // ─── Prototype pollution ─────────────────────────────────────────────────
       {
@@ -65604,15 +68947,15 @@ var init_meminfo = __esm({
 });
 
 // src/host/which.ts
-import { constants as constants6 } from "node:fs";
+import { constants as constants7 } from "node:fs";
 import { access as access3 } from "node:fs/promises";
-import { delimiter as delimiter2, join as join8 } from "node:path";
+import { delimiter as delimiter2, join as join9 } from "node:path";
 async function which(command, path6 = process.env.PATH ?? "") {
   const dirs = [...path6.split(delimiter2), "/usr/sbin", "/sbin"].filter(Boolean);
   for (const dir of dirs) {
-    const candidate = join8(dir, command);
+    const candidate = join9(dir, command);
     try {
-      await access3(candidate, constants6.X_OK);
+      await access3(candidate, constants7.X_OK);
       return candidate;
     } catch {
     }
@@ -65626,7 +68969,7 @@ var init_which = __esm({
 });
 
 // src/host/packages.ts
-import { constants as constants7 } from "node:fs";
+import { constants as constants8 } from "node:fs";
 import { access as access4 } from "node:fs/promises";
 async function missingTools(tools, path6) {
   const missing = [];
@@ -65635,7 +68978,7 @@ async function missingTools(tools, path6) {
 }
 async function present(tool, path6) {
   if (!tool.startsWith("/")) return await which(tool, path6) !== void 0;
-  return access4(tool, constants7.R_OK).then(
+  return access4(tool, constants8.R_OK).then(
     () => true,
     () => false
   );
@@ -65789,3344 +69132,26 @@ var init_terminal2 = __esm({
   }
 });
 
-// node_modules/tar/dist/esm/index.min.js
-import Qr from "events";
-import I from "fs";
-import { EventEmitter as Di } from "node:events";
-import Cs from "node:stream";
-import { StringDecoder as Hr } from "node:string_decoder";
-import cr from "node:path";
-import Kt from "node:fs";
-import { dirname as Fn, parse as kn } from "path";
-import { EventEmitter as Dn } from "events";
-import zi from "assert";
-import { Buffer as Ot } from "buffer";
-import * as Ps from "zlib";
-import en from "zlib";
-import { posix as Zt } from "node:path";
-import { basename as _n } from "node:path";
-import mi from "fs";
-import X from "fs";
-import js from "path";
-import { win32 as Pn } from "node:path";
-import ar from "path";
-import Br from "node:fs";
-import co from "node:assert";
-import { randomBytes as Mr } from "node:crypto";
-import u2 from "node:fs";
-import R from "node:path";
-import pr from "fs";
-import wi from "node:fs";
-import we from "node:path";
-import k from "node:fs";
-import ro from "node:fs/promises";
-import Si from "node:path";
-import { join as xr } from "node:path";
-import v from "node:fs";
-import Pr from "node:path";
-function Zn(s3, t, e) {
-  let i2 = t, r = t ? t.next : s3.head, n2 = new ue(e, i2, r, s3);
-  return n2.next === void 0 && (s3.tail = n2), n2.prev === void 0 && (s3.head = n2), s3.length++, n2;
+// src/sync/artifacts-disk.ts
+import { open as open5 } from "node:fs/promises";
+function artifactsDiskBytes(limits) {
+  const bytes = limits.maxBytes + limits.maxEntries * 2048 + 16 * 1024 ** 2;
+  return Math.ceil(bytes / 1024 ** 2) * 1024 ** 2;
 }
-function Yn(s3, t) {
-  s3.tail = new ue(t, s3.tail, void 0, s3), s3.head || (s3.head = s3.tail), s3.length++;
-}
-function Kn(s3, t) {
-  s3.head = new ue(t, void 0, s3.head, s3), s3.tail || (s3.tail = s3.head), s3.length++;
-}
-var zr, Ur, Ds, Wr, Gr, Zr, Q, J, nt, De, qt, Ne, Ns, Ae, As, z2, Mt, g, Qt, Bt, b, N, _, bi, Ie, L, S, _i, Oi, Is, Ti, Z, xi, Ce, Jt, Rt, C, jt, Yr, Kr, Vr, $r, Fe, Li, Xr, qr, A, Jr, ht, H, te, m, Ni, tt, Ai, ki, vi, ie, ke, Ut, Ht, Ii, Pt, at, U, ot, Y, zt, Ci, j, ee, Fi, ve, gt, Me, bt, _t, Be, et, Wt, jr, Fs, ks, vs, Ms, Bs, tn, se, K, sn, M, rn, zs, nn, Bi, Tt, Gt, Pi, re, Pe, ze, Ue, He, We, Ge, Ze, Ye, Ke, Us, hn, an, Hs, ln, cn, Ws, Gs, Hi, ne, dn, Ui, oe, Ve, un, F, mn, xt, Wi, pn, lt, En, wn, Sn, ct, yn, Rn, gn, Gi, bn, Lt, ft, On, Tn, xn, Ln, f, $e, Dt, Nn, Xi, qi, An, B, Nt, it, Zi, Zs, V, he, dt, Ys, p, st, ut, Yi, At, w, Xe, qe, Ki, Ks, Vs, ae, Vi, Qe, Yt, $2, Je, It, je, ti, $s, In, le, $i, Xs, Cn, rt, mt, vn, Qi, Mn, Bn, Ct, Ji, zn, qs, ce, ei, ji, Un, Hn, ts, Qs, rr, Wn, tr, er, ir, is, sr, fe, ii, ss, si, rs, ns, os, hs, pt, ri, as, es, q, de, ni, oi, Gn, hi, ue, pi, nr, li, me, W, pe, Et, Ft, Ee, ai, G, ls, ci, or, ds, us, fi, di, hr, cs, ui, lr, fs, wt, kt, Vn, $n, fr, dr, Xn, qn, Qn, Jn, Er, wr, ur, Sr, yr, Rr, jn, to, eo, mr, ms, ps, Ei, io, Es, so, ws, Se, St, no, gr, Ss, br, oo, _r, ys, Or, Vt, Tr, ho, ao, lo, yi, Lr, Dr, _s, Nr, Os, P, Ts, xs, gi, Ar, Ir, Re, Cr, Fr, Rs, yt, O, Ri, kr, $t, gs, bs, Ls, ge, be, _e, Oe, fo, Te, uo, mo, po, vr, Xt, ye, xe, Eo, wo, So, yo, Ro, go, bo, _o, vt, Oo, To;
-var init_index_min = __esm({
-  "node_modules/tar/dist/esm/index.min.js"() {
-    zr = Object.defineProperty;
-    Ur = (s3, t) => {
-      for (var e in t) zr(s3, e, { get: t[e], enumerable: true });
-    };
-    Ds = typeof process == "object" && process ? process : { stdout: null, stderr: null };
-    Wr = (s3) => !!s3 && typeof s3 == "object" && (s3 instanceof A || s3 instanceof Cs || Gr(s3) || Zr(s3));
-    Gr = (s3) => !!s3 && typeof s3 == "object" && s3 instanceof Di && typeof s3.pipe == "function" && s3.pipe !== Cs.Writable.prototype.pipe;
-    Zr = (s3) => !!s3 && typeof s3 == "object" && s3 instanceof Di && typeof s3.write == "function" && typeof s3.end == "function";
-    Q = /* @__PURE__ */ Symbol("EOF");
-    J = /* @__PURE__ */ Symbol("maybeEmitEnd");
-    nt = /* @__PURE__ */ Symbol("emittedEnd");
-    De = /* @__PURE__ */ Symbol("emittingEnd");
-    qt = /* @__PURE__ */ Symbol("emittedError");
-    Ne = /* @__PURE__ */ Symbol("closed");
-    Ns = /* @__PURE__ */ Symbol("read");
-    Ae = /* @__PURE__ */ Symbol("flush");
-    As = /* @__PURE__ */ Symbol("flushChunk");
-    z2 = /* @__PURE__ */ Symbol("encoding");
-    Mt = /* @__PURE__ */ Symbol("decoder");
-    g = /* @__PURE__ */ Symbol("flowing");
-    Qt = /* @__PURE__ */ Symbol("paused");
-    Bt = /* @__PURE__ */ Symbol("resume");
-    b = /* @__PURE__ */ Symbol("buffer");
-    N = /* @__PURE__ */ Symbol("pipes");
-    _ = /* @__PURE__ */ Symbol("bufferLength");
-    bi = /* @__PURE__ */ Symbol("bufferPush");
-    Ie = /* @__PURE__ */ Symbol("bufferShift");
-    L = /* @__PURE__ */ Symbol("objectMode");
-    S = /* @__PURE__ */ Symbol("destroyed");
-    _i = /* @__PURE__ */ Symbol("error");
-    Oi = /* @__PURE__ */ Symbol("emitData");
-    Is = /* @__PURE__ */ Symbol("emitEnd");
-    Ti = /* @__PURE__ */ Symbol("emitEnd2");
-    Z = /* @__PURE__ */ Symbol("async");
-    xi = /* @__PURE__ */ Symbol("abort");
-    Ce = /* @__PURE__ */ Symbol("aborted");
-    Jt = /* @__PURE__ */ Symbol("signal");
-    Rt = /* @__PURE__ */ Symbol("dataListeners");
-    C = /* @__PURE__ */ Symbol("discarded");
-    jt = (s3) => Promise.resolve().then(s3);
-    Yr = (s3) => s3();
-    Kr = (s3) => s3 === "end" || s3 === "finish" || s3 === "prefinish";
-    Vr = (s3) => s3 instanceof ArrayBuffer || !!s3 && typeof s3 == "object" && s3.constructor && s3.constructor.name === "ArrayBuffer" && s3.byteLength >= 0;
-    $r = (s3) => !Buffer.isBuffer(s3) && ArrayBuffer.isView(s3);
-    Fe = class {
-      src;
-      dest;
-      opts;
-      ondrain;
-      constructor(t, e, i2) {
-        this.src = t, this.dest = e, this.opts = i2, this.ondrain = () => t[Bt](), this.dest.on("drain", this.ondrain);
-      }
-      unpipe() {
-        this.dest.removeListener("drain", this.ondrain);
-      }
-      proxyErrors(t) {
-      }
-      end() {
-        this.unpipe(), this.opts.end && this.dest.end();
-      }
-    };
-    Li = class extends Fe {
-      unpipe() {
-        this.src.removeListener("error", this.proxyErrors), super.unpipe();
-      }
-      constructor(t, e, i2) {
-        super(t, e, i2), this.proxyErrors = (r) => this.dest.emit("error", r), t.on("error", this.proxyErrors);
-      }
-    };
-    Xr = (s3) => !!s3.objectMode;
-    qr = (s3) => !s3.objectMode && !!s3.encoding && s3.encoding !== "buffer";
-    A = class extends Di {
-      [g] = false;
-      [Qt] = false;
-      [N] = [];
-      [b] = [];
-      [L];
-      [z2];
-      [Z];
-      [Mt];
-      [Q] = false;
-      [nt] = false;
-      [De] = false;
-      [Ne] = false;
-      [qt] = null;
-      [_] = 0;
-      [S] = false;
-      [Jt];
-      [Ce] = false;
-      [Rt] = 0;
-      [C] = false;
-      writable = true;
-      readable = true;
-      constructor(...t) {
-        let e = t[0] || {};
-        if (super(), e.objectMode && typeof e.encoding == "string") throw new TypeError("Encoding and objectMode may not be used together");
-        Xr(e) ? (this[L] = true, this[z2] = null) : qr(e) ? (this[z2] = e.encoding, this[L] = false) : (this[L] = false, this[z2] = null), this[Z] = !!e.async, this[Mt] = this[z2] ? new Hr(this[z2]) : null, e && e.debugExposeBuffer === true && Object.defineProperty(this, "buffer", { get: () => this[b] }), e && e.debugExposePipes === true && Object.defineProperty(this, "pipes", { get: () => this[N] });
-        let { signal: i2 } = e;
-        i2 && (this[Jt] = i2, i2.aborted ? this[xi]() : i2.addEventListener("abort", () => this[xi]()));
-      }
-      get bufferLength() {
-        return this[_];
-      }
-      get encoding() {
-        return this[z2];
-      }
-      set encoding(t) {
-        throw new Error("Encoding must be set at instantiation time");
-      }
-      setEncoding(t) {
-        throw new Error("Encoding must be set at instantiation time");
-      }
-      get objectMode() {
-        return this[L];
-      }
-      set objectMode(t) {
-        throw new Error("objectMode must be set at instantiation time");
-      }
-      get async() {
-        return this[Z];
-      }
-      set async(t) {
-        this[Z] = this[Z] || !!t;
-      }
-      [xi]() {
-        this[Ce] = true, this.emit("abort", this[Jt]?.reason), this.destroy(this[Jt]?.reason);
-      }
-      get aborted() {
-        return this[Ce];
-      }
-      set aborted(t) {
-      }
-      write(t, e, i2) {
-        if (this[Ce]) return false;
-        if (this[Q]) throw new Error("write after end");
-        if (this[S]) return this.emit("error", Object.assign(new Error("Cannot call write after a stream was destroyed"), { code: "ERR_STREAM_DESTROYED" })), true;
-        typeof e == "function" && (i2 = e, e = "utf8"), e || (e = "utf8");
-        let r = this[Z] ? jt : Yr;
-        if (!this[L] && !Buffer.isBuffer(t)) {
-          if ($r(t)) t = Buffer.from(t.buffer, t.byteOffset, t.byteLength);
-          else if (Vr(t)) t = Buffer.from(t);
-          else if (typeof t != "string") throw new Error("Non-contiguous data written to non-objectMode stream");
-        }
-        return this[L] ? (this[g] && this[_] !== 0 && this[Ae](true), this[g] ? this.emit("data", t) : this[bi](t), this[_] !== 0 && this.emit("readable"), i2 && r(i2), this[g]) : t.length ? (typeof t == "string" && !(e === this[z2] && !this[Mt]?.lastNeed) && (t = Buffer.from(t, e)), Buffer.isBuffer(t) && this[z2] && (t = this[Mt].write(t)), this[g] && this[_] !== 0 && this[Ae](true), this[g] ? this.emit("data", t) : this[bi](t), this[_] !== 0 && this.emit("readable"), i2 && r(i2), this[g]) : (this[_] !== 0 && this.emit("readable"), i2 && r(i2), this[g]);
-      }
-      read(t) {
-        if (this[S]) return null;
-        if (this[C] = false, this[_] === 0 || t === 0 || t && t > this[_]) return this[J](), null;
-        this[L] && (t = null), this[b].length > 1 && !this[L] && (this[b] = [this[z2] ? this[b].join("") : Buffer.concat(this[b], this[_])]);
-        let e = this[Ns](t || null, this[b][0]);
-        return this[J](), e;
-      }
-      [Ns](t, e) {
-        if (this[L]) this[Ie]();
-        else {
-          let i2 = e;
-          t === i2.length || t === null ? this[Ie]() : typeof i2 == "string" ? (this[b][0] = i2.slice(t), e = i2.slice(0, t), this[_] -= t) : (this[b][0] = i2.subarray(t), e = i2.subarray(0, t), this[_] -= t);
-        }
-        return this.emit("data", e), !this[b].length && !this[Q] && this.emit("drain"), e;
-      }
-      end(t, e, i2) {
-        return typeof t == "function" && (i2 = t, t = void 0), typeof e == "function" && (i2 = e, e = "utf8"), t !== void 0 && this.write(t, e), i2 && this.once("end", i2), this[Q] = true, this.writable = false, (this[g] || !this[Qt]) && this[J](), this;
-      }
-      [Bt]() {
-        this[S] || (!this[Rt] && !this[N].length && (this[C] = true), this[Qt] = false, this[g] = true, this.emit("resume"), this[b].length ? this[Ae]() : this[Q] ? this[J]() : this.emit("drain"));
-      }
-      resume() {
-        return this[Bt]();
-      }
-      pause() {
-        this[g] = false, this[Qt] = true, this[C] = false;
-      }
-      get destroyed() {
-        return this[S];
-      }
-      get flowing() {
-        return this[g];
-      }
-      get paused() {
-        return this[Qt];
-      }
-      [bi](t) {
-        this[L] ? this[_] += 1 : this[_] += t.length, this[b].push(t);
-      }
-      [Ie]() {
-        return this[L] ? this[_] -= 1 : this[_] -= this[b][0].length, this[b].shift();
-      }
-      [Ae](t = false) {
-        do
-          ;
-        while (this[As](this[Ie]()) && this[b].length);
-        !t && !this[b].length && !this[Q] && this.emit("drain");
-      }
-      [As](t) {
-        return this.emit("data", t), this[g];
-      }
-      pipe(t, e) {
-        if (this[S]) return t;
-        this[C] = false;
-        let i2 = this[nt];
-        return e = e || {}, t === Ds.stdout || t === Ds.stderr ? e.end = false : e.end = e.end !== false, e.proxyErrors = !!e.proxyErrors, i2 ? e.end && t.end() : (this[N].push(e.proxyErrors ? new Li(this, t, e) : new Fe(this, t, e)), this[Z] ? jt(() => this[Bt]()) : this[Bt]()), t;
-      }
-      unpipe(t) {
-        let e = this[N].find((i2) => i2.dest === t);
-        e && (this[N].length === 1 ? (this[g] && this[Rt] === 0 && (this[g] = false), this[N] = []) : this[N].splice(this[N].indexOf(e), 1), e.unpipe());
-      }
-      addListener(t, e) {
-        return this.on(t, e);
-      }
-      on(t, e) {
-        let i2 = super.on(t, e);
-        if (t === "data") this[C] = false, this[Rt]++, !this[N].length && !this[g] && this[Bt]();
-        else if (t === "readable" && this[_] !== 0) super.emit("readable");
-        else if (Kr(t) && this[nt]) super.emit(t), this.removeAllListeners(t);
-        else if (t === "error" && this[qt]) {
-          let r = e;
-          this[Z] ? jt(() => r.call(this, this[qt])) : r.call(this, this[qt]);
-        }
-        return i2;
-      }
-      removeListener(t, e) {
-        return this.off(t, e);
-      }
-      off(t, e) {
-        let i2 = super.off(t, e);
-        return t === "data" && (this[Rt] = this.listeners("data").length, this[Rt] === 0 && !this[C] && !this[N].length && (this[g] = false)), i2;
-      }
-      removeAllListeners(t) {
-        let e = super.removeAllListeners(t);
-        return (t === "data" || t === void 0) && (this[Rt] = 0, !this[C] && !this[N].length && (this[g] = false)), e;
-      }
-      get emittedEnd() {
-        return this[nt];
-      }
-      [J]() {
-        !this[De] && !this[nt] && !this[S] && this[b].length === 0 && this[Q] && (this[De] = true, this.emit("end"), this.emit("prefinish"), this.emit("finish"), this[Ne] && this.emit("close"), this[De] = false);
-      }
-      emit(t, ...e) {
-        let i2 = e[0];
-        if (t !== "error" && t !== "close" && t !== S && this[S]) return false;
-        if (t === "data") return !this[L] && !i2 ? false : this[Z] ? (jt(() => this[Oi](i2)), true) : this[Oi](i2);
-        if (t === "end") return this[Is]();
-        if (t === "close") {
-          if (this[Ne] = true, !this[nt] && !this[S]) return false;
-          let n2 = super.emit("close");
-          return this.removeAllListeners("close"), n2;
-        } else if (t === "error") {
-          this[qt] = i2, super.emit(_i, i2);
-          let n2 = !this[Jt] || this.listeners("error").length ? super.emit("error", i2) : false;
-          return this[J](), n2;
-        } else if (t === "resume") {
-          let n2 = super.emit("resume");
-          return this[J](), n2;
-        } else if (t === "finish" || t === "prefinish") {
-          let n2 = super.emit(t);
-          return this.removeAllListeners(t), n2;
-        }
-        let r = super.emit(t, ...e);
-        return this[J](), r;
-      }
-      [Oi](t) {
-        for (let i2 of this[N]) i2.dest.write(t) === false && this.pause();
-        let e = this[C] ? false : super.emit("data", t);
-        return this[J](), e;
-      }
-      [Is]() {
-        return this[nt] ? false : (this[nt] = true, this.readable = false, this[Z] ? (jt(() => this[Ti]()), true) : this[Ti]());
-      }
-      [Ti]() {
-        if (this[Mt]) {
-          let e = this[Mt].end();
-          if (e) {
-            for (let i2 of this[N]) i2.dest.write(e);
-            this[C] || super.emit("data", e);
-          }
-        }
-        for (let e of this[N]) e.end();
-        let t = super.emit("end");
-        return this.removeAllListeners("end"), t;
-      }
-      async collect() {
-        let t = Object.assign([], { dataLength: 0 });
-        this[L] || (t.dataLength = 0);
-        let e = this.promise();
-        return this.on("data", (i2) => {
-          t.push(i2), this[L] || (t.dataLength += i2.length);
-        }), await e, t;
-      }
-      async concat() {
-        if (this[L]) throw new Error("cannot concat in objectMode");
-        let t = await this.collect();
-        return this[z2] ? t.join("") : Buffer.concat(t, t.dataLength);
-      }
-      async promise() {
-        return new Promise((t, e) => {
-          this.on(S, () => e(new Error("stream destroyed"))), this.on("error", (i2) => e(i2)), this.on("end", () => t());
-        });
-      }
-      [Symbol.asyncIterator]() {
-        this[C] = false;
-        let t = false, e = async () => (this.pause(), t = true, { value: void 0, done: true });
-        return { next: () => {
-          if (t) return e();
-          let r = this.read();
-          if (r !== null) return Promise.resolve({ done: false, value: r });
-          if (this[Q]) return e();
-          let n2, o2, h2 = (d) => {
-            this.off("data", a2), this.off("end", l), this.off(S, c3), e(), o2(d);
-          }, a2 = (d) => {
-            this.off("error", h2), this.off("end", l), this.off(S, c3), this.pause(), n2({ value: d, done: !!this[Q] });
-          }, l = () => {
-            this.off("error", h2), this.off("data", a2), this.off(S, c3), e(), n2({ done: true, value: void 0 });
-          }, c3 = () => h2(new Error("stream destroyed"));
-          return new Promise((d, y) => {
-            o2 = y, n2 = d, this.once(S, c3), this.once("error", h2), this.once("end", l), this.once("data", a2);
-          });
-        }, throw: e, return: e, [Symbol.asyncIterator]() {
-          return this;
-        }, [Symbol.asyncDispose]: async () => {
-        } };
-      }
-      [Symbol.iterator]() {
-        this[C] = false;
-        let t = false, e = () => (this.pause(), this.off(_i, e), this.off(S, e), this.off("end", e), t = true, { done: true, value: void 0 }), i2 = () => {
-          if (t) return e();
-          let r = this.read();
-          return r === null ? e() : { done: false, value: r };
-        };
-        return this.once("end", e), this.once(_i, e), this.once(S, e), { next: i2, throw: e, return: e, [Symbol.iterator]() {
-          return this;
-        }, [Symbol.dispose]: () => {
-        } };
-      }
-      destroy(t) {
-        if (this[S]) return t ? this.emit("error", t) : this.emit(S), this;
-        this[S] = true, this[C] = true, this[b].length = 0, this[_] = 0;
-        let e = this;
-        return typeof e.close == "function" && !this[Ne] && e.close(), t ? this.emit("error", t) : this.emit(S), this;
-      }
-      static get isStream() {
-        return Wr;
-      }
-    };
-    Jr = I.writev;
-    ht = /* @__PURE__ */ Symbol("_autoClose");
-    H = /* @__PURE__ */ Symbol("_close");
-    te = /* @__PURE__ */ Symbol("_ended");
-    m = /* @__PURE__ */ Symbol("_fd");
-    Ni = /* @__PURE__ */ Symbol("_finished");
-    tt = /* @__PURE__ */ Symbol("_flags");
-    Ai = /* @__PURE__ */ Symbol("_flush");
-    ki = /* @__PURE__ */ Symbol("_handleChunk");
-    vi = /* @__PURE__ */ Symbol("_makeBuf");
-    ie = /* @__PURE__ */ Symbol("_mode");
-    ke = /* @__PURE__ */ Symbol("_needDrain");
-    Ut = /* @__PURE__ */ Symbol("_onerror");
-    Ht = /* @__PURE__ */ Symbol("_onopen");
-    Ii = /* @__PURE__ */ Symbol("_onread");
-    Pt = /* @__PURE__ */ Symbol("_onwrite");
-    at = /* @__PURE__ */ Symbol("_open");
-    U = /* @__PURE__ */ Symbol("_path");
-    ot = /* @__PURE__ */ Symbol("_pos");
-    Y = /* @__PURE__ */ Symbol("_queue");
-    zt = /* @__PURE__ */ Symbol("_read");
-    Ci = /* @__PURE__ */ Symbol("_readSize");
-    j = /* @__PURE__ */ Symbol("_reading");
-    ee = /* @__PURE__ */ Symbol("_remain");
-    Fi = /* @__PURE__ */ Symbol("_size");
-    ve = /* @__PURE__ */ Symbol("_write");
-    gt = /* @__PURE__ */ Symbol("_writing");
-    Me = /* @__PURE__ */ Symbol("_defaultFlag");
-    bt = /* @__PURE__ */ Symbol("_errored");
-    _t = class extends A {
-      [bt] = false;
-      [m];
-      [U];
-      [Ci];
-      [j] = false;
-      [Fi];
-      [ee];
-      [ht];
-      constructor(t, e) {
-        if (e = e || {}, super(e), this.readable = true, this.writable = false, typeof t != "string") throw new TypeError("path must be a string");
-        this[bt] = false, this[m] = typeof e.fd == "number" ? e.fd : void 0, this[U] = t, this[Ci] = e.readSize || 16 * 1024 * 1024, this[j] = false, this[Fi] = typeof e.size == "number" ? e.size : 1 / 0, this[ee] = this[Fi], this[ht] = typeof e.autoClose == "boolean" ? e.autoClose : true, typeof this[m] == "number" ? this[zt]() : this[at]();
-      }
-      get fd() {
-        return this[m];
-      }
-      get path() {
-        return this[U];
-      }
-      write() {
-        throw new TypeError("this is a readable stream");
-      }
-      end() {
-        throw new TypeError("this is a readable stream");
-      }
-      [at]() {
-        I.open(this[U], "r", (t, e) => this[Ht](t, e));
-      }
-      [Ht](t, e) {
-        t ? this[Ut](t) : (this[m] = e, this.emit("open", e), this[zt]());
-      }
-      [vi]() {
-        return Buffer.allocUnsafe(Math.min(this[Ci], this[ee]));
-      }
-      [zt]() {
-        if (!this[j]) {
-          this[j] = true;
-          let t = this[vi]();
-          if (t.length === 0) return process.nextTick(() => this[Ii](null, 0, t));
-          I.read(this[m], t, 0, t.length, null, (e, i2, r) => this[Ii](e, i2, r));
-        }
-      }
-      [Ii](t, e, i2) {
-        this[j] = false, t ? this[Ut](t) : this[ki](e, i2) && this[zt]();
-      }
-      [H]() {
-        if (this[ht] && typeof this[m] == "number") {
-          let t = this[m];
-          this[m] = void 0, I.close(t, (e) => e ? this.emit("error", e) : this.emit("close"));
-        }
-      }
-      [Ut](t) {
-        this[j] = true, this[H](), this.emit("error", t);
-      }
-      [ki](t, e) {
-        let i2 = false;
-        return this[ee] -= t, t > 0 && (i2 = super.write(t < e.length ? e.subarray(0, t) : e)), (t === 0 || this[ee] <= 0) && (i2 = false, this[H](), super.end()), i2;
-      }
-      emit(t, ...e) {
-        switch (t) {
-          case "prefinish":
-          case "finish":
-            return false;
-          case "drain":
-            return typeof this[m] == "number" && this[zt](), false;
-          case "error":
-            return this[bt] ? false : (this[bt] = true, super.emit(t, ...e));
-          default:
-            return super.emit(t, ...e);
-        }
-      }
-    };
-    Be = class extends _t {
-      [at]() {
-        let t = true;
-        try {
-          this[Ht](null, I.openSync(this[U], "r")), t = false;
-        } finally {
-          t && this[H]();
-        }
-      }
-      [zt]() {
-        let t = true;
-        try {
-          if (!this[j]) {
-            this[j] = true;
-            do {
-              let e = this[vi](), i2 = e.length === 0 ? 0 : I.readSync(this[m], e, 0, e.length, null);
-              if (!this[ki](i2, e)) break;
-            } while (true);
-            this[j] = false;
-          }
-          t = false;
-        } finally {
-          t && this[H]();
-        }
-      }
-      [H]() {
-        if (this[ht] && typeof this[m] == "number") {
-          let t = this[m];
-          this[m] = void 0, I.closeSync(t), this.emit("close");
-        }
-      }
-    };
-    et = class extends Qr {
-      readable = false;
-      writable = true;
-      [bt] = false;
-      [gt] = false;
-      [te] = false;
-      [Y] = [];
-      [ke] = false;
-      [U];
-      [ie];
-      [ht];
-      [m];
-      [Me];
-      [tt];
-      [Ni] = false;
-      [ot];
-      constructor(t, e) {
-        e = e || {}, super(e), this[U] = t, this[m] = typeof e.fd == "number" ? e.fd : void 0, this[ie] = e.mode === void 0 ? 438 : e.mode, this[ot] = typeof e.start == "number" ? e.start : void 0, this[ht] = typeof e.autoClose == "boolean" ? e.autoClose : true;
-        let i2 = this[ot] !== void 0 ? "r+" : "w";
-        this[Me] = e.flags === void 0, this[tt] = e.flags === void 0 ? i2 : e.flags, this[m] === void 0 && this[at]();
-      }
-      emit(t, ...e) {
-        if (t === "error") {
-          if (this[bt]) return false;
-          this[bt] = true;
-        }
-        return super.emit(t, ...e);
-      }
-      get fd() {
-        return this[m];
-      }
-      get path() {
-        return this[U];
-      }
-      [Ut](t) {
-        this[H](), this[gt] = true, this.emit("error", t);
-      }
-      [at]() {
-        I.open(this[U], this[tt], this[ie], (t, e) => this[Ht](t, e));
-      }
-      [Ht](t, e) {
-        this[Me] && this[tt] === "r+" && t && t.code === "ENOENT" ? (this[tt] = "w", this[at]()) : t ? this[Ut](t) : (this[m] = e, this.emit("open", e), this[gt] || this[Ai]());
-      }
-      end(t, e) {
-        return t && this.write(t, e), this[te] = true, !this[gt] && !this[Y].length && typeof this[m] == "number" && this[Pt](null, 0), this;
-      }
-      write(t, e) {
-        return typeof t == "string" && (t = Buffer.from(t, e)), this[te] ? (this.emit("error", new Error("write() after end()")), false) : this[m] === void 0 || this[gt] || this[Y].length ? (this[Y].push(t), this[ke] = true, false) : (this[gt] = true, this[ve](t), true);
-      }
-      [ve](t) {
-        I.write(this[m], t, 0, t.length, this[ot], (e, i2) => this[Pt](e, i2));
-      }
-      [Pt](t, e) {
-        t ? this[Ut](t) : (this[ot] !== void 0 && typeof e == "number" && (this[ot] += e), this[Y].length ? this[Ai]() : (this[gt] = false, this[te] && !this[Ni] ? (this[Ni] = true, this[H](), this.emit("finish")) : this[ke] && (this[ke] = false, this.emit("drain"))));
-      }
-      [Ai]() {
-        if (this[Y].length === 0) this[te] && this[Pt](null, 0);
-        else if (this[Y].length === 1) this[ve](this[Y].pop());
-        else {
-          let t = this[Y];
-          this[Y] = [], Jr(this[m], t, this[ot], (e, i2) => this[Pt](e, i2));
-        }
-      }
-      [H]() {
-        if (this[ht] && typeof this[m] == "number") {
-          let t = this[m];
-          this[m] = void 0, I.close(t, (e) => e ? this.emit("error", e) : this.emit("close"));
-        }
-      }
-    };
-    Wt = class extends et {
-      [at]() {
-        let t;
-        if (this[Me] && this[tt] === "r+") try {
-          t = I.openSync(this[U], this[tt], this[ie]);
-        } catch (e) {
-          if (e?.code === "ENOENT") return this[tt] = "w", this[at]();
-          throw e;
-        }
-        else t = I.openSync(this[U], this[tt], this[ie]);
-        this[Ht](null, t);
-      }
-      [H]() {
-        if (this[ht] && typeof this[m] == "number") {
-          let t = this[m];
-          this[m] = void 0, I.closeSync(t), this.emit("close");
-        }
-      }
-      [ve](t) {
-        let e = true;
-        try {
-          this[Pt](null, I.writeSync(this[m], t, 0, t.length, this[ot])), e = false;
-        } finally {
-          if (e) try {
-            this[H]();
-          } catch {
-          }
-        }
-      }
-    };
-    jr = /* @__PURE__ */ new Map([["C", "cwd"], ["f", "file"], ["z", "gzip"], ["P", "preservePaths"], ["U", "unlink"], ["strip-components", "strip"], ["stripComponents", "strip"], ["keep-newer", "newer"], ["keepNewer", "newer"], ["keep-newer-files", "newer"], ["keepNewerFiles", "newer"], ["k", "keep"], ["keep-existing", "keep"], ["keepExisting", "keep"], ["m", "noMtime"], ["no-mtime", "noMtime"], ["p", "preserveOwner"], ["L", "follow"], ["h", "follow"], ["onentry", "onReadEntry"]]);
-    Fs = (s3) => !!s3.sync && !!s3.file;
-    ks = (s3) => !s3.sync && !!s3.file;
-    vs = (s3) => !!s3.sync && !s3.file;
-    Ms = (s3) => !s3.sync && !s3.file;
-    Bs = (s3) => !!s3.file;
-    tn = (s3) => {
-      let t = jr.get(s3);
-      return t || s3;
-    };
-    se = (s3 = {}) => {
-      if (!s3) return {};
-      let t = {};
-      for (let [e, i2] of Object.entries(s3)) {
-        let r = tn(e);
-        t[r] = i2;
-      }
-      return t.chmod === void 0 && t.noChmod === false && (t.chmod = true), delete t.noChmod, t;
-    };
-    K = (s3, t, e, i2, r) => Object.assign((n2 = [], o2, h2) => {
-      Array.isArray(n2) && (o2 = n2, n2 = {}), typeof o2 == "function" && (h2 = o2, o2 = void 0), o2 = o2 ? Array.from(o2) : [];
-      let a2 = se(n2);
-      if (r?.(a2, o2), Fs(a2)) {
-        if (typeof h2 == "function") throw new TypeError("callback not supported for sync tar functions");
-        return s3(a2, o2);
-      } else if (ks(a2)) {
-        let l = t(a2, o2);
-        return h2 ? l.then(() => h2(), h2) : l;
-      } else if (vs(a2)) {
-        if (typeof h2 == "function") throw new TypeError("callback not supported for sync tar functions");
-        return e(a2, o2);
-      } else if (Ms(a2)) {
-        if (typeof h2 == "function") throw new TypeError("callback only supported with file option");
-        return i2(a2, o2);
-      }
-      throw new Error("impossible options??");
-    }, { syncFile: s3, asyncFile: t, syncNoFile: e, asyncNoFile: i2, validate: r });
-    sn = en.constants || { ZLIB_VERNUM: 4736 };
-    M = Object.freeze(Object.assign(/* @__PURE__ */ Object.create(null), { Z_NO_FLUSH: 0, Z_PARTIAL_FLUSH: 1, Z_SYNC_FLUSH: 2, Z_FULL_FLUSH: 3, Z_FINISH: 4, Z_BLOCK: 5, Z_OK: 0, Z_STREAM_END: 1, Z_NEED_DICT: 2, Z_ERRNO: -1, Z_STREAM_ERROR: -2, Z_DATA_ERROR: -3, Z_MEM_ERROR: -4, Z_BUF_ERROR: -5, Z_VERSION_ERROR: -6, Z_NO_COMPRESSION: 0, Z_BEST_SPEED: 1, Z_BEST_COMPRESSION: 9, Z_DEFAULT_COMPRESSION: -1, Z_FILTERED: 1, Z_HUFFMAN_ONLY: 2, Z_RLE: 3, Z_FIXED: 4, Z_DEFAULT_STRATEGY: 0, DEFLATE: 1, INFLATE: 2, GZIP: 3, GUNZIP: 4, DEFLATERAW: 5, INFLATERAW: 6, UNZIP: 7, BROTLI_DECODE: 8, BROTLI_ENCODE: 9, Z_MIN_WINDOWBITS: 8, Z_MAX_WINDOWBITS: 15, Z_DEFAULT_WINDOWBITS: 15, Z_MIN_CHUNK: 64, Z_MAX_CHUNK: 1 / 0, Z_DEFAULT_CHUNK: 16384, Z_MIN_MEMLEVEL: 1, Z_MAX_MEMLEVEL: 9, Z_DEFAULT_MEMLEVEL: 8, Z_MIN_LEVEL: -1, Z_MAX_LEVEL: 9, Z_DEFAULT_LEVEL: -1, BROTLI_OPERATION_PROCESS: 0, BROTLI_OPERATION_FLUSH: 1, BROTLI_OPERATION_FINISH: 2, BROTLI_OPERATION_EMIT_METADATA: 3, BROTLI_MODE_GENERIC: 0, BROTLI_MODE_TEXT: 1, BROTLI_MODE_FONT: 2, BROTLI_DEFAULT_MODE: 0, BROTLI_MIN_QUALITY: 0, BROTLI_MAX_QUALITY: 11, BROTLI_DEFAULT_QUALITY: 11, BROTLI_MIN_WINDOW_BITS: 10, BROTLI_MAX_WINDOW_BITS: 24, BROTLI_LARGE_MAX_WINDOW_BITS: 30, BROTLI_DEFAULT_WINDOW: 22, BROTLI_MIN_INPUT_BLOCK_BITS: 16, BROTLI_MAX_INPUT_BLOCK_BITS: 24, BROTLI_PARAM_MODE: 0, BROTLI_PARAM_QUALITY: 1, BROTLI_PARAM_LGWIN: 2, BROTLI_PARAM_LGBLOCK: 3, BROTLI_PARAM_DISABLE_LITERAL_CONTEXT_MODELING: 4, BROTLI_PARAM_SIZE_HINT: 5, BROTLI_PARAM_LARGE_WINDOW: 6, BROTLI_PARAM_NPOSTFIX: 7, BROTLI_PARAM_NDIRECT: 8, BROTLI_DECODER_RESULT_ERROR: 0, BROTLI_DECODER_RESULT_SUCCESS: 1, BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT: 2, BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT: 3, BROTLI_DECODER_PARAM_DISABLE_RING_BUFFER_REALLOCATION: 0, BROTLI_DECODER_PARAM_LARGE_WINDOW: 1, BROTLI_DECODER_NO_ERROR: 0, BROTLI_DECODER_SUCCESS: 1, BROTLI_DECODER_NEEDS_MORE_INPUT: 2, BROTLI_DECODER_NEEDS_MORE_OUTPUT: 3, BROTLI_DECODER_ERROR_FORMAT_EXUBERANT_NIBBLE: -1, BROTLI_DECODER_ERROR_FORMAT_RESERVED: -2, BROTLI_DECODER_ERROR_FORMAT_EXUBERANT_META_NIBBLE: -3, BROTLI_DECODER_ERROR_FORMAT_SIMPLE_HUFFMAN_ALPHABET: -4, BROTLI_DECODER_ERROR_FORMAT_SIMPLE_HUFFMAN_SAME: -5, BROTLI_DECODER_ERROR_FORMAT_CL_SPACE: -6, BROTLI_DECODER_ERROR_FORMAT_HUFFMAN_SPACE: -7, BROTLI_DECODER_ERROR_FORMAT_CONTEXT_MAP_REPEAT: -8, BROTLI_DECODER_ERROR_FORMAT_BLOCK_LENGTH_1: -9, BROTLI_DECODER_ERROR_FORMAT_BLOCK_LENGTH_2: -10, BROTLI_DECODER_ERROR_FORMAT_TRANSFORM: -11, BROTLI_DECODER_ERROR_FORMAT_DICTIONARY: -12, BROTLI_DECODER_ERROR_FORMAT_WINDOW_BITS: -13, BROTLI_DECODER_ERROR_FORMAT_PADDING_1: -14, BROTLI_DECODER_ERROR_FORMAT_PADDING_2: -15, BROTLI_DECODER_ERROR_FORMAT_DISTANCE: -16, BROTLI_DECODER_ERROR_DICTIONARY_NOT_SET: -19, BROTLI_DECODER_ERROR_INVALID_ARGUMENTS: -20, BROTLI_DECODER_ERROR_ALLOC_CONTEXT_MODES: -21, BROTLI_DECODER_ERROR_ALLOC_TREE_GROUPS: -22, BROTLI_DECODER_ERROR_ALLOC_CONTEXT_MAP: -25, BROTLI_DECODER_ERROR_ALLOC_RING_BUFFER_1: -26, BROTLI_DECODER_ERROR_ALLOC_RING_BUFFER_2: -27, BROTLI_DECODER_ERROR_ALLOC_BLOCK_TYPE_TREES: -30, BROTLI_DECODER_ERROR_UNREACHABLE: -31 }, sn));
-    rn = Ot.concat;
-    zs = Object.getOwnPropertyDescriptor(Ot, "concat");
-    nn = (s3) => s3;
-    Bi = zs?.writable === true || zs?.set !== void 0 ? (s3) => {
-      Ot.concat = s3 ? nn : rn;
-    } : (s3) => {
-    };
-    Tt = /* @__PURE__ */ Symbol("_superWrite");
-    Gt = class extends Error {
-      code;
-      errno;
-      constructor(t, e) {
-        super("zlib: " + t.message, { cause: t }), this.code = t.code, this.errno = t.errno, this.code || (this.code = "ZLIB_ERROR"), this.message = "zlib: " + t.message, Error.captureStackTrace(this, e ?? this.constructor);
-      }
-      get name() {
-        return "ZlibError";
-      }
-    };
-    Pi = /* @__PURE__ */ Symbol("flushFlag");
-    re = class extends A {
-      #t = false;
-      #i = false;
-      #s;
-      #n;
-      #r;
-      #e;
-      #o;
-      get sawError() {
-        return this.#t;
-      }
-      get handle() {
-        return this.#e;
-      }
-      get flushFlag() {
-        return this.#s;
-      }
-      constructor(t, e) {
-        if (!t || typeof t != "object") throw new TypeError("invalid options for ZlibBase constructor");
-        if (super(t), this.#s = t.flush ?? 0, this.#n = t.finishFlush ?? 0, this.#r = t.fullFlushFlag ?? 0, typeof Ps[e] != "function") throw new TypeError("Compression method not supported: " + e);
-        try {
-          this.#e = new Ps[e](t);
-        } catch (i2) {
-          throw new Gt(i2, this.constructor);
-        }
-        this.#o = (i2) => {
-          this.#t || (this.#t = true, this.close(), this.emit("error", i2));
-        }, this.#e?.on("error", (i2) => this.#o(new Gt(i2))), this.once("end", () => this.close);
-      }
-      close() {
-        this.#e && (this.#e.close(), this.#e = void 0, this.emit("close"));
-      }
-      reset() {
-        if (!this.#t) return zi(this.#e, "zlib binding closed"), this.#e.reset?.();
-      }
-      flush(t) {
-        this.ended || (typeof t != "number" && (t = this.#r), this.write(Object.assign(Ot.alloc(0), { [Pi]: t })));
-      }
-      end(t, e, i2) {
-        return typeof t == "function" && (i2 = t, e = void 0, t = void 0), typeof e == "function" && (i2 = e, e = void 0), t && (e ? this.write(t, e) : this.write(t)), this.flush(this.#n), this.#i = true, super.end(i2);
-      }
-      get ended() {
-        return this.#i;
-      }
-      [Tt](t) {
-        return super.write(t);
-      }
-      write(t, e, i2) {
-        if (typeof e == "function" && (i2 = e, e = "utf8"), typeof t == "string" && (t = Ot.from(t, e)), this.#t) return;
-        zi(this.#e, "zlib binding closed");
-        let r = this.#e._handle, n2 = r.close;
-        r.close = () => {
-        };
-        let o2 = this.#e.close;
-        this.#e.close = () => {
-        }, Bi(true);
-        let h2;
-        try {
-          let l = typeof t[Pi] == "number" ? t[Pi] : this.#s;
-          h2 = this.#e._processChunk(t, l), Bi(false);
-        } catch (l) {
-          Bi(false), this.#o(new Gt(l, this.write));
-        } finally {
-          this.#e && (this.#e._handle = r, r.close = n2, this.#e.close = o2, this.#e.removeAllListeners("error"));
-        }
-        this.#e && this.#e.on("error", (l) => this.#o(new Gt(l, this.write)));
-        let a2;
-        if (h2) if (Array.isArray(h2) && h2.length > 0) {
-          let l = h2[0];
-          a2 = this[Tt](Ot.from(l));
-          for (let c3 = 1; c3 < h2.length; c3++) a2 = this[Tt](h2[c3]);
-        } else a2 = this[Tt](Ot.from(h2));
-        return i2 && i2(), a2;
-      }
-    };
-    Pe = class extends re {
-      #t;
-      #i;
-      constructor(t, e) {
-        t = t || {}, t.flush = t.flush || M.Z_NO_FLUSH, t.finishFlush = t.finishFlush || M.Z_FINISH, t.fullFlushFlag = M.Z_FULL_FLUSH, super(t, e), this.#t = t.level, this.#i = t.strategy;
-      }
-      params(t, e) {
-        if (!this.sawError) {
-          if (!this.handle) throw new Error("cannot switch params when binding is closed");
-          if (!this.handle.params) throw new Error("not supported in this implementation");
-          if (this.#t !== t || this.#i !== e) {
-            this.flush(M.Z_SYNC_FLUSH), zi(this.handle, "zlib binding closed");
-            let i2 = this.handle.flush;
-            this.handle.flush = (r, n2) => {
-              typeof r == "function" && (n2 = r, r = this.flushFlag), this.flush(r), n2?.();
-            };
-            try {
-              this.handle.params(t, e);
-            } finally {
-              this.handle.flush = i2;
-            }
-            this.handle && (this.#t = t, this.#i = e);
-          }
-        }
-      }
-    };
-    ze = class extends Pe {
-      #t;
-      constructor(t) {
-        super(t, "Gzip"), this.#t = t && !!t.portable;
-      }
-      [Tt](t) {
-        return this.#t ? (this.#t = false, t[9] = 255, super[Tt](t)) : super[Tt](t);
-      }
-    };
-    Ue = class extends Pe {
-      constructor(t) {
-        super(t, "Unzip");
-      }
-    };
-    He = class extends re {
-      constructor(t, e) {
-        t = t || {}, t.flush = t.flush || M.BROTLI_OPERATION_PROCESS, t.finishFlush = t.finishFlush || M.BROTLI_OPERATION_FINISH, t.fullFlushFlag = M.BROTLI_OPERATION_FLUSH, super(t, e);
-      }
-    };
-    We = class extends He {
-      constructor(t) {
-        super(t, "BrotliCompress");
-      }
-    };
-    Ge = class extends He {
-      constructor(t) {
-        super(t, "BrotliDecompress");
-      }
-    };
-    Ze = class extends re {
-      constructor(t, e) {
-        t = t || {}, t.flush = t.flush || M.ZSTD_e_continue, t.finishFlush = t.finishFlush || M.ZSTD_e_end, t.fullFlushFlag = M.ZSTD_e_flush, super(t, e);
-      }
-    };
-    Ye = class extends Ze {
-      constructor(t) {
-        super(t, "ZstdCompress");
-      }
-    };
-    Ke = class extends Ze {
-      constructor(t) {
-        super(t, "ZstdDecompress");
-      }
-    };
-    Us = (s3, t) => {
-      if (Number.isSafeInteger(s3)) s3 < 0 ? an(s3, t) : hn(s3, t);
-      else throw Error("cannot encode number outside of javascript safe integer range");
-      return t;
-    };
-    hn = (s3, t) => {
-      t[0] = 128;
-      for (var e = t.length; e > 1; e--) t[e - 1] = s3 & 255, s3 = Math.floor(s3 / 256);
-    };
-    an = (s3, t) => {
-      t[0] = 255;
-      var e = false;
-      s3 = s3 * -1;
-      for (var i2 = t.length; i2 > 1; i2--) {
-        var r = s3 & 255;
-        s3 = Math.floor(s3 / 256), e ? t[i2 - 1] = Ws(r) : r === 0 ? t[i2 - 1] = 0 : (e = true, t[i2 - 1] = Gs(r));
-      }
-    };
-    Hs = (s3) => {
-      let t = s3[0], e = t === 128 ? cn(s3.subarray(1, s3.length)) : t === 255 ? ln(s3) : null;
-      if (e === null) throw Error("invalid base256 encoding");
-      if (!Number.isSafeInteger(e)) throw Error("parsed number outside of javascript safe integer range");
-      return e;
-    };
-    ln = (s3) => {
-      for (var t = s3.length, e = 0, i2 = false, r = t - 1; r > -1; r--) {
-        var n2 = Number(s3[r]), o2;
-        i2 ? o2 = Ws(n2) : n2 === 0 ? o2 = n2 : (i2 = true, o2 = Gs(n2)), o2 !== 0 && (e -= o2 * Math.pow(256, t - r - 1));
-      }
-      return e;
-    };
-    cn = (s3) => {
-      for (var t = s3.length, e = 0, i2 = t - 1; i2 > -1; i2--) {
-        var r = Number(s3[i2]);
-        r !== 0 && (e += r * Math.pow(256, t - i2 - 1));
-      }
-      return e;
-    };
-    Ws = (s3) => (255 ^ s3) & 255;
-    Gs = (s3) => (255 ^ s3) + 1 & 255;
-    Hi = {};
-    Ur(Hi, { code: () => Ve, isCode: () => ne, isName: () => dn, name: () => oe, normalFsTypes: () => Ui });
-    ne = (s3) => oe.has(s3);
-    dn = (s3) => Ve.has(s3);
-    Ui = /* @__PURE__ */ new Set(["0", "", "1", "2", "3", "4", "5", "6", "7", "D"]);
-    oe = /* @__PURE__ */ new Map([["0", "File"], ["", "OldFile"], ["1", "Link"], ["2", "SymbolicLink"], ["3", "CharacterDevice"], ["4", "BlockDevice"], ["5", "Directory"], ["6", "FIFO"], ["7", "ContiguousFile"], ["g", "GlobalExtendedHeader"], ["x", "ExtendedHeader"], ["A", "SolarisACL"], ["D", "GNUDumpDir"], ["I", "Inode"], ["K", "NextFileHasLongLinkpath"], ["L", "NextFileHasLongPath"], ["M", "ContinuationFile"], ["N", "OldGnuLongPath"], ["S", "SparseFile"], ["V", "TapeVolumeHeader"], ["X", "OldExtendedHeader"]]);
-    Ve = new Map(Array.from(oe).map((s3) => [s3[1], s3[0]]));
-    un = (s3) => s3 === void 0 || s3 < 0 ? void 0 : s3;
-    F = class {
-      cksumValid = false;
-      needPax = false;
-      nullBlock = false;
-      block;
-      path;
-      mode;
-      uid;
-      gid;
-      size;
-      cksum;
-      #t = "Unsupported";
-      linkpath;
-      uname;
-      gname;
-      devmaj = 0;
-      devmin = 0;
-      atime;
-      ctime;
-      mtime;
-      charset;
-      comment;
-      constructor(t, e = 0, i2, r) {
-        Buffer.isBuffer(t) ? this.decode(t, e || 0, i2, r) : t && this.#i(t);
-      }
-      decode(t, e, i2, r) {
-        if (e || (e = 0), !t || !(t.length >= e + 512)) throw new Error("need 512 bytes for header");
-        let n2 = xt(t, e + 156, 1), o2 = Ui.has(n2), h2 = o2 ? i2 : void 0, a2 = o2 ? r : void 0;
-        if (this.path = h2?.path ?? xt(t, e, 100), this.mode = h2?.mode ?? a2?.mode ?? lt(t, e + 100, 8), this.uid = h2?.uid ?? a2?.uid ?? lt(t, e + 108, 8), this.gid = h2?.gid ?? a2?.gid ?? lt(t, e + 116, 8), this.size = un(h2?.size ?? a2?.size ?? lt(t, e + 124, 12)), this.mtime = h2?.mtime ?? a2?.mtime ?? Wi(t, e + 136, 12), this.cksum = lt(t, e + 148, 12), a2 && this.#i(a2, true), h2 && this.#i(h2), ne(n2) && (this.#t = n2 || "0"), this.#t === "0" && this.path.slice(-1) === "/" && (this.#t = "5"), this.#t === "5" && (this.size = 0), this.linkpath = xt(t, e + 157, 100), t.subarray(e + 257, e + 265).toString() === "ustar\x0000") if (this.uname = h2?.uname ?? a2?.uname ?? xt(t, e + 265, 32), this.gname = h2?.gname ?? a2?.gname ?? xt(t, e + 297, 32), this.devmaj = h2?.devmaj ?? a2?.devmaj ?? lt(t, e + 329, 8) ?? 0, this.devmin = h2?.devmin ?? a2?.devmin ?? lt(t, e + 337, 8) ?? 0, t[e + 475] !== 0) {
-          let c3 = xt(t, e + 345, 155);
-          this.path = c3 + "/" + this.path;
-        } else {
-          let c3 = xt(t, e + 345, 130);
-          c3 && (this.path = c3 + "/" + this.path), this.atime = i2?.atime ?? r?.atime ?? Wi(t, e + 476, 12), this.ctime = i2?.ctime ?? r?.ctime ?? Wi(t, e + 488, 12);
-        }
-        let l = 256;
-        for (let c3 = e; c3 < e + 148; c3++) l += t[c3];
-        for (let c3 = e + 156; c3 < e + 512; c3++) l += t[c3];
-        this.cksumValid = l === this.cksum, this.cksum === void 0 && l === 256 && (this.nullBlock = true);
-      }
-      #i(t, e = false) {
-        Object.assign(this, Object.fromEntries(Object.entries(t).filter(([i2, r]) => !(r == null || i2 === "size" && Number(r) < 0 || i2 === "path" && e || i2 === "linkpath" && e || i2 === "global"))));
-      }
-      encode(t, e = 0) {
-        if (t || (t = this.block = Buffer.alloc(512)), this.#t === "Unsupported" && (this.#t = "0"), !(t.length >= e + 512)) throw new Error("need 512 bytes for header");
-        let i2 = this.ctime || this.atime ? 130 : 155, r = mn(this.path || "", i2), n2 = r[0], o2 = r[1];
-        this.needPax = !!r[2], this.needPax = Lt(t, e, 100, n2) || this.needPax, this.needPax = ct(t, e + 100, 8, this.mode) || this.needPax, this.needPax = ct(t, e + 108, 8, this.uid) || this.needPax, this.needPax = ct(t, e + 116, 8, this.gid) || this.needPax, this.needPax = ct(t, e + 124, 12, this.size) || this.needPax, this.needPax = Gi(t, e + 136, 12, this.mtime) || this.needPax, t[e + 156] = Number(this.#t.codePointAt(0)), this.needPax = Lt(t, e + 157, 100, this.linkpath) || this.needPax, t.write("ustar\x0000", e + 257, 8), this.needPax = Lt(t, e + 265, 32, this.uname) || this.needPax, this.needPax = Lt(t, e + 297, 32, this.gname) || this.needPax, this.needPax = ct(t, e + 329, 8, this.devmaj) || this.needPax, this.needPax = ct(t, e + 337, 8, this.devmin) || this.needPax, this.needPax = Lt(t, e + 345, i2, o2) || this.needPax, t[e + 475] !== 0 ? this.needPax = Lt(t, e + 345, 155, o2) || this.needPax : (this.needPax = Lt(t, e + 345, 130, o2) || this.needPax, this.needPax = Gi(t, e + 476, 12, this.atime) || this.needPax, this.needPax = Gi(t, e + 488, 12, this.ctime) || this.needPax);
-        let h2 = 256;
-        for (let a2 = e; a2 < e + 148; a2++) h2 += t[a2];
-        for (let a2 = e + 156; a2 < e + 512; a2++) h2 += t[a2];
-        return this.cksum = h2, ct(t, e + 148, 8, this.cksum), this.cksumValid = true, this.needPax;
-      }
-      get type() {
-        return this.#t === "Unsupported" ? this.#t : oe.get(this.#t);
-      }
-      get typeKey() {
-        return this.#t;
-      }
-      set type(t) {
-        let e = String(Ve.get(t));
-        if (ne(e) || e === "Unsupported") this.#t = e;
-        else if (ne(t)) this.#t = t;
-        else throw new TypeError("invalid entry type: " + t);
-      }
-    };
-    mn = (s3, t) => {
-      let i2 = s3, r = "", n2, o2 = Zt.parse(s3).root || ".";
-      if (Buffer.byteLength(i2) < 100) n2 = [i2, r, false];
-      else {
-        r = Zt.dirname(i2), i2 = Zt.basename(i2);
-        do
-          Buffer.byteLength(i2) <= 100 && Buffer.byteLength(r) <= t ? n2 = [i2, r, false] : Buffer.byteLength(i2) > 100 && Buffer.byteLength(r) <= t ? n2 = [i2.slice(0, 99), r, true] : (i2 = Zt.join(Zt.basename(r), i2), r = Zt.dirname(r));
-        while (r !== o2 && n2 === void 0);
-        n2 || (n2 = [s3.slice(0, 99), "", true]);
-      }
-      return n2;
-    };
-    xt = (s3, t, e) => s3.subarray(t, t + e).toString("utf8").replace(/\0.*/, "");
-    Wi = (s3, t, e) => pn(lt(s3, t, e));
-    pn = (s3) => s3 === void 0 ? void 0 : new Date(s3 * 1e3);
-    lt = (s3, t, e) => Number(s3[t]) & 128 ? Hs(s3.subarray(t, t + e)) : wn(s3, t, e);
-    En = (s3) => isNaN(s3) ? void 0 : s3;
-    wn = (s3, t, e) => En(parseInt(s3.subarray(t, t + e).toString("utf8").replace(/\0.*$/, "").trim(), 8));
-    Sn = { 12: 8589934591, 8: 2097151 };
-    ct = (s3, t, e, i2) => i2 === void 0 ? false : i2 > Sn[e] || i2 < 0 ? (Us(i2, s3.subarray(t, t + e)), true) : (yn(s3, t, e, i2), false);
-    yn = (s3, t, e, i2) => s3.write(Rn(i2, e), t, e, "ascii");
-    Rn = (s3, t) => gn(Math.floor(s3).toString(8), t);
-    gn = (s3, t) => (s3.length === t - 1 ? s3 : new Array(t - s3.length - 1).join("0") + s3 + " ") + "\0";
-    Gi = (s3, t, e, i2) => i2 === void 0 ? false : ct(s3, t, e, i2.getTime() / 1e3);
-    bn = new Array(156).join("\0");
-    Lt = (s3, t, e, i2) => i2 === void 0 ? false : (s3.write(i2 + bn, t, e, "utf8"), i2.length !== Buffer.byteLength(i2) || i2.length > e);
-    ft = class s {
-      atime;
-      mtime;
-      ctime;
-      charset;
-      comment;
-      gid;
-      uid;
-      gname;
-      uname;
-      linkpath;
-      dev;
-      ino;
-      nlink;
-      path;
-      size;
-      mode;
-      global;
-      constructor(t, e = false) {
-        this.atime = t.atime, this.charset = t.charset, this.comment = t.comment, this.ctime = t.ctime, this.dev = t.dev, this.gid = t.gid, this.global = e, this.gname = t.gname, this.ino = t.ino, this.linkpath = t.linkpath, this.mtime = t.mtime, this.nlink = t.nlink, this.path = t.path, this.size = t.size, this.uid = t.uid, this.uname = t.uname;
-      }
-      encode() {
-        let t = this.encodeBody();
-        if (t === "") return Buffer.allocUnsafe(0);
-        let e = Buffer.byteLength(t), i2 = 512 * Math.ceil(1 + e / 512), r = Buffer.allocUnsafe(i2);
-        for (let n2 = 0; n2 < 512; n2++) r[n2] = 0;
-        new F({ path: ("PaxHeader/" + _n(this.path ?? "")).slice(0, 99), mode: this.mode || 420, uid: this.uid, gid: this.gid, size: e, mtime: this.mtime, type: this.global ? "GlobalExtendedHeader" : "ExtendedHeader", linkpath: "", uname: this.uname || "", gname: this.gname || "", devmaj: 0, devmin: 0, atime: this.atime, ctime: this.ctime }).encode(r), r.write(t, 512, e, "utf8");
-        for (let n2 = e + 512; n2 < r.length; n2++) r[n2] = 0;
-        return r;
-      }
-      encodeBody() {
-        return this.encodeField("path") + this.encodeField("ctime") + this.encodeField("atime") + this.encodeField("dev") + this.encodeField("ino") + this.encodeField("nlink") + this.encodeField("charset") + this.encodeField("comment") + this.encodeField("gid") + this.encodeField("gname") + this.encodeField("linkpath") + this.encodeField("mtime") + this.encodeField("size") + this.encodeField("uid") + this.encodeField("uname");
-      }
-      encodeField(t) {
-        if (this[t] === void 0) return "";
-        let e = this[t], i2 = e instanceof Date ? e.getTime() / 1e3 : e, r = " " + (t === "dev" || t === "ino" || t === "nlink" ? "SCHILY." : "") + t + "=" + i2 + `
-`, n2 = Buffer.byteLength(r), o2 = Math.floor(Math.log(n2) / Math.log(10)) + 1;
-        return n2 + o2 >= Math.pow(10, o2) && (o2 += 1), o2 + n2 + r;
-      }
-      static parse(t, e, i2 = false) {
-        return new s(On(Tn(t), e), i2);
-      }
-    };
-    On = (s3, t) => t ? Object.assign({}, t, s3) : s3;
-    Tn = (s3) => s3.replace(/\n$/, "").split(`
-`).reduce(xn, /* @__PURE__ */ Object.create(null));
-    xn = (s3, t) => {
-      let e = parseInt(t, 10);
-      if (e !== Buffer.byteLength(t) + 1) return s3;
-      t = t.slice((e + " ").length);
-      let i2 = t.split("="), r = i2.shift();
-      if (!r) return s3;
-      let n2 = r.replace(/^SCHILY\.(dev|ino|nlink)/, "$1"), o2 = i2.join("=").replace(/\0.*/, "");
-      switch (n2) {
-        case "path":
-        case "linkpath":
-        case "type":
-        case "charset":
-        case "comment":
-        case "gname":
-        case "uname":
-          s3[n2] = o2;
-          break;
-        case "ctime":
-        case "atime":
-        case "mtime":
-          s3[n2] = new Date(Number(o2) * 1e3);
-          break;
-        case "size":
-          let h2 = +o2;
-          h2 >= 0 && (s3[n2] = h2);
-          break;
-        case "gid":
-        case "uid":
-        case "dev":
-        case "ino":
-        case "nlink":
-        case "mode":
-          s3[n2] = +o2;
-          break;
-      }
-      return s3;
-    };
-    Ln = process.env.TESTING_TAR_FAKE_PLATFORM || process.platform;
-    f = Ln !== "win32" ? (s3) => String(s3) : (s3) => String(s3).replaceAll(/\\/g, "/");
-    $e = class extends A {
-      extended;
-      globalExtended;
-      header;
-      startBlockSize;
-      blockRemain;
-      remain;
-      type;
-      meta = false;
-      ignore = false;
-      path;
-      mode;
-      uid;
-      gid;
-      uname;
-      gname;
-      size = 0;
-      mtime;
-      atime;
-      ctime;
-      linkpath;
-      dev;
-      ino;
-      nlink;
-      invalid = false;
-      absolute;
-      unsupported = false;
-      constructor(t, e, i2) {
-        switch (super({}), this.pause(), this.extended = e, this.globalExtended = i2, this.header = t, this.remain = t.size ?? 0, this.startBlockSize = 512 * Math.ceil(this.remain / 512), this.blockRemain = this.startBlockSize, this.type = t.type, this.type) {
-          case "File":
-          case "OldFile":
-          case "Link":
-          case "SymbolicLink":
-          case "CharacterDevice":
-          case "BlockDevice":
-          case "Directory":
-          case "FIFO":
-          case "ContiguousFile":
-          case "GNUDumpDir":
-            break;
-          case "NextFileHasLongLinkpath":
-          case "NextFileHasLongPath":
-          case "OldGnuLongPath":
-          case "GlobalExtendedHeader":
-          case "ExtendedHeader":
-          case "OldExtendedHeader":
-            this.meta = true;
-            break;
-          default:
-            this.ignore = true;
-        }
-        if (!t.path) throw new Error("no path provided for tar.ReadEntry");
-        this.path = f(t.path), this.mode = t.mode, this.mode && (this.mode = this.mode & 4095), this.uid = t.uid, this.gid = t.gid, this.uname = t.uname, this.gname = t.gname, this.size = this.remain, this.mtime = t.mtime, this.atime = t.atime, this.ctime = t.ctime, this.linkpath = t.linkpath ? f(t.linkpath) : void 0, this.uname = t.uname, this.gname = t.gname, e && this.#t(e), i2 && this.#t(i2, true);
-      }
-      write(t) {
-        let e = t.length;
-        if (e > this.blockRemain) throw new Error("writing more to entry than is appropriate");
-        let i2 = this.remain, r = this.blockRemain;
-        return this.remain = Math.max(0, i2 - e), this.blockRemain = Math.max(0, r - e), this.ignore ? true : i2 >= e ? super.write(t) : super.write(t.subarray(0, i2));
-      }
-      #t(t, e = false) {
-        t.path && (t.path = f(t.path)), t.linkpath && (t.linkpath = f(t.linkpath)), Object.assign(this, Object.fromEntries(Object.entries(t).filter(([i2, r]) => !(r == null || i2 === "path" && e))));
-      }
-    };
-    Dt = (s3, t, e, i2 = {}) => {
-      s3.file && (i2.file = s3.file), s3.cwd && (i2.cwd = s3.cwd), i2.code = e instanceof Error && e.code || t, i2.tarCode = t, !s3.strict && i2.recoverable !== false ? (e instanceof Error && (i2 = Object.assign(e, i2), e = e.message), s3.emit("warn", t, e, i2)) : e instanceof Error ? s3.emit("error", Object.assign(e, i2)) : s3.emit("error", Object.assign(new Error(`${t}: ${e}`), i2));
-    };
-    Nn = 1024 * 1024;
-    Xi = Buffer.from([31, 139]);
-    qi = Buffer.from([40, 181, 47, 253]);
-    An = Math.max(Xi.length, qi.length);
-    B = /* @__PURE__ */ Symbol("state");
-    Nt = /* @__PURE__ */ Symbol("writeEntry");
-    it = /* @__PURE__ */ Symbol("readEntry");
-    Zi = /* @__PURE__ */ Symbol("nextEntry");
-    Zs = /* @__PURE__ */ Symbol("processEntry");
-    V = /* @__PURE__ */ Symbol("extendedHeader");
-    he = /* @__PURE__ */ Symbol("globalExtendedHeader");
-    dt = /* @__PURE__ */ Symbol("meta");
-    Ys = /* @__PURE__ */ Symbol("emitMeta");
-    p = /* @__PURE__ */ Symbol("buffer");
-    st = /* @__PURE__ */ Symbol("queue");
-    ut = /* @__PURE__ */ Symbol("ended");
-    Yi = /* @__PURE__ */ Symbol("emittedEnd");
-    At = /* @__PURE__ */ Symbol("emit");
-    w = /* @__PURE__ */ Symbol("unzip");
-    Xe = /* @__PURE__ */ Symbol("consumeChunk");
-    qe = /* @__PURE__ */ Symbol("consumeChunkSub");
-    Ki = /* @__PURE__ */ Symbol("consumeBody");
-    Ks = /* @__PURE__ */ Symbol("consumeMeta");
-    Vs = /* @__PURE__ */ Symbol("consumeHeader");
-    ae = /* @__PURE__ */ Symbol("consuming");
-    Vi = /* @__PURE__ */ Symbol("bufferConcat");
-    Qe = /* @__PURE__ */ Symbol("maybeEnd");
-    Yt = /* @__PURE__ */ Symbol("writing");
-    $2 = /* @__PURE__ */ Symbol("aborted");
-    Je = /* @__PURE__ */ Symbol("onDone");
-    It = /* @__PURE__ */ Symbol("sawValidEntry");
-    je = /* @__PURE__ */ Symbol("sawNullBlock");
-    ti = /* @__PURE__ */ Symbol("sawEOF");
-    $s = /* @__PURE__ */ Symbol("closeStream");
-    In = 1e3;
-    le = /* @__PURE__ */ Symbol("compressedBytesRead");
-    $i = /* @__PURE__ */ Symbol("decompressedBytesRead");
-    Xs = /* @__PURE__ */ Symbol("checkDecompressionRatio");
-    Cn = () => true;
-    rt = class extends Dn {
-      file;
-      strict;
-      maxMetaEntrySize;
-      filter;
-      brotli;
-      zstd;
-      maxDecompressionRatio;
-      writable = true;
-      readable = false;
-      [st] = [];
-      [p];
-      [it];
-      [Nt];
-      [B] = "begin";
-      [dt] = "";
-      [V];
-      [he];
-      [ut] = false;
-      [w];
-      [$2] = false;
-      [It];
-      [je] = false;
-      [ti] = false;
-      [Yt] = false;
-      [ae] = false;
-      [Yi] = false;
-      [le] = 0;
-      [$i] = 0;
-      constructor(t = {}) {
-        super(), this.file = t.file || "", this.on(Je, () => {
-          (this[B] === "begin" || this[It] === false) && this.warn("TAR_BAD_ARCHIVE", "Unrecognized archive format");
-        }), t.ondone ? this.on(Je, t.ondone) : this.on(Je, () => {
-          this.emit("prefinish"), this.emit("finish"), this.emit("end");
-        }), this.strict = !!t.strict, this.maxDecompressionRatio = typeof t.maxDecompressionRatio == "number" ? t.maxDecompressionRatio : In, this.maxMetaEntrySize = t.maxMetaEntrySize || Nn, this.filter = typeof t.filter == "function" ? t.filter : Cn;
-        let e = t.file && (t.file.endsWith(".tar.br") || t.file.endsWith(".tbr"));
-        this.brotli = !(t.gzip || t.zstd) && t.brotli !== void 0 ? t.brotli : e ? void 0 : false;
-        let i2 = t.file && (t.file.endsWith(".tar.zst") || t.file.endsWith(".tzst"));
-        this.zstd = !(t.gzip || t.brotli) && t.zstd !== void 0 ? t.zstd : i2 ? true : void 0, this.on("end", () => this[$s]()), typeof t.onwarn == "function" && this.on("warn", t.onwarn), typeof t.onReadEntry == "function" && this.on("entry", t.onReadEntry);
-      }
-      warn(t, e, i2 = {}) {
-        Dt(this, t, e, i2);
-      }
-      [Vs](t, e) {
-        this[It] === void 0 && (this[It] = false);
-        let i2;
-        try {
-          i2 = new F(t, e, this[V], this[he]);
-        } catch (r) {
-          return this.warn("TAR_ENTRY_INVALID", r);
-        }
-        if (i2.nullBlock) this[je] ? (this[ti] = true, this[B] === "begin" && (this[B] = "header"), this[At]("eof")) : (this[je] = true, this[At]("nullBlock"));
-        else if (this[je] = false, !i2.cksumValid) this.warn("TAR_ENTRY_INVALID", "checksum failure", { header: i2 });
-        else if (!i2.path) this.warn("TAR_ENTRY_INVALID", "path is required", { header: i2 });
-        else {
-          let r = i2.type;
-          if (/^(Symbolic)?Link$/.test(r) && !i2.linkpath) this.warn("TAR_ENTRY_INVALID", "linkpath required", { header: i2 });
-          else if (!/^(Symbolic)?Link$/.test(r) && !/^(Global)?ExtendedHeader$/.test(r) && i2.linkpath) this.warn("TAR_ENTRY_INVALID", "linkpath forbidden", { header: i2 });
-          else {
-            let n2 = this[Nt] = new $e(i2, this[V], this[he]);
-            if (!this[It]) if (n2.remain) {
-              let o2 = () => {
-                n2.invalid || (this[It] = true);
-              };
-              n2.on("end", o2);
-            } else this[It] = true;
-            n2.meta ? n2.size > this.maxMetaEntrySize ? (n2.ignore = true, this[At]("ignoredEntry", n2), this[B] = "ignore", n2.resume()) : n2.size > 0 && (this[dt] = "", n2.on("data", (o2) => this[dt] += o2), this[B] = "meta") : (this[V] = void 0, n2.ignore = n2.ignore || !this.filter(n2.path, n2), n2.ignore ? (this[At]("ignoredEntry", n2), this[B] = n2.remain ? "ignore" : "header", n2.resume()) : (n2.remain ? this[B] = "body" : (this[B] = "header", n2.end()), this[it] ? this[st].push(n2) : (this[st].push(n2), this[Zi]())));
-          }
-        }
-      }
-      [$s]() {
-        queueMicrotask(() => this.emit("close"));
-      }
-      [Zs](t) {
-        let e = true;
-        if (!t) this[it] = void 0, e = false;
-        else if (Array.isArray(t)) {
-          let [i2, ...r] = t;
-          this.emit(i2, ...r);
-        } else this[it] = t, this.emit("entry", t), t.emittedEnd || (t.on("end", () => this[Zi]()), e = false);
-        return e;
-      }
-      [Zi]() {
-        do
-          ;
-        while (this[Zs](this[st].shift()));
-        if (this[st].length === 0) {
-          let t = this[it];
-          !t || t.flowing || t.size === t.remain ? this[Yt] || this.emit("drain") : t.once("drain", () => this.emit("drain"));
-        }
-      }
-      [Ki](t, e) {
-        let i2 = this[Nt];
-        if (!i2) throw new Error("attempt to consume body without entry??");
-        let r = i2.blockRemain ?? 0, n2 = r >= t.length && e === 0 ? t : t.subarray(e, e + r);
-        return i2.write(n2), i2.blockRemain || (this[B] = "header", this[Nt] = void 0, i2.end()), n2.length;
-      }
-      [Ks](t, e) {
-        let i2 = this[Nt], r = this[Ki](t, e);
-        return !this[Nt] && i2 && this[Ys](i2), r;
-      }
-      [At](t, e, i2) {
-        this[st].length === 0 && !this[it] ? this.emit(t, e, i2) : this[st].push([t, e, i2]);
-      }
-      [Ys](t) {
-        switch (this[At]("meta", this[dt]), t.type) {
-          case "ExtendedHeader":
-          case "OldExtendedHeader":
-            this[V] = ft.parse(this[dt], this[V], false);
-            break;
-          case "GlobalExtendedHeader":
-            this[he] = ft.parse(this[dt], this[he], true);
-            break;
-          case "NextFileHasLongPath":
-          case "OldGnuLongPath": {
-            let e = this[V] ?? /* @__PURE__ */ Object.create(null);
-            this[V] = e, e.path = this[dt].replace(/\0.*/, "");
-            break;
-          }
-          case "NextFileHasLongLinkpath": {
-            let e = this[V] || /* @__PURE__ */ Object.create(null);
-            this[V] = e, e.linkpath = this[dt].replace(/\0.*/, "");
-            break;
-          }
-          default:
-            throw new Error("unknown meta: " + t.type);
-        }
-      }
-      abort(t) {
-        if (!this[$2]) {
-          if (this[w]) {
-            let e = this[w];
-            e.write = () => true, e.end = () => e, e.emit = () => false, e.destroy?.();
-          }
-          this[$2] = true, this.emit("abort", t), this.warn("TAR_ABORT", t, { recoverable: false });
-        }
-      }
-      [Xs](t) {
-        this[$i] += t.length;
-        let e = this[$i] / this[le];
-        return e > this.maxDecompressionRatio ? (this.abort(new Error(`max decompression ratio exceeded: ${e.toFixed(2)} > ${this.maxDecompressionRatio}`)), false) : true;
-      }
-      write(t, e, i2) {
-        if (typeof e == "function" && (i2 = e, e = void 0), typeof t == "string" && (t = Buffer.from(t, typeof e == "string" ? e : "utf8")), this[$2]) return i2?.(), false;
-        if ((this[w] === void 0 || this.brotli === void 0 && this[w] === false) && t) {
-          if (this[p] && (t = Buffer.concat([this[p], t]), this[p] = void 0), t.length < An) return this[p] = t, i2?.(), true;
-          for (let a2 = 0; this[w] === void 0 && a2 < Xi.length; a2++) t[a2] !== Xi[a2] && (this[w] = false);
-          let o2 = false;
-          if (this[w] === false && this.zstd !== false) {
-            o2 = true;
-            for (let a2 = 0; a2 < qi.length; a2++) if (t[a2] !== qi[a2]) {
-              o2 = false;
-              break;
-            }
-          }
-          let h2 = this.brotli === void 0 && !o2;
-          if (this[w] === false && h2) if (t.length < 512) if (this[ut]) this.brotli = true;
-          else return this[p] = t, i2?.(), true;
-          else try {
-            new F(t.subarray(0, 512)), this.brotli = false;
-          } catch {
-            this.brotli = true;
-          }
-          if (this[w] === void 0 || this[w] === false && (this.brotli || o2)) {
-            let a2 = this[ut];
-            this[ut] = false, this[w] = this[w] === void 0 ? new Ue({}) : o2 ? new Ke({}) : new Ge({}), this[w].on("data", (c3) => {
-              this[Xs](c3) && this[Xe](c3);
-            }), this[w].on("error", (c3) => {
-              this[$2] || this.abort(c3);
-            }), this[w].on("end", () => {
-              this[ut] = true, this[Xe]();
-            }), this[Yt] = true, this[le] += t.length;
-            let l = !!this[w][a2 ? "end" : "write"](t);
-            return this[Yt] = false, i2?.(), l;
-          }
-        }
-        this[Yt] = true, this[w] ? (this[le] += t.length, this[w].write(t)) : this[Xe](t), this[Yt] = false;
-        let n2 = this[st].length > 0 ? false : this[it] ? this[it].flowing : true;
-        return !n2 && this[st].length === 0 && this[it]?.once("drain", () => this.emit("drain")), i2?.(), n2;
-      }
-      [Vi](t) {
-        t && !this[$2] && (this[p] = this[p] ? Buffer.concat([this[p], t]) : t);
-      }
-      [Qe]() {
-        if (this[ut] && !this[Yi] && !this[$2] && !this[ae]) {
-          this[Yi] = true;
-          let t = this[Nt];
-          if (t?.blockRemain) {
-            let e = this[p] ? this[p].length : 0;
-            this.warn("TAR_BAD_ARCHIVE", `Truncated input (needed ${t.blockRemain} more bytes, only ${e} available)`, { entry: t }), this[p] && t.write(this[p]), t.end();
-          }
-          this[At](Je);
-        }
-      }
-      [Xe](t) {
-        if (this[ae] && t) this[Vi](t);
-        else if (!t && !this[p]) this[Qe]();
-        else if (t) {
-          if (this[ae] = true, this[p]) {
-            this[Vi](t);
-            let e = this[p];
-            this[p] = void 0, this[qe](e);
-          } else this[qe](t);
-          for (; this[p] && this[p]?.length >= 512 && !this[$2] && !this[ti]; ) {
-            let e = this[p];
-            this[p] = void 0, this[qe](e);
-          }
-          this[ae] = false;
-        }
-        (!this[p] || this[ut]) && this[Qe]();
-      }
-      [qe](t) {
-        let e = 0, i2 = t.length;
-        for (; e + 512 <= i2 && !this[$2] && !this[ti]; ) switch (this[B]) {
-          case "begin":
-          case "header":
-            this[Vs](t, e), e += 512;
-            break;
-          case "ignore":
-          case "body":
-            e += this[Ki](t, e);
-            break;
-          case "meta":
-            e += this[Ks](t, e);
-            break;
-          default:
-            throw new Error("invalid state: " + this[B]);
-        }
-        e < i2 && (this[p] = this[p] ? Buffer.concat([t.subarray(e), this[p]]) : t.subarray(e));
-      }
-      end(t, e, i2) {
-        return typeof t == "function" && (i2 = t, e = void 0, t = void 0), typeof e == "function" && (i2 = e, e = void 0), typeof t == "string" && (t = Buffer.from(t, e)), i2 && this.once("finish", i2), this[$2] || (this[w] ? (t && (this[le] += t.length, this[w].write(t)), this[w].end()) : (this[ut] = true, (this.brotli === void 0 || this.zstd === void 0) && (t = t || Buffer.alloc(0)), t && this.write(t), this[Qe]())), this;
-      }
-    };
-    mt = (s3) => {
-      let t = s3.length - 1, e = -1;
-      for (; t > -1 && s3.charAt(t) === "/"; ) e = t, t--;
-      return e === -1 ? s3 : s3.slice(0, e);
-    };
-    vn = (s3) => {
-      let t = s3.onReadEntry;
-      s3.onReadEntry = t ? (e) => {
-        t(e), e.resume();
-      } : (e) => e.resume();
-    };
-    Qi = (s3, t) => {
-      let e = new Map(t.map((o2) => [mt(o2), true])), i2 = s3.filter, r = 100, n2 = (o2, h2 = "", a2 = 0) => {
-        if (a2 >= r) return e.set(o2, false), false;
-        let l = h2 || kn(o2).root || ".", c3;
-        if (o2 === l) c3 = false;
-        else {
-          let d = e.get(o2);
-          c3 = d !== void 0 ? d : n2(Fn(o2), l, a2 + 1);
-        }
-        return e.set(o2, c3), c3;
-      };
-      s3.filter = i2 ? (o2, h2) => i2(o2, h2) && n2(mt(o2)) : (o2) => n2(mt(o2));
-    };
-    Mn = (s3) => {
-      let t = new rt(s3), e = s3.file, i2;
-      try {
-        i2 = Kt.openSync(e, "r");
-        let r = Kt.fstatSync(i2), n2 = s3.maxReadSize || 16 * 1024 * 1024;
-        if (r.size < n2) {
-          let o2 = Buffer.allocUnsafe(r.size), h2 = Kt.readSync(i2, o2, 0, r.size, 0);
-          t.end(h2 === o2.byteLength ? o2 : o2.subarray(0, h2));
-        } else {
-          let o2 = 0, h2 = Buffer.allocUnsafe(n2);
-          for (; o2 < r.size; ) {
-            let a2 = Kt.readSync(i2, h2, 0, n2, o2);
-            if (a2 === 0) break;
-            o2 += a2, t.write(h2.subarray(0, a2));
-          }
-          t.end();
-        }
-      } finally {
-        if (typeof i2 == "number") try {
-          Kt.closeSync(i2);
-        } catch {
-        }
-      }
-    };
-    Bn = (s3, t) => {
-      let e = new rt(s3), i2 = s3.maxReadSize || 16 * 1024 * 1024, r = s3.file;
-      return new Promise((o2, h2) => {
-        e.on("error", h2), e.on("end", o2), Kt.stat(r, (a2, l) => {
-          if (a2) h2(a2);
-          else {
-            let c3 = new _t(r, { readSize: i2, size: l.size });
-            c3.on("error", h2), c3.pipe(e);
-          }
-        });
-      });
-    };
-    Ct = K(Mn, Bn, (s3) => new rt(s3), (s3) => new rt(s3), (s3, t) => {
-      t?.length && Qi(s3, t), s3.noResume || vn(s3);
-    });
-    Ji = (s3, t, e) => (s3 &= 4095, e && (s3 = (s3 | 384) & -19), t && (s3 & 256 && (s3 |= 64), s3 & 32 && (s3 |= 8), s3 & 4 && (s3 |= 1)), s3);
-    ({ isAbsolute: zn, parse: qs } = Pn);
-    ce = (s3) => {
-      let t = "", e = qs(s3);
-      for (; zn(s3) || e.root; ) {
-        let i2 = s3.charAt(0) === "/" && s3.slice(0, 4) !== "//?/" ? "/" : e.root;
-        s3 = s3.slice(i2.length), t += i2, e = qs(s3);
-      }
-      return [t, s3];
-    };
-    ei = ["|", "<", ">", "?", ":"];
-    ji = ei.map((s3) => String.fromCodePoint(61440 + Number(s3.codePointAt(0))));
-    Un = new Map(ei.map((s3, t) => [s3, ji[t]]));
-    Hn = new Map(ji.map((s3, t) => [s3, ei[t]]));
-    ts = (s3) => ei.reduce((t, e) => t.split(e).join(Un.get(e)), s3);
-    Qs = (s3) => ji.reduce((t, e) => t.split(e).join(Hn.get(e)), s3);
-    rr = (s3, t) => t ? (s3 = f(s3).replace(/^\.(\/|$)/, ""), mt(t) + "/" + s3) : f(s3);
-    Wn = 16 * 1024 * 1024;
-    tr = /* @__PURE__ */ Symbol("process");
-    er = /* @__PURE__ */ Symbol("file");
-    ir = /* @__PURE__ */ Symbol("directory");
-    is = /* @__PURE__ */ Symbol("symlink");
-    sr = /* @__PURE__ */ Symbol("hardlink");
-    fe = /* @__PURE__ */ Symbol("header");
-    ii = /* @__PURE__ */ Symbol("read");
-    ss = /* @__PURE__ */ Symbol("lstat");
-    si = /* @__PURE__ */ Symbol("onlstat");
-    rs = /* @__PURE__ */ Symbol("onread");
-    ns = /* @__PURE__ */ Symbol("onreadlink");
-    os = /* @__PURE__ */ Symbol("openfile");
-    hs = /* @__PURE__ */ Symbol("onopenfile");
-    pt = /* @__PURE__ */ Symbol("close");
-    ri = /* @__PURE__ */ Symbol("mode");
-    as = /* @__PURE__ */ Symbol("awaitDrain");
-    es = /* @__PURE__ */ Symbol("ondrain");
-    q = /* @__PURE__ */ Symbol("prefix");
-    de = class extends A {
-      path;
-      portable;
-      myuid = process.getuid && process.getuid() || 0;
-      myuser = process.env.USER || "";
-      maxReadSize;
-      linkCache;
-      statCache;
-      preservePaths;
-      cwd;
-      strict;
-      mtime;
-      noPax;
-      noMtime;
-      prefix;
-      fd;
-      blockLen = 0;
-      blockRemain = 0;
-      buf;
-      pos = 0;
-      remain = 0;
-      length = 0;
-      offset = 0;
-      win32;
-      absolute;
-      header;
-      type;
-      linkpath;
-      stat;
-      onWriteEntry;
-      #t = false;
-      constructor(t, e = {}) {
-        let i2 = se(e);
-        super(), this.path = f(t), this.portable = !!i2.portable, this.maxReadSize = i2.maxReadSize || Wn, this.linkCache = i2.linkCache || /* @__PURE__ */ new Map(), this.statCache = i2.statCache || /* @__PURE__ */ new Map(), this.preservePaths = !!i2.preservePaths, this.cwd = f(i2.cwd || process.cwd()), this.strict = !!i2.strict, this.noPax = !!i2.noPax, this.noMtime = !!i2.noMtime, this.mtime = i2.mtime, this.prefix = i2.prefix ? f(i2.prefix) : void 0, this.onWriteEntry = i2.onWriteEntry, typeof i2.onwarn == "function" && this.on("warn", i2.onwarn);
-        let r = false;
-        if (!this.preservePaths) {
-          let [o2, h2] = ce(this.path);
-          o2 && typeof h2 == "string" && (this.path = h2, r = o2);
-        }
-        this.win32 = !!i2.win32 || process.platform === "win32", this.win32 && (this.path = Qs(this.path.replaceAll(/\\/g, "/")), t = t.replaceAll(/\\/g, "/")), this.absolute = f(i2.absolute || js.resolve(this.cwd, t)), this.path === "" && (this.path = "./"), r && this.warn("TAR_ENTRY_INFO", `stripping ${r} from absolute path`, { entry: this, path: r + this.path });
-        let n2 = this.statCache.get(this.absolute);
-        n2 ? this[si](n2) : this[ss]();
-      }
-      warn(t, e, i2 = {}) {
-        return Dt(this, t, e, i2);
-      }
-      emit(t, ...e) {
-        return t === "error" && (this.#t = true), super.emit(t, ...e);
-      }
-      [ss]() {
-        X.lstat(this.absolute, (t, e) => {
-          if (t) return this.emit("error", t);
-          this[si](e);
-        });
-      }
-      [si](t) {
-        this.statCache.set(this.absolute, t), this.stat = t, t.isFile() || (t.size = 0), this.type = Gn(t), this.emit("stat", t), this[tr]();
-      }
-      [tr]() {
-        switch (this.type) {
-          case "File":
-            return this[er]();
-          case "Directory":
-            return this[ir]();
-          case "SymbolicLink":
-            return this[is]();
-          default:
-            return this.end();
-        }
-      }
-      [ri](t) {
-        return Ji(t, this.type === "Directory", this.portable);
-      }
-      [q](t) {
-        return rr(t, this.prefix);
-      }
-      [fe]() {
-        if (!this.stat) throw new Error("cannot write header before stat");
-        this.type === "Directory" && this.portable && (this.noMtime = true), this.onWriteEntry?.(this), this.header = new F({ path: this[q](this.path), linkpath: this.type === "Link" && this.linkpath !== void 0 ? this[q](this.linkpath) : this.linkpath, mode: this[ri](this.stat.mode), uid: this.portable ? void 0 : this.stat.uid, gid: this.portable ? void 0 : this.stat.gid, size: this.stat.size, mtime: this.noMtime ? void 0 : this.mtime || this.stat.mtime, type: this.type === "Unsupported" ? void 0 : this.type, uname: this.portable ? void 0 : this.stat.uid === this.myuid ? this.myuser : "", atime: this.portable ? void 0 : this.stat.atime, ctime: this.portable ? void 0 : this.stat.ctime }), this.header.encode() && !this.noPax && super.write(new ft({ atime: this.portable ? void 0 : this.header.atime, ctime: this.portable ? void 0 : this.header.ctime, gid: this.portable ? void 0 : this.header.gid, mtime: this.noMtime ? void 0 : this.mtime || this.header.mtime, path: this[q](this.path), linkpath: this.type === "Link" && this.linkpath !== void 0 ? this[q](this.linkpath) : this.linkpath, size: this.header.size, uid: this.portable ? void 0 : this.header.uid, uname: this.portable ? void 0 : this.header.uname, dev: this.portable ? void 0 : this.stat.dev, ino: this.portable ? void 0 : this.stat.ino, nlink: this.portable ? void 0 : this.stat.nlink }).encode());
-        let t = this.header?.block;
-        if (!t) throw new Error("failed to encode header");
-        super.write(t);
-      }
-      [ir]() {
-        if (!this.stat) throw new Error("cannot create directory entry without stat");
-        this.path.slice(-1) !== "/" && (this.path += "/"), this.stat.size = 0, this[fe](), this.end();
-      }
-      [is]() {
-        X.readlink(this.absolute, (t, e) => {
-          if (t) return this.emit("error", t);
-          this[ns](e);
-        });
-      }
-      [ns](t) {
-        this.linkpath = f(t), this[fe](), this.end();
-      }
-      [sr](t) {
-        if (!this.stat) throw new Error("cannot create link entry without stat");
-        this.type = "Link", this.linkpath = f(js.relative(this.cwd, t)), this.stat.size = 0, this[fe](), this.end();
-      }
-      [er]() {
-        if (!this.stat) throw new Error("cannot create file entry without stat");
-        if (this.stat.nlink > 1) {
-          let t = `${this.stat.dev}:${this.stat.ino}`, e = this.linkCache.get(t);
-          if (e?.indexOf(this.cwd) === 0) return this[sr](e);
-          this.linkCache.set(t, this.absolute);
-        }
-        if (this[fe](), this.stat.size === 0) return this.end();
-        this[os]();
-      }
-      [os]() {
-        X.open(this.absolute, "r", (t, e) => {
-          if (t) return this.emit("error", t);
-          this[hs](e);
-        });
-      }
-      [hs](t) {
-        if (this.fd = t, this.#t) return this[pt]();
-        if (!this.stat) throw new Error("should stat before calling onopenfile");
-        this.blockLen = 512 * Math.ceil(this.stat.size / 512), this.blockRemain = this.blockLen;
-        let e = Math.min(this.blockLen, this.maxReadSize);
-        this.buf = Buffer.allocUnsafe(e), this.offset = 0, this.pos = 0, this.remain = this.stat.size, this.length = this.buf.length, this[ii]();
-      }
-      [ii]() {
-        let { fd: t, buf: e, offset: i2, length: r, pos: n2 } = this;
-        if (t === void 0 || e === void 0) throw new Error("cannot read file without first opening");
-        X.read(t, e, i2, r, n2, (o2, h2) => {
-          if (o2) return this[pt](() => this.emit("error", o2));
-          this[rs](h2);
-        });
-      }
-      [pt](t = () => {
-      }) {
-        this.fd !== void 0 && X.close(this.fd, t);
-      }
-      [rs](t) {
-        if (t <= 0 && this.remain > 0) {
-          let r = Object.assign(new Error("encountered unexpected EOF"), { path: this.absolute, syscall: "read", code: "EOF" });
-          return this[pt](() => this.emit("error", r));
-        }
-        if (t > this.remain) {
-          let r = Object.assign(new Error("did not encounter expected EOF"), { path: this.absolute, syscall: "read", code: "EOF" });
-          return this[pt](() => this.emit("error", r));
-        }
-        if (!this.buf) throw new Error("should have created buffer prior to reading");
-        if (t === this.remain) for (let r = t; r < this.length && t < this.blockRemain; r++) this.buf[r + this.offset] = 0, t++, this.remain++;
-        let e = this.offset === 0 && t === this.buf.length ? this.buf : this.buf.subarray(this.offset, this.offset + t);
-        this.write(e) ? this[es]() : this[as](() => this[es]());
-      }
-      [as](t) {
-        this.once("drain", t);
-      }
-      write(t, e, i2) {
-        if (typeof e == "function" && (i2 = e, e = void 0), typeof t == "string" && (t = Buffer.from(t, typeof e == "string" ? e : "utf8")), this.blockRemain < t.length) {
-          let r = Object.assign(new Error("writing more data than expected"), { path: this.absolute });
-          return this.emit("error", r);
-        }
-        return this.remain -= t.length, this.blockRemain -= t.length, this.pos += t.length, this.offset += t.length, super.write(t, null, i2);
-      }
-      [es]() {
-        if (!this.remain) return this.blockRemain && super.write(Buffer.alloc(this.blockRemain)), this[pt]((t) => t ? this.emit("error", t) : this.end());
-        if (!this.buf) throw new Error("buffer lost somehow in ONDRAIN");
-        this.offset >= this.length && (this.buf = Buffer.allocUnsafe(Math.min(this.blockRemain, this.buf.length)), this.offset = 0), this.length = this.buf.length - this.offset, this[ii]();
-      }
-    };
-    ni = class extends de {
-      sync = true;
-      [ss]() {
-        this[si](X.lstatSync(this.absolute));
-      }
-      [is]() {
-        this[ns](X.readlinkSync(this.absolute));
-      }
-      [os]() {
-        this[hs](X.openSync(this.absolute, "r"));
-      }
-      [ii]() {
-        let t = true;
-        try {
-          let { fd: e, buf: i2, offset: r, length: n2, pos: o2 } = this;
-          if (e === void 0 || i2 === void 0) throw new Error("fd and buf must be set in READ method");
-          let h2 = X.readSync(e, i2, r, n2, o2);
-          this[rs](h2), t = false;
-        } finally {
-          if (t) try {
-            this[pt](() => {
-            });
-          } catch {
-          }
-        }
-      }
-      [as](t) {
-        t();
-      }
-      [pt](t = () => {
-      }) {
-        this.fd !== void 0 && X.closeSync(this.fd), t();
-      }
-    };
-    oi = class extends A {
-      blockLen = 0;
-      blockRemain = 0;
-      buf = 0;
-      pos = 0;
-      remain = 0;
-      length = 0;
-      preservePaths;
-      portable;
-      strict;
-      noPax;
-      noMtime;
-      readEntry;
-      type;
-      prefix;
-      path;
-      mode;
-      uid;
-      gid;
-      uname;
-      gname;
-      header;
-      mtime;
-      atime;
-      ctime;
-      linkpath;
-      size;
-      onWriteEntry;
-      warn(t, e, i2 = {}) {
-        return Dt(this, t, e, i2);
-      }
-      constructor(t, e = {}) {
-        let i2 = se(e);
-        super(), this.preservePaths = !!i2.preservePaths, this.portable = !!i2.portable, this.strict = !!i2.strict, this.noPax = !!i2.noPax, this.noMtime = !!i2.noMtime, this.onWriteEntry = i2.onWriteEntry, this.readEntry = t;
-        let { type: r } = t;
-        if (r === "Unsupported") throw new Error("writing entry that should be ignored");
-        this.type = r, this.type === "Directory" && this.portable && (this.noMtime = true), this.prefix = i2.prefix, this.path = f(t.path), this.mode = t.mode !== void 0 ? this[ri](t.mode) : void 0, this.uid = this.portable ? void 0 : t.uid, this.gid = this.portable ? void 0 : t.gid, this.uname = this.portable ? void 0 : t.uname, this.gname = this.portable ? void 0 : t.gname, this.size = t.size, this.mtime = this.noMtime ? void 0 : i2.mtime || t.mtime, this.atime = this.portable ? void 0 : t.atime, this.ctime = this.portable ? void 0 : t.ctime, this.linkpath = t.linkpath !== void 0 ? f(t.linkpath) : void 0, typeof i2.onwarn == "function" && this.on("warn", i2.onwarn);
-        let n2 = false;
-        if (!this.preservePaths) {
-          let [h2, a2] = ce(this.path);
-          h2 && typeof a2 == "string" && (this.path = a2, n2 = h2);
-        }
-        this.remain = t.size, this.blockRemain = t.startBlockSize, this.onWriteEntry?.(this), this.header = new F({ path: this[q](this.path), linkpath: this.type === "Link" && this.linkpath !== void 0 ? this[q](this.linkpath) : this.linkpath, mode: this.mode, uid: this.portable ? void 0 : this.uid, gid: this.portable ? void 0 : this.gid, size: this.size, mtime: this.noMtime ? void 0 : this.mtime, type: this.type, uname: this.portable ? void 0 : this.uname, atime: this.portable ? void 0 : this.atime, ctime: this.portable ? void 0 : this.ctime }), n2 && this.warn("TAR_ENTRY_INFO", `stripping ${n2} from absolute path`, { entry: this, path: n2 + this.path }), this.header.encode() && !this.noPax && super.write(new ft({ atime: this.portable ? void 0 : this.atime, ctime: this.portable ? void 0 : this.ctime, gid: this.portable ? void 0 : this.gid, mtime: this.noMtime ? void 0 : this.mtime, path: this[q](this.path), linkpath: this.type === "Link" && this.linkpath !== void 0 ? this[q](this.linkpath) : this.linkpath, size: this.size, uid: this.portable ? void 0 : this.uid, uname: this.portable ? void 0 : this.uname, dev: this.portable ? void 0 : this.readEntry.dev, ino: this.portable ? void 0 : this.readEntry.ino, nlink: this.portable ? void 0 : this.readEntry.nlink }).encode());
-        let o2 = this.header?.block;
-        if (!o2) throw new Error("failed to encode header");
-        super.write(o2), t.pipe(this);
-      }
-      [q](t) {
-        return rr(t, this.prefix);
-      }
-      [ri](t) {
-        return Ji(t, this.type === "Directory", this.portable);
-      }
-      write(t, e, i2) {
-        typeof e == "function" && (i2 = e, e = void 0), typeof t == "string" && (t = Buffer.from(t, typeof e == "string" ? e : "utf8"));
-        let r = t.length;
-        if (r > this.blockRemain) throw new Error("writing more to entry than is appropriate");
-        return this.blockRemain -= r, super.write(t, i2);
-      }
-      end(t, e, i2) {
-        return this.blockRemain && super.write(Buffer.alloc(this.blockRemain)), typeof t == "function" && (i2 = t, e = void 0, t = void 0), typeof e == "function" && (i2 = e, e = void 0), typeof t == "string" && (t = Buffer.from(t, e ?? "utf8")), i2 && this.once("finish", i2), t ? super.end(t, i2) : super.end(i2), this;
-      }
-    };
-    Gn = (s3) => s3.isFile() ? "File" : s3.isDirectory() ? "Directory" : s3.isSymbolicLink() ? "SymbolicLink" : "Unsupported";
-    hi = class s2 {
-      tail;
-      head;
-      length = 0;
-      static create(t = []) {
-        return new s2(t);
-      }
-      constructor(t = []) {
-        for (let e of t) this.push(e);
-      }
-      *[Symbol.iterator]() {
-        for (let t = this.head; t; t = t.next) yield t.value;
-      }
-      removeNode(t) {
-        if (t.list !== this) throw new Error("removing node which does not belong to this list");
-        let e = t.next, i2 = t.prev;
-        return e && (e.prev = i2), i2 && (i2.next = e), t === this.head && (this.head = e), t === this.tail && (this.tail = i2), this.length--, t.next = void 0, t.prev = void 0, t.list = void 0, e;
-      }
-      unshiftNode(t) {
-        if (t === this.head) return;
-        t.list && t.list.removeNode(t);
-        let e = this.head;
-        t.list = this, t.next = e, e && (e.prev = t), this.head = t, this.tail || (this.tail = t), this.length++;
-      }
-      pushNode(t) {
-        if (t === this.tail) return;
-        t.list && t.list.removeNode(t);
-        let e = this.tail;
-        t.list = this, t.prev = e, e && (e.next = t), this.tail = t, this.head || (this.head = t), this.length++;
-      }
-      push(...t) {
-        for (let e = 0, i2 = t.length; e < i2; e++) Yn(this, t[e]);
-        return this.length;
-      }
-      unshift(...t) {
-        for (var e = 0, i2 = t.length; e < i2; e++) Kn(this, t[e]);
-        return this.length;
-      }
-      pop() {
-        if (!this.tail) return;
-        let t = this.tail.value, e = this.tail;
-        return this.tail = this.tail.prev, this.tail ? this.tail.next = void 0 : this.head = void 0, e.list = void 0, this.length--, t;
-      }
-      shift() {
-        if (!this.head) return;
-        let t = this.head.value, e = this.head;
-        return this.head = this.head.next, this.head ? this.head.prev = void 0 : this.tail = void 0, e.list = void 0, this.length--, t;
-      }
-      forEach(t, e) {
-        e = e || this;
-        for (let i2 = this.head, r = 0; i2; r++) t.call(e, i2.value, r, this), i2 = i2.next;
-      }
-      forEachReverse(t, e) {
-        e = e || this;
-        for (let i2 = this.tail, r = this.length - 1; i2; r--) t.call(e, i2.value, r, this), i2 = i2.prev;
-      }
-      get(t) {
-        let e = 0, i2 = this.head;
-        for (; i2 && e < t; e++) i2 = i2.next;
-        if (e === t && i2) return i2.value;
-      }
-      getReverse(t) {
-        let e = 0, i2 = this.tail;
-        for (; i2 && e < t; e++) i2 = i2.prev;
-        if (e === t && i2) return i2.value;
-      }
-      map(t, e) {
-        e = e || this;
-        let i2 = new s2();
-        for (let r = this.head; r; ) i2.push(t.call(e, r.value, this)), r = r.next;
-        return i2;
-      }
-      mapReverse(t, e) {
-        e = e || this;
-        var i2 = new s2();
-        for (let r = this.tail; r; ) i2.push(t.call(e, r.value, this)), r = r.prev;
-        return i2;
-      }
-      reduce(t, e) {
-        let i2, r = this.head;
-        if (arguments.length > 1) i2 = e;
-        else if (this.head) r = this.head.next, i2 = this.head.value;
-        else throw new TypeError("Reduce of empty list with no initial value");
-        for (var n2 = 0; r; n2++) i2 = t(i2, r.value, n2), r = r.next;
-        return i2;
-      }
-      reduceReverse(t, e) {
-        let i2, r = this.tail;
-        if (arguments.length > 1) i2 = e;
-        else if (this.tail) r = this.tail.prev, i2 = this.tail.value;
-        else throw new TypeError("Reduce of empty list with no initial value");
-        for (let n2 = this.length - 1; r; n2--) i2 = t(i2, r.value, n2), r = r.prev;
-        return i2;
-      }
-      toArray() {
-        let t = new Array(this.length);
-        for (let e = 0, i2 = this.head; i2; e++) t[e] = i2.value, i2 = i2.next;
-        return t;
-      }
-      toArrayReverse() {
-        let t = new Array(this.length);
-        for (let e = 0, i2 = this.tail; i2; e++) t[e] = i2.value, i2 = i2.prev;
-        return t;
-      }
-      slice(t = 0, e = this.length) {
-        e < 0 && (e += this.length), t < 0 && (t += this.length);
-        let i2 = new s2();
-        if (e < t || e < 0) return i2;
-        t < 0 && (t = 0), e > this.length && (e = this.length);
-        let r = this.head, n2 = 0;
-        for (n2 = 0; r && n2 < t; n2++) r = r.next;
-        for (; r && n2 < e; n2++, r = r.next) i2.push(r.value);
-        return i2;
-      }
-      sliceReverse(t = 0, e = this.length) {
-        e < 0 && (e += this.length), t < 0 && (t += this.length);
-        let i2 = new s2();
-        if (e < t || e < 0) return i2;
-        t < 0 && (t = 0), e > this.length && (e = this.length);
-        let r = this.length, n2 = this.tail;
-        for (; n2 && r > e; r--) n2 = n2.prev;
-        for (; n2 && r > t; r--, n2 = n2.prev) i2.push(n2.value);
-        return i2;
-      }
-      splice(t, e = 0, ...i2) {
-        t > this.length && (t = this.length - 1), t < 0 && (t = this.length + t);
-        let r = this.head;
-        for (let o2 = 0; r && o2 < t; o2++) r = r.next;
-        let n2 = [];
-        for (let o2 = 0; r && o2 < e; o2++) n2.push(r.value), r = this.removeNode(r);
-        r ? r !== this.tail && (r = r.prev) : r = this.tail;
-        for (let o2 of i2) r = Zn(this, r, o2);
-        return n2;
-      }
-      reverse() {
-        let t = this.head, e = this.tail;
-        for (let i2 = t; i2; i2 = i2.prev) {
-          let r = i2.prev;
-          i2.prev = i2.next, i2.next = r;
-        }
-        return this.head = e, this.tail = t, this;
-      }
-    };
-    ue = class {
-      list;
-      next;
-      prev;
-      value;
-      constructor(t, e, i2, r) {
-        this.list = r, this.value = t, e ? (e.next = this, this.prev = e) : this.prev = void 0, i2 ? (i2.prev = this, this.next = i2) : this.next = void 0;
-      }
-    };
-    pi = class {
-      path;
-      absolute;
-      entry;
-      stat;
-      readdir;
-      pending = false;
-      pendingLink = false;
-      ignore = false;
-      piped = false;
-      constructor(t, e) {
-        this.path = t || "./", this.absolute = e;
-      }
-    };
-    nr = Buffer.alloc(1024);
-    li = /* @__PURE__ */ Symbol("onStat");
-    me = /* @__PURE__ */ Symbol("ended");
-    W = /* @__PURE__ */ Symbol("queue");
-    pe = /* @__PURE__ */ Symbol("pendingLinks");
-    Et = /* @__PURE__ */ Symbol("current");
-    Ft = /* @__PURE__ */ Symbol("process");
-    Ee = /* @__PURE__ */ Symbol("processing");
-    ai = /* @__PURE__ */ Symbol("processJob");
-    G = /* @__PURE__ */ Symbol("jobs");
-    ls = /* @__PURE__ */ Symbol("jobDone");
-    ci = /* @__PURE__ */ Symbol("addFSEntry");
-    or = /* @__PURE__ */ Symbol("addTarEntry");
-    ds = /* @__PURE__ */ Symbol("stat");
-    us = /* @__PURE__ */ Symbol("readdir");
-    fi = /* @__PURE__ */ Symbol("onreaddir");
-    di = /* @__PURE__ */ Symbol("pipe");
-    hr = /* @__PURE__ */ Symbol("entry");
-    cs = /* @__PURE__ */ Symbol("entryOpt");
-    ui = /* @__PURE__ */ Symbol("writeEntryClass");
-    lr = /* @__PURE__ */ Symbol("write");
-    fs = /* @__PURE__ */ Symbol("ondrain");
-    wt = class extends A {
-      sync = false;
-      opt;
-      cwd;
-      maxReadSize;
-      preservePaths;
-      strict;
-      noPax;
-      prefix;
-      linkCache;
-      statCache;
-      file;
-      portable;
-      zip;
-      readdirCache;
-      noDirRecurse;
-      follow;
-      noMtime;
-      mtime;
-      filter;
-      jobs;
-      [ui];
-      onWriteEntry;
-      [W];
-      [pe] = /* @__PURE__ */ new Map();
-      [G] = 0;
-      [Ee] = false;
-      [me] = false;
-      constructor(t = {}) {
-        if (super(), this.opt = t, this.file = t.file || "", this.cwd = t.cwd || process.cwd(), this.maxReadSize = t.maxReadSize, this.preservePaths = !!t.preservePaths, this.strict = !!t.strict, this.noPax = !!t.noPax, this.prefix = f(t.prefix || ""), this.linkCache = t.linkCache || /* @__PURE__ */ new Map(), this.statCache = t.statCache || /* @__PURE__ */ new Map(), this.readdirCache = t.readdirCache || /* @__PURE__ */ new Map(), this.onWriteEntry = t.onWriteEntry, this[ui] = de, typeof t.onwarn == "function" && this.on("warn", t.onwarn), this.portable = !!t.portable, t.gzip || t.brotli || t.zstd) {
-          if ((t.gzip ? 1 : 0) + (t.brotli ? 1 : 0) + (t.zstd ? 1 : 0) > 1) throw new TypeError("gzip, brotli, zstd are mutually exclusive");
-          if (t.gzip && (typeof t.gzip != "object" && (t.gzip = {}), this.portable && (t.gzip.portable = true), this.zip = new ze(t.gzip)), t.brotli && (typeof t.brotli != "object" && (t.brotli = {}), this.zip = new We(t.brotli)), t.zstd && (typeof t.zstd != "object" && (t.zstd = {}), this.zip = new Ye(t.zstd)), !this.zip) throw new Error("impossible");
-          let e = this.zip;
-          e.on("data", (i2) => super.write(i2)), e.on("end", () => super.end()), e.on("drain", () => this[fs]()), this.on("resume", () => e.resume());
-        } else this.on("drain", this[fs]);
-        this.noDirRecurse = !!t.noDirRecurse, this.follow = !!t.follow, this.noMtime = !!t.noMtime, t.mtime && (this.mtime = t.mtime), this.filter = typeof t.filter == "function" ? t.filter : () => true, this[W] = new hi(), this[G] = 0, this.jobs = Number(t.jobs) || 4, this[Ee] = false, this[me] = false;
-      }
-      [lr](t) {
-        return super.write(t);
-      }
-      add(t) {
-        return this.write(t), this;
-      }
-      end(t, e, i2) {
-        return typeof t == "function" && (i2 = t, t = void 0), typeof e == "function" && (i2 = e, e = void 0), t && this.add(t), this[me] = true, this[Ft](), i2 && i2(), this;
-      }
-      write(t) {
-        if (this[me]) throw new Error("write after end");
-        return typeof t == "string" ? this[ci](t) : this[or](t), this.flowing;
-      }
-      [or](t) {
-        let e = f(ar.resolve(this.cwd, t.path));
-        if (!this.filter(t.path, t)) t.resume();
-        else {
-          let i2 = new pi(t.path, e);
-          i2.entry = new oi(t, this[cs](i2)), i2.entry.on("end", () => this[ls](i2)), this[G] += 1, this[W].push(i2);
-        }
-        this[Ft]();
-      }
-      [ci](t) {
-        let e = f(ar.resolve(this.cwd, t));
-        this[W].push(new pi(t, e)), this[Ft]();
-      }
-      [ds](t) {
-        t.pending = true, this[G] += 1;
-        let e = this.follow ? "stat" : "lstat";
-        mi[e](t.absolute, (i2, r) => {
-          t.pending = false, this[G] -= 1, i2 ? this.emit("error", i2) : this[li](t, r);
-        });
-      }
-      [li](t, e) {
-        if (this.statCache.set(t.absolute, e), t.stat = e, !this.filter(t.path, e)) t.ignore = true;
-        else if (e.isFile() && e.nlink > 1 && !this.linkCache.get(`${e.dev}:${e.ino}`) && !this.sync) if (t === this[Et]) this[ai](t);
-        else {
-          let i2 = `${e.dev}:${e.ino}`, r = this[pe].get(i2);
-          r ? r.push(t) : this[pe].set(i2, [t]), t.pendingLink = true, t.pending = true;
-        }
-        this[Ft]();
-      }
-      [us](t) {
-        t.pending = true, this[G] += 1, mi.readdir(t.absolute, (e, i2) => {
-          if (t.pending = false, this[G] -= 1, e) return this.emit("error", e);
-          this[fi](t, i2);
-        });
-      }
-      [fi](t, e) {
-        this.readdirCache.set(t.absolute, e), t.readdir = e, this[Ft]();
-      }
-      [Ft]() {
-        if (!this[Ee]) {
-          this[Ee] = true;
-          for (let t = this[W].head; t && this[G] < this.jobs; t = t.next) if (this[ai](t.value), t.value.ignore) {
-            let e = t.next;
-            this[W].removeNode(t), t.next = e;
-          }
-          this[Ee] = false, this[me] && this[W].length === 0 && this[G] === 0 && (this.zip ? this.zip.end(nr) : (super.write(nr), super.end()));
-        }
-      }
-      get [Et]() {
-        return this[W] && this[W].head && this[W].head.value;
-      }
-      [ls](t) {
-        this[W].shift(), this[G] -= 1;
-        let { stat: e } = t;
-        if (e && e.isFile() && e.nlink > 1) {
-          let i2 = `${e.dev}:${e.ino}`, r = this[pe].get(i2);
-          if (r) {
-            this[pe].delete(i2);
-            for (let n2 of r) n2.pending = false, this[ai](n2);
-          }
-        }
-        this[Ft]();
-      }
-      [ai](t) {
-        if (t.pending && t.pendingLink && t === this[Et] && (t.pending = false, t.pendingLink = false), !t.pending) {
-          if (t.entry) {
-            t === this[Et] && !t.piped && this[di](t);
-            return;
-          }
-          if (!t.stat) {
-            let e = this.statCache.get(t.absolute);
-            e ? this[li](t, e) : this[ds](t);
-          }
-          if (t.stat && !t.ignore) {
-            if (!this.noDirRecurse && t.stat.isDirectory() && !t.readdir) {
-              let e = this.readdirCache.get(t.absolute);
-              if (e ? this[fi](t, e) : this[us](t), !t.readdir) return;
-            }
-            if (t.entry = this[hr](t), !t.entry) {
-              t.ignore = true;
-              return;
-            }
-            t === this[Et] && !t.piped && this[di](t);
-          }
-        }
-      }
-      [cs](t) {
-        return { onwarn: (e, i2, r) => this.warn(e, i2, r), noPax: this.noPax, cwd: this.cwd, absolute: t.absolute, preservePaths: this.preservePaths, maxReadSize: this.maxReadSize, strict: this.strict, portable: this.portable, linkCache: this.linkCache, statCache: this.statCache, noMtime: this.noMtime, mtime: this.mtime, prefix: this.prefix, onWriteEntry: this.onWriteEntry };
-      }
-      [hr](t) {
-        this[G] += 1;
-        try {
-          return new this[ui](t.path, this[cs](t)).on("end", () => this[ls](t)).on("error", (i2) => this.emit("error", i2));
-        } catch (e) {
-          this.emit("error", e);
-        }
-      }
-      [fs]() {
-        this[Et] && this[Et].entry && this[Et].entry.resume();
-      }
-      [di](t) {
-        t.piped = true, t.readdir && t.readdir.forEach((r) => {
-          let n2 = t.path, o2 = n2 === "./" ? "" : n2.replace(/\/*$/, "/");
-          this[ci](o2 + r);
-        });
-        let e = t.entry, i2 = this.zip;
-        if (!e) throw new Error("cannot pipe without source");
-        i2 ? e.on("data", (r) => {
-          i2.write(r) || e.pause();
-        }) : e.on("data", (r) => {
-          super.write(r) || e.pause();
-        });
-      }
-      pause() {
-        return this.zip && this.zip.pause(), super.pause();
-      }
-      warn(t, e, i2 = {}) {
-        Dt(this, t, e, i2);
-      }
-    };
-    kt = class extends wt {
-      sync = true;
-      constructor(t) {
-        super(t), this[ui] = ni;
-      }
-      pause() {
-      }
-      resume() {
-      }
-      [ds](t) {
-        let e = this.follow ? "statSync" : "lstatSync";
-        this[li](t, mi[e](t.absolute));
-      }
-      [us](t) {
-        this[fi](t, mi.readdirSync(t.absolute));
-      }
-      [di](t) {
-        let e = t.entry, i2 = this.zip;
-        if (t.readdir && t.readdir.forEach((r) => {
-          let n2 = t.path, o2 = n2 === "./" ? "" : n2.replace(/\/*$/, "/");
-          this[ci](o2 + r);
-        }), !e) throw new Error("Cannot pipe without source");
-        i2 ? e.on("data", (r) => {
-          i2.write(r);
-        }) : e.on("data", (r) => {
-          super[lr](r);
-        });
-      }
-    };
-    Vn = (s3, t) => {
-      let e = new kt(s3), i2 = new Wt(s3.file, { mode: s3.mode || 438 });
-      e.pipe(i2), fr(e, t);
-    };
-    $n = (s3, t) => {
-      let e = new wt(s3), i2 = new et(s3.file, { mode: s3.mode || 438 });
-      e.pipe(i2);
-      let r = new Promise((n2, o2) => {
-        i2.on("error", o2), i2.on("close", n2), e.on("error", o2);
-      });
-      return dr(e, t).catch((n2) => e.emit("error", n2)), r;
-    };
-    fr = (s3, t) => {
-      t.forEach((e) => {
-        e.charAt(0) === "@" ? Ct({ file: cr.resolve(s3.cwd, e.slice(1)), sync: true, noResume: true, onReadEntry: (i2) => s3.add(i2) }) : s3.add(e);
-      }), s3.end();
-    };
-    dr = async (s3, t) => {
-      for (let e of t) e.charAt(0) === "@" ? await Ct({ file: cr.resolve(String(s3.cwd), e.slice(1)), noResume: true, onReadEntry: (i2) => {
-        s3.add(i2);
-      } }) : s3.add(e);
-      s3.end();
-    };
-    Xn = (s3, t) => {
-      let e = new kt(s3);
-      return fr(e, t), e;
-    };
-    qn = (s3, t) => {
-      let e = new wt(s3);
-      return dr(e, t).catch((i2) => e.emit("error", i2)), e;
-    };
-    Qn = K(Vn, $n, Xn, qn, (s3, t) => {
-      if (!t?.length) throw new TypeError("no paths specified to add to archive");
-    });
-    Jn = process.env.__FAKE_PLATFORM__ || process.platform;
-    Er = Jn === "win32";
-    ({ O_CREAT: wr, O_NOFOLLOW: ur, O_TRUNC: Sr, O_WRONLY: yr } = pr.constants);
-    Rr = Number(process.env.__FAKE_FS_O_FILENAME__) || pr.constants.UV_FS_O_FILEMAP || 0;
-    jn = Er && !!Rr;
-    to = 512 * 1024;
-    eo = Rr | Sr | wr | yr;
-    mr = !Er && typeof ur == "number" ? ur | Sr | wr | yr : null;
-    ms = mr !== null ? () => mr : jn ? (s3) => s3 < to ? eo : "w" : () => "w";
-    ps = (s3, t, e) => {
-      try {
-        return wi.lchownSync(s3, t, e);
-      } catch (i2) {
-        if (i2?.code !== "ENOENT") throw i2;
-      }
-    };
-    Ei = (s3, t, e, i2) => {
-      wi.lchown(s3, t, e, (r) => {
-        i2(r && r?.code !== "ENOENT" ? r : null);
-      });
-    };
-    io = (s3, t, e, i2, r) => {
-      if (t.isDirectory()) Es(we.resolve(s3, t.name), e, i2, (n2) => {
-        if (n2) return r(n2);
-        let o2 = we.resolve(s3, t.name);
-        Ei(o2, e, i2, r);
-      });
-      else {
-        let n2 = we.resolve(s3, t.name);
-        Ei(n2, e, i2, r);
-      }
-    };
-    Es = (s3, t, e, i2) => {
-      wi.readdir(s3, { withFileTypes: true }, (r, n2) => {
-        if (r) {
-          if (r.code === "ENOENT") return i2();
-          if (r.code !== "ENOTDIR" && r.code !== "ENOTSUP") return i2(r);
-        }
-        if (r || !n2.length) return Ei(s3, t, e, i2);
-        let o2 = n2.length, h2 = null, a2 = (l) => {
-          if (!h2) {
-            if (l) return i2(h2 = l);
-            if (--o2 === 0) return Ei(s3, t, e, i2);
-          }
-        };
-        for (let l of n2) io(s3, l, t, e, a2);
-      });
-    };
-    so = (s3, t, e, i2) => {
-      t.isDirectory() && ws(we.resolve(s3, t.name), e, i2), ps(we.resolve(s3, t.name), e, i2);
-    };
-    ws = (s3, t, e) => {
-      let i2;
-      try {
-        i2 = wi.readdirSync(s3, { withFileTypes: true });
-      } catch (r) {
-        let n2 = r;
-        if (n2?.code === "ENOENT") return;
-        if (n2?.code === "ENOTDIR" || n2?.code === "ENOTSUP") return ps(s3, t, e);
-        throw n2;
-      }
-      for (let r of i2) so(s3, r, t, e);
-      return ps(s3, t, e);
-    };
-    Se = class extends Error {
-      path;
-      code;
-      syscall = "chdir";
-      constructor(t, e) {
-        super(`${e}: Cannot cd into '${t}'`), this.path = t, this.code = e;
-      }
-      get name() {
-        return "CwdError";
-      }
-    };
-    St = class extends Error {
-      path;
-      symlink;
-      syscall = "symlink";
-      code = "TAR_SYMLINK_ERROR";
-      constructor(t, e) {
-        super("TAR_SYMLINK_ERROR: Cannot extract through symbolic link"), this.symlink = t, this.path = e;
-      }
-      get name() {
-        return "SymlinkError";
-      }
-    };
-    no = (s3, t) => {
-      k.stat(s3, (e, i2) => {
-        (e || !i2.isDirectory()) && (e = new Se(s3, e?.code || "ENOTDIR")), t(e);
-      });
-    };
-    gr = (s3, t, e) => {
-      s3 = f(s3);
-      let i2 = t.umask ?? 18, r = t.mode | 448, n2 = (r & i2) !== 0, o2 = t.uid, h2 = t.gid, a2 = typeof o2 == "number" && typeof h2 == "number" && (o2 !== t.processUid || h2 !== t.processGid), l = t.preserve, c3 = t.unlink, d = f(t.cwd), y = (E, x) => {
-        E ? e(E) : x && a2 ? Es(x, o2, h2, (Le) => y(Le)) : n2 ? k.chmod(s3, r, e) : e();
-      };
-      if (s3 === d) return no(s3, y);
-      if (l) return ro.mkdir(s3, { mode: r, recursive: true }).then((E) => y(null, E ?? void 0), y);
-      let D = f(Si.relative(d, s3)).split("/");
-      Ss(d, D, r, c3, d, void 0, y);
-    };
-    Ss = (s3, t, e, i2, r, n2, o2) => {
-      if (t.length === 0) return o2(null, n2);
-      let h2 = t.shift(), a2 = f(Si.resolve(s3 + "/" + h2));
-      k.mkdir(a2, e, br(a2, t, e, i2, r, n2, o2));
-    };
-    br = (s3, t, e, i2, r, n2, o2) => (h2) => {
-      h2 ? k.lstat(s3, (a2, l) => {
-        if (a2) a2.path = a2.path && f(a2.path), o2(a2);
-        else if (l.isDirectory()) Ss(s3, t, e, i2, r, n2, o2);
-        else if (i2) k.unlink(s3, (c3) => {
-          if (c3) return o2(c3);
-          k.mkdir(s3, e, br(s3, t, e, i2, r, n2, o2));
-        });
-        else {
-          if (l.isSymbolicLink()) return o2(new St(s3, s3 + "/" + t.join("/")));
-          o2(h2);
-        }
-      }) : (n2 = n2 || s3, Ss(s3, t, e, i2, r, n2, o2));
-    };
-    oo = (s3) => {
-      let t = false, e;
-      try {
-        t = k.statSync(s3).isDirectory();
-      } catch (i2) {
-        e = i2?.code;
-      } finally {
-        if (!t) throw new Se(s3, e ?? "ENOTDIR");
-      }
-    };
-    _r = (s3, t) => {
-      s3 = f(s3);
-      let e = t.umask ?? 18, i2 = t.mode | 448, r = (i2 & e) !== 0, n2 = t.uid, o2 = t.gid, h2 = typeof n2 == "number" && typeof o2 == "number" && (n2 !== t.processUid || o2 !== t.processGid), a2 = t.preserve, l = t.unlink, c3 = f(t.cwd), d = (E) => {
-        E && h2 && ws(E, n2, o2), r && k.chmodSync(s3, i2);
-      };
-      if (s3 === c3) return oo(c3), d();
-      if (a2) return d(k.mkdirSync(s3, { mode: i2, recursive: true }) ?? void 0);
-      let T = f(Si.relative(c3, s3)).split("/"), D;
-      for (let E = T.shift(), x = c3; E && (x += "/" + E); E = T.shift()) {
-        x = f(Si.resolve(x));
-        try {
-          k.mkdirSync(x, i2), D = D || x;
-        } catch {
-          let Le = k.lstatSync(x);
-          if (Le.isDirectory()) continue;
-          if (l) {
-            k.unlinkSync(x), k.mkdirSync(x, i2), D = D || x;
-            continue;
-          } else if (Le.isSymbolicLink()) return new St(x, x + "/" + T.join("/"));
-        }
-      }
-      return d(D);
-    };
-    ys = /* @__PURE__ */ Object.create(null);
-    Or = 1e4;
-    Vt = /* @__PURE__ */ new Set();
-    Tr = (s3) => {
-      Vt.has(s3) ? Vt.delete(s3) : ys[s3] = s3.normalize("NFD").toLocaleLowerCase("en").toLocaleUpperCase("en"), Vt.add(s3);
-      let t = ys[s3], e = Vt.size - Or;
-      if (e > Or / 10) {
-        for (let i2 of Vt) if (Vt.delete(i2), delete ys[i2], --e <= 0) break;
-      }
-      return t;
-    };
-    ho = process.env.TESTING_TAR_FAKE_PLATFORM || process.platform;
-    ao = ho === "win32";
-    lo = (s3) => s3.split("/").slice(0, -1).reduce((e, i2) => {
-      let r = e.at(-1);
-      return r !== void 0 && (i2 = xr(r, i2)), e.push(i2 || "/"), e;
-    }, []);
-    yi = class {
-      #t = /* @__PURE__ */ new Map();
-      #i = /* @__PURE__ */ new Map();
-      #s = /* @__PURE__ */ new Set();
-      reserve(t, e) {
-        t = ao ? ["win32 parallelization disabled"] : t.map((r) => mt(xr(Tr(r))));
-        let i2 = new Set(t.map((r) => lo(r)).reduce((r, n2) => r.concat(n2)));
-        this.#i.set(e, { dirs: i2, paths: t });
-        for (let r of t) {
-          let n2 = this.#t.get(r);
-          n2 ? n2.push(e) : this.#t.set(r, [e]);
-        }
-        for (let r of i2) {
-          let n2 = this.#t.get(r);
-          if (!n2) this.#t.set(r, [/* @__PURE__ */ new Set([e])]);
-          else {
-            let o2 = n2.at(-1);
-            o2 instanceof Set ? o2.add(e) : n2.push(/* @__PURE__ */ new Set([e]));
-          }
-        }
-        return this.#r(e);
-      }
-      #n(t) {
-        let e = this.#i.get(t);
-        if (!e) throw new Error("function does not have any path reservations");
-        return { paths: e.paths.map((i2) => this.#t.get(i2)), dirs: [...e.dirs].map((i2) => this.#t.get(i2)) };
-      }
-      check(t) {
-        let { paths: e, dirs: i2 } = this.#n(t);
-        return e.every((r) => r && r[0] === t) && i2.every((r) => r && r[0] instanceof Set && r[0].has(t));
-      }
-      #r(t) {
-        return this.#s.has(t) || !this.check(t) ? false : (this.#s.add(t), t(() => this.#e(t)), true);
-      }
-      #e(t) {
-        if (!this.#s.has(t)) return false;
-        let e = this.#i.get(t);
-        if (!e) throw new Error("invalid reservation");
-        let { paths: i2, dirs: r } = e, n2 = /* @__PURE__ */ new Set();
-        for (let o2 of i2) {
-          let h2 = this.#t.get(o2);
-          if (!h2 || h2?.[0] !== t) continue;
-          let a2 = h2[1];
-          if (!a2) {
-            this.#t.delete(o2);
-            continue;
-          }
-          if (h2.shift(), typeof a2 == "function") n2.add(a2);
-          else for (let l of a2) n2.add(l);
-        }
-        for (let o2 of r) {
-          let h2 = this.#t.get(o2), a2 = h2?.[0];
-          if (!(!h2 || !(a2 instanceof Set))) if (a2.size === 1 && h2.length === 1) {
-            this.#t.delete(o2);
-            continue;
-          } else if (a2.size === 1) {
-            h2.shift();
-            let l = h2[0];
-            typeof l == "function" && n2.add(l);
-          } else a2.delete(t);
-        }
-        return this.#s.delete(t), n2.forEach((o2) => this.#r(o2)), true;
-      }
-    };
-    Lr = () => process.umask();
-    Dr = /* @__PURE__ */ Symbol("onEntry");
-    _s = /* @__PURE__ */ Symbol("checkFs");
-    Nr = /* @__PURE__ */ Symbol("checkFs2");
-    Os = /* @__PURE__ */ Symbol("isReusable");
-    P = /* @__PURE__ */ Symbol("makeFs");
-    Ts = /* @__PURE__ */ Symbol("file");
-    xs = /* @__PURE__ */ Symbol("directory");
-    gi = /* @__PURE__ */ Symbol("link");
-    Ar = /* @__PURE__ */ Symbol("symlink");
-    Ir = /* @__PURE__ */ Symbol("hardlink");
-    Re = /* @__PURE__ */ Symbol("ensureNoSymlink");
-    Cr = /* @__PURE__ */ Symbol("unsupported");
-    Fr = /* @__PURE__ */ Symbol("checkPath");
-    Rs = /* @__PURE__ */ Symbol("stripAbsolutePath");
-    yt = /* @__PURE__ */ Symbol("mkdir");
-    O = /* @__PURE__ */ Symbol("onError");
-    Ri = /* @__PURE__ */ Symbol("pending");
-    kr = /* @__PURE__ */ Symbol("pend");
-    $t = /* @__PURE__ */ Symbol("unpend");
-    gs = /* @__PURE__ */ Symbol("ended");
-    bs = /* @__PURE__ */ Symbol("maybeClose");
-    Ls = /* @__PURE__ */ Symbol("skip");
-    ge = /* @__PURE__ */ Symbol("doChown");
-    be = /* @__PURE__ */ Symbol("uid");
-    _e = /* @__PURE__ */ Symbol("gid");
-    Oe = /* @__PURE__ */ Symbol("checkedCwd");
-    fo = process.env.TESTING_TAR_FAKE_PLATFORM || process.platform;
-    Te = fo === "win32";
-    uo = 1024;
-    mo = (s3, t) => {
-      if (!Te) return u2.unlink(s3, t);
-      let e = s3 + ".DELETE." + Mr(16).toString("hex");
-      u2.rename(s3, e, (i2) => {
-        if (i2) return t(i2);
-        u2.unlink(e, t);
-      });
-    };
-    po = (s3) => {
-      if (!Te) return u2.unlinkSync(s3);
-      let t = s3 + ".DELETE." + Mr(16).toString("hex");
-      u2.renameSync(s3, t), u2.unlinkSync(t);
-    };
-    vr = (s3, t, e) => s3 !== void 0 && s3 === s3 >>> 0 ? s3 : t !== void 0 && t === t >>> 0 ? t : e;
-    Xt = class extends rt {
-      [gs] = false;
-      [Oe] = false;
-      [Ri] = 0;
-      reservations = new yi();
-      transform;
-      writable = true;
-      readable = false;
-      uid;
-      gid;
-      setOwner;
-      preserveOwner;
-      processGid;
-      processUid;
-      maxDepth;
-      forceChown;
-      win32;
-      newer;
-      keep;
-      noMtime;
-      preservePaths;
-      unlink;
-      cwd;
-      strip;
-      processUmask;
-      umask;
-      dmode;
-      fmode;
-      chmod;
-      constructor(t = {}) {
-        if (t.ondone = () => {
-          this[gs] = true, this[bs]();
-        }, super(t), this.transform = t.transform, this.chmod = !!t.chmod, typeof t.uid == "number" || typeof t.gid == "number") {
-          if (typeof t.uid != "number" || typeof t.gid != "number") throw new TypeError("cannot set owner without number uid and gid");
-          if (t.preserveOwner) throw new TypeError("cannot preserve owner in archive and also set owner explicitly");
-          this.uid = t.uid, this.gid = t.gid, this.setOwner = true;
-        } else this.uid = void 0, this.gid = void 0, this.setOwner = false;
-        this.preserveOwner = t.preserveOwner === void 0 && typeof t.uid != "number" ? process.getuid?.() === 0 : !!t.preserveOwner, this.processUid = (this.preserveOwner || this.setOwner) && process.getuid ? process.getuid() : void 0, this.processGid = (this.preserveOwner || this.setOwner) && process.getgid ? process.getgid() : void 0, this.maxDepth = typeof t.maxDepth == "number" ? t.maxDepth : uo, this.forceChown = t.forceChown === true, this.win32 = !!t.win32 || Te, this.newer = !!t.newer, this.keep = !!t.keep, this.noMtime = !!t.noMtime, this.preservePaths = !!t.preservePaths, this.unlink = !!t.unlink, this.cwd = f(R.resolve(t.cwd || process.cwd())), this.strip = Number(t.strip) || 0, this.processUmask = this.chmod ? typeof t.processUmask == "number" ? t.processUmask : Lr() : 0, this.umask = typeof t.umask == "number" ? t.umask : this.processUmask, this.dmode = t.dmode || 511 & ~this.umask, this.fmode = t.fmode || 438 & ~this.umask, this.on("entry", (e) => this[Dr](e));
-      }
-      warn(t, e, i2 = {}) {
-        return (t === "TAR_BAD_ARCHIVE" || t === "TAR_ABORT") && (i2.recoverable = false), super.warn(t, e, i2);
-      }
-      [bs]() {
-        this[gs] && this[Ri] === 0 && (this.emit("prefinish"), this.emit("finish"), this.emit("end"));
-      }
-      [Rs](t, e) {
-        let i2 = t[e], { type: r } = t;
-        if (!i2 || this.preservePaths) return true;
-        let [n2, o2] = ce(i2), h2 = o2.replaceAll(/\\/g, "/").split("/");
-        if (h2.includes("..") || Te && /^[a-z]:\.\.$/i.test(h2[0] ?? "")) {
-          if (e === "path" || r === "Link") return this.warn("TAR_ENTRY_ERROR", `${e} contains '..'`, { entry: t, [e]: i2 }), false;
-          let a2 = R.posix.dirname(t.path), l = R.posix.normalize(R.posix.join(a2, h2.join("/")));
-          if (l.startsWith("../") || l === "..") return this.warn("TAR_ENTRY_ERROR", `${e} escapes extraction directory`, { entry: t, [e]: i2 }), false;
-        }
-        return n2 && (t[e] = String(o2), this.warn("TAR_ENTRY_INFO", `stripping ${n2} from absolute ${e}`, { entry: t, [e]: i2 })), true;
-      }
-      [Fr](t) {
-        let e = f(t.path), i2 = e.split("/");
-        if (this.strip) {
-          if (i2.length < this.strip) return false;
-          if (t.type === "Link") {
-            let r = f(String(t.linkpath)).split("/");
-            if (r.length >= this.strip) t.linkpath = r.slice(this.strip).join("/");
-            else return false;
-          }
-          i2.splice(0, this.strip), t.path = i2.join("/");
-        }
-        if (isFinite(this.maxDepth) && i2.length > this.maxDepth) return this.warn("TAR_ENTRY_ERROR", "path excessively deep", { entry: t, path: e, depth: i2.length, maxDepth: this.maxDepth }), false;
-        if (!this[Rs](t, "path") || !this[Rs](t, "linkpath")) return false;
-        if (t.absolute = R.isAbsolute(t.path) ? f(R.resolve(t.path)) : f(R.resolve(this.cwd, t.path)), !this.preservePaths && typeof t.absolute == "string" && t.absolute.indexOf(this.cwd + "/") !== 0 && t.absolute !== this.cwd) return this.warn("TAR_ENTRY_ERROR", "path escaped extraction target", { entry: t, path: f(t.path), resolvedPath: t.absolute, cwd: this.cwd }), false;
-        if (t.absolute === this.cwd && t.type !== "Directory" && t.type !== "GNUDumpDir") return false;
-        if (this.win32) {
-          let { root: r } = R.win32.parse(String(t.absolute));
-          t.absolute = r + ts(String(t.absolute).slice(r.length));
-          let { root: n2 } = R.win32.parse(t.path);
-          t.path = n2 + ts(t.path.slice(n2.length));
-        }
-        return true;
-      }
-      [Dr](t) {
-        if (!this[Fr](t)) return t.resume();
-        switch (co.equal(typeof t.absolute, "string"), t.type) {
-          case "Directory":
-          case "GNUDumpDir":
-            t.mode && (t.mode = t.mode | 448);
-          case "File":
-          case "OldFile":
-          case "ContiguousFile":
-          case "Link":
-          case "SymbolicLink":
-            return this[_s](t);
-          default:
-            return this[Cr](t);
-        }
-      }
-      [O](t, e) {
-        t.name === "CwdError" ? this.emit("error", t) : (this.warn("TAR_ENTRY_ERROR", t, { entry: e }), this[$t](), e.resume());
-      }
-      [yt](t, e, i2) {
-        gr(f(t), { uid: this.uid, gid: this.gid, processUid: this.processUid, processGid: this.processGid, umask: this.processUmask, preserve: this.preservePaths, unlink: this.unlink, cwd: this.cwd, mode: e }, i2);
-      }
-      [ge](t) {
-        return this.forceChown || this.preserveOwner && (typeof t.uid == "number" && t.uid !== this.processUid || typeof t.gid == "number" && t.gid !== this.processGid) || typeof this.uid == "number" && this.uid !== this.processUid || typeof this.gid == "number" && this.gid !== this.processGid;
-      }
-      [be](t) {
-        return vr(this.uid, t.uid, this.processUid);
-      }
-      [_e](t) {
-        return vr(this.gid, t.gid, this.processGid);
-      }
-      [Ts](t, e) {
-        let i2 = typeof t.mode == "number" ? t.mode & 4095 : this.fmode, r = new et(String(t.absolute), { flags: ms(t.size), mode: i2, autoClose: false });
-        r.on("error", (a2) => {
-          r.fd && u2.close(r.fd, () => {
-          }), r.write = () => true, this[O](a2, t), e();
-        });
-        let n2 = 1, o2 = (a2) => {
-          if (a2) {
-            r.fd && u2.close(r.fd, () => {
-            }), this[O](a2, t), e();
-            return;
-          }
-          --n2 === 0 && r.fd !== void 0 && u2.close(r.fd, (l) => {
-            l ? this[O](l, t) : this[$t](), e();
-          });
-        };
-        r.on("finish", () => {
-          let a2 = String(t.absolute), l = r.fd;
-          if (typeof l == "number" && t.mtime && !this.noMtime) {
-            n2++;
-            let c3 = t.atime || /* @__PURE__ */ new Date(), d = t.mtime;
-            u2.futimes(l, c3, d, (y) => y ? u2.utimes(a2, c3, d, (T) => o2(T && y)) : o2());
-          }
-          if (typeof l == "number" && this[ge](t)) {
-            n2++;
-            let c3 = this[be](t), d = this[_e](t);
-            typeof c3 == "number" && typeof d == "number" && u2.fchown(l, c3, d, (y) => y ? u2.chown(a2, c3, d, (T) => o2(T && y)) : o2());
-          }
-          o2();
-        });
-        let h2 = this.transform && this.transform(t) || t;
-        h2 !== t && (h2.on("error", (a2) => {
-          this[O](a2, t), e();
-        }), t.pipe(h2)), h2.pipe(r);
-      }
-      [xs](t, e) {
-        let i2 = typeof t.mode == "number" ? t.mode & 4095 : this.dmode;
-        this[yt](String(t.absolute), i2, (r) => {
-          if (r) {
-            this[O](r, t), e();
-            return;
-          }
-          let n2 = 1, o2 = () => {
-            --n2 === 0 && (e(), this[$t](), t.resume());
-          };
-          t.mtime && !this.noMtime && (n2++, u2.utimes(String(t.absolute), t.atime || /* @__PURE__ */ new Date(), t.mtime, o2)), this[ge](t) && (n2++, u2.chown(String(t.absolute), Number(this[be](t)), Number(this[_e](t)), o2)), o2();
-        });
-      }
-      [Cr](t) {
-        t.unsupported = true, this.warn("TAR_ENTRY_UNSUPPORTED", `unsupported entry type: ${t.type}`, { entry: t }), t.resume();
-      }
-      [Ar](t, e) {
-        let i2 = f(R.relative(this.cwd, R.resolve(R.dirname(String(t.absolute)), String(t.linkpath)))).split("/");
-        this[Re](t, this.cwd, i2, () => this[gi](t, String(t.linkpath), "symlink", e), (r) => {
-          this[O](r, t), e();
-        });
-      }
-      [Ir](t, e) {
-        let i2 = f(R.resolve(this.cwd, String(t.linkpath))), r = f(String(t.linkpath)).split("/");
-        this[Re](t, this.cwd, r, () => this[gi](t, i2, "link", e), (n2) => {
-          this[O](n2, t), e();
-        });
-      }
-      [Re](t, e, i2, r, n2) {
-        let o2 = i2.shift();
-        if (this.preservePaths || o2 === void 0) return r();
-        let h2 = R.resolve(e, o2);
-        u2.lstat(h2, (a2, l) => {
-          if (a2) return r();
-          if (l?.isSymbolicLink()) return n2(new St(h2, R.resolve(h2, i2.join("/"))));
-          this[Re](t, h2, i2, r, n2);
-        });
-      }
-      [kr]() {
-        this[Ri]++;
-      }
-      [$t]() {
-        this[Ri]--, this[bs]();
-      }
-      [Ls](t) {
-        this[$t](), t.resume();
-      }
-      [Os](t, e) {
-        return t.type === "File" && !this.unlink && e.isFile() && e.nlink <= 1 && !Te;
-      }
-      [_s](t) {
-        this[kr]();
-        let e = [t.path];
-        t.linkpath && e.push(t.linkpath), this.reservations.reserve(e, (i2) => this[Nr](t, i2));
-      }
-      [Nr](t, e) {
-        let i2 = (h2) => {
-          e(h2);
-        }, r = () => {
-          this[yt](this.cwd, this.dmode, (h2) => {
-            if (h2) {
-              this[O](h2, t), i2();
-              return;
-            }
-            this[Oe] = true, n2();
-          });
-        }, n2 = () => {
-          if (t.absolute !== this.cwd) {
-            let h2 = f(R.dirname(String(t.absolute)));
-            if (h2 !== this.cwd) return this[yt](h2, this.dmode, (a2) => {
-              if (a2) {
-                this[O](a2, t), i2();
-                return;
-              }
-              o2();
-            });
-          }
-          o2();
-        }, o2 = () => {
-          u2.lstat(String(t.absolute), (h2, a2) => {
-            if (a2 && (this.keep || this.newer && a2.mtime > (t.mtime ?? a2.mtime))) {
-              this[Ls](t), i2();
-              return;
-            }
-            if (h2 || this[Os](t, a2)) return this[P](null, t, i2);
-            if (a2.isDirectory()) {
-              if (t.type === "Directory") {
-                let l = this.chmod && t.mode && (a2.mode & 4095) !== t.mode, c3 = (d) => this[P](d ?? null, t, i2);
-                return l ? u2.chmod(String(t.absolute), Number(t.mode), c3) : c3();
-              }
-              if (t.absolute !== this.cwd) return u2.rmdir(String(t.absolute), (l) => this[P](l ?? null, t, i2));
-            }
-            if (t.absolute === this.cwd) return this[P](null, t, i2);
-            mo(String(t.absolute), (l) => this[P](l ?? null, t, i2));
-          });
-        };
-        this[Oe] ? n2() : r();
-      }
-      [P](t, e, i2) {
-        if (t) {
-          this[O](t, e), i2();
-          return;
-        }
-        switch (e.type) {
-          case "File":
-          case "OldFile":
-          case "ContiguousFile":
-            return this[Ts](e, i2);
-          case "Link":
-            return this[Ir](e, i2);
-          case "SymbolicLink":
-            return this[Ar](e, i2);
-          case "Directory":
-          case "GNUDumpDir":
-            return this[xs](e, i2);
-        }
-      }
-      [gi](t, e, i2, r) {
-        u2[i2](e, String(t.absolute), (n2) => {
-          n2 ? this[O](n2, t) : (this[$t](), t.resume()), r();
-        });
-      }
-    };
-    ye = (s3) => {
-      try {
-        return [null, s3()];
-      } catch (t) {
-        return [t, null];
-      }
-    };
-    xe = class extends Xt {
-      sync = true;
-      [P](t, e) {
-        return super[P](t, e, () => {
-        });
-      }
-      [_s](t) {
-        if (!this[Oe]) {
-          let n2 = this[yt](this.cwd, this.dmode);
-          if (n2) return this[O](n2, t);
-          this[Oe] = true;
-        }
-        if (t.absolute !== this.cwd) {
-          let n2 = f(R.dirname(String(t.absolute)));
-          if (n2 !== this.cwd) {
-            let o2 = this[yt](n2, this.dmode);
-            if (o2) return this[O](o2, t);
-          }
-        }
-        let [e, i2] = ye(() => u2.lstatSync(String(t.absolute)));
-        if (i2 && (this.keep || this.newer && i2.mtime > (t.mtime ?? i2.mtime))) return this[Ls](t);
-        if (e || this[Os](t, i2)) return this[P](null, t);
-        if (i2.isDirectory()) {
-          if (t.type === "Directory") {
-            let o2 = this.chmod && t.mode && (i2.mode & 4095) !== t.mode, [h2] = o2 ? ye(() => {
-              u2.chmodSync(String(t.absolute), Number(t.mode));
-            }) : [];
-            return this[P](h2, t);
-          }
-          let [n2] = ye(() => u2.rmdirSync(String(t.absolute)));
-          this[P](n2, t);
-        }
-        let [r] = t.absolute === this.cwd ? [] : ye(() => po(String(t.absolute)));
-        this[P](r, t);
-      }
-      [Ts](t, e) {
-        let i2 = typeof t.mode == "number" ? t.mode & 4095 : this.fmode, r = (h2) => {
-          let a2;
-          try {
-            u2.closeSync(n2);
-          } catch (l) {
-            a2 = l;
-          }
-          (h2 || a2) && this[O](h2 || a2, t), e();
-        }, n2;
-        try {
-          n2 = u2.openSync(String(t.absolute), ms(t.size), i2);
-        } catch (h2) {
-          return r(h2);
-        }
-        let o2 = this.transform && this.transform(t) || t;
-        o2 !== t && (o2.on("error", (h2) => this[O](h2, t)), t.pipe(o2)), o2.on("data", (h2) => {
-          try {
-            u2.writeSync(n2, h2, 0, h2.length);
-          } catch (a2) {
-            r(a2);
-          }
-        }), o2.on("end", () => {
-          let h2 = null;
-          if (t.mtime && !this.noMtime) {
-            let a2 = t.atime || /* @__PURE__ */ new Date(), l = t.mtime;
-            try {
-              u2.futimesSync(n2, a2, l);
-            } catch (c3) {
-              try {
-                u2.utimesSync(String(t.absolute), a2, l);
-              } catch {
-                h2 = c3;
-              }
-            }
-          }
-          if (this[ge](t)) {
-            let a2 = this[be](t), l = this[_e](t);
-            try {
-              u2.fchownSync(n2, Number(a2), Number(l));
-            } catch (c3) {
-              try {
-                u2.chownSync(String(t.absolute), Number(a2), Number(l));
-              } catch {
-                h2 = h2 || c3;
-              }
-            }
-          }
-          r(h2);
-        });
-      }
-      [xs](t, e) {
-        let i2 = typeof t.mode == "number" ? t.mode & 4095 : this.dmode, r = this[yt](String(t.absolute), i2);
-        if (r) {
-          this[O](r, t), e();
-          return;
-        }
-        if (t.mtime && !this.noMtime) try {
-          u2.utimesSync(String(t.absolute), t.atime || /* @__PURE__ */ new Date(), t.mtime);
-        } catch {
-        }
-        if (this[ge](t)) try {
-          u2.chownSync(String(t.absolute), Number(this[be](t)), Number(this[_e](t)));
-        } catch {
-        }
-        e(), t.resume();
-      }
-      [yt](t, e) {
-        try {
-          return _r(f(t), { uid: this.uid, gid: this.gid, processUid: this.processUid, processGid: this.processGid, umask: this.processUmask, preserve: this.preservePaths, unlink: this.unlink, cwd: this.cwd, mode: e });
-        } catch (i2) {
-          return i2;
-        }
-      }
-      [Re](t, e, i2, r, n2) {
-        if (this.preservePaths || i2.length === 0) return r();
-        let o2 = e;
-        for (let h2 of i2) {
-          o2 = R.resolve(o2, h2);
-          let [a2, l] = ye(() => u2.lstatSync(o2));
-          if (a2) return r();
-          if (l.isSymbolicLink()) return n2(new St(o2, R.resolve(e, i2.join("/"))));
-        }
-        r();
-      }
-      [gi](t, e, i2, r) {
-        let n2 = `${i2}Sync`;
-        try {
-          u2[n2](e, String(t.absolute)), r(), t.resume();
-        } catch (o2) {
-          return this[O](o2, t);
-        }
-      }
-    };
-    Eo = (s3) => {
-      let t = new xe(s3), e = s3.file, i2 = Br.statSync(e), r = s3.maxReadSize || 16 * 1024 * 1024;
-      new Be(e, { readSize: r, size: i2.size }).pipe(t);
-    };
-    wo = (s3, t) => {
-      let e = new Xt(s3), i2 = s3.maxReadSize || 16 * 1024 * 1024, r = s3.file;
-      return new Promise((o2, h2) => {
-        e.on("error", h2), e.on("close", o2), Br.stat(r, (a2, l) => {
-          if (a2) h2(a2);
-          else {
-            let c3 = new _t(r, { readSize: i2, size: l.size });
-            c3.on("error", h2), c3.pipe(e);
-          }
-        });
-      });
-    };
-    So = K(Eo, wo, (s3) => new xe(s3), (s3) => new Xt(s3), (s3, t) => {
-      t?.length && Qi(s3, t);
-    });
-    yo = (s3, t) => {
-      let e = new kt(s3), i2 = true, r, n2;
-      try {
-        try {
-          r = v.openSync(s3.file, "r+");
-        } catch (a2) {
-          if (a2?.code === "ENOENT") r = v.openSync(s3.file, "w+");
-          else throw a2;
-        }
-        let o2 = v.fstatSync(r), h2 = Buffer.alloc(512);
-        t: for (n2 = 0; n2 < o2.size; n2 += 512) {
-          for (let c3 = 0, d = 0; c3 < 512; c3 += d) {
-            if (d = v.readSync(r, h2, c3, h2.length - c3, n2 + c3), n2 === 0 && h2[0] === 31 && h2[1] === 139) throw new Error("cannot append to compressed archives");
-            if (!d) break t;
-          }
-          let a2 = new F(h2);
-          if (!a2.cksumValid) break;
-          let l = 512 * Math.ceil((a2.size || 0) / 512);
-          if (n2 + l + 512 > o2.size) break;
-          n2 += l, s3.mtimeCache && a2.mtime && s3.mtimeCache.set(String(a2.path), a2.mtime);
-        }
-        i2 = false, Ro(s3, e, n2, r, t);
-      } finally {
-        if (i2) try {
-          v.closeSync(r);
-        } catch {
-        }
-      }
-    };
-    Ro = (s3, t, e, i2, r) => {
-      let n2 = new Wt(s3.file, { fd: i2, start: e });
-      t.pipe(n2), bo(t, r);
-    };
-    go = (s3, t) => {
-      t = Array.from(t);
-      let e = new wt(s3), i2 = (n2, o2, h2) => {
-        let a2 = (T, D) => {
-          T ? v.close(n2, (E) => h2(T)) : h2(null, D);
-        }, l = 0;
-        if (o2 === 0) return a2(null, 0);
-        let c3 = 0, d = Buffer.alloc(512), y = (T, D) => {
-          if (T || D === void 0) return a2(T);
-          if (c3 += D, c3 < 512 && D) return v.read(n2, d, c3, d.length - c3, l + c3, y);
-          if (l === 0 && d[0] === 31 && d[1] === 139) return a2(new Error("cannot append to compressed archives"));
-          if (c3 < 512) return a2(null, l);
-          let E = new F(d);
-          if (!E.cksumValid) return a2(null, l);
-          let x = 512 * Math.ceil((E.size ?? 0) / 512);
-          if (l + x + 512 > o2 || (l += x + 512, l >= o2)) return a2(null, l);
-          s3.mtimeCache && E.mtime && s3.mtimeCache.set(String(E.path), E.mtime), c3 = 0, v.read(n2, d, 0, 512, l, y);
-        };
-        v.read(n2, d, 0, 512, l, y);
-      };
-      return new Promise((n2, o2) => {
-        e.on("error", o2);
-        let h2 = "r+", a2 = (l, c3) => {
-          if (l && l.code === "ENOENT" && h2 === "r+") return h2 = "w+", v.open(s3.file, h2, a2);
-          if (l || !c3) return o2(l);
-          v.fstat(c3, (d, y) => {
-            if (d) return v.close(c3, () => o2(d));
-            i2(c3, y.size, (T, D) => {
-              if (T) return o2(T);
-              let E = new et(s3.file, { fd: c3, start: D });
-              e.pipe(E), E.on("error", o2), E.on("close", n2), _o(e, t);
-            });
-          });
-        };
-        v.open(s3.file, h2, a2);
-      });
-    };
-    bo = (s3, t) => {
-      t.forEach((e) => {
-        e.charAt(0) === "@" ? Ct({ file: Pr.resolve(s3.cwd, e.slice(1)), sync: true, noResume: true, onReadEntry: (i2) => s3.add(i2) }) : s3.add(e);
-      }), s3.end();
-    };
-    _o = async (s3, t) => {
-      for (let e of t) e.charAt(0) === "@" ? await Ct({ file: Pr.resolve(String(s3.cwd), e.slice(1)), noResume: true, onReadEntry: (i2) => s3.add(i2) }) : s3.add(e);
-      s3.end();
-    };
-    vt = K(yo, go, () => {
-      throw new TypeError("file is required");
-    }, () => {
-      throw new TypeError("file is required");
-    }, (s3, t) => {
-      if (!Bs(s3)) throw new TypeError("file is required");
-      if (s3.gzip || s3.brotli || s3.zstd || s3.file.endsWith(".br") || s3.file.endsWith(".tbr")) throw new TypeError("cannot append to compressed archives");
-      if (!t?.length) throw new TypeError("no paths specified to add/replace");
-    });
-    Oo = K(vt.syncFile, vt.asyncFile, vt.syncNoFile, vt.asyncNoFile, (s3, t = []) => {
-      vt.validate?.(s3, t), To(s3);
-    });
-    To = (s3) => {
-      let t = s3.filter;
-      s3.mtimeCache || (s3.mtimeCache = /* @__PURE__ */ new Map()), s3.filter = t ? (e, i2) => t(e, i2) && !((s3.mtimeCache?.get(e) ?? i2.mtime ?? 0) > (i2.mtime ?? 0)) : (e, i2) => !((s3.mtimeCache?.get(e) ?? i2.mtime ?? 0) > (i2.mtime ?? 0));
-    };
-  }
-});
-
-// src/sync/receive-tree.ts
-import { constants as constants8, createWriteStream as createWriteStream2 } from "node:fs";
-import {
-  chmod,
-  copyFile,
-  lstat as lstat2,
-  mkdir as mkdir3,
-  open as open4,
-  readlink,
-  realpath as realpath2,
-  rm as rm2,
-  symlink,
-  utimes as utimes2
-} from "node:fs/promises";
-import { isAbsolute as isAbsolute2, join as join9, posix, relative, sep as sep2 } from "node:path";
-import { Writable as Writable4 } from "node:stream";
-import { pipeline } from "node:stream/promises";
-function receiveTree(dir, o2) {
-  const received = {
-    files: [],
-    links: [],
-    bytes: 0,
-    refused: [],
-    stopped: void 0,
-    hostError: void 0
-  };
-  const written = /* @__PURE__ */ new Set();
-  const pendingLinks = [];
-  let entries2 = 0;
-  let current;
-  let work = Promise.resolve();
-  let firstChunk = true;
-  const folderMode = 511 & ~o2.umask;
-  const parser2 = new rt({
-    strict: false,
-    // Compressed streams are not accepted (see the sink); these keep the parser from guessing.
-    zstd: false,
-    brotli: false,
-    maxMetaEntrySize,
-    onwarn: (code, message) => {
-      if (received.stopped) return;
-      if (code === "TAR_BAD_ARCHIVE" || code === "TAR_ABORT" || code === "TAR_ENTRY_INVALID")
-        stop(`the archive from the guest is malformed (${message})`);
-    }
-  });
-  parser2.on("entry", (entry) => {
-    if (received.stopped) {
-      entry.resume();
-      return;
-    }
-    work = work.then(() => take(entry)).catch((error62) => {
-      received.hostError ??= error62 instanceof Error ? error62 : new Error(String(error62));
-      stop(`writing on the host failed: ${received.hostError.message}`);
-    });
-  });
-  const parsed = new Promise((resolve4) => {
-    parser2.on("end", resolve4);
-    parser2.on("close", resolve4);
-    parser2.on("error", (error62) => {
-      stop(`the archive from the guest is malformed (${error62.message})`);
-      resolve4();
-    });
-  });
-  let stopped;
-  const stopSignal = new Promise((resolve4) => stopped = resolve4);
-  function stop(reason) {
-    if (received.stopped) return;
-    received.stopped = reason;
-    current?.abort();
-    parser2.abort(new Error(reason));
-    stopped();
-  }
-  async function take(entry) {
-    if (received.stopped) {
-      entry.resume();
-      return;
-    }
-    const name = normalizeName(entry.path);
-    if ("why" in name) {
-      received.refused.push({ path: entry.path, why: name.why });
-      entry.resume();
-      return;
-    }
-    const path6 = name.path;
-    if (path6 === "") {
-      entry.resume();
-      return;
-    }
-    const kind = kindOf(entry.type);
-    if (kind === void 0) {
-      received.refused.push({ path: path6, why: describeType(entry.type) });
-      entry.resume();
-      return;
-    }
-    if (++entries2 > o2.limits.maxEntries) {
-      entry.resume();
-      stop(`more than ${o2.limits.maxEntries} files`);
-      return;
-    }
-    if (kind === "link") {
-      pendingLinks.push({ path: path6, target: entry.linkpath ?? "" });
-      entry.resume();
-      return;
-    }
-    if (kind === "hardlink") {
-      entry.resume();
-      await copyHardLink(path6, entry.linkpath ?? "");
-      return;
-    }
-    const parent = await makeParents(dir, path6, folderMode);
-    if (parent !== void 0) {
-      received.refused.push({ path: path6, why: parent });
-      entry.resume();
-      return;
-    }
-    const target = join9(dir, path6);
-    if (kind === "directory") {
-      entry.resume();
-      await makeDirectory(target, folderMode).catch((error62) => {
-        received.refused.push({ path: path6, why: whyNot(error62) });
-      });
-      return;
-    }
-    if (received.bytes + entry.size > o2.limits.maxBytes) {
-      entry.resume();
-      stop(`more than ${formatSize(o2.limits.maxBytes)} in all`);
-      return;
-    }
-    received.bytes += entry.size;
-    await writeFile18(entry, path6, target);
-  }
-  async function copyHardLink(path6, linkpath) {
-    const source = normalizeName(linkpath);
-    if ("why" in source || !written.has(source.path)) {
-      received.refused.push({
-        path: path6,
-        why: `a hard link to ${linkpath}, which is not a file of these artifacts`
-      });
-      return;
-    }
-    const parent = await makeParents(dir, path6, folderMode);
-    if (parent !== void 0) {
-      received.refused.push({ path: path6, why: parent });
-      return;
-    }
-    const { size: size2, mode } = await lstat2(join9(dir, source.path));
-    if (received.bytes + size2 > o2.limits.maxBytes) {
-      stop(`more than ${formatSize(o2.limits.maxBytes)} in all`);
-      return;
-    }
-    try {
-      await copyFile(join9(dir, source.path), join9(dir, path6), constants8.COPYFILE_EXCL);
-      await chmod(join9(dir, path6), mode & 511);
-    } catch (error62) {
-      received.refused.push({ path: path6, why: whyNot(error62) });
-      return;
-    }
-    received.bytes += size2;
-    written.add(path6);
-    received.files.push(path6);
-  }
-  async function writeFile18(entry, path6, target) {
-    const executable = ((entry.mode ?? 0) & 73) !== 0;
-    let handle;
-    try {
-      handle = await open4(
-        target,
-        constants8.O_WRONLY | constants8.O_CREAT | constants8.O_TRUNC | constants8.O_NOFOLLOW,
-        executable ? 511 : 438
-      );
-      await handle.chmod((executable ? 511 : 438) & ~o2.umask);
-    } catch (error62) {
-      await handle?.close();
-      received.refused.push({ path: path6, why: whyNot(error62) });
-      entry.resume();
-      return;
-    }
-    const file2 = createWriteStream2("", { fd: handle, flush: false });
-    const aborted3 = new AbortController();
-    current = { path: path6, abort: () => aborted3.abort() };
-    try {
-      await pipeline(entry, file2, { signal: aborted3.signal });
-    } catch (error62) {
-      current = void 0;
-      await rm2(target, { force: true });
-      if (aborted3.signal.aborted) return;
-      throw error62;
-    }
-    current = void 0;
-    if (entry.mtime && Number.isFinite(entry.mtime.getTime()))
-      await utimes2(target, entry.mtime, entry.mtime).catch(() => void 0);
-    if (!written.has(path6)) {
-      written.add(path6);
-      received.files.push(path6);
-    }
-  }
-  const sink = new Writable4({
-    write(chunk, _encoding, callback) {
-      if (received.stopped) return callback();
-      if (firstChunk) {
-        firstChunk = false;
-        if (chunk[0] === 31 && chunk[1] === 139) {
-          stop("the archive from the guest is compressed; kvmci expects a plain tar stream");
-          return callback();
-        }
-      }
-      if (parser2.write(chunk)) callback();
-      else parser2.once("drain", () => callback());
-    },
-    final(callback) {
-      parser2.end();
-      callback();
-    }
-  });
-  const done = (async () => {
-    await Promise.race([parsed, stopSignal]);
-    for (let before; before !== work; ) {
-      before = work;
-      await work;
-    }
-    await makeLinks(dir, pendingLinks, received, folderMode);
-    return received;
-  })();
-  return { sink, done, stop };
-}
-function kindOf(type2) {
-  switch (type2) {
-    case "File":
-    case "OldFile":
-    case "ContiguousFile":
-      return "file";
-    case "Directory":
-      return "directory";
-    case "SymbolicLink":
-      return "link";
-    case "Link":
-      return "hardlink";
-    default:
-      return void 0;
-  }
-}
-function describeType(type2) {
-  switch (type2) {
-    case "CharacterDevice":
-    case "BlockDevice":
-      return "a device node (never made)";
-    case "FIFO":
-      return "a FIFO (never made)";
-    default:
-      return `an entry of type ${type2} (only files, folders and links are made)`;
-  }
-}
-function normalizeName(name) {
-  if (name.includes("\0")) return { why: "its name holds a NUL byte" };
-  if (name.startsWith("/")) return { why: "its name is absolute" };
-  const parts = name.split("/").filter((part) => part !== "" && part !== ".");
-  if (parts.includes("..")) return { why: "its name leaves the tree (..)" };
-  const path6 = parts.join("/");
-  if (Buffer.byteLength(path6) > maxPathBytes) return { why: "its name is too long" };
-  if (parts.some((part) => Buffer.byteLength(part) > maxNameBytes))
-    return { why: "a part of its name is too long" };
-  return { path: path6 };
-}
-async function makeParents(root, path6, mode) {
-  const parts = path6.split("/").slice(0, -1);
-  let at2 = root;
-  for (const part of parts) {
-    at2 = join9(at2, part);
-    try {
-      const stat12 = await lstat2(at2);
-      if (!stat12.isDirectory()) return `${relative(root, at2)} is not a folder`;
-    } catch {
-      await makeDirectory(at2, mode);
-    }
-  }
-  return void 0;
-}
-async function makeDirectory(path6, mode) {
+async function makeArtifactsDisk(path6, bytes) {
+  const file2 = await open5(path6, "w", 384);
   try {
-    await mkdir3(path6, { mode });
-  } catch (error62) {
-    if (error62.code !== "EEXIST") throw error62;
-    if (!(await lstat2(path6)).isDirectory()) throw error62;
-    return;
-  }
-  await chmod(path6, mode);
-}
-async function makeLinks(root, links, received, folderMode) {
-  const made = [];
-  for (const { path: path6, target } of links) {
-    if (target === "" || isAbsolute2(target)) {
-      received.refused.push({
-        path: path6,
-        why: `a link to ${target || "nothing"} (absolute links are not kept)`
-      });
-      continue;
-    }
-    const lexical = posix.normalize(posix.join(posix.dirname(path6), target));
-    if (lexical === ".." || lexical.startsWith("../")) {
-      received.refused.push({ path: path6, why: `a link to ${target}, outside the tree` });
-      continue;
-    }
-    if (await makeParents(root, path6, folderMode) !== void 0 || await linkParentIsLink(root, path6)) {
-      received.refused.push({ path: path6, why: `a link inside another link or a file` });
-      continue;
-    }
-    try {
-      await symlink(target, join9(root, path6));
-      made.push(path6);
-    } catch (error62) {
-      received.refused.push({ path: path6, why: whyNot(error62) });
-    }
-  }
-  const realRoot = await realpath2(root);
-  for (let changed = true; changed; ) {
-    changed = false;
-    for (const path6 of [...made]) {
-      const resolved = await realpath2(join9(root, path6)).catch(() => void 0);
-      if (resolved !== void 0 && (resolved === realRoot || resolved.startsWith(realRoot + sep2)))
-        continue;
-      const target = await readlink(join9(root, path6)).catch(() => "?");
-      await rm2(join9(root, path6), { force: true });
-      made.splice(made.indexOf(path6), 1);
-      received.refused.push({
-        path: path6,
-        why: resolved === void 0 ? `a link to ${target}, which is not in the tree` : `a link to ${target}, which leads outside the tree`
-      });
-      changed = true;
-    }
-  }
-  received.links.push(...made);
-}
-async function linkParentIsLink(root, path6) {
-  let at2 = root;
-  for (const part of path6.split("/").slice(0, -1)) {
-    at2 = join9(at2, part);
-    if ((await lstat2(at2)).isSymbolicLink()) return true;
-  }
-  return false;
-}
-function whyNot(error62) {
-  switch (error62.code) {
-    case "EEXIST":
-    case "EISDIR":
-      return "another entry of the same name is a folder";
-    case "ENOTDIR":
-      return "a file of the same name is in the way";
-    case "ENAMETOOLONG":
-      return "its name is too long";
-    case "ELOOP":
-      return "a link is in the way";
-    default:
-      throw error62;
+    await file2.truncate(bytes);
+  } finally {
+    await file2.close();
   }
 }
-var maxPathBytes, maxNameBytes, maxMetaEntrySize;
-var init_receive_tree = __esm({
-  "src/sync/receive-tree.ts"() {
+var artifactsDiskSerial, artifactsDevice;
+var init_artifacts_disk = __esm({
+  "src/sync/artifacts-disk.ts"() {
     "use strict";
-    init_index_min();
-    init_size();
-    maxPathBytes = 4096;
-    maxNameBytes = 255;
-    maxMetaEntrySize = 64 * 1024;
+    artifactsDiskSerial = "kvmci-artifacts";
+    artifactsDevice = `/dev/disk/by-id/virtio-${artifactsDiskSerial}`;
   }
 });
 
@@ -69146,7 +69171,7 @@ function buildUnpackCommand(workdir) {
   const w2 = shellQuote(workdir);
   return `${buildWorkdirCommand(workdir)} && tar -x -f - -C ${w2} --no-same-owner --warning=no-timestamp`;
 }
-function buildArtifactPackCommand(workdir, globs) {
+function buildArtifactPackCommand(workdir, globs, device) {
   const patterns = globs.map(quoteGlob).join(" ");
   const script = [
     `cd ${shellQuote(workdir)} 2>/dev/null || exit 0`,
@@ -69155,22 +69180,36 @@ function buildArtifactPackCommand(workdir, globs) {
     `files=(${patterns})`,
     `[ \${#files[@]} -eq 0 ] && exit 0`,
     // ./ in front: a name starting with - is not taken for an option by find.
-    `find "\${files[@]/#/./}" -print0 | LC_ALL=C sort -zu | tar -c -f - --null --no-recursion -T -`
+    `find "\${files[@]/#/./}" -print0 | LC_ALL=C sort -zu | tar -c -f - --null --no-recursion -T -${device ? ` | sudo bash -c '[ -b "$1" ] || exit ${diskWriteFailed}; set -o pipefail; LC_ALL=C dd of="$1" bs=1M iflag=fullblock oflag=direct 2>&1 >/dev/null | sed -n "s/^\\([0-9]*\\) bytes.*/\\1/p" || exit ${diskWriteFailed}' kvmci ${shellQuote(device)}` : ""}`
   ].join("\n");
   return `bash -c ${shellQuote(script)}`;
 }
 function quoteGlob(glob) {
   return glob.split(/([*?]|\[[^\]]*\])/).filter((part) => part !== "").map((part) => /^([*?]|\[[^\]]*\])$/.test(part) ? part : shellQuote(part)).join("");
 }
+var diskWriteFailed;
 var init_tar_args = __esm({
   "src/sync/tar-args.ts"() {
     "use strict";
     init_shell_quote();
+    diskWriteFailed = 75;
   }
 });
 
 // src/sync/artifacts.ts
-import { chmod as chmod2, lstat as lstat3, mkdir as mkdir4, mkdtemp, readdir as readdir4, rename as rename3, rm as rm3, writeFile as writeFile4 } from "node:fs/promises";
+import { createReadStream as createReadStream3 } from "node:fs";
+import {
+  chmod as chmod2,
+  lstat as lstat3,
+  mkdir as mkdir4,
+  mkdtemp,
+  readdir as readdir4,
+  rename as rename3,
+  rm as rm3,
+  stat as stat5,
+  writeFile as writeFile4
+} from "node:fs/promises";
+import { pipeline as pipeline2 } from "node:stream/promises";
 import { basename as basename3, dirname as dirname4, join as join10 } from "node:path";
 async function collectArtifacts(guest, o2, signal) {
   const parent = dirname4(o2.dir);
@@ -69183,11 +69222,17 @@ async function collectArtifacts(guest, o2, signal) {
     void receiver.done.then(() => stopped.abort());
     const stderr = [];
     let result;
+    const stop = AbortSignal.any([signal, ranOut, stopped.signal]);
+    let overSsh;
     try {
-      result = await guest.exec(buildArtifactPackCommand(o2.workdir, o2.globs), {
+      if (o2.disk) {
+        result = await packOntoDisk(guest, o2, o2.disk, receiver.sink, stderr, stop);
+        if (!result) overSsh = "the guest could not write them onto its artifacts disk";
+      }
+      result ??= await guest.exec(buildArtifactPackCommand(o2.workdir, o2.globs), {
         stdout: receiver.sink,
         onStderr: (chunk) => stderr.push(chunk),
-        signal: AbortSignal.any([signal, ranOut, stopped.signal])
+        signal: stop
       });
     } finally {
       signal.throwIfAborted();
@@ -69210,11 +69255,40 @@ async function collectArtifacts(guest, o2, signal) {
       incomplete: tree.stopped,
       packProblem: !tree.stopped && result && result.code !== 0 ? [`exit code ${result.code}`, ...tailLines(Buffer.concat(stderr).toString(), 5)].join(
         "; "
-      ) : void 0
+      ) : void 0,
+      overSsh
     };
   } finally {
     await rm3(staging, { recursive: true, force: true });
   }
+}
+async function packOntoDisk(guest, o2, disk, sink, stderr, signal) {
+  const out = [];
+  const said = [];
+  const result = await guest.exec(buildArtifactPackCommand(o2.workdir, o2.globs, artifactsDevice), {
+    onStdout: (chunk) => {
+      if (out.length < 4) out.push(chunk);
+    },
+    onStderr: (chunk) => said.push(chunk),
+    signal
+  });
+  if (signal.aborted) return result;
+  const text = Buffer.concat(out).toString("latin1").trim();
+  if (result.code === diskWriteFailed || !/^\d{0,15}$/.test(text)) return void 0;
+  stderr.push(...said);
+  const { size: size2 } = await stat5(disk);
+  const bytes = Math.min(Number(text), size2);
+  if (bytes > 0) {
+    await pipeline2(
+      createReadStream3(disk, { start: 0, end: bytes - 1, highWaterMark: 1 << 20, signal }),
+      sink,
+      { end: false }
+    ).catch((error62) => {
+      signal.throwIfAborted();
+      throw error62;
+    });
+  }
+  return result;
 }
 async function putInPlace(fresh, dir) {
   const old = `${fresh}.old`;
@@ -69244,15 +69318,15 @@ function hostWriteError(dir, cause) {
   );
 }
 async function checkArtifactsDir(dir) {
-  let stat12;
+  let stat13;
   try {
-    stat12 = await lstat3(dir);
+    stat13 = await lstat3(dir);
   } catch {
     return void 0;
   }
-  if (stat12.isSymbolicLink())
+  if (stat13.isSymbolicLink())
     return `${dir} is a symbolic link; kvmci replaces the artifacts folder on every run, so it must be a real folder (or absent)`;
-  if (!stat12.isDirectory()) return `${dir} is not a folder`;
+  if (!stat13.isDirectory()) return `${dir} is not a folder`;
   if (await madeByKvmci(dir)) return void 0;
   return `${dir} holds files kvmci did not put there, and kvmci replaces the artifacts folder on every run: remove it or choose another --artifacts-dir`;
 }
@@ -69272,6 +69346,7 @@ var init_artifacts = __esm({
     init_error_message();
     init_text();
     init_receive_tree();
+    init_artifacts_disk();
     init_tar_args();
     artifactsMarker = ".kvmci-artifacts";
   }
@@ -69647,11 +69722,11 @@ async function identifyProcess(pid = process.pid) {
 async function isProcessRunning(owner, self2) {
   if (owner.bootId !== self2.bootId || owner.pidNamespace !== self2.pidNamespace || owner.host !== self2.host)
     return void 0;
-  const stat12 = await readStat(owner.pid);
-  return stat12 !== void 0 && stat12.startTicks === owner.startTicks && !/^[ZX]$/.test(stat12.state);
+  const stat13 = await readStat(owner.pid);
+  return stat13 !== void 0 && stat13.startTicks === owner.startTicks && !/^[ZX]$/.test(stat13.state);
 }
-function parseStartTicks(stat12) {
-  const afterName = stat12.slice(stat12.lastIndexOf(")") + 2).split(" ");
+function parseStartTicks(stat13) {
+  const afterName = stat13.slice(stat13.lastIndexOf(")") + 2).split(" ");
   const value = Number(afterName[22 - 3]);
   return Number.isFinite(value) ? value : void 0;
 }
@@ -69660,9 +69735,9 @@ async function readStartTicks(pid) {
 }
 async function readStat(pid) {
   try {
-    const stat12 = await readFile8(`/proc/${pid}/stat`, "utf8");
-    const startTicks = parseStartTicks(stat12);
-    const state = stat12.slice(stat12.lastIndexOf(")") + 2).split(" ")[0] ?? "";
+    const stat13 = await readFile8(`/proc/${pid}/stat`, "utf8");
+    const startTicks = parseStartTicks(stat13);
+    const state = stat13.slice(stat13.lastIndexOf(")") + 2).split(" ")[0] ?? "";
     return startTicks === void 0 ? void 0 : { state, startTicks };
   } catch {
     return void 0;
@@ -69837,9 +69912,9 @@ var init_transfer2 = __esm({
 });
 
 // src/sync/workspace-disk.ts
-import { open as open5, stat as stat5 } from "node:fs/promises";
+import { open as open6, stat as stat6 } from "node:fs/promises";
 async function makeEmptyWorkspaceDisk(path6) {
-  const file2 = await open5(path6, "w", 384);
+  const file2 = await open6(path6, "w", 384);
   try {
     await file2.truncate(workspaceDiskBytes);
   } finally {
@@ -69877,12 +69952,12 @@ async function buildWorkspaceDisk(path6, source, owner, signal) {
     const why = tailLines(String(made.stderr ?? ""), 3).join(" ") || made.shortMessage;
     return { kind: "unavailable", why: `mksquashfs failed: ${why}` };
   }
-  const { size: size2 } = await stat5(path6);
+  const { size: size2 } = await stat6(path6);
   if (size2 > workspaceDiskBytes) {
     await makeEmptyWorkspaceDisk(path6);
     return { kind: "unavailable", why: "the workspace is bigger than the workspace disk" };
   }
-  const file2 = await open5(path6, "r+");
+  const file2 = await open6(path6, "r+");
   try {
     await file2.truncate(workspaceDiskBytes);
   } finally {
@@ -70020,6 +70095,11 @@ function buildQemuArgs(spec) {
     `socket,id=wake,path=${spec.wakePath},server=on,wait=off`,
     "-device",
     `virtserialport,bus=serial0.0,chardev=wake,name=${wakePortName}`,
+    // Last, so that the devices before it keep their PCI slots (and the network card its name).
+    "-drive",
+    `file=${spec.artifactsDiskPath},if=none,id=artifacts,format=raw`,
+    "-device",
+    `virtio-blk-pci,drive=artifacts,serial=${artifactsDiskSerial}`,
     "-qmp",
     `unix:${spec.qmpPath},server=on,wait=off`,
     "-pidfile",
@@ -70050,6 +70130,7 @@ var wakePortName, tcgCpuModel, tcgArmCpuModel, tcgArmCpuModelOldQemu;
 var init_args = __esm({
   "src/qemu/args.ts"() {
     "use strict";
+    init_artifacts_disk();
     init_workspace_disk();
     wakePortName = "org.kvmci.wake";
     tcgCpuModel = "qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt,+cx16";
@@ -70105,7 +70186,7 @@ wait "$qemu"
 
 // src/qemu/process.ts
 import { spawn as spawn2 } from "node:child_process";
-import { access as access5, open as open6, writeFile as writeFile6 } from "node:fs/promises";
+import { access as access5, open as open7, writeFile as writeFile6 } from "node:fs/promises";
 async function withParentDeathSignal(argv) {
   for (const path6 of ["/usr/bin/setpriv", "/bin/setpriv"]) {
     try {
@@ -70118,7 +70199,7 @@ async function withParentDeathSignal(argv) {
 }
 async function readTail(path6) {
   try {
-    const handle = await open6(path6, "r");
+    const handle = await open7(path6, "r");
     try {
       const { size: size2 } = await handle.stat();
       const length = Math.min(size2, 4e3);
@@ -70182,7 +70263,7 @@ var init_process = __esm({
        */
       static async startKeepable(argv, { script, log }) {
         await writeFile6(script, keeperScript, { mode: 448 });
-        const stderr = await open6(log, "w", 384);
+        const stderr = await open7(log, "w", 384);
         try {
           const child = spawn2("sh", [script, ...argv], {
             stdio: ["pipe", "ignore", stderr.fd],
@@ -90745,9 +90826,9 @@ var init_session = __esm({
 
 // src/host/file-tail.ts
 import { constants as constants9 } from "node:fs";
-import { open as open7 } from "node:fs/promises";
+import { open as open8 } from "node:fs/promises";
 async function readFileTail(path6, maxBytes) {
-  const handle = await open7(path6, constants9.O_RDONLY | constants9.O_NOFOLLOW | constants9.O_NONBLOCK);
+  const handle = await open8(path6, constants9.O_RDONLY | constants9.O_NOFOLLOW | constants9.O_NONBLOCK);
   try {
     const { size: size2 } = await handle.stat();
     const length = Math.min(size2, maxBytes);
@@ -90905,6 +90986,8 @@ var init_run_folder = __esm({
       memory: "memory.ram",
       /** This run's workspace as a read-only disk, or an empty one (sync/workspace-disk.ts). */
       workspaceDisk: "workspace.img",
+      /** Where the guest writes its artifacts' tar stream (sync/artifacts-disk.ts). */
+      artifactsDisk: "artifacts.img",
       console: "console.log",
       /** QEMU's machine protocol socket. */
       qmp: "qmp.sock",
@@ -91169,6 +91252,8 @@ var init_guest = __esm({
     init_run_folder();
     init_wake();
     init_workspace_disk();
+    init_artifacts_disk();
+    init_receive_tree();
     bannerTimeoutMs = 1500;
     sshHandshakeTimeoutMs = 3e4;
     pollMs = 250;
@@ -91227,6 +91312,10 @@ var init_guest = __esm({
       }
       get overlayPath() {
         return this.folder.file(RunFiles.overlay);
+      }
+      /** The file behind the guest's artifacts disk, empty until it writes its artifacts there. */
+      get artifactsDiskPath() {
+        return this.folder.file(RunFiles.artifactsDisk);
       }
       /** The guest woke with this run's workspace mounted on its workdir (no sync needed). */
       get workspaceMounted() {
@@ -91316,6 +91405,10 @@ var init_guest = __esm({
           await makeEmptyWorkspaceDisk(this.folder.file(RunFiles.workspaceDisk));
           this.workspaceDisk = "empty";
         }
+        await makeArtifactsDisk(
+          this.artifactsDiskPath,
+          artifactsDiskBytes(this.spec.artifactsLimits ?? defaultTreeLimits)
+        );
         for (let attempt = 1; ; attempt++) {
           this.sshPort = await this.host.findPort();
           const argv = buildQemuArgs({
@@ -91324,6 +91417,7 @@ var init_guest = __esm({
             overlayPath: this.overlayPath,
             seedPath: this.folder.file(RunFiles.seed),
             workspaceDiskPath: this.folder.file(RunFiles.workspaceDisk),
+            artifactsDiskPath: this.artifactsDiskPath,
             consolePath: this.consolePath,
             sshPort: this.sshPort,
             qmpPath: this.folder.file(RunFiles.qmp),
@@ -91732,6 +91826,7 @@ function machineArgs(spec) {
     overlayPath: "OVERLAY",
     seedPath: "SEED",
     workspaceDiskPath: "WORKSPACE",
+    artifactsDiskPath: "ARTIFACTS",
     consolePath: "CONSOLE",
     sshPort: 0,
     qmpPath: "QMP",
@@ -91791,7 +91886,7 @@ var init_key = __esm({
   "src/snapshot/key.ts"() {
     "use strict";
     init_args();
-    snapshotFormat = 9;
+    snapshotFormat = 10;
   }
 });
 
@@ -91858,7 +91953,7 @@ var init_provision = __esm({
 
 // src/cache/lock.ts
 import { randomBytes as randomBytes2 } from "node:crypto";
-import { link, mkdir as mkdir5, readFile as readFile11, rename as rename4, rm as rm6, stat as stat6, utimes as utimes3, writeFile as writeFile9 } from "node:fs/promises";
+import { link, mkdir as mkdir5, readFile as readFile11, rename as rename4, rm as rm6, stat as stat7, utimes as utimes3, writeFile as writeFile9 } from "node:fs/promises";
 import { dirname as dirname6 } from "node:path";
 import { setTimeout as sleep4 } from "node:timers/promises";
 async function acquireLock(path6, options = {}) {
@@ -91911,7 +92006,7 @@ async function isAbandoned(path6, holder, self2) {
     if (running !== void 0) return !running;
   }
   try {
-    return Date.now() - (await stat6(path6)).mtimeMs > abandonedAfterMs;
+    return Date.now() - (await stat7(path6)).mtimeMs > abandonedAfterMs;
   } catch {
     return false;
   }
@@ -92275,7 +92370,7 @@ var init_prepare = __esm({
 });
 
 // src/run/preflight.ts
-import { stat as stat7 } from "node:fs/promises";
+import { stat as stat8 } from "node:fs/promises";
 import { dirname as dirname7 } from "node:path";
 async function checkBeforeStart(config2, guests, host, flagPrefix = "--") {
   const problems = [];
@@ -92319,7 +92414,7 @@ async function checkBeforeStart(config2, guests, host, flagPrefix = "--") {
 async function folderProblem(file2) {
   const folder = dirname7(file2);
   try {
-    if (!(await stat7(folder)).isDirectory()) return `${folder} is not a folder`;
+    if (!(await stat8(folder)).isDirectory()) return `${folder} is not a folder`;
   } catch {
     return `the folder ${folder} does not exist (create it first)`;
   }
@@ -92413,7 +92508,7 @@ import {
   copyFile as copyFile4,
   mkdir as mkdir7,
   mkdtemp as mkdtemp3,
-  open as open8,
+  open as open9,
   readFile as readFile14,
   writeFile as writeFile11
 } from "node:fs/promises";
@@ -92464,7 +92559,7 @@ async function buildRecipeImage(recipe, options) {
     work = await createWorkDir(partial2, options.mode);
     const diskId = randomInt(1, 2 ** 32 - 1);
     const raw = join16(work, "disk.raw");
-    const handle = await open8(raw, "w", 420);
+    const handle = await open9(raw, "w", 420);
     await handle.truncate(recipe.sizeBytes);
     await handle.close();
     const scratch = join16(work, "tmp");
@@ -92517,7 +92612,7 @@ async function buildRecipeImage(recipe, options) {
       diskId,
       diskBytes: recipe.sizeBytes
     });
-    const disk = await open8(raw, "r+");
+    const disk = await open9(raw, "r+");
     await disk.write(header, 0, header.length, 0);
     await disk.close();
     options.onStep?.("converting to qcow2");
@@ -92611,7 +92706,7 @@ var init_build = __esm({
 });
 
 // src/disk/inspect.ts
-import { open as open9 } from "node:fs/promises";
+import { open as open10 } from "node:fs/promises";
 function buildInfoArgs(path6) {
   return ["qemu-img", "info", "-U", "--output=json", path6];
 }
@@ -92677,7 +92772,7 @@ async function inspectDisk(path6, options) {
   return { ...info, format: info.format };
 }
 async function hasPartitionTable(path6) {
-  const handle = await open9(path6, "r");
+  const handle = await open10(path6, "r");
   try {
     const sector2 = Buffer.alloc(1024);
     const { bytesRead } = await handle.read(sector2, 0, 1024, 0);
@@ -92699,7 +92794,7 @@ var init_inspect = __esm({
 
 // src/image/local-file.ts
 import { createHash as createHash5 } from "node:crypto";
-import { mkdir as mkdir8, readFile as readFile15, realpath as realpath3, stat as stat8, writeFile as writeFile12 } from "node:fs/promises";
+import { mkdir as mkdir8, readFile as readFile15, realpath as realpath3, stat as stat9, writeFile as writeFile12 } from "node:fs/promises";
 import { dirname as dirname8 } from "node:path";
 async function localFileImage(path6, options) {
   let real;
@@ -92711,7 +92806,7 @@ async function localFileImage(path6, options) {
     });
   }
   const info = await inspectDisk(real, { allowBacking: true, what: path6 });
-  const s3 = await stat8(real);
+  const s3 = await stat9(real);
   const memo3 = cachePath(
     options.cacheDir,
     "fileDigests",
@@ -92930,9 +93025,9 @@ var init_retry = __esm({
 });
 
 // src/image/download.ts
-import { open as open10, readFile as readFile16, rm as rm10, writeFile as writeFile13 } from "node:fs/promises";
+import { open as open11, readFile as readFile16, rm as rm10, writeFile as writeFile13 } from "node:fs/promises";
 import { Writable as Writable5 } from "node:stream";
-import { pipeline as pipeline2 } from "node:stream/promises";
+import { pipeline as pipeline3 } from "node:stream/promises";
 async function downloadVerified(url2, partPath, expected, options) {
   const metaPath = `${partPath}.json`;
   const meta3 = await readMeta(metaPath);
@@ -93012,7 +93107,7 @@ async function fetchOnce(url2, file2, metaPath, meta3, options) {
   let lastReport = 0;
   options.onProgress?.(progress);
   try {
-    await pipeline2(
+    await pipeline3(
       response.body,
       file2.appender((size2) => {
         progress.received = size2;
@@ -93157,7 +93252,7 @@ var init_download = __esm({
       algorithm;
       size;
       static async open(path6, algorithm, signal) {
-        const handle = await open10(path6, "a+", 384);
+        const handle = await open11(path6, "a+", 384);
         const hash2 = createDigestHash(algorithm);
         let size2 = 0;
         const buffer = Buffer.allocUnsafe(4 << 20);
@@ -93707,7 +93802,7 @@ var init_resolve = __esm({
 
 // src/qemu/accel.ts
 import { constants as constants11 } from "node:fs";
-import { access as access7, readFile as readFile20, stat as stat9 } from "node:fs/promises";
+import { access as access7, readFile as readFile20, stat as stat10 } from "node:fs/promises";
 async function decideAccel(request, probe2) {
   if (request === "tcg") return { accel: "tcg", reason: "requested with --accel tcg" };
   if (probe2.arch !== probe2.hostArch) {
@@ -93736,7 +93831,7 @@ function foreignArchProblem(arch2, hostArch) {
 async function probeKvm(options) {
   const device = options.devicePath ?? "/dev/kvm";
   try {
-    await stat9(device);
+    await stat10(device);
   } catch {
     return {
       message: `${device} does not exist`,
@@ -93773,7 +93868,7 @@ async function probeKey(arch2, kernel) {
     const bootId = (await readFile20("/proc/sys/kernel/random/boot_id", "utf8")).trim();
     const qemu = await which(qemuBinary(arch2));
     if (!qemu) return void 0;
-    const [q2, k2] = await Promise.all([stat9(qemu), stat9(kernel)]);
+    const [q2, k2] = await Promise.all([stat10(qemu), stat10(kernel)]);
     return [bootId, qemu, q2.size, q2.mtimeMs, kernel, k2.size, k2.mtimeMs].join("|");
   } catch {
     return void 0;
@@ -93988,7 +94083,8 @@ async function bringBackArtifacts(guest, config2, o2) {
       dir: config2.artifactsDir,
       limits: config2.artifactsLimits,
       umask: o2.umask,
-      deadline: artifactsDeadline(config2.timeoutMs, o2.commandStarted)
+      deadline: artifactsDeadline(config2.timeoutMs, o2.commandStarted),
+      disk: o2.disk
     },
     o2.signal
   );
@@ -94001,6 +94097,8 @@ function reportArtifacts(collected, config2, emit) {
     type: "note",
     message: count3 ? `${count3} artifact file${count3 === 1 ? "" : "s"} (${formatSize(collected.bytes)}) copied to ${config2.artifactsDir}` : `no files matched ${config2.artifacts.join(", ")}`
   });
+  if (collected.overSsh)
+    emit({ type: "note", message: `the artifacts came over SSH: ${collected.overSsh}` });
   if (collected.refused.length > 0) {
     const shown = collected.refused.slice(0, 10).map((r) => `${quoteName(r.path)}: ${r.why}`);
     const more = collected.refused.length - shown.length;
@@ -94245,7 +94343,7 @@ var init_run_config = __esm({
 });
 
 // src/snapshot/store.ts
-import { readFile as readFile23, stat as stat10, writeFile as writeFile16 } from "node:fs/promises";
+import { readFile as readFile23, stat as stat11, writeFile as writeFile16 } from "node:fs/promises";
 import { join as join23 } from "node:path";
 function snapshotsDir(cacheDir) {
   return cachePath(cacheDir, "snapshots");
@@ -94268,13 +94366,13 @@ async function readSnapshot(dir) {
   const diskPath = join23(dir, SnapshotFiles.disk);
   const ramPath = info.files.ram ? join23(dir, SnapshotFiles.ram) : void 0;
   try {
-    await stat10(memoryPath);
-    await stat10(diskPath);
-    if (ramPath) await stat10(ramPath);
+    await stat11(memoryPath);
+    await stat11(diskPath);
+    if (ramPath) await stat11(ramPath);
   } catch {
     return void 0;
   }
-  const lastUsed = await stat10(join23(dir, SnapshotFiles.lastUsed)).then(
+  const lastUsed = await stat11(join23(dir, SnapshotFiles.lastUsed)).then(
     (s3) => s3.mtime,
     () => new Date(info.createdAt)
   );
@@ -94304,14 +94402,14 @@ async function commitSnapshot(partialDir, cacheDir, entry, info, ramSha256) {
   const files = {
     memory: await fileRecordOf(join23(partialDir, SnapshotFiles.memory)),
     disk: await fileRecordOf(join23(partialDir, SnapshotFiles.disk)),
-    ram: ramSha256 ? { bytes: (await stat10(ramPath)).size, sha256: ramSha256 } : await fileRecordOf(ramPath, void 0, true)
+    ram: ramSha256 ? { bytes: (await stat11(ramPath)).size, sha256: ramSha256 } : await fileRecordOf(ramPath, void 0, true)
   };
   const full = { ...info, files };
   await writeFile16(join23(partialDir, SnapshotFiles.info), `${JSON.stringify(full, null, 2)}
 `);
   const stamps = {};
   for (const name of ["memory", "disk", "ram"]) {
-    const now = await stat10(join23(partialDir, SnapshotFiles[name]));
+    const now = await stat11(join23(partialDir, SnapshotFiles[name]));
     stamps[name] = { size: now.size, mtimeMs: now.mtimeMs, ino: now.ino };
   }
   await writeFile16(join23(partialDir, stampFile), JSON.stringify(stamps), { mode: 384 });
@@ -94328,7 +94426,7 @@ async function verifySnapshot(snapshot, signal) {
   for (const [name, path6] of files) {
     const expected = snapshot.info.files[name];
     if (!expected) return `its ${name} file is not recorded`;
-    const now = await stat10(path6).catch(() => void 0);
+    const now = await stat11(path6).catch(() => void 0);
     if (!now) return `its ${name} file cannot be read`;
     const stamp = stamps[name];
     if (stamp && now.size === expected.bytes && now.size === stamp.size && now.mtimeMs === stamp.mtimeMs && now.ino === stamp.ino)
@@ -94354,7 +94452,7 @@ async function readStamps(dir) {
   }
 }
 async function fileRecordOf(path6, signal, zeroBlocks = false) {
-  const { size: size2 } = await stat10(path6);
+  const { size: size2 } = await stat11(path6);
   const hex3 = zeroBlocks ? await digestZeroBlocks(path6, signal) : (await digestFile(path6, "sha256", signal)).hex;
   return { bytes: size2, sha256: hex3 };
 }
@@ -95074,7 +95172,8 @@ async function runGuest(config2, deps, o2) {
       network: config2.network,
       extraUserData: userData,
       consoleLogCopy: config2.consoleLog,
-      keepable: deps.keepForMs !== void 0
+      keepable: deps.keepForMs !== void 0,
+      artifactsLimits: config2.artifactsLimits
     },
     deps.tmpdir
   );
@@ -95132,7 +95231,13 @@ async function runGuest(config2, deps, o2) {
       if (config2.artifacts.length > 0)
         result.artifacts = await clock.time(
           "artifacts",
-          () => bringBackArtifacts(guest, config2, { umask: deps.umask, commandStarted, signal, emit })
+          () => bringBackArtifacts(guest, config2, {
+            umask: deps.umask,
+            commandStarted,
+            signal,
+            emit,
+            disk: guest.artifactsDiskPath
+          })
         );
       if (config2.shellOnFailure && command.outcome !== "passed")
         await shellAfterFailure(guest, config2, {
@@ -95431,7 +95536,8 @@ async function runTopology(config2, deps, o2) {
           network: cfg.network,
           extraUserData: userData,
           consoleLogCopy: cfg.consoleLog,
-          lan: { socketPath: lan.path, mac: lanMac(m2.index) }
+          lan: { socketPath: lan.path, mac: lanMac(m2.index) },
+          artifactsLimits: cfg.artifactsLimits
         },
         deps.tmpdir
       );
@@ -95509,7 +95615,8 @@ async function runTopology(config2, deps, o2) {
             umask: deps.umask,
             commandStarted,
             signal,
-            emit: m2.emit
+            emit: m2.emit,
+            disk: m2.guest.artifactsDiskPath
           })
         );
     });
@@ -96791,7 +96898,7 @@ var init_image = __esm({
 });
 
 // src/housekeeping/gc.ts
-import { readdir as readdir10, readFile as readFile25, rm as rm17, stat as stat11 } from "node:fs/promises";
+import { readdir as readdir10, readFile as readFile25, rm as rm17, stat as stat12 } from "node:fs/promises";
 import { join as join28 } from "node:path";
 async function collectGarbage(cacheDir, options = {}) {
   var _stack = [];
@@ -96890,7 +96997,7 @@ async function listDownloads(cacheDir) {
   const out = [];
   for (const file2 of files.filter((f2) => f2.endsWith(".part")).sort()) {
     const path6 = join28(dir, file2);
-    out.push({ entry: file2.slice(0, -5), path: path6, bytes: (await stat11(path6)).blocks * 512 });
+    out.push({ entry: file2.slice(0, -5), path: path6, bytes: (await stat12(path6)).blocks * 512 });
   }
   return out;
 }
@@ -96906,7 +97013,7 @@ async function lockHeldByLiveProcess(cacheDir, entry) {
   return await isProcessRunning(holder, await identifyProcess()) !== false;
 }
 async function pidExists(pid) {
-  return stat11(`/proc/${pid}`).then(
+  return stat12(`/proc/${pid}`).then(
     () => true,
     () => false
   );
@@ -96918,7 +97025,7 @@ async function sumSizes(paths) {
 }
 async function treeSize(path6) {
   try {
-    const s3 = await stat11(path6);
+    const s3 = await stat12(path6);
     if (!s3.isDirectory()) return s3.blocks * 512;
     let total = 0;
     for (const entry of await readdir10(path6)) total += await treeSize(join28(path6, entry));

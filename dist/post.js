@@ -19574,6 +19574,8 @@ var RunFiles = {
   memory: "memory.ram",
   /** This run's workspace as a read-only disk, or an empty one (sync/workspace-disk.ts). */
   workspaceDisk: "workspace.img",
+  /** Where the guest writes its artifacts' tar stream (sync/artifacts-disk.ts). */
+  artifactsDisk: "artifacts.img",
   console: "console.log",
   /** QEMU's machine protocol socket. */
   qmp: "qmp.sock",

@@ -14,6 +14,7 @@ import { readHostTrust, type HostTrust } from "../host/trust.js";
 import { errorMessage } from "../units/error-message.js";
 import { formatIssue } from "../units/issues.js";
 import type { Arch } from "../units/arch.js";
+import { defaultTreeLimits } from "../sync/receive-tree.js";
 import { runSettingsSchema, type RunSettingsInput, type RunSettingsParsed } from "./schema.js";
 import { settingsInfo, type SettingKey } from "./settings.js";
 
@@ -185,8 +186,8 @@ export async function loadRunConfig(input: LoadInput): Promise<RunConfig> {
     artifacts: merged.artifact ?? [],
     artifactsDir: resolve(input.cwd, merged["artifacts-dir"] ?? "kvmci-artifacts"),
     artifactsLimits: {
-      maxBytes: merged["artifacts-max-size"] ?? 1024 ** 3,
-      maxEntries: merged["artifacts-max-files"] ?? 100_000,
+      maxBytes: merged["artifacts-max-size"] ?? defaultTreeLimits.maxBytes,
+      maxEntries: merged["artifacts-max-files"] ?? defaultTreeLimits.maxEntries,
     },
     consoleLog: merged["console-log"] ? resolve(input.cwd, merged["console-log"]) : undefined,
     userData,

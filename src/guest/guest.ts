@@ -45,6 +45,8 @@ import {
   type WorkspaceDiskResult,
 } from "../sync/workspace-disk.js";
 import type { WorkspaceSource } from "../sync/transfer.js";
+import { artifactsDiskBytes, makeArtifactsDisk } from "../sync/artifacts-disk.js";
+import { defaultTreeLimits, type TreeLimits } from "../sync/receive-tree.js";
 
 export interface GuestSpec {
   /** Shown in messages and used as QEMU's name, e.g. `debian-12`. */
@@ -68,6 +70,8 @@ export interface GuestSpec {
   keepable?: boolean;
   /** A second card on the run's private network (see net/lan.ts). */
   lan?: { socketPath: string; mac: string };
+  /** The artifacts' limits, which size the artifacts disk (default: defaultTreeLimits). */
+  artifactsLimits?: TreeLimits;
 }
 
 /** What a guest takes from the host besides files and processes. */
@@ -179,6 +183,11 @@ export class Guest implements AsyncDisposable {
     return this.folder.file(RunFiles.overlay);
   }
 
+  /** The file behind the guest's artifacts disk, empty until it writes its artifacts there. */
+  get artifactsDiskPath(): string {
+    return this.folder.file(RunFiles.artifactsDisk);
+  }
+
   /** The guest woke with this run's workspace mounted on its workdir (no sync needed). */
   get workspaceMounted(): boolean {
     return this.mountedWorkspace;
@@ -287,6 +296,10 @@ export class Guest implements AsyncDisposable {
       await makeEmptyWorkspaceDisk(this.folder.file(RunFiles.workspaceDisk));
       this.workspaceDisk = "empty";
     }
+    await makeArtifactsDisk(
+      this.artifactsDiskPath,
+      artifactsDiskBytes(this.spec.artifactsLimits ?? defaultTreeLimits),
+    );
     for (let attempt = 1; ; attempt++) {
       this.sshPort = await this.host.findPort();
       const argv = buildQemuArgs({
@@ -295,6 +308,7 @@ export class Guest implements AsyncDisposable {
         overlayPath: this.overlayPath,
         seedPath: this.folder.file(RunFiles.seed),
         workspaceDiskPath: this.folder.file(RunFiles.workspaceDisk),
+        artifactsDiskPath: this.artifactsDiskPath,
         consolePath: this.consolePath,
         sshPort: this.sshPort,
         qmpPath: this.folder.file(RunFiles.qmp),

@@ -1,4 +1,5 @@
 import type { Arch } from "../units/arch.js";
+import { artifactsDiskSerial } from "../sync/artifacts-disk.js";
 import { workspaceDiskSerial } from "../sync/workspace-disk.js";
 
 export type Accel = "kvm" | "tcg";
@@ -38,6 +39,8 @@ export interface QemuSpec {
    * serial number.
    */
   workspaceDiskPath: string;
+  /** The artifacts disk (sync/artifacts-disk.ts): writable, found by its serial number. */
+  artifactsDiskPath: string;
   consolePath: string;
   sshPort: number;
   boot: BootMethod;
@@ -195,6 +198,11 @@ export function buildQemuArgs(spec: QemuSpec): string[] {
     `socket,id=wake,path=${spec.wakePath},server=on,wait=off`,
     "-device",
     `virtserialport,bus=serial0.0,chardev=wake,name=${wakePortName}`,
+    // Last, so that the devices before it keep their PCI slots (and the network card its name).
+    "-drive",
+    `file=${spec.artifactsDiskPath},if=none,id=artifacts,format=raw`,
+    "-device",
+    `virtio-blk-pci,drive=artifacts,serial=${artifactsDiskSerial}`,
     "-qmp",
     `unix:${spec.qmpPath},server=on,wait=off`,
     "-pidfile",

@@ -23,7 +23,14 @@ export function artifactsDeadline(timeoutMs: number | undefined, commandStarted:
 export async function bringBackArtifacts(
   guest: RemoteShell,
   config: RunConfig,
-  o: { umask: number; commandStarted: number; signal: AbortSignal; emit: Emit },
+  o: {
+    umask: number;
+    commandStarted: number;
+    signal: AbortSignal;
+    emit: Emit;
+    /** The guest's artifacts disk file (Guest.artifactsDiskPath); over SSH without. */
+    disk?: string;
+  },
 ): Promise<string[]> {
   const collected = await collectArtifacts(
     guest,
@@ -34,6 +41,7 @@ export async function bringBackArtifacts(
       limits: config.artifactsLimits,
       umask: o.umask,
       deadline: artifactsDeadline(config.timeoutMs, o.commandStarted),
+      disk: o.disk,
     },
     o.signal,
   );
@@ -50,6 +58,8 @@ function reportArtifacts(collected: CollectedArtifacts, config: RunConfig, emit:
       ? `${count} artifact file${count === 1 ? "" : "s"} (${formatSize(collected.bytes)}) copied to ${config.artifactsDir}`
       : `no files matched ${config.artifacts.join(", ")}`,
   });
+  if (collected.overSsh)
+    emit({ type: "note", message: `the artifacts came over SSH: ${collected.overSsh}` });
   if (collected.refused.length > 0) {
     const shown = collected.refused.slice(0, 10).map((r) => `${quoteName(r.path)}: ${r.why}`);
     const more = collected.refused.length - shown.length;

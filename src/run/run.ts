@@ -339,6 +339,7 @@ async function runGuest(
       extraUserData: userData,
       consoleLogCopy: config.consoleLog,
       keepable: deps.keepForMs !== undefined,
+      artifactsLimits: config.artifactsLimits,
     },
     deps.tmpdir,
   );
@@ -394,7 +395,13 @@ async function runGuest(
     result.outcome = command.outcome;
     if (config.artifacts.length > 0)
       result.artifacts = await clock.time("artifacts", () =>
-        bringBackArtifacts(guest, config, { umask: deps.umask, commandStarted, signal, emit }),
+        bringBackArtifacts(guest, config, {
+          umask: deps.umask,
+          commandStarted,
+          signal,
+          emit,
+          disk: guest.artifactsDiskPath,
+        }),
       );
     if (config.shellOnFailure && command.outcome !== "passed")
       await shellAfterFailure(guest, config, {

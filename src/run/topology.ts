@@ -174,6 +174,7 @@ export async function runTopology(
           extraUserData: userData,
           consoleLogCopy: cfg.consoleLog,
           lan: { socketPath: lan!.path, mac: lanMac(m.index) },
+          artifactsLimits: cfg.artifactsLimits,
         },
         deps.tmpdir,
       );
@@ -258,6 +259,7 @@ export async function runTopology(
             commandStarted,
             signal,
             emit: m.emit,
+            disk: m.guest!.artifactsDiskPath,
           }),
         );
     });

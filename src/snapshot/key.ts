@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { buildQemuArgs, type QemuSpec } from "../qemu/args.js";
 
 /** Bumped whenever what a snapshot holds, or how it is restored, changes. */
-export const snapshotFormat = 9;
+export const snapshotFormat = 10;
 
 /** Everything a saved guest state depends on; any difference means another snapshot. */
 export interface SnapshotKeyParts {
@@ -29,6 +29,7 @@ type PerRun =
   | "overlayPath"
   | "seedPath"
   | "workspaceDiskPath"
+  | "artifactsDiskPath"
   | "consolePath"
   | "sshPort"
   | "qmpPath"
@@ -57,6 +58,7 @@ export function machineArgs(spec: Omit<QemuSpec, PerRun | "incoming" | "memoryFi
     overlayPath: "OVERLAY",
     seedPath: "SEED",
     workspaceDiskPath: "WORKSPACE",
+    artifactsDiskPath: "ARTIFACTS",
     consolePath: "CONSOLE",
     sshPort: 0,
     qmpPath: "QMP",

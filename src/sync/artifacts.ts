@@ -1,11 +1,25 @@
-import { chmod, lstat, mkdir, mkdtemp, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { createReadStream } from "node:fs";
+import {
+  chmod,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from "node:fs/promises";
+import type { Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { basename, dirname, join } from "node:path";
 import { KvmciError } from "../errors.js";
 import { errorMessage } from "../units/error-message.js";
 import { tailLines } from "../units/text.js";
 import type { ExecResult, RemoteShell } from "../ssh/session.js";
 import { receiveTree, type RefusedEntry, type TreeLimits } from "./receive-tree.js";
-import { buildArtifactPackCommand } from "./tar-args.js";
+import { artifactsDevice } from "./artifacts-disk.js";
+import { buildArtifactPackCommand, diskWriteFailed } from "./tar-args.js";
 
 export interface ArtifactOptions {
   workdir: string;
@@ -16,6 +30,12 @@ export interface ArtifactOptions {
   umask: number;
   /** The phase ends here (epoch ms), whatever the guest does. */
   deadline: number;
+  /**
+   * The file behind the guest's artifacts disk (sync/artifacts-disk.ts): the guest writes its
+   * archive there and the host reads it from the file. Over SSH when absent, or when the guest
+   * could not write it there.
+   */
+  disk?: string;
 }
 
 export interface CollectedArtifacts {
@@ -28,6 +48,8 @@ export interface CollectedArtifacts {
   incomplete: string | undefined;
   /** The pack command in the guest failed (an unreadable file, say): its exit code and stderr. */
   packProblem: string | undefined;
+  /** Why the archive came over SSH although the guest has an artifacts disk. */
+  overSsh?: string;
 }
 
 /**
@@ -58,11 +80,18 @@ export async function collectArtifacts(
     void receiver.done.then(() => stopped.abort());
     const stderr: Buffer[] = [];
     let result: ExecResult | undefined;
+    const stop = AbortSignal.any([signal, ranOut, stopped.signal]);
+    let overSsh: string | undefined;
     try {
-      result = await guest.exec(buildArtifactPackCommand(o.workdir, o.globs), {
+      if (o.disk) {
+        result = await packOntoDisk(guest, o, o.disk, receiver.sink, stderr, stop);
+        if (!result) overSsh = "the guest could not write them onto its artifacts disk";
+      }
+      // Not onto the disk: nothing has reached the receiver, and the archive comes over SSH.
+      result ??= await guest.exec(buildArtifactPackCommand(o.workdir, o.globs), {
         stdout: receiver.sink,
         onStderr: (chunk) => stderr.push(chunk),
-        signal: AbortSignal.any([signal, ranOut, stopped.signal]),
+        signal: stop,
       });
     } finally {
       signal.throwIfAborted();
@@ -90,10 +119,54 @@ export async function collectArtifacts(
               "; ",
             )
           : undefined,
+      overSsh,
     };
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
+}
+
+/**
+ * The guest packs its artifacts onto its artifacts disk and says how many bytes it wrote; the
+ * host then feeds that many bytes of the disk's file to the receiver (never more than the file
+ * holds: the count is the guest's word). Undefined, with nothing fed, when the guest could not
+ * write the disk or its count is not a number: the caller goes over SSH.
+ */
+async function packOntoDisk(
+  guest: RemoteShell,
+  o: ArtifactOptions,
+  disk: string,
+  sink: Writable,
+  stderr: Buffer[],
+  signal: AbortSignal,
+): Promise<ExecResult | undefined> {
+  const out: Buffer[] = [];
+  const said: Buffer[] = [];
+  const result = await guest.exec(buildArtifactPackCommand(o.workdir, o.globs, artifactsDevice), {
+    onStdout: (chunk) => {
+      if (out.length < 4) out.push(chunk);
+    },
+    onStderr: (chunk) => said.push(chunk),
+    signal,
+  });
+  if (signal.aborted) return result;
+  const text = Buffer.concat(out).toString("latin1").trim();
+  if (result.code === diskWriteFailed || !/^\d{0,15}$/.test(text)) return undefined;
+  stderr.push(...said);
+  const { size } = await stat(disk);
+  const bytes = Math.min(Number(text), size);
+  if (bytes > 0) {
+    // The end is left to the caller, which also ends the SSH path's stream.
+    await pipeline(
+      createReadStream(disk, { start: 0, end: bytes - 1, highWaterMark: 1 << 20, signal }),
+      sink,
+      { end: false },
+    ).catch((error: unknown) => {
+      signal.throwIfAborted();
+      throw error;
+    });
+  }
+  return result;
 }
 
 /** Replaces `dir` (if any) by `fresh`, a folder beside it. */

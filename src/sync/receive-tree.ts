@@ -61,6 +61,9 @@ export interface TreeReceiver {
   stop(reason: string): void;
 }
 
+/** Without --artifacts-max-size and --artifacts-max-files. */
+export const defaultTreeLimits: TreeLimits = { maxBytes: 1024 ** 3, maxEntries: 100_000 };
+
 /** Names longer than this are not made; a file system would refuse them anyway. */
 const maxPathBytes = 4096;
 const maxNameBytes = 255;

@@ -33,14 +33,25 @@ export function buildUnpackCommand(workdir: string): string {
   return `${buildWorkdirCommand(workdir)} && tar -x -f - -C ${w} --no-same-owner --warning=no-timestamp`;
 }
 
+/** The exit code of a pack onto a disk that could not write it there (no such disk, no room). */
+export const diskWriteFailed = 75;
+
 /**
  * Guest command that packs the files matching the globs (relative to the workdir) to stdout.
  * Globs are expanded by bash with `**` and empty matches dropped; everything but glob
  * characters is quoted so a pattern cannot run code. Each path goes into the archive once,
  * however many globs match it or the folders above it (`out/**` matches both), folders
- * included so that empty ones come back too.
+ * included so that empty ones come back too. With `device`, the archive is written from the
+ * start of that disk instead, and its length in bytes is the command's output; the command then
+ * exits with diskWriteFailed if the disk could not take it. dd writes it in 1 MiB blocks past
+ * the guest's page cache (O_DIRECT): through the page cache, 100 MiB took 20 s of an emulated
+ * guest's time, and 1.3 s this way.
  */
-export function buildArtifactPackCommand(workdir: string, globs: string[]): string {
+export function buildArtifactPackCommand(
+  workdir: string,
+  globs: string[],
+  device?: string,
+): string {
   const patterns = globs.map(quoteGlob).join(" ");
   const script = [
     `cd ${shellQuote(workdir)} 2>/dev/null || exit 0`,
@@ -49,7 +60,11 @@ export function buildArtifactPackCommand(workdir: string, globs: string[]): stri
     `files=(${patterns})`,
     `[ \${#files[@]} -eq 0 ] && exit 0`,
     // ./ in front: a name starting with - is not taken for an option by find.
-    `find "\${files[@]/#/./}" -print0 | LC_ALL=C sort -zu | tar -c -f - --null --no-recursion -T -`,
+    `find "\${files[@]/#/./}" -print0 | LC_ALL=C sort -zu | tar -c -f - --null --no-recursion -T -${
+      device
+        ? ` | sudo bash -c '[ -b "$1" ] || exit ${diskWriteFailed}; set -o pipefail; LC_ALL=C dd of="$1" bs=1M iflag=fullblock oflag=direct 2>&1 >/dev/null | sed -n "s/^\\([0-9]*\\) bytes.*/\\1/p" || exit ${diskWriteFailed}' kvmci ${shellQuote(device)}`
+        : ""
+    }`,
   ].join("\n");
   return `bash -c ${shellQuote(script)}`;
 }

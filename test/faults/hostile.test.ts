@@ -17,6 +17,7 @@ import { describe, expect, it } from "vitest";
 import { actionLeftovers, actionStep } from "../integration/action-step.js";
 import { createFixtureProject, sandboxPerTest, type Sandbox } from "../integration/harness.js";
 import { ImageServer } from "../integration/image-server.js";
+import { artifactsDiskBytes } from "../../src/sync/artifacts-disk.js";
 
 // The guest is untrusted: each attack below is made for real by a command in a real guest
 // (the guest user has passwordless sudo), with kvmci running as this test runs (root in CI).
@@ -233,7 +234,7 @@ describe("artifacts from a hostile guest", () => {
     expect(await readFile(join(artifacts, "out", "d", "secret.txt"), "utf8")).toBe("overwritten\n");
   });
 
-  it("a guest that stalls the copy is cut off at the deadline; garbage ends it at once", async () => {
+  it("a guest that stalls the copy is cut off at the deadline; garbage is refused", async () => {
     const sandbox = sandboxOf();
     const project = await createFixtureProject(sandbox);
     await writeFile(
@@ -265,7 +266,9 @@ describe("artifacts from a hostile guest", () => {
     expect(stalled.stderr).toMatch(
       /copying artifacts stopped early: the time for artifacts ran out/,
     );
-    expect(await readFile(join(project, "kvmci-artifacts", "first.txt"), "utf8")).toBe("complete");
+    // The archive goes onto the artifacts disk, and the host reads it once the guest says it is
+    // written: one that never is brings nothing back, and never half a file.
+    expect(await exists(join(project, "kvmci-artifacts", "first.txt"))).toBe(false);
     expect(await exists(join(project, "kvmci-artifacts", "second.txt"))).toBe(false);
     // The grace after a command is 30 s; the restore before it a few seconds more.
     expect(seconds).toBeLessThan(90);
@@ -279,7 +282,7 @@ describe("artifacts from a hostile guest", () => {
         "--",
         "sh",
         "-c",
-        `head -c 100000 /dev/urandom > noise.bin && ${fakeTar("noise.bin", "sleep 1000")}`,
+        `head -c 100000 /dev/urandom > noise.bin && ${fakeTar("noise.bin")}`,
       ],
       project,
     );
@@ -287,6 +290,55 @@ describe("artifacts from a hostile guest", () => {
     expect(garbage.stderr).toMatch(
       /copying artifacts stopped early: the archive from the guest is malformed/,
     );
+  });
+});
+
+describe("the artifacts disk, from a hostile guest", () => {
+  it("holds no more than this run's limits allow, and junk written on it is never read", async () => {
+    const sandbox = sandboxOf();
+    const project = await createFixtureProject(sandbox);
+    const limits = { maxBytes: 64 * 1024 ** 2, maxEntries: 1000 };
+    const capacity = artifactsDiskBytes(limits);
+    const device = "/dev/disk/by-id/virtio-kvmci-artifacts";
+    const result = await sandbox.start(
+      [
+        "run",
+        "--memory",
+        "1G",
+        "--artifacts-max-size",
+        "64M",
+        "--artifacts-max-files",
+        "1000",
+        "--artifact",
+        "disk-*.txt",
+        "--",
+        "sh",
+        "-c",
+        [
+          // Junk all over the disk before the pack: a forged archive at its start, noise after.
+          `sudo dd if=/dev/urandom of=${device} bs=1M count=8 conv=fsync status=none`,
+          `sudo blockdev --getsize64 ${device} > disk-size.txt`,
+          // Past the end of this run's file: QEMU refuses it (the guest may believe in more).
+          `if sudo dd if=/dev/zero of=${device} bs=1M seek=${capacity / 1024 ** 2 + 16} count=1 conv=fsync status=none 2>/dev/null; then echo wrote > disk-past-end.txt; else echo refused > disk-past-end.txt; fi`,
+          "echo real > disk-real.txt",
+        ].join(" && "),
+      ],
+      project,
+    );
+    expect(result.exitCode, result.all).toBe(0);
+    const artifacts = join(project, "kvmci-artifacts");
+    expect(await readFile(join(artifacts, "disk-real.txt"), "utf8")).toBe("real\n");
+    expect(await readFile(join(artifacts, "disk-past-end.txt"), "utf8")).toBe("refused\n");
+    // A guest restored from a snapshot sees the size its saved self booted with; a cold one,
+    // this run's. Either way no write lands past this run's file.
+    expect(Number(await readFile(join(artifacts, "disk-size.txt"), "utf8"))).toBeGreaterThan(0);
+    expect((await readdir(artifacts)).sort()).toEqual([
+      ".kvmci-artifacts",
+      "disk-past-end.txt",
+      "disk-real.txt",
+      "disk-size.txt",
+    ]);
+    expect(result.stderr).not.toMatch(/stopped early|malformed|came over SSH/);
   });
 });
 

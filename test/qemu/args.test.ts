@@ -18,6 +18,7 @@ const base: QemuSpec = {
   overlayPath: "/run/x/overlay.qcow2",
   seedPath: "/run/x/seed.iso",
   workspaceDiskPath: "/run/workspace.img",
+  artifactsDiskPath: "/run/artifacts.img",
   consolePath: "/run/x/console.log",
   sshPort: 40022,
   boot: { kind: "firmware" },
@@ -78,7 +79,7 @@ describe("buildQemuArgs", () => {
       cpu: "max",
       boot: { kind: "uefi", code: "/fw/AAVMF_CODE.fd", vars: "/run/x/uefi-vars.fd" },
     });
-    expect(valueOf(args, "-drive").slice(3)).toEqual([
+    expect(valueOf(args, "-drive").slice(4)).toEqual([
       "if=pflash,format=raw,unit=0,readonly=on,file=/fw/AAVMF_CODE.fd",
       "if=pflash,format=raw,unit=1,file=/run/x/uefi-vars.fd",
     ]);
@@ -130,11 +131,13 @@ describe("buildQemuArgs", () => {
     ]);
   });
 
-  it("attaches the overlay (booted first), a read-only seed and the workspace disk in that order, and sends the serial console to a file", () => {
+  it("attaches the overlay (booted first), a read-only seed, the workspace disk and the artifacts disk in that order, and sends the serial console to a file", () => {
     const drives = valueOf(buildQemuArgs(base), "-drive");
     expect(drives[0]).toMatch(/^file=\/run\/x\/overlay\.qcow2,if=none,id=root,format=qcow2/);
     expect(drives[1]).toBe("file=/run/x/seed.iso,if=none,id=seed,format=raw,readonly=on");
     expect(drives[2]).toMatch(/^file=\/run\/workspace\.img,if=none,id=workspace,/);
+    // Writable: the guest writes its artifacts there.
+    expect(drives[3]).toBe("file=/run/artifacts.img,if=none,id=artifacts,format=raw");
     // The guest names virtio disks in PCI order: vda is the root disk, as before there was a
     // third; and a BIOS boots only its first disk.
     expect(
@@ -143,7 +146,11 @@ describe("buildQemuArgs", () => {
       "virtio-blk-pci,drive=root,bootindex=1",
       "virtio-blk-pci,drive=seed",
       "virtio-blk-pci,drive=workspace,serial=kvmci-workspace",
+      "virtio-blk-pci,drive=artifacts,serial=kvmci-artifacts",
     ]);
+    // Last of all devices: the ones before it keep their PCI slots, the network card its name.
+    const devices = valueOf(buildQemuArgs(base), "-device");
+    expect(devices.at(-1)).toBe("virtio-blk-pci,drive=artifacts,serial=kvmci-artifacts");
     expect(valueOf(buildQemuArgs(base), "-chardev")).toEqual([
       "file,id=console,path=/run/x/console.log",
       "socket,id=wake,path=/run/x/wake.sock,server=on,wait=off",

@@ -1,11 +1,23 @@
 import { spawn } from "node:child_process";
-import { lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import {
+  lstat,
+  mkdir,
+  mkdtemp,
+  open,
+  readdir,
+  readFile,
+  rm,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { artifactsMarker, checkArtifactsDir, collectArtifacts } from "../../src/sync/artifacts.js";
 import type { ExecIo, RemoteShell } from "../../src/ssh/session.js";
+import { artifactsDevice, makeArtifactsDisk } from "../../src/sync/artifacts-disk.js";
+import { diskWriteFailed } from "../../src/sync/tar-args.js";
 
 // The guest's side of the copy is a shell command; here it runs on this machine, in a folder
 // standing in for the guest's workdir. Only the SSH transport between the two is left out.
@@ -197,5 +209,116 @@ describe("checkArtifactsDir", () => {
     const link = join(root, "link");
     await symlink(outside, link);
     expect(await checkArtifactsDir(link)).toMatch(/symbolic link/);
+  });
+});
+
+describe("collectArtifacts, through the artifacts disk", () => {
+  let disk: string;
+  beforeEach(async () => {
+    disk = join(root, "artifacts.img");
+    await makeArtifactsDisk(disk, 4 << 20);
+  });
+
+  interface DiskAnswer {
+    written?: Buffer;
+    says: string;
+    code: number;
+  }
+
+  /**
+   * A guest that answers the disk's pack command with `onDisk` (what it writes on the disk, what
+   * it says, its exit code) and packs over SSH like localGuest otherwise.
+   */
+  function diskGuest(
+    onDisk: () => DiskAnswer | Promise<DiskAnswer>,
+  ): RemoteShell & { commands: string[] } {
+    const commands: string[] = [];
+    return {
+      commands,
+      exec: async (command, io) => {
+        commands.push(command);
+        if (!command.includes(artifactsDevice)) return localGuest.exec(command, io);
+        const answer = await onDisk();
+        if (answer.written) {
+          const file = await open(disk, "r+");
+          await file.write(answer.written, 0, answer.written.length, 0);
+          await file.close();
+        }
+        io.onStdout?.(Buffer.from(answer.says));
+        return { code: answer.code };
+      },
+    };
+  }
+
+  const packed = async (...names: string[]) =>
+    (await execa("tar", ["-c", "-f", "-", "-C", workdir, ...names], { encoding: "buffer" }))
+      .stdout as unknown as Buffer;
+
+  const collectFrom = (guest: RemoteShell) =>
+    collectArtifacts(
+      guest,
+      {
+        workdir,
+        globs: ["*.txt"],
+        dir,
+        limits: roomy,
+        umask: 0o022,
+        deadline: Date.now() + 60_000,
+        disk,
+      },
+      new AbortController().signal,
+    );
+
+  it("reads the archive from the disk's file, no further than the length the guest gave", async () => {
+    await writeFile(join(workdir, "a.txt"), "from the disk");
+    await writeFile(join(workdir, "b.txt"), "after the length");
+    const first = await packed("a.txt");
+    // The length ends after a.txt's header and data: b.txt's archive after it is never read.
+    const cut = 1024;
+    const both = Buffer.concat([first.subarray(0, cut), await packed("b.txt")]);
+    const guest = diskGuest(() => ({ written: both, says: `${cut}\n`, code: 0 }));
+    const got = await collectFrom(guest);
+    expect(got.files).toEqual(["a.txt"]);
+    expect(await readFile(join(dir, "a.txt"), "utf8")).toBe("from the disk");
+    expect(guest.commands).toHaveLength(1);
+    expect(got.overSsh).toBeUndefined();
+  });
+
+  it("reads no more than the disk holds, whatever length the guest claims", async () => {
+    await writeFile(join(workdir, "a.txt"), "real");
+    const guest = diskGuest(async () => ({
+      written: await packed("a.txt"),
+      says: "999999999999999",
+      code: 0,
+    }));
+    const got = await collectFrom(guest);
+    expect(got.files).toEqual(["a.txt"]);
+    expect(got.incomplete).toBeUndefined();
+  });
+
+  it("goes over SSH when the guest could not write the disk, or says something else", async () => {
+    await writeFile(join(workdir, "a.txt"), "over ssh");
+    for (const answer of [
+      { says: "", code: diskWriteFailed },
+      { says: "lots\n", code: 0 },
+    ]) {
+      const guest = diskGuest(() => answer);
+      const got = await collectFrom(guest);
+      expect(got.files).toEqual(["a.txt"]);
+      expect(await readFile(join(dir, "a.txt"), "utf8")).toBe("over ssh");
+      expect(guest.commands).toHaveLength(2);
+      expect(got.overSsh).toMatch(/could not write them onto its artifacts disk/);
+    }
+  });
+
+  it("takes garbage on the disk as a malformed archive, not as an error", async () => {
+    const guest = diskGuest(() => ({
+      written: Buffer.alloc(8192, 0x41),
+      says: "8192",
+      code: 0,
+    }));
+    const got = await collectFrom(guest);
+    expect(got.files).toEqual([]);
+    expect(got.incomplete).toMatch(/malformed/);
   });
 });

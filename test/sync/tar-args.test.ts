@@ -1,4 +1,4 @@
-import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, mkdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import {
   buildArtifactPackCommand,
   buildPackArgs,
+  diskWriteFailed,
   buildWorkdirCommand,
   quoteGlob,
 } from "../../src/sync/tar-args.js";
@@ -85,6 +86,26 @@ describe("artifact globs", () => {
         encoding: "buffer",
       });
       expect(none.stdout.length).toBe(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("onto a disk: writes nothing anywhere and says so by its exit code when that is no disk", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "kvmci-pack-"));
+    try {
+      await mkdir(join(dir, "bin"));
+      // sudo as a pass-through: the test runs without a guest.
+      await writeFile(join(dir, "bin", "sudo"), '#!/bin/sh\nexec "$@"\n', { mode: 0o755 });
+      await writeFile(join(dir, "a.txt"), "a");
+      const notADisk = join(dir, "not-a-disk");
+      const packed = await execa("sh", ["-c", buildArtifactPackCommand(dir, ["*.txt"], notADisk)], {
+        env: { PATH: `${join(dir, "bin")}:${process.env.PATH ?? ""}` },
+        reject: false,
+      });
+      expect(packed.exitCode).toBe(diskWriteFailed);
+      expect(packed.stdout).toBe("");
+      await expect(stat(notADisk)).rejects.toThrow();
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
