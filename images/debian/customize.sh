@@ -110,12 +110,15 @@ units enable systemd-networkd.service systemd-resolved.service kvmci-grow-root.s
 units mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer man-db.timer >/dev/null 2>&1 || true
 # Jobs that only compete with boot for the CPUs.
 units mask e2scrub_reap.service systemd-binfmt.service >/dev/null 2>&1 || true
-# Before cloud-init 24.3 each stage is a service and a Python start-up of its own, and the
-# config stage has nothing to do here. From 24.3 (Debian 13) one process, cloud-init-main,
-# runs every stage and waits for each stage's service: masking one makes the boot hang.
+# Before cloud-init 24.3 each stage is a service and a Python start-up of its own (4-6 s of an
+# emulated CPU each), and two have nothing to do here: the config stage, and the local stage,
+# which finds the seed before the network is up in order to write its network configuration.
+# The network stage finds the same seed (NoCloud) itself, and the DHCP network above needs no
+# rendering. From 24.3 (Debian 13) one process, cloud-init-main, runs every stage and waits for
+# each stage's service: masking one makes the boot hang.
 if [ ! -e "$root/usr/lib/systemd/system/cloud-init-main.service" ] &&
   [ ! -e "$root/lib/systemd/system/cloud-init-main.service" ]; then
-  units mask cloud-config.service >/dev/null 2>&1 || true
+  units mask cloud-config.service cloud-init-local.service >/dev/null 2>&1 || true
 fi
 
 # The essential hook made these commands no-ops while packages were installed: put them back,
