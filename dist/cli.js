@@ -69231,7 +69231,7 @@ async function collectArtifacts(guest, o2, signal) {
       }
       result ??= await guest.exec(buildArtifactPackCommand(o2.workdir, o2.globs), {
         stdout: receiver.sink,
-        onStderr: (chunk) => stderr.push(chunk),
+        onStderr: (chunk) => keepTail(stderr, chunk),
         signal: stop
       });
     } finally {
@@ -69269,7 +69269,7 @@ async function packOntoDisk(guest, o2, disk, sink, stderr, signal) {
     onStdout: (chunk) => {
       if (out.length < 4) out.push(chunk);
     },
-    onStderr: (chunk) => said.push(chunk),
+    onStderr: (chunk) => keepTail(said, chunk),
     signal
   });
   if (signal.aborted) return result;
@@ -69284,11 +69284,15 @@ async function packOntoDisk(guest, o2, disk, sink, stderr, signal) {
       sink,
       { end: false }
     ).catch((error62) => {
-      signal.throwIfAborted();
-      throw error62;
+      if (!signal.aborted) throw error62;
     });
   }
   return result;
+}
+function keepTail(chunks, chunk) {
+  chunks.push(chunk.length > stderrKept ? chunk.subarray(chunk.length - stderrKept) : chunk);
+  let total = chunks.reduce((sum, c3) => sum + c3.length, 0);
+  while (total > stderrKept && chunks.length > 1) total -= chunks.shift().length;
 }
 async function putInPlace(fresh, dir) {
   const old = `${fresh}.old`;
@@ -69338,7 +69342,7 @@ async function madeByKvmci(dir) {
   }
   return true;
 }
-var artifactsMarker;
+var artifactsMarker, stderrKept;
 var init_artifacts = __esm({
   "src/sync/artifacts.ts"() {
     "use strict";
@@ -69349,6 +69353,7 @@ var init_artifacts = __esm({
     init_artifacts_disk();
     init_tar_args();
     artifactsMarker = ".kvmci-artifacts";
+    stderrKept = 64 * 1024;
   }
 });
 

@@ -90,7 +90,7 @@ export async function collectArtifacts(
       // Not onto the disk: nothing has reached the receiver, and the archive comes over SSH.
       result ??= await guest.exec(buildArtifactPackCommand(o.workdir, o.globs), {
         stdout: receiver.sink,
-        onStderr: (chunk) => stderr.push(chunk),
+        onStderr: (chunk) => keepTail(stderr, chunk),
         signal: stop,
       });
     } finally {
@@ -146,7 +146,7 @@ async function packOntoDisk(
     onStdout: (chunk) => {
       if (out.length < 4) out.push(chunk);
     },
-    onStderr: (chunk) => said.push(chunk),
+    onStderr: (chunk) => keepTail(said, chunk),
     signal,
   });
   if (signal.aborted) return result;
@@ -162,11 +162,20 @@ async function packOntoDisk(
       sink,
       { end: false },
     ).catch((error: unknown) => {
-      signal.throwIfAborted();
-      throw error;
+      // Stopped (a limit, the deadline, an interrupt): the caller says why, as over SSH.
+      if (!signal.aborted) throw error;
     });
   }
   return result;
+}
+
+/** What is kept of the pack's stderr (only its last lines are shown): the guest may send GBs. */
+const stderrKept = 64 * 1024;
+
+function keepTail(chunks: Buffer[], chunk: Buffer): void {
+  chunks.push(chunk.length > stderrKept ? chunk.subarray(chunk.length - stderrKept) : chunk);
+  let total = chunks.reduce((sum, c) => sum + c.length, 0);
+  while (total > stderrKept && chunks.length > 1) total -= chunks.shift()!.length;
 }
 
 /** Replaces `dir` (if any) by `fresh`, a folder beside it. */

@@ -311,6 +311,27 @@ describe("collectArtifacts, through the artifacts disk", () => {
     }
   });
 
+  it("stops at the size limit with a reason, as over SSH", async () => {
+    for (let i = 0; i < 5; i++) await writeFile(join(workdir, `f${i}.txt`), Buffer.alloc(600_000));
+    const archive = await packed(...Array.from({ length: 5 }, (_, i) => `f${i}.txt`));
+    const got = await collectArtifacts(
+      diskGuest(() => ({ written: archive, says: String(archive.length), code: 0 })),
+      {
+        workdir,
+        globs: ["*.txt"],
+        dir,
+        // Past the first 1 MiB read from the disk: reading stops there.
+        limits: { maxBytes: 1_000_000, maxEntries: 100 },
+        umask: 0o022,
+        deadline: Date.now() + 60_000,
+        disk,
+      },
+      new AbortController().signal,
+    );
+    expect(got.incomplete).toMatch(/more than 977 KiB/);
+    expect(got.files).toHaveLength(1);
+  });
+
   it("takes garbage on the disk as a malformed archive, not as an error", async () => {
     const guest = diskGuest(() => ({
       written: Buffer.alloc(8192, 0x41),
