@@ -35960,6 +35960,7 @@ async function* readDataRuns(path6, signal) {
   } finally {
     if (!complete) {
       tar.kill();
+      tar.stdout.destroy();
       await tar.catch(() => void 0);
     }
   }

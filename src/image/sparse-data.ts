@@ -41,7 +41,10 @@ export async function* readDataRuns(path: string, signal?: AbortSignal): AsyncGe
     complete = true;
   } finally {
     if (!complete) {
+      // Stopped early (an abort, the caller's error): tar's unread output must go too, or tar's
+      // end is never reported and this waits for ever, with nothing left to keep Node running.
       tar.kill();
+      tar.stdout.destroy();
       await tar.catch(() => undefined);
     }
   }

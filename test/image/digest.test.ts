@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { createHash, randomBytes } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { copyZeroBlocks, digestZeroBlocks } from "../../src/image/digest.js";
+import { readDataRuns } from "../../src/image/sparse-data.js";
 
 let dir: string;
 beforeEach(async () => {
@@ -139,6 +140,23 @@ describe("the digest, reading only the data", () => {
       expect(await copyZeroBlocks(path, target), what).toBe(await plainDigest(path));
       expect((await readFile(target)).equals(await readFile(path)), what).toBe(true);
     }
+  });
+
+  it("lets tar go when stopped halfway through its output", async () => {
+    const path = join(dir, "data");
+    await writeFile(path, randomBytes(16 << 20));
+    const stop = new AbortController();
+    let runs = 0;
+    await expect(
+      (async () => {
+        for await (const run of readDataRuns(path, stop.signal)) {
+          runs += run.data.length > 0 ? 1 : 0;
+          stop.abort();
+          stop.signal.throwIfAborted();
+        }
+      })(),
+    ).rejects.toThrow();
+    expect(runs).toBe(1);
   });
 
   it("stops when asked to, and says so", async () => {
