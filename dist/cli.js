@@ -35939,7 +35939,14 @@ async function* readDataRuns(path6, signal) {
   const tar = execa(
     "tar",
     ["--sparse", "--format=gnu", "-c", "-f", "-", "-C", dirname2(path6), "--", basename(path6)],
-    { buffer: false, stdin: "ignore", stderr: "pipe", cancelSignal: signal, lines: false }
+    {
+      buffer: false,
+      stdin: "ignore",
+      stderr: "pipe",
+      cancelSignal: signal,
+      forceKillAfterDelay: 1e3,
+      lines: false
+    }
   );
   const stderr = [];
   tar.stderr.on("data", (chunk) => stderr.push(chunk));
@@ -69942,6 +69949,9 @@ async function buildWorkspaceDisk(path6, source, owner, signal) {
     stderr: "pipe",
     reject: false,
     cancelSignal: both,
+    // An interrupt must end kvmci within seconds: mksquashfs writing under the page cache's
+    // throttling may take its time to act on SIGTERM (execa waits 5 s by default).
+    forceKillAfterDelay: 1e3,
     // mksquashfs clamps every file's time to SOURCE_DATE_EPOCH when it is set (a reproducible
     // build's environment): the workspace keeps its own times, as over SSH.
     env: { SOURCE_DATE_EPOCH: void 0 }

@@ -20,7 +20,14 @@ export async function* readDataRuns(path: string, signal?: AbortSignal): AsyncGe
   const tar = execa(
     "tar",
     ["--sparse", "--format=gnu", "-c", "-f", "-", "-C", dirname(path), "--", basename(path)],
-    { buffer: false, stdin: "ignore", stderr: "pipe", cancelSignal: signal, lines: false },
+    {
+      buffer: false,
+      stdin: "ignore",
+      stderr: "pipe",
+      cancelSignal: signal,
+      forceKillAfterDelay: 1000,
+      lines: false,
+    },
   );
   const stderr: Buffer[] = [];
   tar.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));

@@ -71,6 +71,9 @@ export async function buildWorkspaceDisk(
     stderr: "pipe",
     reject: false,
     cancelSignal: both,
+    // An interrupt must end kvmci within seconds: mksquashfs writing under the page cache's
+    // throttling may take its time to act on SIGTERM (execa waits 5 s by default).
+    forceKillAfterDelay: 1000,
     // mksquashfs clamps every file's time to SOURCE_DATE_EPOCH when it is set (a reproducible
     // build's environment): the workspace keeps its own times, as over SSH.
     env: { SOURCE_DATE_EPOCH: undefined },
