@@ -35964,6 +35964,11 @@ async function* readDataRuns(path6, signal) {
     }
     await input2.drain();
     complete = true;
+  } catch (error62) {
+    if (signal?.aborted) throw error62;
+    throw new Error(
+      `tar could not read ${path6} as kvmci needs (${errorMessage(error62)}): kvmci reads a saved guest's memory with GNU tar's --sparse; install GNU tar (package tar)`
+    );
   } finally {
     if (!complete) {
       tar.kill();
@@ -36026,6 +36031,7 @@ var init_sparse_data = __esm({
   "src/image/sparse-data.ts"() {
     "use strict";
     init_execa();
+    init_error_message();
     record2 = 512;
     RecordReader = class {
       constructor(source) {

@@ -1,5 +1,6 @@
 import { dirname, basename } from "node:path";
 import { execa } from "execa";
+import { errorMessage } from "../units/error-message.js";
 
 /** A run of a file's bytes at `offset`; the bytes between runs are holes (zeros). */
 export interface DataRun {
@@ -46,6 +47,12 @@ export async function* readDataRuns(path: string, signal?: AbortSignal): AsyncGe
     // The padding and the archive's end: read, so that tar can finish writing and exit.
     await input.drain();
     complete = true;
+  } catch (error) {
+    // Only reading fails here (a consumer that stops ends the loop without throwing into it).
+    if (signal?.aborted) throw error;
+    throw new Error(
+      `tar could not read ${path} as kvmci needs (${errorMessage(error)}): kvmci reads a saved guest's memory with GNU tar's --sparse; install GNU tar (package tar)`,
+    );
   } finally {
     if (!complete) {
       // Stopped early (an abort, the caller's error): tar's unread output must go too, or tar's

@@ -1,4 +1,4 @@
-import { mkdtemp, open, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, open, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash, randomBytes } from "node:crypto";
@@ -162,6 +162,20 @@ describe("the digest, reading only the data", () => {
   it("stops when asked to, and says so", async () => {
     const path = await sparseFile("big", [[0, "data"]]);
     await expect(digestZeroBlocks(path, AbortSignal.abort())).rejects.toThrow();
+  });
+
+  it("says to install GNU tar when the tar it finds cannot read a sparse file", async () => {
+    const bin = join(dir, "bin");
+    await mkdir(bin);
+    await writeFile(join(bin, "tar"), "#!/bin/sh\necho unsupported >&2\nexit 2\n", { mode: 0o755 });
+    const path = await sparseFile("any", [[0, "data"]]);
+    const saved = process.env.PATH;
+    process.env.PATH = `${bin}:${saved ?? ""}`;
+    try {
+      await expect(digestZeroBlocks(path)).rejects.toThrow(/install GNU tar/);
+    } finally {
+      process.env.PATH = saved;
+    }
   });
 
   it("says which file it could not read", async () => {
