@@ -69194,9 +69194,14 @@ function buildArtifactPackCommand(workdir, globs, device) {
     `files=(${patterns})`,
     `[ \${#files[@]} -eq 0 ] && exit 0`,
     // ./ in front: a name starting with - is not taken for an option by find.
-    `find "\${files[@]/#/./}" -print0 | LC_ALL=C sort -zu | tar -c -f - --null --no-recursion -T -${device ? ` | sudo bash -c '[ -b "$1" ] || exit ${diskWriteFailed}; set -o pipefail; LC_ALL=C dd of="$1" bs=1M iflag=fullblock oflag=direct 2>&1 >/dev/null | sed -n "s/^\\([0-9]*\\) bytes.*/\\1/p" || exit ${diskWriteFailed}' kvmci ${shellQuote(device)}` : ""}`
+    `find "\${files[@]/#/./}" -print0 | LC_ALL=C sort -zu | tar -c -f - --null --no-recursion -T -${device ? ` | ${writeOntoDisk(device)}` : ""}`
   ].join("\n");
   return `bash -c ${shellQuote(script)}`;
+}
+function writeOntoDisk(device) {
+  const write = `[ -b "$1" ] || exit ${diskWriteFailed}; set -o pipefail; LC_ALL=C dd of="$1" bs=1M iflag=fullblock oflag=direct 2>&1 >/dev/null | sed -n "s/^\\([0-9]*\\) bytes.*/\\1/p" || exit ${diskWriteFailed}`;
+  const disk = shellQuote(device);
+  return `{ if [ -w ${disk} ]; then bash -c ${shellQuote(write)} kvmci ${disk}; else sudo bash -c ${shellQuote(write)} kvmci ${disk}; fi; }`;
 }
 function quoteGlob(glob) {
   return glob.split(/([*?]|\[[^\]]*\])/).filter((part) => part !== "").map((part) => /^([*?]|\[[^\]]*\])$/.test(part) ? part : shellQuote(part)).join("");

@@ -1,4 +1,4 @@
-import { mkdtemp, mkdir, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -106,6 +106,41 @@ describe("artifact globs", () => {
       expect(packed.exitCode).toBe(diskWriteFailed);
       expect(packed.stdout).toBe("");
       await expect(stat(notADisk)).rejects.toThrow();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("onto a disk: goes through sudo only when the guest's user cannot write the device", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "kvmci-pack-"));
+    try {
+      await mkdir(join(dir, "bin"));
+      // A sudo that records being called, then runs the command.
+      await writeFile(
+        join(dir, "bin", "sudo"),
+        `#!/bin/sh\necho called >> ${dir}/sudo.log\nexec "$@"\n`,
+        { mode: 0o755 },
+      );
+      await writeFile(join(dir, "a.txt"), "a");
+      const pack = (device: string) =>
+        execa("sh", ["-c", buildArtifactPackCommand(dir, ["*.txt"], device)], {
+          env: { PATH: `${join(dir, "bin")}:${process.env.PATH ?? ""}` },
+          reject: false,
+        });
+      const sudoCalls = () =>
+        readFile(join(dir, "sudo.log"), "utf8").then(
+          (text) => text.split("\n").filter(Boolean).length,
+          () => 0,
+        );
+      // Writable (a plain file here, so the write itself then refuses it): no sudo.
+      const writable = join(dir, "writable");
+      await writeFile(writable, "");
+      expect((await pack(writable)).exitCode).toBe(diskWriteFailed);
+      expect(await sudoCalls()).toBe(0);
+      expect((await stat(writable)).size).toBe(0);
+      // Not there (or not writable): through sudo.
+      expect((await pack(join(dir, "absent"))).exitCode).toBe(diskWriteFailed);
+      expect(await sudoCalls()).toBe(1);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
