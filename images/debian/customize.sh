@@ -42,22 +42,33 @@ ssh_genkeytypes: []
 cloud_init_modules: [seed_random, bootcmd, write_files, set_hostname, update_hostname, update_etc_hosts, users_groups, ssh]
 cloud_config_modules: []
 cloud_final_modules: [runcmd, package_update_upgrade_install, scripts_per_once, scripts_per_boot, scripts_per_instance, scripts_user, final_message]
-# The image's own DHCP network (80-kvmci-dhcp.network below) is all a guest needs. Applying
-# cloud-init's copy of it rewrote nothing and restarted systemd-networkd and systemd-resolved in
-# the middle of the boot: 3.3 s of a cold boot under emulation.
-network: {config: disabled}
 CFG
 
-# ds-identify, which cloud-init's systemd generator runs before any unit starts, only confirms
-# the one datasource listed above: 1.7 s of shell under emulation, on the boot's critical path.
-# The generator (before cloud-init 24.3) treats a ds-identify that is not executable as "found";
-# the override keeps it so through package upgrades.
-generator="$root/usr/lib/systemd/system-generators/cloud-init-generator"
-# shellcheck disable=SC2016 # the generator's own text, $ included
-if grep -q '\[ ! -x "\$dsidentify" \]' "$generator" 2>/dev/null &&
-  [ -e "$root/usr/lib/cloud-init/ds-identify" ]; then
-  echo "root root 0644 /usr/lib/cloud-init/ds-identify" >> "$root/var/lib/dpkg/statoverride"
-  chmod 0644 "$root/usr/lib/cloud-init/ds-identify"
+# Before cloud-init 24.3 (Debian 12) each stage is a service and a Python start-up of its own;
+# from 24.3 (Debian 13) one process, cloud-init-main, runs every stage and waits for each stage's
+# service. What follows for the older one was measured there only: on Debian 13 the same
+# changes left sshd unable to start (CI, 2026-12-02).
+before_24_3=yes
+for dir in usr/lib lib; do
+  if [ -e "$root/$dir/systemd/system/cloud-init-main.service" ]; then before_24_3=; fi
+done
+
+if [ -n "$before_24_3" ]; then
+  # The image's own DHCP network (80-kvmci-dhcp.network below) is all a guest needs. Applying
+  # cloud-init's copy of it rewrote nothing and restarted systemd-networkd and systemd-resolved
+  # in the middle of the boot: 3.3 s of a cold boot under emulation.
+  echo "network: {config: disabled}" > "$root/etc/cloud/cloud.cfg.d/91-kvmci-network.cfg"
+  # ds-identify, which cloud-init's systemd generator runs before any unit starts, only confirms
+  # the one datasource listed above: 1.7 s of shell under emulation, on the boot's critical
+  # path. This generator treats a ds-identify that is not executable as "found"; the override
+  # keeps it so through package upgrades.
+  generator="$root/usr/lib/systemd/system-generators/cloud-init-generator"
+  # shellcheck disable=SC2016 # the generator's own text, $ included
+  if grep -q '\[ ! -x "\$dsidentify" \]' "$generator" 2>/dev/null &&
+    [ -e "$root/usr/lib/cloud-init/ds-identify" ]; then
+    echo "root root 0644 /usr/lib/cloud-init/ds-identify" >> "$root/var/lib/dpkg/statoverride"
+    chmod 0644 "$root/usr/lib/cloud-init/ds-identify"
+  fi
 fi
 
 # The root file system grows to a disk larger than the image (`kvmci run --disk`). cloud-init's
@@ -133,14 +144,11 @@ units enable systemd-networkd.service systemd-resolved.service kvmci-grow-root.s
 units mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer man-db.timer >/dev/null 2>&1 || true
 # Jobs that only compete with boot for the CPUs.
 units mask e2scrub_reap.service systemd-binfmt.service >/dev/null 2>&1 || true
-# Before cloud-init 24.3 each stage is a service and a Python start-up of its own (4-6 s of an
-# emulated CPU each), and two have nothing to do here: the config stage, and the local stage,
-# which finds the seed before the network is up in order to write its network configuration.
-# The network stage finds the same seed (NoCloud) itself, and the DHCP network above needs no
-# rendering. From 24.3 (Debian 13) one process, cloud-init-main, runs every stage and waits for
-# each stage's service: masking one makes the boot hang.
-if [ ! -e "$root/usr/lib/systemd/system/cloud-init-main.service" ] &&
-  [ ! -e "$root/lib/systemd/system/cloud-init-main.service" ]; then
+# Before cloud-init 24.3 two stages have nothing to do here (4-6 s of an emulated CPU each): the
+# config stage, and the local stage, which finds the seed before the network is up in order to
+# write its network configuration. The network stage finds the same seed (NoCloud) itself, and
+# the DHCP network above needs no rendering. From 24.3, masking one makes the boot hang.
+if [ -n "$before_24_3" ]; then
   units mask cloud-config.service cloud-init-local.service >/dev/null 2>&1 || true
 fi
 
