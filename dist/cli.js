@@ -69201,7 +69201,7 @@ function buildArtifactPackCommand(workdir, globs, device) {
 function writeOntoDisk(device) {
   const write = `[ -b "$1" ] || exit ${diskWriteFailed}; set -o pipefail; LC_ALL=C dd of="$1" bs=1M iflag=fullblock oflag=direct 2>&1 >/dev/null | sed -n "s/^\\([0-9]*\\) bytes.*/\\1/p" || exit ${diskWriteFailed}`;
   const disk = shellQuote(device);
-  return `{ if [ -w ${disk} ]; then bash -c ${shellQuote(write)} kvmci ${disk}; else sudo bash -c ${shellQuote(write)} kvmci ${disk}; fi; }`;
+  return `{ sudo=; [ -w ${disk} ] || sudo=sudo; $sudo bash -c ${shellQuote(write)} kvmci ${disk}; }`;
 }
 function quoteGlob(glob) {
   return glob.split(/([*?]|\[[^\]]*\])/).filter((part) => part !== "").map((part) => /^([*?]|\[[^\]]*\])$/.test(part) ? part : shellQuote(part)).join("");

@@ -75,7 +75,7 @@ export function buildArtifactPackCommand(
 function writeOntoDisk(device: string): string {
   const write = `[ -b "$1" ] || exit ${diskWriteFailed}; set -o pipefail; LC_ALL=C dd of="$1" bs=1M iflag=fullblock oflag=direct 2>&1 >/dev/null | sed -n "s/^\\([0-9]*\\) bytes.*/\\1/p" || exit ${diskWriteFailed}`;
   const disk = shellQuote(device);
-  return `{ if [ -w ${disk} ]; then bash -c ${shellQuote(write)} kvmci ${disk}; else sudo bash -c ${shellQuote(write)} kvmci ${disk}; fi; }`;
+  return `{ sudo=; [ -w ${disk} ] || sudo=sudo; $sudo bash -c ${shellQuote(write)} kvmci ${disk}; }`;
 }
 
 /** Quotes every run of non-glob characters, leaving `*`, `?` and `[...]` active. */
