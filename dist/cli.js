@@ -91310,6 +91310,8 @@ var init_guest = __esm({
       /** What the workspace disk holds: nothing yet (made empty at launch), or this run's workspace. */
       workspaceDisk = "none";
       mountedWorkspace = false;
+      /** Stopped after its save, before its wake: the workspace disk may be packed now. */
+      stoppedForSave = false;
       /** The host key SSH must present: this run's own, or a restored snapshot's. */
       pinnedHostKey;
       /** Replaced when the guest is saved: the saved state holds only a key nobody has any more. */
@@ -91350,17 +91352,23 @@ var init_guest = __esm({
       }
       /**
        * Packs the workspace into this guest's workspace disk, owned by `owner` (a saved guest's
-       * user), before a restore: the restored guest mounts it on the workdir as it wakes.
+       * user), before a restore, or after a save while the guest is stopped (saveState's
+       * `beforeWake`): the guest mounts it on the workdir as it wakes. QEMU, if running, has the
+       * file open and reads it only when the guest does, which it does only after the wake; the
+       * file is back at its full size before the guest continues.
        */
       async packWorkspaceDisk(source, owner, signal) {
-        if (this.launched) throw new Error("The workspace disk is packed before QEMU starts");
+        if (this.launched && !this.stoppedForSave)
+          throw new Error(
+            "The workspace disk is packed before QEMU starts or while a saved guest is stopped"
+          );
         const result = await buildWorkspaceDisk(
           this.folder.file(RunFiles.workspaceDisk),
           source,
           owner,
           signal
         );
-        this.workspaceDisk = result.kind === "built" ? "workspace" : "none";
+        this.workspaceDisk = result.kind === "built" ? "workspace" : this.launched ? "empty" : "none";
         return result;
       }
       /** The run's overlay, over the image, or over a snapshot's saved disk. */
@@ -91488,8 +91496,10 @@ var init_guest = __esm({
        * Saves the ready guest into `dir` (memory state and a copy of its disk), then lets it go on
        * as before. The SSH session is closed first and the wake agent removes the authorized key;
        * the guest is then woken like a restored one, with a new key for the rest of the run.
+       * `beforeWake` runs while the saved guest is stopped, and may pack its workspace disk
+       * (packWorkspaceDisk): it returns the workdir to mount it on.
        */
-      async saveState(dir, deadline, signal) {
+      async saveState(dir, deadline, signal, beforeWake) {
         const qmp = this.requireQmp();
         const started = await this.exec(buildStartAgentCommand(this.user), {
           stdin: Readable4.from([wakeAgentScript]),
@@ -91519,7 +91529,18 @@ var init_guest = __esm({
         });
         await copyFile2(this.overlayPath, diskPath, constants10.COPYFILE_FICLONE);
         this.clientKey = generateKeyPair(`kvmci-client-${this.id}`);
-        await this.resume(deadline, signal);
+        this.stoppedForSave = true;
+        let workspaceDir;
+        try {
+          workspaceDir = await beforeWake?.(owner);
+        } finally {
+          this.stoppedForSave = false;
+        }
+        await this.resume(
+          deadline,
+          signal,
+          this.workspaceDisk === "workspace" ? workspaceDir : void 0
+        );
         return { memoryPath, ramPath, ramSha256, diskPath, owner };
       }
       /**
@@ -94645,7 +94666,7 @@ async function saveSnapshot(guest, image, plan, o2) {
     try {
       await guest.exec(buildWorkdirCommand(o2.workdir), { signal: o2.signal });
       const started = performance.now();
-      const saved = await guest.saveState(partial2, o2.deadline, o2.signal);
+      const saved = await guest.saveState(partial2, o2.deadline, o2.signal, o2.beforeWake);
       const saveMs = Math.round(performance.now() - started);
       const finalDir = join24(snapshotsDir(o2.cacheDir), plan.entry);
       await rebaseOverlay(
@@ -94708,7 +94729,7 @@ async function startGuest(guest, o2) {
   const inUse = snapshot ? await markInUse(o2.cacheDir, snapshot.entry, signal) : void 0;
   try {
     if (snapshot) {
-      const packed = await packWorkspaceDisk(guest, snapshot, o2);
+      const packed = await packWorkspaceDisk(guest, snapshot.info.userIds, o2, { timed: true });
       clock.start("restore");
       try {
         await restoreSnapshot(
@@ -94721,12 +94742,7 @@ async function startGuest(guest, o2) {
         clock.end(true);
         await touchFolder(snapshot.dir);
         emit({ type: "note", message: `started from snapshot ${snapshot.entry}` });
-        if (packed && guest.workspaceMounted) emit(syncedNote(packed, "disk"));
-        else if (packed)
-          emit({
-            type: "note",
-            message: "the guest did not mount its workspace disk; sending the workspace over SSH"
-          });
+        reportMounted(guest, packed, emit);
         return {
           snapshot: { entry: snapshot.entry, use: "restored" },
           cloudInitErrors: [],
@@ -94747,6 +94763,7 @@ async function startGuest(guest, o2) {
     let cloudInitErrors = await bootCold(guest, o2);
     if (!o2.plan) return { snapshot: void 0, cloudInitErrors, inUse, synced: false };
     try {
+      let packed;
       const saved = await clock.time(
         "snapshot",
         () => saveSnapshot(guest, o2.image, o2.plan, {
@@ -94755,14 +94772,19 @@ async function startGuest(guest, o2) {
           signal,
           emit,
           now: o2.now,
-          workdir: o2.workdir
+          workdir: o2.workdir,
+          beforeWake: async (owner) => {
+            packed = await packWorkspaceDisk(guest, owner, o2, { timed: false });
+            return packed ? o2.workdir : void 0;
+          }
         })
       );
+      if (saved) reportMounted(guest, packed, emit);
       return {
         snapshot: saved ? { entry: saved.entry, use: "saved" } : void 0,
         cloudInitErrors,
         inUse,
-        synced: false
+        synced: guest.workspaceMounted
       };
     } catch (error62) {
       if (signal.aborted || isKvmciError(error62)) throw error62;
@@ -94780,8 +94802,7 @@ async function startGuest(guest, o2) {
     throw error62;
   }
 }
-async function packWorkspaceDisk(guest, snapshot, o2) {
-  const owner = snapshot.info.userIds;
+async function packWorkspaceDisk(guest, owner, o2, how) {
   if (!o2.workspace || !owner) return void 0;
   if (!mountableWorkdir(o2.workdir)) {
     o2.emit({
@@ -94795,16 +94816,22 @@ async function packWorkspaceDisk(guest, snapshot, o2) {
     o2.emit({ type: "note", message: `the workspace goes over SSH, more slowly: ${unavailable}` });
     return void 0;
   }
-  const packed = await o2.clock.time(
-    "sync",
-    () => guest.packWorkspaceDisk(o2.workspace, owner, o2.signal)
-  );
+  const pack = () => guest.packWorkspaceDisk(o2.workspace, owner, o2.signal);
+  const packed = how.timed ? await o2.clock.time("sync", pack) : await pack();
   if (packed.kind === "built") return packed.sync;
   o2.emit({
     type: "note",
     message: `the workspace goes over SSH, more slowly: ${packed.why}`
   });
   return void 0;
+}
+function reportMounted(guest, packed, emit) {
+  if (packed && guest.workspaceMounted) emit(syncedNote(packed, "disk"));
+  else if (packed)
+    emit({
+      type: "note",
+      message: "the guest did not mount its workspace disk; sending the workspace over SSH"
+    });
 }
 async function bootCold(guest, o2) {
   o2.clock.start("boot");

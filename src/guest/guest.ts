@@ -127,6 +127,8 @@ export class Guest implements AsyncDisposable {
   /** What the workspace disk holds: nothing yet (made empty at launch), or this run's workspace. */
   private workspaceDisk: "none" | "empty" | "workspace" = "none";
   private mountedWorkspace = false;
+  /** Stopped after its save, before its wake: the workspace disk may be packed now. */
+  private stoppedForSave = false;
   /** The host key SSH must present: this run's own, or a restored snapshot's. */
   private pinnedHostKey: string;
   /** Replaced when the guest is saved: the saved state holds only a key nobody has any more. */
@@ -195,22 +197,28 @@ export class Guest implements AsyncDisposable {
 
   /**
    * Packs the workspace into this guest's workspace disk, owned by `owner` (a saved guest's
-   * user), before a restore: the restored guest mounts it on the workdir as it wakes.
+   * user), before a restore, or after a save while the guest is stopped (saveState's
+   * `beforeWake`): the guest mounts it on the workdir as it wakes. QEMU, if running, has the
+   * file open and reads it only when the guest does, which it does only after the wake; the
+   * file is back at its full size before the guest continues.
    */
   async packWorkspaceDisk(
     source: WorkspaceSource,
     owner: GuestUserIds,
     signal: AbortSignal,
   ): Promise<WorkspaceDiskResult> {
-    if (this.launched) throw new Error("The workspace disk is packed before QEMU starts");
+    if (this.launched && !this.stoppedForSave)
+      throw new Error(
+        "The workspace disk is packed before QEMU starts or while a saved guest is stopped",
+      );
     const result = await buildWorkspaceDisk(
       this.folder.file(RunFiles.workspaceDisk),
       source,
       owner,
       signal,
     );
-    // Not built: launch makes it the empty disk every guest of this machine has.
-    this.workspaceDisk = result.kind === "built" ? "workspace" : "none";
+    // Not built: the empty disk every guest of this machine has (made at launch, if not yet).
+    this.workspaceDisk = result.kind === "built" ? "workspace" : this.launched ? "empty" : "none";
     return result;
   }
 
@@ -365,11 +373,14 @@ export class Guest implements AsyncDisposable {
    * Saves the ready guest into `dir` (memory state and a copy of its disk), then lets it go on
    * as before. The SSH session is closed first and the wake agent removes the authorized key;
    * the guest is then woken like a restored one, with a new key for the rest of the run.
+   * `beforeWake` runs while the saved guest is stopped, and may pack its workspace disk
+   * (packWorkspaceDisk): it returns the workdir to mount it on.
    */
   async saveState(
     dir: string,
     deadline: number,
     signal: AbortSignal,
+    beforeWake?: (owner: GuestUserIds | undefined) => Promise<string | undefined>,
   ): Promise<{
     memoryPath: string;
     ramPath: string;
@@ -413,7 +424,18 @@ export class Guest implements AsyncDisposable {
     // The saved memory and disk may still hold the public half of the key used so far (freed
     // pages, unused blocks): drop its private half and go on with a new key.
     this.clientKey = generateKeyPair(`kvmci-client-${this.id}`);
-    await this.resume(deadline, signal);
+    this.stoppedForSave = true;
+    let workspaceDir: string | undefined;
+    try {
+      workspaceDir = await beforeWake?.(owner);
+    } finally {
+      this.stoppedForSave = false;
+    }
+    await this.resume(
+      deadline,
+      signal,
+      this.workspaceDisk === "workspace" ? workspaceDir : undefined,
+    );
     return { memoryPath, ramPath, ramSha256, diskPath, owner };
   }
 

@@ -6,7 +6,7 @@ import type { CloudConfig } from "../cloud-init/user-data.js";
 import { formatDuration } from "../units/duration.js";
 import { formatSize } from "../units/size.js";
 import { rebaseOverlay } from "../disk/overlay.js";
-import type { Guest } from "../guest/guest.js";
+import type { Guest, GuestUserIds } from "../guest/guest.js";
 import type { CachedImage } from "../image/cache.js";
 import {
   hostCpuIdentity,
@@ -128,6 +128,8 @@ export async function saveSnapshot(
     now: () => Date;
     /** Made (empty) before saving, so that runs restoring the snapshot need no sudo for it. */
     workdir: string;
+    /** Runs while the saved guest is stopped, before it wakes (Guest.saveState). */
+    beforeWake?: (owner: GuestUserIds | undefined) => Promise<string | undefined>;
   },
 ): Promise<CachedSnapshot | undefined> {
   let lock: AsyncDisposable;
@@ -147,7 +149,7 @@ export async function saveSnapshot(
   try {
     await guest.exec(buildWorkdirCommand(o.workdir), { signal: o.signal });
     const started = performance.now();
-    const saved = await guest.saveState(partial, o.deadline, o.signal);
+    const saved = await guest.saveState(partial, o.deadline, o.signal, o.beforeWake);
     const saveMs = Math.round(performance.now() - started);
     // Relative inside the cache, so the entry stays valid if the whole cache moves.
     const finalDir = join(snapshotsDir(o.cacheDir), plan.entry);
@@ -236,7 +238,7 @@ export async function startGuest(guest: Guest, o: StartOptions): Promise<Started
   const inUse = snapshot ? await markInUse(o.cacheDir, snapshot.entry, signal) : undefined;
   try {
     if (snapshot) {
-      const packed = await packWorkspaceDisk(guest, snapshot, o);
+      const packed = await packWorkspaceDisk(guest, snapshot.info.userIds, o, { timed: true });
       clock.start("restore");
       try {
         await restoreSnapshot(
@@ -249,12 +251,7 @@ export async function startGuest(guest: Guest, o: StartOptions): Promise<Started
         clock.end(true);
         await touchFolder(snapshot.dir);
         emit({ type: "note", message: `started from snapshot ${snapshot.entry}` });
-        if (packed && guest.workspaceMounted) emit(syncedNote(packed, "disk"));
-        else if (packed)
-          emit({
-            type: "note",
-            message: "the guest did not mount its workspace disk; sending the workspace over SSH",
-          });
+        reportMounted(guest, packed, emit);
         return {
           snapshot: { entry: snapshot.entry, use: "restored" },
           cloudInitErrors: [],
@@ -275,6 +272,9 @@ export async function startGuest(guest: Guest, o: StartOptions): Promise<Started
     let cloudInitErrors = await bootCold(guest, o);
     if (!o.plan) return { snapshot: undefined, cloudInitErrors, inUse, synced: false };
     try {
+      // The saving guest wakes like a restored one: its workspace goes on its disk the same way,
+      // packed while it is stopped (inside the snapshot phase).
+      let packed: SyncResult | undefined;
       const saved = await clock.time("snapshot", () =>
         saveSnapshot(guest, o.image, o.plan!, {
           cacheDir: o.cacheDir,
@@ -283,13 +283,18 @@ export async function startGuest(guest: Guest, o: StartOptions): Promise<Started
           emit,
           now: o.now,
           workdir: o.workdir,
+          beforeWake: async (owner) => {
+            packed = await packWorkspaceDisk(guest, owner, o, { timed: false });
+            return packed ? o.workdir : undefined;
+          },
         }),
       );
+      if (saved) reportMounted(guest, packed, emit);
       return {
         snapshot: saved ? { entry: saved.entry, use: "saved" } : undefined,
         cloudInitErrors,
         inUse,
-        synced: false,
+        synced: guest.workspaceMounted,
       };
     } catch (error) {
       if (signal.aborted || isKvmciError(error)) throw error;
@@ -310,17 +315,17 @@ export async function startGuest(guest: Guest, o: StartOptions): Promise<Started
 }
 
 /**
- * The sync phase of a restore, before it: the workspace packed into the guest's workspace disk,
- * for a snapshot that knows its user's ids and a workdir the guest can mount it on. Returns what
- * was packed, or undefined when the workspace goes over SSH after the restore (and says why,
- * when that is not the user's choice).
+ * The workspace packed into the guest's workspace disk, before a restore (its sync phase, when
+ * `timed`) or after a save, for a saved guest whose user's ids are known and a workdir the guest
+ * can mount it on. Returns what was packed, or undefined when the workspace goes over SSH after
+ * the wake (and says why, when that is not the user's choice).
  */
 async function packWorkspaceDisk(
   guest: Guest,
-  snapshot: CachedSnapshot,
+  owner: GuestUserIds | undefined,
   o: StartOptions,
+  how: { timed: boolean },
 ): Promise<SyncResult | undefined> {
-  const owner = snapshot.info.userIds;
   if (!o.workspace || !owner) return undefined;
   if (!mountableWorkdir(o.workdir)) {
     o.emit({
@@ -334,15 +339,24 @@ async function packWorkspaceDisk(
     o.emit({ type: "note", message: `the workspace goes over SSH, more slowly: ${unavailable}` });
     return undefined;
   }
-  const packed = await o.clock.time("sync", () =>
-    guest.packWorkspaceDisk(o.workspace!, owner, o.signal),
-  );
+  const pack = () => guest.packWorkspaceDisk(o.workspace!, owner, o.signal);
+  const packed = how.timed ? await o.clock.time("sync", pack) : await pack();
   if (packed.kind === "built") return packed.sync;
   o.emit({
     type: "note",
     message: `the workspace goes over SSH, more slowly: ${packed.why}`,
   });
   return undefined;
+}
+
+/** Says where a woken guest's workspace came from, when it was packed on its disk. */
+function reportMounted(guest: Guest, packed: SyncResult | undefined, emit: Emit): void {
+  if (packed && guest.workspaceMounted) emit(syncedNote(packed, "disk"));
+  else if (packed)
+    emit({
+      type: "note",
+      message: "the guest did not mount its workspace disk; sending the workspace over SSH",
+    });
 }
 
 /** Boots the guest and waits until it is ready: phases boot, then ready once SSH answers. */

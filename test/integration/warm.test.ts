@@ -85,7 +85,7 @@ describe("prepared images and warm snapshots", () => {
   it("provisions once (the package is there for the command) and saves the ready guest", async () => {
     const { result, report, phases } = await run(
       "first",
-      'hello; echo "hostname=$(hostname)"; echo "key=$(cat ~/.ssh/authorized_keys)"; touch /work/from-first-run',
+      'hello; echo "hostname=$(hostname)"; echo "key=$(cat ~/.ssh/authorized_keys)"; echo "files=$(ls -A | sort | tr "\\n" " ")"; echo "fs=$(findmnt -no FSTYPE /work)"; touch /work/from-first-run',
       ["--env", `KVMCI_SECRET=${secret}`],
     );
     expect(result.exitCode, result.all).toBe(0);
@@ -93,7 +93,13 @@ describe("prepared images and warm snapshots", () => {
     expect(report.prepared).toMatchObject({ reused: false });
     expect(report.snapshot).toMatchObject({ use: "saved" });
     expect(phases).toEqual(expect.arrayContaining(["prepare", "boot", "ready", "snapshot"]));
+    // The saving guest wakes like a restored one, with its workspace disk: no sync over SSH.
+    expect(phases).not.toContain("sync");
+    expect(result.stderr).toMatch(/synced \d+ files, .*, on the workspace disk/);
     const out = lines(result.stdout);
+    expect(out.files).toContain("run-tests.sh");
+    expect(out.files).not.toContain("ignored.txt");
+    expect(out.fs).toBe("overlay");
     first = { report, hostname: out.hostname!, key: out.key! };
     expect(first.key).toMatch(/^ssh-ed25519 /);
 
