@@ -150,6 +150,64 @@ units mask e2scrub_reap.service systemd-binfmt.service >/dev/null 2>&1 || true
 # the DHCP network above needs no rendering. From 24.3, masking one makes the boot hang.
 if [ -n "$before_24_3" ]; then
   units mask cloud-config.service cloud-init-local.service >/dev/null 2>&1 || true
+  # The final stage is six seconds of Python start-up under emulation for half a second of work,
+  # and with kvmci's own user-data (nothing to run, no packages) it has no work at all. kvmci
+  # then boots with kvmci.cloud-final=skip on the kernel command line, and this unit writes what
+  # the stage writes at its end (result.json, so `cloud-init status` says done, and
+  # boot-finished). Scripts a provisioning left in cloud-init's per-once, per-boot or
+  # per-instance folders still run: the final stage runs whenever one of them holds anything.
+  mkdir -p "$root/etc/systemd/system/cloud-final.service.d"
+  cat > "$root/etc/systemd/system/cloud-final.service.d/kvmci.conf" <<'UNIT'
+[Unit]
+ConditionKernelCommandLine=|!kvmci.cloud-final=skip
+ConditionDirectoryNotEmpty=|/var/lib/cloud/scripts/per-once
+ConditionDirectoryNotEmpty=|/var/lib/cloud/scripts/per-boot
+ConditionDirectoryNotEmpty=|/var/lib/cloud/scripts/per-instance
+UNIT
+  cat > "$root/usr/local/sbin/kvmci-cloud-final-skipped" <<'FINAL'
+#!/usr/bin/python3
+# cloud-init's final stage had nothing to do and did not run (kvmci.cloud-final=skip): write
+# what it writes at its end, with the errors of the stages that ran.
+import json
+import os
+import time
+
+run = "/run/cloud-init"
+try:
+    with open(f"{run}/status.json") as f:
+        v1 = json.load(f)["v1"]
+    errors = [e for s in v1.values() if isinstance(s, dict) for e in s.get("errors") or []]
+    datasource = v1.get("datasource")
+except (OSError, ValueError, KeyError, AttributeError) as e:
+    errors, datasource = [f"kvmci: cloud-init's status.json is unreadable: {e}"], None
+with open(f"{run}/result.json.kvmci", "w") as f:
+    json.dump({"v1": {"datasource": datasource, "errors": errors}}, f, indent=1)
+os.replace(f"{run}/result.json.kvmci", f"{run}/result.json")
+with open("/proc/uptime") as f:
+    uptime = f.read().split()[0]
+stamp = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime())
+os.makedirs("/var/lib/cloud/instance", exist_ok=True)
+with open("/var/lib/cloud/instance/boot-finished", "w") as f:
+    f.write(f"{uptime} - {stamp} - v. kvmci (final stage skipped)\n")
+FINAL
+  chmod 0755 "$root/usr/local/sbin/kvmci-cloud-final-skipped"
+  cat > "$root/etc/systemd/system/kvmci-cloud-final-skipped.service" <<'UNIT'
+[Unit]
+Description=cloud-init's final stage, skipped: its result (kvmci)
+After=cloud-init.service multi-user.target
+ConditionKernelCommandLine=kvmci.cloud-final=skip
+ConditionDirectoryNotEmpty=!/var/lib/cloud/scripts/per-once
+ConditionDirectoryNotEmpty=!/var/lib/cloud/scripts/per-boot
+ConditionDirectoryNotEmpty=!/var/lib/cloud/scripts/per-instance
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/kvmci-cloud-final-skipped
+
+[Install]
+WantedBy=cloud-init.target
+UNIT
+  units enable kvmci-cloud-final-skipped.service >/dev/null 2>&1
 fi
 
 # The essential hook made these commands no-ops while packages were installed: put them back,

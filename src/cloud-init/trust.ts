@@ -8,7 +8,10 @@ export const guestCertificateBundle = "/etc/kvmci/host-ca.pem";
  * system's bundle (which OpenSSL, curl, apt and Python read), kept where Debian/Ubuntu and
  * Fedora/RHEL keep local certificates (so a later update-ca-certificates or update-ca-trust keeps
  * them), and in one file for tools with a store of their own (Node.js). The store is not rebuilt:
- * update-ca-certificates took 10–40 s of every cold boot under emulation. Pure.
+ * update-ca-certificates took 10–40 s of every cold boot under emulation. The bundle is appended
+ * to in cloud-init's init stage (bootcmd, once per instance, the certificates given as an
+ * argument since bootcmd runs before write_files), so that its final stage has nothing of
+ * kvmci's to do (see finalStageIdle). Pure.
  */
 export function trustCloudConfig(certificates: string[]): CloudConfig | undefined {
   if (certificates.length === 0) return undefined;
@@ -25,12 +28,17 @@ export function trustCloudConfig(certificates: string[]): CloudConfig | undefine
         permissions: "0644",
       },
     ],
-    runcmd: [
+    bootcmd: [
       [
+        "cloud-init-per",
+        "instance",
+        "kvmci-host-trust",
         "sh",
         "-c",
         "for b in /etc/ssl/certs/ca-certificates.crt /etc/pki/tls/certs/ca-bundle.crt; do " +
-          `if [ -f "$b" ]; then cat ${guestCertificateBundle} >> "$b"; fi; done`,
+          `if [ -f "$b" ]; then printf '%s\\n' "$1" >> "$b"; fi; done`,
+        "kvmci-host-trust",
+        certificates.join("\n"),
       ],
     ],
   };

@@ -63,6 +63,48 @@ const ownedKeys = new Set([
   "ssh_keys",
 ]);
 
+/**
+ * cloud-config keys that cloud-init handles in its init stage in kvmci's Debian images (their
+ * cloud_init_modules: seed_random, bootcmd, write_files, set_hostname, update_hostname,
+ * update_etc_hosts, users_groups, ssh), and those kvmci owns.
+ */
+const initStageKeys = new Set([
+  ...ownedKeys,
+  "random_seed",
+  "bootcmd",
+  "write_files",
+  "hostname",
+  "fqdn",
+  "prefer_fqdn_over_hostname",
+  "preserve_hostname",
+  "create_hostname_file",
+  "manage_etc_hosts",
+  "users",
+  "groups",
+  "user",
+  "ssh_authorized_keys",
+  "disable_root_opts",
+  "allow_public_ssh_keys",
+  "ssh_quiet_keygen",
+  "ssh_publish_hostkeys",
+]);
+
+/**
+ * Whether cloud-init's final stage has nothing to do for this extra cloud-config (a user's
+ * `--user-data`, the host's trust): every key is one the init stage handles, and no file is
+ * written late (`defer`). Anything else (runcmd, packages, a key kvmci does not know) keeps the
+ * final stage. Pure.
+ */
+export function finalStageIdle(extra: CloudConfig | undefined): boolean {
+  if (!extra) return true;
+  return Object.entries(extra).every(
+    ([key, value]) =>
+      initStageKeys.has(key) &&
+      (key !== "write_files" ||
+        (Array.isArray(value) && value.every((file) => !isMap(file) || file.defer !== true))),
+  );
+}
+
 /** Merges a user's cloud-config under kvmci's: lists are concatenated (ours first), maps merged. */
 export function mergeCloudConfig(ours: CloudConfig, extra: CloudConfig | undefined): CloudConfig {
   if (!extra) return ours;

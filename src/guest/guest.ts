@@ -5,7 +5,7 @@ import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { join } from "node:path";
 import { writeSeed } from "../cloud-init/seed.js";
-import type { CloudConfig } from "../cloud-init/user-data.js";
+import { finalStageIdle, type CloudConfig } from "../cloud-init/user-data.js";
 import { createOverlay } from "../disk/overlay.js";
 import { KvmciError } from "../errors.js";
 import { findFreePort } from "../host/port.js";
@@ -87,6 +87,8 @@ const pollMs = 250;
 const qmpConnectTimeoutMs = 10_000;
 /** The wake agent arms (SSH gone, disk synced) and wakes (keys written) within this long. */
 const wakeTimeoutMs = 20_000;
+/** On the kernel command line: cloud-init's final stage may be skipped (finalStageIdle). */
+const skipCloudFinal = "kvmci.cloud-final=skip";
 const migrationPollMs = 50;
 /**
  * Memory in a file is left out of the migration stream (QEMU's x-ignore-shared, there since
@@ -269,7 +271,11 @@ export class Guest implements AsyncDisposable {
       kind: "kernel",
       kernel: join(dir, info.boot.kernel),
       initrd: join(dir, info.boot.initrd),
-      cmdline: info.boot.cmdline,
+      // kvmci's Debian 12 image skips cloud-init's final stage when told so and it has nothing
+      // to do (images/debian/customize.sh); other images ignore the word.
+      cmdline: finalStageIdle(this.spec.extraUserData)
+        ? `${info.boot.cmdline} ${skipCloudFinal}`
+        : info.boot.cmdline,
     };
   }
 

@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import yaml from "js-yaml";
 import { describe, expect, it } from "vitest";
 import {
+  finalStageIdle,
   mergeCloudConfig,
   renderNetworkConfig,
   renderUserData,
@@ -70,5 +71,28 @@ describe("user-data", () => {
         .map((e) => e.match.name)
         .sort(),
     ).toEqual(["en*", "eth*"]);
+  });
+});
+
+describe("finalStageIdle", () => {
+  it("says the final stage has nothing to do only for init-stage keys and files written at once", () => {
+    expect(finalStageIdle(undefined)).toBe(true);
+    expect(
+      finalStageIdle({
+        bootcmd: ["echo hi"],
+        write_files: [{ path: "/etc/x", content: "x" }],
+        users: [{ name: "extra" }],
+        hostname: "h",
+      }),
+    ).toBe(true);
+    for (const extra of [
+      { runcmd: ["touch /x"] },
+      { packages: ["jq"] },
+      { package_update: true },
+      { power_state: { mode: "reboot" } },
+      { write_files: [{ path: "/etc/x", content: "x", defer: true }] },
+      { something_new: 1 },
+    ])
+      expect(finalStageIdle(extra), JSON.stringify(extra)).toBe(false);
   });
 });

@@ -5,6 +5,7 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { guestProxy, parseCertificates, readHostTrust } from "../../src/host/trust.js";
 import { trustCloudConfig } from "../../src/cloud-init/trust.js";
+import { finalStageIdle } from "../../src/cloud-init/user-data.js";
 
 let root: string;
 const pem: string[] = [];
@@ -103,7 +104,23 @@ describe("trustCloudConfig", () => {
       "/etc/pki/ca-trust/source/anchors/kvmci-host-2.crt",
       "/etc/kvmci/host-ca.pem",
     ]);
-    const [command] = config.runcmd as string[][];
-    await execa("sh", ["-n", "-c", command![2]!]);
+    // In the init stage, once per instance: the final stage keeps nothing to do for it.
+    expect(config.runcmd).toBeUndefined();
+    expect(finalStageIdle(config)).toBe(true);
+    const [command] = config.bootcmd as string[][];
+    expect(command!.slice(0, 5)).toEqual([
+      "cloud-init-per",
+      "instance",
+      "kvmci-host-trust",
+      "sh",
+      "-c",
+    ]);
+    // The script itself, run on a copy standing in for the system's bundle.
+    const bundle = join(root, "ca-certificates.crt");
+    await writeFile(bundle, "SYSTEM\n");
+    const script = command![5]!.replace("/etc/ssl/certs/ca-certificates.crt", bundle);
+    expect(script).not.toBe(command![5]);
+    await execa("sh", ["-c", script, ...command!.slice(6)]);
+    expect(await readFile(bundle, "utf8")).toBe(`SYSTEM\n${pem.join("\n")}\n`);
   });
 });
