@@ -208,6 +208,14 @@ ExecStart=/usr/local/sbin/kvmci-cloud-final-skipped
 WantedBy=cloud-init.target
 UNIT
   units enable kvmci-cloud-final-skipped.service >/dev/null 2>&1
+  # The network stage reads its seed from a local disk (NoCloud): it need not wait for the DHCP
+  # lease (systemd-networkd-wait-online), only for systemd-networkd to have started, and its
+  # seconds of Python start-up run beside the rest of networkd's start.
+  unit="$root/lib/systemd/system/cloud-init.service"
+  if [ -e "$unit" ] && grep -q '^After=systemd-networkd-wait-online.service$' "$unit"; then
+    sed 's/^After=systemd-networkd-wait-online.service$/After=systemd-networkd.service/' "$unit" \
+      >"$root/etc/systemd/system/cloud-init.service"
+  fi
 fi
 
 # The essential hook made these commands no-ops while packages were installed: put them back,
