@@ -11927,9 +11927,11 @@ function trustCloudConfig(certificates) {
         "kvmci-host-trust",
         "sh",
         "-c",
-        `for b in /etc/ssl/certs/ca-certificates.crt /etc/pki/tls/certs/ca-bundle.crt; do if [ -f "$b" ]; then printf '%s\\n' "$1" >> "$b"; fi; done`,
+        `for b in /etc/ssl/certs/ca-certificates.crt /etc/pki/tls/certs/ca-bundle.crt; do if [ -f "$b" ]; then printf '%s\\n' "$@" >> "$b"; fi; done`,
         "kvmci-host-trust",
-        certificates.join("\n")
+        // One argument each: Linux takes no single argument over 128 KiB, and a host may have
+        // more certificates than that.
+        ...certificates
       ]
     ]
   };

@@ -10,7 +10,7 @@ export const guestCertificateBundle = "/etc/kvmci/host-ca.pem";
  * them), and in one file for tools with a store of their own (Node.js). The store is not rebuilt:
  * update-ca-certificates took 10–40 s of every cold boot under emulation. The bundle is appended
  * to in cloud-init's init stage (bootcmd, once per instance, the certificates given as an
- * argument since bootcmd runs before write_files), so that its final stage has nothing of
+ * arguments since bootcmd runs before write_files), so that its final stage has nothing of
  * kvmci's to do (see finalStageIdle). Pure.
  */
 export function trustCloudConfig(certificates: string[]): CloudConfig | undefined {
@@ -36,9 +36,11 @@ export function trustCloudConfig(certificates: string[]): CloudConfig | undefine
         "sh",
         "-c",
         "for b in /etc/ssl/certs/ca-certificates.crt /etc/pki/tls/certs/ca-bundle.crt; do " +
-          `if [ -f "$b" ]; then printf '%s\\n' "$1" >> "$b"; fi; done`,
+          `if [ -f "$b" ]; then printf '%s\\n' "$@" >> "$b"; fi; done`,
         "kvmci-host-trust",
-        certificates.join("\n"),
+        // One argument each: Linux takes no single argument over 128 KiB, and a host may have
+        // more certificates than that.
+        ...certificates,
       ],
     ],
   };
