@@ -69829,12 +69829,19 @@ function startHostTar(argv, o2) {
   });
   tar.stdout?.on("end", () => counter.end());
   tar.stdout?.on("error", () => counter.end());
-  return {
-    archive,
-    bytes: () => bytes,
-    files: counter.files,
-    done: tar.then((r) => ({ exitCode: r.exitCode, stderr: String(r.stderr ?? "") }))
+  let discarded = false;
+  const discard2 = () => {
+    discarded ||= tar.exitCode === null && tar.signalCode === null;
+    tar.kill();
+    tar.stdout?.unpipe(archive);
+    tar.stdout?.resume();
   };
+  o2.signal.addEventListener("abort", discard2, { once: true });
+  const done = tar.then((r) => {
+    o2.signal.removeEventListener("abort", discard2);
+    return { exitCode: r.exitCode, stderr: String(r.stderr ?? ""), discarded };
+  });
+  return { archive, bytes: () => bytes, files: counter.files, done, discard: discard2 };
 }
 function countFiles() {
   let count3 = 0;
@@ -69942,9 +69949,10 @@ async function syncWorkspace(guest, o2, signal) {
     onStderr: (chunk) => stderr.push(chunk),
     signal
   });
+  if (remote.code !== 0) tar.discard();
   const local = await tar.done;
   const bytes = tar.bytes();
-  if (local.exitCode !== 0) throw packingFailed(local);
+  if (local.exitCode !== 0 && !local.discarded) throw packingFailed(local);
   if (remote.code !== 0) {
     throw new KvmciError(
       "guestLost",
@@ -70006,7 +70014,7 @@ async function buildWorkspaceDisk(path6, source, owner, signal) {
   if (made.exitCode !== 0) stop.abort();
   const packed = await tar.done;
   signal.throwIfAborted();
-  if (packed.exitCode !== 0 && packed.exitCode !== void 0) throw packingFailed(packed);
+  if (packed.exitCode !== 0 && !packed.discarded) throw packingFailed(packed);
   if (made.exitCode !== 0) {
     await makeEmptyWorkspaceDisk(path6);
     const why = tailLines(String(made.stderr ?? ""), 3).join(" ") || made.shortMessage;
@@ -97771,6 +97779,11 @@ var Interrupts = class {
     this.options.exit(code);
   }
 };
+function failOnStall(proc, report) {
+  proc.on("beforeExit", report);
+  return { [Symbol.dispose]: () => void proc.off("beforeExit", report) };
+}
+var stalledMessage = "kvmci: internal error (a bug in kvmci, not something you did: please report it with this output): it stopped while waiting for work that could no longer finish, so it could not tear down; `kvmci gc` removes what was left";
 
 // src/cli/main.ts
 var usage2 = [
@@ -97804,63 +97817,75 @@ var commands = {
   stop: async (argv, proc) => (await Promise.resolve().then(() => (init_kept2(), kept_exports))).stopCommand(argv, proc)
 };
 async function main(argv, proc) {
-  const [command, ...rest] = argv;
-  const reporter = new TerminalReporter({ stdout: proc.stdout, stderr: proc.stderr });
-  const interrupts = new Interrupts({
-    exit: (code) => proc.exit(code),
-    warn: (message) => proc.stderr.write(message)
-  });
-  const controller = interrupts.controller;
-  const onInt = () => interrupts.onSignal("SIGINT");
-  const onTerm = () => interrupts.onSignal("SIGTERM");
-  proc.on("SIGINT", onInt);
-  proc.on("SIGTERM", onTerm);
+  var _stack = [];
   try {
-    const known = commandNamed(command);
-    if (known) return await known(rest, proc, controller.signal, reporter);
-    switch (command) {
-      case "--version":
-      case "version":
-        if (rest.length > 0) throw nothingMayFollow(command, rest);
-        proc.stdout.write(`${version2()}
+    const [command, ...rest] = argv;
+    const reporter = new TerminalReporter({ stdout: proc.stdout, stderr: proc.stderr });
+    const interrupts = new Interrupts({
+      exit: (code) => proc.exit(code),
+      warn: (message) => proc.stderr.write(message)
+    });
+    const controller = interrupts.controller;
+    const onInt = () => interrupts.onSignal("SIGINT");
+    const onTerm = () => interrupts.onSignal("SIGTERM");
+    proc.on("SIGINT", onInt);
+    proc.on("SIGTERM", onTerm);
+    const _stall = __using(_stack, failOnStall(proc, () => {
+      proc.stderr.write(`${stalledMessage}
 `);
-        return 0;
-      case void 0:
-        proc.stdout.write(`${renderHelp(usage2, helpWidth(proc.stdout))}
-`);
-        return ExitCode.usage;
-      case "help":
-      case "--help":
-      case "-h": {
-        const [topic, ...more] = rest;
-        if (topic === void 0) {
-          proc.stdout.write(`${renderHelp(usage2, helpWidth(proc.stdout))}
+      proc.exit(ExitCode.internal);
+    }));
+    try {
+      const known = commandNamed(command);
+      if (known) return await known(rest, proc, controller.signal, reporter);
+      switch (command) {
+        case "--version":
+        case "version":
+          if (rest.length > 0) throw nothingMayFollow(command, rest);
+          proc.stdout.write(`${version2()}
 `);
           return 0;
+        case void 0:
+          proc.stdout.write(`${renderHelp(usage2, helpWidth(proc.stdout))}
+`);
+          return ExitCode.usage;
+        case "help":
+        case "--help":
+        case "-h": {
+          const [topic, ...more] = rest;
+          if (topic === void 0) {
+            proc.stdout.write(`${renderHelp(usage2, helpWidth(proc.stdout))}
+`);
+            return 0;
+          }
+          const about = commandNamed(topic);
+          if (!about || more.length > 0) throw unknownCommand(topic, more);
+          return await about(["--help"], proc, controller.signal, reporter);
         }
-        const about = commandNamed(topic);
-        if (!about || more.length > 0) throw unknownCommand(topic, more);
-        return await about(["--help"], proc, controller.signal, reporter);
+        default:
+          throw unknownCommand(command, []);
       }
-      default:
-        throw unknownCommand(command, []);
-    }
-  } catch (error62) {
-    if (controller.signal.aborted)
-      return controller.signal.reason === "SIGTERM" ? ExitCode.sigterm : ExitCode.sigint;
-    if (isKvmciError(error62)) {
-      reporter.error(error62);
-      return error62.exitCode;
-    }
-    proc.stderr.write(
-      `kvmci: internal error (a bug in kvmci, not something you did: please report it with this output)
+    } catch (error62) {
+      if (controller.signal.aborted)
+        return controller.signal.reason === "SIGTERM" ? ExitCode.sigterm : ExitCode.sigint;
+      if (isKvmciError(error62)) {
+        reporter.error(error62);
+        return error62.exitCode;
+      }
+      proc.stderr.write(
+        `kvmci: internal error (a bug in kvmci, not something you did: please report it with this output)
 ${error62 instanceof Error ? error62.stack ?? error62.message : String(error62)}
 `
-    );
-    return ExitCode.internal;
+      );
+      return ExitCode.internal;
+    } finally {
+      proc.off("SIGINT", onInt);
+      proc.off("SIGTERM", onTerm);
+    }
+  } catch (_2) {
+    var _error = _2, _hasError = true;
   } finally {
-    proc.off("SIGINT", onInt);
-    proc.off("SIGTERM", onTerm);
+    __callDispose(_stack, _error, _hasError);
   }
 }
 function commandNamed(word) {

@@ -3,11 +3,11 @@ import { homedir } from "node:os";
 import { join, relative } from "node:path";
 import * as core from "@actions/core";
 import * as actionsCache from "@actions/cache";
-import { Interrupts } from "../cli/interrupts.js";
+import { failOnStall, Interrupts, stalledMessage } from "../cli/interrupts.js";
 import { loadRunConfig } from "../config/load.js";
 import type { RunConfig } from "../run/run-config.js";
 import { formatDuration } from "../units/duration.js";
-import { isKvmciError, KvmciError, problemsError } from "../errors.js";
+import { ExitCode, isKvmciError, KvmciError, problemsError } from "../errors.js";
 import { readMemInfo } from "../host/meminfo.js";
 import { checkBeforeStart } from "../run/preflight.js";
 import { archOfNode } from "../units/arch.js";
@@ -72,6 +72,10 @@ export async function runAction(
   const onTerm = () => interrupts.onSignal("SIGTERM");
   process.on("SIGINT", onInt);
   process.on("SIGTERM", onTerm);
+  using _stall = failOnStall(process, () => {
+    core.setFailed(stalledMessage);
+    process.exit(ExitCode.internal);
+  });
   const reporter = new GithubLogReporter(process.stdout, core);
   const log = (line: string) => reporter.line(`kvmci › ${line}`);
   const warn = (line: string) => core.warning(line, { title: "kvmci" });

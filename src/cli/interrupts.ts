@@ -46,3 +46,24 @@ export class Interrupts {
     this.options.exit(code);
   }
 }
+
+/** What failOnStall needs of Node's `process`. */
+export interface StallSource {
+  on(event: "beforeExit", listener: () => void): unknown;
+  off(event: "beforeExit", listener: () => void): unknown;
+}
+
+/**
+ * Work that waits for something that can no longer happen (a promise nothing will settle: a
+ * bug) leaves Node's event loop empty, and Node then ends the process with code 0, since
+ * execa's exit hook sets it: a run cut short would pass in silence. Until disposed, that moment
+ * calls `report`, which says so and ends the process with an error code instead.
+ */
+export function failOnStall(proc: StallSource, report: () => void): Disposable {
+  proc.on("beforeExit", report);
+  return { [Symbol.dispose]: () => void proc.off("beforeExit", report) };
+}
+
+/** The words of a stall, for the CLI's stderr and the Action's log. */
+export const stalledMessage =
+  "kvmci: internal error (a bug in kvmci, not something you did: please report it with this output): it stopped while waiting for work that could no longer finish, so it could not tear down; `kvmci gc` removes what was left";

@@ -3,7 +3,7 @@ import { ExitCode, KvmciError, isKvmciError } from "../errors.js";
 import { TerminalReporter } from "../report/terminal.js";
 import { didYouMean } from "../units/similar-names.js";
 import { helpWidth, renderHelp, type HelpBlock } from "./help.js";
-import { Interrupts } from "./interrupts.js";
+import { failOnStall, Interrupts, stalledMessage } from "./interrupts.js";
 import type { Process } from "./process.js";
 
 /** `kvmci --help`. */
@@ -60,6 +60,10 @@ export async function main(argv: string[], proc: Process): Promise<number> {
   const onTerm = () => interrupts.onSignal("SIGTERM");
   proc.on("SIGINT", onInt);
   proc.on("SIGTERM", onTerm);
+  using _stall = failOnStall(proc, () => {
+    proc.stderr.write(`${stalledMessage}\n`);
+    proc.exit(ExitCode.internal);
+  });
   try {
     const known = commandNamed(command);
     if (known) return await known(rest, proc, controller.signal, reporter);

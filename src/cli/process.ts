@@ -17,6 +17,6 @@ export interface Process {
   getuid?: () => number;
   /** Node's name for the host's CPU architecture (`x64`, `arm64`). */
   arch?: string;
-  on(event: "SIGINT" | "SIGTERM", listener: () => void): unknown;
-  off(event: "SIGINT" | "SIGTERM", listener: () => void): unknown;
+  on(event: "SIGINT" | "SIGTERM" | "beforeExit", listener: () => void): unknown;
+  off(event: "SIGINT" | "SIGTERM" | "beforeExit", listener: () => void): unknown;
 }

@@ -12,8 +12,18 @@ export interface HostTar {
    * tar has finished writing it: what was sent, after tar's own --exclude.
    */
   files: Promise<number>;
-  /** tar's exit: its code and stderr. */
-  done: Promise<{ exitCode: number | undefined; stderr: string }>;
+  /**
+   * tar's exit: its code and stderr, and whether discard() stopped it (its code then says
+   * nothing about the workspace).
+   */
+  done: Promise<{ exitCode: number | undefined; stderr: string; discarded: boolean }>;
+  /**
+   * Stops tar if it still runs and throws away what it has not written yet, for when nothing
+   * will read the rest of the archive (the reader failed or went away): `done` then settles.
+   * Without it tar, and `done`, would wait for ever on a full pipe. An abort of the signal
+   * given to startHostTar does this too.
+   */
+  discard(): void;
 }
 
 /**
@@ -44,12 +54,21 @@ export function startHostTar(argv: string[], o: { input?: string; signal: AbortS
   });
   tar.stdout?.on("end", () => counter.end());
   tar.stdout?.on("error", () => counter.end());
-  return {
-    archive,
-    bytes: () => bytes,
-    files: counter.files,
-    done: tar.then((r) => ({ exitCode: r.exitCode, stderr: String(r.stderr ?? "") })),
+  let discarded = false;
+  const discard = () => {
+    discarded ||= tar.exitCode === null && tar.signalCode === null;
+    tar.kill();
+    // What tar wrote and the reader never took: drained here, so that its stdout ends (execa
+    // waits for that) rather than stay paused behind the holding stream.
+    tar.stdout?.unpipe(archive);
+    tar.stdout?.resume();
   };
+  o.signal.addEventListener("abort", discard, { once: true });
+  const done = tar.then((r) => {
+    o.signal.removeEventListener("abort", discard);
+    return { exitCode: r.exitCode, stderr: String(r.stderr ?? ""), discarded };
+  });
+  return { archive, bytes: () => bytes, files: counter.files, done, discard };
 }
 
 /** Counts the non-folder entries of a tar stream written to it, as a tar reader sees them. */

@@ -67,9 +67,11 @@ export async function syncWorkspace(
     onStderr: (chunk) => stderr.push(chunk),
     signal,
   });
+  // The guest stopped unpacking before the end: the rest of the archive has no reader.
+  if (remote.code !== 0) tar.discard();
   const local = await tar.done;
   const bytes = tar.bytes();
-  if (local.exitCode !== 0) throw packingFailed(local);
+  if (local.exitCode !== 0 && !local.discarded) throw packingFailed(local);
   if (remote.code !== 0) {
     throw new KvmciError(
       "guestLost",

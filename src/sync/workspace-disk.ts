@@ -86,7 +86,7 @@ export async function buildWorkspaceDisk(
   const packed = await tar.done;
   signal.throwIfAborted();
   // tar that failed on its own (not stopped here after mksquashfs did) is the user's to fix.
-  if (packed.exitCode !== 0 && packed.exitCode !== undefined) throw packingFailed(packed);
+  if (packed.exitCode !== 0 && !packed.discarded) throw packingFailed(packed);
   if (made.exitCode !== 0) {
     await makeEmptyWorkspaceDisk(path);
     const why = tailLines(String(made.stderr ?? ""), 3).join(" ") || made.shortMessage;

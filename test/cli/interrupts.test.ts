@@ -1,5 +1,12 @@
+import { EventEmitter } from "node:events";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+import { execa } from "execa";
 import { describe, expect, it } from "vitest";
-import { Interrupts } from "../../src/cli/interrupts.js";
+import { failOnStall, Interrupts } from "../../src/cli/interrupts.js";
 
 function setup() {
   const exits: number[] = [];
@@ -43,5 +50,65 @@ describe("interrupts", () => {
     timers[0]!.fn();
     expect(exits).toEqual([143]);
     expect(warnings[0]).toContain("(60 s)");
+  });
+});
+
+// The stall itself, as CI once met it: a subprocess killed while nobody read its output, whose
+// execa promise then waits for an end of output that never comes.
+const stallingWork = `
+  const { execa } = await import(${JSON.stringify(import.meta.resolve("execa"))});
+  const unread = execa("head", ["-c", "10000000", "/dev/zero"], { buffer: { stdout: false }, reject: false });
+  setTimeout(() => unread.kill(), 200);
+  await unread;
+`;
+
+describe("failOnStall", () => {
+  it("is needed: Node ends a process whose main waits for ever on such work with code 0", async () => {
+    const child = await execa("node", ["--input-type=module", "-e", stallingWork], {
+      reject: false,
+    });
+    expect(child.exitCode).toBe(0);
+    expect(child.stderr).toBe("");
+  });
+
+  it("reports the loop running empty while held, and not once disposed", () => {
+    const proc = new EventEmitter();
+    const reports: string[] = [];
+    {
+      using _stall = failOnStall(proc, () => reports.push("stalled"));
+      proc.emit("beforeExit");
+    }
+    proc.emit("beforeExit");
+    expect(reports).toEqual(["stalled"]);
+    expect(proc.listenerCount("beforeExit")).toBe(0);
+  });
+
+  it("turns the stall of a real process into its report and exit code", async () => {
+    // failOnStall's module, compiled for a plain Node process.
+    const dir = await mkdtemp(join(tmpdir(), "kvmci-stall-"));
+    try {
+      const module = join(dir, "interrupts.mjs");
+      await build({
+        entryPoints: [fileURLToPath(new URL("../../src/cli/interrupts.ts", import.meta.url))],
+        bundle: true,
+        format: "esm",
+        platform: "node",
+        outfile: module,
+        logLevel: "silent",
+      });
+      const script = `
+        const { failOnStall } = await import(${JSON.stringify(module)});
+        failOnStall(process, () => {
+          process.stderr.write("stalled\\n");
+          process.exit(70);
+        });
+        ${stallingWork}
+      `;
+      const child = await execa("node", ["--input-type=module", "-e", script], { reject: false });
+      expect(child.exitCode, child.stderr).toBe(70);
+      expect(child.stderr).toBe("stalled");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

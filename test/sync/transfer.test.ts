@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -66,6 +67,31 @@ describe("syncWorkspace", () => {
       const listed = await execa("tar", ["-t", "-f", "-"], { input: Buffer.concat(received) });
       expect(listed.stdout.split("\n").sort()).toEqual(["README.md", "src/a.ts", "src/b.ts"]);
       expect(result).toMatchObject({ mode: "git", files: 3 });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("says the guest failed when it stops unpacking half-way, and does not wait on tar", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "kvmci-sync-test-"));
+    try {
+      await writeFile(join(dir, "big.bin"), randomBytes(8 * 1024 * 1024));
+      // A guest whose tar dies after the first chunk (its disk filled up, say): the channel
+      // closes and nothing reads the rest of the archive.
+      const failing: RemoteShell = {
+        exec: async (_command: string, io: ExecIo) => {
+          for await (const _chunk of io.stdin as AsyncIterable<Buffer>) break;
+          return { code: 2 };
+        },
+      };
+      const outcome = await syncWorkspace(
+        failing,
+        { cwd: dir, workdir: "/work", excludes: [], artifactsDir: join(dir, "kvmci-artifacts") },
+        new AbortController().signal,
+      ).catch((error: unknown) => error);
+      expect(outcome).toMatchObject({
+        message: "Unpacking the workspace in the guest failed (exit code 2)",
+      });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
