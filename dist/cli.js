@@ -69718,6 +69718,106 @@ var init_iso9660 = __esm({
   }
 });
 
+// src/cloud-init/first-boot.ts
+function firstBootCovers(extra) {
+  if (!extra) return true;
+  return Object.entries(extra).every(([key, value]) => {
+    if (!scriptKeys.has(key) || !Array.isArray(value)) return false;
+    if (key === "bootcmd") return value.every(isCommand);
+    return value.every(isPlainFile);
+  });
+}
+function isCommand(value) {
+  return typeof value === "string" || Array.isArray(value) && value.length > 0 && value.every((w2) => typeof w2 === "string");
+}
+function isPlainFile(value) {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const file2 = value;
+  return Object.keys(file2).every((k2) => fileFields.has(k2)) && typeof file2.path === "string" && file2.path.startsWith("/") && (file2.content === void 0 || typeof file2.content === "string") && (file2.permissions === void 0 || typeof file2.permissions === "string" && /^0?[0-7]{3,4}$/.test(file2.permissions));
+}
+function renderFirstBoot(spec) {
+  const q2 = shellQuote;
+  const config2 = mergeCloudConfig(buildCloudConfig(spec), spec.extra);
+  const commands2 = config2.bootcmd ?? [];
+  const files = config2.write_files ?? [];
+  const folders = [...new Set(files.map((f2) => f2.path.replace(/\/[^/]*$/, "") || "/"))];
+  const modes = /* @__PURE__ */ new Map();
+  for (const f2 of files) {
+    const mode = (f2.permissions ?? "0644").padStart(4, "0");
+    modes.set(mode, [...modes.get(mode) ?? [], f2.path]);
+  }
+  const lines = [
+    "#!/bin/sh",
+    "# kvmci's first boot (kvmci's src/cloud-init/first-boot.ts), in place of cloud-init's network stage.",
+    "set -u",
+    "umask 022",
+    'clock() { read -r t </sys/class/rtc/rtc0/since_epoch 2>/dev/null || t=$(date +%s); echo "$t"; }',
+    "start=$(clock)",
+    "errors=",
+    // What failed, one JSON string each (made on the host), as cloud-init's errors are.
+    'failed() { errors="${errors:+$errors, }$1"; }',
+    ...commands2.map(
+      (c3, i2) => `${typeof c3 === "string" ? `sh -c ${q2(c3)}` : perInstance(c3).map(q2).join(" ")} || failed ${failure2(`bootcmd ${i2 + 1} (${brief(c3)}) failed with exit code `, true)}`
+    ),
+    ...files.length > 0 ? [
+      `mkdir -p ${folders.map(q2).join(" ")} || failed ${failure2("write_files: making their folders failed")}`,
+      ...files.map(
+        (f2) => `printf '%s' ${q2(f2.content ?? "")} >${q2(f2.path)} || failed ${failure2(`write_files: writing ${f2.path} failed`)}`
+      ),
+      ...[...modes].map(
+        ([mode, paths]) => `chmod ${mode} ${paths.map(q2).join(" ")} || failed ${failure2(`write_files: chmod ${mode} failed`)}`
+      )
+    ] : [],
+    `name=${q2(spec.hostname)}`,
+    'echo "$name" >/etc/hostname',
+    'echo "$name" >/proc/sys/kernel/hostname',
+    `user=${q2(spec.user)}`,
+    'ids() { uid=; while IFS=: read -r n _ u g _ h _; do if [ "$n" = "$user" ]; then uid=$u gid=$g home=$h; break; fi; done </etc/passwd; }',
+    "ids",
+    `[ -n "$uid" ] || { useradd --create-home --shell /bin/bash "$user" || failed ${failure2("making the user failed")}; ids; }`,
+    'mkdir -p -m 0700 "$home/.ssh"',
+    `(umask 077 && printf '%s\\n' ${q2(spec.authorizedKey.trimEnd())} >"$home/.ssh/authorized_keys")`,
+    `chown "$uid:$gid" "$home/.ssh" "$home/.ssh/authorized_keys" || failed ${failure2("writing the user's key failed")}`,
+    `(umask 0337 && printf '%s ALL=(ALL) NOPASSWD:ALL\\n' "$user" >/etc/sudoers.d/90-cloud-init-users)`,
+    "set -- /etc/ssh/ssh_host_*",
+    '[ ! -e "$1" ] || rm -f "$@"',
+    `(umask 077 && printf '%s\\n' ${q2(spec.hostKey.privateKey.trimEnd())} >/etc/ssh/ssh_host_ed25519_key && printf '%s\\n' ${q2(spec.hostKey.publicKey.trimEnd())} >/etc/ssh/ssh_host_ed25519_key.pub) || failed ${failure2("writing the host key failed")}`,
+    "finished=$(clock)",
+    "[ -d /run/cloud-init ] || mkdir -p /run/cloud-init",
+    // cloud-init's record of its stages (wall-clock seconds), as its network stage leaves it.
+    `printf '{"v1": {"datasource": "DataSourceNoCloud (kvmci first boot)", "init": {"errors": [%s], "start": %s, "finished": %s}, "init-local": {"errors": [], "start": null, "finished": null}, "modules-config": {"errors": [], "start": null, "finished": null}, "modules-final": {"errors": [], "start": null, "finished": null}, "modules-init": {"errors": [], "start": null, "finished": null}, "stage": null}}\\n' "$errors" "$start" "$finished" >/run/cloud-init/status.json`
+  ];
+  return `${lines.join("\n")}
+`;
+}
+function perInstance(argv) {
+  const [program, frequency, name, ...rest] = argv;
+  if (program === "cloud-init-per" && name !== void 0 && rest.length > 0 && ["instance", "boot", "always"].includes(frequency ?? ""))
+    return rest;
+  return argv;
+}
+function failure2(message, withCode = false) {
+  const json3 = JSON.stringify(message);
+  return withCode ? `${shellQuote(json3.slice(0, -1))}"$?"'"'` : shellQuote(json3);
+}
+function brief(command) {
+  const text = typeof command === "string" ? command : command.join(" ");
+  const line = text.replace(/\s+/g, " ").trim();
+  return line.length > 60 ? `${line.slice(0, 57)}...` : line;
+}
+var firstBootFile, firstBootWord, scriptKeys, fileFields;
+var init_first_boot = __esm({
+  "src/cloud-init/first-boot.ts"() {
+    "use strict";
+    init_shell_quote();
+    init_user_data();
+    firstBootFile = "kvmci-first-boot";
+    firstBootWord = "kvmci.first-boot=shell";
+    scriptKeys = /* @__PURE__ */ new Set(["bootcmd", "write_files"]);
+    fileFields = /* @__PURE__ */ new Set(["path", "content", "permissions"]);
+  }
+});
+
 // src/cloud-init/seed.ts
 import { writeFile as writeFile5 } from "node:fs/promises";
 function buildSeedImage(spec, date5) {
@@ -69727,7 +69827,8 @@ function buildSeedImage(spec, date5) {
     files: [
       { name: "user-data", data: Buffer.from(renderUserData(spec)) },
       { name: "meta-data", data: Buffer.from(renderMetaData(spec)) },
-      { name: "network-config", data: Buffer.from(renderNetworkConfig()) }
+      { name: "network-config", data: Buffer.from(renderNetworkConfig()) },
+      ...firstBootCovers(spec.extra) ? [{ name: firstBootFile, data: Buffer.from(renderFirstBoot(spec)) }] : []
     ]
   });
 }
@@ -69739,6 +69840,7 @@ var init_seed = __esm({
   "src/cloud-init/seed.ts"() {
     "use strict";
     init_iso9660();
+    init_first_boot();
     init_user_data();
     seedLabel = "cidata";
   }
@@ -91301,6 +91403,7 @@ var init_guest = __esm({
     "use strict";
     init_seed();
     init_user_data();
+    init_first_boot();
     init_overlay();
     init_errors();
     init_port();
@@ -91455,8 +91558,13 @@ var init_guest = __esm({
           kernel: join13(dir, info.boot.kernel),
           initrd: join13(dir, info.boot.initrd),
           // kvmci's Debian 12 image skips cloud-init's final stage when told so and it has nothing
-          // to do (images/debian/customize.sh); other images ignore the word.
-          cmdline: finalStageIdle(this.spec.extraUserData) ? `${info.boot.cmdline} ${skipCloudFinal}` : info.boot.cmdline
+          // to do, and runs the seed's first-boot script in place of its network stage when that
+          // does all the cloud-config asks (images/debian/customize.sh); other images ignore both.
+          cmdline: [
+            info.boot.cmdline,
+            ...finalStageIdle(this.spec.extraUserData) ? [skipCloudFinal] : [],
+            ...firstBootCovers(this.spec.extraUserData) ? [firstBootWord] : []
+          ].join(" ")
         };
       }
       /** The parts of QEMU's command line that a saved state depends on. */
@@ -95159,13 +95267,13 @@ async function run(config2, deps, emitEvent) {
       result.outcome = "interrupted";
       result.exitCode = signal.reason === "SIGTERM" ? ExitCode.sigterm : ExitCode.sigint;
     } else {
-      const failure2 = isKvmciError(error62) ? error62 : new KvmciError("internal", errorMessage(error62), {
+      const failure3 = isKvmciError(error62) ? error62 : new KvmciError("internal", errorMessage(error62), {
         cause: error62,
         hint: "This is a bug in kvmci, not something you did: please report it with this output."
       });
       result.outcome = "error";
-      result.error = failure2;
-      result.exitCode = failure2.exitCode;
+      result.error = failure3;
+      result.exitCode = failure3.exitCode;
     }
   }
   return result;
@@ -95782,14 +95890,14 @@ function interrupted(m2, signal) {
   m2.result.exitCode = signal.reason === "SIGTERM" ? ExitCode.sigterm : ExitCode.sigint;
 }
 function fail(m2, error62) {
-  const failure2 = isKvmciError(error62) ? error62 : new KvmciError("internal", errorMessage(error62), {
+  const failure3 = isKvmciError(error62) ? error62 : new KvmciError("internal", errorMessage(error62), {
     cause: error62,
     hint: "This is a bug in kvmci, not something you did: please report it with this output."
   });
   m2.result.outcome = "error";
-  m2.result.error = failure2;
-  m2.result.exitCode = failure2.exitCode;
-  m2.emit({ type: "warning", message: `${m2.spec.name}: ${failure2.message}` });
+  m2.result.error = failure3;
+  m2.result.exitCode = failure3.exitCode;
+  m2.emit({ type: "warning", message: `${m2.spec.name}: ${failure3.message}` });
 }
 async function admitTogether(members2, config2, deps) {
   const needs = members2.map((m2) => ({ memoryBytes: m2.spec.config.memoryBytes }));

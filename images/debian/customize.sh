@@ -186,15 +186,17 @@ os.replace(f"{run}/result.json.kvmci", f"{run}/result.json")
 with open("/proc/uptime") as f:
     uptime = f.read().split()[0]
 stamp = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime())
-os.makedirs("/var/lib/cloud/instance", exist_ok=True)
-with open("/var/lib/cloud/instance/boot-finished", "w") as f:
-    f.write(f"{uptime} - {stamp} - v. kvmci (final stage skipped)\n")
+# Not made when missing (kvmci's first boot ran instead of cloud-init): cloud-init links it to
+# the instance's folder on a later boot of this disk, and cannot replace a folder.
+if os.path.isdir("/var/lib/cloud/instance"):
+    with open("/var/lib/cloud/instance/boot-finished", "w") as f:
+        f.write(f"{uptime} - {stamp} - v. kvmci (final stage skipped)\n")
 FINAL
   chmod 0755 "$root/usr/local/sbin/kvmci-cloud-final-skipped"
   cat > "$root/etc/systemd/system/kvmci-cloud-final-skipped.service" <<'UNIT'
 [Unit]
 Description=cloud-init's final stage, skipped: its result (kvmci)
-After=cloud-init.service multi-user.target
+After=cloud-init.service kvmci-first-boot.service multi-user.target
 ConditionKernelCommandLine=kvmci.cloud-final=skip
 ConditionDirectoryNotEmpty=!/var/lib/cloud/scripts/per-once
 ConditionDirectoryNotEmpty=!/var/lib/cloud/scripts/per-boot
@@ -208,6 +210,48 @@ ExecStart=/usr/local/sbin/kvmci-cloud-final-skipped
 WantedBy=cloud-init.target
 UNIT
   units enable kvmci-cloud-final-skipped.service >/dev/null 2>&1
+  # The network stage is ~10 s of a cold boot under emulation (its Python start-up, then the
+  # seed found, the user made, the keys written) for kvmci's own cloud-config. kvmci puts a shell
+  # script doing the same in the seed, and kvmci.first-boot=shell on the kernel command line,
+  # when the cloud-config has nothing else (src/cloud-init/first-boot.ts): this unit runs the
+  # script, and cloud-init's stage is skipped. Guests whose provisioning left cloud-init scripts
+  # keep cloud-init, as for the final stage.
+  # One shell mounts the seed, runs the script in itself and unmounts it: each program started
+  # is tens of milliseconds under emulation.
+  cat > "$root/etc/systemd/system/kvmci-first-boot.service" <<'UNIT'
+[Unit]
+Description=kvmci's first boot: user, keys, host name (in place of cloud-init's network stage)
+DefaultDependencies=no
+ConditionKernelCommandLine=kvmci.first-boot=shell
+ConditionDirectoryNotEmpty=!/var/lib/cloud/scripts/per-once
+ConditionDirectoryNotEmpty=!/var/lib/cloud/scripts/per-boot
+ConditionDirectoryNotEmpty=!/var/lib/cloud/scripts/per-instance
+Wants=dev-disk-by\x2dlabel-cidata.device
+After=dev-disk-by\x2dlabel-cidata.device systemd-remount-fs.service local-fs.target kvmci-grow-root.service
+Before=sysinit.target ssh.service sshd.service systemd-user-sessions.service cloud-init.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+RuntimeDirectory=kvmci-seed
+ExecStart=/bin/sh -c 'mount -t iso9660 -o ro /dev/disk/by-label/cidata /run/kvmci-seed && . /run/kvmci-seed/kvmci-first-boot; umount /run/kvmci-seed'
+StandardOutput=journal+console
+
+[Install]
+WantedBy=sysinit.target
+UNIT
+  units enable kvmci-first-boot.service >/dev/null 2>&1
+  # The seed's file system, loaded early by systemd-modules-load (in-process, beside the other
+  # early units) rather than by the kernel starting modprobe when the seed is mounted.
+  echo isofs > "$root/etc/modules-load.d/kvmci-seed.conf"
+  mkdir -p "$root/etc/systemd/system/cloud-init.service.d"
+  cat > "$root/etc/systemd/system/cloud-init.service.d/kvmci.conf" <<'UNIT'
+[Unit]
+ConditionKernelCommandLine=|!kvmci.first-boot=shell
+ConditionDirectoryNotEmpty=|/var/lib/cloud/scripts/per-once
+ConditionDirectoryNotEmpty=|/var/lib/cloud/scripts/per-boot
+ConditionDirectoryNotEmpty=|/var/lib/cloud/scripts/per-instance
+UNIT
   # The network stage reads its seed from a local disk (NoCloud): it need not wait for the DHCP
   # lease (systemd-networkd-wait-online), only for systemd-networkd to have started, and its
   # seconds of Python start-up run beside the rest of networkd's start.

@@ -1,11 +1,15 @@
 import { writeFile } from "node:fs/promises";
 import { buildIso9660 } from "./iso9660.js";
+import { firstBootCovers, firstBootFile, renderFirstBoot } from "./first-boot.js";
 import { renderMetaData, renderNetworkConfig, renderUserData, type SeedSpec } from "./user-data.js";
 
 /** The NoCloud volume label cloud-init looks for. */
 export const seedLabel = "cidata";
 
-/** Renders the three NoCloud files into an ISO 9660 image labelled `cidata`. Pure. */
+/**
+ * Renders the three NoCloud files into an ISO 9660 image labelled `cidata`, with kvmci's
+ * first-boot script beside them when it can do all the cloud-config asks (first-boot.ts). Pure.
+ */
 export function buildSeedImage(spec: SeedSpec, date: Date): Buffer {
   return buildIso9660({
     volumeId: seedLabel,
@@ -14,6 +18,9 @@ export function buildSeedImage(spec: SeedSpec, date: Date): Buffer {
       { name: "user-data", data: Buffer.from(renderUserData(spec)) },
       { name: "meta-data", data: Buffer.from(renderMetaData(spec)) },
       { name: "network-config", data: Buffer.from(renderNetworkConfig()) },
+      ...(firstBootCovers(spec.extra)
+        ? [{ name: firstBootFile, data: Buffer.from(renderFirstBoot(spec)) }]
+        : []),
     ],
   });
 }

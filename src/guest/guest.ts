@@ -6,6 +6,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { join } from "node:path";
 import { writeSeed } from "../cloud-init/seed.js";
 import { finalStageIdle, type CloudConfig } from "../cloud-init/user-data.js";
+import { firstBootCovers, firstBootWord } from "../cloud-init/first-boot.js";
 import { createOverlay } from "../disk/overlay.js";
 import { KvmciError } from "../errors.js";
 import { findFreePort } from "../host/port.js";
@@ -272,10 +273,13 @@ export class Guest implements AsyncDisposable {
       kernel: join(dir, info.boot.kernel),
       initrd: join(dir, info.boot.initrd),
       // kvmci's Debian 12 image skips cloud-init's final stage when told so and it has nothing
-      // to do (images/debian/customize.sh); other images ignore the word.
-      cmdline: finalStageIdle(this.spec.extraUserData)
-        ? `${info.boot.cmdline} ${skipCloudFinal}`
-        : info.boot.cmdline,
+      // to do, and runs the seed's first-boot script in place of its network stage when that
+      // does all the cloud-config asks (images/debian/customize.sh); other images ignore both.
+      cmdline: [
+        info.boot.cmdline,
+        ...(finalStageIdle(this.spec.extraUserData) ? [skipCloudFinal] : []),
+        ...(firstBootCovers(this.spec.extraUserData) ? [firstBootWord] : []),
+      ].join(" "),
     };
   }
 

@@ -39,6 +39,19 @@ describe("cidata seed image", () => {
       expect(stdout).toMatch(new RegExp(` ${name}\\s*$`, "m"));
   });
 
+  it("carries kvmci's first-boot script with kvmci's cloud-config alone, and not with a runcmd", async () => {
+    const { stdout } = await execa("isoinfo", ["-J", "-x", "/kvmci-first-boot", "-i", path]);
+    expect(stdout).toMatch(/^#!\/bin\/sh\n/);
+    expect(stdout).toContain(spec.hostKey.publicKey.trimEnd());
+    const withRuncmd = join(dir, "runcmd.iso");
+    await writeFile(
+      withRuncmd,
+      buildSeedImage({ ...spec, extra: { runcmd: ["true"] } }, new Date("2026-01-02T03:04:05Z")),
+    );
+    const listed = await execa("isoinfo", ["-J", "-l", "-i", withRuncmd]);
+    expect(listed.stdout).not.toContain("kvmci-first-boot");
+  });
+
   it("holds user-data that is cloud-config with the user, key and pinned host key", async () => {
     const { stdout } = await execa("isoinfo", ["-J", "-x", "/user-data", "-i", path]);
     expect(stdout.startsWith("#cloud-config\n")).toBe(true);

@@ -173,6 +173,52 @@ describe("kvmci run against a real guest", () => {
     expect(Date.now() - signalled).toBeLessThan(10_000);
   });
 
+  it("boots without cloud-init's network stage: plain bootcmd and write_files, a failing command a warning", async () => {
+    const project = await createFixtureProject(sandboxOf());
+    // Only what kvmci's first-boot script does itself (docs/images.md): it runs in place of
+    // cloud-init's network stage.
+    await writeFile(
+      join(project, "first-boot.yml"),
+      [
+        "#cloud-config",
+        "bootcmd:",
+        "  - [sh, -c, 'echo \"from bootcmd $0\" > /etc/kvmci-bootcmd', it's]",
+        "  - exit 3",
+        "write_files:",
+        "  - path: /etc/kvmci/fixture",
+        '    content: "from write_files\\n"',
+        "    permissions: '0600'",
+        "",
+      ].join("\n"),
+    );
+    const result = await sandboxOf().start(
+      [
+        "run",
+        "--no-sync",
+        "--no-snapshot",
+        "--user-data",
+        "first-boot.yml",
+        "--",
+        "sh",
+        "-c",
+        "cat /etc/kvmci-bootcmd; sudo cat /etc/kvmci/fixture; sudo stat -c %a /etc/kvmci/fixture; systemctl show -p ConditionResult --value cloud-init.service; cloud-init status; true",
+      ],
+      project,
+    );
+    expect(result.exitCode, result.all).toBe(0);
+    expect(result.stdout.split("\n")).toEqual([
+      "from bootcmd it's",
+      "from write_files",
+      "600",
+      "no",
+      "status: error",
+    ]);
+    // The user's second command, after kvmci's own, as cloud-init's errors are shown.
+    expect(result.stderr).toMatch(
+      /cloud-init reported: bootcmd \d+ \(exit 3\) failed with exit code 3\n/,
+    );
+  });
+
   it("with --network none the guest reaches nothing, and with the default it reaches the host", async () => {
     // A service on the host's loopback, which QEMU's user network shows the guest as 10.0.2.2.
     const service = createServer((socket) => socket.end("hello from the host\n"));

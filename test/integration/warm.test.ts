@@ -85,7 +85,7 @@ describe("prepared images and warm snapshots", () => {
   it("provisions once (the package is there for the command) and saves the ready guest", async () => {
     const { result, report, phases } = await run(
       "first",
-      'hello; echo "hostname=$(hostname)"; echo "key=$(cat ~/.ssh/authorized_keys)"; echo "files=$(ls -A | sort | tr "\\n" " ")"; echo "fs=$(findmnt -no FSTYPE /work)"; echo "ci=$(cloud-init status)"; echo "final=$(systemctl show -p ConditionResult --value cloud-final.service)"; if [ ! -e /etc/kvmci/host-ca.pem ]; then echo trusted=none; elif cmp -s <(tail -c 1500 /etc/kvmci/host-ca.pem) <(tail -c 1500 /etc/ssl/certs/ca-certificates.crt); then echo trusted=yes; else echo trusted=no; fi; touch /work/from-first-run',
+      'hello; echo "hostname=$(hostname)"; echo "key=$(cat ~/.ssh/authorized_keys)"; echo "files=$(ls -A | sort | tr "\\n" " ")"; echo "fs=$(findmnt -no FSTYPE /work)"; echo "ci=$(cloud-init status)"; echo "final=$(systemctl show -p ConditionResult --value cloud-final.service)"; echo "init=$(systemctl show -p ConditionResult --value cloud-init.service) $(systemctl show -p ActiveState --value kvmci-first-boot.service)"; if [ ! -e /etc/kvmci/host-ca.pem ]; then echo trusted=none; elif cmp -s <(tail -c 1500 /etc/kvmci/host-ca.pem) <(tail -c 1500 /etc/ssl/certs/ca-certificates.crt); then echo trusted=yes; else echo trusted=no; fi; touch /work/from-first-run',
       ["--env", `KVMCI_SECRET=${secret}`],
     );
     expect(result.exitCode, result.all).toBe(0);
@@ -104,6 +104,8 @@ describe("prepared images and warm snapshots", () => {
     // still says done. The host's certificates (if it has any) went into the bundle before.
     expect(out.ci).toBe("status: done");
     expect(out.final).toBe("no");
+    // Nor for its network stage: kvmci's first-boot script did its work.
+    expect(out.init).toBe("no active");
     expect(out.trusted).not.toBe("no");
     first = { report, hostname: out.hostname!, key: out.key! };
     expect(first.key).toMatch(/^ssh-ed25519 /);
