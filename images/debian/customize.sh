@@ -150,6 +150,14 @@ units mask e2scrub_reap.service systemd-binfmt.service >/dev/null 2>&1 || true
 # the DHCP network above needs no rendering. From 24.3, masking one makes the boot hang.
 if [ -n "$before_24_3" ]; then
   units mask cloud-config.service cloud-init-local.service >/dev/null 2>&1 || true
+  # Conditions on cloud-init's script folders (per-once, per-boot, per-instance), which a
+  # provisioning may have left scripts in: `|` for a unit that runs while any holds one, `!` for
+  # one that runs only while none does. While one does, cloud-init's stages all run as usual.
+  script_conditions() {
+    for folder in per-once per-boot per-instance; do
+      echo "ConditionDirectoryNotEmpty=$1/var/lib/cloud/scripts/$folder"
+    done
+  }
   # The final stage is six seconds of Python start-up under emulation for half a second of work,
   # and with kvmci's own user-data (nothing to run, no packages) it has no work at all. kvmci
   # then boots with kvmci.cloud-final=skip on the kernel command line, and this unit writes what
@@ -157,12 +165,10 @@ if [ -n "$before_24_3" ]; then
   # boot-finished). Scripts a provisioning left in cloud-init's per-once, per-boot or
   # per-instance folders still run: the final stage runs whenever one of them holds anything.
   mkdir -p "$root/etc/systemd/system/cloud-final.service.d"
-  cat > "$root/etc/systemd/system/cloud-final.service.d/kvmci.conf" <<'UNIT'
+  cat > "$root/etc/systemd/system/cloud-final.service.d/kvmci.conf" <<UNIT
 [Unit]
 ConditionKernelCommandLine=|!kvmci.cloud-final=skip
-ConditionDirectoryNotEmpty=|/var/lib/cloud/scripts/per-once
-ConditionDirectoryNotEmpty=|/var/lib/cloud/scripts/per-boot
-ConditionDirectoryNotEmpty=|/var/lib/cloud/scripts/per-instance
+$(script_conditions '|')
 UNIT
   cat > "$root/usr/local/sbin/kvmci-cloud-final-skipped" <<'FINAL'
 #!/usr/bin/python3
@@ -193,14 +199,12 @@ if os.path.isdir("/var/lib/cloud/instance"):
         f.write(f"{uptime} - {stamp} - v. kvmci (final stage skipped)\n")
 FINAL
   chmod 0755 "$root/usr/local/sbin/kvmci-cloud-final-skipped"
-  cat > "$root/etc/systemd/system/kvmci-cloud-final-skipped.service" <<'UNIT'
+  cat > "$root/etc/systemd/system/kvmci-cloud-final-skipped.service" <<UNIT
 [Unit]
 Description=cloud-init's final stage, skipped: its result (kvmci)
 After=cloud-init.service kvmci-first-boot.service multi-user.target
 ConditionKernelCommandLine=kvmci.cloud-final=skip
-ConditionDirectoryNotEmpty=!/var/lib/cloud/scripts/per-once
-ConditionDirectoryNotEmpty=!/var/lib/cloud/scripts/per-boot
-ConditionDirectoryNotEmpty=!/var/lib/cloud/scripts/per-instance
+$(script_conditions '!')
 
 [Service]
 Type=oneshot
@@ -218,14 +222,12 @@ UNIT
   # keep cloud-init, as for the final stage.
   # One shell mounts the seed, runs the script in itself and unmounts it: each program started
   # is tens of milliseconds under emulation.
-  cat > "$root/etc/systemd/system/kvmci-first-boot.service" <<'UNIT'
+  cat > "$root/etc/systemd/system/kvmci-first-boot.service" <<UNIT
 [Unit]
 Description=kvmci's first boot: user, keys, host name (in place of cloud-init's network stage)
 DefaultDependencies=no
 ConditionKernelCommandLine=kvmci.first-boot=shell
-ConditionDirectoryNotEmpty=!/var/lib/cloud/scripts/per-once
-ConditionDirectoryNotEmpty=!/var/lib/cloud/scripts/per-boot
-ConditionDirectoryNotEmpty=!/var/lib/cloud/scripts/per-instance
+$(script_conditions '!')
 Wants=dev-disk-by\x2dlabel-cidata.device
 After=dev-disk-by\x2dlabel-cidata.device systemd-remount-fs.service local-fs.target kvmci-grow-root.service
 Before=sysinit.target ssh.service sshd.service systemd-user-sessions.service cloud-init.service
@@ -245,12 +247,10 @@ UNIT
   # early units) rather than by the kernel starting modprobe when the seed is mounted.
   echo isofs > "$root/etc/modules-load.d/kvmci-seed.conf"
   mkdir -p "$root/etc/systemd/system/cloud-init.service.d"
-  cat > "$root/etc/systemd/system/cloud-init.service.d/kvmci.conf" <<'UNIT'
+  cat > "$root/etc/systemd/system/cloud-init.service.d/kvmci.conf" <<UNIT
 [Unit]
 ConditionKernelCommandLine=|!kvmci.first-boot=shell
-ConditionDirectoryNotEmpty=|/var/lib/cloud/scripts/per-once
-ConditionDirectoryNotEmpty=|/var/lib/cloud/scripts/per-boot
-ConditionDirectoryNotEmpty=|/var/lib/cloud/scripts/per-instance
+$(script_conditions '|')
 UNIT
   # The network stage reads its seed from a local disk (NoCloud): it need not wait for the DHCP
   # lease (systemd-networkd-wait-online), only for systemd-networkd to have started, and its
